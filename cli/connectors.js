@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Entry point of the `connectors` CLI. Plain JavaScript so that it can explain itself on an old Node.js;
+// the rest of the project is TypeScript run by Node.js 24's built-in type stripping.
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 24) {
+  process.stderr.write(
+    `connectors needs Node.js 24 (this is ${process.version}). Run it through npm (npm start, npx connectors), ` +
+      'which puts the Node.js 24 that the project installs first on PATH.\n',
+  );
+  process.exit(1);
+}
+const { main } = await import('./main.ts');
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,43 @@
+// Annotation, label and feature-flag names shared by the components. They keep the reference system's
+// spelling (connectors.cpaas.io/...) so existing manifests work unchanged.
+export const ANNOTATIONS = {
+  proxyResolver: 'connectors.cpaas.io/proxy-resolver',
+  connector: 'connectors.cpaas.io/connector',
+  readme: 'connectors.cpaas.io/readme',
+  docsLink: 'connectors.cpaas.io/docs-link',
+  displayName: 'cpaas.io/display-name',
+  description: 'cpaas.io/description',
+  icon: 'ui.cpaas.io/icon',
+} as const;
+
+export const LABELS = {
+  proxyInject: 'connectors.cpaas.io/proxy-inject',
+  caCert: 'connectors.cpaas.io/ca-cert',
+  connectorClass: 'connectors.alauda.io/connectorclass',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;
+
+/** Secret types with a meaning of their own to the proxy. */
+export const SECRET_TYPES = {
+  basicAuth: 'kubernetes.io/basic-auth',
+  sshAuth: 'kubernetes.io/ssh-auth',
+  bearerToken: 'connectors.cpaas.io/bearer-token',
+  opaque: 'Opaque',
+} as const;
+
+/** Feature flags in the ConfigMap connectors-config of the system namespace; all default to "false". */
+export const FEATURE_FLAGS = [
+  'enable-connector-apis-permissions',
+  'enable-connector-apis-write-passthrough',
+  'enable-connector-proxy-permissions',
+  'enable-connectors-approval',
+  'enable-multi-connector',
+  'enable-custom-ca-certs',
+  'enable-pod-image-pull-via-connector',
+] as const;
+export type FeatureFlag = (typeof FEATURE_FLAGS)[number];
+
+export const SYSTEM_NAMESPACE_DEFAULT = 'connectors-system';
+export const FEATURE_FLAGS_CONFIGMAP = 'connectors-config';
+export const PROXY_SERVICE_NAME = 'connectors-proxy-service';
+export const PROXY_AUDIENCE = 'connectors-proxy';
