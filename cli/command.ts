@@ -15,15 +15,11 @@ export interface Command {
 }
 
 export function helpText(cmd: Command): string {
-  const lines = [`Usage: connectors ${cmd.name}${Object.keys(cmd.options).length ? ' [options]' : ''}${cmd.positionals ? ' ' + cmd.positionals : ''}`, '', cmd.summary, ''];
-  const opts = Object.entries(cmd.options);
-  if (opts.length) {
-    lines.push('Options:');
-    const rows = opts.map(([name, o]) => [`--${name}${o.type === 'string' ? ' ' + (o.valueName ?? 'VALUE') : ''}`, o.description + (o.default !== undefined ? ` (default: ${String(o.default)})` : '')]);
-    rows.push(['--help', 'Show this help.']);
-    const width = Math.max(...rows.map((r) => r[0].length));
-    for (const [flag, text] of rows) lines.push(`  ${flag.padEnd(width)}  ${text}`);
-  }
+  const lines = [`Usage: connectors ${cmd.name} [options]${cmd.positionals ? ' ' + cmd.positionals : ''}`, '', cmd.summary, '', 'Options:'];
+  const rows = Object.entries(cmd.options).map(([name, o]) => [`--${name}${o.type === 'string' ? ' ' + (o.valueName ?? 'VALUE') : ''}`, o.description + (o.default !== undefined ? ` (default: ${String(o.default)})` : '')]);
+  rows.push(['--help', 'Show this help.']);
+  const width = Math.max(...rows.map((r) => r[0].length));
+  for (const [flag, text] of rows) lines.push(`  ${flag.padEnd(width)}  ${text}`);
   if (cmd.details) lines.push('', cmd.details.trim());
   return lines.join('\n') + '\n';
 }

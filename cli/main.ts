@@ -10,6 +10,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   crds: { summary: 'Print or write the CustomResourceDefinitions generated from the API types.', load: async () => (await import('./commands/crds.ts')).command },
 };
 
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS);
+}
+
 export function registerCommand(name: string, summary: string, load: () => Promise<Command>): void {
   COMMANDS[name] = { summary, load };
 }

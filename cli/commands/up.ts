@@ -1,0 +1,148 @@
+// `connectors up` (what `npm start` runs): every component in one process, against KUBECONFIG if set,
+// else against an embedded local control plane that it starts, prepares and stops.
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { Command } from '../command.ts';
+import { availableComponents, startComponent, type RunningComponent, type UpContext } from '../components.ts';
+import { loadKubeConfig, systemNamespace as defaultSystemNamespace } from '../../core/kube/config.ts';
+import { applyObjects } from '../../core/kube/apply.ts';
+import { allCrds, FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';
+
+function defaultStateDir(): string {
+  const base = process.env.XDG_STATE_HOME ? resolve(process.env.XDG_STATE_HOME) : join(homedir(), '.local', 'state');
+  return join(base, 'connectors');
+}
+
+/** The system namespace and the feature-flag ConfigMap, all flags off unless given. */
+function systemObjects(namespace: string, flags: string[]): KubernetesObject[] {
+  const data: Record<string, string> = {};
+  for (const f of FEATURE_FLAGS) data[f] = flags.includes(f) ? 'true' : 'false';
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: FEATURE_FLAGS_CONFIGMAP, namespace }, data } as KubernetesObject,
+  ];
+}
+
+async function builtinClassObjects(systemNamespace: string, proxyAddress?: string): Promise<KubernetesObject[]> {
+  const modulePath = fileURLToPath(new URL('../../connectorclasses/index.ts', import.meta.url));
+  if (!existsSync(modulePath)) return [];
+  const { builtinClasses } = await import(modulePath);
+  return builtinClasses({ systemNamespace, proxyAddress });
+}
+
+export const command: Command = {
+  name: 'up',
+  summary: 'Run every Connectors component in this process. With KUBECONFIG set, against that cluster; otherwise against an embedded local control plane (etcd + kube-apiserver on 127.0.0.1) that it starts with the CRDs and built-in ConnectorClasses installed.',
+  options: {
+    kubeconfig: { type: 'string', valueName: 'PATH', description: 'Embedded mode: where to write the admin kubeconfig once everything is ready (default: STATE_DIR/kubeconfig).' },
+    'state-dir': { type: 'string', valueName: 'DIR', description: `Embedded mode: where the control plane keeps its data, PKI and logs (default: ${defaultStateDir()}).` },
+    'enable-feature': { type: 'string', multiple: true, valueName: 'FLAG', description: `Embedded mode: turn a feature flag on (repeatable): ${FEATURE_FLAGS.join(', ')}.` },
+    install: { type: 'boolean', description: 'With KUBECONFIG: also install the CRDs and built-in ConnectorClasses into that cluster.' },
+  },
+  details: `Components started: ${availableComponents().map((c) => c.name).join(', ') || '(none yet)'}.
+Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including the control plane.`,
+  async run(values) {
+    const log = (line: string) => process.stderr.write(`connectors up: ${line}\n`);
+    const stateDir = resolve((values['state-dir'] as string | undefined) ?? defaultStateDir());
+    const flags = (values['enable-feature'] as string[] | undefined) ?? [];
+    const unknown = flags.filter((f) => !(FEATURE_FLAGS as readonly string[]).includes(f));
+    if (unknown.length) throw new Error(`unknown feature flag(s): ${unknown.join(', ')}; known: ${FEATURE_FLAGS.join(', ')}`);
+    const embedded = !process.env.KUBECONFIG;
+    const stops: Array<() => Promise<void>> = [];
+    let stopping: Promise<void> | undefined;
+    const stopAll = () =>
+      (stopping ??= (async () => {
+        for (const stop of stops.reverse()) {
+          try {
+            await stop();
+          } catch (err) {
+            log(`while stopping: ${(err as Error).message}`);
+          }
+        }
+      })());
+    // Keeps the process alive while only signal handlers remain (e.g. no component listens yet).
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const done = new Promise<void>((resolveDone) => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        process.once(signal, () => {
+          log(`${signal}: stopping`);
+          void stopAll().then(() => {
+            clearInterval(keepAlive);
+            resolveDone();
+          });
+        });
+      }
+    });
+
+    try {
+      let kc: KubeConfig;
+      let kubeconfigOut: string | undefined;
+      let kubeconfigYaml = '';
+      const systemNamespace = defaultSystemNamespace();
+      if (embedded) {
+        await mkdir(stateDir, { recursive: true });
+        const { startControlPlane } = await import('../../controlplane/index.ts');
+        log(`starting the embedded control plane in ${stateDir}`);
+        const cp = await startControlPlane({ stateDir: join(stateDir, 'controlplane'), controllerManager: true, log, handleSignals: false });
+        stops.push(() => cp.stop());
+        kc = new KubeConfig();
+        kc.loadFromString(cp.kubeconfigYaml);
+        kubeconfigYaml = cp.kubeconfigYaml;
+        kubeconfigOut = resolve((values.kubeconfig as string | undefined) ?? join(stateDir, 'kubeconfig'));
+        log(`control plane ready at ${cp.server} in ${(cp.readyMs / 1000).toFixed(1)}s`);
+        await applyObjects(kc, systemObjects(systemNamespace, flags));
+      } else {
+        kc = loadKubeConfig();
+        log(`using the cluster of KUBECONFIG (${kc.getCurrentCluster()?.server})`);
+        if (values.install) await applyObjects(kc, [...(allCrds() as KubernetesObject[])]);
+      }
+
+      const ctx: UpContext = { kc, embedded, systemNamespace, stateDir, published: {}, log };
+      const running: RunningComponent[] = [];
+      let classesInstalled = false;
+      const installClasses = async () => {
+        if (classesInstalled || !(embedded || values.install)) return;
+        classesInstalled = true;
+        const classes = await builtinClassObjects(systemNamespace, embedded ? ctx.published.proxyURL : undefined);
+        await applyObjects(kc, classes);
+        log(`installed ${classes.length} built-in ConnectorClass(es): ${classes.map((c) => c.metadata?.name).join(', ')}`);
+      };
+      for (const entry of availableComponents()) {
+        const component = await startComponent(entry, ctx);
+        stops.push(() => component.stop());
+        running.push(component);
+        // The classes point at the proxy, so they are installed once its address is known.
+        if (entry.name === 'proxy') await installClasses();
+      }
+      await installClasses();
+
+      if (kubeconfigOut) {
+        await mkdir(dirname(kubeconfigOut), { recursive: true });
+        await writeFile(kubeconfigOut, kubeconfigYaml, { mode: 0o600 });
+        await chmod(kubeconfigOut, 0o600);
+      }
+      const lines = ['', 'Connectors is running.', ...running.map((r) => '  ' + r.summary)];
+      if (kubeconfigOut) {
+        lines.push(
+          '',
+          `Admin kubeconfig: ${kubeconfigOut}`,
+          `  export KUBECONFIG=${kubeconfigOut}`,
+          '  kubectl get connectorclasses',
+          '  kubectl get connectors -A',
+        );
+      }
+      lines.push('', 'Stop with Ctrl-C.', '');
+      process.stdout.write(lines.join('\n'));
+      await done;
+      return 0;
+    } catch (err) {
+      await stopAll();
+      clearInterval(keepAlive);
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,77 @@
+// The components `connectors up` runs in one process, in start order. Each entry names the module that
+// implements it and how to start it; a component whose module is not in this checkout yet is skipped,
+// so later components plug in by adding one entry.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export interface UpContext {
+  kc: KubeConfig;
+  /** Whether `up` runs its own control plane (then everything listens on 127.0.0.1). */
+  embedded: boolean;
+  systemNamespace: string;
+  stateDir: string;
+  /** Addresses published by components started earlier (e.g. the proxy's URL for the classes). */
+  published: Record<string, string>;
+  log: (line: string) => void;
+}
+
+export interface RunningComponent {
+  /** One line for the banner, e.g. `proxy  http://127.0.0.1:41234`. */
+  summary: string;
+  stop(): Promise<void>;
+}
+
+export interface ComponentEntry {
+  name: string;
+  /** Module path relative to the repository root. */
+  module: string;
+  start(mod: any, ctx: UpContext): Promise<RunningComponent>;
+}
+
+const repoPath = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
+
+export const COMPONENTS: ComponentEntry[] = [
+  {
+    name: 'proxy',
+    module: 'proxy/index.ts',
+    async start(mod, ctx) {
+      const proxy = await mod.startProxy(ctx.kc, { host: ctx.embedded ? '127.0.0.1' : '0.0.0.0', port: ctx.embedded ? 0 : 8080, healthPort: 0 });
+      ctx.published.proxyURL = proxy.url;
+      return { summary: `proxy       ${proxy.url}`, stop: () => proxy.stop() };
+    },
+  },
+  {
+    name: 'controller',
+    module: 'controller/index.ts',
+    async start(mod, ctx) {
+      const controller = await mod.startController(ctx.kc, { healthPort: 0, leaderElect: !ctx.embedded });
+      return { summary: `controller  reconciling ConnectorClasses and Connectors`, stop: () => controller.stop() };
+    },
+  },
+  {
+    name: 'webhook',
+    module: 'webhook/index.ts',
+    async start(mod, ctx) {
+      const webhook = await mod.startWebhook(ctx.kc, { host: '127.0.0.1', port: 0, register: ctx.embedded, stateDir: ctx.stateDir });
+      return { summary: `webhook     ${webhook.url}`, stop: () => webhook.stop() };
+    },
+  },
+  {
+    name: 'csi',
+    module: 'csi/index.ts',
+    async start(mod, ctx) {
+      const csi = await mod.startCsiDriver(ctx.kc, { endpoint: `unix://${ctx.stateDir}/csi.sock`, nodeId: 'local', proxyURL: ctx.published.proxyURL });
+      return { summary: `csi         ${csi.endpoint}`, stop: () => csi.stop() };
+    },
+  },
+];
+
+export function availableComponents(): ComponentEntry[] {
+  return COMPONENTS.filter((c) => existsSync(repoPath(c.module)));
+}
+
+export async function startComponent(entry: ComponentEntry, ctx: UpContext): Promise<RunningComponent> {
+  const mod = await import(repoPath(entry.module));
+  return entry.start(mod, ctx);
+}

@@ -1,0 +1,35 @@
+// Feature flags: the ConfigMap connectors-config in the system namespace, values the strings "true"/"false",
+// all off by default. Read from a watched cache, so flipping a flag takes effect without a restart.
+import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
+import { FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP, type FeatureFlag } from '../api/index.ts';
+import { startCache, type Cache } from './informer.ts';
+import type { Logger } from '../observability/log.ts';
+
+export interface FeatureFlags {
+  enabled(flag: FeatureFlag): boolean;
+  all(): Record<FeatureFlag, string>;
+  synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Pure: the flag values a ConfigMap's data gives. */
+export function flagsFromData(data: Record<string, string> | undefined): Record<FeatureFlag, string> {
+  const out = {} as Record<FeatureFlag, string>;
+  for (const flag of FEATURE_FLAGS) out[flag] = data?.[flag]?.trim().toLowerCase() === 'true' ? 'true' : 'false';
+  return out;
+}
+
+export function watchFeatureFlags(kc: KubeConfig, namespace: string, log?: Logger): FeatureFlags {
+  const cache: Cache<V1ConfigMap> = startCache<V1ConfigMap>(kc, `/api/v1/namespaces/${namespace}/configmaps`, {
+    fieldSelector: `metadata.name=${FEATURE_FLAGS_CONFIGMAP}`,
+    log,
+  });
+  const all = () => flagsFromData(cache.get(FEATURE_FLAGS_CONFIGMAP, namespace)?.data);
+  return { all, enabled: (flag) => all()[flag] === 'true', synced: cache.synced, stop: () => cache.stop() };
+}
+
+/** Flags fixed in code, for tests and for components started without a cluster. */
+export function staticFeatureFlags(values: Partial<Record<FeatureFlag, boolean>> = {}): FeatureFlags {
+  const all = () => flagsFromData(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)])));
+  return { all, enabled: (flag) => values[flag] === true, synced: Promise.resolve(), stop: async () => {} };
+}
