@@ -37,7 +37,7 @@ async function prepare(): Promise<void> {
   const tsc = spawnSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
   if (tsc.status !== 0) throw new Error('typecheck failed');
   step('pinned Go peers (built once, then cached)');
-  for (const binary of ['etcd', 'kube-apiserver', 'kubectl', 'opa']) {
+  for (const binary of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'opa']) {
     process.stdout.write(`${binary}: ${await ensureBinary(binary, (l) => process.stdout.write(l + '\n'))}\n`);
   }
   const extraPeers = join(root, 'test/harness/peers.ts');

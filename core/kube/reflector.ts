@@ -151,7 +151,8 @@ export function startInformer<T extends KObject>(kc: KubeConfig, path: string, o
     }
     if (stopped) return;
     const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
-    watch.requestTimeoutMs = (timeoutSeconds + 60) * 1000;
+    // client-node aborts a watch silent for 30 s; ours stay quiet for minutes (bookmarks aside).
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (timeoutSeconds + 60) * 1000;
     let gone = false;
     let gotEvent = false;
     const startedAt = Date.now();

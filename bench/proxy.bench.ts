@@ -1,0 +1,211 @@
+// Connectors Proxy benchmark. Run from the repository root: `node bench/proxy.bench.ts` (Node 24 first on PATH).
+// Everything real: the test apiserver (TokenReview/SubjectAccessReview), apache + git http-backend, nginx, and the
+// proxy as its own process started with the CLI (`connectors proxy`).
+//   (a) clone of a generated repository (BENCH_REPO_MB, default 200 MB of incompressible blobs), directly and
+//       through the proxy; throughput ratio.
+//   (b) small GETs at fixed concurrency and count from a separate load process (bench/load.ts): straight to the
+//       upstream, through nginx (nginx-light, `proxy_set_header Authorization`, 1 worker like the one Node
+//       process, access log on like the proxy's audit log), and through the proxy with authorisation cached; rps and p50/p99 latency.
+//   (c) the proxy's RSS with 1,000 idle keep-alive connections.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { cluster, stopCluster } from '../test/harness/cluster.ts';
+import { gitClientEnv, startGitServer } from '../test/peers/git-server.ts';
+import { freePort, runCommand } from '../test/peers/process.ts';
+import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const REPO_MB = Number(process.env.BENCH_REPO_MB ?? 200);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
+const IDLE = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 1000);
+const out = (s: string) => process.stdout.write(s + '\n');
+
+function rssKiB(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)![1]));
+}
+
+async function load(opts: { url: string; headers?: Record<string, string> }): Promise<{ rps: number; p50Ms: number; p99Ms: number; errors: number }> {
+  const { stdout } = await runCommand(process.execPath, [join(root, 'bench/load.ts'), JSON.stringify({ ...opts, connections: CONCURRENCY, requests: REQUESTS })]);
+  return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+async function startNginx(dir: string, upstreamPort: number, proxyPort: number, authorization: string): Promise<ChildProcess> {
+  const conf = `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  # nginx's default: one access-log line per request, as the proxy writes one audit line per request.
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+  upstream tool { server 127.0.0.1:${upstreamPort}; keepalive 256; }
+  server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "ok from the tool\\n"; } }
+  server {
+    listen 127.0.0.1:${proxyPort};
+    location / {
+      proxy_pass http://tool;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "${authorization}";
+    }
+  }
+}
+`;
+  await writeFile(join(dir, 'nginx.conf'), conf);
+  const child = spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${upstreamPort}/`).then((r) => r.ok, () => false);
+    if (ok) return child;
+    await sleep(50);
+  }
+  throw new Error('nginx did not start: ' + (await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')));
+}
+
+async function timeClone(url: string, dest: string, env: NodeJS.ProcessEnv): Promise<number> {
+  await rm(dest, { recursive: true, force: true });
+  const t0 = performance.now();
+  await runCommand('git', ['clone', '--quiet', '--no-checkout', url, dest], { env });
+  return (performance.now() - t0) / 1000;
+}
+
+await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
+const work = await mkdtemp(join(tmpdir(), 'connectors-proxy-bench-'));
+await chmod(work, 0o755);
+const c = await cluster();
+let proxy: ChildProcess | undefined;
+let nginx: ChildProcess | undefined;
+const git = await startGitServer({ users: { bench: 'bench-pass' } });
+try {
+  const ns = await c.createNamespace('proxy-bench');
+  const sys = await c.createNamespace('proxy-bench-sys');
+  out(`# creating a ${REPO_MB} MB repository...`);
+  const repo = await git.createRepo('org/big.git', { sizeBytes: REPO_MB * 1024 * 1024 });
+  const upstreamPort = await freePort();
+  const nginxPort = await freePort();
+  const basicAuth = 'Basic ' + Buffer.from('bench:bench-pass').toString('base64');
+  await c.kubectl(['apply', '-n', ns, '-f', '-'], {
+    input: `apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+type: kubernetes.io/basic-auth
+stringData: {username: bench, password: bench-pass}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: git}
+spec: {connectorClassName: git, address: "${git.url}", auth: {name: basicAuth, secretRef: {name: creds}}}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: small}
+spec: {connectorClassName: git, address: "http://127.0.0.1:${upstreamPort}", auth: {name: basicAuth, secretRef: {name: creds}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: bench}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: bench}
+rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: bench}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: bench}
+subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
+`,
+  });
+  const token = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });
+
+  const proxyPort = await freePort();
+  proxy = spawn(process.execPath, [...(process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'cli/connectors.js'), 'proxy', '--kubeconfig', c.kubeconfigPath, '--port', String(proxyPort), '--host', '127.0.0.1'], {
+    env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: sys, ...(process.env.BENCH_PROXY_LOG_LEVEL ? { CONNECTORS_LOG_LEVEL: process.env.BENCH_PROXY_LOG_LEVEL } : {}) },
+    stdio: ['ignore', 'pipe', 'ignore'], // audit lines are written (to /dev/null), not switched off
+  });
+  await new Promise<void>((resolve, reject) => {
+    proxy!.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
+    proxy!.once('exit', (code) => reject(new Error(`proxy exited ${code}`)));
+  });
+  const proxyBase = `http://127.0.0.1:${proxyPort}/namespaces/${ns}/connectors`;
+  for (let i = 0; ; i++) {
+    const r = await fetch(`${proxyBase}/git/org/big.git/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${token}` } });
+    await r.arrayBuffer();
+    if (r.status === 200) break;
+    if (i > 200) throw new Error(`proxy not ready: ${r.status}`);
+    await sleep(100);
+  }
+  out(`node ${process.version}, ${(await readFile('/proc/cpuinfo', 'utf8')).match(/model name\s*:\s*(.*)/)?.[1]} x${(await readFile('/proc/cpuinfo', 'utf8')).match(/^processor/gm)?.length}`);
+
+  // (a) clone throughput
+  const home = join(work, 'home');
+  await mkdir(home);
+  await writeFile(join(home, '.gitconfig'), `[http]\n    extraHeader = Authorization: Basic ${Buffer.from(':' + token).toString('base64')}\n[url "${proxyBase}/git"]\n    insteadOf = ${git.url}\n`);
+  const viaEnv = gitClientEnv(home);
+  const directEnv = gitClientEnv(join(work, 'nohome'));
+  const direct: number[] = [];
+  const via: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    direct.push(await timeClone(git.authUrl('org/big.git', 'bench', 'bench-pass'), join(work, 'direct'), directEnv));
+    via.push(await timeClone(`${git.url}/org/big.git`, join(work, 'via'), viaEnv));
+  }
+  const { stdout: packBytes } = await runCommand('du', ['-sb', join(work, 'via', '.git', 'objects')]);
+  const mb = Number(packBytes.split('\t')[0]) / 1024 / 1024;
+  const best = (xs: number[]) => Math.min(...xs);
+  out(`\n(a) git clone of ${repo.path} (${mb.toFixed(0)} MiB of objects), best of 3:`);
+  out(`    direct       ${best(direct).toFixed(2)} s  ${(mb / best(direct)).toFixed(0)} MiB/s   runs: ${direct.map((s) => s.toFixed(2)).join(', ')}`);
+  out(`    via proxy    ${best(via).toFixed(2)} s  ${(mb / best(via)).toFixed(0)} MiB/s   runs: ${via.map((s) => s.toFixed(2)).join(', ')}`);
+  out(`    throughput ratio proxy/direct = ${(best(direct) / best(via)).toFixed(2)}`);
+  await rm(join(work, 'direct'), { recursive: true, force: true });
+  await rm(join(work, 'via'), { recursive: true, force: true });
+
+  // (b) small requests
+  const nginxDir = join(work, 'nginx');
+  await mkdir(nginxDir, { mode: 0o777 });
+  nginx = await startNginx(nginxDir, upstreamPort, nginxPort, basicAuth);
+  const reference = await load({ url: `http://127.0.0.1:${upstreamPort}/x` });
+  const viaNginx = await load({ url: `http://127.0.0.1:${nginxPort}/x` });
+  const viaProxy = await load({ url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` } });
+  const row = (name: string, r: { rps: number; p50Ms: number; p99Ms: number; errors: number }) =>
+    out(`    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}`);
+  out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process:`);
+  row('upstream directly', reference);
+  row('nginx (1 worker)', viaNginx);
+  row('connectors proxy', viaProxy);
+  out(`    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`);
+
+  // (c) idle keep-alive connections
+  await sleep(1000);
+  const rssBefore = await rssKiB(proxy.pid!);
+  const sockets: Socket[] = [];
+  const request = `GET /namespaces/${ns}/connectors/small/idle HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
+  for (let i = 0; i < IDLE; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, IDLE - i) }, () =>
+        new Promise<void>((resolve, reject) => {
+          const s = connect(proxyPort, '127.0.0.1', () => s.write(request));
+          s.once('data', (d) => (d.toString().startsWith('HTTP/1.1 200') ? resolve() : reject(new Error(d.toString().slice(0, 80)))));
+          s.once('error', reject);
+          sockets.push(s);
+        }),
+      ),
+    );
+  }
+  await sleep(2000);
+  const rssAfter = await rssKiB(proxy.pid!);
+  out(`\n(c) proxy RSS: ${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`);
+  for (const s of sockets) s.destroy();
+} finally {
+  proxy?.kill('SIGTERM');
+  nginx?.kill('SIGQUIT');
+  await git.stop();
+  await stopCluster();
+  await rm(work, { recursive: true, force: true });
+}

@@ -1,0 +1,60 @@
+// The built-in ConnectorClasses: every *.yaml in this folder (git.yaml, oci.yaml, ...). `builtinClasses`
+// gives the objects to install: references to the built-in proxy (the Service connectors-proxy-service)
+// point at the system namespace, and in local mode (`connectors up` with an in-process proxy) carry
+// `ref.address`, so that Connector proxy addresses are usable as written by processes on this machine.
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { PROXY_SERVICE_NAME, SYSTEM_NAMESPACE_DEFAULT, type ConnectorClass } from '../core/api/index.ts';
+
+export const BUILTIN_CLASSES_DIR = dirname(fileURLToPath(import.meta.url));
+
+/** Paths of the built-in class YAML files, sorted. */
+export function builtinClassFiles(): string[] {
+  return readdirSync(BUILTIN_CLASSES_DIR)
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .sort()
+    .map((f) => join(BUILTIN_CLASSES_DIR, f));
+}
+
+/** The ConnectorClass documents of one file, as written. */
+export function loadClassFile(path: string): ConnectorClass[] {
+  return parseAllDocuments(readFileSync(path, 'utf8'))
+    .map((d) => d.toJS() as ConnectorClass | null)
+    .filter((o): o is ConnectorClass => Boolean(o) && o!.kind === 'ConnectorClass');
+}
+
+/** A built-in class by name, as written in its file. */
+export function loadBuiltinClass(name: string): ConnectorClass {
+  for (const f of builtinClassFiles()) for (const c of loadClassFile(f)) if (c.metadata.name === name) return c;
+  throw new Error(`no built-in ConnectorClass ${JSON.stringify(name)} in ${BUILTIN_CLASSES_DIR}`);
+}
+
+export interface BuiltinOptions {
+  /** Namespace of the components (the built-in proxy Service lives there). */
+  systemNamespace: string;
+  /** Local mode: the address of the in-process proxy, e.g. http://127.0.0.1:8080. */
+  proxyAddress?: string;
+  /** Only these classes (default all). */
+  names?: string[];
+}
+
+/** Pure: a class adjusted for installation. */
+export function adjustClass(cls: ConnectorClass, o: BuiltinOptions): ConnectorClass {
+  const out = structuredClone(cls);
+  const ref = out.spec.proxy?.ref;
+  if (ref && ref.kind === 'Service' && ref.name === PROXY_SERVICE_NAME) {
+    ref.namespace = o.systemNamespace;
+    if (o.proxyAddress) ref.address = o.proxyAddress;
+    else delete ref.address;
+  }
+  const apiRef = out.spec.api?.ref;
+  if (apiRef && (!apiRef.namespace || apiRef.namespace === SYSTEM_NAMESPACE_DEFAULT)) apiRef.namespace = o.systemNamespace;
+  return out;
+}
+
+export function builtinClasses(o: BuiltinOptions): ConnectorClass[] {
+  const all = builtinClassFiles().flatMap(loadClassFile);
+  return all.filter((c) => !o.names || o.names.includes(c.metadata.name!)).map((c) => adjustClass(c, o));
+}

@@ -1,0 +1,213 @@
+// Pure decisions of the Connector reconciler: which condition each check yields, what a probe must send,
+// and how a probe response reads. No I/O here; connector-reconciler.ts does the reading and writing.
+import { headerList, type Connector, type ConnectorClass, type AuthType, type AuthProbe, type Probe } from '../core/api/index.ts';
+import { parse } from '../core/template/index.ts';
+import { T, F, U, type CondInput } from './conditions.ts';
+import { httpProbeURL, apiProbeURL, type ProbeRequest, type ProbeResponse } from './probe.ts';
+import { evalResponseCel, CelError } from './cel.ts';
+import { templateData, type SecretView } from './templatedata.ts';
+import { resolveEndpoint, AddressError } from './addresses.ts';
+
+export const COND = {
+  class: 'ConnectorClassReady',
+  secret: 'SecretReady',
+  liveness: 'LivenessReady',
+  auth: 'AuthReady',
+  proxy: 'ProxyServiceReady',
+  caCert: 'CACertReady',
+  ready: 'Ready',
+} as const;
+
+/** Keys a Secret of a well-known type must hold, besides the auth type's declared params. */
+const REQUIRED_KEYS: Record<string, string[]> = {
+  'kubernetes.io/ssh-auth': ['ssh-privatekey'],
+  'connectors.cpaas.io/bearer-token': ['token'],
+};
+
+export function checkClass(c: Connector, cls: ConnectorClass | undefined): CondInput {
+  const name = c.spec.connectorClassName;
+  if (!cls) return F(COND.class, 'ConnectorClassNotFound', `connectorclass.connectors.alauda.io ${JSON.stringify(name)} not found`);
+  const policies = cls.status?.conditions?.find((x) => x.type === 'PoliciesReady');
+  if (policies?.status === 'False') {
+    return F(COND.class, 'ConnectorClassNotReady', `connectorclass ${JSON.stringify(name)} is not ready: ${policies.message ?? policies.reason ?? ''}`);
+  }
+  return T(COND.class);
+}
+
+export function authTypeOf(c: Connector, cls: ConnectorClass): AuthType | undefined {
+  const name = c.spec.auth?.name;
+  return cls.spec.auth?.types?.find((t) => t.name === name);
+}
+
+/** The namespaced name of the Secret the Connector references, if any. */
+export function secretRefOf(c: Connector): { name: string; namespace: string } | undefined {
+  const ref = c.spec.auth?.secretRef;
+  if (!ref?.name) return undefined;
+  return { name: ref.name, namespace: ref.namespace || c.metadata.namespace! };
+}
+
+export type SecretLookup = { state: 'found'; secret: SecretView } | { state: 'missing' } | { state: 'none' };
+
+export function checkSecret(c: Connector, cls: ConnectorClass, lookup: SecretLookup): CondInput {
+  const className = cls.metadata.name!;
+  const types = cls.spec.auth?.types ?? [];
+  const authName = c.spec.auth?.name;
+  if (!authName) {
+    if (types.length === 0 || types.some((t) => t.optional)) return T(COND.secret, 'SecretOptional', 'the Connector uses no authentication');
+    return F(COND.secret, 'AuthRequired', `spec.auth is required: connectorclass ${JSON.stringify(className)} has no optional authentication type (supported: ${types.map((t) => t.name).join(', ')})`);
+  }
+  const type = authTypeOf(c, cls);
+  if (!type) {
+    return F(COND.secret, 'AuthTypeNotFound', `auth type ${JSON.stringify(authName)} is not defined in connectorclass ${JSON.stringify(className)} (supported: ${types.map((t) => t.name).join(', ') || 'none'})`);
+  }
+  const ref = c.spec.auth?.secretRef;
+  if (!ref?.name) {
+    if (type.optional) return T(COND.secret, 'SecretOptional', `auth type ${JSON.stringify(authName)} is optional and no secret is set`);
+    return F(COND.secret, 'SecretRequired', `auth type ${JSON.stringify(authName)} of connectorclass ${JSON.stringify(className)} requires spec.auth.secretRef`);
+  }
+  if (ref.namespace && ref.namespace !== c.metadata.namespace) {
+    return F(COND.secret, 'SecretNamespaceMismatch', `spec.auth.secretRef.namespace ${JSON.stringify(ref.namespace)} differs from the Connector's namespace ${JSON.stringify(c.metadata.namespace)}: only Secrets of the Connector's namespace can be used`);
+  }
+  if (lookup.state !== 'found') return F(COND.secret, 'SecretNotFound', `secrets ${JSON.stringify(ref.name)} not found`);
+  const s = lookup.secret;
+  const want = type.secretType || 'Opaque';
+  if (s.type !== want) {
+    return F(COND.secret, 'SecretTypeMismatch', `secret ${JSON.stringify(s.name)} has type ${JSON.stringify(s.type)}, but auth type ${JSON.stringify(authName)} requires ${JSON.stringify(want)}`);
+  }
+  const required = [...(REQUIRED_KEYS[want] ?? []), ...(type.params ?? []).filter((p) => p.default === undefined).map((p) => p.name)];
+  const missing = [...new Set(required)].filter((k) => !(k in s.data));
+  if (missing.length) {
+    return F(COND.secret, 'SecretKeyMissing', `secret ${JSON.stringify(s.name)} is missing ${missing.length > 1 ? 'keys' : 'key'} ${missing.map((k) => JSON.stringify(k)).join(', ')} required by auth type ${JSON.stringify(authName)}`);
+  }
+  return T(COND.secret);
+}
+
+export function authProbeOf(c: Connector, cls: ConnectorClass): AuthProbe | undefined {
+  return cls.spec.authProbes?.find((p) => p.authName === c.spec.auth?.name);
+}
+
+/** Auth params the class's authProbe requires and the Connector does not give (CON-08). */
+export function missingAuthParams(c: Connector, probe: AuthProbe): string[] {
+  const given = new Set((c.spec.auth?.params ?? []).map((p) => p.name));
+  return (probe.params ?? []).filter((p) => p.default === undefined && !given.has(p.name)).map((p) => p.name);
+}
+
+export class ProbeBuildError extends Error {
+  override name = 'ProbeBuildError';
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export interface ProbePlan {
+  request: ProbeRequest;
+  cel?: string;
+}
+
+function classApiURL(cls: ConnectorClass, systemNamespace: string): string {
+  if (!cls.spec.api) throw new ProbeBuildError('APINotConfigured', `the probe uses api, but connectorclass ${JSON.stringify(cls.metadata.name)} has no spec.api`);
+  try {
+    return resolveEndpoint(cls.spec.api, 'api', systemNamespace);
+  } catch (err) {
+    if (err instanceof AddressError) throw new ProbeBuildError('APINotConfigured', err.message);
+    throw err;
+  }
+}
+
+/** CAPI-02..04: the headers a class API receives about the Connector and its credentials. */
+function pluginHeaders(c: Connector, secret: SecretView | undefined): Array<{ name: string; value: string }> {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const out = [{ name: 'X-Plugin-Meta', value: b64(JSON.stringify({ baseURL: c.spec.address })) }];
+  if (secret) {
+    out.push({ name: 'X-Plugin-Auth', value: b64(secret.type) });
+    out.push({ name: 'X-Plugin-Secret', value: b64(JSON.stringify(Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, b64(v)])))) });
+  }
+  return out;
+}
+
+/**
+ * The request a probe makes. `templated` (auth probes): path and header values are Go templates over
+ * .Connector and .Secret; a template error throws ProbeBuildError naming `what`.
+ */
+export function planProbe(
+  probe: Probe,
+  c: Connector,
+  cls: ConnectorClass,
+  o: { what: string; templated: boolean; secret?: SecretView; systemNamespace: string; timeoutMs?: number; extraCAs?: string[] },
+): ProbePlan {
+  const data = o.templated ? templateData(c, o.secret) : undefined;
+  const render = (field: string, text: string): string => {
+    if (!o.templated || !text.includes('{{')) return text;
+    try {
+      return parse(`${o.what}.${field}`, text).execute(data);
+    } catch (err) {
+      throw new ProbeBuildError('InvalidAuthProbe', `${o.what}: invalid template in ${field}: ${(err as Error).message}`);
+    }
+  };
+  if (probe.http) {
+    const h = probe.http;
+    const path = render('path', h.path ?? '/');
+    const headers = headerList(h.httpHeaders).map((x) => ({ name: x.name, value: render(`httpHeaders[${x.name}]`, x.value).trim() }));
+    let url: string;
+    try {
+      url = httpProbeURL(c.spec.address, { path, host: h.host, scheme: h.scheme });
+      new URL(url);
+    } catch {
+      throw new ProbeBuildError(o.templated ? 'InvalidAuthProbe' : 'InvalidLivenessProbe', `${o.what}: cannot build a URL from address ${JSON.stringify(c.spec.address)} and path ${JSON.stringify(path)}`);
+    }
+    return {
+      request: {
+        method: h.method ?? 'GET', url, headers, disableRedirect: h.disableRedirect, timeoutMs: o.timeoutMs, extraCAs: o.extraCAs,
+        // A templated query may carry a credential (?private_token=...): never echo it in a condition.
+        redactQuery: o.templated && /\?.*\{\{/.test(h.path ?? ''),
+      },
+      cel: h.response?.cel?.trim() || undefined,
+    };
+  }
+  if (probe.api) {
+    const base = classApiURL(cls, o.systemNamespace);
+    const path = render('path', probe.api.path ?? '/');
+    return {
+      request: { method: 'GET', url: apiProbeURL(base, path), headers: o.templated ? pluginHeaders(c, o.secret) : pluginHeaders(c, undefined), timeoutMs: o.timeoutMs, extraCAs: o.extraCAs, redactQuery: o.templated && /\?.*\{\{/.test(probe.api.path ?? '') },
+    };
+  }
+  throw new ProbeBuildError(o.templated ? 'InvalidAuthProbe' : 'InvalidLivenessProbe', `${o.what}: neither http nor api is set`);
+}
+
+/** Liveness: success is any 2xx, or 401/403 (the tool answered and wants credentials: AuthReady checks those), or response.cel. */
+export function livenessOutcome(res: ProbeResponse, cel: string | undefined): CondInput {
+  if (cel) {
+    try {
+      return evalResponseCel(cel, res)
+        ? T(COND.liveness)
+        : F(COND.liveness, 'LivenessProbeFailed', `Liveness probe failed: status code ${res.statusCode} (response.cel is false)`);
+    } catch (err) {
+      if (err instanceof CelError) return F(COND.liveness, 'InvalidLivenessProbe', `livenessProbe: response.cel ${JSON.stringify(cel)} ${err.message}`);
+      throw err;
+    }
+  }
+  const s = res.statusCode;
+  if ((s >= 200 && s < 300) || s === 401 || s === 403) return T(COND.liveness);
+  return F(COND.liveness, 'LivenessProbeFailed', `Liveness probe failed: status code ${s}`);
+}
+
+/** Auth: success is any 2xx (or response.cel); anything else is AuthenticationFailed. */
+export function authOutcome(res: ProbeResponse, cel: string | undefined, what: string): CondInput {
+  if (cel) {
+    try {
+      return evalResponseCel(cel, res)
+        ? T(COND.auth)
+        : F(COND.auth, 'AuthenticationFailed', `Authentication failed: status code ${res.statusCode} (response.cel is false)`);
+    } catch (err) {
+      if (err instanceof CelError) return F(COND.auth, 'InvalidAuthProbe', `${what}: response.cel ${JSON.stringify(cel)} ${err.message}`);
+      throw err;
+    }
+  }
+  const s = res.statusCode;
+  if (s >= 200 && s < 300) return T(COND.auth);
+  return F(COND.auth, 'AuthenticationFailed', `Authentication failed: status code ${s}`);
+}
+
+export { U as unknown };

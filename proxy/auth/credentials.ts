@@ -1,0 +1,88 @@
+// Where the client's ServiceAccount token is in a request (pure). Reverse mode: `Authorization: Basic`
+// (any user name, the token as password) or `Authorization: Bearer <token>`, else the class's
+// authExtractor.rego. Forward mode: `Proxy-Authorization: Basic base64("<ns>/<name>[,<ns>/<name>]:<token>")`.
+import type { IncomingHttpHeaders } from 'node:http';
+
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The token of an `Authorization` value: the Basic password or the Bearer token; '' when there is none. */
+export function tokenFromAuthorization(value: string | undefined): string {
+  if (!value) return '';
+  const m = /^\s*(\S+)\s+(.*?)\s*$/.exec(value);
+  if (!m) return '';
+  const scheme = m[1].toLowerCase();
+  if (scheme === 'bearer') return m[2];
+  if (scheme === 'basic') {
+    const decoded = decodeBasic(m[2]);
+    return decoded?.password ?? '';
+  }
+  return '';
+}
+
+export function decodeBasic(b64: string): { user: string; password: string } | undefined {
+  let text: string;
+  try {
+    text = Buffer.from(b64, 'base64').toString('utf8');
+  } catch {
+    return undefined;
+  }
+  const colon = text.indexOf(':');
+  if (colon === -1) return undefined;
+  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+export function reverseToken(headers: IncomingHttpHeaders): string {
+  return tokenFromAuthorization(one(headers.authorization));
+}
+
+export interface ConnectorRef {
+  namespace: string;
+  name: string;
+}
+
+export type ForwardCredentials =
+  | { ok: true; connectors: ConnectorRef[]; token: string }
+  | { ok: false; reason: string };
+
+/**
+ * Parses `Proxy-Authorization: Basic base64("ns/name[,ns2/name2]:<token>")`. The user name may be URL-encoded
+ * (`ns%2Fname`), as it is when clients take it from `http://ns%2Fname:<token>@proxy`.
+ */
+export function forwardCredentials(headers: IncomingHttpHeaders): ForwardCredentials {
+  const value = one(headers['proxy-authorization']);
+  if (!value) return { ok: false, reason: 'proxy authentication required' };
+  const m = /^\s*basic\s+(\S+)\s*$/i.exec(value);
+  if (!m) return { ok: false, reason: 'Proxy-Authorization must be Basic' };
+  const basic = decodeBasic(m[1]);
+  if (!basic || !basic.password) return { ok: false, reason: 'Proxy-Authorization carries no token' };
+  let user = basic.user;
+  try {
+    user = decodeURIComponent(user);
+  } catch {
+    return { ok: false, reason: 'Proxy-Authorization user name is not valid URL encoding' };
+  }
+  const connectors: ConnectorRef[] = [];
+  for (const item of user.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const parts = item.split('/');
+    if (parts.length !== 2 || !parts[0] || !parts[1]) {
+      return { ok: false, reason: `Proxy-Authorization user name must list connectors as <namespace>/<name>, got ${JSON.stringify(item)}` };
+    }
+    connectors.push({ namespace: parts[0], name: parts[1] });
+  }
+  if (connectors.length === 0) return { ok: false, reason: 'Proxy-Authorization user name lists no connector (<namespace>/<name>)' };
+  return { ok: true, connectors, token: basic.password };
+}
+
+/** The claims of a JWT, without verifying it (used only to pick the audience to ask TokenReview for). */
+export function unverifiedClaims(token: string): { aud?: string | string[]; exp?: number } | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    return claims && typeof claims === 'object' ? claims : undefined;
+  } catch {
+    return undefined;
+  }
+}

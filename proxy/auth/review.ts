@@ -1,0 +1,203 @@
+// Who the client is (TokenReview) and whether it may use a Connector through the proxy
+// (SubjectAccessReview), with short-lived, bounded caches keyed on sha256 of the token.
+//
+// Audiences: a token whose `aud` names one of `audiences` (default `connectors-proxy`) is reviewed for that
+// audience. Any other token is reviewed for the apiserver's own audiences (spec.audiences empty) when
+// `acceptApiserverAudience` is on (default), so that plain `kubectl create token <sa>` tokens work (seed 003);
+// with it off such tokens are rejected without a review. The `aud` claim is read unverified only to choose
+// which audience to ask for: the apiserver verifies the token.
+//
+// Caching: TokenReview results for at most `authnTtlMs` (30 s) and never past the token's `exp`; a rejected
+// token for `denyTtlMs` (5 s). SubjectAccessReview: allowed for `allowTtlMs` (30 s, and never past `exp`),
+// denied for `denyTtlMs`. Errors (apiserver unreachable, 5xx) are never cached.
+import { createHash } from 'node:crypto';
+import { GROUP } from '../../core/api/index.ts';
+import type { KubeRest } from '../../core/kube/rest.ts';
+import { counter } from '../../core/observability/metrics.ts';
+import { TtlCache } from './cache.ts';
+import { unverifiedClaims } from './credentials.ts';
+
+export interface UserInfo {
+  username: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+}
+
+export type Authentication =
+  | { authenticated: true; user: UserInfo; /** epoch ms of the token's exp, if known */ expiresAt?: number }
+  | { authenticated: false; reason: string };
+
+export interface AccessCheck {
+  namespace: string;
+  name: string;
+  /** Also require `*` on connectors/proxy (enable-connector-proxy-permissions). */
+  proxySubresource: boolean;
+}
+
+export type Authorization = { allowed: true } | { allowed: false; reason: string };
+
+export interface AuthorizerOptions {
+  audiences?: string[];
+  acceptApiserverAudience?: boolean;
+  authnTtlMs?: number;
+  allowTtlMs?: number;
+  denyTtlMs?: number;
+  maxEntries?: number;
+  now?: () => number;
+}
+
+/** The apiserver could not be asked; the proxy answers 503/502 and caches nothing. */
+export class ReviewError extends Error {
+  override name = 'ReviewError';
+}
+
+const cacheLookups = () => counter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', ['kind', 'result']);
+
+export const tokenKey = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export class Authorizer {
+  private readonly rest: KubeRest;
+  private readonly audiences: string[];
+  private readonly acceptApiserverAudience: boolean;
+  private readonly authnTtlMs: number;
+  private readonly allowTtlMs: number;
+  private readonly denyTtlMs: number;
+  private readonly now: () => number;
+  private readonly authn: TtlCache<Authentication>;
+  private readonly authz: TtlCache<Authorization>;
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(rest: KubeRest, opts: AuthorizerOptions = {}) {
+    this.rest = rest;
+    this.audiences = opts.audiences ?? ['connectors-proxy'];
+    this.acceptApiserverAudience = opts.acceptApiserverAudience ?? true;
+    this.authnTtlMs = opts.authnTtlMs ?? 30_000;
+    this.allowTtlMs = opts.allowTtlMs ?? 30_000;
+    this.denyTtlMs = opts.denyTtlMs ?? 5_000;
+    this.now = opts.now ?? Date.now;
+    this.authn = new TtlCache(opts.maxEntries ?? 10_000, this.now);
+    this.authz = new TtlCache(opts.maxEntries ?? 10_000, this.now);
+  }
+
+  /** Forget every cached decision (tests; a RoleBinding change is otherwise seen within allowTtlMs). */
+  clear(): void {
+    this.authn.clear();
+    this.authz.clear();
+  }
+
+  /** Concurrent identical lookups share one apiserver call. */
+  private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    let p = this.inflight.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = fn().finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  private ttlFor(base: number, expiresAt: number | undefined): number {
+    return expiresAt === undefined ? base : Math.min(base, expiresAt - this.now());
+  }
+
+  async authenticate(token: string, key = tokenKey(token)): Promise<Authentication> {
+    const cached = this.authn.get(key);
+    if (cached) {
+      cacheLookups().inc({ kind: 'tokenreview', result: 'hit' });
+      return cached;
+    }
+    cacheLookups().inc({ kind: 'tokenreview', result: 'miss' });
+    return this.once('authn:' + key, async () => {
+      const claims = unverifiedClaims(token);
+      const expiresAt = typeof claims?.exp === 'number' ? claims.exp * 1000 : undefined;
+      if (expiresAt !== undefined && expiresAt <= this.now()) {
+        const result: Authentication = { authenticated: false, reason: 'token has expired' };
+        this.authn.set(key, result, this.denyTtlMs);
+        return result;
+      }
+      const aud = claims?.aud === undefined ? [] : Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      const wanted = this.audiences.filter((a) => aud.includes(a));
+      if (wanted.length === 0 && !this.acceptApiserverAudience) {
+        const result: Authentication = { authenticated: false, reason: `token audience must include ${this.audiences.join(' or ')}` };
+        this.authn.set(key, result, this.denyTtlMs);
+        return result;
+      }
+      let review: { status?: { authenticated?: boolean; user?: UserInfo; error?: string } };
+      try {
+        review = await this.rest.call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+          body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(wanted.length ? { audiences: wanted } : {}) } },
+        });
+      } catch (err) {
+        throw new ReviewError(`TokenReview failed: ${(err as Error).message}`);
+      }
+      const status = review.status ?? {};
+      let result: Authentication;
+      if (status.authenticated && status.user?.username) {
+        result = { authenticated: true, user: status.user, expiresAt };
+        this.authn.set(key, result, this.ttlFor(this.authnTtlMs, expiresAt));
+      } else {
+        result = { authenticated: false, reason: 'token is invalid, expired or for another audience' };
+        this.authn.set(key, result, this.denyTtlMs);
+      }
+      return result;
+    });
+  }
+
+  /** `get` on the Connector, and with `proxySubresource` also `*` on connectors/proxy (PRX-06). */
+  async authorize(auth: Extract<Authentication, { authenticated: true }>, check: AccessCheck, key: string): Promise<Authorization> {
+    const k = `${key}|${check.namespace}|${check.name}|${check.proxySubresource ? 'proxy' : 'get'}`;
+    const cached = this.authz.get(k);
+    if (cached) {
+      cacheLookups().inc({ kind: 'subjectaccessreview', result: 'hit' });
+      return cached;
+    }
+    cacheLookups().inc({ kind: 'subjectaccessreview', result: 'miss' });
+    return this.once('authz:' + k, async () => {
+      const checks = [{ verb: 'get', subresource: undefined as string | undefined }];
+      if (check.proxySubresource) checks.push({ verb: '*', subresource: 'proxy' });
+      let result: Authorization = { allowed: true };
+      for (const c of checks) {
+        const allowed = await this.sar(auth.user, check, c.verb, c.subresource);
+        if (!allowed) {
+          result = {
+            allowed: false,
+            reason: c.subresource
+              ? `${auth.user.username} may not use connectors/proxy of ${check.namespace}/${check.name}`
+              : `${auth.user.username} may not get connector ${check.namespace}/${check.name}`,
+          };
+          break;
+        }
+      }
+      this.authz.set(k, result, result.allowed ? this.ttlFor(this.allowTtlMs, auth.expiresAt) : this.denyTtlMs);
+      return result;
+    });
+  }
+
+  private async sar(user: UserInfo, check: AccessCheck, verb: string, subresource?: string): Promise<boolean> {
+    let review: { status?: { allowed?: boolean } };
+    try {
+      review = await this.rest.call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            user: user.username,
+            uid: user.uid,
+            groups: user.groups,
+            extra: user.extra,
+            resourceAttributes: { group: GROUP, resource: 'connectors', subresource, namespace: check.namespace, name: check.name, verb },
+          },
+        },
+      });
+    } catch (err) {
+      throw new ReviewError(`SubjectAccessReview failed: ${(err as Error).message}`);
+    }
+    return review.status?.allowed === true;
+  }
+}
+
+/** `system:serviceaccount:ns:name` → `ns/name`; other users as they are. */
+export function serviceAccountName(username: string): string {
+  const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
+  return m ? `${m[1]}/${m[2]}` : username;
+}

@@ -1,0 +1,78 @@
+// The proxy's CA for HTTPS interception in forward mode. Kept in the Secret `connectors-proxy-ca` of the
+// system namespace (tls.crt, tls.key, ca.crt), created by the first proxy replica that finds none (a
+// create conflict means another replica won: its CA is read back), so every replica signs with one CA. The
+// public certificate is also published in the ConfigMap `connectors-proxy-ca` (key ca.crt), which the CSI
+// driver reads for the `ca.crt` it mounts (readProxyCA) without needing access to the key.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
+import { createCA, loadCA, type CertificateAuthority } from '../core/pki/index.ts';
+
+export const PROXY_CA_NAME = 'connectors-proxy-ca';
+
+interface SecretLike {
+  data?: Record<string, string>;
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const unb64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
+
+async function getOrUndefined<T>(rest: KubeRest, path: string): Promise<T | undefined> {
+  try {
+    return await rest.call<T>('GET', path);
+  } catch (err) {
+    if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Loads the shared CA, creating it (and its public ConfigMap) when absent. */
+export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<CertificateAuthority> {
+  const secretPath = `/api/v1/namespaces/${namespace}/secrets`;
+  let secret = await getOrUndefined<SecretLike>(rest, `${secretPath}/${PROXY_CA_NAME}`);
+  if (!secret) {
+    const ca = await createCA({ commonName: 'connectors-proxy-ca', organizations: ['connectors'] });
+    try {
+      await rest.call('POST', secretPath, {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          type: 'kubernetes.io/tls',
+          metadata: { name: PROXY_CA_NAME, namespace, labels: { 'app.kubernetes.io/managed-by': 'connectors-proxy' } },
+          data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem), 'ca.crt': b64(ca.certPem) },
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
+    }
+    secret = await rest.call<SecretLike>('GET', `${secretPath}/${PROXY_CA_NAME}`);
+  }
+  const ca = await loadCA(unb64(secret.data?.['tls.crt']), unb64(secret.data?.['tls.key']));
+  await publishCA(rest, namespace, ca.certPem);
+  return ca;
+}
+
+async function publishCA(rest: KubeRest, namespace: string, certPem: string): Promise<void> {
+  const path = `/api/v1/namespaces/${namespace}/configmaps`;
+  const existing = await getOrUndefined<{ data?: Record<string, string> }>(rest, `${path}/${PROXY_CA_NAME}`);
+  if (existing?.data?.['ca.crt'] === certPem) return;
+  const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: PROXY_CA_NAME, namespace }, data: { 'ca.crt': certPem } };
+  try {
+    if (existing) await rest.call('PUT', `${path}/${PROXY_CA_NAME}`, { body });
+    else await rest.call('POST', path, { body });
+  } catch (err) {
+    if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
+  }
+}
+
+/** The proxy CA certificate (PEM), for the CSI driver's ca.crt; undefined when no proxy has created it yet. */
+export async function readProxyCA(kc: KubeConfig, namespace: string): Promise<string | undefined> {
+  const rest = await kubeRest(kc);
+  try {
+    const cm = await getOrUndefined<{ data?: Record<string, string> }>(rest, `/api/v1/namespaces/${namespace}/configmaps/${PROXY_CA_NAME}`);
+    if (cm?.data?.['ca.crt']) return cm.data['ca.crt'];
+    const secret = await getOrUndefined<SecretLike>(rest, `/api/v1/namespaces/${namespace}/secrets/${PROXY_CA_NAME}`);
+    return secret ? unb64(secret.data?.['ca.crt'] ?? secret.data?.['tls.crt']) || undefined : undefined;
+  } finally {
+    await rest.close();
+  }
+}

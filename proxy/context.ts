@@ -1,0 +1,123 @@
+// What every request handler of the proxy shares, and the answers the proxy gives itself.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../core/observability/log.ts';
+import { applyAuthInjection, AuthInjectionError, regoRequest } from '../core/opa/index.ts';
+import type { Connector } from '../core/api/index.ts';
+import type { Audit } from './audit.ts';
+import type { Authorizer, Authentication } from './auth/review.ts';
+import { ReviewError, serviceAccountName, tokenKey } from './auth/review.ts';
+import { planInjection } from './inject.ts';
+import { type Policies, PolicyNotReadyError } from './policies.ts';
+import type { ProxyState } from './state.ts';
+import { sendText, type Upstream } from './upstream.ts';
+
+export const REALM = 'connectors-proxy';
+
+export interface ProxyContext {
+  state: ProxyState;
+  authorizer: Authorizer;
+  policies: Policies;
+  upstream: Upstream;
+  audit: Audit;
+  log: Logger;
+  /** Largest request body buffered for generator body injection. */
+  maxInjectBodyBytes: number;
+}
+
+/** The outcome of checking a client token for a set of Connectors. */
+export type Access =
+  | { ok: true; auth: Extract<Authentication, { authenticated: true }>; serviceAccount: string }
+  | { ok: false; status: 401 | 403 | 503; reason: string; serviceAccount: string };
+
+/** TokenReview, then SubjectAccessReview on every Connector listed (all must pass). */
+export async function checkAccess(ctx: ProxyContext, token: string, connectors: { namespace: string; name: string }[]): Promise<Access> {
+  const key = tokenKey(token);
+  try {
+    const auth = await ctx.authorizer.authenticate(token, key);
+    if (!auth.authenticated) return { ok: false, status: 401, reason: auth.reason, serviceAccount: '' };
+    const serviceAccount = serviceAccountName(auth.user.username);
+    const proxySubresource = ctx.state.flags.enabled('enable-connector-proxy-permissions');
+    for (const c of connectors) {
+      const decision = await ctx.authorizer.authorize(auth, { ...c, proxySubresource }, key);
+      if (!decision.allowed) return { ok: false, status: 403, reason: decision.reason, serviceAccount };
+    }
+    return { ok: true, auth, serviceAccount };
+  } catch (err) {
+    if (err instanceof ReviewError) {
+      ctx.log.warn('cannot check the client token', { error: err.message });
+      return { ok: false, status: 503, reason: 'cannot check the token with the Kubernetes API now', serviceAccount: '' };
+    }
+    throw err;
+  }
+}
+
+/** Reads a request body whole, up to `limit` bytes (undefined when larger). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+export type Prepared =
+  | { ok: true; target: URL; headers: Record<string, string | string[]>; body?: Buffer; injected: boolean }
+  | { ok: false; status: number; reason: string };
+
+/**
+ * The Connector's credentials put into the backend request (target URL, headers, maybe a new body), by the
+ * Secret type or the class generator.rego. Failures name the problem, never a secret value.
+ */
+export async function injectCredentials(
+  ctx: ProxyContext,
+  req: IncomingMessage,
+  connector: Connector,
+  target: URL,
+  headers: Record<string, string | string[]>,
+): Promise<Prepared> {
+  const cls = ctx.state.connectorClass(connector.spec.connectorClassName);
+  const ref = connector.spec.auth?.secretRef;
+  const secret = ref?.name ? ctx.state.secret(ref.namespace || connector.metadata.namespace!, ref.name) : undefined;
+  const plan = planInjection(connector, cls, secret);
+  switch (plan.kind) {
+    case 'none':
+      return { ok: true, target, headers, injected: false };
+    case 'error':
+      return { ok: false, status: 502, reason: plan.message };
+    case 'headers': {
+      for (const k of Object.keys(headers)) if (k.toLowerCase() in plan.headers) delete headers[k];
+      return { ok: true, target, headers: { ...headers, ...plan.headers }, injected: true };
+    }
+    case 'generator': {
+      const request = regoRequest({ method: req.method ?? 'GET', path: target.pathname + target.search, host: target.host, headers });
+      try {
+        let injection = await ctx.policies.generate(plan.rego, plan.data, request);
+        let body: Buffer | undefined;
+        if (injection.position === 'body') {
+          body = await readBody(req, ctx.maxInjectBodyBytes);
+          if (!body) return { ok: false, status: 413, reason: `request body larger than ${ctx.maxInjectBodyBytes} bytes cannot take body credentials` };
+          // Evaluated again with the body, which the first evaluation did not need to see.
+          injection = await ctx.policies.generate(plan.rego, plan.data, regoRequest({ method: request.method, path: request.path, host: request.host, headers, body }));
+        }
+        const applied = applyAuthInjection({ headers, query: target.search.slice(1), body }, injection);
+        const t = new URL(target);
+        t.search = applied.query ? '?' + applied.query : '';
+        return { ok: true, target: t, headers: applied.headers, body: applied.body ?? body, injected: true };
+      } catch (err) {
+        if (err instanceof PolicyNotReadyError) return { ok: false, status: 503, reason: err.message };
+        if (err instanceof AuthInjectionError) return { ok: false, status: 502, reason: err.message };
+        throw err;
+      }
+    }
+  }
+}
+
+export function deny(res: ServerResponse, status: number, reason: string): void {
+  const headers: Record<string, string> = {};
+  if (status === 401) headers['www-authenticate'] = `Basic realm="${REALM}"`;
+  if (status === 407) headers['proxy-authenticate'] = `Basic realm="${REALM}"`;
+  sendText(res, status, reason, headers);
+}

@@ -1,0 +1,244 @@
+// Forward mode (PRX-02..04): clients set http_proxy/https_proxy to the proxy and authenticate with
+// `Proxy-Authorization: Basic base64("<ns>/<name>[,<ns>/<name>...]:<token>")`. Every listed Connector must
+// pass the same TokenReview/SubjectAccessReview checks as reverse mode. Credentials are injected only when the
+// target matches a listed Connector's spec.address or addressExtensions[].value (scheme, host, port, path
+// prefix); other targets are forwarded without credentials.
+//
+// HTTPS (`CONNECT host:port`):
+// - a host:port of an https address of a listed Connector is intercepted: the proxy answers 200, terminates
+//   TLS with a certificate for that host signed by its CA (Secret/ConfigMap connectors-proxy-ca, the
+//   CSI driver's ca.crt), and handles the requests inside like plain forward requests;
+// - any other host is tunnelled untouched (`connectPolicy: 'tunnel'`, the default: the proxy sees no
+//   plaintext and injects nothing, so nothing can leak, and workloads whose https_proxy points here keep
+//   working for their other hosts), or refused with 403 (`connectPolicy: 'refuse'`).
+// CONNECT requires the same Proxy-Authorization; without it the answer is 407.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
+import type { Connector } from '../core/api/index.ts';
+import { ServingCertCache, type CertificateAuthority } from '../core/pki/index.ts';
+import { forwardCredentials, type ConnectorRef } from './auth/credentials.ts';
+import { checkAccess, deny, injectCredentials, type ProxyContext } from './context.ts';
+import { matchTarget, originOf } from './inject.ts';
+import { sendText, upstreamRequestHeaders } from './upstream.ts';
+
+export type ConnectPolicy = 'tunnel' | 'refuse';
+
+interface Tunnel {
+  /** host:port of the CONNECT. */
+  authority: string;
+  connectors: ConnectorRef[];
+  token: string;
+}
+
+export class ForwardProxy {
+  private readonly ctx: ProxyContext;
+  private readonly connectPolicy: ConnectPolicy;
+  private readonly certs?: ServingCertCache;
+  private readonly contexts = new Map<string, Promise<SecureContext>>();
+  private readonly tunnels = new WeakMap<object, Tunnel>();
+  private readonly inner: Server;
+  private readonly open = new Set<Socket>();
+
+  constructor(ctx: ProxyContext, opts: { connectPolicy?: ConnectPolicy; ca?: CertificateAuthority; maxHeaderSize?: number }) {
+    this.ctx = ctx;
+    this.connectPolicy = opts.connectPolicy ?? 'tunnel';
+    if (opts.ca) this.certs = new ServingCertCache(opts.ca);
+    this.inner = createServer({ maxHeaderSize: opts.maxHeaderSize }, (req, res) => {
+      void this.handleIntercepted(req, res).catch((err) => this.crash(res, err));
+    });
+  }
+
+  close(): void {
+    for (const s of this.open) s.destroy();
+    this.inner.close();
+  }
+
+  private crash(res: ServerResponse, err: unknown): void {
+    this.ctx.log.error('forward request failed', { error: (err as Error)?.message });
+    sendText(res, 500, 'internal proxy error');
+  }
+
+  /** An absolute-form request (`GET http://host/path`). */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let target: URL;
+    try {
+      target = new URL(req.url ?? '');
+    } catch {
+      sendText(res, 400, 'invalid request target');
+      return;
+    }
+    const creds = forwardCredentials(req.headers);
+    if (!creds.ok) {
+      deny(res, 407, creds.reason);
+      this.ctx.audit.record({ mode: 'forward', connector: '', serviceAccount: '', method: req.method ?? '', path: target.origin + target.pathname, status: 407, bytesIn: 0, bytesOut: 0, durationMs: 0, reason: creds.reason });
+      return;
+    }
+    await this.proxy(req, res, target, creds.connectors, creds.token, 'forward');
+  }
+
+  private async proxy(req: IncomingMessage, res: ServerResponse, target: URL, refs: ConnectorRef[], token: string, mode: 'forward' | 'connect'): Promise<void> {
+    const started = performance.now();
+    const record = { mode, connector: '', serviceAccount: '', method: req.method ?? '', path: target.origin + target.pathname, status: 0, bytesIn: 0, bytesOut: 0, injected: false, reason: undefined as string | undefined };
+    const finish = (status: number, reason?: string) => {
+      record.status = status;
+      record.reason = reason;
+      this.ctx.audit.record({ ...record, durationMs: performance.now() - started });
+    };
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+      sendText(res, 400, 'only http and https targets are proxied');
+      return finish(400, 'bad scheme');
+    }
+    const access = await checkAccess(this.ctx, token, refs);
+    record.serviceAccount = access.serviceAccount;
+    if (!access.ok) {
+      const status = access.status === 401 ? 407 : access.status;
+      deny(res, status, status === 407 ? 'the token is invalid, expired or for another audience' : access.reason);
+      return finish(status, access.reason);
+    }
+    const listed = refs.map((r) => this.ctx.state.connector(r.namespace, r.name)).filter((c): c is Connector => Boolean(c));
+    const match = matchTarget(target, listed);
+    let headers = upstreamRequestHeaders(req.headers, [], token);
+    let upstream = target;
+    let body: Buffer | undefined;
+    if (match) {
+      record.connector = `${match.metadata.namespace}/${match.metadata.name}`;
+      const prepared = await injectCredentials(this.ctx, req, match, target, headers);
+      if (!prepared.ok) {
+        sendText(res, prepared.status, prepared.reason);
+        return finish(prepared.status, prepared.reason);
+      }
+      ({ headers, target: upstream, body } = prepared);
+      record.injected = prepared.injected;
+    }
+    const result = await this.ctx.upstream.forward({ req, res, target: upstream, headers, body });
+    record.bytesIn = result.bytesIn;
+    record.bytesOut = result.bytesOut;
+    finish(result.status, result.error);
+  }
+
+  /** `CONNECT host:port`. */
+  async handleConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const started = performance.now();
+    const authority = req.url ?? '';
+    const record = { mode: 'connect' as const, connector: '', serviceAccount: '', method: 'CONNECT', path: authority, status: 0, bytesIn: 0, bytesOut: 0 };
+    const finish = (status: number, reason?: string) => this.ctx.audit.record({ ...record, status, reason, durationMs: performance.now() - started });
+    socket.on('error', () => {});
+    const reply = (status: number, text: string, headers: string[] = []) => {
+      const body = text + '\n';
+      socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n${headers.map((h) => h + '\r\n').join('')}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    };
+    const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(authority);
+    if (!m) {
+      reply(400, 'CONNECT needs host:port');
+      return finish(400, 'bad authority');
+    }
+    const host = m[1].toLowerCase();
+    const port = Number(m[2]);
+    const creds = forwardCredentials(req.headers);
+    if (!creds.ok) {
+      reply(407, creds.reason, [`Proxy-Authenticate: Basic realm="connectors-proxy"`]);
+      return finish(407, creds.reason);
+    }
+    const access = await checkAccess(this.ctx, creds.token, creds.connectors);
+    record.serviceAccount = access.serviceAccount;
+    if (!access.ok) {
+      const status = access.status === 401 ? 407 : access.status;
+      reply(status, status === 407 ? 'the token is invalid, expired or for another audience' : access.reason, status === 407 ? [`Proxy-Authenticate: Basic realm="connectors-proxy"`] : []);
+      return finish(status, access.reason);
+    }
+    const listed = creds.connectors.map((r) => this.ctx.state.connector(r.namespace, r.name)).filter((c): c is Connector => Boolean(c));
+    const origin = originOf(new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`));
+    const intercepted = listed.find((c) =>
+      [c.spec.address, ...(c.spec.addressExtensions ?? []).map((e) => e.value)].some((a) => {
+        try {
+          return originOf(new URL(a)) === origin;
+        } catch {
+          return false;
+        }
+      }),
+    );
+    if (intercepted) {
+      if (!this.certs) {
+        reply(501, 'HTTPS interception is not configured on this proxy (no CA)');
+        return finish(501, 'no CA');
+      }
+      record.connector = `${intercepted.metadata.namespace}/${intercepted.metadata.name}`;
+      let secureContext: SecureContext;
+      try {
+        secureContext = await this.secureContext(host);
+      } catch (err) {
+        this.ctx.log.error('cannot issue an interception certificate', { host, error: (err as Error).message });
+        reply(502, 'cannot issue a certificate for this host');
+        return finish(502, 'certificate');
+      }
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) socket.unshift(head);
+      const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
+      tls.on('error', () => socket.destroy());
+      this.tunnels.set(tls, { authority: `${host.includes(':') ? `[${host}]` : host}:${port}`, connectors: creds.connectors, token: creds.token });
+      this.track(socket);
+      this.inner.emit('connection', tls);
+      return finish(200, 'intercepted');
+    }
+    if (this.connectPolicy === 'refuse') {
+      reply(403, 'CONNECT is only accepted for the hosts of the listed connectors');
+      return finish(403, 'not a connector host');
+    }
+    const upstream = netConnect({ host, port });
+    this.track(socket);
+    this.track(upstream);
+    upstream.on('error', () => {
+      if (!socket.destroyed) reply(502, 'cannot connect to the target');
+      socket.destroy();
+    });
+    upstream.once('connect', () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+      socket.on('close', () => upstream.destroy());
+      upstream.on('close', () => socket.destroy());
+      finish(200, 'tunnelled');
+    });
+  }
+
+  private track(s: Socket): void {
+    this.open.add(s);
+    s.once('close', () => this.open.delete(s));
+  }
+
+  private async handleIntercepted(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const tunnel = this.tunnels.get(req.socket);
+    if (!tunnel) {
+      sendText(res, 500, 'unknown tunnel');
+      return;
+    }
+    let target: URL;
+    try {
+      target = new URL(req.url?.startsWith('/') ? `https://${tunnel.authority}${req.url}` : (req.url ?? ''));
+    } catch {
+      sendText(res, 400, 'invalid request target');
+      return;
+    }
+    if (originOf(target) !== originOf(new URL(`https://${tunnel.authority}`))) {
+      sendText(res, 421, 'request for another host inside this tunnel');
+      return;
+    }
+    await this.proxy(req, res, target, tunnel.connectors, tunnel.token, 'connect');
+  }
+
+  private secureContext(host: string): Promise<SecureContext> {
+    let p = this.contexts.get(host);
+    if (!p) {
+      p = this.certs!.get(host).then((c) => createSecureContext({ key: c.keyPem, cert: c.certPem }));
+      this.contexts.set(host, p);
+      p.catch(() => this.contexts.delete(host));
+      // Certificates are renewed by ServingCertCache; drop our context after an hour to pick the renewal up.
+      setTimeout(() => this.contexts.delete(host), 3_600_000).unref();
+    }
+    return p;
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 407: 'Proxy Authentication Required', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable' };

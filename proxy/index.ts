@@ -1,0 +1,167 @@
+// The Connectors Proxy: one HTTP listener for both modes. Origin-form requests (`GET /path`) are reverse
+// mode (reverse.ts); absolute-form requests (`GET http://host/path`) and CONNECT are forward mode
+// (forward.ts). Cluster state comes from watched caches (state.ts); the client's token is checked with
+// TokenReview and SubjectAccessReview, cached briefly (auth/review.ts).
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { PROXY_AUDIENCE } from '../core/api/index.ts';
+import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
+import { kubeRest } from '../core/kube/rest.ts';
+import { createLogger, type Logger } from '../core/observability/log.ts';
+import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
+import type { CertificateAuthority } from '../core/pki/index.ts';
+import { Audit } from './audit.ts';
+import { Authorizer } from './auth/review.ts';
+import { ensureProxyCA } from './ca.ts';
+import type { ProxyContext } from './context.ts';
+import { ForwardProxy, type ConnectPolicy } from './forward.ts';
+import { Policies } from './policies.ts';
+import { handleReverse } from './reverse.ts';
+import { watchState } from './state.ts';
+import { sendText, Upstream, type UpstreamOptions } from './upstream.ts';
+
+export { readProxyCA, ensureProxyCA, PROXY_CA_NAME } from './ca.ts';
+export { reverseTarget, upstreamUrl, rewriteLocation } from './reverse.ts';
+export { planInjection, matchTarget } from './inject.ts';
+
+export interface ProxyOptions {
+  host?: string;
+  /** 0 picks a free port. Default 8080. */
+  port?: number;
+  /** Serve /healthz, /readyz and /metrics on this port (0: a free one); none when undefined. */
+  healthPort?: number;
+  systemNamespace?: string;
+  /** Token audiences the proxy accepts (default [connectors-proxy]). */
+  audiences?: string[];
+  /** Also accept tokens for the apiserver's own audiences, e.g. plain `kubectl create token` (default true). */
+  acceptApiserverAudience?: boolean;
+  /** CONNECT to hosts that are not a listed Connector's: tunnel untouched (default) or refuse. */
+  connectPolicy?: ConnectPolicy;
+  /** Intercept HTTPS for Connector hosts with the shared CA (default true). */
+  interceptHttps?: boolean;
+  upstream?: UpstreamOptions;
+  authCache?: { authnTtlMs?: number; allowTtlMs?: number; denyTtlMs?: number; maxEntries?: number };
+  /** Request header limit; larger requests get 431 (default 32 KiB). */
+  maxHeaderSize?: number;
+  /** Idle keep-alive time of client connections (default 65 s). */
+  keepAliveTimeoutMs?: number;
+  /** Largest request body buffered for body-position credentials (default 8 MiB). */
+  maxInjectBodyBytes?: number;
+  /** Clock for cache expiry (tests). */
+  now?: () => number;
+  log?: Logger;
+}
+
+export interface RunningProxy {
+  port: number;
+  /** `http://HOST:PORT` (127.0.0.1 when listening on every interface). */
+  url: string;
+  healthPort?: number;
+  /** PEM of the interception CA, once loaded. */
+  caPem(): string | undefined;
+  /** Forget cached authentication and authorisation decisions. */
+  clearAuthCache(): void;
+  stop(): Promise<void>;
+}
+
+export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promise<RunningProxy> {
+  const log = opts.log ?? createLogger('proxy');
+  const namespace = opts.systemNamespace ?? defaultSystemNamespace();
+  const rest = await kubeRest(kc);
+  const state = watchState(kc, namespace, log, rest);
+  const authorizer = new Authorizer(rest, {
+    audiences: opts.audiences ?? [PROXY_AUDIENCE],
+    acceptApiserverAudience: opts.acceptApiserverAudience ?? true,
+    ...opts.authCache,
+    now: opts.now,
+  });
+  const upstream = new Upstream(opts.upstream);
+  const ctx: ProxyContext = {
+    state,
+    authorizer,
+    policies: new Policies(state),
+    upstream,
+    audit: new Audit(log.child({ audit: true })),
+    log,
+    maxInjectBodyBytes: opts.maxInjectBodyBytes ?? 8 * 1024 * 1024,
+  };
+  const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
+
+  let ca: CertificateAuthority | undefined;
+  let forward = new ForwardProxy(ctx, { connectPolicy: opts.connectPolicy, maxHeaderSize });
+  let caTimer: NodeJS.Timeout | undefined;
+  const loadCA = async (): Promise<void> => {
+    try {
+      ca = await ensureProxyCA(rest, namespace);
+      forward.close();
+      forward = new ForwardProxy(ctx, { connectPolicy: opts.connectPolicy, ca, maxHeaderSize });
+    } catch (err) {
+      log.warn('cannot load the interception CA; HTTPS interception is off until it can', { namespace, error: (err as Error).message });
+      caTimer = setTimeout(() => void loadCA(), 30_000);
+      caTimer.unref();
+    }
+  };
+  if (opts.interceptHttps ?? true) await loadCA();
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '';
+    const work = url.startsWith('/') ? handleReverse(ctx, req, res) : forward.handle(req, res);
+    work.catch((err) => {
+      log.error('request failed', { error: (err as Error)?.message, stack: (err as Error)?.stack });
+      sendText(res, 500, 'internal proxy error');
+    });
+  };
+  const server = createServer({ maxHeaderSize, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000 }, onRequest);
+  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    forward.handleConnect(req, socket, head).catch((err) => {
+      log.error('CONNECT failed', { error: (err as Error)?.message });
+      socket.destroy();
+    });
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const text = status === 431 ? 'request header fields too large\n' : status === 408 ? 'request timeout\n' : 'bad request\n';
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`);
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+
+  const synced = Promise.race([state.synced, new Promise<void>((r) => setTimeout(r, 30_000).unref())]);
+  await synced;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 8080, opts.host ?? '0.0.0.0', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  let ready = false;
+  void state.synced.then(() => (ready = true));
+  let health: HealthServer | undefined;
+  if (opts.healthPort !== undefined) health = await startHealthServer({ port: opts.healthPort, host: opts.host, readiness: { caches: () => ready } });
+  log.info('proxy listening', { url: `http://${host}:${port}`, namespace, interceptHttps: Boolean(ca) });
+
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    healthPort: health?.port,
+    caPem: () => ca?.certPem,
+    clearAuthCache: () => authorizer.clear(),
+    async stop() {
+      if (caTimer) clearTimeout(caTimer);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+      forward.close();
+      await health?.close();
+      await upstream.close();
+      await state.stop();
+      await rest.close();
+    },
+  };
+}

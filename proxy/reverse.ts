@@ -1,0 +1,153 @@
+// Reverse mode (PRX-05): the client calls the Connector's proxy address. The Connector is named by the host
+// (`c-{name}.{ns}.svc[.cluster.local][:port]`) or by the path (`/namespaces/{ns}/connectors/{name}/...`, the
+// prefix stripped before forwarding). The request goes to spec.address (with its path prefix) + the rest of
+// the path + the query, with the Connector's credentials instead of the client's token.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { regoRequest } from '../core/opa/index.ts';
+import { reverseToken } from './auth/credentials.ts';
+import { checkAccess, deny, injectCredentials, type ProxyContext } from './context.ts';
+import { pathPrefix, underPrefix } from './inject.ts';
+import { upstreamRequestHeaders, sendText } from './upstream.ts';
+
+export interface ReverseTarget {
+  namespace: string;
+  name: string;
+  /** The client-visible prefix naming the Connector ('' in host form). */
+  prefix: string;
+  /** Path and query to append to the Connector address. */
+  rest: string;
+}
+
+const HOST_FORM = /^c-([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?\.?(:\d+)?$/i;
+const PATH_FORM = /^\/namespaces\/([^/?#]+)\/connectors\/([^/?#]+)(?=[/?#]|$)/;
+
+/** Which Connector a reverse-mode request is for (pure); undefined when neither host nor path names one. */
+export function reverseTarget(host: string | undefined, url: string): ReverseTarget | undefined {
+  const h = host ? HOST_FORM.exec(host) : null;
+  if (h) return { namespace: h[3].toLowerCase(), name: h[1].toLowerCase(), prefix: '', rest: url };
+  const p = PATH_FORM.exec(url);
+  if (p) {
+    let namespace: string, name: string;
+    try {
+      namespace = decodeURIComponent(p[1]);
+      name = decodeURIComponent(p[2]);
+    } catch {
+      return undefined;
+    }
+    return { namespace, name, prefix: p[0], rest: url.slice(p[0].length) || '/' };
+  }
+  return undefined;
+}
+
+/** spec.address (with its path prefix) + the rest of the client path + the query. */
+export function upstreamUrl(address: string, rest: string): URL {
+  const base = new URL(address);
+  const r = rest.startsWith('/') ? rest : '/' + rest;
+  const q = r.indexOf('?');
+  const path = q === -1 ? r : r.slice(0, q);
+  const query = q === -1 ? '' : r.slice(q);
+  const prefix = pathPrefix(base);
+  const out = new URL(base.origin);
+  // Keep the client's path bytes as they are (no re-encoding or dot-segment removal beyond URL's).
+  out.pathname = prefix + path;
+  out.search = query;
+  // Dot segments (also %2e) must not climb out of the address's path prefix.
+  if (!underPrefix(out.pathname, prefix)) throw new Error('path escapes the connector address prefix');
+  return out;
+}
+
+/**
+ * Location headers of upstream responses (pure): a URL on the Connector's own upstream (same origin, under the
+ * address prefix) becomes the proxy URL of the same resource, so the client stays on the proxy; any other
+ * location is left alone (the client follows it itself, and the proxy never sends credentials there).
+ */
+export function rewriteLocation(location: string, address: string, proxyBase: string): string {
+  const base = new URL(address);
+  const prefix = pathPrefix(base);
+  let loc: URL;
+  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(location) || location.startsWith('//');
+  if (!absolute && !location.startsWith('/')) return location; // relative to the current path: already right
+  try {
+    loc = new URL(location, base.origin);
+  } catch {
+    return location;
+  }
+  if (loc.origin !== base.origin) return location;
+  if (prefix !== '' && loc.pathname !== prefix && !loc.pathname.startsWith(prefix + '/')) {
+    // On the tool's host but outside the Connector: absolute, so the client does not resolve it against the proxy.
+    return absolute ? location : loc.href;
+  }
+  return proxyBase.replace(/\/$/, '') + (loc.pathname.slice(prefix.length) || '/') + loc.search + loc.hash;
+}
+
+export async function handleReverse(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const url = req.url ?? '/';
+  const record = { mode: 'reverse' as const, connector: '', serviceAccount: '', method: req.method ?? '', path: url, status: 0, bytesIn: 0, bytesOut: 0, injected: false, reason: undefined as string | undefined };
+  const finish = (status: number, reason?: string) => {
+    record.status = status;
+    record.reason = reason;
+    ctx.audit.record({ ...record, durationMs: performance.now() - started });
+  };
+  const target = reverseTarget(req.headers.host, url);
+  if (!target) {
+    sendText(res, 404, 'no connector in the request: use the host c-<name>.<namespace>.svc or the path /namespaces/<namespace>/connectors/<name>/');
+    return finish(404, 'no connector named');
+  }
+  record.connector = `${target.namespace}/${target.name}`;
+  const connector = ctx.state.connector(target.namespace, target.name);
+  const cls = connector && ctx.state.connectorClass(connector.spec.connectorClassName);
+
+  let token = '';
+  const extractor = cls?.spec.proxy?.authExtractor?.rego;
+  if (extractor) {
+    try {
+      token = await ctx.policies.extract(extractor, regoRequest({ method: req.method ?? 'GET', path: url, host: req.headers.host, headers: req.headers }));
+    } catch (err) {
+      ctx.log.warn('authExtractor failed; falling back to Authorization', { connector: record.connector, error: (err as Error).message });
+    }
+  }
+  if (!token) token = reverseToken(req.headers);
+  if (!token) {
+    deny(res, 401, 'a ServiceAccount token is required: Basic (any user name, the token as password) or Bearer');
+    return finish(401, 'no token');
+  }
+  const access = await checkAccess(ctx, token, [target]);
+  record.serviceAccount = access.serviceAccount;
+  if (!access.ok) {
+    deny(res, access.status, access.status === 401 ? 'the token is invalid, expired or for another audience' : access.status === 403 ? 'forbidden: ' + access.reason : access.reason);
+    return finish(access.status, access.reason);
+  }
+  if (!connector) {
+    sendText(res, 404, `connector ${record.connector} not found`);
+    return finish(404, 'connector not found');
+  }
+  let upstream: URL;
+  try {
+    upstream = upstreamUrl(connector.spec.address, target.rest);
+  } catch (err) {
+    const escapes = /escapes/.test((err as Error).message);
+    sendText(res, escapes ? 400 : 502, escapes ? 'the path leaves the connector address' : `connector ${record.connector} has an invalid address`);
+    return finish(escapes ? 400 : 502, escapes ? 'path escapes prefix' : 'invalid address');
+  }
+  const headers = upstreamRequestHeaders(req.headers, ['authorization'], token);
+  const prepared = await injectCredentials(ctx, req, connector, upstream, headers);
+  if (!prepared.ok) {
+    sendText(res, prepared.status, prepared.reason);
+    return finish(prepared.status, prepared.reason);
+  }
+  record.injected = prepared.injected;
+  const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  const proxyBase = `${scheme}://${req.headers.host ?? 'localhost'}${target.prefix}`;
+  const result = await ctx.upstream.forward({
+    req,
+    res,
+    target: prepared.target,
+    headers: prepared.headers,
+    body: prepared.body,
+    rewriteLocation: (loc) => rewriteLocation(loc, connector.spec.address, proxyBase),
+  });
+  record.bytesIn = result.bytesIn;
+  record.bytesOut = result.bytesOut;
+  finish(result.status, result.error);
+}

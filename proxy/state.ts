@@ -1,0 +1,51 @@
+// What the proxy knows about the cluster, from watched caches only (no apiserver call per request):
+// Connectors, ConnectorClasses, Secrets, the policy ConfigMaps of the system namespace and the feature flags.
+import type { KubeConfig, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
+import type { Connector, ConnectorClass } from '../core/api/index.ts';
+import { startInformer, stripManagedFields, type Informer, type KObject } from '../core/kube/reflector.ts';
+import { collectionPath } from '../core/kube/resources.ts';
+import { watchFeatureFlags, type FeatureFlags } from '../core/kube/featureflags.ts';
+import type { KubeRest } from '../core/kube/rest.ts';
+import type { Logger } from '../core/observability/log.ts';
+import { POLICY_LABEL_SELECTOR } from '../core/opa/store.ts';
+
+export interface ProxyState {
+  connector(namespace: string, name: string): Connector | undefined;
+  connectorClass(name: string): ConnectorClass | undefined;
+  secret(namespace: string, name: string): V1Secret | undefined;
+  /** A compiled-policy ConfigMap of the system namespace. */
+  systemConfigMap(name: string): V1ConfigMap | undefined;
+  flags: FeatureFlags;
+  synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Secrets are kept slim: name, namespace, type and data only. */
+function slimSecret(raw: KObject): V1Secret {
+  const s = raw as V1Secret;
+  return { metadata: { name: s.metadata?.name, namespace: s.metadata?.namespace, resourceVersion: s.metadata?.resourceVersion }, type: s.type, data: s.data };
+}
+
+export function watchState(kc: KubeConfig, systemNamespace: string, log: Logger, rest?: KubeRest): ProxyState {
+  const connectors = startInformer<Connector & KObject>(kc, collectionPath('Connector'), { log, rest });
+  const classes = startInformer<ConnectorClass & KObject>(kc, collectionPath('ConnectorClass'), { log, rest });
+  const secrets = startInformer<V1Secret & KObject>(kc, '/api/v1/secrets', { log, rest, transform: slimSecret });
+  const configMaps: Informer<V1ConfigMap & KObject> = startInformer<V1ConfigMap & KObject>(kc, `/api/v1/namespaces/${systemNamespace}/configmaps`, {
+    log,
+    rest,
+    labelSelector: POLICY_LABEL_SELECTOR,
+    transform: (raw) => stripManagedFields<V1ConfigMap & KObject>(raw),
+  });
+  const flags = watchFeatureFlags(kc, systemNamespace, log);
+  return {
+    connector: (ns, name) => connectors.get(name, ns),
+    connectorClass: (name) => classes.get(name),
+    secret: (ns, name) => secrets.get(name, ns),
+    systemConfigMap: (name) => configMaps.get(name, systemNamespace),
+    flags,
+    synced: Promise.all([connectors.synced, classes.synced, secrets.synced, configMaps.synced, flags.synced]).then(() => undefined),
+    async stop() {
+      await Promise.all([connectors.stop(), classes.stop(), secrets.stop(), configMaps.stop(), flags.stop()]);
+    },
+  };
+}

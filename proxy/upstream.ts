@@ -1,0 +1,220 @@
+// The streaming forwarder: one request to the tool over undici (keep-alive pools per origin), bodies streamed
+// both ways with back-pressure and never buffered, redirects never followed, hop-by-hop headers dropped.
+// Upstream failures become 502 (504 for timeouts) with a short text body that names no secret.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { rootCertificates } from 'node:tls';
+import { Readable } from 'node:stream';
+import { Agent, errors as undiciErrors } from 'undici';
+import { counter } from '../core/observability/metrics.ts';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones a proxy must never pass on. */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'trailers',
+  'transfer-encoding', 'upgrade', 'host', 'expect', 'http2-settings',
+]);
+
+export interface UpstreamOptions {
+  connectTimeoutMs?: number;
+  /** Time to the response headers. */
+  headersTimeoutMs?: number;
+  /** Longest silence while receiving the response body. */
+  idleTimeoutMs?: number;
+  /** Extra PEM CAs trusted for https upstreams, besides the system ones. */
+  caPem?: string;
+  connections?: number;
+}
+
+/** Request headers to send to the tool: hop-by-hop ones, those named by Connection, and `strip` removed. */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, strip: Iterable<string> = [], secret?: string): Record<string, string | string[]> {
+  const drop = new Set(HOP_BY_HOP);
+  for (const s of strip) drop.add(s.toLowerCase());
+  const conn = incoming.connection;
+  if (conn) for (const t of String(conn).split(',')) drop.add(t.trim().toLowerCase());
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(incoming)) {
+    if (v === undefined || drop.has(k)) continue;
+    // A header carrying the client's token (whatever its name, e.g. the authExtractor's) never goes upstream.
+    if (secret && (Array.isArray(v) ? v.some((x) => x.includes(secret)) : v.includes(secret))) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Response headers for the client: hop-by-hop ones removed. */
+export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const drop = new Set(HOP_BY_HOP);
+  drop.delete('proxy-authenticate');
+  const conn = upstream.connection;
+  if (conn) for (const t of String(conn).split(',')) drop.add(t.trim().toLowerCase());
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(upstream)) if (v !== undefined && !drop.has(k)) out[k] = v;
+  return out;
+}
+
+export interface ForwardResult {
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Set when the proxy answered itself because the upstream failed. */
+  error?: string;
+}
+
+export interface Forwarding {
+  req: IncomingMessage;
+  res: ServerResponse;
+  target: URL;
+  headers: Record<string, string | string[]>;
+  /** A replacement body (generator body injection); otherwise the client's body is streamed. */
+  body?: Buffer;
+  /** Rewrites the Location of an upstream response (redirects are never followed). */
+  rewriteLocation?: (location: string) => string;
+}
+
+const upstreamErrors = () => counter('connectors_proxy_upstream_errors_total', 'Requests the upstream failed (connect errors, timeouts, resets).', ['kind']);
+
+function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = text.endsWith('\n') ? text : text + '\n';
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+export class Upstream {
+  private readonly agent: Agent;
+
+  constructor(opts: UpstreamOptions = {}) {
+    this.agent = new Agent({
+      connect: {
+        timeout: opts.connectTimeoutMs ?? 10_000,
+        ...(opts.caPem ? { ca: [...rootCertificates, opts.caPem] } : {}),
+      },
+      headersTimeout: opts.headersTimeoutMs ?? 120_000,
+      bodyTimeout: opts.idleTimeoutMs ?? 300_000,
+      keepAliveTimeout: 30_000,
+      connections: opts.connections ?? 256,
+      pipelining: 1,
+    });
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+
+  /**
+   * Sends the request with undici's low-level dispatch API (measured ~3x the throughput of undici.request with
+   * a body stream for small requests): the response is written to the client as it arrives, and the upstream
+   * is paused while the client's socket is full.
+   */
+  forward(f: Forwarding): Promise<ForwardResult> {
+    const { req, res, target } = f;
+    let bytesIn = 0;
+    let bytesOut = 0;
+    let body: Buffer | Readable | undefined;
+    if (f.body) {
+      body = f.body;
+      bytesIn = f.body.length;
+    } else if (hasBody(req)) {
+      body = Readable.from(
+        (async function* () {
+          for await (const chunk of req as AsyncIterable<Buffer>) {
+            bytesIn += chunk.length;
+            yield chunk;
+          }
+        })(),
+        { objectMode: false },
+      );
+    }
+    return new Promise<ForwardResult>((resolve) => {
+      let controller: { abort(reason: Error): void; pause(): void; resume(): void } | undefined;
+      let status = 0;
+      let done = false;
+      const finish = (r: ForwardResult) => {
+        if (done) return;
+        done = true;
+        res.off('close', onClose);
+        resolve(r);
+      };
+      const onClose = () => {
+        if (!res.writableFinished && !done) {
+          controller?.abort(new DOMException('client closed the request', 'AbortError'));
+          finish({ status: status || 499, bytesIn, bytesOut, error: 'client closed the request' });
+        }
+      };
+      res.once('close', onClose);
+      const onDrain = () => controller?.resume();
+      this.agent.dispatch(
+        { origin: target.origin, path: target.pathname + target.search, method: (req.method ?? 'GET') as 'GET', headers: f.headers, body },
+        {
+          onRequestStart: (c: typeof controller) => {
+            controller = c;
+          },
+          onResponseStart: (_c: unknown, statusCode: number, upstreamHeaders: Record<string, string | string[] | undefined>) => {
+            status = statusCode;
+            const headers = clientResponseHeaders(upstreamHeaders);
+            const location = headers.location;
+            if (f.rewriteLocation && typeof location === 'string') headers.location = f.rewriteLocation(location);
+            res.writeHead(statusCode, headers);
+          },
+          onResponseData: (c: NonNullable<typeof controller>, chunk: Buffer) => {
+            bytesOut += chunk.length;
+            if (!res.write(chunk)) {
+              c.pause();
+              res.once('drain', onDrain);
+            }
+          },
+          onResponseEnd: () => {
+            res.end();
+            finish({ status, bytesIn, bytesOut });
+          },
+          onResponseError: (_c: unknown, err: Error) => {
+            if (done) return;
+            if (status === 0) {
+              finish(this.failed(res, err, target, bytesIn));
+            } else {
+              // The response has started: cut the connection so the client sees a truncated body.
+              upstreamErrors().inc({ kind: errorKind(err) });
+              res.destroy();
+              finish({ status, bytesIn, bytesOut, error: `response interrupted: ${errorKind(err)}` });
+            }
+          },
+        } as unknown as Parameters<Agent['dispatch']>[1],
+      );
+    });
+  }
+
+  private failed(res: ServerResponse, err: unknown, target: URL, bytesIn: number): ForwardResult {
+    const kind = errorKind(err);
+    upstreamErrors().inc({ kind });
+    if (kind === 'aborted') {
+      res.destroy();
+      return { status: 499, bytesIn, bytesOut: 0, error: 'client closed the request' };
+    }
+    const timeout = kind.endsWith('timeout');
+    const status = timeout ? 504 : 502;
+    const text = timeout ? `upstream ${target.host} timed out (${kind})` : `upstream ${target.host} failed: ${kind}`;
+    sendText(res, status, text);
+    return { status, bytesIn, bytesOut: 0, error: text };
+  }
+}
+
+/** A short, secret-free name for an upstream failure. */
+export function errorKind(err: unknown): string {
+  const e = err as { code?: string; name?: string; cause?: { code?: string } };
+  if (err instanceof undiciErrors.ConnectTimeoutError) return 'connect timeout';
+  if (err instanceof undiciErrors.HeadersTimeoutError) return 'headers timeout';
+  if (err instanceof undiciErrors.BodyTimeoutError) return 'idle timeout';
+  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR') return 'aborted';
+  const code = e?.code ?? e?.cause?.code;
+  if (code === 'UND_ERR_SOCKET') return 'connection reset';
+  if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') return 'request body length mismatch';
+  if (typeof code === 'string') return code;
+  return e?.name ?? 'error';
+}

@@ -1,0 +1,176 @@
+// The proxy's pure decisions, table-driven: which Connector a request names, the upstream URL, Location
+// rewriting, forward-mode target matching and credentials parsing, and what to inject for a Secret; plus the
+// decision caches against the real apiserver with a skewed clock (a cached allow never outlives the token).
+import { expect } from 'chai';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { Connector } from '../../core/api/index.ts';
+import { kubeRest } from '../../core/kube/rest.ts';
+import { forwardCredentials, tokenFromAuthorization } from '../../proxy/auth/credentials.ts';
+import { Authorizer } from '../../proxy/auth/review.ts';
+import { TtlCache } from '../../proxy/auth/cache.ts';
+import { matchTarget, planInjection } from '../../proxy/inject.ts';
+import { reverseTarget, rewriteLocation, upstreamUrl } from '../../proxy/reverse.ts';
+import { upstreamRequestHeaders } from '../../proxy/upstream.ts';
+import { cluster } from '../harness/cluster.ts';
+import { signedToken } from './fixture.ts';
+
+const connector = (ns: string, name: string, address: string, ext: string[] = [], secret?: string): Connector => ({
+  apiVersion: 'connectors.alauda.io/v1alpha1',
+  kind: 'Connector',
+  metadata: { name, namespace: ns },
+  spec: { connectorClassName: 'git', address, addressExtensions: ext.map((value, i) => ({ name: `e${i}`, value })), ...(secret ? { auth: { name: 'basicAuth', secretRef: { name: secret } } } : {}) },
+});
+
+describe('proxy: decisions (pure)', () => {
+  const targets: Array<[string | undefined, string, ReturnType<typeof reverseTarget>]> = [
+    [undefined, '/namespaces/ns1/connectors/git/org/repo.git/info/refs?service=git-upload-pack', { namespace: 'ns1', name: 'git', prefix: '/namespaces/ns1/connectors/git', rest: '/org/repo.git/info/refs?service=git-upload-pack' }],
+    ['proxy:8080', '/namespaces/ns1/connectors/git', { namespace: 'ns1', name: 'git', prefix: '/namespaces/ns1/connectors/git', rest: '/' }],
+    ['proxy', '/namespaces/ns1/connectors/git?x=1', { namespace: 'ns1', name: 'git', prefix: '/namespaces/ns1/connectors/git', rest: '?x=1' }],
+    ['c-github.default.svc.cluster.local', '/org/repo', { namespace: 'default', name: 'github', prefix: '', rest: '/org/repo' }],
+    ['c-github.default.svc:80', '/', { namespace: 'default', name: 'github', prefix: '', rest: '/' }],
+    ['c-my.dotted.name.team-a.svc', '/x', { namespace: 'team-a', name: 'my.dotted.name', prefix: '', rest: '/x' }],
+    ['proxy', '/namespaces/ns1/connectorsX/git', undefined],
+    ['example.com', '/org/repo', undefined],
+  ];
+  for (const [host, url, want] of targets) {
+    it(`reverseTarget(${host}, ${url})`, () => expect(reverseTarget(host, url)).to.deep.equal(want));
+  }
+
+  const urls: Array<[string, string, string]> = [
+    ['https://h.example.com', '/org/repo.git/info/refs?service=git-upload-pack', 'https://h.example.com/org/repo.git/info/refs?service=git-upload-pack'],
+    ['https://h.example.com/gitlab', '/org/repo.git', 'https://h.example.com/gitlab/org/repo.git'],
+    ['https://h.example.com/gitlab/', '/a?b=c&d', 'https://h.example.com/gitlab/a?b=c&d'],
+    ['http://127.0.0.1:8080', '/', 'http://127.0.0.1:8080/'],
+  ];
+  for (const [address, rest, want] of urls) it(`upstreamUrl(${address}, ${rest})`, () => expect(upstreamUrl(address, rest).href).to.equal(want));
+  it('upstreamUrl refuses dot segments that leave the prefix', () => {
+    expect(() => upstreamUrl('https://h/gitlab', '/../admin')).to.throw(/escapes/);
+    expect(() => upstreamUrl('https://h/gitlab', '/%2e%2e/admin')).to.throw(/escapes/);
+  });
+
+  const base = 'http://proxy/namespaces/ns/connectors/c';
+  const locations: Array<[string, string, string]> = [
+    ['https://h.example.com/gitlab', 'https://h.example.com/gitlab/org/repo?x=1', `${base}/org/repo?x=1`],
+    ['https://h.example.com/gitlab', '/gitlab/users/sign_in', `${base}/users/sign_in`],
+    ['https://h.example.com/gitlab', '/other/place', 'https://h.example.com/other/place'],
+    ['https://h.example.com/gitlab', 'https://cdn.example.com/blob?sig=abc', 'https://cdn.example.com/blob?sig=abc'],
+    ['https://h.example.com', 'relative/path', 'relative/path'],
+    ['https://h.example.com', 'HTTPS://H.EXAMPLE.COM:443/x', `${base}/x`],
+    ['https://h.example.com', 'http://h.example.com/x', 'http://h.example.com/x'],
+  ];
+  for (const [address, loc, want] of locations) it(`rewriteLocation(${loc})`, () => expect(rewriteLocation(loc, address, base)).to.equal(want));
+
+  it('matchTarget: scheme, host, port and path prefix; the longest prefix wins; extensions count', () => {
+    const cs = [
+      connector('ns1', 'a', 'https://github.com'),
+      connector('ns2', 'b', 'https://tool.example.com/gitlab', ['https://api.tool.example.com']),
+      connector('ns3', 'c', 'https://tool.example.com/gitlab/deeper'),
+    ];
+    const m = (u: string) => matchTarget(new URL(u), cs)?.metadata.name;
+    expect(m('https://github.com/org/repo')).to.equal('a');
+    expect(m('https://github.com:443/org/repo')).to.equal('a');
+    expect(m('http://github.com/org/repo')).to.equal(undefined);
+    expect(m('https://github.com:8443/org')).to.equal(undefined);
+    expect(m('https://example.org/')).to.equal(undefined);
+    expect(m('https://tool.example.com/gitlab/x')).to.equal('b');
+    expect(m('https://tool.example.com/gitlabx')).to.equal(undefined);
+    expect(m('https://tool.example.com/gitlab/deeper/y')).to.equal('c');
+    expect(m('https://api.tool.example.com/v4')).to.equal('b');
+  });
+
+  it('forwardCredentials: one or several connectors, URL-encoded slashes, errors', () => {
+    const h = (user: string, tok = 'T') => ({ 'proxy-authorization': 'Basic ' + Buffer.from(`${user}:${tok}`).toString('base64') });
+    expect(forwardCredentials(h('default/github'))).to.deep.equal({ ok: true, token: 'T', connectors: [{ namespace: 'default', name: 'github' }] });
+    expect(forwardCredentials(h('ns1%2Fa,ns2%2Fb', 'x:y'))).to.deep.equal({ ok: true, token: 'x:y', connectors: [{ namespace: 'ns1', name: 'a' }, { namespace: 'ns2', name: 'b' }] });
+    expect(forwardCredentials({}).ok).to.equal(false);
+    expect(forwardCredentials(h('github')).ok).to.equal(false);
+    expect(forwardCredentials(h('ns/a', '')).ok).to.equal(false);
+    expect(forwardCredentials({ 'proxy-authorization': 'Bearer abc' }).ok).to.equal(false);
+  });
+
+  it('tokenFromAuthorization: Basic password with any user, Bearer; nothing else', () => {
+    expect(tokenFromAuthorization('Basic ' + Buffer.from(':tok').toString('base64'))).to.equal('tok');
+    expect(tokenFromAuthorization('basic ' + Buffer.from('anything:tok:with:colons').toString('base64'))).to.equal('tok:with:colons');
+    expect(tokenFromAuthorization('Bearer abc.def.ghi')).to.equal('abc.def.ghi');
+    expect(tokenFromAuthorization('Digest x')).to.equal('');
+    expect(tokenFromAuthorization(undefined)).to.equal('');
+  });
+
+  it('planInjection by Secret type', () => {
+    const sec = (type: string, data: Record<string, string>): V1Secret => ({ type, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
+    const c = connector('ns', 'c', 'https://h', [], 's');
+    expect(planInjection(c, undefined, sec('kubernetes.io/basic-auth', { username: 'u', password: 'p' }))).to.deep.equal({ kind: 'headers', headers: { authorization: 'Basic dTpw' } });
+    expect(planInjection(c, undefined, sec('connectors.cpaas.io/bearer-token', { token: 't' }))).to.deep.equal({ kind: 'headers', headers: { authorization: 'Bearer t' } });
+    expect(planInjection(connector('ns', 'c', 'https://h'), undefined, undefined)).to.deep.equal({ kind: 'none' });
+    expect(planInjection(c, undefined, undefined)).to.include({ kind: 'error' });
+    expect(planInjection(c, undefined, sec('Opaque', { k: 'v' }))).to.include({ kind: 'error' });
+    const klass = { apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'ConnectorClass', metadata: { name: 'git' }, spec: { auth: { types: [{ name: 'basicAuth', secretType: 'Opaque', generator: { rego: 'package proxy' } }] } } } as any;
+    expect(planInjection(c, klass, sec('Opaque', { k: 'v' }))).to.deep.equal({ kind: 'generator', rego: 'package proxy', authType: 'basicAuth', data: { k: 'v' } });
+    const cross = connector('ns', 'c', 'https://h');
+    cross.spec.auth = { name: 'basicAuth', secretRef: { name: 's', namespace: 'other' } };
+    expect(planInjection(cross, undefined, sec('kubernetes.io/basic-auth', { username: 'u', password: 'p' }))).to.include({ kind: 'error' });
+  });
+
+  it('upstreamRequestHeaders drops hop-by-hop headers, those named by Connection, and any header carrying the token', () => {
+    const out = upstreamRequestHeaders({ connection: 'close, x-a', 'x-a': '1', 'keep-alive': 'x', te: 'trailers', 'transfer-encoding': 'chunked', upgrade: 'h2c', 'proxy-authorization': 'x', host: 'h', 'private-token': 'TOK', 'x-b': '2', 'content-length': '4' }, [], 'TOK');
+    expect(out).to.deep.equal({ 'x-b': '2', 'content-length': '4' });
+  });
+
+  it('TtlCache: expiry, bounded size, least recently used first', () => {
+    let now = 0;
+    const c = new TtlCache<number>(2, () => now);
+    c.set('a', 1, 100);
+    c.set('b', 2, 100);
+    expect(c.get('a')).to.equal(1);
+    c.set('c', 3, 100);
+    expect(c.get('b')).to.equal(undefined);
+    now = 100;
+    expect(c.get('a')).to.equal(undefined);
+    c.set('z', 1, 0);
+    expect(c.get('z')).to.equal(undefined);
+  });
+});
+
+describe('proxy: decision caches against the real apiserver', function () {
+  this.timeout(120_000);
+  it('a cached TokenReview never outlives the token, denials are cached briefly, errors not at all', async () => {
+    const c = await cluster();
+    const ns = await c.createNamespace('proxy-cache');
+    await c.createServiceAccount(ns, 'sa');
+    const rest = await kubeRest(c.kubeConfig);
+    let now = Date.now();
+    const authz = new Authorizer(rest, { now: () => now, authnTtlMs: 30_000, denyTtlMs: 5_000 });
+    try {
+      const tok = await signedToken(c, ns, 'sa', { audience: ['connectors-proxy'], expiresInSeconds: 20 });
+      const first = await authz.authenticate(tok);
+      expect(first.authenticated).to.equal(true);
+      // Within the token's life: served from the cache.
+      now += 10_000;
+      expect((await authz.authenticate(tok)).authenticated).to.equal(true);
+      // Past its exp (20 s) though inside the 30 s TTL: not served from the cache any more.
+      now += 15_000;
+      const later = await authz.authenticate(tok);
+      expect(later).to.deep.equal({ authenticated: false, reason: 'token has expired' });
+
+      // An apiserver failure is an error, and is not cached: the next lookup asks again and succeeds.
+      let down = true;
+      const flaky = { ...rest, call: (async (...args: Parameters<typeof rest.call>) => {
+        if (down) throw new Error('connection refused');
+        return rest.call(...args);
+      }) as typeof rest.call };
+      const authz2 = new Authorizer(flaky, {});
+      const good = await c.createToken(ns, 'sa', { audience: 'connectors-proxy' });
+      let failed = false;
+      await authz2.authenticate(good).catch(() => (failed = true));
+      expect(failed).to.equal(true);
+      down = false;
+      expect((await authz2.authenticate(good)).authenticated).to.equal(true);
+      // A rejected token is cached for denyTtlMs only.
+      const bad = good.slice(0, -4) + 'AAAA';
+      expect((await authz.authenticate(bad)).authenticated).to.equal(false);
+    } finally {
+      await rest.close();
+      await c.deleteNamespace(ns);
+    }
+  });
+});

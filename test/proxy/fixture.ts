@@ -1,0 +1,124 @@
+// Shared set-up for the proxy tests: the real apiserver of the test run, a namespace with ServiceAccounts
+// and RBAC, a private system namespace per proxy, a running proxy, and helpers to mint tokens.
+import { createSign, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cluster, type Cluster } from '../harness/cluster.ts';
+import { startProxy, type ProxyOptions, type RunningProxy } from '../../proxy/index.ts';
+import { setLogSink } from '../../core/observability/log.ts';
+import { FEATURE_FLAGS_CONFIGMAP, GROUP } from '../../core/api/index.ts';
+import { compileRego } from '../../core/opa/index.ts';
+import { encodePolicyConfigMap } from '../../core/opa/store.ts';
+
+export const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+
+export interface Env {
+  c: Cluster;
+  ns: string;
+  systemNs: string;
+  proxy: RunningProxy;
+  logs: string[];
+  restoreLogs: () => void;
+  apply(yaml: string): Promise<void>;
+  /** A ServiceAccount with `get` on the given connectors (all when omitted). */
+  serviceAccount(name: string, connectors?: string[] | 'none'): Promise<void>;
+  token(sa: string, audience?: string | string[]): Promise<string>;
+  setFlag(flag: string, on: boolean): Promise<void>;
+  /** Compile a policy with the real opa and store it as the controller would. */
+  storePolicy(rego: string, entrypoint?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function setup(prefix: string, opts: ProxyOptions = {}): Promise<Env> {
+  const c = await cluster();
+  const ns = await c.createNamespace(prefix);
+  const systemNs = await c.createNamespace(`${prefix}-sys`);
+  const logs: string[] = [];
+  const restoreLogs = setLogSink((line) => logs.push(line));
+  const proxy = await startProxy(c.kubeConfig, { host: '127.0.0.1', port: 0, systemNamespace: systemNs, ...opts });
+  const apply = async (yaml: string) => {
+    await c.kubectl(['apply', '-n', ns, '-f', '-'], { input: yaml });
+  };
+  return {
+    c, ns, systemNs, proxy, logs, restoreLogs, apply,
+    async serviceAccount(name, connectors) {
+      await c.createServiceAccount(ns, name);
+      if (connectors === 'none') return;
+      const names = connectors ? `\n  resourceNames: [${connectors.map((n) => JSON.stringify(n)).join(', ')}]` : '';
+      await apply(`apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: ${name}-get}
+rules:
+- apiGroups: [${GROUP}]
+  resources: [connectors]
+  verbs: [get]${names}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ${name}-get}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ${name}-get}
+subjects: [{kind: ServiceAccount, name: ${name}, namespace: ${ns}}]
+`);
+    },
+    token: (sa, audience = 'connectors-proxy') => c.createToken(ns, sa, { audience }),
+    async setFlag(flag, on) {
+      await c.kubectl(['apply', '-n', systemNs, '-f', '-'], {
+        input: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${FEATURE_FLAGS_CONFIGMAP}}\ndata:\n  ${flag}: "${on}"\n`,
+      });
+    },
+    async storePolicy(rego, entrypoint = 'proxy/auth') {
+      const compiled = await compileRego(rego, { entrypoint });
+      const cm = encodePolicyConfigMap({ source: rego, namespace: systemNs, compiled });
+      await c.kubectl(['apply', '-n', systemNs, '-f', '-'], { input: JSON.stringify(cm) });
+    },
+    async stop() {
+      restoreLogs();
+      await proxy.stop();
+      await c.deleteNamespace(ns);
+      await c.deleteNamespace(systemNs);
+    },
+  };
+}
+
+/** Polls `fn` until it returns true (e.g. until the proxy's watch has seen a new object). */
+export async function eventually(fn: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * A ServiceAccount token signed with the test apiserver's real ServiceAccount signing key (the control plane's
+ * pki/sa.key), with the claims TokenRequest would give it but any `exp`: the only way to get a token that is
+ * genuinely expired, since TokenRequest refuses lifetimes under 10 minutes.
+ */
+export async function signedToken(c: Cluster, ns: string, sa: string, o: { audience: string[]; expiresInSeconds: number }): Promise<string> {
+  const key = await readFile(join(c.controlPlane.stateDir, 'pki', 'sa.key'), 'utf8');
+  const account = await c.core.readNamespacedServiceAccount({ name: sa, namespace: ns });
+  const now = Math.floor(Date.now() / 1000);
+  const exp = now + o.expiresInSeconds;
+  const header = { alg: 'RS256', typ: 'JWT' };
+  const claims = {
+    aud: o.audience,
+    exp,
+    iat: Math.min(now, exp - 600),
+    nbf: Math.min(now, exp - 600),
+    iss: c.controlPlane.serviceAccountIssuer,
+    jti: randomBytes(8).toString('hex'),
+    sub: `system:serviceaccount:${ns}:${sa}`,
+    'kubernetes.io': { namespace: ns, serviceaccount: { name: sa, uid: account.metadata!.uid } },
+  };
+  const enc = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${enc(header)}.${enc(claims)}`;
+  const signature = createSign('RSA-SHA256').update(input).sign(key).toString('base64url');
+  return `${input}.${signature}`;
+}
+
+/** The audit lines (parsed) captured so far. */
+export function auditLines(logs: string[]): Array<Record<string, unknown>> {
+  return logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request' && l.audit === true);
+}

@@ -1,0 +1,246 @@
+// Forward mode (scenarios 26-28) and CONNECT: Proxy-Authorization with one or several Connectors,
+// credentials only for targets matching a listed Connector's address, 407 without credentials, HTTPS
+// interception for Connector hosts (certificate from the proxy CA, published in connectors-proxy-ca) and
+// untouched tunnelling for other hosts; redirects to another host carry no injected credentials.
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCA, issueServingCert } from '../../core/pki/index.ts';
+import { readProxyCA, PROXY_CA_NAME } from '../../proxy/index.ts';
+import { runCommand } from '../peers/process.ts';
+import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../peers/recording-upstream.ts';
+import { auditLines, basic, eventually, setup, type Env } from './fixture.ts';
+
+interface Res { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+
+describe('proxy: forward mode and CONNECT', function () {
+  this.timeout(300_000);
+  let env: Env;
+  let ns2: string;
+  let a: RecordingUpstream;
+  let b: RecordingUpstream;
+  let other: RecordingUpstream;
+  let tlsUp: HttpsServer;
+  let tlsOther: HttpsServer;
+  const tlsSeen: Array<{ url: string; authorization?: string; host?: string }> = [];
+  let upstreamCaPem: string;
+  let token: string;
+  let work: string;
+  const secretA = 'A-' + randomBytes(6).toString('hex');
+  const secretB = 'B-' + randomBytes(6).toString('hex');
+  const secretT = 'T-' + randomBytes(6).toString('hex');
+
+  function viaProxy(target: string, o: { proxyAuth?: string; method?: string; headers?: Record<string, string> } = {}): Promise<Res> {
+    const t = new URL(target);
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { host: t.host, ...o.headers };
+      if (o.proxyAuth !== undefined) headers['proxy-authorization'] = o.proxyAuth;
+      const req = httpRequest({ host: '127.0.0.1', port: env.proxy.port, method: o.method ?? 'GET', path: target, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+  const proxyAuth = (user: string, tok = token) => 'Basic ' + Buffer.from(`${user}:${tok}`).toString('base64');
+
+  async function httpsServer(certFor: string, onRequest: (url: string, headers: Record<string, string | string[] | undefined>) => void): Promise<HttpsServer> {
+    const cert = await issueServingCert(await sharedCa(), { ipAddresses: [certFor] });
+    const server = createHttpsServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
+      onRequest(req.url ?? '', req.headers);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`tls upstream saw ${req.url}\n`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return server;
+  }
+  let upstreamCa: ReturnType<typeof createCA> | undefined;
+  const sharedCa = () => (upstreamCa ??= createCA({ commonName: 'upstream test ca' }));
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'connectors-proxy-fwd-'));
+    a = await startRecordingUpstream({
+      handler: (req, res) => {
+        if (req.path === '/redirect-out') {
+          res.writeHead(302, { location: `${other.url}/landed` }).end();
+          return;
+        }
+        echoHandler(req, res);
+      },
+    });
+    b = await startRecordingUpstream();
+    other = await startRecordingUpstream();
+    upstreamCaPem = (await sharedCa()).certPem;
+    tlsUp = await httpsServer('127.0.0.1', (url, h) => tlsSeen.push({ url, authorization: h.authorization as string | undefined, host: h.host as string | undefined }));
+    tlsOther = await httpsServer('127.0.0.1', (url, h) => tlsSeen.push({ url: 'other:' + url, authorization: h.authorization as string | undefined }));
+    env = await setup('proxy-fwd', { upstream: { caPem: upstreamCaPem } });
+    ns2 = await env.c.createNamespace('proxy-fwd-2');
+    const tlsPort = (tlsUp.address() as AddressInfo).port;
+    await env.apply(`apiVersion: v1
+kind: Secret
+metadata: {name: a}
+type: kubernetes.io/basic-auth
+stringData: {username: ua, password: "${secretA}"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: t}
+type: connectors.cpaas.io/bearer-token
+stringData: {token: "${secretT}"}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: a}
+spec:
+  connectorClassName: git
+  address: ${a.url}
+  auth: {name: basicAuth, secretRef: {name: a}}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: tls}
+spec:
+  connectorClassName: git
+  address: https://127.0.0.1:${tlsPort}/
+  auth: {name: bearer, secretRef: {name: t}}
+`);
+    await env.c.kubectl(['apply', '-n', ns2, '-f', '-'], {
+      input: `apiVersion: v1
+kind: Secret
+metadata: {name: b}
+type: connectors.cpaas.io/bearer-token
+stringData: {token: "${secretB}"}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: b}
+spec:
+  connectorClassName: git
+  address: ${b.url}/
+  auth: {name: bearer, secretRef: {name: b}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: get-b}
+rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get], resourceNames: [b]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: get-b}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: get-b}
+subjects: [{kind: ServiceAccount, name: builder, namespace: ${env.ns}}]
+`,
+    });
+    await env.serviceAccount('builder', ['a', 'tls']);
+    token = await env.token('builder');
+    await eventually(async () => {
+      const r = await viaProxy(`${b.url}/ready`, { proxyAuth: proxyAuth(`${ns2}/b`) });
+      return r.status === 200 && (b.requests.at(-1)?.headers.authorization ?? '') !== '';
+    }, 'the proxy to see the connectors', 30_000);
+  });
+  after(async () => {
+    await env?.stop();
+    if (ns2) await env?.c.deleteNamespace(ns2);
+    for (const u of [a, b, other]) await u?.stop();
+    for (const s of [tlsUp, tlsOther]) s?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    for (const u of [a, b, other]) u.clear();
+    tlsSeen.length = 0;
+  });
+
+  it('injects the Connector credentials for a matching target and forwards other targets without them (scenario 26)', async () => {
+    const r = await viaProxy(`${a.url}/org/repo?x=1`, { proxyAuth: proxyAuth(`${env.ns}/a`) });
+    expect(r.status).to.equal(200);
+    expect(a.last().url).to.equal('/org/repo?x=1');
+    expect(a.last().headers.authorization).to.equal(basic('ua', secretA));
+    expect(a.last().headers['proxy-authorization']).to.equal(undefined);
+    const o = await viaProxy(`${other.url}/`, { proxyAuth: proxyAuth(`${env.ns}/a`), headers: { authorization: 'Bearer the-clients-own' } });
+    expect(o.status).to.equal(200);
+    expect(other.last().headers.authorization).to.equal('Bearer the-clients-own');
+    expect(JSON.stringify(other.last().rawHeaders)).to.not.include(token);
+  });
+
+  it('answers 407 with Proxy-Authenticate without Proxy-Authorization (scenario 27), 407 for a bad token, 403 for a Connector the SA may not get', async () => {
+    const r = await viaProxy(`${a.url}/`);
+    expect(r.status).to.equal(407);
+    expect(r.headers['proxy-authenticate']).to.equal('Basic realm="connectors-proxy"');
+    expect((await viaProxy(`${a.url}/`, { proxyAuth: proxyAuth(`${env.ns}/a`, 'garbage') })).status).to.equal(407);
+    expect((await viaProxy(`${a.url}/`, { proxyAuth: 'Basic ' + Buffer.from('no-namespace:' + token).toString('base64') })).status).to.equal(407);
+    const forbidden = await viaProxy(`${a.url}/`, { proxyAuth: proxyAuth(`${env.ns}/a,${ns2}/not-allowed`) });
+    expect(forbidden.status).to.equal(403);
+    expect(a.requests).to.have.length(0);
+  });
+
+  it('with several Connectors (URL form ns%2Fname), injects the credentials of the one whose address matches (scenario 28)', async () => {
+    const user = `${encodeURIComponent(`${env.ns}/a`)},${encodeURIComponent(`${ns2}/b`)}`;
+    expect(user).to.include('%2F');
+    await viaProxy(`${a.url}/one`, { proxyAuth: proxyAuth(user) });
+    await viaProxy(`${b.url}/two`, { proxyAuth: proxyAuth(user) });
+    await viaProxy(`${other.url}/three`, { proxyAuth: proxyAuth(user) });
+    expect(a.last().headers.authorization).to.equal(basic('ua', secretA));
+    expect(b.last().headers.authorization).to.equal(`Bearer ${secretB}`);
+    expect(other.last().headers.authorization).to.equal(undefined);
+  });
+
+  it('a redirect to another host is passed to the client and the next hop carries no injected credentials', async () => {
+    const { stdout } = await runCommand('curl', ['-sS', '-L', '-x', env.proxy.url, '--proxy-user', `${env.ns}/a:${token}`, `${a.url}/redirect-out`]);
+    expect(stdout).to.include('"url":"/landed"');
+    expect(a.requests).to.have.length(1);
+    expect(a.last().headers.authorization).to.equal(basic('ua', secretA));
+    expect(other.last().path).to.equal('/landed');
+    expect(other.last().headers.authorization).to.equal(undefined);
+    expect(JSON.stringify(other.last().rawHeaders)).to.not.include(secretA);
+  });
+
+  it('publishes the interception CA in connectors-proxy-ca (Secret with the key, ConfigMap with ca.crt)', async () => {
+    const pem = await readProxyCA(env.c.kubeConfig, env.systemNs);
+    expect(pem).to.match(/^-----BEGIN CERTIFICATE-----/);
+    expect(pem).to.equal(env.proxy.caPem());
+    const secret = await env.c.core.readNamespacedSecret({ name: PROXY_CA_NAME, namespace: env.systemNs });
+    expect(Object.keys(secret.data ?? {})).to.include.members(['tls.crt', 'tls.key', 'ca.crt']);
+  });
+
+  it('CONNECT to a Connector host is intercepted with a certificate from the proxy CA and credentials are injected', async () => {
+    const caFile = join(work, 'proxy-ca.pem');
+    await writeFile(caFile, env.proxy.caPem()!);
+    const port = (tlsUp.address() as AddressInfo).port;
+    const { stdout } = await runCommand('curl', ['-sS', '--fail', '-x', env.proxy.url, '--proxy-user', `${env.ns}/tls:${token}`, '--cacert', caFile, `https://127.0.0.1:${port}/secure/path?q=1`]);
+    expect(stdout).to.equal('tls upstream saw /secure/path?q=1\n');
+    expect(tlsSeen).to.have.length(1);
+    expect(tlsSeen[0].authorization).to.equal(`Bearer ${secretT}`);
+    // Without the proxy CA the client refuses the intercepted certificate.
+    let failure = '';
+    await runCommand('curl', ['-sS', '--fail', '-x', env.proxy.url, '--proxy-user', `${env.ns}/tls:${token}`, `https://127.0.0.1:${port}/`]).catch((e: Error) => (failure = e.message));
+    expect(failure).to.match(/certificate|SSL/i);
+  });
+
+  it('CONNECT to any other host is tunnelled untouched (the upstream\'s own certificate, no credentials); CONNECT without credentials gets 407', async () => {
+    const caFile = join(work, 'upstream-ca.pem');
+    await writeFile(caFile, upstreamCaPem);
+    const port = (tlsOther.address() as AddressInfo).port;
+    // Verified against the upstream's CA, not the proxy's: the proxy did not terminate TLS.
+    const { stdout } = await runCommand('curl', ['-sS', '--fail', '-x', env.proxy.url, '--proxy-user', `${env.ns}/tls:${token}`, '--cacert', caFile, `https://127.0.0.1:${port}/t`]);
+    expect(stdout).to.equal('tls upstream saw /t\n');
+    expect(tlsSeen).to.deep.equal([{ url: 'other:/t', authorization: undefined }]);
+    let failure = '';
+    await runCommand('curl', ['-sS', '--fail', '-x', env.proxy.url, '--cacert', caFile, `https://127.0.0.1:${port}/t`]).catch((e: Error) => (failure = e.message));
+    expect(failure).to.match(/407/);
+  });
+
+  it('audits forward requests with the matched Connector and the ServiceAccount, and logs no token or secret', async () => {
+    const before = env.logs.length;
+    await viaProxy(`${a.url}/audited?token=zzz`, { proxyAuth: proxyAuth(`${env.ns}/a`) });
+    const [line] = auditLines(env.logs.slice(before));
+    expect(line).to.include({ mode: 'forward', connector: `${env.ns}/a`, serviceAccount: `${env.ns}/builder`, method: 'GET', path: `${a.url}/audited`, status: 200 });
+    const all = env.logs.join('\n');
+    for (const s of [token, secretA, secretB, secretT, 'token=zzz']) expect(all).to.not.include(s);
+  });
+});

@@ -1,0 +1,150 @@
+// The Connectors admission webhooks in one process: the Pod/TaskRun mutating webhook and the
+// Connector/ConnectorClass validating webhook, served over HTTPS with a rotated project-made certificate.
+//
+//   const wh = await startWebhook(kc, { host: '127.0.0.1', port: 0, register: true, stateDir });
+//   ... wh.url ...
+//   await wh.stop();   // also removes the registration it made
+import { isIP } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
+import { watchFeatureFlags, type FeatureFlags } from '../core/kube/featureflags.ts';
+import { createLogger, type Logger } from '../core/observability/log.ts';
+import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
+import { CertManager, type ServingMaterial } from './certs.ts';
+import { handlers } from './handlers.ts';
+import { clusterLookups } from './lookups.ts';
+import { DEFAULT_CONFIG_NAME, registerConfigurations, unregisterConfigurations, webhookConfigurations, type ClientConfigTarget, type LabelSelectorRequirement } from './register.ts';
+import { startAdmissionServer } from './server.ts';
+
+export { webhookConfigurations, deployManifests } from './register.ts';
+export { rewriteImage } from './mutate/image.ts';
+export { podPatch, podDecision } from './mutate/pod.ts';
+
+export interface WebhookOptions {
+  host?: string;
+  port?: number;
+  /** Register url-based webhook configurations pointing at this process (local mode); removed on stop. */
+  register?: boolean;
+  /** In a cluster: the Service in front of this process; the configurations are applied with a service
+   * clientConfig and the caBundle kept current (the deploy/webhook manifests, filled in). */
+  service?: { name: string; namespace: string; port?: number };
+  stateDir?: string;
+  systemNamespace?: string;
+  healthPort?: number;
+  certValiditySeconds?: number;
+  renewFraction?: number;
+  /** Name of the configuration objects (default connectors-webhook). */
+  configName?: string;
+  namespaceRequirements?: LabelSelectorRequirement[];
+  objectRequirements?: LabelSelectorRequirement[];
+  log?: Logger;
+  onTiming?: (path: string, ms: number) => void;
+}
+
+export interface RunningWebhook {
+  url: string;
+  port: number;
+  flags: FeatureFlags;
+  certificates: CertManager;
+  /** The PEM bundle currently published as caBundle. */
+  caBundle(): string;
+  stop(): Promise<void>;
+}
+
+const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T | undefined> => Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+
+export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): Promise<RunningWebhook> {
+  const log = opts.log ?? createLogger('webhook');
+  const host = opts.host ?? '127.0.0.1';
+  const systemNamespace = opts.systemNamespace ?? defaultSystemNamespace();
+  const configName = opts.configName ?? DEFAULT_CONFIG_NAME;
+  const localHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const ipAddresses = [...new Set(['127.0.0.1', ...(isIP(localHost) ? [localHost] : [])])];
+  const dnsNames = ['localhost', ...(isIP(localHost) ? [] : [localHost])];
+  if (opts.service) {
+    const { name, namespace } = opts.service;
+    dnsNames.push(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`);
+  }
+
+  const flags = watchFeatureFlags(kc, systemNamespace, log);
+  const lookups = await clusterLookups(kc, log);
+  const cleanups: Array<() => Promise<void> | void> = [() => flags.stop(), () => lookups.stop()];
+  let port = 0;
+  let target: ClientConfigTarget | undefined;
+  const publish = async (m: ServingMaterial) => {
+    if (!target) return;
+    await registerConfigurations(
+      kc,
+      webhookConfigurations({ systemNamespace, target, caBundlePem: m.caBundle, name: configName, namespaceRequirements: opts.namespaceRequirements, objectRequirements: opts.objectRequirements }),
+    );
+  };
+  let server: Awaited<ReturnType<typeof startAdmissionServer>> | undefined;
+  const certificates = new CertManager({
+    dnsNames,
+    ipAddresses,
+    validitySeconds: opts.certValiditySeconds,
+    renewFraction: opts.renewFraction,
+    stateDir: opts.stateDir,
+    log,
+    beforeSwap: async (m) => {
+      await publish(m);
+      // Give the API server a moment to load the new bundle before the certificate changes; the old CA
+      // stays in the bundle, so the order only matters for the new certificate.
+      if (target) await new Promise((r) => setTimeout(r, 200));
+    },
+    swap: (m) => server?.setCertificate(m.certPem, m.keyPem),
+  });
+  let health: HealthServer | undefined;
+  try {
+    const material = await certificates.start();
+    cleanups.push(() => certificates.stop());
+    await withTimeout(Promise.all([flags.synced, lookups.synced]), 15_000);
+    server = await startAdmissionServer({
+      host,
+      port: opts.port ?? 9443,
+      certPem: material.certPem,
+      keyPem: material.keyPem,
+      handlers: handlers({ lookups, flags, systemNamespace }),
+      log,
+      onTiming: opts.onTiming,
+    });
+    const srv = server;
+    cleanups.push(() => srv.close());
+    port = server.port;
+    const url = `https://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}`;
+    if (opts.register) target = { url };
+    else if (opts.service) target = { service: opts.service };
+    if (target) {
+      await publish(material);
+      if (opts.register) cleanups.push(() => unregisterConfigurations(kc, configName));
+    }
+    if (opts.healthPort !== undefined) {
+      health = await startHealthServer({ port: opts.healthPort, host, readiness: { webhook: () => true } });
+      const h = health;
+      cleanups.push(() => h.close());
+    }
+    log.info('webhook serving', { url, registered: Boolean(opts.register), systemNamespace });
+    let stopped: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      flags,
+      certificates,
+      caBundle: () => certificates.current().caBundle,
+      stop: () =>
+        (stopped ??= (async () => {
+          // Unregister first, so nothing is sent to a server that is going away.
+          for (const c of cleanups.reverse()) {
+            try {
+              await c();
+            } catch (err) {
+              log.warn('while stopping', { error: (err as Error).message });
+            }
+          }
+        })()),
+    };
+  } catch (err) {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,61 @@
+// What the handlers read from the cluster: Connectors and Namespaces from watched caches (Pod admission is
+// on the hot path), with a direct GET when the cache does not have the object yet (or has a Connector
+// without its proxy address, which the controller may just have written); ConnectorClasses and Secrets
+// with a direct GET (Connector admission is rare, and caching every Secret is not worth it).
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Connector, ConnectorClass } from '../core/api/index.ts';
+import { startCache, type Cache } from '../core/kube/informer.ts';
+import { collectionPath } from '../core/kube/resources.ts';
+import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
+import type { Logger } from '../core/observability/log.ts';
+import type { SecretInfo } from './validate/connector.ts';
+
+export interface Lookups {
+  connector(namespace: string, name: string): Promise<Connector | undefined>;
+  namespaceLabels(name: string): Promise<Record<string, string> | undefined>;
+  connectorClass(name: string): Promise<ConnectorClass | undefined>;
+  secret(namespace: string, name: string): Promise<SecretInfo | undefined>;
+  synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface NamespaceObj {
+  metadata?: { name?: string; labels?: Record<string, string> };
+}
+
+async function getOrUndefined<T>(rest: KubeRest, path: string): Promise<T | undefined> {
+  try {
+    return await rest.call<T>('GET', path);
+  } catch (err) {
+    if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Lookups> {
+  const rest = await kubeRest(kc);
+  const connectors: Cache<Connector> = startCache<Connector>(kc, collectionPath('Connector'), { log });
+  const namespaces: Cache<NamespaceObj> = startCache<NamespaceObj>(kc, '/api/v1/namespaces', { log });
+  return {
+    async connector(namespace, name) {
+      const cached = connectors.get(name, namespace);
+      if (cached?.status?.proxy?.httpAddress?.url) return cached;
+      return getOrUndefined<Connector>(rest, `${collectionPath('Connector', namespace)}/${encodeURIComponent(name)}`);
+    },
+    async namespaceLabels(name) {
+      const cached = namespaces.get(name);
+      if (cached) return cached.metadata?.labels ?? {};
+      return (await getOrUndefined<NamespaceObj>(rest, `/api/v1/namespaces/${encodeURIComponent(name)}`))?.metadata?.labels;
+    },
+    connectorClass: (name) => getOrUndefined<ConnectorClass>(rest, `${collectionPath('ConnectorClass')}/${encodeURIComponent(name)}`),
+    async secret(namespace, name) {
+      const s = await getOrUndefined<{ type?: string; data?: Record<string, string> }>(rest, `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`);
+      return s ? { type: s.type, keys: Object.keys(s.data ?? {}) } : undefined;
+    },
+    synced: Promise.all([connectors.synced, namespaces.synced]).then(() => undefined),
+    async stop() {
+      await Promise.all([connectors.stop(), namespaces.stop()]);
+      await rest.close();
+    },
+  };
+}
