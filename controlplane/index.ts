@@ -371,7 +371,7 @@ class LocalControlPlane implements ControlPlane, Stoppable {
       await writeFile(cmKubeconfig, kubeconfigYaml(this.server, keys.ca.certPem, keys.controllerManager.certPem, keys.controllerManager.keyPem, 'system:kube-controller-manager'), { mode: 0o600 });
       const cm = startComponent('kube-controller-manager', cmBin, [
         `--kubeconfig=${cmKubeconfig}`,
-        '--controllers=serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher',
+        '--controllers=serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher,clusterrole-aggregation',
         `--service-account-private-key-file=${join(pkiDir, 'sa.key')}`,
         `--root-ca-file=${join(pkiDir, 'ca.crt')}`,
         '--use-service-account-credentials=false',

@@ -8,11 +8,13 @@
 // Writing a new set: write a fresh timestamped directory, point a temporary symlink at it, rename it over
 // ..data, add the visible symlinks of new files, remove those of files no longer present, remove the old
 // generation. Names starting with ".." are reserved for this layout.
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const DATA = '..data';
 const DATA_TMP = '..data_tmp';
+/** The process umask, read once (files are created 0444; chmod only if the umask narrows that). */
+const UMASK = process.umask();
 
 function generationName(now = new Date()): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -59,38 +61,40 @@ export async function writeFileSet(target: string, files: Map<string, string>): 
   const gen = generationName();
   const genDir = join(target, gen);
   await mkdir(genDir, { mode: 0o755 });
-  for (const [name, content] of files) {
-    const path = join(genDir, name);
-    await writeFile(path, content, { mode: 0o444 });
-    await chmod(path, 0o444); // the umask may have narrowed it
-  }
+  await Promise.all(
+    [...files].map(async ([name, content]) => {
+      const path = join(genDir, name);
+      await writeFile(path, content, { mode: 0o444 });
+      if ((UMASK & 0o444) !== 0) await chmod(path, 0o444); // a umask that narrowed it
+    }),
+  );
   const tmp = join(target, DATA_TMP);
   await rm(tmp, { force: true });
   await symlink(gen, tmp);
   await rename(tmp, join(target, DATA));
 
   const visible = new Set(files.keys());
-  for (const name of visible) {
-    const link = join(target, name);
-    let ok = false;
-    try {
-      ok = (await lstat(link)).isSymbolicLink() && (await readlink(link)) === join(DATA, name);
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
+  const entries = new Set(await readdir(target));
+  await Promise.all(
+    [...visible].map(async (name) => {
+      const link = join(target, name);
+      if (entries.has(name)) {
+        try {
+          if ((await readlink(link)) === join(DATA, name)) return;
+        } catch {
+          // not a symlink: replaced below
+        }
+      }
       const linkTmp = join(target, `..${name}.tmp`);
-      await rm(linkTmp, { force: true });
+      if (entries.has(`..${name}.tmp`)) await rm(linkTmp, { force: true });
       await symlink(join(DATA, name), linkTmp);
       await rename(linkTmp, link);
-    }
-  }
-  for (const entry of await readdir(target)) {
-    if (entry.startsWith('..')) {
-      if (entry !== DATA && entry !== gen) await rm(join(target, entry), { recursive: true, force: true });
-    } else if (!visible.has(entry)) {
-      await rm(join(target, entry), { recursive: true, force: true });
-    }
-  }
+    }),
+  );
+  await Promise.all(
+    [...entries]
+      .filter((entry) => (entry.startsWith('..') ? entry !== DATA && entry !== gen && entry !== DATA_TMP : !visible.has(entry)))
+      .map((entry) => rm(join(target, entry), { recursive: true, force: true })),
+  );
   return true;
 }

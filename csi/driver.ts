@@ -11,7 +11,7 @@
 //      publish unmounts again, so a failed publish leaves nothing at the target path. A republish
 //      (requiresRepublish, or a retry) of a mounted volume rewrites its files atomically, never the mount.
 // Nothing from volume_context or secrets is logged except the pod's identity and the connector names.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -238,6 +238,7 @@ export class NodeServer {
 
     const changed = await this.locks.run(target, async () => {
       const wasMounted = await this.mounter.isMounted(target);
+      const existed = wasMounted || (await stat(target).then(() => true, () => false));
       try {
         await mkdir(dirname(target), { recursive: true });
         await this.mounter.mount(target);
@@ -245,7 +246,11 @@ export class NodeServer {
         this.published.set(target, vreq.pod.uid);
         return wrote;
       } catch (err) {
-        if (!wasMounted) await this.mounter.unmount(target).catch((e) => this.log.warn('cleanup after failed publish', { target, error: (e as Error).message }));
+        if (!wasMounted) {
+          // A failed first publish leaves nothing behind: no mount, and no directory we created.
+          await this.mounter.unmount(target).catch((e) => this.log.warn('cleanup after failed publish', { target, error: (e as Error).message }));
+          if (!existed) await rm(target, { recursive: true, force: true }).catch(() => {});
+        }
         throw internal(`failed to write volume at ${target}: ${(err as Error).message}`);
       }
     });

@@ -1,6 +1,7 @@
 // `connectors up` (what `npm start` runs): every component in one process, against KUBECONFIG if set,
 // else against an embedded local control plane that it starts, prepares and stops.
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { parseAllDocuments } from 'yaml';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -11,6 +12,13 @@ import { availableComponents, startComponent, type RunningComponent, type UpCont
 import { loadKubeConfig, systemNamespace as defaultSystemNamespace } from '../../core/kube/config.ts';
 import { applyObjects } from '../../core/kube/apply.ts';
 import { allCrds, FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';
+
+/**
+ * Flags on by default in a local embedded cluster (a playground): seed 003's secretless image pull needs
+ * this Alpha flag, and there is no production traffic to protect. Against a real cluster every flag keeps
+ * the documented default, off.
+ */
+const EMBEDDED_DEFAULT_FLAGS = ['enable-pod-image-pull-via-connector'];
 
 function defaultStateDir(): string {
   const base = process.env.XDG_STATE_HOME ? resolve(process.env.XDG_STATE_HOME) : join(homedir(), '.local', 'state');
@@ -27,6 +35,15 @@ function systemObjects(namespace: string, flags: string[]): KubernetesObject[] {
   ];
 }
 
+/** Every object of the YAML files in a deploy/ subfolder. */
+async function manifests(folder: string): Promise<KubernetesObject[]> {
+  const dir = fileURLToPath(new URL(`../../deploy/${folder}/`, import.meta.url));
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
+  const objects: KubernetesObject[] = [];
+  for (const f of files) for (const doc of parseAllDocuments(await readFile(join(dir, f), 'utf8'))) if (doc.contents) objects.push(doc.toJSON());
+  return objects;
+}
+
 async function builtinClassObjects(systemNamespace: string, proxyAddress?: string): Promise<KubernetesObject[]> {
   const modulePath = fileURLToPath(new URL('../../connectorclasses/index.ts', import.meta.url));
   if (!existsSync(modulePath)) return [];
@@ -41,6 +58,7 @@ export const command: Command = {
     kubeconfig: { type: 'string', valueName: 'PATH', description: 'Embedded mode: where to write the admin kubeconfig once everything is ready (default: STATE_DIR/kubeconfig).' },
     'state-dir': { type: 'string', valueName: 'DIR', description: `Embedded mode: where the control plane keeps its data, PKI and logs (default: ${defaultStateDir()}).` },
     'enable-feature': { type: 'string', multiple: true, valueName: 'FLAG', description: `Embedded mode: turn a feature flag on (repeatable): ${FEATURE_FLAGS.join(', ')}.` },
+    'disable-feature': { type: 'string', multiple: true, valueName: 'FLAG', description: `Embedded mode: turn a feature flag off (repeatable). On by default in embedded mode: ${EMBEDDED_DEFAULT_FLAGS.join(', ')}.` },
     install: { type: 'boolean', description: 'With KUBECONFIG: also install the CRDs and built-in ConnectorClasses into that cluster.' },
   },
   details: `Components started: ${availableComponents().map((c) => c.name).join(', ') || '(none yet)'}.
@@ -48,8 +66,10 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
   async run(values) {
     const log = (line: string) => process.stderr.write(`connectors up: ${line}\n`);
     const stateDir = resolve((values['state-dir'] as string | undefined) ?? defaultStateDir());
-    const flags = (values['enable-feature'] as string[] | undefined) ?? [];
-    const unknown = flags.filter((f) => !(FEATURE_FLAGS as readonly string[]).includes(f));
+    const enable = (values['enable-feature'] as string[] | undefined) ?? [];
+    const disable = (values['disable-feature'] as string[] | undefined) ?? [];
+    const unknown = [...enable, ...disable].filter((f) => !(FEATURE_FLAGS as readonly string[]).includes(f));
+    const flags = [...new Set([...EMBEDDED_DEFAULT_FLAGS, ...enable])].filter((f) => !disable.includes(f));
     if (unknown.length) throw new Error(`unknown feature flag(s): ${unknown.join(', ')}; known: ${FEATURE_FLAGS.join(', ')}`);
     const embedded = !process.env.KUBECONFIG;
     const stops: Array<() => Promise<void>> = [];
@@ -94,11 +114,11 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
         kubeconfigYaml = cp.kubeconfigYaml;
         kubeconfigOut = resolve((values.kubeconfig as string | undefined) ?? join(stateDir, 'kubeconfig'));
         log(`control plane ready at ${cp.server} in ${(cp.readyMs / 1000).toFixed(1)}s`);
-        await applyObjects(kc, systemObjects(systemNamespace, flags));
+        await applyObjects(kc, [...systemObjects(systemNamespace, flags), ...(await manifests('rbac'))]);
       } else {
         kc = loadKubeConfig();
         log(`using the cluster of KUBECONFIG (${kc.getCurrentCluster()?.server})`);
-        if (values.install) await applyObjects(kc, [...(allCrds() as KubernetesObject[])]);
+        if (values.install) await applyObjects(kc, [...(allCrds() as KubernetesObject[]), ...(await manifests('rbac'))]);
       }
 
       const ctx: UpContext = { kc, embedded, systemNamespace, stateDir, published: {}, log };

@@ -41,7 +41,7 @@ export function crdFor(info: KindInfo): Record<string, unknown> {
         listKind: `${info.kind}List`,
         plural: info.plural,
         singular: info.singular,
-        categories: ['alauda', 'connectors'],
+        categories: ['alauda'],
         ...(info.shortNames ? { shortNames: info.shortNames } : {}),
       },
       scope: info.scope,

@@ -87,6 +87,7 @@ describe('connectors up (embedded control plane)', function () {
       expect(await kubectl(['apply', '-f', '-'], textToApply(doc, i)), doc.origin).to.match(/created|configured|unchanged/);
     }
     const connectors = await kubectl(['get', 'connectors', '-A']);
+    expect(connectors, '`connectors` names the kind, not a category spanning kinds').to.not.include('connectorclass');
     expect(connectors).to.match(/git-connector-demo\s+git-connector\s+git\s+https:\/\/github\.com/);
     expect(connectors).to.match(/oci-connector-demo\s+harbor\s+oci\s+https:\/\/harbor\.example\.com/);
   });

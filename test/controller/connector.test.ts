@@ -81,7 +81,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
   });
 
   it('seed 000: the Secret and Connector become Ready with every condition True, using the built-in git class', async () => {
-    const docs = parseAllDocuments(readFileSync(join(FIXTURES_DIR, '000-git-connector.yaml'), 'utf8')).map((d) => d.toJS());
+    const docs = parseAllDocuments(readFileSync(join(FIXTURES_DIR, '000-1-git-connector.yaml'), 'utf8')).map((d) => d.toJS());
     const secret = docs.find((d) => d.kind === 'Secret');
     const conn = docs.find((d) => d.kind === 'Connector') as Connector;
     secret.metadata.namespace = ns;

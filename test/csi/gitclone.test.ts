@@ -62,7 +62,7 @@ describe('csi: seed 000 git clone through the CSI volume, with the real componen
     await c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=csi-test', '-f', '-'], { input: JSON.stringify(gitClass) });
 
     // Seed 000 step 2, pointed at the test git server; step 3's RBAC for the Pod's ServiceAccount.
-    const seed = (await readFile(join(FIXTURES_DIR, '000-git-connector.yaml'), 'utf8'))
+    const seed = (await readFile(join(FIXTURES_DIR, '000-1-git-connector.yaml'), 'utf8'))
       .replaceAll('namespace: git-connector-demo', `namespace: ${ns}`)
       .replace('username: your-username', `username: ${GIT_USER}`)
       .replace('password: your-token', `password: ${GIT_PASS}`)
@@ -112,7 +112,7 @@ subjects: [{kind: ServiceAccount, name: default, namespace: ${ns}}]
     expect(proxyAddress).to.equal(`${proxy.url}/namespaces/${ns}/connectors/git-connector`);
 
     // The seed's inspect Pod; kubelet hands its volumeAttributes plus the pod info to NodePublishVolume.
-    const podDoc = parseAllDocuments(await readFile(join(FIXTURES_DIR, '000-inspect-git-config-pod.yaml'), 'utf8'))[0].toJS();
+    const podDoc = parseAllDocuments(await readFile(join(FIXTURES_DIR, '000-3-inspect-git-config-pod.yaml'), 'utf8'))[0].toJS();
     podDoc.metadata.namespace = ns;
     const pod = await c.core.createNamespacedPod({ namespace: ns, body: podDoc });
     const volume = podDoc.spec.volumes.find((v: { name: string }) => v.name === 'gitconfig');

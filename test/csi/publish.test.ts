@@ -1,14 +1,15 @@
 // NodePublishVolume / NodeUnpublishVolume against the real apiserver: the seed's attributes, built-in files,
 // configurations and params, scope, tokens (TokenRequest bound to the Pod, or kubelet's), republish, the
 // errors kubelet reports, and logs free of tokens.
-import { lstat, readFile, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { readFileSet } from '../../csi/atomicwriter.ts';
-import { mountPoints } from '../../csi/mounter.ts';
+import { DirMounter, mountPoints, type Mounter } from '../../csi/mounter.ts';
+import { startCsiDriver } from '../../csi/index.ts';
 import { jwtClaims, setupCsi, type CsiEnv } from './fixture.ts';
-import type { RpcError } from './client.ts';
+import { csiClient, publishRequest, type RpcError } from './client.ts';
 
 const exists = (p: string) => lstat(p).then(() => true, () => false);
 
@@ -26,13 +27,7 @@ describe('csi: NodePublishVolume against the real apiserver', function () {
     env = await setupCsi('csi-pub');
     await env.connector(env.ns, 'git-connector', 'https://github.com');
   });
-  after(async () => {
-    // No token that reached a volume, and no kubelet token, ever reached a log line.
-    const text = env?.logs.join('\n') ?? '';
-    for (const t of tokensSeen) expect(text.includes(t), 'a token appeared in the driver logs').to.equal(false);
-    expect(text).to.not.include('serviceAccount.tokens');
-    await env?.stop();
-  });
+  after(async () => env?.stop());
 
   async function files(target: string): Promise<Map<string, string>> {
     const set = (await readFileSet(target))!;
@@ -136,6 +131,17 @@ describe('csi: NodePublishVolume against the real apiserver', function () {
     await env.client.call('Node', 'NodeUnpublishVolume', { volume_id: 'never-published', target_path: env.target('never') });
   });
 
+  it('never writes a token, nor the volume context or secrets, to its logs', () => {
+    // Every token that reached a volume above, and every kubelet token passed in, against every log line.
+    const text = env.logs.join('\n');
+    expect(env.logs.filter((l) => l.includes('"volume published"')).length).to.be.greaterThan(5);
+    expect(tokensSeen.size).to.be.greaterThan(5);
+    for (const t of tokensSeen) expect(text.includes(t), 'a token appeared in the driver logs').to.equal(false);
+    for (const t of tokensSeen) expect(text.includes(Buffer.from(':' + t).toString('base64')), 'a Basic header appeared in the logs').to.equal(false);
+    expect(text).to.not.include('serviceAccount.tokens');
+    expect(text).to.not.include('csi.storage.k8s.io/pod.uid');
+  });
+
   it('answers Probe ready and NodeGetInfo with the node id', async () => {
     expect(await env.client.call('Identity', 'Probe')).to.deep.equal({ ready: { value: true } });
     expect((await env.client.call('Identity', 'GetPluginInfo')).name).to.equal('connectors-csi');
@@ -161,6 +167,11 @@ describe('csi: scope and multi-connector against the real apiserver', function (
     const memberPod = await env.createPod(member);
     await env.publish({ connectors: `${group}/shared` }, { pod: memberPod });
     await env.publish({ 'connector.name': 'shared', 'connector.namespace': group }, { pod: memberPod });
+    const outsider = await env.c.createNamespace('csi-outsider');
+    const outsiderPod = await env.createPod(outsider);
+    const denied = await env.publish({ connectors: `${group}/shared` }, { pod: outsiderPod }).then(() => undefined, (e: RpcError) => e);
+    expect(denied?.code).to.equal(status.PERMISSION_DENIED);
+    expect(denied?.details).to.contain(`pods in namespace "${outsider}" may not use connector "${group}/shared"`);
     await env.connectors.delete(publicName, 'kube-public');
   });
 
@@ -239,6 +250,33 @@ describe('csi: NodePublishVolume errors, each leaving nothing at the target path
       expect((await mountPoints()).has(target)).to.equal(false);
     });
   }
+
+  it('removes what it mounted and created when writing the files fails', async () => {
+    // A mounter whose volume cannot be written: the atomic writer cannot replace `..data_tmp`.
+    const inner = new DirMounter();
+    const faulty: Mounter = {
+      kind: 'dir',
+      isMounted: (t) => inner.isMounted(t),
+      unmount: (t) => inner.unmount(t),
+      async mount(t) {
+        await inner.mount(t);
+        await mkdir(join(t, '..data_tmp', 'blocker'), { recursive: true });
+      },
+    };
+    const driver = await startCsiDriver(env.c.kubeConfig, { endpoint: `unix://${join(env.dir, 'faulty.sock')}`, nodeId: 'faulty', systemNamespace: env.systemNs, mounter: faulty });
+    const client = csiClient(driver.endpoint);
+    try {
+      await driver.synced;
+      const target = env.target();
+      const err = await client.call('Node', 'NodePublishVolume', publishRequest(target, env.pod, { connectors: 'git-connector' })).then(() => undefined, (e: RpcError) => e);
+      expect(err?.code).to.equal(status.INTERNAL);
+      expect(err?.details).to.match(new RegExp(`^failed to write volume at ${target}: `));
+      expect(await exists(target)).to.equal(false);
+    } finally {
+      client.close();
+      await driver.stop();
+    }
+  });
 
   it('rejects requests without volume_id, target_path or volume_capability with InvalidArgument before reading attributes', async () => {
     for (const missing of ['volume_id', 'target_path', 'volume_capability']) {

@@ -1,0 +1,169 @@
+// The registry's own authentication, done by the proxy with the Connector's credentials: which scheme a
+// registry wants is learnt from its `/v2/` challenge (cached per upstream), then either Basic with the
+// Connector's username/password, or the distribution token flow (GET realm?service=&scope= with Basic
+// credentials → `token`/`access_token`), tokens cached per (Connector, upstream, credentials, scopes) until
+// shortly before `expires_in` (default 60 s) runs out. Neither the credentials nor a token ever reach the client.
+import { createHash } from 'node:crypto';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { Connector } from '../../core/api/index.ts';
+import { secretData, secretRefOf } from '../inject.ts';
+import type { Upstream } from '../upstream.ts';
+import { parseChallenge, type Challenge } from './route.ts';
+
+export interface RegistryCredentials {
+  username?: string;
+  password?: string;
+  /** Hash of the credentials, part of token cache keys so a rotated Secret gets new tokens. */
+  fingerprint: string;
+}
+
+export type CredentialsResult = { ok: true; creds: RegistryCredentials } | { ok: false; reason: string };
+
+/**
+ * The Connector's registry credentials (pure): `username`/`password` of its Secret (type
+ * cpaas.io/distribution-registry-token, kubernetes.io/basic-auth or any other with those keys); none without a
+ * secretRef (anonymous pulls).
+ */
+export function registryCredentials(connector: Connector, secret: V1Secret | undefined): CredentialsResult {
+  const ref = secretRefOf(connector);
+  if (!ref) return { ok: true, creds: { fingerprint: 'anonymous' } };
+  if (ref.namespace !== connector.metadata.namespace) return { ok: false, reason: `secretRef of connector ${connector.metadata.namespace}/${connector.metadata.name} points to another namespace` };
+  if (!secret) return { ok: false, reason: `secret ${ref.namespace}/${ref.name} of the connector was not found` };
+  const data = secretData(secret);
+  if (data.username === undefined && data.password === undefined) return { ok: false, reason: `secret ${ref.namespace}/${ref.name} has neither username nor password` };
+  const fingerprint = createHash('sha256').update(`${data.username ?? ''}\0${data.password ?? ''}`).digest('hex').slice(0, 16);
+  return { ok: true, creds: { username: data.username ?? '', password: data.password ?? '', fingerprint } };
+}
+
+export class RegistryAuthError extends Error {}
+
+const basicHeader = (c: RegistryCredentials) => 'Basic ' + Buffer.from(`${c.username ?? ''}:${c.password ?? ''}`).toString('base64');
+
+interface CachedToken {
+  token: string;
+  expiresAt: number;
+}
+
+export interface RegistryAuthOptions {
+  /** How long a learnt challenge is trusted (default 10 min). */
+  challengeTtlMs?: number;
+  maxTokens?: number;
+  now?: () => number;
+}
+
+export class RegistryAuth {
+  private readonly upstream: Upstream;
+  private readonly challenges = new Map<string, { challenge: Challenge; at: number }>();
+  private readonly tokens = new Map<string, CachedToken>();
+  private readonly inflight = new Map<string, Promise<CachedToken>>();
+  private readonly challengeTtlMs: number;
+  private readonly maxTokens: number;
+  private readonly now: () => number;
+  /** Token server requests made (for tests and metrics). */
+  tokenFetches = 0;
+
+  constructor(upstream: Upstream, opts: RegistryAuthOptions = {}) {
+    this.upstream = upstream;
+    this.challengeTtlMs = opts.challengeTtlMs ?? 600_000;
+    this.maxTokens = opts.maxTokens ?? 10_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The registry's API base, `origin + path prefix + /v2/`. */
+  static apiBase(base: URL): URL {
+    return new URL(base.origin + base.pathname.replace(/\/+$/, '') + '/v2/');
+  }
+
+  /** Remember the challenge of a registry 401 (the scheme may differ from the cached one). */
+  learn(base: URL, wwwAuthenticate: string | string[] | undefined): Challenge | undefined {
+    const c = parseChallenge(wwwAuthenticate);
+    if (c) this.challenges.set(RegistryAuth.apiBase(base).href, { challenge: c, at: this.now() });
+    return c;
+  }
+
+  private async challenge(base: URL): Promise<Challenge> {
+    const key = RegistryAuth.apiBase(base).href;
+    const cached = this.challenges.get(key);
+    if (cached && this.now() - cached.at < this.challengeTtlMs) return cached.challenge;
+    let r: Awaited<ReturnType<Upstream['fetch']>>;
+    try {
+      r = await this.upstream.fetch(RegistryAuth.apiBase(base), {}, 64 * 1024);
+    } catch (err) {
+      throw new RegistryAuthError(`registry ${base.host} did not answer /v2/: ${(err as Error).message}`);
+    }
+    let c: Challenge;
+    if (r.status === 401) c = parseChallenge(r.headers['www-authenticate']) ?? { scheme: 'basic' };
+    else if (r.status >= 200 && r.status < 300) c = { scheme: 'none' };
+    else throw new RegistryAuthError(`registry ${base.host} answered ${r.status} to /v2/`);
+    this.challenges.set(key, { challenge: c, at: this.now() });
+    return c;
+  }
+
+  /**
+   * The `Authorization` to send upstream for a request needing `scopes`, undefined when the registry wants none.
+   * `fresh` skips the token cache (after the registry refused a cached token).
+   */
+  async authorization(connector: string, base: URL, creds: RegistryCredentials, scopes: string[], fresh = false): Promise<string | undefined> {
+    const c = await this.challenge(base);
+    if (c.scheme === 'none') return undefined;
+    if (c.scheme === 'basic') return creds.username !== undefined ? basicHeader(creds) : undefined;
+    if (!c.realm) throw new RegistryAuthError(`registry ${base.host} sent a Bearer challenge without a realm`);
+    const all = [...new Set([...scopes, ...(c.scope ? c.scope.split(' ') : [])])].sort();
+    const key = [connector, RegistryAuth.apiBase(base).href, creds.fingerprint, c.realm, c.service ?? '', all.join(' ')].join('\n');
+    const cached = this.tokens.get(key);
+    if (!fresh && cached && cached.expiresAt > this.now()) return 'Bearer ' + cached.token;
+    let pending = this.inflight.get(key);
+    if (!pending || fresh) {
+      pending = this.fetchToken(c, creds, all).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    const t = await pending;
+    if (this.tokens.size >= this.maxTokens) {
+      const now = this.now();
+      for (const [k, v] of this.tokens) if (v.expiresAt <= now) this.tokens.delete(k);
+      if (this.tokens.size >= this.maxTokens) this.tokens.delete(this.tokens.keys().next().value!);
+    }
+    this.tokens.set(key, t);
+    return 'Bearer ' + t.token;
+  }
+
+  private async fetchToken(c: Challenge, creds: RegistryCredentials, scopes: string[]): Promise<CachedToken> {
+    let url: URL;
+    try {
+      url = new URL(c.realm!);
+    } catch {
+      throw new RegistryAuthError('the registry token realm is not a URL');
+    }
+    if (c.service) url.searchParams.set('service', c.service);
+    for (const s of scopes) url.searchParams.append('scope', s);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (creds.username !== undefined) headers.authorization = basicHeader(creds);
+    this.tokenFetches++;
+    const started = this.now();
+    let r: Awaited<ReturnType<Upstream['fetch']>>;
+    try {
+      r = await this.upstream.fetch(url, { headers }, 1024 * 1024);
+    } catch (err) {
+      throw new RegistryAuthError(`registry token service ${url.host} failed: ${(err as Error).message}`);
+    }
+    if (r.status === 401 || r.status === 403) throw new RegistryAuthError(`registry token service ${url.host} refused the connector's credentials (${r.status})`);
+    if (r.status !== 200) throw new RegistryAuthError(`registry token service ${url.host} answered ${r.status}`);
+    let doc: { token?: string; access_token?: string; expires_in?: number };
+    try {
+      doc = JSON.parse(r.body.toString('utf8'));
+    } catch {
+      throw new RegistryAuthError(`registry token service ${url.host} did not answer JSON`);
+    }
+    const token = doc.token || doc.access_token;
+    if (!token) throw new RegistryAuthError(`registry token service ${url.host} returned no token`);
+    const expiresIn = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : 60;
+    // Renew a little early: 10% of the lifetime, at most 10 s.
+    const margin = Math.min(10_000, expiresIn * 100);
+    return { token, expiresAt: started + expiresIn * 1000 - margin };
+  }
+
+  clear(): void {
+    this.challenges.clear();
+    this.tokens.clear();
+  }
+}

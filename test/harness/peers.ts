@@ -1,0 +1,11 @@
+// Test-only peers that `npm test` (test/run.ts) builds before mocha starts, so that a cold Go build does not
+// count against a test's timeout. Each entry builds (or finds cached) one binary; add a line per peer.
+import type { ProgressFn } from '../../core/peers/index.ts';
+
+const TEST_PEERS: Array<{ name: string; ensure: (progress: ProgressFn) => Promise<string> }> = [
+  { name: 'csi-sanity', ensure: async (progress) => (await import('../peers/csi-sanity.ts')).csiSanityBinary(progress) },
+];
+
+export async function prepareTestPeers(progress: ProgressFn): Promise<void> {
+  for (const peer of TEST_PEERS) progress(`${peer.name}: ${await peer.ensure(progress)}`);
+}
