@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   crds: { summary: 'Print or write the CustomResourceDefinitions generated from the API types.', load: async () => (await import('./commands/crds.ts')).command },
   template: { summary: 'Render a Go text/template + sprig template with JSON data, exactly as Go renders it.', load: async () => (await import('./commands/template.ts')).command },
   csi: { summary: 'Run the CSI node driver connectors-csi (Connector configurations and proxy tokens in inline volumes).', load: async () => (await import('./commands/csi.ts')).command },
+  render: { summary: 'Write the files a connectors-csi volume would hold into a directory, without a kubelet.', load: async () => (await import('./commands/render.ts')).command },
   webhook: { summary: 'Run the admission webhooks (Pod image rewrite, TaskRun workspaces, Connector and ConnectorClass validation).', load: async () => (await import('./commands/webhook.ts')).command },
 };
 

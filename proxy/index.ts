@@ -18,6 +18,9 @@ import type { ProxyContext } from './context.ts';
 import { ForwardProxy, type ConnectPolicy } from './forward.ts';
 import { Policies } from './policies.ts';
 import { handleReverse } from './reverse.ts';
+import { RegistryAuth } from './oci/auth.ts';
+import { handleOci, type OciState } from './oci/handler.ts';
+import { ociRoute } from './oci/route.ts';
 import { watchState } from './state.ts';
 import { sendText, Upstream, type UpstreamOptions } from './upstream.ts';
 
@@ -60,8 +63,10 @@ export interface RunningProxy {
   healthPort?: number;
   /** PEM of the interception CA, once loaded. */
   caPem(): string | undefined;
-  /** Forget cached authentication and authorisation decisions. */
+  /** Forget cached authentication and authorisation decisions (and cached registry tokens). */
   clearAuthCache(): void;
+  /** How many times the proxy asked a registry token service for a token (OCI). */
+  registryTokenFetches(): number;
   stop(): Promise<void>;
 }
 
@@ -87,6 +92,14 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     maxInjectBodyBytes: opts.maxInjectBodyBytes ?? 8 * 1024 * 1024,
   };
   const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
+  const oci: OciState = { auth: new RegistryAuth(upstream, { now: opts.now }) };
+  /** Connectors whose class serves the OCI distribution API (label connectors.cpaas.io/oci or class `oci`). */
+  const isOciConnector = (ns: string, name: string) => {
+    const c = state.connector(ns, name);
+    if (!c) return false;
+    const cls = state.connectorClass(c.spec.connectorClassName);
+    return c.spec.connectorClassName === 'oci' || cls?.metadata?.labels?.['connectors.cpaas.io/oci'] === 'true';
+  };
 
   let ca: CertificateAuthority | undefined;
   let forward = new ForwardProxy(ctx, { connectPolicy: opts.connectPolicy, maxHeaderSize });
@@ -106,13 +119,14 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
-    const work = url.startsWith('/') ? handleReverse(ctx, req, res) : forward.handle(req, res);
+    const route = url.startsWith('/') ? ociRoute(req.headers.host, url, isOciConnector) : undefined;
+    const work = route ? handleOci(ctx, oci, route, req, res) : url.startsWith('/') ? handleReverse(ctx, req, res) : forward.handle(req, res);
     work.catch((err) => {
       log.error('request failed', { error: (err as Error)?.message, stack: (err as Error)?.stack });
       sendText(res, 500, 'internal proxy error');
     });
   };
-  const server = createServer({ maxHeaderSize, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000 }, onRequest);
+  const server = createServer({ maxHeaderSize, highWaterMark: 256 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000 }, onRequest);
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     forward.handleConnect(req, socket, head).catch((err) => {
       log.error('CONNECT failed', { error: (err as Error)?.message });
@@ -150,7 +164,11 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     url: `http://${host}:${port}`,
     healthPort: health?.port,
     caPem: () => ca?.certPem,
-    clearAuthCache: () => authorizer.clear(),
+    clearAuthCache: () => {
+      authorizer.clear();
+      oci.auth.clear();
+    },
+    registryTokenFetches: () => oci.auth.tokenFetches,
     async stop() {
       if (caTimer) clearTimeout(caTimer);
       await new Promise<void>((resolve) => {

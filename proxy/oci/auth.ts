@@ -74,10 +74,13 @@ export class RegistryAuth {
     return new URL(base.origin + base.pathname.replace(/\/+$/, '') + '/v2/');
   }
 
-  /** Remember the challenge of a registry 401 (the scheme may differ from the cached one). */
+  /**
+   * Remember the challenge of a registry 401 (the scheme may differ from the cached one). Its `scope` belongs to
+   * that one request: it is returned, not cached.
+   */
   learn(base: URL, wwwAuthenticate: string | string[] | undefined): Challenge | undefined {
     const c = parseChallenge(wwwAuthenticate);
-    if (c) this.challenges.set(RegistryAuth.apiBase(base).href, { challenge: c, at: this.now() });
+    if (c) this.challenges.set(RegistryAuth.apiBase(base).href, { challenge: { ...c, scope: undefined }, at: this.now() });
     return c;
   }
 
@@ -92,7 +95,7 @@ export class RegistryAuth {
       throw new RegistryAuthError(`registry ${base.host} did not answer /v2/: ${(err as Error).message}`);
     }
     let c: Challenge;
-    if (r.status === 401) c = parseChallenge(r.headers['www-authenticate']) ?? { scheme: 'basic' };
+    if (r.status === 401) c = { ...(parseChallenge(r.headers['www-authenticate']) ?? { scheme: 'basic' }), scope: undefined };
     else if (r.status >= 200 && r.status < 300) c = { scheme: 'none' };
     else throw new RegistryAuthError(`registry ${base.host} answered ${r.status} to /v2/`);
     this.challenges.set(key, { challenge: c, at: this.now() });
@@ -101,14 +104,15 @@ export class RegistryAuth {
 
   /**
    * The `Authorization` to send upstream for a request needing `scopes`, undefined when the registry wants none.
-   * `fresh` skips the token cache (after the registry refused a cached token).
+   * `fresh` skips the token cache (after the registry refused a cached token); `extraScope` is the scope of the
+   * registry's challenge to that refusal, asked for as well.
    */
-  async authorization(connector: string, base: URL, creds: RegistryCredentials, scopes: string[], fresh = false): Promise<string | undefined> {
+  async authorization(connector: string, base: URL, creds: RegistryCredentials, scopes: string[], fresh = false, extraScope?: string): Promise<string | undefined> {
     const c = await this.challenge(base);
     if (c.scheme === 'none') return undefined;
     if (c.scheme === 'basic') return creds.username !== undefined ? basicHeader(creds) : undefined;
     if (!c.realm) throw new RegistryAuthError(`registry ${base.host} sent a Bearer challenge without a realm`);
-    const all = [...new Set([...scopes, ...(c.scope ? c.scope.split(' ') : [])])].sort();
+    const all = [...new Set([...scopes, ...(extraScope ? extraScope.split(' ').filter(Boolean) : [])])].sort();
     const key = [connector, RegistryAuth.apiBase(base).href, creds.fingerprint, c.realm, c.service ?? '', all.join(' ')].join('\n');
     const cached = this.tokens.get(key);
     if (!fresh && cached && cached.expiresAt > this.now()) return 'Bearer ' + cached.token;

@@ -14,7 +14,7 @@
 // - `iss` must equal the configured issuer; `exp`/`nbf` are integers checked with 60 s leeway;
 // - `access` lists {type, name, actions} and must cover every action the request needs.
 import { createHash, createPrivateKey, createPublicKey, randomBytes, randomFillSync, sign, webcrypto, type KeyObject } from 'node:crypto';
-import { createWriteStream, existsSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -57,6 +57,12 @@ export interface RegistryOptions {
   tokenExpiresIn?: number;
   /** Keep the temp dir after stop() (debugging). */
   keep?: boolean;
+  /**
+   * Blob GET/HEAD answered with a 307 to a separate storage server (distribution's `redirect` storage
+   * middleware), as registries on object storage (S3, GCS) do. The storage server is a recording static file
+   * server over the registry's storage directory, on another origin; see `storageUrl`/`storageRequests`.
+   */
+  redirectBlobs?: boolean;
 }
 
 export interface RecordedHttpRequest {
@@ -110,6 +116,10 @@ export interface Registry {
   requests: RecordedHttpRequest[];
   /** Requests the token server received (token mode), oldest first. */
   tokenRequests: TokenRequestRecord[];
+  /** With redirectBlobs: `http://localhost:PORT` of the blob storage server the registry redirects to. */
+  storageUrl?: string;
+  /** With redirectBlobs: requests the storage server received. */
+  storageRequests: RecordedHttpRequest[];
   clearRequests(): void;
   /** Mint a registry token directly (token mode), e.g. for a test acting as an already-authorised client. */
   issueToken(user: string | undefined, access: AccessRequest[], expiresIn?: number): string;
@@ -347,6 +357,38 @@ async function startInDir(
     };
   }
 
+  // Blob storage behind redirects: serves <storage>/docker/registry/v2/... by path, GET and HEAD, on
+  // `localhost` (another origin than the registry's 127.0.0.1).
+  const storageRequests: RecordedHttpRequest[] = [];
+  let storageUrl: string | undefined;
+  if (opts.redirectBlobs) {
+    const storageRoot = join(dir, 'storage');
+    const storage = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://storage.invalid');
+      const rec: RecordedHttpRequest = { method: req.method ?? '', url: req.url ?? '/', path: url.pathname, query: url.searchParams, headers: req.headers, receivedAt: Date.now() };
+      storageRequests.push(rec);
+      const file = join(storageRoot, decodeURIComponent(url.pathname));
+      if (!file.startsWith(storageRoot + '/') || file.includes('/../')) {
+        rec.status = 400;
+        res.writeHead(400).end();
+        return;
+      }
+      stat(file).then((st) => {
+        rec.status = 200;
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': st.size });
+        if (req.method === 'HEAD') return res.end();
+        createReadStream(file).pipe(res);
+      }, () => {
+        rec.status = 404;
+        res.writeHead(404, { 'content-length': 0 }).end();
+      });
+    });
+    const storagePort = await listen(storage);
+    const destroyStorage = trackSockets(storage);
+    cleanups.push(() => close(storage, destroyStorage));
+    storageUrl = `http://localhost:${storagePort}`;
+  }
+
   // docker-registry itself, on a free port (retried if another process takes the port first).
   let peer: PeerProcess | undefined;
   let port = 0;
@@ -358,6 +400,7 @@ async function startInDir(
       storage: { filesystem: { rootdirectory: join(dir, 'storage') }, delete: { enabled: true }, cache: { blobdescriptor: 'inmemory' } },
       http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex'), headers: { 'X-Content-Type-Options': ['nosniff'] } },
       auth,
+      ...(storageUrl ? { middleware: { storage: [{ name: 'redirect', options: { baseurl: storageUrl } }] } } : {}),
       health: { storagedriver: { enabled: false } },
     };
     // YAML is a superset of JSON.
@@ -430,9 +473,12 @@ async function startInDir(
     tokenCertificatePem: signing?.certPem,
     requests,
     tokenRequests,
+    storageUrl,
+    storageRequests,
     clearRequests() {
       requests.length = 0;
       tokenRequests.length = 0;
+      storageRequests.length = 0;
     },
     issueToken,
     async pushTestImage(repoAndTag, o = {}) {

@@ -1,0 +1,139 @@
+// OCI pull benchmark. Run from the repository root: `node bench/oci-pull.bench.ts` (Node 24 first on PATH).
+// Everything real: the test kube-apiserver (TokenReview/SubjectAccessReview), distribution 2.8 (docker-registry)
+// with token auth and its token server, skopeo as the client, and the proxy as its own process started with
+// the CLI (`connectors proxy`, audit lines written to /dev/null). An image of BENCH_IMAGE_MB (default 512 MiB of
+// incompressible data in one layer) is pulled with `skopeo copy docker://... dir:...` directly from the registry
+// (with the registry user) and through the proxy (with a ServiceAccount token), alternating, best of 3.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { cluster, stopCluster } from '../test/harness/cluster.ts';
+import { freePort } from '../test/peers/process.ts';
+import { skopeo, startRegistry } from '../test/peers/registry.ts';
+import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const IMAGE_MB = Number(process.env.BENCH_IMAGE_MB ?? 512);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const out = (s: string) => process.stdout.write(s + '\n');
+
+async function main(): Promise<void> {
+  await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
+  const work = await mkdtemp(join(tmpdir(), 'connectors-oci-bench-'));
+  const registry = await startRegistry({ auth: 'token', users: { robot: 'robot-pass' }, tokenExpiresIn: 3600 });
+  let proxy: ChildProcess | undefined;
+  try {
+    out(`building and pushing a ${IMAGE_MB} MiB image...`);
+    const pushed = await registry.pushTestImage('bench/big:v1', { sizeBytes: IMAGE_MB * 1024 * 1024 });
+    const mib = pushed.blobBytes / 1024 / 1024;
+
+    const c = await cluster();
+    const ns = await c.createNamespace('oci-bench');
+    const sys = await c.createNamespace('oci-bench-sys');
+    // The Connector points at docker-registry itself (not the recording relay), as does the direct pull.
+    await c.kubectl(['apply', '-n', ns, '-f', '-'], {
+      input: `apiVersion: v1
+kind: Secret
+metadata: {name: reg}
+type: cpaas.io/distribution-registry-token
+stringData: {username: robot, password: robot-pass}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: reg}
+spec:
+  connectorClassName: oci
+  address: ${registry.directUrl}
+  auth: {name: tokenAuth, secretRef: {name: reg}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: bench}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: bench}
+rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: bench}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: bench}
+subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
+`,
+    });
+    const token = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });
+    const proxyPort = await freePort();
+    proxy = spawn(process.execPath, [...(process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'cli/connectors.js'), 'proxy', '--kubeconfig', c.kubeconfigPath, '--port', String(proxyPort), '--host', '127.0.0.1'], {
+      env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: sys },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    proxy.stdout!.resume();
+    const prefix = `127.0.0.1:${proxyPort}/namespaces/${ns}/connectors/reg`;
+    for (let i = 0; ; i++) {
+      const r = await fetch(`http://${prefix.replace('/namespaces', '/v2/namespaces')}/`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+      await r?.arrayBuffer();
+      if (r?.status === 200) break;
+      if (i > 300) throw new Error(`proxy not ready: ${r?.status}`);
+      await sleep(100);
+    }
+    const cpu = await readFile('/proc/cpuinfo', 'utf8');
+    out(`node ${process.version}, ${cpu.match(/model name\s*:\s*(.*)/)?.[1]} x${cpu.match(/^processor/gm)?.length}`);
+
+    const directHost = new URL(registry.directUrl).host;
+    const pull = async (src: string, creds: string): Promise<number> => {
+      const dest = join(work, 'pulled');
+      await rm(dest, { recursive: true, force: true });
+      const t0 = performance.now();
+      await skopeo(['copy', '--quiet', '--src-tls-verify=false', '--src-creds', creds, `docker://${src}`, `dir:${dest}`]);
+      const s = (performance.now() - t0) / 1000;
+      await rm(dest, { recursive: true, force: true });
+      return s;
+    };
+    // Warm-up (page cache of the registry's storage, proxy caches).
+    await pull(`${prefix}/bench/big:v1`, `u:${token}`);
+    const direct: number[] = [];
+    const via: number[] = [];
+    const cpuSeconds = async () => {
+      const f = (await readFile(`/proc/${proxy!.pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+    };
+    let proxyCpu = 0;
+    for (let i = 0; i < RUNS; i++) {
+      direct.push(await pull(`${directHost}/bench/big:v1`, 'robot:robot-pass'));
+      const cpu0 = await cpuSeconds();
+      via.push(await pull(`${prefix}/bench/big:v1`, `u:${token}`));
+      proxyCpu += (await cpuSeconds()) - cpu0;
+    }
+    const best = (xs: number[]) => Math.min(...xs);
+    out(`\nskopeo copy docker://... dir:... of a ${mib.toFixed(0)} MiB image (token-auth registry), best of ${RUNS}:`);
+    out(`    direct       ${best(direct).toFixed(2)} s  ${(mib / best(direct)).toFixed(0)} MiB/s   runs: ${direct.map((s) => s.toFixed(2)).join(', ')}`);
+    out(`    via proxy    ${best(via).toFixed(2)} s  ${(mib / best(via)).toFixed(0)} MiB/s   runs: ${via.map((s) => s.toFixed(2)).join(', ')}`);
+    out(`    throughput ratio proxy/direct = ${(best(direct) / best(via)).toFixed(2)} (goal >= 0.9)`);
+    out(`    proxy CPU per pull: ${(proxyCpu / RUNS).toFixed(2)} s (${((mib * RUNS) / proxyCpu).toFixed(0)} MiB per CPU-second)`);
+    const rss = proxy.pid ? Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${proxy.pid}/status`, 'utf8'))![1]) : 0;
+    out(`    proxy RSS after the pulls: ${(rss / 1024).toFixed(1)} MiB`);
+    await c.deleteNamespace(ns);
+    await c.deleteNamespace(sys);
+  } finally {
+    if (proxy && proxy.exitCode === null) {
+      const exited = new Promise((r) => proxy!.once('exit', r));
+      proxy.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+    }
+    await registry.stop();
+    await rm(work, { recursive: true, force: true });
+    await stopCluster();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);
