@@ -19,7 +19,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { KubeConfig, V1ConfigMap, V1Namespace } from '@kubernetes/client-node';
 import { PROXY_AUDIENCE, PROXY_SERVICE_NAME, type Connector, type ConnectorClass } from '../core/api/index.ts';
-import { startCache, type Cache } from '../core/kube/informer.ts';
+import { startInformer, type Informer } from '../core/kube/reflector.ts';
 import { collectionPath } from '../core/kube/resources.ts';
 import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
 import { watchFeatureFlags, type FeatureFlags } from '../core/kube/featureflags.ts';
@@ -127,10 +127,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 
 export class NodeServer {
   private readonly rest: KubeRest;
-  private readonly connectors: Cache<Connector>;
-  private readonly classes: Cache<ConnectorClass>;
-  private readonly namespaces: Cache<V1Namespace>;
-  private readonly caConfigMaps: Cache<V1ConfigMap>;
+  private readonly connectors: Informer<Connector>;
+  private readonly classes: Informer<ConnectorClass>;
+  private readonly namespaces: Informer<V1Namespace>;
+  private readonly caConfigMaps: Informer<V1ConfigMap>;
   private readonly flags: FeatureFlags;
   private readonly tokens: TokenSource;
   private readonly locks = new Locks();
@@ -153,10 +153,10 @@ export class NodeServer {
     this.proxyURL = (opts.proxyURL ?? `http://${PROXY_SERVICE_NAME}.${this.systemNamespace}.svc.cluster.local`).replace(/\/+$/, '');
     new URL(this.proxyURL); // throws on a bad --proxy-url
     this.syncTimeoutMs = opts.syncTimeoutMs ?? 30_000;
-    this.connectors = startCache<Connector>(kc, collectionPath('Connector'), { log: this.log });
-    this.classes = startCache<ConnectorClass>(kc, collectionPath('ConnectorClass'), { log: this.log });
-    this.namespaces = startCache<V1Namespace>(kc, '/api/v1/namespaces', { log: this.log });
-    this.caConfigMaps = startCache<V1ConfigMap>(kc, `/api/v1/namespaces/${this.systemNamespace}/configmaps`, { fieldSelector: `metadata.name=${PROXY_CA_NAME}`, log: this.log });
+    this.connectors = startInformer<Connector>(kc, collectionPath('Connector'), { log: this.log });
+    this.classes = startInformer<ConnectorClass>(kc, collectionPath('ConnectorClass'), { log: this.log });
+    this.namespaces = startInformer<V1Namespace>(kc, '/api/v1/namespaces', { log: this.log });
+    this.caConfigMaps = startInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${this.systemNamespace}/configmaps`, { fieldSelector: `metadata.name=${PROXY_CA_NAME}`, log: this.log });
     this.flags = opts.flags ?? watchFeatureFlags(kc, this.systemNamespace, this.log);
     this.tokens = new TokenSource(rest, { audience: PROXY_AUDIENCE });
     this.synced = Promise.all([this.connectors.synced, this.classes.synced, this.namespaces.synced, this.caConfigMaps.synced, this.flags.synced]).then(() => {

@@ -4,7 +4,7 @@
 // with a direct GET (Connector admission is rare, and caching every Secret is not worth it).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Connector, ConnectorClass } from '../core/api/index.ts';
-import { startCache, type Cache } from '../core/kube/informer.ts';
+import { startInformer, type Informer } from '../core/kube/reflector.ts';
 import { collectionPath } from '../core/kube/resources.ts';
 import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
 import type { Logger } from '../core/observability/log.ts';
@@ -34,8 +34,8 @@ async function getOrUndefined<T>(rest: KubeRest, path: string): Promise<T | unde
 
 export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Lookups> {
   const rest = await kubeRest(kc);
-  const connectors: Cache<Connector> = startCache<Connector>(kc, collectionPath('Connector'), { log });
-  const namespaces: Cache<NamespaceObj> = startCache<NamespaceObj>(kc, '/api/v1/namespaces', { log });
+  const connectors: Informer<Connector> = startInformer<Connector>(kc, collectionPath('Connector'), { log });
+  const namespaces: Informer<NamespaceObj> = startInformer<NamespaceObj>(kc, '/api/v1/namespaces', { log });
   return {
     async connector(namespace, name) {
       const cached = connectors.get(name, namespace);

@@ -2,7 +2,7 @@
 // all off by default. Read from a watched cache, so flipping a flag takes effect without a restart.
 import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import { FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP, type FeatureFlag } from '../api/index.ts';
-import { startCache, type Cache } from './informer.ts';
+import { startInformer, type Informer } from './reflector.ts';
 import type { Logger } from '../observability/log.ts';
 
 export interface FeatureFlags {
@@ -20,7 +20,7 @@ export function flagsFromData(data: Record<string, string> | undefined): Record<
 }
 
 export function watchFeatureFlags(kc: KubeConfig, namespace: string, log?: Logger): FeatureFlags {
-  const cache: Cache<V1ConfigMap> = startCache<V1ConfigMap>(kc, `/api/v1/namespaces/${namespace}/configmaps`, {
+  const cache: Informer<V1ConfigMap> = startInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${namespace}/configmaps`, {
     fieldSelector: `metadata.name=${FEATURE_FLAGS_CONFIGMAP}`,
     log,
   });
