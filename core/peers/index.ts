@@ -20,8 +20,6 @@ export interface PeerRecipe {
   ldflags?: string;
   /** Extra environment for `go build` (CGO_ENABLED etc.). */
   env?: Record<string, string>;
-  /** Build each package's test binary (`go test -c`) instead of its command (test suites such as conformance). */
-  testBinary?: boolean;
 }
 
 export const KUBERNETES_VERSION = '1.36.3';
@@ -170,7 +168,7 @@ async function buildRecipe(name: string, recipe: PeerRecipe, dir: string, progre
     if ('goMod' in recipe.module) await run('go', ['mod', 'tidy'], moduleDir, env);
     // One `go build` per binary so each gets its recipe's name (etcd's main package is .../server/v3).
     for (const [i, pkg] of recipe.packages.entries()) {
-      const args = recipe.testBinary ? ['test', '-c', '-trimpath', '-o', join(work, 'bin', recipe.binaries[i])] : ['build', '-trimpath', '-o', join(work, 'bin', recipe.binaries[i])];
+      const args = ['build', '-trimpath', '-o', join(work, 'bin', recipe.binaries[i])];
       if (recipe.ldflags) args.push('-ldflags', recipe.ldflags);
       await run('go', [...args, pkg], moduleDir, env);
     }

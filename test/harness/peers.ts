@@ -4,7 +4,7 @@ import type { ProgressFn } from '../../core/peers/index.ts';
 
 const TEST_PEERS: Array<{ name: string; ensure: (progress: ProgressFn) => Promise<string> }> = [
   { name: 'csi-sanity', ensure: async (progress) => (await import('../peers/csi-sanity.ts')).csiSanityBinary(progress) },
-  { name: 'oci-conformance', ensure: async (progress) => (await import('../oci/conformance.ts')).conformanceBinary(progress) },
+  { name: 'crane', ensure: async (progress) => (await import('../oci/crane.ts')).craneBinary(progress) },
 ];
 
 export async function prepareTestPeers(progress: ProgressFn): Promise<void> {

@@ -3,10 +3,11 @@
 // references are the webhook's form: <proxy host>/namespaces/<ns>/connectors/<name>/<repo>:<tag>.
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildOciLayout, readLayoutIndex, skopeo, type Registry } from '../peers/registry.ts';
+import { crane, craneBinary } from './crane.ts';
 import { basic, ociSetup, ROBOT, type OciEnv } from './fixture.ts';
 
 const failureOf = (p: Promise<unknown>) => p.then(() => '', (e: Error) => e.message);
@@ -25,6 +26,7 @@ describe('proxy: OCI distribution API', function () {
   let grantRetryReg = true;
 
   before(async () => {
+    await craneBinary();
     work = await mkdtemp(join(tmpdir(), 'connectors-oci-test-'));
     o = await ociSetup('oci');
     registries.basic = await o.addRegistry('basic-reg', { auth: 'htpasswd' });
@@ -353,5 +355,42 @@ describe('proxy: OCI distribution API', function () {
     const manifestGets = registry.requests.filter((r) => r.path === '/v2/team/app/manifests/v1');
     expect(manifestGets.map((r) => r.status)).to.deep.equal([401, 200]);
     expect(registry.tokenRequests).to.have.length(1);
+  });
+
+  describe('crane (go-containerregistry) with the registry-config docker config.json', () => {
+    let dockerConfig: string;
+    before(async () => {
+      // What the class's `registry-config` configuration renders: auths[<proxy host>].auth = base64("u:<token>").
+      dockerConfig = join(work, 'docker-config');
+      await mkdir(dockerConfig, { recursive: true });
+      const host = new URL(proxy()).host;
+      await writeFile(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [host]: { auth: Buffer.from(`u:${token}`).toString('base64') } } }));
+    });
+
+    it('reads digests and tags, and copies within the Connector with a cross-repository mount', async () => {
+      const registry = registries.token;
+      const pushed = await registry.pushTestImage('crane/src:v1', { sizeBytes: 1024 * 1024 });
+      registry.clearRequests();
+      const ref = `${o.refPrefix('token-reg')}/crane/src:v1`;
+      const { stdout: digest } = await crane(['digest', '--insecure', ref], dockerConfig);
+      expect(digest.trim()).to.equal(pushed.digest);
+      await crane(['copy', '--insecure', ref, `${o.refPrefix('token-reg')}/crane/dst:v1`], dockerConfig);
+      const { stdout: tags } = await crane(['ls', '--insecure', `${o.refPrefix('token-reg')}/crane/dst`], dockerConfig);
+      expect(tags.trim().split('\n')).to.deep.equal(['v1']);
+      const mounts = registry.requests.filter((r) => r.method === 'POST' && r.path === '/v2/crane/dst/blobs/uploads/' && r.query.get('mount'));
+      expect(mounts.length, 'crane mounts the blobs from the source repository').to.be.greaterThan(0);
+      for (const m of mounts) {
+        expect(m.query.get('from')).to.equal('crane/src');
+        expect(m.status).to.equal(201);
+      }
+      for (const r of registry.requests) for (const v of Object.values(r.headers)) expect(String(v)).to.not.include(token);
+    });
+
+    it('is refused without credentials in its config (401 from the proxy challenge)', async () => {
+      const empty = join(work, 'docker-config-empty');
+      await mkdir(empty, { recursive: true });
+      const msg = await failureOf(crane(['digest', '--insecure', `${o.refPrefix('token-reg')}/crane/src:v1`], empty));
+      expect(msg).to.match(/UNAUTHORIZED|401/);
+    });
   });
 });
