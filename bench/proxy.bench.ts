@@ -6,6 +6,8 @@
 //   (b) small GETs at fixed concurrency and count from a separate load process (bench/load.ts): straight to the
 //       upstream, through nginx (nginx-light, `proxy_set_header Authorization`, 1 worker like the one Node
 //       process, access log on like the proxy's audit log), and through the proxy with authorisation cached; rps and p50/p99 latency.
+//       BENCH_LOADGEN=ab uses ApacheBench (-k) instead of bench/load.ts; BENCH_WORKERS=N runs nginx and the proxy
+//       with N worker processes each.
 //   (c) the proxy's RSS with 1,000 idle keep-alive connections.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -24,6 +26,10 @@ const REPO_MB = Number(process.env.BENCH_REPO_MB ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const IDLE = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 1000);
+/** nginx worker_processes and the proxy's --workers, always the same. */
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+/** The load generator of (b): `node` (bench/load.ts, undici) or `ab` (ApacheBench -k, C, one thread). */
+const LOADGEN = process.env.BENCH_LOADGEN ?? 'node';
 const out = (s: string) => process.stdout.write(s + '\n');
 
 function rssKiB(pid: number): Promise<number> {
@@ -31,12 +37,20 @@ function rssKiB(pid: number): Promise<number> {
 }
 
 async function load(opts: { url: string; headers?: Record<string, string> }): Promise<{ rps: number; p50Ms: number; p99Ms: number; errors: number }> {
+  if (LOADGEN === 'ab') {
+    // ab reports whole milliseconds; warm-up first, as bench/load.ts does.
+    const ab = (n: number) => runCommand('ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(n), ...Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), opts.url]);
+    await ab(Math.min(2000, REQUESTS));
+    const { stdout } = await ab(REQUESTS);
+    const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
+    return { rps: num(/Requests per second:\s+([\d.]+)/), p50Ms: num(/^\s+50%\s+(\d+)/m), p99Ms: num(/^\s+99%\s+(\d+)/m), errors: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0) };
+  }
   const { stdout } = await runCommand(process.execPath, [join(root, 'bench/load.ts'), JSON.stringify({ ...opts, connections: CONCURRENCY, requests: REQUESTS })]);
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 
 async function startNginx(dir: string, upstreamPort: number, proxyPort: number, authorization: string): Promise<ChildProcess> {
-  const conf = `worker_processes 1;
+  const conf = `worker_processes ${WORKERS};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
@@ -126,7 +140,7 @@ subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
   const token = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });
 
   const proxyPort = await freePort();
-  proxy = spawn(process.execPath, [...(process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'cli/connectors.js'), 'proxy', '--kubeconfig', c.kubeconfigPath, '--port', String(proxyPort), '--host', '127.0.0.1'], {
+  proxy = spawn(process.execPath, [...(process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'cli/connectors.js'), 'proxy', '--kubeconfig', c.kubeconfigPath, '--port', String(proxyPort), '--host', '127.0.0.1', ...(WORKERS > 1 ? ['--workers', String(WORKERS)] : [])], {
     env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: sys, ...(process.env.BENCH_PROXY_LOG_LEVEL ? { CONNECTORS_LOG_LEVEL: process.env.BENCH_PROXY_LOG_LEVEL } : {}) },
     stdio: ['ignore', 'pipe', 'ignore'], // audit lines are written (to /dev/null), not switched off
   });
@@ -175,9 +189,9 @@ subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
   const viaProxy = await load({ url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` } });
   const row = (name: string, r: { rps: number; p50Ms: number; p99Ms: number; errors: number }) =>
     out(`    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}`);
-  out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process:`);
+  out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy:`);
   row('upstream directly', reference);
-  row('nginx (1 worker)', viaNginx);
+  row(`nginx (${WORKERS} worker${WORKERS > 1 ? 's' : ''})`, viaNginx);
   row('connectors proxy', viaProxy);
   out(`    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`);
 
@@ -200,7 +214,7 @@ subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
   }
   await sleep(2000);
   const rssAfter = await rssKiB(proxy.pid!);
-  out(`\n(c) proxy RSS: ${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`);
+  out(`\n(c) proxy RSS${WORKERS > 1 ? ' (primary process only: use BENCH_WORKERS=1 for this)' : ''}: ${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`);
   for (const s of sockets) s.destroy();
 } finally {
   proxy?.kill('SIGTERM');

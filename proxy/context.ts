@@ -2,11 +2,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/observability/log.ts';
 import { applyAuthInjection, AuthInjectionError, regoRequest } from '../core/opa/index.ts';
-import type { Connector } from '../core/api/index.ts';
+import type { Connector, ConnectorClass } from '../core/api/index.ts';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { Audit } from './audit.ts';
 import type { Authorizer, Authentication } from './auth/review.ts';
 import { ReviewError, serviceAccountName, tokenKey } from './auth/review.ts';
-import { planInjection } from './inject.ts';
+import { planInjection, type InjectionPlan } from './inject.ts';
 import { type Policies, PolicyNotReadyError } from './policies.ts';
 import type { ProxyState } from './state.ts';
 import { sendText, type Upstream } from './upstream.ts';
@@ -29,16 +30,36 @@ export type Access =
   | { ok: true; auth: Extract<Authentication, { authenticated: true }>; serviceAccount: string }
   | { ok: false; status: 401 | 403 | 503; reason: string; serviceAccount: string };
 
-/** TokenReview, then SubjectAccessReview on every Connector listed (all must pass). */
-export async function checkAccess(ctx: ProxyContext, token: string, connectors: { namespace: string; name: string }[]): Promise<Access> {
+/**
+ * The cache key (sha256) of the token last used on a client connection: a keep-alive client repeats the same
+ * token, which is then compared instead of hashed again. The token is kept only as long as the connection it
+ * came on (the entry goes with the socket), never in a process-wide map.
+ */
+const lastTokenKey = new WeakMap<object, { token: string; key: string }>();
+function connectionTokenKey(token: string, conn: object | undefined): string {
+  if (!conn) return tokenKey(token);
+  const last = lastTokenKey.get(conn);
+  if (last && last.token === token) return last.key;
   const key = tokenKey(token);
+  lastTokenKey.set(conn, { token, key });
+  return key;
+}
+
+/**
+ * TokenReview, then SubjectAccessReview on every Connector listed (all must pass). `conn` (the client's
+ * socket) lets a connection's repeated token skip hashing.
+ */
+export async function checkAccess(ctx: ProxyContext, token: string, connectors: { namespace: string; name: string }[], conn?: object): Promise<Access> {
+  const key = connectionTokenKey(token, conn);
   try {
-    const auth = await ctx.authorizer.authenticate(token, key);
+    // Cached decisions are taken without an await (the common case: a client repeating its token).
+    const auth = ctx.authorizer.cachedAuthentication(key) ?? (await ctx.authorizer.authenticate(token, key));
     if (!auth.authenticated) return { ok: false, status: 401, reason: auth.reason, serviceAccount: '' };
     const serviceAccount = serviceAccountName(auth.user.username);
     const proxySubresource = ctx.state.flags.enabled('enable-connector-proxy-permissions');
     for (const c of connectors) {
-      const decision = await ctx.authorizer.authorize(auth, { ...c, proxySubresource }, key);
+      const check = { namespace: c.namespace, name: c.name, proxySubresource };
+      const decision = ctx.authorizer.cachedAuthorization(check, key) ?? (await ctx.authorizer.authorize(auth, check, key));
       if (!decision.allowed) return { ok: false, status: 403, reason: decision.reason, serviceAccount };
     }
     return { ok: true, auth, serviceAccount };
@@ -68,6 +89,19 @@ export type Prepared =
   | { ok: false; status: number; reason: string };
 
 /**
+ * planInjection memoised on the cached objects it reads (the informers replace an object when it changes,
+ * never edit it), so a request does not decode the Secret and re-encode a Basic header each time.
+ */
+const plans = new WeakMap<Connector, { cls: ConnectorClass | undefined; secret: V1Secret | undefined; plan: InjectionPlan }>();
+function cachedPlan(connector: Connector, cls: ConnectorClass | undefined, secret: V1Secret | undefined): InjectionPlan {
+  const hit = plans.get(connector);
+  if (hit && hit.cls === cls && hit.secret === secret) return hit.plan;
+  const plan = planInjection(connector, cls, secret);
+  plans.set(connector, { cls, secret, plan });
+  return plan;
+}
+
+/**
  * The Connector's credentials put into the backend request (target URL, headers, maybe a new body), by the
  * Secret type or the class generator.rego. Failures name the problem, never a secret value.
  */
@@ -81,7 +115,7 @@ export async function injectCredentials(
   const cls = ctx.state.connectorClass(connector.spec.connectorClassName);
   const ref = connector.spec.auth?.secretRef;
   const secret = ref?.name ? ctx.state.secret(ref.namespace || connector.metadata.namespace!, ref.name) : undefined;
-  const plan = planInjection(connector, cls, secret);
+  const plan = cachedPlan(connector, cls, secret);
   switch (plan.kind) {
     case 'none':
       return { ok: true, target, headers, injected: false };

@@ -126,7 +126,7 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
       sendText(res, 500, 'internal proxy error');
     });
   };
-  const server = createServer({ maxHeaderSize, highWaterMark: 256 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000 }, onRequest);
+  const server = createServer({ maxHeaderSize, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000 }, onRequest);
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     forward.handleConnect(req, socket, head).catch((err) => {
       log.error('CONNECT failed', { error: (err as Error)?.message });

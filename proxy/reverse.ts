@@ -39,15 +39,27 @@ export function reverseTarget(host: string | undefined, url: string): ReverseTar
   return undefined;
 }
 
+/** Origin and path prefix of Connector addresses, parsed once per address string (bounded). */
+const addresses = new Map<string, { origin: string; prefix: string }>();
+function parsedAddress(address: string): { origin: string; prefix: string } {
+  let a = addresses.get(address);
+  if (!a) {
+    const base = new URL(address); // throws on an invalid address, which is never cached
+    a = { origin: base.origin, prefix: pathPrefix(base) };
+    if (addresses.size >= 1000) addresses.clear();
+    addresses.set(address, a);
+  }
+  return a;
+}
+
 /** spec.address (with its path prefix) + the rest of the client path + the query. */
 export function upstreamUrl(address: string, rest: string): URL {
-  const base = new URL(address);
+  const { origin, prefix } = parsedAddress(address);
   const r = rest.startsWith('/') ? rest : '/' + rest;
   const q = r.indexOf('?');
   const path = q === -1 ? r : r.slice(0, q);
   const query = q === -1 ? '' : r.slice(q);
-  const prefix = pathPrefix(base);
-  const out = new URL(base.origin);
+  const out = new URL(origin);
   // Keep the client's path bytes as they are (no re-encoding or dot-segment removal beyond URL's).
   out.pathname = prefix + path;
   out.search = query;
@@ -112,7 +124,7 @@ export async function handleReverse(ctx: ProxyContext, req: IncomingMessage, res
     deny(res, 401, 'a ServiceAccount token is required: Basic (any user name, the token as password) or Bearer');
     return finish(401, 'no token');
   }
-  const access = await checkAccess(ctx, token, [target]);
+  const access = await checkAccess(ctx, token, [target], req.socket);
   record.serviceAccount = access.serviceAccount;
   if (!access.ok) {
     deny(res, access.status, access.status === 401 ? 'the token is invalid, expired or for another audience' : access.status === 403 ? 'forbidden: ' + access.reason : access.reason);

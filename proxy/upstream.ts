@@ -24,15 +24,28 @@ export interface UpstreamOptions {
   connections?: number;
 }
 
+/** Response hop-by-hop headers: Proxy-Authenticate is the tool's to send on. */
+const RESPONSE_HOP_BY_HOP = new Set(HOP_BY_HOP);
+RESPONSE_HOP_BY_HOP.delete('proxy-authenticate');
+
+/** The header names listed in a Connection header (lower case). */
+function connectionTokens(conn: string | string[]): Set<string> {
+  const out = new Set<string>();
+  for (const t of String(conn).split(',')) out.add(t.trim().toLowerCase());
+  return out;
+}
+
 /** Request headers to send to the tool: hop-by-hop ones, those named by Connection, and `strip` removed. */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, strip: Iterable<string> = [], secret?: string): Record<string, string | string[]> {
-  const drop = new Set(HOP_BY_HOP);
-  for (const s of strip) drop.add(s.toLowerCase());
+  // No per-request copy of the hop-by-hop set: `strip` and the Connection tokens are checked on their own.
+  let stripped: Set<string> | undefined;
+  for (const s of strip) (stripped ??= new Set()).add(s.toLowerCase());
   const conn = incoming.connection;
-  if (conn) for (const t of String(conn).split(',')) drop.add(t.trim().toLowerCase());
+  const named = conn ? connectionTokens(conn) : undefined;
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(incoming)) {
-    if (v === undefined || drop.has(k)) continue;
+  for (const k in incoming) {
+    const v = incoming[k];
+    if (v === undefined || HOP_BY_HOP.has(k) || stripped?.has(k) || named?.has(k)) continue;
     // A header carrying the client's token (whatever its name, e.g. the authExtractor's) never goes upstream.
     if (secret && (Array.isArray(v) ? v.some((x) => x.includes(secret)) : v.includes(secret))) continue;
     out[k] = v;
@@ -42,12 +55,13 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, strip: Ite
 
 /** Response headers for the client: hop-by-hop ones removed. */
 export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const drop = new Set(HOP_BY_HOP);
-  drop.delete('proxy-authenticate');
   const conn = upstream.connection;
-  if (conn) for (const t of String(conn).split(',')) drop.add(t.trim().toLowerCase());
+  const named = conn ? connectionTokens(conn) : undefined;
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(upstream)) if (v !== undefined && !drop.has(k)) out[k] = v;
+  for (const k in upstream) {
+    const v = upstream[k];
+    if (v !== undefined && !RESPONSE_HOP_BY_HOP.has(k) && !named?.has(k)) out[k] = v;
+  }
   return out;
 }
 

@@ -17,11 +17,21 @@ for the hosts of the listed Connectors with the CA in Secret connectors-proxy-ca
     'health-port': { type: 'string', valueName: 'PORT', description: 'Serve /healthz, /readyz and /metrics on this port.' },
     'connect-policy': { type: 'string', valueName: 'tunnel|refuse', default: 'tunnel', description: 'CONNECT to hosts that are not a listed Connector\'s.' },
     'no-apiserver-audience': { type: 'boolean', description: 'Accept only tokens with the connectors-proxy audience.' },
+    workers: {
+      type: 'string',
+      valueName: 'N',
+      default: '1',
+      description: 'Proxy processes sharing the port (node:cluster), e.g. one per CPU; each has its own watches and caches, and /metrics shows the worker that answers.',
+    },
   },
   async run(values) {
-    const { startProxy } = await import('../../proxy/index.ts');
     const policy = String(values['connect-policy'] ?? 'tunnel');
     if (policy !== 'tunnel' && policy !== 'refuse') throw new Error('--connect-policy must be tunnel or refuse');
+    const workers = Number(values.workers ?? 1);
+    if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a whole number >= 1');
+    const cluster = (await import('node:cluster')).default;
+    if (workers > 1 && cluster.isPrimary) return runWorkers(workers);
+    const { startProxy } = await import('../../proxy/index.ts');
     const proxy = await startProxy(loadKubeConfig(values.kubeconfig as string | undefined), {
       port: Number(values.port ?? 8080),
       host: String(values.host ?? '0.0.0.0'),
@@ -29,12 +39,55 @@ for the hosts of the listed Connectors with the CA in Secret connectors-proxy-ca
       connectPolicy: policy,
       acceptApiserverAudience: !values['no-apiserver-audience'],
     });
-    process.stdout.write(`connectors proxy listening on ${proxy.url}${proxy.healthPort ? ` (health ${proxy.healthPort})` : ''}\n`);
+    if (cluster.isWorker) process.send!({ listening: proxy.url, healthPort: proxy.healthPort });
+    else process.stdout.write(`connectors proxy listening on ${proxy.url}${proxy.healthPort ? ` (health ${proxy.healthPort})` : ''}\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
     await proxy.stop();
+    if (cluster.isWorker) cluster.worker?.disconnect(); // the IPC channel would keep the worker alive
     return 0;
   },
 };
+
+/**
+ * The primary of `--workers N`: forks N proxy processes (same arguments) that share the listening port, says
+ * `listening` once all of them are, replaces a worker that dies, and stops them all on SIGINT/SIGTERM.
+ */
+async function runWorkers(n: number): Promise<number> {
+  const cluster = (await import('node:cluster')).default;
+  let stopping = false;
+  let listening = 0;
+  const fork = () => {
+    const w = cluster.fork();
+    w.on('message', (m: { listening?: string; healthPort?: number }) => {
+      if (m?.listening && ++listening === n) {
+        process.stdout.write(`connectors proxy listening on ${m.listening}${m.healthPort ? ` (health ${m.healthPort})` : ''} (${n} workers)\n`);
+      }
+    });
+    w.on('exit', (code, signal) => {
+      if (stopping) return;
+      process.stderr.write(`connectors proxy: worker ${w.process.pid} exited (${signal ?? code}); starting another\n`);
+      setTimeout(fork, 1000);
+    });
+  };
+  for (let i = 0; i < n; i++) fork();
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  stopping = true;
+  const all = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+  await Promise.all(
+    all.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.isDead()) return resolve();
+          w.once('exit', () => resolve());
+          w.process.kill('SIGTERM');
+        }),
+    ),
+  );
+  return 0;
+}

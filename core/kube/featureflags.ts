@@ -25,7 +25,14 @@ export function watchFeatureFlags(kc: KubeConfig, namespace: string, log?: Logge
     log,
   });
   const all = () => flagsFromData(cache.get(FEATURE_FLAGS_CONFIGMAP, namespace)?.data);
-  return { all, enabled: (flag) => all()[flag] === 'true', synced: cache.synced, stop: () => cache.stop() };
+  // enabled() is on request paths: the values are computed again only when the cached ConfigMap changes.
+  let seen: { data: Record<string, string> | undefined; flags: Record<FeatureFlag, string> } | undefined;
+  const enabled = (flag: FeatureFlag) => {
+    const data = cache.get(FEATURE_FLAGS_CONFIGMAP, namespace)?.data;
+    if (!seen || seen.data !== data) seen = { data, flags: flagsFromData(data) };
+    return seen.flags[flag] === 'true';
+  };
+  return { all, enabled, synced: cache.synced, stop: () => cache.stop() };
 }
 
 /** Flags fixed in code, for tests and for components started without a cluster. */

@@ -1,5 +1,7 @@
 // Structured JSON logs, one object per line on stderr. Credentials never reach a log: fields whose names
 // look like credentials are replaced before writing, whatever the caller passed.
+import { writeSync } from 'node:fs';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -19,11 +21,55 @@ export function redact(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return { message: value.message, name: value.name };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_FIELD.test(k) ? '[redacted]' : redact(v, depth + 1);
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    const v = (value as Record<string, unknown>)[k];
+    out[k] = isSecretField(k) ? '[redacted]' : typeof v === 'object' && v !== null ? redact(v, depth + 1) : v;
+  }
   return out;
 }
 
-let sink: (line: string) => void = (line) => process.stderr.write(line + '\n');
+/** Whether a field name is a credential's (memoised: a process logs a small, fixed set of field names). */
+const secretFieldMemo = new Map<string, boolean>();
+function isSecretField(k: string): boolean {
+  let r = secretFieldMemo.get(k);
+  if (r === undefined) {
+    r = SECRET_FIELD.test(k);
+    if (secretFieldMemo.size < 10_000) secretFieldMemo.set(k, r);
+  }
+  return r;
+}
+
+// The default sink gathers the lines of one event-loop turn and writes them to stderr at once (one write
+// instead of one per line, e.g. per proxied request); whatever is pending is written synchronously at exit.
+let pending = '';
+let flushScheduled = false;
+function flushPending(): void {
+  flushScheduled = false;
+  if (pending === '') return;
+  const text = pending;
+  pending = '';
+  process.stderr.write(text);
+}
+process.once('exit', () => {
+  if (pending === '') return;
+  try {
+    writeSync(2, pending);
+  } catch {
+    // stderr closed: nothing to do
+  }
+  pending = '';
+});
+const defaultSink = (line: string): void => {
+  pending += line + '\n';
+  if (pending.length > 64 * 1024) flushPending();
+  else if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushPending);
+  }
+};
+
+let sink: (line: string) => void = defaultSink;
 let minLevel: Level = (process.env.CONNECTORS_LOG_LEVEL as Level) in ORDER ? (process.env.CONNECTORS_LOG_LEVEL as Level) : 'info';
 
 /** Tests capture logs to assert that no credential is written. */
@@ -40,9 +86,10 @@ export function setLogLevel(level: Level): void {
 }
 
 export function createLogger(component: string, base: Record<string, unknown> = {}): Logger {
+  const safeBase = redact(base) as object; // base never changes: redacted once
   const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < ORDER[minLevel]) return;
-    const entry = { ts: new Date().toISOString(), level, component, msg, ...(redact(base) as object), ...(fields ? (redact(fields) as object) : {}) };
+    const entry = { ts: new Date().toISOString(), level, component, msg, ...safeBase, ...(fields ? (redact(fields) as object) : {}) };
     sink(JSON.stringify(entry));
   };
   return {

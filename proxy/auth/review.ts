@@ -10,7 +10,7 @@
 // Caching: TokenReview results for at most `authnTtlMs` (30 s) and never past the token's `exp`; a rejected
 // token for `denyTtlMs` (5 s). SubjectAccessReview: allowed for `allowTtlMs` (30 s, and never past `exp`),
 // denied for `denyTtlMs`. Errors (apiserver unreachable, 5xx) are never cached.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { GROUP } from '../../core/api/index.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import { counter } from '../../core/observability/metrics.ts';
@@ -52,9 +52,23 @@ export class ReviewError extends Error {
   override name = 'ReviewError';
 }
 
-const cacheLookups = () => counter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', ['kind', 'result']);
+type LookupKind = 'tokenreview' | 'subjectaccessreview';
+const lookupChildren = new Map<string, { inc(): void }>();
+/** The cache-lookup counter for one label set (children bound once: per-call label hashing is not free). */
+function cacheLookup(kind: LookupKind, result: 'hit' | 'miss'): { inc(): void } {
+  const k = kind + result;
+  let c = lookupChildren.get(k);
+  if (!c) {
+    c = counter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', ['kind', 'result']).labels(kind, result);
+    lookupChildren.set(k, c);
+  }
+  return c;
+}
 
-export const tokenKey = (token: string) => createHash('sha256').update(token).digest('hex');
+/** sha256 of the token (hex), the cache key: one-shot hashing, no Hash object per request. */
+export const tokenKey = (token: string): string => hash('sha256', token, 'hex');
+
+const authzKey = (check: AccessCheck, key: string) => `${key}|${check.namespace}|${check.name}|${check.proxySubresource ? 'proxy' : 'get'}`;
 
 export class Authorizer {
   private readonly rest: KubeRest;
@@ -100,13 +114,17 @@ export class Authorizer {
     return expiresAt === undefined ? base : Math.min(base, expiresAt - this.now());
   }
 
-  async authenticate(token: string, key = tokenKey(token)): Promise<Authentication> {
+  /** The cached TokenReview outcome of a token key, without waiting (undefined: call authenticate). */
+  cachedAuthentication(key: string): Authentication | undefined {
     const cached = this.authn.get(key);
-    if (cached) {
-      cacheLookups().inc({ kind: 'tokenreview', result: 'hit' });
-      return cached;
-    }
-    cacheLookups().inc({ kind: 'tokenreview', result: 'miss' });
+    if (cached) cacheLookup('tokenreview', 'hit').inc();
+    return cached;
+  }
+
+  async authenticate(token: string, key = tokenKey(token)): Promise<Authentication> {
+    const cached = this.cachedAuthentication(key);
+    if (cached) return cached;
+    cacheLookup('tokenreview', 'miss').inc();
     return this.once('authn:' + key, async () => {
       const claims = unverifiedClaims(token);
       const expiresAt = typeof claims?.exp === 'number' ? claims.exp * 1000 : undefined;
@@ -144,14 +162,21 @@ export class Authorizer {
   }
 
   /** `get` on the Connector, and with `proxySubresource` also `*` on connectors/proxy (PRX-06). */
+  /** The cached SubjectAccessReview outcome, without waiting (undefined: call authorize). */
+  cachedAuthorization(check: AccessCheck, key: string): Authorization | undefined {
+    const cached = this.authz.get(authzKey(check, key));
+    if (cached) cacheLookup('subjectaccessreview', 'hit').inc();
+    return cached;
+  }
+
   async authorize(auth: Extract<Authentication, { authenticated: true }>, check: AccessCheck, key: string): Promise<Authorization> {
-    const k = `${key}|${check.namespace}|${check.name}|${check.proxySubresource ? 'proxy' : 'get'}`;
+    const k = authzKey(check, key);
     const cached = this.authz.get(k);
     if (cached) {
-      cacheLookups().inc({ kind: 'subjectaccessreview', result: 'hit' });
+      cacheLookup('subjectaccessreview', 'hit').inc();
       return cached;
     }
-    cacheLookups().inc({ kind: 'subjectaccessreview', result: 'miss' });
+    cacheLookup('subjectaccessreview', 'miss').inc();
     return this.once('authz:' + k, async () => {
       const checks = [{ verb: 'get', subresource: undefined as string | undefined }];
       if (check.proxySubresource) checks.push({ verb: '*', subresource: 'proxy' });

@@ -113,7 +113,10 @@ export class RegistryAuth {
     if (c.scheme === 'basic') return creds.username !== undefined ? basicHeader(creds) : undefined;
     if (!c.realm) throw new RegistryAuthError(`registry ${base.host} sent a Bearer challenge without a realm`);
     const all = [...new Set([...scopes, ...(extraScope ? extraScope.split(' ').filter(Boolean) : [])])].sort();
-    const key = [connector, RegistryAuth.apiBase(base).href, creds.fingerprint, c.realm, c.service ?? '', all.join(' ')].join('\n');
+    const keyOf = (list: string[]) => [connector, RegistryAuth.apiBase(base).href, creds.fingerprint, c.realm, c.service ?? '', list.join(' ')].join('\n');
+    const key = keyOf(all);
+    // A refused token is not used again, whatever the retry asks for.
+    if (fresh) this.tokens.delete(keyOf([...new Set(scopes)].sort()));
     const cached = this.tokens.get(key);
     if (!fresh && cached && cached.expiresAt > this.now()) return 'Bearer ' + cached.token;
     let pending = this.inflight.get(key);
