@@ -16,19 +16,11 @@ interface SecretLike {
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const unb64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
 
-async function getOrUndefined<T>(rest: KubeRest, path: string): Promise<T | undefined> {
-  try {
-    return await rest.call<T>('GET', path);
-  } catch (err) {
-    if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
-    throw err;
-  }
-}
 
 /** Loads the shared CA, creating it (and its public ConfigMap) when absent. */
 export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<CertificateAuthority> {
   const secretPath = `/api/v1/namespaces/${namespace}/secrets`;
-  let secret = await getOrUndefined<SecretLike>(rest, `${secretPath}/${PROXY_CA_NAME}`);
+  let secret = await rest.getIfExists<SecretLike>(`${secretPath}/${PROXY_CA_NAME}`);
   if (!secret) {
     const ca = await createCA({ commonName: 'connectors-proxy-ca', organizations: ['connectors'] });
     try {
@@ -53,7 +45,7 @@ export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<
 
 async function publishCA(rest: KubeRest, namespace: string, certPem: string): Promise<void> {
   const path = `/api/v1/namespaces/${namespace}/configmaps`;
-  const existing = await getOrUndefined<{ data?: Record<string, string> }>(rest, `${path}/${PROXY_CA_NAME}`);
+  const existing = await rest.getIfExists<{ data?: Record<string, string> }>(`${path}/${PROXY_CA_NAME}`);
   if (existing?.data?.['ca.crt'] === certPem) return;
   const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: PROXY_CA_NAME, namespace }, data: { 'ca.crt': certPem } };
   try {
@@ -68,9 +60,9 @@ async function publishCA(rest: KubeRest, namespace: string, certPem: string): Pr
 export async function readProxyCA(kc: KubeConfig, namespace: string): Promise<string | undefined> {
   const rest = await kubeRest(kc);
   try {
-    const cm = await getOrUndefined<{ data?: Record<string, string> }>(rest, `/api/v1/namespaces/${namespace}/configmaps/${PROXY_CA_NAME}`);
+    const cm = await rest.getIfExists<{ data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/${PROXY_CA_NAME}`);
     if (cm?.data?.['ca.crt']) return cm.data['ca.crt'];
-    const secret = await getOrUndefined<SecretLike>(rest, `/api/v1/namespaces/${namespace}/secrets/${PROXY_CA_NAME}`);
+    const secret = await rest.getIfExists<SecretLike>(`/api/v1/namespaces/${namespace}/secrets/${PROXY_CA_NAME}`);
     return secret ? unb64(secret.data?.['ca.crt'] ?? secret.data?.['tls.crt']) || undefined : undefined;
   } finally {
     await rest.close();

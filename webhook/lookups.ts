@@ -6,7 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Connector, ConnectorClass } from '../core/api/index.ts';
 import { startInformer, type Informer } from '../core/kube/reflector.ts';
 import { collectionPath } from '../core/kube/resources.ts';
-import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
+import { kubeRest } from '../core/kube/rest.ts';
 import type { Logger } from '../core/observability/log.ts';
 import type { SecretInfo } from './validate/connector.ts';
 
@@ -23,14 +23,6 @@ interface NamespaceObj {
   metadata?: { name?: string; labels?: Record<string, string> };
 }
 
-async function getOrUndefined<T>(rest: KubeRest, path: string): Promise<T | undefined> {
-  try {
-    return await rest.call<T>('GET', path);
-  } catch (err) {
-    if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
-    throw err;
-  }
-}
 
 export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Lookups> {
   const rest = await kubeRest(kc);
@@ -40,16 +32,16 @@ export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Look
     async connector(namespace, name) {
       const cached = connectors.get(name, namespace);
       if (cached?.status?.proxy?.httpAddress?.url) return cached;
-      return getOrUndefined<Connector>(rest, `${collectionPath('Connector', namespace)}/${encodeURIComponent(name)}`);
+      return rest.getIfExists<Connector>(`${collectionPath('Connector', namespace)}/${encodeURIComponent(name)}`);
     },
     async namespaceLabels(name) {
       const cached = namespaces.get(name);
       if (cached) return cached.metadata?.labels ?? {};
-      return (await getOrUndefined<NamespaceObj>(rest, `/api/v1/namespaces/${encodeURIComponent(name)}`))?.metadata?.labels;
+      return (await rest.getIfExists<NamespaceObj>(`/api/v1/namespaces/${encodeURIComponent(name)}`))?.metadata?.labels;
     },
-    connectorClass: (name) => getOrUndefined<ConnectorClass>(rest, `${collectionPath('ConnectorClass')}/${encodeURIComponent(name)}`),
+    connectorClass: (name) => rest.getIfExists<ConnectorClass>(`${collectionPath('ConnectorClass')}/${encodeURIComponent(name)}`),
     async secret(namespace, name) {
-      const s = await getOrUndefined<{ type?: string; data?: Record<string, string> }>(rest, `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`);
+      const s = await rest.getIfExists<{ type?: string; data?: Record<string, string> }>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`);
       return s ? { type: s.type, keys: Object.keys(s.data ?? {}) } : undefined;
     },
     synced: Promise.all([connectors.synced, namespaces.synced]).then(() => undefined),

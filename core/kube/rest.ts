@@ -19,6 +19,8 @@ export class KubeApiError extends Error {
 export interface KubeRest {
   server: string;
   call<T = unknown>(method: string, path: string, opts?: { body?: unknown; query?: Record<string, string | undefined>; contentType?: string }): Promise<T>;
+  /** GET that resolves to undefined when the object does not exist (404). */
+  getIfExists<T = unknown>(path: string): Promise<T | undefined>;
   close(): Promise<void>;
 }
 
@@ -35,8 +37,16 @@ export async function kubeRest(kc: KubeConfig): Promise<KubeRest> {
     connections: 64,
   });
   const server = cluster.server.replace(/\/$/, '');
-  return {
+  const rest: KubeRest = {
     server,
+    async getIfExists<T>(path: string) {
+      try {
+        return await rest.call<T>('GET', path);
+      } catch (err) {
+        if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
+        throw err;
+      }
+    },
     async call<T>(method: string, path: string, o: { body?: unknown; query?: Record<string, string | undefined>; contentType?: string } = {}) {
       const url = new URL(server + path);
       for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
@@ -58,4 +68,5 @@ export async function kubeRest(kc: KubeConfig): Promise<KubeRest> {
     },
     close: () => agent.close(),
   };
+  return rest;
 }
