@@ -4,18 +4,16 @@
 // the CLI (`connectors proxy`, audit lines written to /dev/null). An image of BENCH_IMAGE_MB (default 512 MiB of
 // incompressible data in one layer) is pulled with `skopeo copy docker://... dir:...` directly from the registry
 // (with the registry user) and through the proxy (with a ServiceAccount token), alternating, best of 3.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { cluster, stopCluster } from '../test/harness/cluster.ts';
-import { freePort } from '../test/peers/process.ts';
 import { skopeo, startRegistry } from '../test/peers/registry.ts';
+import { benchUserYaml, machineLine, startProxyProcess } from './proxy-process.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const IMAGE_MB = Number(process.env.BENCH_IMAGE_MB ?? 512);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const out = (s: string) => process.stdout.write(s + '\n');
@@ -49,29 +47,12 @@ spec:
   address: ${registry.directUrl}
   auth: {name: tokenAuth, secretRef: {name: reg}}
 ---
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: bench}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: bench}
-rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: bench}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: bench}
-subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
-`,
+${benchUserYaml(ns)}`,
     });
     const token = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });
-    const proxyPort = await freePort();
-    proxy = spawn(process.execPath, [...(process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'cli/connectors.js'), 'proxy', '--kubeconfig', c.kubeconfigPath, '--port', String(proxyPort), '--host', '127.0.0.1'], {
-      env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: sys },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    proxy.stdout!.resume();
+    const started = await startProxyProcess({ kubeconfigPath: c.kubeconfigPath, systemNamespace: sys });
+    proxy = started.proxy;
+    const proxyPort = started.port;
     const prefix = `127.0.0.1:${proxyPort}/namespaces/${ns}/connectors/reg`;
     for (let i = 0; ; i++) {
       const r = await fetch(`http://${prefix.replace('/namespaces', '/v2/namespaces')}/`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
@@ -80,8 +61,7 @@ subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
       if (i > 300) throw new Error(`proxy not ready: ${r?.status}`);
       await sleep(100);
     }
-    const cpu = await readFile('/proc/cpuinfo', 'utf8');
-    out(`node ${process.version}, ${cpu.match(/model name\s*:\s*(.*)/)?.[1]} x${cpu.match(/^processor/gm)?.length}`);
+    out(await machineLine());
 
     const directHost = new URL(registry.directUrl).host;
     const pull = async (src: string, creds: string): Promise<number> => {

@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { cluster, stopCluster } from '../test/harness/cluster.ts';
 import { gitClientEnv, startGitServer } from '../test/peers/git-server.ts';
+import { benchUserYaml, machineLine, startProxyProcess } from './proxy-process.ts';
 import { freePort, runCommand } from '../test/peers/process.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
 
@@ -121,33 +122,18 @@ kind: Connector
 metadata: {name: small}
 spec: {connectorClassName: git, address: "http://127.0.0.1:${upstreamPort}", auth: {name: basicAuth, secretRef: {name: creds}}}
 ---
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: bench}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: bench}
-rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: bench}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: bench}
-subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
-`,
+${benchUserYaml(ns)}`,
   });
   const token = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });
 
-  const proxyPort = await freePort();
-  proxy = spawn(process.execPath, [...(process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'cli/connectors.js'), 'proxy', '--kubeconfig', c.kubeconfigPath, '--port', String(proxyPort), '--host', '127.0.0.1', ...(WORKERS > 1 ? ['--workers', String(WORKERS)] : [])], {
-    env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: sys, ...(process.env.BENCH_PROXY_LOG_LEVEL ? { CONNECTORS_LOG_LEVEL: process.env.BENCH_PROXY_LOG_LEVEL } : {}) },
-    stdio: ['ignore', 'pipe', 'ignore'], // audit lines are written (to /dev/null), not switched off
+  const started = await startProxyProcess({
+    kubeconfigPath: c.kubeconfigPath,
+    systemNamespace: sys,
+    args: WORKERS > 1 ? ['--workers', String(WORKERS)] : [],
+    env: process.env.BENCH_PROXY_LOG_LEVEL ? { CONNECTORS_LOG_LEVEL: process.env.BENCH_PROXY_LOG_LEVEL } : {},
   });
-  await new Promise<void>((resolve, reject) => {
-    proxy!.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
-    proxy!.once('exit', (code) => reject(new Error(`proxy exited ${code}`)));
-  });
+  proxy = started.proxy;
+  const proxyPort = started.port;
   const proxyBase = `http://127.0.0.1:${proxyPort}/namespaces/${ns}/connectors`;
   for (let i = 0; ; i++) {
     const r = await fetch(`${proxyBase}/git/org/big.git/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${token}` } });
@@ -156,7 +142,7 @@ subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
     if (i > 200) throw new Error(`proxy not ready: ${r.status}`);
     await sleep(100);
   }
-  out(`node ${process.version}, ${(await readFile('/proc/cpuinfo', 'utf8')).match(/model name\s*:\s*(.*)/)?.[1]} x${(await readFile('/proc/cpuinfo', 'utf8')).match(/^processor/gm)?.length}`);
+  out(await machineLine());
 
   // (a) clone throughput
   const home = join(work, 'home');

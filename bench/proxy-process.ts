@@ -1,0 +1,50 @@
+// What the proxy benchmarks share: a ServiceAccount allowed to use the namespace's Connectors, the proxy
+// started as its own process through the CLI (as in production), and a line naming the machine.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/peers/process.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** YAML of ServiceAccount `bench` with `get` on the Connectors of `ns` (what the proxy checks). */
+export const benchUserYaml = (ns: string) => `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: bench}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: bench}
+rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: bench}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: bench}
+subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
+`;
+
+/**
+ * `connectors proxy` on a free loopback port, resolved once it listens. BENCH_PROXY_NODE_ARGS (e.g.
+ * --cpu-prof) go to its Node.js; its audit lines go to /dev/null (written, not switched off).
+ */
+export async function startProxyProcess(opts: { kubeconfigPath: string; systemNamespace: string; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<{ proxy: ChildProcess; port: number }> {
+  const port = await freePort();
+  const nodeArgs = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proxy = spawn(process.execPath, [...nodeArgs, join(root, 'cli/connectors.js'), 'proxy', '--kubeconfig', opts.kubeconfigPath, '--port', String(port), '--host', '127.0.0.1', ...(opts.args ?? [])], {
+    env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: opts.systemNamespace, ...opts.env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    proxy.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
+    proxy.once('exit', (code) => reject(new Error(`proxy exited ${code}`)));
+  });
+  proxy.stdout!.resume();
+  return { proxy, port };
+}
+
+export async function machineLine(): Promise<string> {
+  const cpu = await readFile('/proc/cpuinfo', 'utf8');
+  return `node ${process.version}, ${cpu.match(/model name\s*:\s*(.*)/)?.[1]} x${cpu.match(/^processor/gm)?.length}`;
+}
