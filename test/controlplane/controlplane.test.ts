@@ -1,4 +1,5 @@
 // The embedded control plane against the real etcd, kube-apiserver and kube-controller-manager.
+import { eventually } from '../harness/eventually.ts';
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpsServer, type Server } from 'node:https';
@@ -43,21 +44,6 @@ function listeningPorts(): Set<number> {
     }
   }
   return ports;
-}
-
-async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs}ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await sleep(100);
-  }
 }
 
 const WIDGET_CRD = `apiVersion: apiextensions.k8s.io/v1
@@ -241,8 +227,8 @@ describe('controlplane: the parent goes away without calling stop()', function (
         const endedAt = Date.now();
         tc.end(started.child);
         expect(await started.exited).to.deep.equal(tc.expectExit);
-        await eventually('every control-plane process gone', 15_000, () => all.every((p) => !pidAlive(p)) || undefined);
-        await eventually('the state dir removed', 5_000, () => !existsSync((info as ChildInfo).stateDir) || undefined);
+        await eventually('every control-plane process gone', () => all.every((p) => !pidAlive(p)) || undefined, 15_000);
+        await eventually('the state dir removed', () => !existsSync((info as ChildInfo).stateDir) || undefined, 5_000);
         const goneMs = Date.now() - endedAt;
         expect(goneMs, `orphans lived ${goneMs}ms`).to.be.below(10_000);
         expect(processesMentioning(info.stateDir)).to.deep.equal([]);
@@ -315,7 +301,7 @@ describe('controlplane: the shared test control plane', function () {
         namespace: ns,
         body: { metadata: { name: 'cm-reader' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'cm-reader' }, subjects: [{ kind: 'ServiceAccount', name: 'reader', namespace: ns }] },
       });
-      await eventually('SubjectAccessReview allowed after the RoleBinding', 10_000, async () => (await allowed())?.allowed || undefined);
+      await eventually('SubjectAccessReview allowed after the RoleBinding', async () => (await allowed())?.allowed || undefined, 10_000);
       const listed = await c.kubectl(['get', 'configmaps', '-n', ns, '-o', 'name'], { kubeconfigPath: asReader });
       expect(listed).to.contain('configmap/visible');
     } finally {
@@ -370,10 +356,10 @@ describe('controlplane: the shared test control plane', function () {
     try {
       // The apiserver picks up a new webhook configuration asynchronously: create until it applies.
       let i = 0;
-      const cm = await eventually('a ConfigMap mutated by the webhook', 15_000, async () => {
+      const cm = await eventually('a ConfigMap mutated by the webhook', async () => {
         const created = await c.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: `cm-${i++}`, labels: { 'webhook-test': 'yes' } }, data: { a: 'b' } } });
         return created.metadata?.labels?.['mutated-by'] === 'test-webhook' ? created : undefined;
-      });
+      }, 15_000);
       expect(cm.metadata?.labels).to.include({ 'webhook-test': 'yes', 'mutated-by': 'test-webhook' });
       expect(calls.some((call) => call.name === cm.metadata?.name && call.namespace === ns)).to.equal(true);
       const stored = await c.core.readNamespacedConfigMap({ name: cm.metadata?.name as string, namespace: ns });
@@ -404,12 +390,12 @@ describe('controlplane: the shared test control plane', function () {
       body: { metadata: { name: 'dependent', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid as string }] } },
     });
     await c.core.deleteNamespacedConfigMap({ name: 'owner', namespace: ns });
-    await eventually('the dependent ConfigMap garbage-collected', 30_000, async () =>
+    await eventually('the dependent ConfigMap garbage-collected', async () =>
       c.core.readNamespacedConfigMap({ name: 'dependent', namespace: ns }).then(() => undefined, (err: { code?: number }) => (err.code === 404 ? true : undefined)),
-    );
+    30_000);
     await c.deleteNamespace(ns);
-    await eventually('the namespace deleted', 40_000, async () =>
+    await eventually('the namespace deleted', async () =>
       c.core.readNamespace({ name: ns }).then(() => undefined, (err: { code?: number }) => (err.code === 404 ? true : undefined)),
-    );
+    40_000);
   });
 });

@@ -16,6 +16,7 @@ import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
 import { registerConfigurations, unregisterConfigurations, webhookConfigurations, type LabelSelectorRequirement } from '../../webhook/register.ts';
 import { createCA } from '../../core/pki/index.ts';
 import { cluster, kubectl, type Cluster } from '../harness/cluster.ts';
+import { eventually } from '../harness/eventually.ts';
 import { fixtureDocuments, indentedBlocks, textToApply } from '../harness/seeds.ts';
 
 const TEST_LABEL = 'connectors.test/webhook';
@@ -35,21 +36,6 @@ const TASKRUN_CRD = {
     versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } }, subresources: { status: {} } }],
   },
 };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(100);
-  }
-}
 
 const applyJson = (obj: unknown, ns?: string) => kubectl(['apply', ...(ns ? ['-n', ns] : []), '-f', '-'], { input: JSON.stringify(obj) });
 const createJson = (obj: unknown, ns?: string) => kubectl(['create', ...(ns ? ['-n', ns] : []), '-f', '-'], { input: JSON.stringify(obj) });
@@ -72,7 +58,7 @@ describe('webhook: admission through the real API server', function () {
 
   async function setFlag(on: boolean, hook: RunningWebhook = wh): Promise<void> {
     await applyJson({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'connectors-config', namespace: systemNamespace }, data: { [FLAG]: String(on) } });
-    await until(`flag ${FLAG}=${on} seen by the webhook`, () => hook.flags.enabled(FLAG) === on);
+    await eventually(`flag ${FLAG}=${on} seen by the webhook`, () => hook.flags.enabled(FLAG) === on);
   }
 
   async function seedConnector(ns: string, name = 'harbor', address = 'https://harbor.example.com'): Promise<void> {
@@ -311,7 +297,7 @@ describe('webhook: admission through the real API server', function () {
         certValiditySeconds: 6,
       });
       try {
-        await until('flag seen', () => short.flags.enabled(FLAG));
+        await eventually('flag seen', () => short.flags.enabled(FLAG));
         const fingerprint = () =>
           new Promise<string>((resolve, reject) => {
             const s = connect({ host: '127.0.0.1', port: short.port, rejectUnauthorized: false }, () => {
@@ -327,7 +313,7 @@ describe('webhook: admission through the real API server', function () {
           return (await getPod(ns, name)).spec.containers[0].image as string;
         };
         expect(await mkPod('before')).to.equal(`127.0.0.1:31567/namespaces/${ns}/connectors/harbor/app:v1`);
-        await until('two rotations', () => short.certificates.rotations >= 2, 30_000);
+        await eventually('two rotations', () => short.certificates.rotations >= 2, 30_000);
         const after = { fp: await fingerprint(), bundle: await bundleOf() };
         expect(after.fp).to.not.equal(before.fp);
         expect(after.bundle).to.not.equal(before.bundle);
@@ -352,7 +338,7 @@ describe('webhook: admission through the real API server', function () {
         await registerConfigurations(c.kubeConfig, objs);
         const probe = labelledPod('probe', 'x/y', { containers: [{ name: 'c', image: 'busybox' }] });
         // The configuration is live: an opted-in Pod elsewhere fails closed.
-        const msg = await until('the down webhook to be in effect', async () => {
+        const msg = await eventually('the down webhook to be in effect', async () => {
           const m = await createJson(probe, ns).then(
             async () => {
               await kubectl(['delete', 'pod', '-n', ns, 'probe', '--grace-period=0', '--force']);
