@@ -10,7 +10,6 @@ import {
   GoComplex,
   GoInt,
   GoStruct,
-  UINT_TYPES,
   byteLen,
   byteSlice,
   elemType,
@@ -28,20 +27,12 @@ import {
 
 type BasicKind = 'invalid' | 'bool' | 'complex' | 'int' | 'float' | 'string' | 'uint';
 
+const BASIC_KINDS: ReadonlySet<string> = new Set<BasicKind>(['bool', 'complex', 'int', 'float', 'string', 'uint']);
+
+/** Go's basicKind for eq/lt: the value's reflect kind when comparable as a basic value, else invalid. */
 function basicKind(v: GoValue): BasicKind {
-  switch (typeof v) {
-    case 'string':
-      return 'string';
-    case 'bigint':
-      return 'int';
-    case 'number':
-      return 'float';
-    case 'boolean':
-      return 'bool';
-  }
-  if (v instanceof GoInt) return UINT_TYPES.has(v.t) ? 'uint' : 'int';
-  if (v instanceof GoComplex) return 'complex';
-  return 'invalid';
+  const k = kindOf(v);
+  return BASIC_KINDS.has(k) ? (k as BasicKind) : 'invalid';
 }
 
 /** indirectInterface: a nil interface becomes invalid. */
