@@ -20,10 +20,6 @@ export function commandNames(): string[] {
   return Object.keys(COMMANDS);
 }
 
-export function registerCommand(name: string, summary: string, load: () => Promise<Command>): void {
-  COMMANDS[name] = { summary, load };
-}
-
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   return [

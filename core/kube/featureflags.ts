@@ -34,9 +34,3 @@ export function watchFeatureFlags(kc: KubeConfig, namespace: string, log?: Logge
   };
   return { all, enabled, synced: cache.synced, stop: () => cache.stop() };
 }
-
-/** Flags fixed in code, for tests and for components started without a cluster. */
-export function staticFeatureFlags(values: Partial<Record<FeatureFlag, boolean>> = {}): FeatureFlags {
-  const all = () => flagsFromData(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)])));
-  return { all, enabled: (flag) => values[flag] === true, synced: Promise.resolve(), stop: async () => {} };
-}

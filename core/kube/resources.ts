@@ -67,14 +67,3 @@ export class KindClient<K extends KindName> {
     else await this.api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: this.plural, name });
   }
 }
-
-/** HTTP status of an error thrown by client-node, if any. */
-export function statusCode(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown; response?: { statusCode?: number } };
-  if (typeof e?.code === 'number') return e.code;
-  if (typeof e?.statusCode === 'number') return e.statusCode;
-  return e?.response?.statusCode;
-}
-
-export const isNotFound = (err: unknown) => statusCode(err) === 404;
-export const isConflict = (err: unknown) => statusCode(err) === 409;
