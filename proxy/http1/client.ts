@@ -1,0 +1,456 @@
+// The proxy's HTTP/1.1 client to the tools: keep-alive connections pooled per origin, one request at a time per
+// connection, request head and small bodies in one write, responses parsed by ResponseParser and handed over
+// as they arrive. It replaced undici on the forwarding path, where undici's per-request machinery (request
+// objects, wasm parser callbacks, body streams) cost more CPU than the rest of the proxy together.
+// Redirects are never followed; a request that failed on a reused connection before any response byte is
+// sent again on a new one when it is replayable (no streamed body, idempotent method), as Go's Transport does.
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { Readable } from 'node:stream';
+import { ResponseParseError, ResponseParser, type ResponseHead } from './response-parser.ts';
+import { UpstreamError } from './errors.ts';
+import { serializeRequestHead } from './request-head.ts';
+
+export { UpstreamError };
+
+export interface Http1ClientOptions {
+  connectTimeoutMs?: number;
+  /** From the request written to the response head. */
+  headersTimeoutMs?: number;
+  /** Longest silence while the response body arrives. */
+  idleTimeoutMs?: number;
+  /** How long an unused connection is kept (shortened by the server's Keep-Alive: timeout hint). */
+  keepAliveTimeoutMs?: number;
+  /** Connections per origin; further requests wait for one. */
+  maxConnectionsPerOrigin?: number;
+  /** CAs for https origins (PEM); Node's defaults when absent. */
+  ca?: string[];
+}
+
+export interface UpstreamRequest {
+  url: URL;
+  method: string;
+  /** Field names in any case; Host, Content-Length and framing are set by the client. */
+  headers: Record<string, string | string[]>;
+  /** A whole body, or a stream sent with back-pressure (with its Content-Length if the headers have one, chunked otherwise). */
+  body?: Buffer | Readable;
+}
+
+export interface ResponseHandler {
+  onHead(status: number, headers: Record<string, string | string[]>): void;
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  /** Called at most once, instead of or after onHead; never after onEnd. */
+  onError(err: UpstreamError): void;
+}
+
+export interface Exchange {
+  /** Stop reading the response (the client's socket is full). */
+  pause(): void;
+  resume(): void;
+  /** Give up (the client went away): the connection is closed, the handler hears nothing more. */
+  abort(): void;
+  /** Request body bytes sent so far. */
+  readonly bytesSent: number;
+}
+
+const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** One request on one connection (or, after a replay, on a second). */
+class Request implements Exchange {
+  bytesSent = 0;
+  finished = false;
+  requestSent = false;
+  responseEnded = false;
+  headReceived = false;
+  replayed = false;
+  conn: Connection | undefined;
+  readonly head: string;
+  readonly replayable: boolean;
+  private pump: (() => void) | undefined;
+
+  readonly client: Http1Client;
+  readonly spec: UpstreamRequest;
+  readonly handler: ResponseHandler;
+  readonly chunked: boolean;
+
+  constructor(client: Http1Client, spec: UpstreamRequest, handler: ResponseHandler, chunked: boolean) {
+    this.client = client;
+    this.spec = spec;
+    this.handler = handler;
+    this.chunked = chunked;
+    this.head = serializeRequestHead(spec.method, spec.url, spec.headers, spec.body, chunked);
+    this.replayable = !spec.body || Buffer.isBuffer(spec.body) ? REPLAYABLE_METHODS.has(spec.method) : false;
+  }
+
+  pause(): void {
+    this.conn?.socket.pause();
+  }
+
+  resume(): void {
+    this.conn?.socket.resume();
+  }
+
+  abort(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopPump();
+    this.conn?.destroy();
+  }
+
+  /** Writes the request on `conn` (which may still be connecting: the socket queues the bytes). */
+  send(conn: Connection): void {
+    this.conn = conn;
+    conn.request = this;
+    conn.parser.start(this.spec.method, conn);
+    const { socket } = conn;
+    socket.setTimeout(conn.connected ? this.client.headersTimeoutMs : this.client.connectTimeoutMs);
+    const body = this.spec.body;
+    if (body === undefined || Buffer.isBuffer(body)) {
+      if (body && body.length > 0) {
+        socket.cork();
+        socket.write(this.head, 'latin1');
+        socket.write(body);
+        socket.uncork();
+        this.bytesSent = body.length;
+      } else socket.write(this.head, 'latin1');
+      this.requestSent = true;
+      return;
+    }
+    socket.write(this.head, 'latin1');
+    this.streamBody(body, socket);
+  }
+
+  private streamBody(body: Readable, socket: Socket): void {
+    const onData = (chunk: Buffer) => {
+      this.bytesSent += chunk.length;
+      let ok: boolean;
+      if (this.chunked) {
+        socket.cork();
+        socket.write(chunk.length.toString(16) + '\r\n', 'latin1');
+        socket.write(chunk);
+        ok = socket.write('\r\n', 'latin1');
+        socket.uncork();
+      } else ok = socket.write(chunk);
+      if (!ok) {
+        body.pause();
+        socket.once('drain', onDrain);
+      }
+    };
+    const onDrain = () => body.resume();
+    const onEnd = () => {
+      this.stopPump();
+      if (this.chunked) socket.write('0\r\n\r\n', 'latin1');
+      this.requestSent = true;
+      this.conn?.maybeRelease();
+    };
+    const onAbort = () => this.fail(new UpstreamError('aborted', 'the client request body was interrupted'));
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onAbort);
+    body.once('aborted', onAbort);
+    this.pump = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onAbort);
+      body.off('aborted', onAbort);
+      socket.off('drain', onDrain);
+    };
+  }
+
+  stopPump(): void {
+    this.pump?.();
+    this.pump = undefined;
+  }
+
+  /** The exchange failed: replayed once on a new connection when that is safe, otherwise reported. */
+  fail(err: UpstreamError): void {
+    if (this.finished) return;
+    const conn = this.conn;
+    const early = conn !== undefined && conn.reused && !conn.parser.started;
+    conn?.destroy();
+    if (early && this.replayable && !this.replayed && err.kind !== 'aborted') {
+      this.replayed = true;
+      this.client.connectFresh(this);
+      return;
+    }
+    this.finished = true;
+    this.stopPump();
+    this.handler.onError(err);
+  }
+}
+
+/** A socket to one origin with its parser; also the parser's sink for the request it carries. */
+class Connection {
+  readonly parser = new ResponseParser();
+  request: Request | undefined;
+  connected = false;
+  reused = false;
+  keepAliveMs: number;
+  private keepAlive = false;
+  private destroyed = false;
+
+  readonly pool: OriginPool;
+  readonly socket: Socket;
+
+  constructor(pool: OriginPool, socket: Socket, tls: boolean) {
+    this.pool = pool;
+    this.socket = socket;
+    this.keepAliveMs = pool.client.keepAliveTimeoutMs;
+    socket.setNoDelay(true);
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
+      this.connected = true;
+      if (this.request && !this.request.finished) socket.setTimeout(pool.client.headersTimeoutMs);
+    });
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on('end', () => this.onSocketEnd());
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(socketError(err)));
+    socket.on('close', () => this.onSocketClose());
+    socket.on('timeout', () => this.onSocketTimeout());
+  }
+
+  // ResponseSink
+  onHead(head: ResponseHead): void {
+    this.keepAlive = head.keepAlive;
+    if (head.keepAliveTimeoutS !== undefined) this.keepAliveMs = Math.min(this.keepAliveMs, head.keepAliveTimeoutS * 1000 - 1000);
+    const r = this.request!;
+    r.headReceived = true;
+    this.socket.setTimeout(this.pool.client.idleTimeoutMs);
+    r.handler.onHead(head.status, head.headers);
+  }
+
+  onData(chunk: Buffer): void {
+    const r = this.request!;
+    if (!r.finished) r.handler.onData(chunk);
+  }
+
+  onEnd(): void {
+    const r = this.request!;
+    r.responseEnded = true;
+    if (r.finished) return;
+    r.finished = true;
+    if (!r.requestSent) {
+      // Answered before the whole body was sent (e.g. 401 to a push): the rest is not sent and the
+      // connection is not reused.
+      r.stopPump();
+      r.requestSent = true;
+      this.keepAlive = false;
+    }
+    r.handler.onEnd();
+  }
+
+  private onSocketData(chunk: Buffer): void {
+    const r = this.request;
+    if (!r) {
+      this.destroy(); // bytes from an idle connection: nothing can make sense of them
+      return;
+    }
+    try {
+      this.parser.execute(chunk);
+    } catch (err) {
+      if (!(err instanceof ResponseParseError)) throw err;
+      this.fail(new UpstreamError('invalid response', err.message));
+      return;
+    }
+    if (this.parser.extraneous) this.keepAlive = false;
+    if (r.responseEnded) this.maybeRelease();
+  }
+
+  /** Back to the pool once both the request and the response are complete. */
+  maybeRelease(): void {
+    const r = this.request;
+    if (!r || !r.responseEnded || !r.requestSent) return;
+    this.request = undefined;
+    if (!this.keepAlive || this.keepAliveMs <= 0 || this.destroyed) this.destroy();
+    else this.pool.release(this);
+  }
+
+  private onSocketEnd(): void {
+    const r = this.request;
+    if (r && !r.responseEnded) {
+      try {
+        this.parser.finish(); // ends a body delimited by the connection's close
+      } catch (err) {
+        if (!(err instanceof ResponseParseError)) throw err;
+        this.fail(new UpstreamError('connection reset', err.message));
+        return;
+      }
+    }
+    this.keepAlive = false;
+    this.maybeRelease();
+    this.destroy();
+  }
+
+  private onSocketClose(): void {
+    this.destroyed = true;
+    this.pool.remove(this);
+    const r = this.request;
+    if (r && !r.responseEnded && !r.finished) this.fail(new UpstreamError('connection reset', 'upstream connection closed'));
+  }
+
+  private onSocketTimeout(): void {
+    const r = this.request;
+    if (!r) return this.destroy(); // idle past its keep-alive time
+    this.fail(new UpstreamError(!this.connected ? 'connect timeout' : !r.headReceived ? 'headers timeout' : 'idle timeout'));
+  }
+
+  private fail(err: UpstreamError): void {
+    const r = this.request;
+    this.request = undefined;
+    if (r && r.conn === this) r.fail(err);
+    else this.destroy();
+  }
+
+  destroy(): void {
+    if (!this.destroyed) {
+      this.destroyed = true;
+      this.socket.destroy();
+    }
+    this.pool.remove(this);
+  }
+}
+
+/** The connections to one origin. */
+class OriginPool {
+  private readonly idle: Connection[] = [];
+  private readonly all = new Set<Connection>();
+  private readonly waiting: Request[] = [];
+
+  readonly client: Http1Client;
+  readonly origin: URL;
+
+  constructor(client: Http1Client, origin: URL) {
+    this.client = client;
+    this.origin = origin;
+  }
+
+  send(r: Request): void {
+    let conn: Connection | undefined;
+    while ((conn = this.idle.pop())) {
+      if (this.all.has(conn) && !conn.socket.destroyed) {
+        conn.socket.ref();
+        conn.reused = true;
+        return r.send(conn);
+      }
+    }
+    if (this.all.size < this.client.maxConnectionsPerOrigin) return r.send(this.open());
+    this.waiting.push(r);
+  }
+
+  /** A new connection, for a replay. */
+  sendFresh(r: Request): void {
+    r.send(this.open());
+  }
+
+  release(conn: Connection): void {
+    const next = this.waiting.shift();
+    if (next) {
+      conn.reused = true;
+      return next.finished ? this.release(conn) : next.send(conn);
+    }
+    conn.socket.setTimeout(conn.keepAliveMs);
+    conn.socket.unref(); // an idle connection does not keep the process alive
+    this.idle.push(conn);
+  }
+
+  remove(conn: Connection): void {
+    if (!this.all.delete(conn)) return;
+    const i = this.idle.indexOf(conn);
+    if (i !== -1) this.idle.splice(i, 1);
+    while (this.waiting.length > 0 && this.all.size < this.client.maxConnectionsPerOrigin) {
+      const next = this.waiting.shift()!;
+      if (!next.finished) next.send(this.open());
+    }
+    if (this.all.size === 0 && this.waiting.length === 0) this.client.dropPool(this);
+  }
+
+  private open(): Connection {
+    const { origin, client } = this;
+    const host = origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname;
+    const https = origin.protocol === 'https:';
+    const port = Number(origin.port) || (https ? 443 : 80);
+    const socket = https
+      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...(client.ca ? { ca: client.ca } : {}) })
+      : netConnect({ host, port });
+    const conn = new Connection(this, socket, https);
+    this.all.add(conn);
+    return conn;
+  }
+
+  close(): void {
+    for (const c of [...this.all]) c.destroy();
+    for (const r of this.waiting.splice(0)) r.fail(new UpstreamError('aborted', 'client closed'));
+  }
+}
+
+export class Http1Client {
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxConnectionsPerOrigin: number;
+  readonly ca: string[] | undefined;
+  private readonly pools = new Map<string, OriginPool>();
+
+  constructor(opts: Http1ClientOptions = {}) {
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+    this.headersTimeoutMs = opts.headersTimeoutMs ?? 120_000;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
+    this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 30_000;
+    this.maxConnectionsPerOrigin = opts.maxConnectionsPerOrigin ?? 256;
+    this.ca = opts.ca;
+  }
+
+  /**
+   * Sends a request; the handler hears the response. A request that cannot be written (a header value with a
+   * line break, an unsupported scheme) fails through onError on the next tick, never with an exception.
+   */
+  request(spec: UpstreamRequest, handler: ResponseHandler): Exchange {
+    const chunked = spec.body !== undefined && !Buffer.isBuffer(spec.body) && !hasHeader(spec.headers, 'content-length');
+    let r: Request;
+    try {
+      if (spec.url.protocol !== 'http:' && spec.url.protocol !== 'https:') throw new UpstreamError('invalid request', `unsupported scheme ${spec.url.protocol}`);
+      r = new Request(this, spec, handler, chunked);
+    } catch (err) {
+      const e = err instanceof UpstreamError ? err : new UpstreamError('invalid request', (err as Error).message);
+      process.nextTick(() => handler.onError(e));
+      return { pause() {}, resume() {}, abort() {}, bytesSent: 0 };
+    }
+    this.pool(spec.url).send(r);
+    return r;
+  }
+
+  /** Sends `r` on a new connection (a replay after a reused connection failed). */
+  connectFresh(r: Request): void {
+    this.pool(r.spec.url).sendFresh(r);
+  }
+
+  private pool(url: URL): OriginPool {
+    const key = url.origin;
+    let p = this.pools.get(key);
+    if (!p) this.pools.set(key, (p = new OriginPool(this, new URL(key))));
+    return p;
+  }
+
+  dropPool(p: OriginPool): void {
+    if (this.pools.get(p.origin.origin) === p) this.pools.delete(p.origin.origin);
+  }
+
+  /** Closes every connection; requests in flight fail. */
+  close(): void {
+    for (const p of [...this.pools.values()]) p.close();
+    this.pools.clear();
+  }
+}
+
+function hasHeader(headers: Record<string, unknown>, lowerName: string): boolean {
+  for (const k in headers) if (k.length === lowerName.length && k.toLowerCase() === lowerName && headers[k] !== undefined) return true;
+  return false;
+}
+
+/** Socket errors by a short name: the code (ECONNREFUSED, ENOTFOUND, a TLS verification code) or 'connection reset'. */
+function socketError(err: NodeJS.ErrnoException): UpstreamError {
+  const code = err.code;
+  if (code === 'ECONNRESET' || code === 'EPIPE') return new UpstreamError('connection reset', err.message);
+  return new UpstreamError(typeof code === 'string' ? code : 'connection error', err.message);
+}

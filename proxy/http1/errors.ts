@@ -1,0 +1,10 @@
+// The one error type of the upstream client: a short, secret-free kind for metrics and 502/504 bodies.
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+  /** 'connect timeout', 'headers timeout', 'idle timeout', 'connection reset', 'invalid response', an errno code... */
+  readonly kind: string;
+  constructor(kind: string, message = kind) {
+    super(message);
+    this.kind = kind;
+  }
+}

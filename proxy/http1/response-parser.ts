@@ -1,0 +1,286 @@
+// Incremental parser of HTTP/1.1 responses (RFC 9112) for the proxy's own upstream client: bytes in, head /
+// body chunks / end out, no I/O. It is strict where leniency lets a response be read two ways (conflicting
+// Content-Length, bare CR or LF in the head, bad chunk framing) and decodes chunked bodies, so the proxy can
+// re-frame them for its client. One response at a time (the client never pipelines).
+
+export interface ResponseHead {
+  status: number;
+  /** Lower-case names; Set-Cookie always a list, other repeated fields joined with ", ". */
+  headers: Record<string, string | string[]>;
+  /** Whether the connection may carry another request once this response has ended. */
+  keepAlive: boolean;
+  /** Seconds from a `Keep-Alive: timeout=N` hint, if any. */
+  keepAliveTimeoutS?: number;
+}
+
+export interface ResponseSink {
+  onHead(head: ResponseHead): void;
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+}
+
+export class ResponseParseError extends Error {
+  override readonly name = 'ResponseParseError';
+}
+
+export const MAX_HEAD_BYTES = 64 * 1024;
+const MAX_CHUNK_LINE = 4096;
+const MAX_TRAILER_BYTES = 64 * 1024;
+
+// Parser states (numbers: compared on every byte run).
+const State = { Head: 0, Length: 1, ChunkSize: 2, ChunkData: 3, ChunkDataEnd: 4, Trailers: 5, UntilClose: 6, Done: 7 } as const;
+type State = (typeof State)[keyof typeof State];
+
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_FIELD_CHARS = /[\0\r\n]/;
+const DIGITS = /^\d+$/;
+const HEX = /^[0-9a-fA-F]{1,13}$/;
+
+export class ResponseParser {
+  private state: State = State.Done;
+  private sink: ResponseSink | undefined;
+  private noBody = false;
+  private head: Buffer[] = [];
+  private headSize = 0;
+  private remaining = 0;
+  private line = '';
+  private trailerBytes = 0;
+  private keepAlive = false;
+  /** Bytes that arrived after the end of the response (a protocol error for a non-pipelining client). */
+  extraneous = false;
+
+  /** Expect the response to a request with `method` (HEAD responses have no body). */
+  start(method: string, sink: ResponseSink): void {
+    this.state = State.Head;
+    this.sink = sink;
+    this.noBody = method === 'HEAD';
+    this.head = [];
+    this.headSize = 0;
+    this.extraneous = false;
+  }
+
+  get done(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** Whether any byte of the current response has arrived. */
+  get started(): boolean {
+    return this.state !== State.Head || this.headSize > 0;
+  }
+
+  /** Feeds bytes; throws ResponseParseError on a malformed response. */
+  execute(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      switch (this.state) {
+        case State.Head:
+          i = this.readHead(chunk, i);
+          break;
+        case State.Length: {
+          const n = Math.min(this.remaining, chunk.length - i);
+          this.remaining -= n;
+          const data = chunk.subarray(i, i + n);
+          i += n;
+          if (this.remaining === 0) this.state = State.Done;
+          this.sink!.onData(data);
+          if (this.state === State.Done) this.sink!.onEnd();
+          break;
+        }
+        case State.ChunkSize:
+        case State.ChunkDataEnd:
+        case State.Trailers:
+          i = this.readLine(chunk, i);
+          break;
+        case State.ChunkData: {
+          const n = Math.min(this.remaining, chunk.length - i);
+          this.remaining -= n;
+          const data = chunk.subarray(i, i + n);
+          i += n;
+          if (this.remaining === 0) this.state = State.ChunkDataEnd;
+          this.sink!.onData(data);
+          break;
+        }
+        case State.UntilClose: {
+          const data = i === 0 ? chunk : chunk.subarray(i);
+          i = chunk.length;
+          this.sink!.onData(data);
+          break;
+        }
+        case State.Done:
+          this.extraneous = true;
+          return;
+      }
+    }
+  }
+
+  /** The connection was closed by the upstream: ends a close-delimited body, otherwise the response was cut. */
+  finish(): void {
+    if (this.state === State.UntilClose) {
+      this.state = State.Done;
+      this.sink!.onEnd();
+      return;
+    }
+    if (this.state !== State.Done) throw new ResponseParseError(this.started ? 'response cut short by the upstream' : 'upstream closed the connection without a response');
+  }
+
+  private readHead(chunk: Buffer, from: number): number {
+    // The end of the head may straddle chunks: search the bytes kept so far plus this chunk.
+    const prevTail = this.headSize;
+    this.head.push(from === 0 ? chunk : chunk.subarray(from));
+    this.headSize += chunk.length - from;
+    const all = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head, this.headSize);
+    const end = all.indexOf('\r\n\r\n', Math.max(0, prevTail - 3), 'latin1');
+    if (end === -1) {
+      if (this.headSize > MAX_HEAD_BYTES) throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+      if (this.head.length > 1) this.head = [all];
+      return chunk.length;
+    }
+    if (end > MAX_HEAD_BYTES) throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+    const consumed = end + 4 - prevTail; // bytes of this chunk (from `from`) that belong to the head
+    this.head = [];
+    this.headSize = 0;
+    const head = parseHead(all.toString('latin1', 0, end));
+    if (head.status < 200) {
+      // Interim responses (100 Continue, 103 Early Hints) are dropped; 101 needs an Upgrade the proxy never sends.
+      if (head.status === 101) throw new ResponseParseError('unexpected 101 Switching Protocols');
+      return from + consumed;
+    }
+    this.keepAlive = head.keepAlive;
+    const framing = bodyFraming(head, this.noBody);
+    if (framing.kind === 'close') head.keepAlive = this.keepAlive = false;
+    this.sink!.onHead(head);
+    switch (framing.kind) {
+      case 'none':
+        this.state = State.Done;
+        this.sink!.onEnd();
+        break;
+      case 'length':
+        if (framing.length === 0) {
+          this.state = State.Done;
+          this.sink!.onEnd();
+        } else {
+          this.state = State.Length;
+          this.remaining = framing.length;
+        }
+        break;
+      case 'chunked':
+        this.state = State.ChunkSize;
+        this.line = '';
+        break;
+      case 'close':
+        this.state = State.UntilClose;
+        break;
+    }
+    return from + consumed;
+  }
+
+  /** Chunk-size lines, the CRLF after chunk data, and trailer lines. */
+  private readLine(chunk: Buffer, from: number): number {
+    const lf = chunk.indexOf(10, from);
+    const end = lf === -1 ? chunk.length : lf + 1;
+    this.line += chunk.toString('latin1', from, end);
+    if (this.state === State.Trailers) {
+      this.trailerBytes += end - from;
+      if (this.trailerBytes > MAX_TRAILER_BYTES) throw new ResponseParseError('response trailers too large');
+    } else if (this.line.length > MAX_CHUNK_LINE) throw new ResponseParseError('chunk size line too long');
+    if (lf === -1) return end;
+    const line = this.line;
+    this.line = '';
+    if (!line.endsWith('\r\n') || line.indexOf('\r') !== line.length - 2) throw new ResponseParseError('bare LF or CR in chunked framing');
+    const text = line.slice(0, -2);
+    switch (this.state) {
+      case State.ChunkDataEnd:
+        if (text !== '') throw new ResponseParseError('chunk data longer than its size');
+        this.state = State.ChunkSize;
+        break;
+      case State.ChunkSize: {
+        const semi = text.indexOf(';');
+        const size = (semi === -1 ? text : text.slice(0, semi)).trimEnd();
+        if (!HEX.test(size)) throw new ResponseParseError('invalid chunk size');
+        this.remaining = parseInt(size, 16);
+        if (this.remaining === 0) {
+          this.state = State.Trailers;
+          this.trailerBytes = 0;
+        } else this.state = State.ChunkData;
+        break;
+      }
+      case State.Trailers:
+        // Trailer fields are dropped: the client's response has no trailer declared.
+        if (text === '') {
+          this.state = State.Done;
+          this.sink!.onEnd();
+        }
+        break;
+    }
+    return end;
+  }
+}
+
+/** Status line and header fields of a head (without its final CRLFCRLF). Pure. */
+export function parseHead(text: string): ResponseHead {
+  const lines = text.split('\r\n');
+  const m = STATUS_LINE.exec(lines[0]);
+  if (!m) throw new ResponseParseError('invalid status line');
+  const headers: Record<string, string | string[]> = {};
+  let last = '';
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i];
+    if (BAD_FIELD_CHARS.test(l)) throw new ResponseParseError('bare CR, LF or NUL in a response header');
+    if (l[0] === ' ' || l[0] === '\t') {
+      // Obsolete line folding: replaced by a space, as RFC 9112 §5.2 lets a proxy do.
+      if (!last) throw new ResponseParseError('invalid header continuation');
+      const v = headers[last];
+      const folded = l.trim();
+      if (Array.isArray(v)) v[v.length - 1] += ' ' + folded;
+      else headers[last] = v + ' ' + folded;
+      continue;
+    }
+    const colon = l.indexOf(':');
+    const name = colon > 0 ? l.slice(0, colon) : '';
+    if (!FIELD_NAME.test(name)) throw new ResponseParseError('invalid response header name');
+    const k = name.toLowerCase();
+    const value = l.slice(colon + 1).trim();
+    const prev = headers[k];
+    if (prev === undefined) headers[k] = k === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else headers[k] = prev + ', ' + value;
+    last = k;
+  }
+  const http10 = m[1] === '0';
+  const conn = headers.connection;
+  const tokens = conn === undefined ? '' : ',' + String(conn).toLowerCase().replace(/\s+/g, '') + ',';
+  const keepAlive = http10 ? tokens.includes(',keep-alive,') : !tokens.includes(',close,');
+  const head: ResponseHead = { status: Number(m[2]), headers, keepAlive };
+  const hint = headers['keep-alive'];
+  if (typeof hint === 'string') {
+    const t = /(?:^|[,\s])timeout=(\d+)/i.exec(hint);
+    if (t) head.keepAliveTimeoutS = Number(t[1]);
+  }
+  return head;
+}
+
+type Framing = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };
+
+/** How the body of a response is delimited (RFC 9112 §6.3). Pure; removes Content-Length when TE decides. */
+export function bodyFraming(head: ResponseHead, requestWasHead: boolean): Framing {
+  const { status, headers } = head;
+  if (requestWasHead || status === 204 || status === 304 || status < 200) return { kind: 'none' };
+  const te = headers['transfer-encoding'];
+  if (te !== undefined) {
+    // Transfer-Encoding overrides Content-Length (which must then not be sent on).
+    delete headers['content-length'];
+    const codings = String(te).toLowerCase().split(',');
+    return codings[codings.length - 1].trim() === 'chunked' ? { kind: 'chunked' } : { kind: 'close' };
+  }
+  const cl = headers['content-length'];
+  if (cl !== undefined) {
+    const values = String(cl).split(',').map((v) => v.trim());
+    if (!values.every((v) => DIGITS.test(v) && v === values[0])) throw new ResponseParseError('invalid or conflicting Content-Length');
+    const length = Number(values[0]);
+    if (!Number.isSafeInteger(length)) throw new ResponseParseError('invalid Content-Length');
+    headers['content-length'] = values[0];
+    return { kind: 'length', length };
+  }
+  return { kind: 'close' };
+}
