@@ -3,11 +3,13 @@
 // proxy as its own process started with the CLI (`connectors proxy`).
 //   (a) clone of a generated repository (BENCH_REPO_MB, default 200 MB of incompressible blobs), directly and
 //       through the proxy; throughput ratio.
-//   (b) small GETs at fixed concurrency and count from a separate load process (bench/load.ts): straight to the
-//       upstream, through nginx (nginx-light, `proxy_set_header Authorization`, 1 worker like the one Node
-//       process, access log on like the proxy's audit log), and through the proxy with authorisation cached; rps and p50/p99 latency.
-//       BENCH_LOADGEN=ab uses ApacheBench (-k) instead of bench/load.ts; BENCH_WORKERS=N runs nginx and the proxy
-//       with N worker processes each.
+//   (b) small GETs at fixed concurrency and count from a separate load process (ApacheBench -k, C): straight to
+//       the upstream (an nginx `return 200` server, its own process), through nginx (nginx-light, a second
+//       process, `proxy_set_header Authorization`, 1 worker like the one Node process, access log on like the
+//       proxy's audit log), and through the proxy with authorisation cached; rps and p50/p99 latency. Then the
+//       latency each hop adds without queueing: one connection, one request at a time (bench/load.ts, µs precision).
+//       BENCH_LOADGEN=node uses bench/load.ts for the throughput runs too; BENCH_WORKERS=N runs nginx and the
+//       proxy with N worker processes each.
 //   (c) the proxy's RSS with 1,000 idle keep-alive connections.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -29,16 +31,18 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const IDLE = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 1000);
 /** nginx worker_processes and the proxy's --workers, always the same. */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
-/** The load generator of (b): `node` (bench/load.ts, undici) or `ab` (ApacheBench -k, C, one thread). */
-const LOADGEN = process.env.BENCH_LOADGEN ?? 'node';
+/** The load generator of (b): `ab` (ApacheBench -k, C, one thread) or `node` (bench/load.ts, undici). */
+const LOADGEN = process.env.BENCH_LOADGEN ?? 'ab';
+/** Requests of the one-connection latency runs. */
+const SERIAL_REQUESTS = Number(process.env.BENCH_SERIAL_REQUESTS ?? 5000);
 const out = (s: string) => process.stdout.write(s + '\n');
 
 function rssKiB(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)![1]));
 }
 
-async function load(opts: { url: string; headers?: Record<string, string> }): Promise<{ rps: number; p50Ms: number; p99Ms: number; errors: number }> {
-  if (LOADGEN === 'ab') {
+async function load(opts: { url: string; headers?: Record<string, string>; connections?: number; loadgen?: string; requests?: number }): Promise<{ rps: number; p50Ms: number; p99Ms: number; errors: number }> {
+  if ((opts.loadgen ?? LOADGEN) === 'ab') {
     // ab reports whole milliseconds; warm-up first, as bench/load.ts does.
     const ab = (n: number) => runCommand('ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(n), ...Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), opts.url]);
     await ab(Math.min(2000, REQUESTS));
@@ -46,12 +50,14 @@ async function load(opts: { url: string; headers?: Record<string, string> }): Pr
     const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
     return { rps: num(/Requests per second:\s+([\d.]+)/), p50Ms: num(/^\s+50%\s+(\d+)/m), p99Ms: num(/^\s+99%\s+(\d+)/m), errors: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0) };
   }
-  const { stdout } = await runCommand(process.execPath, [join(root, 'bench/load.ts'), JSON.stringify({ ...opts, connections: CONCURRENCY, requests: REQUESTS })]);
+  const { stdout } = await runCommand(process.execPath, [join(root, 'bench/load.ts'), JSON.stringify({ url: opts.url, headers: opts.headers, connections: opts.connections ?? CONCURRENCY, requests: opts.requests ?? REQUESTS })]);
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 
-async function startNginx(dir: string, upstreamPort: number, proxyPort: number, authorization: string): Promise<ChildProcess> {
-  const conf = `worker_processes ${WORKERS};
+/** nginx serving `servers` (http-block text) from `dir`, with `workers` worker processes. */
+async function startNginx(dir: string, workers: number, probePort: number, servers: string): Promise<ChildProcess> {
+  await mkdir(dir, { recursive: true, mode: 0o777 });
+  const conf = `worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
@@ -60,23 +66,13 @@ http {
   access_log ${dir}/access.log;
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
   keepalive_requests 1000000;
-  upstream tool { server 127.0.0.1:${upstreamPort}; keepalive 256; }
-  server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "ok from the tool\\n"; } }
-  server {
-    listen 127.0.0.1:${proxyPort};
-    location / {
-      proxy_pass http://tool;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "${authorization}";
-    }
-  }
+${servers}
 }
 `;
   await writeFile(join(dir, 'nginx.conf'), conf);
   const child = spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${upstreamPort}/`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${probePort}/`).then((r) => r.ok, () => false);
     if (ok) return child;
     await sleep(50);
   }
@@ -96,6 +92,7 @@ await chmod(work, 0o755);
 const c = await cluster();
 let proxy: ChildProcess | undefined;
 let nginx: ChildProcess | undefined;
+let upstreamNginx: ChildProcess | undefined;
 const git = await startGitServer({ users: { bench: 'bench-pass' } });
 try {
   const ns = await c.createNamespace('proxy-bench');
@@ -167,12 +164,27 @@ ${benchUserYaml(ns)}`,
   await rm(join(work, 'via'), { recursive: true, force: true });
 
   // (b) small requests
-  const nginxDir = join(work, 'nginx');
-  await mkdir(nginxDir, { mode: 0o777 });
-  nginx = await startNginx(nginxDir, upstreamPort, nginxPort, basicAuth);
-  const reference = await load({ url: `http://127.0.0.1:${upstreamPort}/x` });
-  const viaNginx = await load({ url: `http://127.0.0.1:${nginxPort}/x` });
-  const viaProxy = await load({ url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` } });
+  // The tool and the baseline proxy are separate nginx processes, so nginx pays the same process-to-process hop
+  // to the tool as the connectors proxy does.
+  upstreamNginx = await startNginx(join(work, 'nginx-tool'), 1, upstreamPort, `  server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "ok from the tool\\n"; } }`);
+  nginx = await startNginx(join(work, 'nginx-proxy'), WORKERS, nginxPort, `  upstream tool { server 127.0.0.1:${upstreamPort}; keepalive 256; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / {
+      proxy_pass http://tool;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "${basicAuth}";
+    }
+  }`);
+  const targets = {
+    direct: { url: `http://127.0.0.1:${upstreamPort}/x` },
+    nginx: { url: `http://127.0.0.1:${nginxPort}/x` },
+    proxy: { url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` } },
+  };
+  const reference = await load(targets.direct);
+  const viaNginx = await load(targets.nginx);
+  const viaProxy = await load(targets.proxy);
   const row = (name: string, r: { rps: number; p50Ms: number; p99Ms: number; errors: number }) =>
     out(`    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}`);
   out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy:`);
@@ -180,6 +192,13 @@ ${benchUserYaml(ns)}`,
   row(`nginx (${WORKERS} worker${WORKERS > 1 ? 's' : ''})`, viaNginx);
   row('connectors proxy', viaProxy);
   out(`    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`);
+  const serial = async (t: { url: string; headers?: Record<string, string> }) => load({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
+  const [s0, s1, s2] = [await serial(targets.direct), await serial(targets.nginx), await serial(targets.proxy)];
+  out(`\n(b') latency added by each hop without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts):`);
+  row('upstream directly', s0);
+  row('nginx', s1);
+  row('connectors proxy', s2);
+  out(`    added over direct: proxy p50 ${(s2.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s2.p99Ms - s0.p99Ms).toFixed(2)} ms; nginx p50 ${(s1.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s1.p99Ms - s0.p99Ms).toFixed(2)} ms`);
 
   // (c) idle keep-alive connections
   await sleep(1000);
@@ -205,6 +224,7 @@ ${benchUserYaml(ns)}`,
 } finally {
   proxy?.kill('SIGTERM');
   nginx?.kill('SIGQUIT');
+  upstreamNginx?.kill('SIGQUIT');
   await git.stop();
   await stopCluster();
   await rm(work, { recursive: true, force: true });

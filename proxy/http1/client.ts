@@ -84,11 +84,15 @@ class Request implements Exchange {
   }
 
   pause(): void {
-    this.conn?.socket.pause();
+    if (!this.conn) return;
+    this.conn.socket.pause();
+    this.conn.deadline = 0; // waiting for our client is not the upstream's silence
   }
 
   resume(): void {
-    this.conn?.socket.resume();
+    if (!this.conn) return;
+    this.conn.socket.resume();
+    this.conn.touch();
   }
 
   abort(): void {
@@ -104,7 +108,7 @@ class Request implements Exchange {
     conn.request = this;
     conn.parser.start(this.spec.method, conn);
     const { socket } = conn;
-    socket.setTimeout(conn.connected ? this.client.headersTimeoutMs : this.client.connectTimeoutMs);
+    conn.arm(conn.connected ? this.client.headersTimeoutMs : this.client.connectTimeoutMs);
     const body = this.spec.body;
     if (body === undefined || Buffer.isBuffer(body)) {
       if (body && body.length > 0) {
@@ -124,6 +128,7 @@ class Request implements Exchange {
   private streamBody(body: Readable, socket: Socket): void {
     const onData = (chunk: Buffer) => {
       this.bytesSent += chunk.length;
+      this.conn?.touch(); // a long upload is activity, not a wait for the response head
       let ok: boolean;
       if (this.chunked) {
         socket.cork();
@@ -189,6 +194,9 @@ class Connection {
   keepAliveMs: number;
   private keepAlive = false;
   private destroyed = false;
+  private timeoutMs = 0;
+  /** When the connection has been inactive too long (epoch ms); see arm(). */
+  deadline = 0;
 
   readonly pool: OriginPool;
   readonly socket: Socket;
@@ -200,13 +208,12 @@ class Connection {
     socket.setNoDelay(true);
     socket.once(tls ? 'secureConnect' : 'connect', () => {
       this.connected = true;
-      if (this.request && !this.request.finished) socket.setTimeout(pool.client.headersTimeoutMs);
+      if (this.request && !this.request.finished) this.arm(pool.client.headersTimeoutMs);
     });
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('end', () => this.onSocketEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(socketError(err)));
     socket.on('close', () => this.onSocketClose());
-    socket.on('timeout', () => this.onSocketTimeout());
   }
 
   // ResponseSink
@@ -215,7 +222,7 @@ class Connection {
     if (head.keepAliveTimeoutS !== undefined) this.keepAliveMs = Math.min(this.keepAliveMs, head.keepAliveTimeoutS * 1000 - 1000);
     const r = this.request!;
     r.headReceived = true;
-    this.socket.setTimeout(this.pool.client.idleTimeoutMs);
+    this.arm(this.pool.client.idleTimeoutMs);
     r.handler.onHead(head.status, head.headers);
   }
 
@@ -240,6 +247,7 @@ class Connection {
   }
 
   private onSocketData(chunk: Buffer): void {
+    this.touch();
     const r = this.request;
     if (!r) {
       this.destroy(); // bytes from an idle connection: nothing can make sense of them
@@ -288,7 +296,20 @@ class Connection {
     if (r && !r.responseEnded && !r.finished) this.fail(new UpstreamError('connection reset', 'upstream connection closed'));
   }
 
-  private onSocketTimeout(): void {
+  /**
+   * Inactivity timeouts are deadlines checked by the client's sweep, not a timer per socket: re-arming a
+   * socket timer for every request and body chunk was a measurable part of a small request.
+   */
+  arm(ms: number): void {
+    this.timeoutMs = ms;
+    this.deadline = Date.now() + ms;
+  }
+
+  touch(): void {
+    this.deadline = Date.now() + this.timeoutMs;
+  }
+
+  onTimeout(): void {
     const r = this.request;
     if (!r) return this.destroy(); // idle past its keep-alive time
     this.fail(new UpstreamError(!this.connected ? 'connect timeout' : !r.headReceived ? 'headers timeout' : 'idle timeout'));
@@ -348,7 +369,7 @@ class OriginPool {
       conn.reused = true;
       return next.finished ? this.release(conn) : next.send(conn);
     }
-    conn.socket.setTimeout(conn.keepAliveMs);
+    conn.arm(conn.keepAliveMs);
     conn.socket.unref(); // an idle connection does not keep the process alive
     this.idle.push(conn);
   }
@@ -377,6 +398,11 @@ class OriginPool {
     return conn;
   }
 
+  /** Times out the connections whose deadline has passed. */
+  sweep(now: number): void {
+    for (const c of [...this.all]) if (c.deadline !== 0 && c.deadline <= now) c.onTimeout();
+  }
+
   close(): void {
     for (const c of [...this.all]) c.destroy();
     for (const r of this.waiting.splice(0)) r.fail(new UpstreamError('aborted', 'client closed'));
@@ -391,6 +417,7 @@ export class Http1Client {
   readonly maxConnectionsPerOrigin: number;
   readonly ca: string[] | undefined;
   private readonly pools = new Map<string, OriginPool>();
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(opts: Http1ClientOptions = {}) {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
@@ -399,6 +426,13 @@ export class Http1Client {
     this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 30_000;
     this.maxConnectionsPerOrigin = opts.maxConnectionsPerOrigin ?? 256;
     this.ca = opts.ca;
+    // A timeout fires up to a quarter of the shortest timeout late (at most 1 s).
+    const tick = Math.max(25, Math.min(1000, Math.min(this.connectTimeoutMs, this.headersTimeoutMs, this.idleTimeoutMs, this.keepAliveTimeoutMs) / 4));
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const p of [...this.pools.values()]) p.sweep(now);
+    }, tick);
+    this.sweeper.unref();
   }
 
   /**
@@ -438,6 +472,7 @@ export class Http1Client {
 
   /** Closes every connection; requests in flight fail. */
   close(): void {
+    clearInterval(this.sweeper);
     for (const p of [...this.pools.values()]) p.close();
     this.pools.clear();
   }

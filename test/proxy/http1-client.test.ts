@@ -206,6 +206,29 @@ describe('proxy/http1 client', function () {
     expect(server.connections).to.equal(2);
   });
 
+  it('a response paused by a slow client longer than the idle timeout is not timed out', async () => {
+    server = await scripted((_req, s) => s.write(ok('y'.repeat(4 * 1024 * 1024))));
+    let received = 0;
+    const error = await new Promise<UpstreamError | undefined>((resolve) => {
+      let paused = false;
+      const ex = client.request({ url: server!.url, method: 'GET', headers: {} }, {
+        onHead: () => {},
+        onData: (c) => {
+          received += c.length;
+          if (!paused) {
+            paused = true;
+            ex.pause();
+            setTimeout(() => ex.resume(), 1600); // idleTimeoutMs is 1000
+          }
+        },
+        onEnd: () => resolve(undefined),
+        onError: resolve,
+      });
+    });
+    expect(error).to.equal(undefined);
+    expect(received).to.equal(4 * 1024 * 1024);
+  });
+
   it('pause() stops the response and resume() lets it finish', async () => {
     const big = 'x'.repeat(8 * 1024 * 1024);
     server = await scripted((_req, s) => s.write(ok(big)));
