@@ -77,12 +77,14 @@ export class ResponseParser {
         case State.Head:
           i = this.readHead(chunk, i);
           break;
-        case State.Length: {
+        case State.Length:
+        case State.ChunkData: {
+          // Body bytes of a known length: the whole body, or the current chunk.
           const n = Math.min(this.remaining, chunk.length - i);
           this.remaining -= n;
           const data = chunk.subarray(i, i + n);
           i += n;
-          if (this.remaining === 0) this.state = State.Done;
+          if (this.remaining === 0) this.state = this.state === State.Length ? State.Done : State.ChunkDataEnd;
           this.sink!.onData(data);
           if (this.state === State.Done) this.sink!.onEnd();
           break;
@@ -92,15 +94,6 @@ export class ResponseParser {
         case State.Trailers:
           i = this.readLine(chunk, i);
           break;
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, chunk.length - i);
-          this.remaining -= n;
-          const data = chunk.subarray(i, i + n);
-          i += n;
-          if (this.remaining === 0) this.state = State.ChunkDataEnd;
-          this.sink!.onData(data);
-          break;
-        }
         case State.UntilClose: {
           const data = i === 0 ? chunk : chunk.subarray(i);
           i = chunk.length;
