@@ -27,26 +27,32 @@ export interface UpstreamOptions {
 const RESPONSE_HOP_BY_HOP = new Set(HOP_BY_HOP);
 RESPONSE_HOP_BY_HOP.delete('proxy-authenticate');
 
-/** The header names listed in a Connection header (lower case). */
-function connectionTokens(conn: string | string[]): Set<string> {
+/**
+ * The header names listed in a Connection header (lower case), undefined when it lists only `keep-alive` or
+ * `close` (nearly always: those are hop-by-hop anyway, and no set is built per request).
+ */
+function connectionTokens(conn: string | string[]): Set<string> | undefined {
+  const text = String(conn);
+  const lower = text.length < 11 ? text.toLowerCase() : '';
+  if (lower === 'keep-alive' || lower === 'close') return undefined;
   const out = new Set<string>();
-  for (const t of String(conn).split(',')) out.add(t.trim().toLowerCase());
+  for (const t of text.split(',')) out.add(t.trim().toLowerCase());
   return out;
 }
 
-/** Request headers to send to the tool: hop-by-hop ones, those named by Connection, and `strip` removed. */
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, strip: Iterable<string> = [], secret?: string): Record<string, string | string[]> {
-  // No per-request copy of the hop-by-hop set: `strip` and the Connection tokens are checked on their own.
-  let stripped: Set<string> | undefined;
-  for (const s of strip) (stripped ??= new Set()).add(s.toLowerCase());
+/**
+ * Request headers to send to the tool: hop-by-hop ones, those named by Connection, and `strip` (lower-case
+ * names) removed, and any header carrying the client's token.
+ */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, strip: readonly string[] = [], secret?: string): Record<string, string | string[]> {
   const conn = incoming.connection;
   const named = conn ? connectionTokens(conn) : undefined;
   const out: Record<string, string | string[]> = {};
   for (const k in incoming) {
     const v = incoming[k];
-    if (v === undefined || HOP_BY_HOP.has(k) || stripped?.has(k) || named?.has(k)) continue;
+    if (v === undefined || HOP_BY_HOP.has(k) || strip.includes(k) || named?.has(k)) continue;
     // A header carrying the client's token (whatever its name, e.g. the authExtractor's) never goes upstream.
-    if (secret && (Array.isArray(v) ? v.some((x) => x.includes(secret)) : v.includes(secret))) continue;
+    if (secret && (typeof v === 'string' ? v.includes(secret) : v.some((x) => x.includes(secret)))) continue;
     out[k] = v;
   }
   return out;
