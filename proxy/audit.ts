@@ -1,7 +1,9 @@
 // One audit line per request and the request metrics. The path is logged without its query string, which
-// may carry credentials (e.g. an injected api_key); no header value is ever logged.
+// may carry credentials (e.g. an injected api_key); no header value is ever logged. The line is built from
+// the fixed fields of AuditRecord alone (none is a credential's, see AUDIT_FIELDS), so it skips the
+// logger's generic copy-and-redact.
 import type { Logger } from '../core/observability/log.ts';
-import { counter, histogram } from '../core/observability/metrics.ts';
+import { counter, histogram, tally, type Tally } from '../core/observability/metrics.ts';
 
 export interface AuditRecord {
   mode: 'reverse' | 'forward' | 'connect';
@@ -33,16 +35,56 @@ export function stripQuery(path: string): string {
   return q === -1 ? path : path.slice(0, q);
 }
 
+/** The audit line's fields after ts, level, component, msg and audit, in this order. */
+export const AUDIT_FIELDS = ['mode', 'connector', 'serviceAccount', 'method', 'path', 'status', 'bytesIn', 'bytesOut', 'durationMs', 'injected', 'reason'] as const;
+
+const str = (s: string) => JSON.stringify(String(s));
+const num = (n: number) => (Number.isFinite(n) ? String(n) : 'null'); // as JSON.stringify writes numbers
+
+/** Tallies of the request and byte counters, shared by every Audit of the process (one set per label set). */
+const requestCounts = new Map<string, Tally>();
+function requestCount(m: ReturnType<typeof metrics>, mode: string, connector: string, status: number): Tally {
+  const key = mode + '\n' + connector + '\n' + status;
+  let t = requestCounts.get(key);
+  if (!t) requestCounts.set(key, (t = tally(m.requests, { mode, connector, code: String(status) })));
+  return t;
+}
+const byteCounts: Partial<Record<'in' | 'out', Tally>> = {};
+const bytesCount = (m: ReturnType<typeof metrics>, direction: 'in' | 'out'): Tally => (byteCounts[direction] ??= tally(m.bytes, { direction }));
+
 /**
- * Audit lines are written at once, and the request counters added up per label set, once per event-loop
- * turn (setImmediate, i.e. before any later I/O is processed): prom-client's per-call label hashing and one
- * log write per request were a measurable part of a small proxied request.
+ * The members of one audit line's JSON object (pure), in AUDIT_FIELDS order: the path without its query and
+ * durationMs rounded to 0.01 ms; `injected` and `reason` only when set.
+ */
+export function auditJson(r: AuditRecord): string {
+  let j =
+    '"mode":' + str(r.mode) +
+    ',"connector":' + str(r.connector) +
+    ',"serviceAccount":' + str(r.serviceAccount) +
+    ',"method":' + str(r.method) +
+    ',"path":' + str(stripQuery(r.path)) +
+    ',"status":' + num(r.status) +
+    ',"bytesIn":' + num(r.bytesIn) +
+    ',"bytesOut":' + num(r.bytesOut) +
+    ',"durationMs":' + num(Math.round(r.durationMs * 100) / 100);
+  if (r.injected !== undefined) j += ',"injected":' + (r.injected ? 'true' : 'false');
+  if (r.reason !== undefined) j += ',"reason":' + str(r.reason);
+  return j;
+}
+
+/**
+ * Audit lines are written, and the request metrics added up per label set, once per event-loop turn
+ * (setImmediate, i.e. before any later I/O is processed), the counters as tallies handed to prom-client at
+ * scrape time: prom-client's per-call label hashing and one log write per request were a measurable part
+ * of a small proxied request. Each line's ts is still its request's
+ * end (when record() was called).
  */
 export class Audit {
   private readonly log: Logger;
   private readonly m = metrics();
   private readonly durationBy = new Map<string, ReturnType<ReturnType<typeof metrics>['duration']['labels']>>();
   private pending: AuditRecord[] = [];
+  private pendingAt: number[] = [];
   private scheduled = false;
   private readonly flushBound = () => this.flush();
 
@@ -52,6 +94,7 @@ export class Audit {
 
   record(r: AuditRecord): void {
     this.pending.push(r);
+    this.pendingAt.push(Date.now());
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flushBound);
@@ -62,27 +105,19 @@ export class Audit {
   flush(): void {
     this.scheduled = false;
     const batch = this.pending;
+    const at = this.pendingAt;
     if (batch.length === 0) return;
     this.pending = [];
-    const counts = new Map<string, { mode: string; connector: string; code: string; n: number }>();
-    let bytesIn = 0;
-    let bytesOut = 0;
-    for (const r of batch) {
-      const connector = r.connector || 'none';
-      const code = String(r.status);
-      const key = r.mode + '\n' + connector + '\n' + code;
-      const c = counts.get(key);
-      if (c) c.n++;
-      else counts.set(key, { mode: r.mode, connector, code, n: 1 });
+    this.pendingAt = [];
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i];
+      requestCount(this.m, r.mode, r.connector || 'none', r.status).inc();
       let d = this.durationBy.get(r.mode);
       if (!d) this.durationBy.set(r.mode, (d = this.m.duration.labels(r.mode)));
       d.observe(r.durationMs / 1000);
-      bytesIn += r.bytesIn;
-      bytesOut += r.bytesOut;
-      this.log.info('request', { ...r, path: stripQuery(r.path), durationMs: Math.round(r.durationMs * 100) / 100 });
+      if (r.bytesIn) bytesCount(this.m, 'in').inc(r.bytesIn);
+      if (r.bytesOut) bytesCount(this.m, 'out').inc(r.bytesOut);
+      this.log.preformatted('info', 'request', auditJson(r), at[i]);
     }
-    for (const c of counts.values()) this.m.requests.inc({ mode: c.mode, connector: c.connector, code: c.code }, c.n);
-    if (bytesIn) this.m.bytes.inc({ direction: 'in' }, bytesIn);
-    if (bytesOut) this.m.bytes.inc({ direction: 'out' }, bytesOut);
   }
 }

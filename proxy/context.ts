@@ -122,8 +122,11 @@ export async function injectCredentials(
     case 'error':
       return { ok: false, status: 502, reason: plan.message };
     case 'headers': {
-      for (const k of Object.keys(headers)) if (k.toLowerCase() in plan.headers) delete headers[k];
-      return { ok: true, target, headers: { ...headers, ...plan.headers }, injected: true };
+      // In place (the caller's headers are its own copy): a client header of the same name, in any case,
+      // goes, and the credential headers come last.
+      for (const k in headers) if (k.toLowerCase() in plan.headers) delete headers[k];
+      for (const k in plan.headers) headers[k] = plan.headers[k];
+      return { ok: true, target, headers, injected: true };
     }
     case 'generator': {
       const request = regoRequest({ method: req.method ?? 'GET', path: target.pathname + target.search, host: target.host, headers });

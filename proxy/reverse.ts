@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { regoRequest } from '../core/opa/index.ts';
 import { reverseToken } from './auth/credentials.ts';
+import type { AuditRecord } from './audit.ts';
 import { checkAccess, deny, injectCredentials, type ProxyContext } from './context.ts';
 import { pathPrefix, underPrefix } from './inject.ts';
 import { upstreamRequestHeaders, sendText } from './upstream.ts';
@@ -29,8 +30,8 @@ export function reverseTarget(host: string | undefined, url: string): ReverseTar
   if (p) {
     let namespace: string, name: string;
     try {
-      namespace = decodeURIComponent(p[1]);
-      name = decodeURIComponent(p[2]);
+      namespace = p[1].includes('%') ? decodeURIComponent(p[1]) : p[1];
+      name = p[2].includes('%') ? decodeURIComponent(p[2]) : p[2];
     } catch {
       return undefined;
     }
@@ -52,17 +53,25 @@ function parsedAddress(address: string): { origin: string; prefix: string } {
   return a;
 }
 
-/** spec.address (with its path prefix) + the rest of the client path + the query. */
+/**
+ * spec.address (with its path prefix) + the rest of the client path + the query. Parsed as one string when
+ * that gives the same URL as setting pathname and search on the origin (the general way, kept for the rest):
+ * not with a `#` (a setter escapes it, a parse starts a fragment), a bare `?` (a setter drops it) or a
+ * trailing space or control character (a parse trims it).
+ */
 export function upstreamUrl(address: string, rest: string): URL {
   const { origin, prefix } = parsedAddress(address);
   const r = rest.startsWith('/') ? rest : '/' + rest;
   const q = r.indexOf('?');
-  const path = q === -1 ? r : r.slice(0, q);
-  const query = q === -1 ? '' : r.slice(q);
-  const out = new URL(origin);
-  // Keep the client's path bytes as they are (no re-encoding or dot-segment removal beyond URL's).
-  out.pathname = prefix + path;
-  out.search = query;
+  let out: URL;
+  if (r.indexOf('#') === -1 && q !== r.length - 1 && r.charCodeAt(r.length - 1) > 0x20) {
+    out = new URL(origin + prefix + r);
+  } else {
+    out = new URL(origin);
+    // Keep the client's path bytes as they are (no re-encoding or dot-segment removal beyond URL's).
+    out.pathname = prefix + (q === -1 ? r : r.slice(0, q));
+    out.search = q === -1 ? '' : r.slice(q);
+  }
   // Dot segments (also %2e) must not climb out of the address's path prefix.
   if (!underPrefix(out.pathname, prefix)) throw new Error('path escapes the connector address prefix');
   return out;
@@ -92,21 +101,25 @@ export function rewriteLocation(location: string, address: string, proxyBase: st
   return proxyBase.replace(/\/$/, '') + (loc.pathname.slice(prefix.length) || '/') + loc.search + loc.hash;
 }
 
+/** Audits a reverse-mode request that ends with `status`. */
+function finish(ctx: ProxyContext, record: AuditRecord, started: number, status: number, reason?: string): void {
+  record.status = status;
+  record.reason = reason;
+  record.durationMs = performance.now() - started;
+  ctx.audit.record(record);
+}
+
 export async function handleReverse(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const url = req.url ?? '/';
-  const record = { mode: 'reverse' as const, connector: '', serviceAccount: '', method: req.method ?? '', path: url, status: 0, bytesIn: 0, bytesOut: 0, injected: false, reason: undefined as string | undefined };
-  const finish = (status: number, reason?: string) => {
-    record.status = status;
-    record.reason = reason;
-    ctx.audit.record({ ...record, durationMs: performance.now() - started });
-  };
+  // The audit record itself, filled in as the request goes and handed over once at the end.
+  const record: AuditRecord = { mode: 'reverse', connector: '', serviceAccount: '', method: req.method ?? '', path: url, status: 0, bytesIn: 0, bytesOut: 0, durationMs: 0, injected: false, reason: undefined };
   const target = reverseTarget(req.headers.host, url);
   if (!target) {
     sendText(res, 404, 'no connector in the request: use the host c-<name>.<namespace>.svc or the path /namespaces/<namespace>/connectors/<name>/');
-    return finish(404, 'no connector named');
+    return finish(ctx, record, started, 404, 'no connector named');
   }
-  record.connector = `${target.namespace}/${target.name}`;
+  record.connector = target.namespace + '/' + target.name;
   const connector = ctx.state.connector(target.namespace, target.name);
   const cls = connector && ctx.state.connectorClass(connector.spec.connectorClassName);
 
@@ -122,44 +135,52 @@ export async function handleReverse(ctx: ProxyContext, req: IncomingMessage, res
   if (!token) token = reverseToken(req.headers);
   if (!token) {
     deny(res, 401, 'a ServiceAccount token is required: Basic (any user name, the token as password) or Bearer');
-    return finish(401, 'no token');
+    return finish(ctx, record, started, 401, 'no token');
   }
   const access = await checkAccess(ctx, token, [target], req.socket);
   record.serviceAccount = access.serviceAccount;
   if (!access.ok) {
     deny(res, access.status, access.status === 401 ? 'the token is invalid, expired or for another audience' : access.status === 403 ? 'forbidden: ' + access.reason : access.reason);
-    return finish(access.status, access.reason);
+    return finish(ctx, record, started, access.status, access.reason);
   }
   if (!connector) {
     sendText(res, 404, `connector ${record.connector} not found`);
-    return finish(404, 'connector not found');
+    return finish(ctx, record, started, 404, 'connector not found');
   }
+  const address = connector.spec.address;
   let upstream: URL;
   try {
-    upstream = upstreamUrl(connector.spec.address, target.rest);
+    upstream = upstreamUrl(address, target.rest);
   } catch (err) {
     const escapes = /escapes/.test((err as Error).message);
     sendText(res, escapes ? 400 : 502, escapes ? 'the path leaves the connector address' : `connector ${record.connector} has an invalid address`);
-    return finish(escapes ? 400 : 502, escapes ? 'path escapes prefix' : 'invalid address');
+    return finish(ctx, record, started, escapes ? 400 : 502, escapes ? 'path escapes prefix' : 'invalid address');
   }
-  const headers = upstreamRequestHeaders(req.headers, ['authorization'], token);
+  const headers = upstreamRequestHeaders(req.headers, STRIP_AUTHORIZATION, token);
   const prepared = await injectCredentials(ctx, req, connector, upstream, headers);
   if (!prepared.ok) {
     sendText(res, prepared.status, prepared.reason);
-    return finish(prepared.status, prepared.reason);
+    return finish(ctx, record, started, prepared.status, prepared.reason);
   }
   record.injected = prepared.injected;
-  const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  const proxyBase = `${scheme}://${req.headers.host ?? 'localhost'}${target.prefix}`;
   const result = await ctx.upstream.forward({
     req,
     res,
     target: prepared.target,
     headers: prepared.headers,
     body: prepared.body,
-    rewriteLocation: (loc) => rewriteLocation(loc, connector.spec.address, proxyBase),
+    // The proxy's own URL of the Connector is only needed for a Location header: built then.
+    rewriteLocation: (loc) => rewriteLocation(loc, address, proxyBase(req, target.prefix)),
   });
   record.bytesIn = result.bytesIn;
   record.bytesOut = result.bytesOut;
-  finish(result.status, result.error);
+  finish(ctx, record, started, result.status, result.error);
+}
+
+const STRIP_AUTHORIZATION = ['authorization'];
+
+/** The client-visible URL of the Connector: scheme and host the client used, then its prefix. */
+function proxyBase(req: IncomingMessage, prefix: string): string {
+  const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  return `${scheme}://${req.headers.host ?? 'localhost'}${prefix}`;
 }

@@ -57,6 +57,23 @@ export function stripManagedFields<T extends KObject>(raw: KObject): T {
 export function startInformer<T extends KObject>(kc: KubeConfig, path: string, opts: InformerOptions<T> = {}): Informer<T> {
   const transform = opts.transform ?? ((raw: KObject) => stripManagedFields<T>(raw));
   const store = new Map<string, T>();
+  // get() by namespace then name, so that a lookup (per proxied request) builds no `ns/name` key string.
+  const index = new Map<string, Map<string, T>>();
+  const put = (key: string, obj: T) => {
+    store.set(key, obj);
+    const slash = key.indexOf('/'); // a namespace has no '/'
+    const ns = key.slice(0, slash);
+    let names = index.get(ns);
+    if (!names) index.set(ns, (names = new Map()));
+    names.set(key.slice(slash + 1), obj);
+  };
+  const remove = (key: string) => {
+    store.delete(key);
+    const slash = key.indexOf('/');
+    const ns = key.slice(0, slash);
+    const names = index.get(ns);
+    if (names?.delete(key.slice(slash + 1)) && names.size === 0) index.delete(ns);
+  };
   const handlers: Record<'add' | 'update' | 'delete', Array<(obj: T, old?: T) => void>> = { add: [], update: [], delete: [] };
   let restPromise: Promise<KubeRest> | undefined;
   const rest = () => (restPromise ??= opts.rest ? Promise.resolve(opts.rest) : kubeRest(kc));
@@ -85,7 +102,7 @@ export function startInformer<T extends KObject>(kc: KubeConfig, path: string, o
     const old = store.get(key);
     if (type === 'DELETED') {
       if (old) {
-        store.delete(key);
+        remove(key);
         emit('delete', old);
       }
       return;
@@ -93,12 +110,12 @@ export function startInformer<T extends KObject>(kc: KubeConfig, path: string, o
     const obj = transform(raw);
     if (obj === undefined) {
       if (old) {
-        store.delete(key);
+        remove(key);
         emit('delete', old);
       }
       return;
     }
-    store.set(key, obj);
+    put(key, obj);
     if (old) emit('update', obj, old);
     else emit('add', obj);
   }
@@ -121,7 +138,7 @@ export function startInformer<T extends KObject>(kc: KubeConfig, path: string, o
     } while (cont && !stopped);
     for (const [key, obj] of [...store]) {
       if (!seen.has(key)) {
-        store.delete(key);
+        remove(key);
         emit('delete', obj);
       }
     }
@@ -202,7 +219,7 @@ export function startInformer<T extends KObject>(kc: KubeConfig, path: string, o
   void run();
 
   return {
-    get: (name, namespace) => store.get(keyOf(name, namespace)),
+    get: (name, namespace) => index.get(namespace ?? '')?.get(name),
     list: (namespace) => {
       const all = [...store.values()];
       return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);

@@ -11,6 +11,12 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
+  /**
+   * One line whose fields the caller serialised itself (`json`: the members of a JSON object, e.g.
+   * `"a":1,"b":"x"`), written as-is without redaction: only for a fixed set of fields known to hold no
+   * credential (the audit line). `atMs` (epoch ms) is the line's time, default now.
+   */
+  preformatted(level: Level, msg: string, json: string, atMs?: number): void;
 }
 
 /** Field names whose values are never logged. */
@@ -38,6 +44,20 @@ function isSecretField(k: string): boolean {
     if (secretFieldMemo.size < 10_000) secretFieldMemo.set(k, r);
   }
   return r;
+}
+
+/**
+ * `new Date(ms).toISOString()`, computed once per millisecond: a busy process writes many lines in the same
+ * millisecond (e.g. one audit line per proxied request), and formatting a date is not free.
+ */
+let isoMs = Number.NaN;
+let isoText = '';
+export function isoTime(ms: number = Date.now()): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
 }
 
 // The default sink gathers the lines of one event-loop turn and writes them to stderr at once (one write
@@ -87,9 +107,21 @@ export function setLogLevel(level: Level): void {
 
 export function createLogger(component: string, base: Record<string, unknown> = {}): Logger {
   const safeBase = redact(base) as object; // base never changes: redacted once
+  // For preformatted lines: `","level":…,"component":…,"msg":…,<base>` (closing the ts string), built once
+  // per level and message from the same object write() starts from, so both kinds of line look alike.
+  const heads = new Map<string, string>();
+  const head = (level: Level, msg: string): string => {
+    const k = level + '\n' + msg;
+    let h = heads.get(k);
+    if (h === undefined) {
+      h = '"' + JSON.stringify({ ts: '', level, component, msg, ...safeBase }).slice('{"ts":""'.length, -1);
+      if (heads.size < 100) heads.set(k, h);
+    }
+    return h;
+  };
   const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < ORDER[minLevel]) return;
-    const entry = { ts: new Date().toISOString(), level, component, msg, ...safeBase, ...(fields ? (redact(fields) as object) : {}) };
+    const entry = { ts: isoTime(), level, component, msg, ...safeBase, ...(fields ? (redact(fields) as object) : {}) };
     sink(JSON.stringify(entry));
   };
   return {
@@ -98,5 +130,9 @@ export function createLogger(component: string, base: Record<string, unknown> = 
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),
     child: (fields) => createLogger(component, { ...base, ...fields }),
+    preformatted: (level, msg, json, atMs) => {
+      if (ORDER[level] < ORDER[minLevel]) return;
+      sink('{"ts":"' + isoTime(atMs) + head(level, msg) + (json ? ',' + json : '') + '}');
+    },
   };
 }

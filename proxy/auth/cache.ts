@@ -5,6 +5,8 @@ export class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
   private readonly maxEntries: number;
   private readonly now: () => number;
+  /** The most recently used key: a hit on it needs no move (a client repeating its token hits it). */
+  private newest: string | undefined;
 
   constructor(maxEntries: number, now: () => number = Date.now) {
     this.maxEntries = maxEntries;
@@ -16,11 +18,15 @@ export class TtlCache<V> {
     if (!e) return undefined;
     if (e.expiresAt <= this.now()) {
       this.entries.delete(key);
+      if (key === this.newest) this.newest = undefined;
       return undefined;
     }
     // Most recently used last.
-    this.entries.delete(key);
-    this.entries.set(key, e);
+    if (key !== this.newest) {
+      this.entries.delete(key);
+      this.entries.set(key, e);
+      this.newest = key;
+    }
     return e.value;
   }
 
@@ -29,7 +35,12 @@ export class TtlCache<V> {
     if (!(ttlMs > 0)) return;
     this.entries.delete(key);
     this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.newest = key;
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+      if (oldest === this.newest) this.newest = undefined;
+    }
   }
 
   get size(): number {
@@ -38,5 +49,6 @@ export class TtlCache<V> {
 
   clear(): void {
     this.entries.clear();
+    this.newest = undefined;
   }
 }

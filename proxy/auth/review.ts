@@ -13,7 +13,7 @@
 import { hash } from 'node:crypto';
 import { GROUP } from '../../core/api/index.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
-import { counter } from '../../core/observability/metrics.ts';
+import { counter, tally } from '../../core/observability/metrics.ts';
 import { TtlCache } from './cache.ts';
 import { unverifiedClaims } from './credentials.ts';
 
@@ -59,11 +59,14 @@ function cacheLookup(kind: LookupKind, result: 'hit' | 'miss'): { inc(): void } 
   const k = kind + result;
   let c = lookupChildren.get(k);
   if (!c) {
-    c = counter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', ['kind', 'result']).labels(kind, result);
+    c = tally(counter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', ['kind', 'result']), { kind, result });
     lookupChildren.set(k, c);
   }
   return c;
 }
+/** The hit counters, looked up once (a hit is the per-request case). */
+let authnHit: { inc(): void } | undefined;
+let authzHit: { inc(): void } | undefined;
 
 /** sha256 of the token (hex), the cache key: one-shot hashing, no Hash object per request. */
 export const tokenKey = (token: string): string => hash('sha256', token, 'hex');
@@ -117,7 +120,7 @@ export class Authorizer {
   /** The cached TokenReview outcome of a token key, without waiting (undefined: call authenticate). */
   cachedAuthentication(key: string): Authentication | undefined {
     const cached = this.authn.get(key);
-    if (cached) cacheLookup('tokenreview', 'hit').inc();
+    if (cached) (authnHit ??= cacheLookup('tokenreview', 'hit')).inc();
     return cached;
   }
 
@@ -165,7 +168,7 @@ export class Authorizer {
   /** The cached SubjectAccessReview outcome, without waiting (undefined: call authorize). */
   cachedAuthorization(check: AccessCheck, key: string): Authorization | undefined {
     const cached = this.authz.get(authzKey(check, key));
-    if (cached) cacheLookup('subjectaccessreview', 'hit').inc();
+    if (cached) (authzHit ??= cacheLookup('subjectaccessreview', 'hit')).inc();
     return cached;
   }
 

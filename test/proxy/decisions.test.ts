@@ -43,6 +43,37 @@ describe('proxy: decisions (pure)', () => {
     ['http://127.0.0.1:8080', '/', 'http://127.0.0.1:8080/'],
   ];
   for (const [address, rest, want] of urls) it(`upstreamUrl(${address}, ${rest})`, () => expect(upstreamUrl(address, rest).href).to.equal(want));
+  // upstreamUrl parses origin+prefix+rest as one string when that is equivalent; the general way (the origin,
+  // then the pathname and search setters) is the oracle, also for the inputs that must take it.
+  const bySetters = (address: string, rest: string): string => {
+    const base = new URL(address);
+    const prefix = base.pathname.replace(/\/+$/, '');
+    const r = rest.startsWith('/') ? rest : '/' + rest;
+    const q = r.indexOf('?');
+    const out = new URL(base.origin);
+    out.pathname = prefix + (q === -1 ? r : r.slice(0, q));
+    out.search = q === -1 ? '' : r.slice(q);
+    return out.href;
+  };
+  const tricky: Array<[string, string]> = [
+    ['https://h.example.com/gitlab', '/a#frag'],
+    ['https://h.example.com/gitlab', '/a?x=1#frag'],
+    ['https://h.example.com/gitlab', '/a?'],
+    ['https://h.example.com/gitlab', '?'],
+    ['https://h.example.com/gitlab', '/a '],
+    ['https://h.example.com/gitlab', '/a?b= '],
+    ['https://h.example.com/gitlab', '/a\t'],
+    ['https://h.example.com', '//evil.example.com/x'],
+    ['https://h.example.com/p', '/a\\b'],
+    ['https://h.example.com/p', "/sp ace/quo\"te/'/<>/é/%41?q=é&r='\"<>&s=%zz"],
+    ['https://h.example.com/p', '/a/./b/../c?d=../e'],
+    ['https://h.example.com/p', '/%2e/x'],
+    ['http://[::1]:8080/p/', '/x?y'],
+    ['https://h.example.com:443/p', 'no-slash?x=1'],
+  ];
+  for (const [address, rest] of tricky) {
+    it(`upstreamUrl(${address}, ${JSON.stringify(rest)}) is the URL the setters give`, () => expect(upstreamUrl(address, rest).href).to.equal(bySetters(address, rest)));
+  }
   it('upstreamUrl refuses dot segments that leave the prefix', () => {
     expect(() => upstreamUrl('https://h/gitlab', '/../admin')).to.throw(/escapes/);
     expect(() => upstreamUrl('https://h/gitlab', '/%2e%2e/admin')).to.throw(/escapes/);
@@ -128,6 +159,34 @@ describe('proxy: decisions (pure)', () => {
     expect(c.get('a')).to.equal(undefined);
     c.set('z', 1, 0);
     expect(c.get('z')).to.equal(undefined);
+  });
+
+  it('TtlCache: repeated hits on the newest entry keep the least recently used order exact', () => {
+    // [steps, the key evicted by a third set]: 'g' gets, 's' sets, with room for two entries.
+    const cases: Array<[Array<[string, string]>, string]> = [
+      [[['s', 'a'], ['s', 'b'], ['g', 'b'], ['g', 'b']], 'a'],
+      [[['s', 'a'], ['s', 'b'], ['g', 'a'], ['g', 'a']], 'b'],
+      [[['s', 'a'], ['s', 'b'], ['g', 'a'], ['g', 'b'], ['g', 'b']], 'a'],
+      [[['s', 'a'], ['s', 'b'], ['s', 'a'], ['g', 'a']], 'b'],
+      [[['s', 'a'], ['g', 'a'], ['s', 'b'], ['g', 'a']], 'b'],
+    ];
+    for (const [steps, evicted] of cases) {
+      const c = new TtlCache<string>(2, () => 0);
+      for (const [op, k] of steps) op === 's' ? c.set(k, k, 100) : expect(c.get(k), `${JSON.stringify(steps)} get ${k}`).to.equal(k);
+      c.set('c', 'c', 100);
+      const kept = ['a', 'b'].filter((k) => k !== evicted);
+      expect(c.get(evicted), JSON.stringify(steps)).to.equal(undefined);
+      for (const k of [...kept, 'c']) expect(c.get(k), JSON.stringify(steps)).to.equal(k);
+    }
+    // The newest entry expiring, then set again, is found (and is the newest again).
+    let now = 0;
+    const c = new TtlCache<number>(2, () => now);
+    c.set('a', 1, 10);
+    now = 10;
+    expect(c.get('a')).to.equal(undefined);
+    c.set('a', 2, 10);
+    expect(c.get('a')).to.equal(2);
+    expect(c.size).to.equal(1);
   });
 });
 

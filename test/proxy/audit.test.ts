@@ -1,0 +1,131 @@
+// The audit line (built by hand from AuditRecord's fixed fields instead of the logger's generic
+// copy-and-redact), the per-millisecond timestamp cache, preformatted log lines and counter tallies: each
+// compared with what the generic way gives for the same input.
+import { expect } from 'chai';
+import client from 'prom-client';
+import { createLogger, isoTime, redact, setLogLevel, setLogSink } from '../../core/observability/log.ts';
+import { registry, tally } from '../../core/observability/metrics.ts';
+import { Audit, AUDIT_FIELDS, auditJson, stripQuery, type AuditRecord } from '../../proxy/audit.ts';
+
+const rec = (over: Partial<AuditRecord>): AuditRecord => ({
+  mode: 'reverse', connector: 'ns/c', serviceAccount: 'ns/sa', method: 'GET', path: '/x', status: 200, bytesIn: 0, bytesOut: 17, durationMs: 1.23456, injected: true, ...over,
+});
+
+/** The audit fields as the generic logger wrote them before: the record with the query stripped, durationMs rounded. */
+const generic = (r: AuditRecord): Record<string, unknown> =>
+  JSON.parse(JSON.stringify(redact({ ...r, path: stripQuery(r.path), durationMs: Math.round(r.durationMs * 100) / 100 })));
+
+describe('proxy: audit line', () => {
+  const records: Array<[string, AuditRecord]> = [
+    ['a plain reverse request', rec({})],
+    ['no injection field, a reason', rec({ mode: 'connect', injected: undefined, reason: 'forbidden: x may not get connector ns/c', status: 403 })],
+    ['not injected', rec({ injected: false, reason: undefined, bytesIn: 12345678901, bytesOut: 0 })],
+    ['the query is dropped', rec({ path: '/a/b?access_token=s3cr3t&x=1' })],
+    ['quotes, backslashes, control and non-ASCII characters', rec({ path: '/"q"\\b\u0001\n\t/é/\u2028/😀', connector: 'n"s/c\\', serviceAccount: 'system:anonymous', method: 'M"' })],
+    ['a lone surrogate', rec({ path: '/\ud800x' })],
+    ['empty strings and zero duration', rec({ connector: '', serviceAccount: '', method: '', path: '', status: 0, durationMs: 0 })],
+    ['a duration to round', rec({ durationMs: 1234.5678 })],
+    ['a forward path', rec({ mode: 'forward', path: 'https://h.example.com:8443/p?token=t' })],
+  ];
+  for (const [what, r] of records) {
+    it(`same fields and values as the generic line: ${what}`, () => {
+      const text = '{' + auditJson(r) + '}';
+      const parsed = JSON.parse(text) as Record<string, unknown>;
+      expect(parsed).to.deep.equal(generic(r));
+      // Fixed key order, the optional fields only when set.
+      expect(Object.keys(parsed)).to.deep.equal(AUDIT_FIELDS.filter((k) => r[k] !== undefined));
+      expect(text).not.to.contain('s3cr3t');
+      expect(text).not.to.contain('token=');
+    });
+  }
+
+  it('no audit field is one whose value the logger would redact', () => {
+    for (const k of AUDIT_FIELDS) expect(redact({ [k]: 'v' }), k).to.deep.equal({ [k]: 'v' });
+    // The guard itself still works on a credential-looking name.
+    expect(redact({ token: 'v' })).to.deep.equal({ token: '[redacted]' });
+  });
+
+  it('writes the lines through the logger: same head as a generic line, ts of each request end, no query', async () => {
+    const lines: string[] = [];
+    const restore = setLogSink((l) => lines.push(l));
+    try {
+      const log = createLogger('proxy').child({ audit: true });
+      const audit = new Audit(log);
+      const before = Date.now();
+      audit.record(rec({ path: '/one?api_key=k1' }));
+      await new Promise((r) => setTimeout(r, 15));
+      const middle = Date.now();
+      audit.record(rec({ path: '/two', injected: undefined, reason: 'no token', status: 401 }));
+      const after = Date.now();
+      audit.flush(); // both lines in one flush
+      log.info('request', { mode: 'x' }); // a generic line, for its head
+      expect(lines).to.have.length(3);
+      const [a, b, g] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const head = (o: Record<string, unknown>) => Object.keys(o).slice(0, 5);
+      expect(head(a)).to.deep.equal(['ts', 'level', 'component', 'msg', 'audit']);
+      expect(head(a)).to.deep.equal(head(g));
+      expect(a).to.include({ level: 'info', component: 'proxy', msg: 'request', audit: true, path: '/one', status: 200 });
+      expect(b).to.include({ path: '/two', status: 401, reason: 'no token' });
+      const ts = (o: Record<string, unknown>) => Date.parse(o.ts as string);
+      expect(ts(a)).to.be.within(before, middle);
+      expect(ts(b)).to.be.within(middle, after);
+      expect(ts(b)).to.be.greaterThan(ts(a));
+      expect(lines.join('\n')).not.to.contain('k1');
+    } finally {
+      restore();
+    }
+  });
+
+  it('preformatted lines follow the log level', () => {
+    const lines: string[] = [];
+    const restore = setLogSink((l) => lines.push(l));
+    try {
+      const log = createLogger('c', { base: 1 });
+      setLogLevel('warn');
+      log.preformatted('info', 'm', '"a":1');
+      expect(lines).to.deep.equal([]);
+      log.preformatted('warn', 'm', '"a":1', Date.UTC(2026, 0, 2, 3, 4, 5, 6));
+      log.preformatted('error', 'n', '');
+      expect(JSON.parse(lines[0])).to.deep.equal({ ts: '2026-01-02T03:04:05.006Z', level: 'warn', component: 'c', msg: 'm', base: 1, a: 1 });
+      expect(JSON.parse(lines[1])).to.include({ level: 'error', msg: 'n', base: 1 });
+    } finally {
+      setLogLevel('info');
+      restore();
+    }
+  });
+
+  it('isoTime is toISOString, also when the millisecond changes back and forth', () => {
+    const times = [0, 0, 1, 999, 1000, 1000, 999, Date.UTC(2026, 10, 22, 23, 59, 59, 999), Date.UTC(2026, 10, 23), -1, 8.64e15];
+    for (const ms of times) expect(isoTime(ms), String(ms)).to.equal(new Date(ms).toISOString());
+    const now = Date.now();
+    expect(Date.parse(isoTime())).to.be.within(now, Date.now());
+  });
+
+  it('counter tallies reach the scrape as the same counts as direct increments', async () => {
+    const r = new client.Registry();
+    const direct = new client.Counter({ name: 't_direct_total', help: 'h', labelNames: ['k'], registers: [r] });
+    const tallied = new client.Counter({ name: 't_tallied_total', help: 'h', labelNames: ['k'], registers: [r] });
+    const ta = tally(tallied, { k: 'a' });
+    const tb = tally(tallied, { k: 'b' });
+    const steps: Array<['a' | 'b', number]> = [['a', 1], ['b', 5], ['a', 2], ['a', 1]];
+    const one = async (name: string) => (await r.getSingleMetricAsString(name)).replaceAll(name, 'T').trim();
+    const scrape = async () => [await one('t_direct_total'), await one('t_tallied_total')];
+    for (const [k, n] of steps) {
+      direct.inc({ k }, n);
+      (k === 'a' ? ta : tb).inc(n);
+      const [d, t] = await scrape();
+      expect(t).to.equal(d);
+    }
+    expect((await r.getSingleMetricAsString('t_tallied_total'))).to.contain('t_tallied_total{k="a"} 4');
+    // The process registry serves tallied counters too (the audit's request counter).
+    const audit = new Audit(createLogger('proxy'));
+    const restore = setLogSink(() => {});
+    try {
+      for (let i = 0; i < 3; i++) audit.record(rec({ connector: 'tally/c', status: 299 }));
+      audit.flush();
+    } finally {
+      restore();
+    }
+    expect(await registry.metrics()).to.contain('connectors_proxy_requests_total{mode="reverse",connector="tally/c",code="299"} 3');
+  });
+});
