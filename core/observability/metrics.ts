@@ -58,3 +58,72 @@ export function tally(metric: client.Counter<string>, labels: Record<string, str
     },
   };
 }
+
+export interface HistogramTally {
+  observe(value: number): void;
+}
+
+/** prom-client's stored state of one label set of a histogram (not part of its typed API; see below). */
+interface HistogramEntry {
+  labels: Record<string, string | number>;
+  bucketValues: Record<string, number>;
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram for one label set that counts into its own buckets and adds them to prom-client's when the
+ * registry is read (the collect hook), as tally() does for counters: prom-client has no public way to add
+ * many observations at once, so this writes its per-label-set entry (created by the public zero()). Should
+ * that entry not look as expected (another prom-client version), the observations are replayed through
+ * observe() instead, one per observation at the bucket's mean: the same buckets, count and sum.
+ * `buckets` must be the histogram's own.
+ */
+export function histogramTally(metric: client.Histogram<string>, labels: Record<string, string>, buckets: readonly number[]): HistogramTally {
+  const counts = new Float64Array(buckets.length + 1); // the last one: above every bucket (+Inf only)
+  const sums = new Float64Array(buckets.length + 1);
+  let pending = 0;
+  let sum = 0; // in observation order, as prom-client adds them
+  const hooked = metric as unknown as { collect?: () => void | Promise<void>; hashMap?: Record<string, HistogramEntry> };
+  const previous = hooked.collect;
+  const sameLabels = (e: HistogramEntry) => Object.keys(labels).every((k) => e.labels?.[k] === labels[k]) && Object.keys(e.labels ?? {}).length === Object.keys(labels).length;
+  hooked.collect = function (this: unknown) {
+    if (pending > 0) {
+      pending = 0;
+      const total = sum;
+      sum = 0;
+      const find = () => Object.values(hooked.hashMap ?? {}).find(sameLabels);
+      let entry = find();
+      if (!entry) {
+        metric.zero(labels);
+        entry = find();
+      }
+      const usable = entry && typeof entry.sum === 'number' && typeof entry.count === 'number' && buckets.every((b) => typeof entry.bucketValues?.[b] === 'number');
+      if (usable) entry!.sum += total;
+      for (let i = 0; i < counts.length; i++) {
+        const n = counts[i];
+        if (n === 0) continue;
+        if (usable) {
+          if (i < buckets.length) entry!.bucketValues[buckets[i]] += n;
+          entry!.count += n;
+        } else {
+          for (let k = 0; k < n; k++) metric.observe(labels, sums[i] / n);
+        }
+        counts[i] = 0;
+        sums[i] = 0;
+      }
+    }
+    return previous?.call(this);
+  };
+  return {
+    observe(value: number) {
+      if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+      let i = 0;
+      while (i < buckets.length && value > buckets[i]) i++;
+      counts[i]++;
+      sums[i] += value;
+      sum += value;
+      pending++;
+    },
+  };
+}

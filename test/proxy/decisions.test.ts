@@ -127,6 +127,15 @@ describe('proxy: decisions (pure)', () => {
     expect(tokenFromAuthorization(undefined)).to.equal('');
   });
 
+  // The Bearer fast path against the documented rule /^\s*(\S+)\s+(.*?)\s*$/ on values around its edges.
+  const bearerValues = ['Bearer abc', 'Bearer  abc', 'Bearer abc ', 'Bearer abc\u00a0', '\u00a0Bearer abc', 'Bearer \tabc', 'Bearer a b', 'Bearer a\u2028', 'Bearer é', 'Bearer ', 'Bearer', 'Bearer\tabc', 'bearer abc', 'Bearer x'.padEnd(2000, 'y')];
+  for (const v of bearerValues) {
+    it(`tokenFromAuthorization(${JSON.stringify(v.slice(0, 20))}) follows the rule`, () => {
+      const m = /^\s*(\S+)\s+(.*?)\s*$/.exec(v);
+      expect(tokenFromAuthorization(v)).to.equal(m && m[1].toLowerCase() === 'bearer' ? m[2] : '');
+    });
+  }
+
   it('planInjection by Secret type', () => {
     const sec = (type: string, data: Record<string, string>): V1Secret => ({ type, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
     const c = connector('ns', 'c', 'https://h', [], 's');
