@@ -72,6 +72,14 @@ let authzHit: { inc(): void } | undefined;
 export const tokenKey = (token: string): string => hash('sha256', token, 'hex');
 
 const authzKey = (check: AccessCheck, key: string) => `${key}|${check.namespace}|${check.name}|${check.proxySubresource ? 'proxy' : 'get'}`;
+/** authzKey, the last one reused while its parts repeat (a keep-alive client asking for the same Connector). */
+let last = { key: '', namespace: '', name: '', proxySubresource: false, authzKey: '' };
+function cachedAuthzKey(check: AccessCheck, key: string): string {
+  const l = last;
+  if (l.key === key && l.namespace === check.namespace && l.name === check.name && l.proxySubresource === check.proxySubresource) return l.authzKey;
+  last = { key, namespace: check.namespace, name: check.name, proxySubresource: check.proxySubresource, authzKey: authzKey(check, key) };
+  return last.authzKey;
+}
 
 export class Authorizer {
   private readonly rest: KubeRest;
@@ -167,7 +175,7 @@ export class Authorizer {
   /** `get` on the Connector, and with `proxySubresource` also `*` on connectors/proxy (PRX-06). */
   /** The cached SubjectAccessReview outcome, without waiting (undefined: call authorize). */
   cachedAuthorization(check: AccessCheck, key: string): Authorization | undefined {
-    const cached = this.authz.get(authzKey(check, key));
+    const cached = this.authz.get(cachedAuthzKey(check, key));
     if (cached) (authzHit ??= cacheLookup('subjectaccessreview', 'hit')).inc();
     return cached;
   }
@@ -226,6 +234,11 @@ export class Authorizer {
 
 /** `system:serviceaccount:ns:name` → `ns/name`; other users as they are. */
 export function serviceAccountName(username: string): string {
+  if (username === lastUser) return lastName; // asked once per proxied request, mostly for the same user
   const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
-  return m ? `${m[1]}/${m[2]}` : username;
+  lastName = m ? `${m[1]}/${m[2]}` : username;
+  lastUser = username;
+  return lastName;
 }
+let lastUser: string | undefined;
+let lastName = '';

@@ -4,9 +4,9 @@
 import { expect } from 'chai';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Connector } from '../../core/api/index.ts';
-import { kubeRest } from '../../core/kube/rest.ts';
+import { kubeRest, type KubeRest } from '../../core/kube/rest.ts';
 import { forwardCredentials, tokenFromAuthorization } from '../../proxy/auth/credentials.ts';
-import { Authorizer } from '../../proxy/auth/review.ts';
+import { Authorizer, serviceAccountName } from '../../proxy/auth/review.ts';
 import { TtlCache } from '../../proxy/auth/cache.ts';
 import { matchTarget, planInjection } from '../../proxy/inject.ts';
 import { reverseTarget, rewriteLocation, upstreamUrl } from '../../proxy/reverse.ts';
@@ -135,6 +135,42 @@ describe('proxy: decisions (pure)', () => {
       expect(tokenFromAuthorization(v)).to.equal(m && m[1].toLowerCase() === 'bearer' ? m[2] : '');
     });
   }
+
+  it('serviceAccountName: ns/name of a ServiceAccount user, any other user as it is, also when asked again', () => {
+    const cases: Array<[string, string]> = [
+      ['system:serviceaccount:ns:sa', 'ns/sa'],
+      ['system:serviceaccount:ns:sa', 'ns/sa'],
+      ['alice', 'alice'],
+      ['system:serviceaccount:ns:sa', 'ns/sa'],
+      ['system:serviceaccount:other:b', 'other/b'],
+      ['system:serviceaccount:a:b:c', 'system:serviceaccount:a:b:c'],
+      ['alice', 'alice'],
+      ['', ''],
+    ];
+    for (const [user, want] of cases) expect(serviceAccountName(user), user).to.equal(want);
+  });
+
+  it('cachedAuthorization answers for the check and token asked, whatever was asked just before', async () => {
+    // SubjectAccessReview allows the Connector `ok` (get) and `ok` on connectors/proxy only in namespace a.
+    const rest = {
+      call: async (_m: string, _p: string, o: { body: { spec: { resourceAttributes: { namespace: string; name: string; subresource?: string } } } }) => {
+        const ra = o.body.spec.resourceAttributes;
+        return { status: { allowed: ra.name === 'ok' && (ra.subresource !== 'proxy' || ra.namespace === 'a') } };
+      },
+    } as unknown as KubeRest;
+    const az = new Authorizer(rest);
+    const auth = { authenticated: true as const, user: { username: 'u' } };
+    const checks = [
+      ['k1', 'a', 'ok', false, true], ['k1', 'a', 'ok', true, true], ['k1', 'b', 'ok', true, false], ['k1', 'b', 'ok', false, true],
+      ['k1', 'a', 'no', false, false], ['k2', 'a', 'ok', false, true], ['k2', 'b', 'no', true, false],
+    ] as const;
+    for (const [key, namespace, name, proxySubresource] of checks) await az.authorize(auth, { namespace, name, proxySubresource }, key);
+    for (const i of [0, 0, 1, 2, 1, 3, 4, 4, 5, 6, 0, 6, 2, 3]) {
+      const [key, namespace, name, proxySubresource, allowed] = checks[i];
+      expect(az.cachedAuthorization({ namespace, name, proxySubresource }, key)?.allowed, String(checks[i])).to.equal(allowed);
+    }
+    expect(az.cachedAuthorization({ namespace: 'a', name: 'ok', proxySubresource: false }, 'k3')).to.equal(undefined);
+  });
 
   it('planInjection by Secret type', () => {
     const sec = (type: string, data: Record<string, string>): V1Secret => ({ type, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
