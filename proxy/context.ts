@@ -47,22 +47,44 @@ function connectionTokenKey(token: string, conn: object | undefined): string {
 
 /**
  * TokenReview, then SubjectAccessReview on every Connector listed (all must pass). `conn` (the client's
- * socket) lets a connection's repeated token skip hashing.
+ * socket) lets a connection's repeated token skip hashing. When every decision is cached (the common case:
+ * a client repeating its token) the answer is given at once, not as a promise: a proxied request then waits
+ * for no microtask turns here.
  */
-export async function checkAccess(ctx: ProxyContext, token: string, connectors: { namespace: string; name: string }[], conn?: object): Promise<Access> {
+export function checkAccess(ctx: ProxyContext, token: string, connectors: { namespace: string; name: string }[], conn?: object): Access | Promise<Access> {
   const key = connectionTokenKey(token, conn);
-  try {
-    // Cached decisions are taken without an await (the common case: a client repeating its token).
-    const auth = ctx.authorizer.cachedAuthentication(key) ?? (await ctx.authorizer.authenticate(token, key));
-    if (!auth.authenticated) return { ok: false, status: 401, reason: auth.reason, serviceAccount: '' };
-    const serviceAccount = serviceAccountName(auth.user.username);
-    const proxySubresource = ctx.state.flags.enabled('enable-connector-proxy-permissions');
-    for (const c of connectors) {
-      const check = { namespace: c.namespace, name: c.name, proxySubresource };
-      const decision = ctx.authorizer.cachedAuthorization(check, key) ?? (await ctx.authorizer.authorize(auth, check, key));
-      if (!decision.allowed) return { ok: false, status: 403, reason: decision.reason, serviceAccount };
+  const auth = ctx.authorizer.cachedAuthentication(key);
+  if (auth) return decide(ctx, auth, connectors, key, 0, ctx.state.flags.enabled('enable-connector-proxy-permissions'));
+  return reviewed(ctx, async () => {
+    const fresh = await ctx.authorizer.authenticate(token, key);
+    return decide(ctx, fresh, connectors, key, 0, ctx.state.flags.enabled('enable-connector-proxy-permissions'));
+  });
+}
+
+/** The access of `auth` to connectors[from...]: synchronously while the decisions are cached. */
+function decide(ctx: ProxyContext, auth: Authentication, connectors: { namespace: string; name: string }[], key: string, from: number, proxySubresource: boolean): Access | Promise<Access> {
+  if (!auth.authenticated) return { ok: false, status: 401, reason: auth.reason, serviceAccount: '' };
+  const serviceAccount = serviceAccountName(auth.user.username);
+  for (let i = from; i < connectors.length; i++) {
+    const c = connectors[i];
+    const check = { namespace: c.namespace, name: c.name, proxySubresource };
+    const decision = ctx.authorizer.cachedAuthorization(check, key);
+    if (!decision) {
+      return reviewed(ctx, async () => {
+        const fresh = await ctx.authorizer.authorize(auth, check, key);
+        if (!fresh.allowed) return { ok: false, status: 403, reason: fresh.reason, serviceAccount };
+        return decide(ctx, auth, connectors, key, i + 1, proxySubresource);
+      });
     }
-    return { ok: true, auth, serviceAccount };
+    if (!decision.allowed) return { ok: false, status: 403, reason: decision.reason, serviceAccount };
+  }
+  return { ok: true, auth, serviceAccount };
+}
+
+/** Waits for a review: an apiserver that cannot be asked is a 503 (never cached). */
+async function reviewed(ctx: ProxyContext, review: () => Promise<Access>): Promise<Access> {
+  try {
+    return await review();
   } catch (err) {
     if (err instanceof ReviewError) {
       ctx.log.warn('cannot check the client token', { error: err.message });
@@ -103,15 +125,16 @@ function cachedPlan(connector: Connector, cls: ConnectorClass | undefined, secre
 
 /**
  * The Connector's credentials put into the backend request (target URL, headers, maybe a new body), by the
- * Secret type or the class generator.rego. Failures name the problem, never a secret value.
+ * Secret type or the class generator.rego. Failures name the problem, never a secret value. Given at once
+ * (not as a promise) unless a generator.rego has to be evaluated.
  */
-export async function injectCredentials(
+export function injectCredentials(
   ctx: ProxyContext,
   req: IncomingMessage,
   connector: Connector,
   target: URL,
   headers: Record<string, string | string[]>,
-): Promise<Prepared> {
+): Prepared | Promise<Prepared> {
   const cls = ctx.state.connectorClass(connector.spec.connectorClassName);
   const ref = connector.spec.auth?.secretRef;
   const secret = ref?.name ? ctx.state.secret(ref.namespace || connector.metadata.namespace!, ref.name) : undefined;
@@ -128,27 +151,36 @@ export async function injectCredentials(
       for (const k in plan.headers) headers[k] = plan.headers[k];
       return { ok: true, target, headers, injected: true };
     }
-    case 'generator': {
-      const request = regoRequest({ method: req.method ?? 'GET', path: target.pathname + target.search, host: target.host, headers });
-      try {
-        let injection = await ctx.policies.generate(plan.rego, plan.data, request);
-        let body: Buffer | undefined;
-        if (injection.position === 'body') {
-          body = await readBody(req, ctx.maxInjectBodyBytes);
-          if (!body) return { ok: false, status: 413, reason: `request body larger than ${ctx.maxInjectBodyBytes} bytes cannot take body credentials` };
-          // Evaluated again with the body, which the first evaluation did not need to see.
-          injection = await ctx.policies.generate(plan.rego, plan.data, regoRequest({ method: request.method, path: request.path, host: request.host, headers, body }));
-        }
-        const applied = applyAuthInjection({ headers, query: target.search.slice(1), body }, injection);
-        const t = new URL(target);
-        t.search = applied.query ? '?' + applied.query : '';
-        return { ok: true, target: t, headers: applied.headers, body: applied.body ?? body, injected: true };
-      } catch (err) {
-        if (err instanceof PolicyNotReadyError) return { ok: false, status: 503, reason: err.message };
-        if (err instanceof AuthInjectionError) return { ok: false, status: 502, reason: err.message };
-        throw err;
-      }
+    case 'generator':
+      return generated(ctx, req, plan, target, headers);
+  }
+}
+
+async function generated(
+  ctx: ProxyContext,
+  req: IncomingMessage,
+  plan: Extract<InjectionPlan, { kind: 'generator' }>,
+  target: URL,
+  headers: Record<string, string | string[]>,
+): Promise<Prepared> {
+  const request = regoRequest({ method: req.method ?? 'GET', path: target.pathname + target.search, host: target.host, headers });
+  try {
+    let injection = await ctx.policies.generate(plan.rego, plan.data, request);
+    let body: Buffer | undefined;
+    if (injection.position === 'body') {
+      body = await readBody(req, ctx.maxInjectBodyBytes);
+      if (!body) return { ok: false, status: 413, reason: `request body larger than ${ctx.maxInjectBodyBytes} bytes cannot take body credentials` };
+      // Evaluated again with the body, which the first evaluation did not need to see.
+      injection = await ctx.policies.generate(plan.rego, plan.data, regoRequest({ method: request.method, path: request.path, host: request.host, headers, body }));
     }
+    const applied = applyAuthInjection({ headers, query: target.search.slice(1), body }, injection);
+    const t = new URL(target);
+    t.search = applied.query ? '?' + applied.query : '';
+    return { ok: true, target: t, headers: applied.headers, body: applied.body ?? body, injected: true };
+  } catch (err) {
+    if (err instanceof PolicyNotReadyError) return { ok: false, status: 503, reason: err.message };
+    if (err instanceof AuthInjectionError) return { ok: false, status: 502, reason: err.message };
+    throw err;
   }
 }
 

@@ -137,7 +137,9 @@ export async function handleReverse(ctx: ProxyContext, req: IncomingMessage, res
     deny(res, 401, 'a ServiceAccount token is required: Basic (any user name, the token as password) or Bearer');
     return finish(ctx, record, started, 401, 'no token');
   }
-  const access = await checkAccess(ctx, token, [target], req.socket);
+  // Cached decisions and header credentials come without a promise: no await (microtask turns) for them.
+  const checked = checkAccess(ctx, token, [target], req.socket);
+  const access = checked instanceof Promise ? await checked : checked;
   record.serviceAccount = access.serviceAccount;
   if (!access.ok) {
     deny(res, access.status, access.status === 401 ? 'the token is invalid, expired or for another audience' : access.status === 403 ? 'forbidden: ' + access.reason : access.reason);
@@ -157,7 +159,8 @@ export async function handleReverse(ctx: ProxyContext, req: IncomingMessage, res
     return finish(ctx, record, started, escapes ? 400 : 502, escapes ? 'path escapes prefix' : 'invalid address');
   }
   const headers = upstreamRequestHeaders(req.headers, STRIP_AUTHORIZATION, token);
-  const prepared = await injectCredentials(ctx, req, connector, upstream, headers);
+  const injecting = injectCredentials(ctx, req, connector, upstream, headers);
+  const prepared = injecting instanceof Promise ? await injecting : injecting;
   if (!prepared.ok) {
     sendText(res, prepared.status, prepared.reason);
     return finish(ctx, record, started, prepared.status, prepared.reason);

@@ -7,6 +7,7 @@ import type { Connector } from '../../core/api/index.ts';
 import { kubeRest, type KubeRest } from '../../core/kube/rest.ts';
 import { forwardCredentials, tokenFromAuthorization } from '../../proxy/auth/credentials.ts';
 import { Authorizer, serviceAccountName } from '../../proxy/auth/review.ts';
+import { checkAccess, type ProxyContext } from '../../proxy/context.ts';
 import { TtlCache } from '../../proxy/auth/cache.ts';
 import { matchTarget, planInjection } from '../../proxy/inject.ts';
 import { reverseTarget, rewriteLocation, upstreamUrl } from '../../proxy/reverse.ts';
@@ -170,6 +171,55 @@ describe('proxy: decisions (pure)', () => {
       expect(az.cachedAuthorization({ namespace, name, proxySubresource }, key)?.allowed, String(checks[i])).to.equal(allowed);
     }
     expect(az.cachedAuthorization({ namespace: 'a', name: 'ok', proxySubresource: false }, 'k3')).to.equal(undefined);
+  });
+
+  it('checkAccess answers at once from cached decisions, with a promise when a review is needed', async () => {
+    let reviews = 0;
+    let down = false;
+    const rest = {
+      call: async (_m: string, path: string, o: { body: { spec: { token?: string; resourceAttributes?: { name: string } } } }) => {
+        reviews++;
+        if (down) throw new Error('connection refused');
+        if (path.includes('tokenreviews')) {
+          const t = o.body.spec.token;
+          return { status: t === 'bad' ? { authenticated: false } : { authenticated: true, user: { username: `system:serviceaccount:ns:${t}` } } };
+        }
+        return { status: { allowed: o.body.spec.resourceAttributes!.name !== 'secret' } };
+      },
+    } as unknown as KubeRest;
+    const warnings: string[] = [];
+    const ctx = {
+      authorizer: new Authorizer(rest),
+      state: { flags: { enabled: () => false } },
+      log: { warn: (m: string) => warnings.push(m) },
+    } as unknown as ProxyContext;
+    const c = (name: string) => ({ namespace: 'ns', name });
+    // [token, connectors, want status (0: ok), reviews the call makes, answered at once]
+    const steps: Array<[string, string[], number, number, boolean]> = [
+      ['sa', ['a'], 0, 2, false],
+      ['sa', ['a'], 0, 0, true],
+      ['sa', ['a', 'b'], 0, 1, false],
+      ['sa', ['a', 'b'], 0, 0, true],
+      ['sa', ['a', 'secret', 'b'], 403, 1, false],
+      ['sa', ['a', 'secret', 'b'], 403, 0, true],
+      ['bad', ['a'], 401, 1, false],
+      ['bad', ['a'], 401, 0, true],
+      ['other', ['b', 'a'], 0, 3, false],
+    ];
+    for (const [token, names, status, wantReviews, atOnce] of steps) {
+      const before = reviews;
+      const r = checkAccess(ctx, token, names.map(c));
+      expect(r instanceof Promise, `${token} ${names}`).to.equal(!atOnce);
+      const access = await r;
+      expect(access.ok ? 0 : access.status, `${token} ${names}`).to.equal(status);
+      if (token === 'sa' || token === 'other') expect(access.serviceAccount).to.equal(`ns/${token}`);
+      expect(reviews - before, `${token} ${names}`).to.equal(wantReviews);
+    }
+    down = true;
+    const failed = await checkAccess(ctx, 'sa', [c('new')]);
+    expect(failed).to.include({ ok: false, status: 503 });
+    expect(warnings).to.deep.equal(['cannot check the client token']);
+    expect(await checkAccess(ctx, 'fresh', [c('a')])).to.include({ ok: false, status: 503 });
   });
 
   it('planInjection by Secret type', () => {
