@@ -47,17 +47,29 @@ function isSecretField(k: string): boolean {
 }
 
 /**
- * `new Date(ms).toISOString()`, computed once per millisecond: a busy process writes many lines in the same
- * millisecond (e.g. one audit line per proxied request), and formatting a date is not free.
+ * `new Date(ms).toISOString()`, the date formatted once per second: a busy process writes many lines a second
+ * (e.g. one audit line per proxied request), and formatting a date is not free. Within the cached second only
+ * the milliseconds change, and they are the last three digits before the `Z`.
  */
+let isoSecond = Number.NaN;
+let isoHead = ''; // e.g. `2026-11-22T07:30:14.`
 let isoMs = Number.NaN;
 let isoText = '';
 export function isoTime(ms: number = Date.now()): string {
-  if (ms !== isoMs) {
-    isoText = new Date(ms).toISOString();
+  if (ms === isoMs) return isoText;
+  // Not an integer (Date.now() never is) or past the last valid date, whose second it shares: as Date does.
+  if (!Number.isInteger(ms) || ms > 8.64e15) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    const full = new Date(ms).toISOString();
+    isoHead = full.slice(0, -4);
+    isoSecond = second;
     isoMs = ms;
+    return (isoText = full);
   }
-  return isoText;
+  const milli = ms - second * 1000;
+  isoMs = ms;
+  return (isoText = isoHead + (milli < 10 ? '00' : milli < 100 ? '0' : '') + milli + 'Z');
 }
 
 // The default sink gathers the lines of one event-loop turn and writes them to stderr at once (one write

@@ -110,9 +110,17 @@ describe('proxy: audit line', () => {
     }
   });
 
-  it('isoTime is toISOString, also when the millisecond changes back and forth', () => {
-    const times = [0, 0, 1, 999, 1000, 1000, 999, Date.UTC(2026, 10, 22, 23, 59, 59, 999), Date.UTC(2026, 10, 23), -1, 8.64e15];
+  it('isoTime is toISOString, also when the millisecond or second changes back and forth', () => {
+    const day = Date.UTC(2026, 10, 22);
+    const times = [
+      0, 0, 1, 9, 10, 99, 100, 999, 1000, 1000, 999, 1001, day - 1, day, day + 7, day + 70, day + 700, day + 999, day + 1000, day + 1,
+      day + 86_399_999, -1, -2, -999, -1000, -1001, 8.64e15, -8.64e15, 1.5, 1.5, 2.9, -0.5, 253402300799999, 253402300800000, 253402300800001,
+    ];
     for (const ms of times) expect(isoTime(ms), String(ms)).to.equal(new Date(ms).toISOString());
+    for (let ms = day - 2500; ms < day + 2500; ms += 7) expect(isoTime(ms), String(ms)).to.equal(new Date(ms).toISOString());
+    expect(() => isoTime(Number.NaN)).to.throw(RangeError);
+    expect(isoTime(8.64e15)).to.equal(new Date(8.64e15).toISOString());
+    expect(() => isoTime(8.64e15 + 1)).to.throw(RangeError); // the same second as the last valid date
     const now = Date.now();
     expect(Date.parse(isoTime())).to.be.within(now, Date.now());
   });
