@@ -104,6 +104,12 @@ describe('proxy: audit line', () => {
       log.preformatted('error', 'n', '');
       expect(JSON.parse(lines[0])).to.deep.equal({ ts: '2026-01-02T03:04:05.006Z', level: 'warn', component: 'c', msg: 'm', base: 1, a: 1 });
       expect(JSON.parse(lines[1])).to.include({ level: 'error', msg: 'n', base: 1 });
+      // Alternating levels and messages: each line keeps its own.
+      const seq: Array<['warn' | 'error', string]> = [['warn', 'm'], ['warn', 'm'], ['error', 'm'], ['error', 'n'], ['warn', 'n'], ['warn', 'm']];
+      for (const [level, msg] of seq) log.preformatted(level, msg, '"i":0', 0);
+      expect(lines.slice(2).map((l) => JSON.parse(l) as Record<string, unknown>)).to.deep.equal(
+        seq.map(([level, msg]) => ({ ts: '1970-01-01T00:00:00.000Z', level, component: 'c', msg, base: 1, i: 0 })),
+      );
     } finally {
       setLogLevel('info');
       restore();
