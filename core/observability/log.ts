@@ -122,16 +122,13 @@ export function createLogger(component: string, base: Record<string, unknown> = 
   // For preformatted lines: `","level":…,"component":…,"msg":…,<base>` (closing the ts string), built once
   // per level and message from the same object write() starts from, so both kinds of line look alike.
   const heads = new Map<string, string>();
-  let last = { level: '', msg: '', head: '' }; // a logger mostly writes the same preformatted line over again
   const head = (level: Level, msg: string): string => {
-    if (level === last.level && msg === last.msg) return last.head;
     const k = level + '\n' + msg;
     let h = heads.get(k);
     if (h === undefined) {
       h = '"' + JSON.stringify({ ts: '', level, component, msg, ...safeBase }).slice('{"ts":""'.length, -1);
       if (heads.size < 100) heads.set(k, h);
     }
-    last = { level, msg, head: h };
     return h;
   };
   const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {

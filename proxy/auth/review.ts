@@ -13,7 +13,7 @@
 import { hash } from 'node:crypto';
 import { GROUP } from '../../core/api/index.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
-import { counter, tally } from '../../core/observability/metrics.ts';
+import { counter } from '../../core/observability/metrics.ts';
 import { TtlCache } from './cache.ts';
 import { unverifiedClaims } from './credentials.ts';
 
@@ -59,7 +59,7 @@ function cacheLookup(kind: LookupKind, result: 'hit' | 'miss'): { inc(): void } 
   const k = kind + result;
   let c = lookupChildren.get(k);
   if (!c) {
-    c = tally(counter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', ['kind', 'result']), { kind, result });
+    c = counter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', ['kind', 'result']).labels(kind, result);
     lookupChildren.set(k, c);
   }
   return c;

@@ -2,10 +2,9 @@
 // copy-and-redact), the per-millisecond timestamp cache, preformatted log lines and counter tallies: each
 // compared with what the generic way gives for the same input.
 import { expect } from 'chai';
-import client from 'prom-client';
 import { createLogger, isoTime, redact, setLogLevel, setLogSink } from '../../core/observability/log.ts';
-import { histogramTally, registry, tally } from '../../core/observability/metrics.ts';
-import { Audit, AUDIT_FIELDS, auditJson, hundredths, stripQuery, type AuditRecord } from '../../proxy/audit.ts';
+import { registry } from '../../core/observability/metrics.ts';
+import { Audit, AUDIT_FIELDS, auditJson, stripQuery, type AuditRecord } from '../../proxy/audit.ts';
 
 const rec = (over: Partial<AuditRecord>): AuditRecord => ({
   mode: 'reverse', connector: 'ns/c', serviceAccount: 'ns/sa', method: 'GET', path: '/x', status: 200, bytesIn: 0, bytesOut: 17, durationMs: 1.23456, injected: true, ...over,
@@ -45,14 +44,6 @@ describe('proxy: audit line', () => {
       rec({ connector: 'ns/d', serviceAccount: 'ns/other' }), rec({ connector: 'ns/d', serviceAccount: 'ns/other', method: 'POST' }), rec({}),
     ];
     for (const [i, r] of seq.entries()) expect(JSON.parse('{' + auditJson(r) + '}'), String(i)).to.deep.equal(generic(r));
-  });
-
-  it('hundredths is the text of the duration rounded to 0.01 ms', () => {
-    const values = [0, -0, 0.004, 0.005, 0.015, 1.005, 0.1 + 0.2, 0.07, 0.7, 9.995, 99.995, 100, 123.4, 1e9 + 0.015, 2 ** 40 / 100 - 0.01, 2 ** 40 / 100, 1e15, 1e21, 1e300, -0.001, -1.5, Number.NaN, Number.POSITIVE_INFINITY];
-    let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    for (let i = 0; i < 20000; i++) values.push(rand() * 10 ** Math.floor(rand() * 12));
-    for (const v of values) expect(hundredths(v), String(v)).to.equal(JSON.stringify(Math.round(v * 100) / 100));
   });
 
   it('no audit field is one whose value the logger would redact', () => {
@@ -131,67 +122,7 @@ describe('proxy: audit line', () => {
     expect(Date.parse(isoTime())).to.be.within(now, Date.now());
   });
 
-  it('histogram tallies reach the scrape as the same buckets, count and sum as direct observations', async () => {
-    const r = new client.Registry();
-    const buckets = [0.001, 0.0025, 0.5, 1, 10];
-    const direct = new client.Histogram({ name: 'h_direct', help: 'h', labelNames: ['mode'], buckets, registers: [r] });
-    const tallied = new client.Histogram({ name: 'h_tallied', help: 'h', labelNames: ['mode'], buckets, registers: [r] });
-    // The tallies are written into prom-client's entries, not replayed through observe().
-    let replayed = 0;
-    const observe = tallied.observe.bind(tallied);
-    tallied.observe = ((...args: Parameters<typeof observe>) => (replayed++, observe(...args))) as typeof tallied.observe;
-    const ta = histogramTally(tallied, { mode: 'a' }, buckets);
-    const tb = histogramTally(tallied, { mode: 'b' }, buckets);
-    // Values in each bucket, on a bound, above every bound and zero; dyadic fractions so that the sums are exact
-    // whatever the order of additions.
-    const steps: Array<[Array<['a' | 'b', number]>]> = [
-      [[['a', 0.5], ['a', 0]]],
-      [[['b', 2 ** -11], ['a', 1], ['a', 0.75], ['b', 16], ['a', 2 ** -9]]],
-      [[]],
-      [[['a', 10], ['a', 1024], ['b', 0.5]]],
-    ];
-    const one = async (name: string) => (await r.getSingleMetricAsString(name)).replaceAll(name, 'H').trim();
-    for (const [obs] of steps) {
-      for (const [mode, v] of obs) {
-        direct.observe({ mode }, v);
-        (mode === 'a' ? ta : tb).observe(v);
-      }
-      expect(await one('h_tallied')).to.equal(await one('h_direct'));
-    }
-    expect(await one('h_tallied')).to.contain('H_count{mode="a"} 7');
-    expect(replayed).to.equal(0);
-    expect(() => ta.observe(Number.NaN)).to.throw(TypeError);
-  });
-
-  it('histogram tallies fall back to replaying observations when the stored buckets are not the expected ones', async () => {
-    const r = new client.Registry();
-    const h = new client.Histogram({ name: 'h_other', help: 'h', labelNames: ['mode'], buckets: [1, 2], registers: [r] });
-    const t = histogramTally(h, { mode: 'x' }, [1.5]); // 1.5 is no bucket of h: its entry is not written directly
-    for (const v of [0.25, 0.75, 4]) t.observe(v);
-    const text = await r.getSingleMetricAsString('h_other');
-    expect(text).to.contain('h_other_bucket{le="1",mode="x"} 2');
-    expect(text).to.contain('h_other_bucket{le="+Inf",mode="x"} 3');
-    expect(text).to.contain('h_other_sum{mode="x"} 5');
-    expect(text).to.contain('h_other_count{mode="x"} 3');
-  });
-
-  it('counter tallies reach the scrape as the same counts as direct increments', async () => {
-    const r = new client.Registry();
-    const direct = new client.Counter({ name: 't_direct_total', help: 'h', labelNames: ['k'], registers: [r] });
-    const tallied = new client.Counter({ name: 't_tallied_total', help: 'h', labelNames: ['k'], registers: [r] });
-    const ta = tally(tallied, { k: 'a' });
-    const tb = tally(tallied, { k: 'b' });
-    const steps: Array<['a' | 'b', number]> = [['a', 1], ['b', 5], ['a', 2], ['a', 1]];
-    const one = async (name: string) => (await r.getSingleMetricAsString(name)).replaceAll(name, 'T').trim();
-    const scrape = async () => [await one('t_direct_total'), await one('t_tallied_total')];
-    for (const [k, n] of steps) {
-      direct.inc({ k }, n);
-      (k === 'a' ? ta : tb).inc(n);
-      const [d, t] = await scrape();
-      expect(t).to.equal(d);
-    }
-    expect(await r.getSingleMetricAsString('t_tallied_total')).to.contain('t_tallied_total{k="a"} 4');
-    // The process registry serves tallied counters too (the audit's request counter).
+  it('the flush counts requests and durations in the process registry', async () => {
     const audit = new Audit(createLogger('proxy'));
     const restore = setLogSink(() => {});
     try {
