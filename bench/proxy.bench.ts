@@ -33,6 +33,8 @@ const IDLE = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 1000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 /** The load generator of (b): `ab` (ApacheBench -k, C, one thread) or `node` (bench/load.ts, undici). */
 const LOADGEN = process.env.BENCH_LOADGEN ?? 'ab';
+/** Interleaved rounds of (b). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Requests of the one-connection latency runs. */
 const SERIAL_REQUESTS = Number(process.env.BENCH_SERIAL_REQUESTS ?? 5000);
 const out = (s: string) => process.stdout.write(s + '\n');
@@ -182,16 +184,24 @@ ${benchUserYaml(ns)}`,
     nginx: { url: `http://127.0.0.1:${nginxPort}/x` },
     proxy: { url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` } },
   };
-  const reference = await load(targets.direct);
-  const viaNginx = await load(targets.nginx);
-  const viaProxy = await load(targets.proxy);
   const row = (name: string, r: { rps: number; p50Ms: number; p99Ms: number; errors: number }) =>
     out(`    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}`);
-  out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy:`);
-  row('upstream directly', reference);
-  row(`nginx (${WORKERS} worker${WORKERS > 1 ? 's' : ''})`, viaNginx);
-  row('connectors proxy', viaProxy);
-  out(`    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`);
+  out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds:`);
+  // Rounds interleave the three targets, so that a slow or fast spell of the machine meets all of them.
+  const ratios: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const reference = await load(targets.direct);
+    const viaNginx = await load(targets.nginx);
+    const viaProxy = await load(targets.proxy);
+    out(`  round ${round}:`);
+    row('upstream directly', reference);
+    row(`nginx (${WORKERS} worker${WORKERS > 1 ? 's' : ''})`, viaNginx);
+    row('connectors proxy', viaProxy);
+    ratios.push(viaProxy.rps / viaNginx.rps);
+    out(`    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`);
+  }
+  const median = [...ratios].sort((x, y) => x - y)[Math.floor(ratios.length / 2)];
+  out(`  proxy/nginx rps: median ${median.toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
   const serial = async (t: { url: string; headers?: Record<string, string> }) => load({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
   const [s0, s1, s2] = [await serial(targets.direct), await serial(targets.nginx), await serial(targets.proxy)];
   out(`\n(b') latency added by each hop without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts):`);
