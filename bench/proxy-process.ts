@@ -29,10 +29,10 @@ subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
  * `connectors proxy` on a free loopback port, resolved once it listens. BENCH_PROXY_NODE_ARGS (e.g.
  * --cpu-prof) go to its Node.js; its audit lines go to /dev/null (written, not switched off).
  */
-export async function startProxyProcess(opts: { kubeconfigPath: string; systemNamespace: string; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<{ proxy: ChildProcess; port: number }> {
+export async function startProxyProcess(opts: { kubeconfigPath: string; systemNamespace: string; args?: string[]; env?: NodeJS.ProcessEnv; cpu?: number }): Promise<{ proxy: ChildProcess; port: number }> {
   const port = await freePort();
   const nodeArgs = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proxy = spawn(process.execPath, [...nodeArgs, join(root, 'cli/connectors.js'), 'proxy', '--kubeconfig', opts.kubeconfigPath, '--port', String(port), '--host', '127.0.0.1', ...(opts.args ?? [])], {
+  const proxy = spawn(...onCpu(opts.cpu, process.execPath, [...nodeArgs, join(root, 'cli/connectors.js'), 'proxy', '--kubeconfig', opts.kubeconfigPath, '--port', String(port), '--host', '127.0.0.1', ...(opts.args ?? [])]), {
     env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: opts.systemNamespace, ...opts.env },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -42,6 +42,11 @@ export async function startProxyProcess(opts: { kubeconfigPath: string; systemNa
   });
   proxy.stdout!.resume();
   return { proxy, port };
+}
+
+/** `cmd args` run on one CPU (taskset, which execs the command: same pid), or as they are. */
+export function onCpu(cpu: number | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpu === undefined ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
 }
 
 export async function machineLine(): Promise<string> {

@@ -9,7 +9,8 @@
 //       proxy's audit log), and through the proxy with authorisation cached; rps and p50/p99 latency. Then the
 //       latency each hop adds without queueing: one connection, one request at a time (bench/load.ts, µs precision).
 //       BENCH_LOADGEN=node uses bench/load.ts for the throughput runs too; BENCH_WORKERS=N runs nginx and the
-//       proxy with N worker processes each.
+//       proxy with N worker processes each; BENCH_ROUNDS (3) interleaved rounds; BENCH_PIN=1 each proxy alone on
+//       CPU 1, load generator and tool on CPU 0.
 //   (c) the proxy's RSS with 1,000 idle keep-alive connections.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -20,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { cluster, stopCluster } from '../test/harness/cluster.ts';
 import { gitClientEnv, startGitServer } from '../test/peers/git-server.ts';
-import { benchUserYaml, machineLine, startProxyProcess } from './proxy-process.ts';
+import { benchUserYaml, machineLine, onCpu, startProxyProcess } from './proxy-process.ts';
 import { freePort, runCommand } from '../test/peers/process.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
 
@@ -33,6 +34,14 @@ const IDLE = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 1000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 /** The load generator of (b): `ab` (ApacheBench -k, C, one thread) or `node` (bench/load.ts, undici). */
 const LOADGEN = process.env.BENCH_LOADGEN ?? 'ab';
+/**
+ * BENCH_PIN=1: the proxy under test (nginx or the connectors proxy) alone on CPU 1, the load generator and the
+ * tool on CPU 0, so that each proxy has one core of its own and the scheduler's placement is out of the figures.
+ */
+const PIN = process.env.BENCH_PIN === '1';
+if (PIN && WORKERS > 1) throw new Error('BENCH_PIN=1 gives each proxy one CPU: it needs BENCH_WORKERS=1');
+const PROXY_CPU = PIN ? 1 : undefined;
+const LOAD_CPU = PIN ? 0 : undefined;
 /** Interleaved rounds of (b). */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Requests of the one-connection latency runs. */
@@ -46,18 +55,18 @@ function rssKiB(pid: number): Promise<number> {
 async function load(opts: { url: string; headers?: Record<string, string>; connections?: number; loadgen?: string; requests?: number }): Promise<{ rps: number; p50Ms: number; p99Ms: number; errors: number }> {
   if ((opts.loadgen ?? LOADGEN) === 'ab') {
     // ab reports whole milliseconds; warm-up first, as bench/load.ts does.
-    const ab = (n: number) => runCommand('ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(n), ...Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), opts.url]);
-    await ab(Math.min(2000, REQUESTS));
+    const ab = (n: number) => runCommand(...onCpu(LOAD_CPU, 'ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(n), ...Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), opts.url]));
+    await ab(Math.min(5000, REQUESTS)); // JIT warm-up: the first thousands of requests run unoptimised code
     const { stdout } = await ab(REQUESTS);
     const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
     return { rps: num(/Requests per second:\s+([\d.]+)/), p50Ms: num(/^\s+50%\s+(\d+)/m), p99Ms: num(/^\s+99%\s+(\d+)/m), errors: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0) };
   }
-  const { stdout } = await runCommand(process.execPath, [join(root, 'bench/load.ts'), JSON.stringify({ url: opts.url, headers: opts.headers, connections: opts.connections ?? CONCURRENCY, requests: opts.requests ?? REQUESTS })]);
+  const { stdout } = await runCommand(...onCpu(LOAD_CPU, process.execPath, [join(root, 'bench/load.ts'), JSON.stringify({ url: opts.url, headers: opts.headers, connections: opts.connections ?? CONCURRENCY, requests: opts.requests ?? REQUESTS })]));
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 
 /** nginx serving `servers` (http-block text) from `dir`, with `workers` worker processes. */
-async function startNginx(dir: string, workers: number, probePort: number, servers: string): Promise<ChildProcess> {
+async function startNginx(dir: string, workers: number, probePort: number, servers: string, cpu: number | undefined): Promise<ChildProcess> {
   await mkdir(dir, { recursive: true, mode: 0o777 });
   const conf = `worker_processes ${workers};
 pid ${dir}/nginx.pid;
@@ -72,7 +81,7 @@ ${servers}
 }
 `;
   await writeFile(join(dir, 'nginx.conf'), conf);
-  const child = spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
+  const child = spawn(...onCpu(cpu, '/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'daemon off;']), { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     const ok = await fetch(`http://127.0.0.1:${probePort}/`).then((r) => r.ok, () => false);
     if (ok) return child;
@@ -130,6 +139,7 @@ ${benchUserYaml(ns)}`,
     systemNamespace: sys,
     args: WORKERS > 1 ? ['--workers', String(WORKERS)] : [],
     env: process.env.BENCH_PROXY_LOG_LEVEL ? { CONNECTORS_LOG_LEVEL: process.env.BENCH_PROXY_LOG_LEVEL } : {},
+    cpu: PROXY_CPU,
   });
   proxy = started.proxy;
   const proxyPort = started.port;
@@ -168,7 +178,7 @@ ${benchUserYaml(ns)}`,
   // (b) small requests
   // The tool and the baseline proxy are separate nginx processes, so nginx pays the same process-to-process hop
   // to the tool as the connectors proxy does.
-  upstreamNginx = await startNginx(join(work, 'nginx-tool'), 1, upstreamPort, `  server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "ok from the tool\\n"; } }`);
+  upstreamNginx = await startNginx(join(work, 'nginx-tool'), 1, upstreamPort, `  server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "ok from the tool\\n"; } }`, LOAD_CPU);
   nginx = await startNginx(join(work, 'nginx-proxy'), WORKERS, nginxPort, `  upstream tool { server 127.0.0.1:${upstreamPort}; keepalive 256; }
   server {
     listen 127.0.0.1:${nginxPort};
@@ -178,7 +188,7 @@ ${benchUserYaml(ns)}`,
       proxy_set_header Connection "";
       proxy_set_header Authorization "${basicAuth}";
     }
-  }`);
+  }`, PROXY_CPU);
   const targets = {
     direct: { url: `http://127.0.0.1:${upstreamPort}/x` },
     nginx: { url: `http://127.0.0.1:${nginxPort}/x` },
@@ -186,7 +196,7 @@ ${benchUserYaml(ns)}`,
   };
   const row = (name: string, r: { rps: number; p50Ms: number; p99Ms: number; errors: number }) =>
     out(`    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}`);
-  out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds:`);
+  out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds${PIN ? ', each proxy alone on CPU 1, load and tool on CPU 0' : ''}:`);
   // Rounds interleave the three targets, so that a slow or fast spell of the machine meets all of them.
   const ratios: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
