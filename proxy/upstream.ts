@@ -190,6 +190,12 @@ export class Upstream {
         paused = false;
         exchange.resume();
       };
+      let corked = false;
+      const uncork = () => {
+        if (!corked) return;
+        corked = false;
+        res.uncork();
+      };
       const exchange = this.client.request(
         { url: target, method: f.method ?? req.method ?? 'GET', headers: f.headers, body },
         {
@@ -212,6 +218,12 @@ export class Upstream {
               return;
             }
             bytesOut += chunk.length;
+            if (!corked) {
+              // The pieces of one upstream read (e.g. many small chunks of a chunked body) leave in one write.
+              corked = true;
+              res.cork();
+              process.nextTick(uncork);
+            }
             if (!res.write(chunk) && !paused) {
               paused = true;
               exchange.pause();
@@ -223,6 +235,8 @@ export class Upstream {
               const body = Buffer.concat(held.chunks).subarray(0, 65536);
               return finish({ status, bytesIn: exchange.bytesSent, bytesOut: 0, intercepted: { status: held.status, headers: held.headers, body } });
             }
+            // Uncorked first: node's end() writes the last chunk before chunks still held by a cork.
+            if (corked) uncork();
             res.end();
             finish({ status, bytesIn: exchange.bytesSent, bytesOut });
           },
