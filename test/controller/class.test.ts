@@ -1,5 +1,6 @@
 // The ConnectorClass reconciler (scenarios 16-20 of core.md §14), local-mode addresses, API auth probes
 // (scenario 11) and custom CA certificates (scenario 58), against a real kube-apiserver.
+import { eventually } from '../harness/eventually.ts';
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,7 @@ import * as pki from '../../core/pki/index.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { Connector, ConnectorClass } from '../../core/api/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
-import { restFor, waitFor, waitConnectorCondition, waitClassCondition, upsert, ensureNamespace, createProxyService, cond, classPath } from './helpers.ts';
+import { restFor, waitConnectorCondition, waitClassCondition, upsert, ensureNamespace, createProxyService, cond, classPath } from './helpers.ts';
 
 describe('controller: ConnectorClass status (real apiserver)', function () {
   this.timeout(120_000);
@@ -88,10 +89,10 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
 
   it('20: api.ref Service git/default with uri /prefix → status.api.address.url = https://git.default.svc/prefix', async () => {
     const name = await makeClass('api-ref', { api: { ref: { kind: 'Service', name: 'git', namespace: 'default' }, uri: '/prefix' } });
-    const cls = await waitFor('api url', async () => {
+    const cls = await eventually('api url', async () => {
       const x = await rest.call<ConnectorClass>('GET', classPath(name));
       return x.status?.api?.address?.url ? x : undefined;
-    });
+    }, 30_000);
     expect(cls.status!.api!.address!.url).to.equal('https://git.default.svc/prefix');
   });
 
@@ -188,10 +189,10 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
       expect(cond(missing, 'Ready')?.status).to.equal('True');
       const none = await waitConnectorCondition(rest, ns, 'ca-none', 'CACertReady', { status: 'True' });
       expect(cond(none, 'CACertReady')?.reason).to.equal('NoCACert');
-      await waitFor('CACertSecretNotFound event', async () => {
+      await eventually('CACertSecretNotFound event', async () => {
         const ev = await rest.call<{ items: Array<{ involvedObject: { name: string }; reason: string; type: string }> }>('GET', `/api/v1/namespaces/${ns}/events`);
         return ev.items.some((e) => e.involvedObject.name === 'ca-missing' && e.type === 'Warning' && e.reason === 'CACertSecretNotFound');
-      });
+      }, 30_000);
 
       await rest.call('POST', `/api/v1/namespaces/${ns}/secrets`, { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls-ca' }, stringData: { foo: 'bar' } } });
       const invalid = await waitConnectorCondition(rest, ns, 'tls', 'CACertReady', { status: 'False', reason: 'InvalidPEM' });
@@ -210,6 +211,6 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     await makeConnector('repair', name);
     await waitConnectorCondition(rest, ns, 'repair', 'ProxyServiceReady', { status: 'True' });
     await rest.call('DELETE', `/api/v1/namespaces/${ns}/services/c-repair`);
-    await waitFor('Service c-repair recreated', async () => rest.call('GET', `/api/v1/namespaces/${ns}/services/c-repair`).then(() => true, () => false), 15_000);
+    await eventually('Service c-repair recreated', async () => rest.call('GET', `/api/v1/namespaces/${ns}/services/c-repair`).then(() => true, () => false), 15_000);
   });
 });

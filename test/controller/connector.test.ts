@@ -3,6 +3,7 @@
 // repairing it brings Ready back at once (watches, not the 5-minute period); broken classes give clear
 // messages without stopping the controller; probes never carry credentials to another host; no password
 // reaches the logs.
+import { eventually } from '../harness/eventually.ts';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import type { Connector, ConnectorClass } from '../../core/api/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import {
-  restFor, waitFor, waitConnectorCondition, waitClassCondition, upsert, ensureNamespace, createProxyService, basicAuthSecret,
+  restFor, waitConnectorCondition, waitClassCondition, upsert, ensureNamespace, createProxyService, basicAuthSecret,
   connectorPath, classPath, getConnector, cond,
 } from './helpers.ts';
 
@@ -386,7 +387,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
   it('serves /healthz, /readyz and /metrics with reconcile and probe metrics', async () => {
     const base = `http://127.0.0.1:${ctrl.health!.port}`;
     expect((await fetch(`${base}/healthz`)).status).to.equal(200);
-    await waitFor('readyz', async () => (await fetch(`${base}/readyz`)).status === 200);
+    await eventually('readyz', async () => (await fetch(`${base}/readyz`)).status === 200, 30_000);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).to.match(/connectors_controller_reconcile_total\{kind="Connector",result="requeue"\} \d+/);
     expect(metrics).to.match(/connectors_controller_probe_total\{type="auth",result="success"\} \d+/);

@@ -1,26 +1,11 @@
 // Shared helpers of the controller tests: waiting for conditions, applying objects, a started controller.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeRest, KubeApiError, type KubeRest } from '../../core/kube/rest.ts';
 import type { Connector, ConnectorClass, Condition } from '../../core/api/index.ts';
 import type { Cluster } from '../harness/cluster.ts';
+import { eventually } from '../harness/eventually.ts';
 
 export async function restFor(c: Cluster): Promise<KubeRest> {
   return kubeRest(c.kubeConfig);
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(everyMs);
-  }
 }
 
 export const connectorPath = (ns: string, name: string) => `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors/${name}`;
@@ -45,7 +30,7 @@ export async function waitConnectorCondition(
 ): Promise<Connector> {
   let last: Connector | undefined;
   try {
-    return await waitFor(`${ns}/${name} ${type}=${JSON.stringify(match)}`, async () => {
+    return await eventually(`${ns}/${name} ${type}=${JSON.stringify(match)}`, async () => {
       last = await getConnector(rest, ns, name);
       const c = cond(last, type);
       return c && Object.entries(match).every(([k, v]) => (c as Record<string, unknown>)[k] === v) ? last : undefined;
@@ -58,7 +43,7 @@ export async function waitConnectorCondition(
 export async function waitClassCondition(rest: KubeRest, name: string, type: string, match: Partial<Condition>, timeoutMs = 30_000): Promise<ConnectorClass> {
   let last: ConnectorClass | undefined;
   try {
-    return await waitFor(`class ${name} ${type}=${JSON.stringify(match)}`, async () => {
+    return await eventually(`class ${name} ${type}=${JSON.stringify(match)}`, async () => {
       last = await rest.call<ConnectorClass>('GET', classPath(name));
       const c = cond(last, type);
       return c && Object.entries(match).every(([k, v]) => (c as Record<string, unknown>)[k] === v) ? last : undefined;

@@ -1,11 +1,12 @@
 // Leader election on a Lease: two controllers against the same cluster, only the leader reconciles; when it
 // stops (releasing the Lease), the other takes over and reconciles.
+import { eventually } from '../harness/eventually.ts';
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cluster, type Cluster } from '../harness/cluster.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
-import { restFor, waitFor, waitConnectorCondition, upsert, ensureNamespace, classPath } from './helpers.ts';
+import { restFor, waitConnectorCondition, upsert, ensureNamespace, classPath } from './helpers.ts';
 
 describe('controller: leader election', function () {
   this.timeout(120_000);
@@ -43,7 +44,7 @@ describe('controller: leader election', function () {
     const opts = { systemNamespace: sys, leaderElect: true, leaseName: 'connectors-controller', leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 };
     a = await startController(c.kubeConfig, { ...opts, identity: 'controller-a' });
     b = await startController(c.kubeConfig, { ...opts, identity: 'controller-b' });
-    const leader = await waitFor('a leader', async () => (a!.isLeader() ? a : b!.isLeader() ? b : undefined), 20_000);
+    const leader = await eventually('a leader', async () => (a!.isLeader() ? a : b!.isLeader() ? b : undefined), 20_000);
     const follower = leader === a ? b! : a!;
     const lease = await rest.call<{ spec: { holderIdentity: string } }>('GET', `/apis/coordination.k8s.io/v1/namespaces/${sys}/leases/connectors-controller`);
     expect(lease.spec.holderIdentity).to.equal(leader.identity);
@@ -57,7 +58,7 @@ describe('controller: leader election', function () {
 
     const t0 = Date.now();
     await leader.stop();
-    await waitFor('the follower to lead', async () => follower.isLeader(), 15_000);
+    await eventually('the follower to lead', async () => follower.isLeader(), 15_000);
     const takeoverMs = Date.now() - t0;
     expect(takeoverMs).to.be.below(5000); // the Lease is released on stop: no need to wait for it to expire
     await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors`, { body: connector('second') });

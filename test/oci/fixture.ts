@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { startRegistry, type Registry, type RegistryOptions } from '../peers/registry.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { eventually, setup, type Env } from '../proxy/fixture.ts';
+import { eventually } from '../harness/eventually.ts';
+import { setup, type Env } from '../proxy/fixture.ts';
 
 export const ROBOT = 'robot';
 export const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
@@ -50,11 +51,11 @@ spec:
     secretRef: {name: ${name}-creds}
 `);
       // Ready once the proxy's watch has the Connector and its Secret: the Connector's API base answers 200.
-      await eventually(async () => {
+      await eventually(`the proxy to serve connector ${name}`, async () => {
         const r = await fetch(`${env.proxy.url}/v2/namespaces/${env.ns}/connectors/${name}/`, { headers: { authorization: basic('u', waiterToken) } });
         await r.arrayBuffer();
         return r.status === 200;
-      }, `the proxy to serve connector ${name}`);
+      }, 15_000, 50);
       return registry;
     },
     refPrefix: (name) => `${host}/namespaces/${env.ns}/connectors/${name}`,

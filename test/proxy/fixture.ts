@@ -3,7 +3,6 @@
 import { createSign, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { cluster, type Cluster } from '../harness/cluster.ts';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../proxy/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
@@ -79,16 +78,6 @@ subjects: [{kind: ServiceAccount, name: ${name}, namespace: ${ns}}]
       await c.deleteNamespace(systemNs);
     },
   };
-}
-
-/** Polls `fn` until it returns true (e.g. until the proxy's watch has seen a new object). */
-export async function eventually(fn: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /**

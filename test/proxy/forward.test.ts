@@ -14,7 +14,8 @@ import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { readProxyCA, PROXY_CA_NAME } from '../../proxy/index.ts';
 import { runCommand } from '../peers/process.ts';
 import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { auditLines, basic, eventually, setup, type Env } from './fixture.ts';
+import { eventually } from '../harness/eventually.ts';
+import { auditLines, basic, setup, type Env } from './fixture.ts';
 
 interface Res { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
@@ -139,10 +140,10 @@ subjects: [{kind: ServiceAccount, name: builder, namespace: ${env.ns}}]
     });
     await env.serviceAccount('builder', ['a', 'tls']);
     token = await env.token('builder');
-    await eventually(async () => {
+    await eventually('the proxy to see the connectors', async () => {
       const r = await viaProxy(`${b.url}/ready`, { proxyAuth: proxyAuth(`${ns2}/b`) });
       return r.status === 200 && (b.requests.at(-1)?.headers.authorization ?? '') !== '';
-    }, 'the proxy to see the connectors', 30_000);
+    }, 30_000, 50);
   });
   after(async () => {
     await env?.stop();

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
 import { runCommand } from '../peers/process.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { auditLines, basic, eventually, setup, signedToken, type Env } from './fixture.ts';
+import { eventually } from '../harness/eventually.ts';
+import { auditLines, basic, setup, signedToken, type Env } from './fixture.ts';
 
 describe('proxy: git smart HTTP in reverse mode', function () {
   this.timeout(180_000);
@@ -70,11 +71,11 @@ spec:
     await env.serviceAccount('outsider', 'none');
     token = await env.token('builder');
     proxyUrl = `${env.proxy.url}/namespaces/${env.ns}/connectors/git`;
-    await eventually(async () => {
+    await eventually('the proxy to serve the connector', async () => {
       const r = await fetch(`${proxyUrl}/org/repo.git/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${token}` } });
       await r.arrayBuffer();
       return r.status === 200;
-    }, 'the proxy to serve the connector');
+    }, 15_000, 50);
   });
   after(async () => {
     await env?.stop();
@@ -207,14 +208,14 @@ spec:
     });
     const bound = tr.status!.token;
     await env.c.core.deleteNamespacedSecret({ name: 'binder', namespace: env.ns });
-    await eventually(async () => {
+    await eventually('the secret to be gone', async () => {
       try {
         await env.c.core.readNamespacedSecret({ name: 'binder', namespace: env.ns });
         return false;
       } catch {
         return true;
       }
-    }, 'the secret to be gone');
+    }, 15_000, 50);
     expect((await fetch(url, { headers: { authorization: `Bearer ${bound}` } })).status).to.equal(401);
 
     const wrongAudience = await env.token('builder', 'some-other-service');
@@ -248,7 +249,7 @@ spec:
     const tok = await env.token('builder');
     try {
       await env.setFlag('enable-connector-proxy-permissions', true);
-      await eventually(async () => (await fetch(url, { headers: { authorization: `Bearer ${tok}` } })).status === 403, 'the flag to deny get-only access');
+      await eventually('the flag to deny get-only access', async () => (await fetch(url, { headers: { authorization: `Bearer ${tok}` } })).status === 403, 15_000, 50);
       await env.apply(`apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: use-proxy}
@@ -264,7 +265,7 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: use-proxy}
 subjects: [{kind: ServiceAccount, name: builder, namespace: ${env.ns}}]
 `);
       // The denial is cached for 5 s at most.
-      await eventually(async () => (await fetch(url, { headers: { authorization: `Bearer ${tok}` } })).status === 200, 'the Role to allow', 20_000);
+      await eventually('the Role to allow', async () => (await fetch(url, { headers: { authorization: `Bearer ${tok}` } })).status === 200, 20_000, 50);
     } finally {
       await env.setFlag('enable-connector-proxy-permissions', false);
     }

@@ -10,7 +10,8 @@ import { registry } from '../../core/observability/metrics.ts';
 import { indentedBlocks } from '../harness/seeds.ts';
 import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../peers/recording-upstream.ts';
 import { freePort } from '../peers/process.ts';
-import { auditLines, eventually, setup, type Env } from './fixture.ts';
+import { eventually } from '../harness/eventually.ts';
+import { auditLines, setup, type Env } from './fixture.ts';
 
 function seedGenerator(name: string): string {
   for (const doc of indentedBlocks('002')) {
@@ -180,10 +181,10 @@ stringData: {token: "${secretValue}"}
 ${connector('hdr', 'basic-rego-auth', 'basic-opaque')}${connector('qry', 'apikey-rego-auth', 'apikey')}${connector('bdy', 'body-rego-auth', 'body')}${connector('brr', 'bearer', 'bearer')}${connector('anon', 'none')}${connector('pt', 'private-token', 'pt', `${cls}-pt`)}${connector('dead', 'bearer', 'bearer', cls, `http://127.0.0.1:${closedPort}/x`)}`);
     await env.serviceAccount('builder');
     token = await env.token('builder');
-    await eventually(async () => {
+    await eventually('the proxy to see the connectors, class and policies', async () => {
       const r = await raw(url('pt', '/ready'), { headers: { 'private-token': token } });
       return r.status === 200;
-    }, 'the proxy to see the connectors, class and policies', 30_000);
+    }, 30_000, 50);
   });
   after(async () => {
     await env?.stop();
