@@ -1,10 +1,10 @@
 // What every request handler of the proxy shares, and the answers the proxy gives itself.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/observability/log.ts';
 import { applyAuthInjection, AuthInjectionError, regoRequest } from '../core/opa/index.ts';
 import type { Connector, ConnectorClass } from '../core/api/index.ts';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Audit } from './audit.ts';
+import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import type { Authorizer, Authentication } from './auth/review.ts';
 import { ReviewError, serviceAccountName, tokenKey } from './auth/review.ts';
 import { planInjection, type InjectionPlan } from './inject.ts';
@@ -95,7 +95,7 @@ async function reviewed(ctx: ProxyContext, review: () => Promise<Access>): Promi
 }
 
 /** Reads a request body whole, up to `limit` bytes (undefined when larger). */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+export async function readBody(req: ProxyRequest, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -130,7 +130,7 @@ function cachedPlan(connector: Connector, cls: ConnectorClass | undefined, secre
  */
 export function injectCredentials(
   ctx: ProxyContext,
-  req: IncomingMessage,
+  req: ProxyRequest,
   connector: Connector,
   target: URL,
   headers: Record<string, string | string[]>,
@@ -158,7 +158,7 @@ export function injectCredentials(
 
 async function generated(
   ctx: ProxyContext,
-  req: IncomingMessage,
+  req: ProxyRequest,
   plan: Extract<InjectionPlan, { kind: 'generator' }>,
   target: URL,
   headers: Record<string, string | string[]>,
@@ -184,7 +184,7 @@ async function generated(
   }
 }
 
-export function deny(res: ServerResponse, status: number, reason: string): void {
+export function deny(res: ProxyResponse, status: number, reason: string): void {
   const headers: Record<string, string> = {};
   if (status === 401) headers['www-authenticate'] = `Basic realm="${REALM}"`;
   if (status === 407) headers['proxy-authenticate'] = `Basic realm="${REALM}"`;

@@ -23,6 +23,7 @@ import { handleOci, type OciState } from './oci/handler.ts';
 import { ociRoute } from './oci/route.ts';
 import { watchState } from './state.ts';
 import { sendText, Upstream, type UpstreamOptions } from './upstream.ts';
+import { installFront } from './http1/front.ts';
 
 export { readProxyCA, ensureProxyCA, PROXY_CA_NAME } from './ca.ts';
 export { reverseTarget, upstreamUrl, rewriteLocation } from './reverse.ts';
@@ -126,7 +127,21 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
       sendText(res, 500, 'internal proxy error');
     });
   };
-  const server = createServer({ maxHeaderSize, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000 }, onRequest);
+  const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;
+  const server = createServer({ maxHeaderSize, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: keepAliveTimeoutMs }, onRequest);
+  // Bodiless reverse-mode GET/HEAD requests are answered by the front; everything else by node:http.
+  const front = installFront({
+    server,
+    maxHeaderSize,
+    headersTimeoutMs: 60_000,
+    keepAliveTimeoutMs,
+    accepts: (r) => !ociRoute(r.headers.host, r.url, isOciConnector),
+    handle: (req, res) =>
+      handleReverse(ctx, req, res).catch((err) => {
+        log.error('request failed', { error: (err as Error)?.message, stack: (err as Error)?.stack });
+        sendText(res, 500, 'internal proxy error');
+      }),
+  });
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     forward.handleConnect(req, socket, head).catch((err) => {
       log.error('CONNECT failed', { error: (err as Error)?.message });
@@ -171,6 +186,7 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     registryTokenFetches: () => oci.auth.tokenFetches,
     async stop() {
       if (caTimer) clearTimeout(caTimer);
+      front.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const s of sockets) s.destroy();

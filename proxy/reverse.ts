@@ -2,10 +2,10 @@
 // (`c-{name}.{ns}.svc[.cluster.local][:port]`) or by the path (`/namespaces/{ns}/connectors/{name}/...`, the
 // prefix stripped before forwarding). The request goes to spec.address (with its path prefix) + the rest of
 // the path + the query, with the Connector's credentials instead of the client's token.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { regoRequest } from '../core/opa/index.ts';
 import { reverseToken } from './auth/credentials.ts';
 import type { AuditRecord } from './audit.ts';
+import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { checkAccess, deny, injectCredentials, type ProxyContext } from './context.ts';
 import { pathPrefix, underPrefix } from './inject.ts';
 import { upstreamRequestHeaders, sendText } from './upstream.ts';
@@ -109,7 +109,7 @@ function finish(ctx: ProxyContext, record: AuditRecord, started: number, status:
   ctx.audit.record(record);
 }
 
-export async function handleReverse(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: ProxyResponse): Promise<void> {
   const started = performance.now();
   const url = req.url ?? '/';
   // The audit record itself, filled in as the request goes and handed over once at the end.
@@ -183,7 +183,7 @@ export async function handleReverse(ctx: ProxyContext, req: IncomingMessage, res
 const STRIP_AUTHORIZATION = ['authorization'];
 
 /** The client-visible URL of the Connector: scheme and host the client used, then its prefix. */
-function proxyBase(req: IncomingMessage, prefix: string): string {
+function proxyBase(req: ProxyRequest, prefix: string): string {
   const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   return `${scheme}://${req.headers.host ?? 'localhost'}${prefix}`;
 }

@@ -1,7 +1,9 @@
 // The streaming forwarder: one request to the tool over the proxy's HTTP/1.1 client (keep-alive pools per origin), bodies streamed
 // both ways with back-pressure and never buffered, redirects never followed, hop-by-hop headers dropped.
 // Upstream failures become 502 (504 for timeouts) with a short text body that names no secret.
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { rootCertificates } from 'node:tls';
 import { Http1Client, UpstreamError } from './http1/client.ts';
 import { counter } from '../core/observability/metrics.ts';
@@ -81,8 +83,8 @@ export interface ForwardResult {
 }
 
 export interface Forwarding {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: ProxyRequest;
+  res: ProxyResponse;
   target: URL;
   headers: Record<string, string | string[]>;
   /** A replacement body (generator body injection); otherwise the client's body is streamed. */
@@ -104,12 +106,12 @@ export interface Forwarding {
 
 const upstreamErrors = () => counter('connectors_proxy_upstream_errors_total', 'Requests the upstream failed (connect errors, timeouts, resets).', ['kind']);
 
-function hasBody(req: IncomingMessage): boolean {
+function hasBody(req: ProxyRequest): boolean {
   const cl = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
 
-export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+export function sendText(res: ProxyResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -167,7 +169,8 @@ export class Upstream {
    */
   forward(f: Forwarding): Promise<ForwardResult> {
     const { req, res, target } = f;
-    const body = f.body ?? (!f.noBody && hasBody(req) ? req : undefined);
+    // A request with a body is always node:http's IncomingMessage (the front takes none).
+    const body = f.body ?? (!f.noBody && hasBody(req) ? (req as unknown as Readable) : undefined);
     return new Promise<ForwardResult>((resolve) => {
       let status = 0;
       let bytesOut = 0;
@@ -257,7 +260,7 @@ export class Upstream {
     });
   }
 
-  private failed(res: ServerResponse, err: unknown, target: URL, bytesIn: number): ForwardResult {
+  private failed(res: ProxyResponse, err: unknown, target: URL, bytesIn: number): ForwardResult {
     const kind = errorKind(err);
     upstreamErrors().inc({ kind });
     if (kind === 'aborted') {

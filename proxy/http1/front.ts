@@ -1,0 +1,349 @@
+// The client-facing front of the proxy's listener: it answers the simplest and most frequent requests (GET and
+// HEAD without a body, in origin form, for the reverse mode) itself, and hands every other connection, at its
+// first request that is not one of those, to node:http with the bytes already read. node:http's server costs
+// about as much CPU per small request as all of the proxy's own work; the front's parser is strict and narrow
+// (anything unusual goes to node:http, which answers or rejects it), so it adds no way of reading a request
+// that node:http would read differently.
+import { STATUS_CODES, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { EventEmitter } from 'node:events';
+import type { ProxyRequest, ProxyResponse } from '../exchange.ts';
+
+export interface ParsedRequest {
+  method: 'GET' | 'HEAD';
+  url: string;
+  http10: boolean;
+  headers: IncomingHttpHeaders;
+  keepAlive: boolean;
+}
+
+const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.([01])$/;
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Field values: visible ASCII, space, tab and obs-text; no CR, LF, NUL or other controls. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Fields that give a request a body or change the protocol: node:http's business. */
+const BAD_VALUE = /[\0\r\n]/;
+const HANDOFF_FIELDS = new Set(['content-length', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
+
+/**
+ * A request head (without its final CRLFCRLF) the front may answer, or undefined: then node:http takes the
+ * connection (other methods, bodies, absolute-form targets, repeated or malformed fields, obs-fold, HTTP/1.1
+ * without Host). Pure.
+ */
+export function parseRequestHead(text: string): ParsedRequest | undefined {
+  const lines = text.split('\r\n');
+  const m = REQUEST_LINE.exec(lines[0]);
+  if (!m) return undefined;
+  const headers: IncomingHttpHeaders = {};
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i];
+    const colon = l.indexOf(':');
+    if (colon <= 0) return undefined;
+    const name = l.slice(0, colon);
+    const value = l.slice(colon + 1);
+    if (!FIELD_NAME.test(name) || !FIELD_VALUE.test(value)) return undefined;
+    const k = name.toLowerCase();
+    if (HANDOFF_FIELDS.has(k) || k in headers) return undefined;
+    headers[k] = value.trim();
+  }
+  const http10 = m[3] === '0';
+  if (!http10 && headers.host === undefined) return undefined;
+  const conn = headers.connection;
+  const tokens = conn === undefined ? '' : ',' + conn.toLowerCase().replace(/[ \t]+/g, '') + ',';
+  const keepAlive = http10 ? tokens.includes(',keep-alive,') : !tokens.includes(',close,');
+  return { method: m[1] as 'GET' | 'HEAD', url: m[2], http10, headers, keepAlive };
+}
+
+export interface FrontOptions {
+  /** The node:http server (listening) whose connections pass through the front. */
+  server: Server;
+  maxHeaderSize: number;
+  /** Longest wait for the rest of a request head. */
+  headersTimeoutMs: number;
+  /** Longest wait for the next request on a kept connection. */
+  keepAliveTimeoutMs: number;
+  /** Whether the front answers this request itself (otherwise node:http takes the connection). */
+  accepts(req: ParsedRequest): boolean;
+  handle(req: ProxyRequest, res: ProxyResponse): void;
+}
+
+/**
+ * Puts the front before node:http's own connection handling of `opts.server`: node's handler (the server's
+ * first 'connection' listener, added by createServer) is called for a connection only when it is handed over.
+ */
+export function installFront(opts: FrontOptions): { close(): void } {
+  const { server } = opts;
+  const [nodeHandler] = server.listeners('connection') as Array<(socket: Socket) => void>;
+  server.removeListener('connection', nodeHandler);
+  const connections = new Set<FrontConnection>();
+  const handOver = (socket: Socket, bytes: Buffer | undefined) => {
+    nodeHandler.call(server, socket);
+    // Synchronously, before any later read of the socket reaches node's parser.
+    if (bytes && bytes.length > 0) socket.emit('data', bytes);
+  };
+  server.prependListener('connection', (socket: Socket) => {
+    const c = new FrontConnection(socket, opts, handOver, () => connections.delete(c));
+    connections.add(c);
+  });
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const c of connections) if (c.deadline !== 0 && c.deadline <= now) c.timeout();
+  }, Math.max(50, Math.min(1000, Math.min(opts.headersTimeoutMs, opts.keepAliveTimeoutMs) / 4)));
+  sweep.unref();
+  return {
+    close() {
+      clearInterval(sweep);
+    },
+  };
+}
+
+class FrontConnection {
+  private buffer: Buffer | undefined;
+  private busy = false;
+  private done = false;
+  deadline = 0;
+  private readonly onData = (chunk: Buffer) => this.received(chunk);
+  private readonly onError = () => {}; // 'close' follows; kept after hand-over too, harmless to node's own
+  private readonly onClose = () => this.finished();
+  /** The client half-closed: closed from this side too (node:http's default), which ends any response in progress. */
+  private readonly onEnd = () => this.socket.end();
+  private readonly socket: Socket;
+  private readonly opts: FrontOptions;
+  private readonly handOver: (socket: Socket, bytes: Buffer | undefined) => void;
+  private readonly forget: () => void;
+  response: FrontResponse | undefined;
+
+  constructor(socket: Socket, opts: FrontOptions, handOver: (socket: Socket, bytes: Buffer | undefined) => void, forget: () => void) {
+    this.socket = socket;
+    this.opts = opts;
+    this.handOver = handOver;
+    this.forget = forget;
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('close', this.onClose);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    this.deadline = Date.now() + opts.headersTimeoutMs;
+  }
+
+  private received(chunk: Buffer): void {
+    this.buffer = this.buffer ? Buffer.concat([this.buffer, chunk]) : chunk;
+    if (this.busy) {
+      this.socket.pause(); // a pipelined request waits for the response in progress
+      return;
+    }
+    this.next();
+  }
+
+  /** Takes the next request out of the buffer, if it is complete. */
+  private next(): void {
+    const buf = this.buffer;
+    if (!buf) return;
+    const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+    if (end === -1) {
+      if (buf.length > this.opts.maxHeaderSize) this.handoff(); // node:http answers 431
+      else this.deadline = Date.now() + this.opts.headersTimeoutMs;
+      return;
+    }
+    const parsed = end <= this.opts.maxHeaderSize ? parseRequestHead(buf.toString('latin1', 0, end)) : undefined;
+    if (!parsed || !this.opts.accepts(parsed)) return this.handoff();
+    this.buffer = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
+    this.busy = true;
+    this.deadline = 0;
+    const res = (this.response = new FrontResponse(this.socket, parsed, () => this.responded(res)));
+    this.opts.handle(new FrontRequest(parsed, this.socket), res);
+  }
+
+  private responded(res: FrontResponse): void {
+    if (this.response !== res) return;
+    this.response = undefined;
+    this.busy = false;
+    if (!res.keepAlive) {
+      this.done = true;
+      this.socket.end();
+      return;
+    }
+    this.deadline = Date.now() + this.opts.keepAliveTimeoutMs;
+    // A pipelined request is taken on the next turn, not inside the handler's end() of this one.
+    if (this.buffer) setImmediate(() => !this.busy && !this.done && this.next());
+    this.socket.resume();
+  }
+
+  private handoff(): void {
+    this.detach();
+    this.socket.resume();
+    this.handOver(this.socket, this.buffer);
+    this.buffer = undefined;
+  }
+
+  private detach(): void {
+    this.done = true;
+    this.deadline = 0;
+    this.socket.off('data', this.onData);
+    this.socket.off('close', this.onClose);
+    this.socket.off('end', this.onEnd);
+    this.forget();
+  }
+
+  /** No complete request in time (a partial head or an idle kept connection): closed, as node:http does. */
+  timeout(): void {
+    this.detach();
+    this.socket.destroy();
+  }
+
+  private finished(): void {
+    if (this.done) return;
+    this.detach();
+    this.response?.clientGone();
+  }
+}
+
+class FrontRequest implements ProxyRequest {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly socket: Socket;
+  readonly httpVersion: string;
+
+  constructor(p: ParsedRequest, socket: Socket) {
+    this.url = p.url;
+    this.method = p.method;
+    this.headers = p.headers;
+    this.socket = socket;
+    this.httpVersion = p.http10 ? '1.0' : '1.1';
+  }
+
+  /** The front takes no request with a body. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {}
+}
+
+/** The response date, formatted once per second. */
+let dateSecond = 0;
+let dateText = '';
+function httpDate(): string {
+  const s = Math.floor(Date.now() / 1000);
+  if (s !== dateSecond) {
+    dateSecond = s;
+    dateText = new Date(s * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+class FrontResponse extends EventEmitter implements ProxyResponse {
+  headersSent = false;
+  writableFinished = false;
+  keepAlive: boolean;
+  private head = '';
+  private chunked = false;
+  private drainPending = false;
+  private noBody: boolean;
+  private readonly socket: Socket;
+  private readonly http10: boolean;
+  private readonly onDone: () => void;
+
+  constructor(socket: Socket, req: ParsedRequest, onDone: () => void) {
+    super();
+    this.socket = socket;
+    this.http10 = req.http10;
+    this.keepAlive = req.keepAlive;
+    this.noBody = req.method === 'HEAD';
+    this.onDone = onDone;
+  }
+
+  writeHead(status: number, headers: Record<string, string | string[] | number> = {}): this {
+    if (this.headersSent) throw new Error('headers already sent');
+    let head = 'HTTP/1.1 ' + status + ' ' + (STATUS_CODES[status] ?? '') + '\r\n';
+    let length = false;
+    let date = false;
+    for (const k in headers) {
+      const v = headers[k];
+      const lower = k.toLowerCase();
+      // The front frames the response and decides the connection itself.
+      if (lower === 'connection' || lower === 'transfer-encoding' || lower === 'keep-alive') continue;
+      if (lower === 'content-length') length = true;
+      else if (lower === 'date') date = true;
+      for (const x of Array.isArray(v) ? v : [v]) {
+        const text = String(x);
+        if (BAD_VALUE.test(text) || !FIELD_NAME.test(k)) throw new TypeError(`invalid response header ${k}`);
+        head += k + ': ' + text + '\r\n';
+      }
+    }
+    if (status === 204 || status === 304 || status < 200) this.noBody = true;
+    if (!date) head += 'date: ' + httpDate() + '\r\n';
+    if (!length && !this.noBody) {
+      // No length: chunked for HTTP/1.1, the end of the connection for HTTP/1.0.
+      if (this.http10) this.keepAlive = false;
+      else {
+        this.chunked = true;
+        head += 'transfer-encoding: chunked\r\n';
+      }
+    }
+    if (!this.keepAlive) head += 'connection: close\r\n';
+    else if (this.http10) head += 'connection: keep-alive\r\n';
+    this.head = head + '\r\n';
+    this.headersSent = true;
+    return this;
+  }
+
+  write(chunk: Buffer): boolean {
+    if (!this.headersSent) this.writeHead(200);
+    const s = this.socket;
+    if (this.noBody || chunk.length === 0) return this.flushHead();
+    s.cork();
+    this.flushHead();
+    let ok: boolean;
+    if (this.chunked) {
+      s.write(chunk.length.toString(16) + '\r\n', 'latin1');
+      s.write(chunk);
+      ok = s.write('\r\n', 'latin1');
+    } else ok = s.write(chunk);
+    s.uncork();
+    if (!ok && !this.drainPending) {
+      this.drainPending = true;
+      s.once('drain', () => {
+        this.drainPending = false;
+        this.emit('drain');
+      });
+    }
+    return ok;
+  }
+
+  end(data?: string | Buffer): this {
+    if (this.writableFinished) return this;
+    if (!this.headersSent) this.writeHead(200);
+    const s = this.socket;
+    s.cork();
+    if (data !== undefined && data.length > 0) this.write(typeof data === 'string' ? Buffer.from(data) : data);
+    this.flushHead();
+    if (this.chunked) s.write('0\r\n\r\n', 'latin1');
+    s.uncork();
+    this.writableFinished = true;
+    this.onDone();
+    return this;
+  }
+
+  private flushHead(): boolean {
+    if (this.head === '') return true;
+    const ok = this.socket.write(this.head, 'latin1');
+    this.head = '';
+    return ok;
+  }
+
+  destroy(): this {
+    this.socket.destroy();
+    return this;
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  /** The client's connection closed before the response ended. */
+  clientGone(): void {
+    if (!this.writableFinished) this.emit('close');
+  }
+}
