@@ -10,7 +10,7 @@
 //       latency each hop adds without queueing: one connection, one request at a time (bench/load.ts, µs precision).
 //       BENCH_LOADGEN=node uses bench/load.ts for the throughput runs too; BENCH_WORKERS=N runs nginx and the
 //       proxy with N worker processes each; BENCH_ROUNDS (3) interleaved rounds; BENCH_PIN=1 each proxy alone on
-//       CPU 1, load generator and tool on CPU 0.
+//       CPU 1, load generator and tool on CPU 0. BENCH_CLONE_RUNS (5) clones each way for (a).
 //   (c) the proxy's RSS with 1,000 idle keep-alive connections.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -42,6 +42,8 @@ const PIN = process.env.BENCH_PIN === '1';
 if (PIN && WORKERS > 1) throw new Error('BENCH_PIN=1 gives each proxy one CPU: it needs BENCH_WORKERS=1');
 const PROXY_CPU = PIN ? 1 : undefined;
 const LOAD_CPU = PIN ? 0 : undefined;
+/** Clones of (a), each way. */
+const CLONE_RUNS = Number(process.env.BENCH_CLONE_RUNS ?? 5);
 /** Interleaved rounds of (b). */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Requests of the one-connection latency runs. */
@@ -161,17 +163,18 @@ ${benchUserYaml(ns)}`,
   const directEnv = gitClientEnv(join(work, 'nohome'));
   const direct: number[] = [];
   const via: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < CLONE_RUNS; i++) {
     direct.push(await timeClone(git.authUrl('org/big.git', 'bench', 'bench-pass'), join(work, 'direct'), directEnv));
     via.push(await timeClone(`${git.url}/org/big.git`, join(work, 'via'), viaEnv));
   }
   const { stdout: packBytes } = await runCommand('du', ['-sb', join(work, 'via', '.git', 'objects')]);
   const mb = Number(packBytes.split('\t')[0]) / 1024 / 1024;
   const best = (xs: number[]) => Math.min(...xs);
-  out(`\n(a) git clone of ${repo.path} (${mb.toFixed(0)} MiB of objects), best of 3:`);
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  out(`\n(a) git clone of ${repo.path} (${mb.toFixed(0)} MiB of objects), ${CLONE_RUNS} runs each, alternating:`);
   out(`    direct       ${best(direct).toFixed(2)} s  ${(mb / best(direct)).toFixed(0)} MiB/s   runs: ${direct.map((s) => s.toFixed(2)).join(', ')}`);
   out(`    via proxy    ${best(via).toFixed(2)} s  ${(mb / best(via)).toFixed(0)} MiB/s   runs: ${via.map((s) => s.toFixed(2)).join(', ')}`);
-  out(`    throughput ratio proxy/direct = ${(best(direct) / best(via)).toFixed(2)}`);
+  out(`    throughput ratio proxy/direct = ${(median(direct) / median(via)).toFixed(2)} (medians), ${(best(direct) / best(via)).toFixed(2)} (best runs)`);
   await rm(join(work, 'direct'), { recursive: true, force: true });
   await rm(join(work, 'via'), { recursive: true, force: true });
 
@@ -210,8 +213,7 @@ ${benchUserYaml(ns)}`,
     ratios.push(viaProxy.rps / viaNginx.rps);
     out(`    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`);
   }
-  const median = [...ratios].sort((x, y) => x - y)[Math.floor(ratios.length / 2)];
-  out(`  proxy/nginx rps: median ${median.toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
+  out(`  proxy/nginx rps: median ${median(ratios).toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
   const serial = async (t: { url: string; headers?: Record<string, string> }) => load({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
   const [s0, s1, s2] = [await serial(targets.direct), await serial(targets.nginx), await serial(targets.proxy)];
   out(`\n(b') latency added by each hop without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts):`);
