@@ -54,6 +54,14 @@ export function parseRequestHead(text: string): ParsedRequest | undefined {
   return { method: m[1] as 'GET' | 'HEAD', url: m[2], http10, headers, keepAlive };
 }
 
+/** Whether the start of a head, not yet complete, may still become a request the front takes. Pure. */
+export function mayStartRequest(buf: Buffer): boolean {
+  const lf = buf.indexOf(10);
+  if (lf !== -1) return lf > 0 && buf[lf - 1] === 13 && REQUEST_LINE.test(buf.toString('latin1', 0, lf - 1));
+  const start = buf.toString('latin1', 0, Math.min(buf.length, 6));
+  return 'GET /'.startsWith(start.slice(0, 5)) || 'HEAD /'.startsWith(start);
+}
+
 export interface FrontOptions {
   /** The node:http server (listening) whose connections pass through the front. */
   server: Server;
@@ -141,7 +149,9 @@ class FrontConnection {
     if (!buf) return;
     const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
     if (end === -1) {
-      if (buf.length > this.opts.maxHeaderSize) this.handoff(); // node:http answers 431
+      // Bytes that cannot start a request the front takes (another method, a TLS hello) go to node:http at
+      // once, as does a head over the size limit (431): only the front's own requests are waited for.
+      if (buf.length > this.opts.maxHeaderSize || !mayStartRequest(buf)) this.handoff();
       else this.deadline = Date.now() + this.opts.headersTimeoutMs;
       return;
     }

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProxyRequest, ProxyResponse } from '../../proxy/exchange.ts';
-import { installFront, parseRequestHead } from '../../proxy/http1/front.ts';
+import { installFront, mayStartRequest, parseRequestHead } from '../../proxy/http1/front.ts';
 
 describe('proxy/http1 front', () => {
   describe('parseRequestHead', () => {
@@ -49,6 +49,13 @@ describe('proxy/http1 front', () => {
       ['a lower-case method', 'get / HTTP/1.1\r\nHost: h'],
     ];
     for (const [name, head] of handedOver) it(`hands over ${name}`, () => expect(parseRequestHead(head)).to.equal(undefined));
+
+    const starts: [string, boolean][] = [
+      ['G', true], ['GET', true], ['GET /', true], ['GET /x HTT', true], ['HEAD', true], ['HEAD /', true],
+      ['GET /x HTTP/1.1\r\nHo', true], ['P', false], ['POST /', false], ['GET http://x/', false], ['GETX', false],
+      ['\x16\x03\x01\x02\x00', false], ['GET /x HTTP/2.0\r\n', false], ['GET /x HTTP/1.1\n', false],
+    ];
+    for (const [start, want] of starts) it(`mayStartRequest(${JSON.stringify(start)}) is ${want}`, () => expect(mayStartRequest(Buffer.from(start, 'latin1'))).to.equal(want));
   });
 
   describe('on a listener', function () {
@@ -142,6 +149,13 @@ describe('proxy/http1 front', () => {
       const { got } = await talk(['GET /node', '/x HTTP/1.1\r\nHo', 'st: h\r\n\r\n'], (g) => g.includes('node saw'));
       expect(seen).to.deep.equal(['node GET /node/x']);
       expect(got).to.include('node saw GET /node/x');
+    });
+
+    it('hands what cannot become its request to node:http at once (a TLS hello gets 400 without waiting)', async () => {
+      const t0 = Date.now();
+      const { got } = await talk(['\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03'], (g) => g.length > 0, 0);
+      expect(got).to.match(/^HTTP\/1\.1 400 /);
+      expect(Date.now() - t0).to.be.lessThan(300); // the head timeout is 400 ms
     });
 
     it('leaves an oversized head (431) and a malformed one (400) to node:http', async () => {
