@@ -135,11 +135,14 @@ class FrontConnection {
   }
 
   private received(chunk: Buffer): void {
+    const starting = this.buffer === undefined;
     this.buffer = this.buffer ? Buffer.concat([this.buffer, chunk]) : chunk;
     if (this.busy) {
       this.socket.pause(); // a pipelined request waits for the response in progress
       return;
     }
+    // The whole head must arrive within the headers timeout from its first byte, however slowly it drips.
+    if (starting) this.deadline = Date.now() + this.opts.headersTimeoutMs;
     this.next();
   }
 
@@ -152,7 +155,6 @@ class FrontConnection {
       // Bytes that cannot start a request the front takes (another method, a TLS hello) go to node:http at
       // once, as does a head over the size limit (431): only the front's own requests are waited for.
       if (buf.length > this.opts.maxHeaderSize || !mayStartRequest(buf)) this.handoff();
-      else this.deadline = Date.now() + this.opts.headersTimeoutMs;
       return;
     }
     const parsed = end <= this.opts.maxHeaderSize ? parseRequestHead(buf.toString('latin1', 0, end)) : undefined;
@@ -173,7 +175,7 @@ class FrontConnection {
       this.socket.end();
       return;
     }
-    this.deadline = Date.now() + this.opts.keepAliveTimeoutMs;
+    this.deadline = Date.now() + (this.buffer ? this.opts.headersTimeoutMs : this.opts.keepAliveTimeoutMs);
     // A pipelined request is taken on the next turn, not inside the handler's end() of this one.
     if (this.buffer) setImmediate(() => !this.busy && !this.done && this.next());
     this.socket.resume();

@@ -105,12 +105,16 @@ describe('proxy/http1 front', () => {
     });
 
     /** Sends `text` on one connection (pieces sent `gapMs` apart) and returns all it receives until `done` says so or the connection closes. */
-    async function talk(pieces: string[], done: (got: string) => boolean, gapMs = 30): Promise<{ got: string; closed: boolean }> {
+    async function talk(pieces: string[], done: (got: string) => boolean, gapMs = 30): Promise<{ got: string; closed: boolean; closedAt: number }> {
       const s = connect(port, '127.0.0.1');
       let got = '';
       let closed = false;
+      let closedAt = 0;
       s.on('data', (d) => (got += d.toString('latin1')));
-      s.on('close', () => (closed = true));
+      s.on('close', () => {
+        closed = true;
+        closedAt = Date.now();
+      });
       s.on('error', () => {});
       await new Promise((r) => s.once('connect', r));
       for (const p of pieces) {
@@ -120,7 +124,7 @@ describe('proxy/http1 front', () => {
       const deadline = Date.now() + 5000;
       while (!closed && !done(got) && Date.now() < deadline) await sleep(10);
       s.destroy();
-      return { got, closed };
+      return { got, closed, closedAt };
     }
     const responses = (got: string) => got.split(/(?=HTTP\/1\.1 )/).filter(Boolean);
 
@@ -192,9 +196,15 @@ describe('proxy/http1 front', () => {
       expect(closed).to.equal(true);
     });
 
-    it('closes a connection whose head does not arrive in time', async () => {
+    it('closes a connection whose head does not arrive in time, also when it drips in', async () => {
       const { closed } = await talk(['GET / HTTP/1.1\r\nHost: h\r\n'], () => false, 10);
       expect(closed).to.equal(true);
+      const t0 = Date.now();
+      const drip = await talk(['GET / HTTP/1.1\r\n', 'X-A: 1\r\n', 'X-B: 2\r\n', 'X-C: 3\r\n', 'X-D: 4\r\n', 'X-E: 5\r\n', 'X-F: 6\r\n'], () => false, 150);
+      expect(drip.closed).to.equal(true);
+      expect(drip.got).to.equal('');
+      // Closed by the 400 ms head timeout (+ a 100 ms sweep) while the pieces, 150 ms apart, still came in.
+      expect(drip.closedAt - t0).to.be.lessThan(900);
       expect(seen).to.deep.equal([]);
     });
 
