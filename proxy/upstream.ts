@@ -106,7 +106,8 @@ export interface Forwarding {
 
 const upstreamErrors = () => counter('connectors_proxy_upstream_errors_total', 'Requests the upstream failed (connect errors, timeouts, resets).', ['kind']);
 
-function hasBody(req: ProxyRequest): boolean {
+/** Whether the client's request has a body (by its framing headers). */
+export function hasBody(req: ProxyRequest): boolean {
   const cl = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }

@@ -14,7 +14,7 @@ import { reverseToken } from '../auth/credentials.ts';
 import { ReviewError, tokenKey } from '../auth/review.ts';
 import { checkAccess, REALM, type ProxyContext } from '../context.ts';
 import { pathPrefix } from '../inject.ts';
-import { upstreamRequestHeaders } from '../upstream.ts';
+import { hasBody, upstreamRequestHeaders } from '../upstream.ts';
 import { registryCredentials, RegistryAuth, RegistryAuthError } from './auth.ts';
 import { isBaseCheck, mapUpstreamQuery, ociResource, prefixNames, requiredScopes, rewriteLink, rewriteRegistryUrl, type OciRoute } from './route.ts';
 
@@ -35,11 +35,6 @@ export function sendOciError(res: ServerResponse, status: number, code: string, 
   if (status === 401) h['www-authenticate'] = CHALLENGE;
   res.writeHead(status, h);
   res.end(res.req?.method === 'HEAD' ? undefined : body);
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
 
 const isRedirect = (status: number) => status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
