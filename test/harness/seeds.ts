@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const SEEDS_DIR = resolve(repo, '../shared/seeds');
@@ -83,4 +84,21 @@ export function textToApply(doc: SeedDocument, index: number): string {
       return text;
     })
     .join('---');
+}
+
+/** auth type name → generator.rego, from every ConnectorClass example in seed 002 (as written there). */
+export function seedGenerators(): Map<string, { rego: string; origin: string }> {
+  const out = new Map<string, { rego: string; origin: string }>();
+  for (const doc of indentedBlocks('002')) {
+    let parsed: any;
+    try {
+      parsed = parse(doc.text, { logLevel: 'silent' });
+    } catch {
+      continue;
+    }
+    for (const type of parsed?.spec?.auth?.types ?? []) {
+      if (typeof type?.generator?.rego === 'string') out.set(type.name, { rego: type.generator.rego, origin: doc.origin });
+    }
+  }
+  return out;
 }

@@ -3,27 +3,10 @@
 // injection is applied to a backend request the way the proxy does.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { parse } from 'yaml';
 import { ensureBinary } from '../../core/peers/index.ts';
 import { applyAuthInjection, generatorPolicy, regoRequest } from '../../core/opa/index.ts';
-import { indentedBlocks } from '../harness/seeds.ts';
+import { seedGenerators } from '../harness/seeds.ts';
 
-/** auth type name → generator.rego, from every ConnectorClass example in seed 002. */
-function seedGenerators(): Map<string, { rego: string; origin: string }> {
-  const out = new Map<string, { rego: string; origin: string }>();
-  for (const doc of indentedBlocks('002')) {
-    let parsed: any;
-    try {
-      parsed = parse(doc.text, { logLevel: 'silent' });
-    } catch {
-      continue;
-    }
-    for (const type of parsed?.spec?.auth?.types ?? []) {
-      if (typeof type?.generator?.rego === 'string') out.set(type.name, { rego: type.generator.rego, origin: doc.origin });
-    }
-  }
-  return out;
-}
 
 const backend = regoRequest({ method: 'GET', path: '/api/v1/items?page=2', host: 'tool.example.com', headers: { accept: 'application/json' } });
 

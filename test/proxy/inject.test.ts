@@ -5,25 +5,17 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { parse } from 'yaml';
 import { registry } from '../../core/observability/metrics.ts';
-import { indentedBlocks } from '../harness/seeds.ts';
+import { seedGenerators } from '../harness/seeds.ts';
 import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../peers/recording-upstream.ts';
 import { freePort } from '../peers/process.ts';
 import { eventually } from '../harness/eventually.ts';
 import { auditLines, setup, type Env } from './fixture.ts';
 
 function seedGenerator(name: string): string {
-  for (const doc of indentedBlocks('002')) {
-    let parsed: any;
-    try {
-      parsed = parse(doc.text, { logLevel: 'silent' });
-    } catch {
-      continue;
-    }
-    for (const t of parsed?.spec?.auth?.types ?? []) if (t?.name === name && typeof t.generator?.rego === 'string') return t.generator.rego;
-  }
-  throw new Error(`seed 002 has no generator ${name}`);
+  const g = seedGenerators().get(name);
+  if (!g) throw new Error(`seed 002 has no generator ${name}`);
+  return g.rego;
 }
 
 const PRIVATE_TOKEN_EXTRACTOR = `package proxy
