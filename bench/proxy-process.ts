@@ -1,5 +1,6 @@
 // What the proxy benchmarks share: a ServiceAccount allowed to use the namespace's Connectors, the proxy
 // started as its own process through the CLI (as in production), and a line naming the machine.
+import { connectorReaderYaml } from '../test/harness/rbac.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,17 +14,7 @@ export const benchUserYaml = (ns: string) => `apiVersion: v1
 kind: ServiceAccount
 metadata: {name: bench}
 ---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: bench}
-rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: bench}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: bench}
-subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]
-`;
+${connectorReaderYaml({ name: 'bench', serviceAccount: 'bench', saNamespace: ns })}`;
 
 /**
  * `connectors proxy` on a free loopback port, resolved once it listens. BENCH_PROXY_NODE_ARGS (e.g.

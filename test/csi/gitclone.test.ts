@@ -3,6 +3,7 @@
 // apiserver and a real git http-backend with basic auth. The Pod of the seed's "How It Works" step (its
 // volumeAttributes passed as kubelet passes them) gets a .gitconfig byte for byte in the seed's documented
 // form, and `git clone` of the ORIGINAL repository URL with HOME at the volume, and nothing else, works.
+import { connectorReaderYaml } from '../harness/rbac.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -69,17 +70,7 @@ describe('csi: seed 000 git clone through the CSI volume, with the real componen
       .replace('address: https://github.com', `address: ${git.url}`);
     await c.kubectl(['apply', '-f', '-'], { input: seed });
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: `apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: use-git-connector}
-rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get], resourceNames: [git-connector]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: use-git-connector}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: use-git-connector}
-subjects: [{kind: ServiceAccount, name: default, namespace: ${ns}}]
-`,
+      input: connectorReaderYaml({ name: 'use-git-connector', serviceAccount: 'default', saNamespace: ns, resourceNames: ['git-connector'] }),
     });
   });
 

@@ -1,12 +1,13 @@
 // Shared set-up for the proxy tests: the real apiserver of the test run, a namespace with ServiceAccounts
 // and RBAC, a private system namespace per proxy, a running proxy, and helpers to mint tokens.
+import { connectorReaderYaml } from '../harness/rbac.ts';
 import { createSign, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cluster, type Cluster } from '../harness/cluster.ts';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../proxy/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
-import { FEATURE_FLAGS_CONFIGMAP, GROUP } from '../../core/api/index.ts';
+import { FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';
 import { compileRego } from '../../core/opa/index.ts';
 import { encodePolicyConfigMap } from '../../core/opa/store.ts';
 
@@ -44,21 +45,7 @@ export async function setup(prefix: string, opts: ProxyOptions = {}): Promise<En
     async serviceAccount(name, connectors) {
       await c.createServiceAccount(ns, name);
       if (connectors === 'none') return;
-      const names = connectors ? `\n  resourceNames: [${connectors.map((n) => JSON.stringify(n)).join(', ')}]` : '';
-      await apply(`apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: ${name}-get}
-rules:
-- apiGroups: [${GROUP}]
-  resources: [connectors]
-  verbs: [get]${names}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: ${name}-get}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ${name}-get}
-subjects: [{kind: ServiceAccount, name: ${name}, namespace: ${ns}}]
-`);
+      await apply(connectorReaderYaml({ name: `${name}-get`, serviceAccount: name, saNamespace: ns, resourceNames: connectors }));
     },
     token: (sa, audience = 'connectors-proxy') => c.createToken(ns, sa, { audience }),
     async setFlag(flag, on) {

@@ -2,6 +2,7 @@
 // credentials only for targets matching a listed Connector's address, 407 without credentials, HTTPS
 // interception for Connector hosts (certificate from the proxy CA, published in connectors-proxy-ca) and
 // untouched tunnelling for other hosts; redirects to another host carry no injected credentials.
+import { connectorReaderYaml } from '../harness/rbac.ts';
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -126,17 +127,7 @@ spec:
   address: ${b.url}/
   auth: {name: bearer, secretRef: {name: b}}
 ---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: get-b}
-rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get], resourceNames: [b]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: get-b}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: get-b}
-subjects: [{kind: ServiceAccount, name: builder, namespace: ${env.ns}}]
-`,
+${connectorReaderYaml({ name: 'get-b', serviceAccount: 'builder', saNamespace: env.ns, resourceNames: ['b'] })}`,
     });
     await env.serviceAccount('builder', ['a', 'tls']);
     token = await env.token('builder');

@@ -1,5 +1,6 @@
 // `connectors proxy --workers N`: N proxy processes (node:cluster) share one port, each injects the Connector's
 // credentials, the primary says `listening` once all are, and SIGTERM stops them all.
+import { connectorReaderYaml } from '../harness/rbac.ts';
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -57,17 +58,7 @@ apiVersion: v1
 kind: ServiceAccount
 metadata: {name: client}
 ---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: client}
-rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: client}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: client}
-subjects: [{kind: ServiceAccount, name: client, namespace: ${ns}}]
-`,
+${connectorReaderYaml({ name: 'client', serviceAccount: 'client', saNamespace: ns })}`,
     });
     const token = await c.createToken(ns, 'client', { audience: 'connectors-proxy' });
     const port = await freePort();
