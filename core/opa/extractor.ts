@@ -2,7 +2,7 @@
 // Basic or Bearer (e.g. `Private-Token: <token>`). Input `{request}` (see request.ts); result `auth.token`.
 import { compileRego } from './compile.ts';
 import type { PolicyOptions } from './generator.ts';
-import { type Policy, PolicyEvaluationError, loadPolicy } from './policy.ts';
+import { type Policy, evaluateAs, loadPolicy } from './policy.ts';
 import type { RegoRequest } from './request.ts';
 
 export const AUTH_EXTRACTOR_ENTRYPOINT = 'proxy/auth';
@@ -42,14 +42,7 @@ export async function authExtractorPolicy(rego: string, opts: PolicyOptions = {}
   return {
     policy,
     extract(request) {
-      let result: unknown;
-      try {
-        result = policy.evaluate({ request });
-      } catch (err) {
-        if (err instanceof PolicyEvaluationError) throw new AuthExtractorError(`${AUTH_EXTRACTOR_FILE}: evaluation failed: ${err.message}`);
-        throw err;
-      }
-      return toExtractedToken(result);
+      return toExtractedToken(evaluateAs(policy, { request }, AUTH_EXTRACTOR_FILE, AuthExtractorError));
     },
   };
 }

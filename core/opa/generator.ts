@@ -2,7 +2,7 @@
 // and the pure function that injects them.
 import { queryEscape, queryUnescape } from './builtins/encoding.ts';
 import { type CompileOptions, compileRego } from './compile.ts';
-import { type LoadOptions, type Policy, PolicyEvaluationError, loadPolicy } from './policy.ts';
+import { type LoadOptions, type Policy, evaluateAs, loadPolicy } from './policy.ts';
 import { type RegoRequest, isJsonMediaType, mediaType } from './request.ts';
 
 export const GENERATOR_ENTRYPOINT = 'proxy/auth';
@@ -96,14 +96,7 @@ export async function generatorPolicy(rego: string, opts: PolicyOptions = {}): P
   return {
     policy,
     generate(data, request) {
-      let result: unknown;
-      try {
-        result = policy.evaluate(generatorInput(data, request));
-      } catch (err) {
-        if (err instanceof PolicyEvaluationError) throw new AuthInjectionError(`${GENERATOR_FILE}: evaluation failed: ${err.message}`);
-        throw err;
-      }
-      return toAuthInjection(result);
+      return toAuthInjection(evaluateAs(policy, generatorInput(data, request), GENERATOR_FILE, AuthInjectionError));
     },
   };
 }

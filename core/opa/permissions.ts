@@ -2,7 +2,7 @@
 // `""` (or an undefined result) means "fall back to the HTTP-method mapping". Input `{request}` (request.ts).
 import { compileRego } from './compile.ts';
 import type { PolicyOptions } from './generator.ts';
-import { type Policy, PolicyEvaluationError, loadPolicy } from './policy.ts';
+import { type Policy, evaluateAs, loadPolicy } from './policy.ts';
 import type { RegoRequest } from './request.ts';
 
 export const PERMISSIONS_ENTRYPOINT = 'permissions/result';
@@ -39,14 +39,7 @@ export async function permissionsPolicy(rego: string, opts: PolicyOptions = {}):
   return {
     policy,
     verb(request) {
-      let result: unknown;
-      try {
-        result = policy.evaluate({ request });
-      } catch (err) {
-        if (err instanceof PolicyEvaluationError) throw new PermissionsPolicyError(`${PERMISSIONS_FILE}: evaluation failed: ${err.message}`);
-        throw err;
-      }
-      return toPermissionVerb(result);
+      return toPermissionVerb(evaluateAs(policy, { request }, PERMISSIONS_FILE, PermissionsPolicyError));
     },
   };
 }

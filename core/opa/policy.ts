@@ -21,6 +21,16 @@ export class PolicyEvaluationError extends Error {
   override name = 'PolicyEvaluationError';
 }
 
+/** `policy.evaluate(input)`, an evaluation failure re-thrown as the caller's error naming the policy file. */
+export function evaluateAs(policy: Policy, input: unknown, file: string, asError: new (message: string) => Error): unknown {
+  try {
+    return policy.evaluate(input);
+  } catch (err) {
+    if (err instanceof PolicyEvaluationError) throw new asError(`${file}: evaluation failed: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Compiled wasm modules by sha256, so loading the same policy again only instantiates it. */
 type WasmModule = Parameters<typeof loadWasmPolicy>[0];
 // The es2024 lib has no WebAssembly declarations; Node has the global.
