@@ -24,6 +24,7 @@ import { ociRoute } from './oci/route.ts';
 import { watchState } from './state.ts';
 import { sendText, Upstream, type UpstreamOptions } from './upstream.ts';
 import { installFront } from './http1/front.ts';
+import type { ProxyResponse } from './exchange.ts';
 
 export { readProxyCA, ensureProxyCA, PROXY_CA_NAME } from './ca.ts';
 export { reverseTarget, upstreamUrl, rewriteLocation } from './reverse.ts';
@@ -118,29 +119,28 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
   };
   if (opts.interceptHttps ?? true) await loadCA();
 
+  /** A handler that threw: logged, and a 500 for the client. */
+  const crashed = (res: ProxyResponse) => (err: unknown) => {
+    log.error('request failed', { error: (err as Error)?.message, stack: (err as Error)?.stack });
+    sendText(res, 500, 'internal proxy error');
+  };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     const route = url.startsWith('/') ? ociRoute(req.headers.host, url, isOciConnector) : undefined;
     const work = route ? handleOci(ctx, oci, route, req, res) : url.startsWith('/') ? handleReverse(ctx, req, res) : forward.handle(req, res);
-    work.catch((err) => {
-      log.error('request failed', { error: (err as Error)?.message, stack: (err as Error)?.stack });
-      sendText(res, 500, 'internal proxy error');
-    });
+    work.catch(crashed(res));
   };
   const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;
-  const server = createServer({ maxHeaderSize, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: keepAliveTimeoutMs }, onRequest);
+  const headersTimeoutMs = 60_000;
+  const server = createServer({ maxHeaderSize, requestTimeout: 0, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, onRequest);
   // Bodiless reverse-mode GET/HEAD requests are answered by the front; everything else by node:http.
   const front = installFront({
     server,
     maxHeaderSize,
-    headersTimeoutMs: 60_000,
+    headersTimeoutMs,
     keepAliveTimeoutMs,
     accepts: (r) => !ociRoute(r.headers.host, r.url, isOciConnector),
-    handle: (req, res) =>
-      handleReverse(ctx, req, res).catch((err) => {
-        log.error('request failed', { error: (err as Error)?.message, stack: (err as Error)?.stack });
-        sendText(res, 500, 'internal proxy error');
-      }),
+    handle: (req, res) => void handleReverse(ctx, req, res).catch(crashed(res)),
   });
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     forward.handleConnect(req, socket, head).catch((err) => {

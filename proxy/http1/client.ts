@@ -9,6 +9,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { ResponseParseError, ResponseParser, type ResponseHead } from './response-parser.ts';
 import { UpstreamError } from './errors.ts';
+import { sweepDeadlines, type Expiring } from './deadlines.ts';
 import { serializeRequestHead } from './request-head.ts';
 
 export { UpstreamError };
@@ -186,7 +187,7 @@ class Request implements Exchange {
 }
 
 /** A socket to one origin with its parser; also the parser's sink for the request it carries. */
-class Connection {
+class Connection implements Expiring {
   readonly parser = new ResponseParser();
   request: Request | undefined;
   connected = false;
@@ -296,10 +297,7 @@ class Connection {
     if (r && !r.responseEnded && !r.finished) this.fail(new UpstreamError('connection reset', 'upstream connection closed'));
   }
 
-  /**
-   * Inactivity timeouts are deadlines checked by the client's sweep, not a timer per socket: re-arming a
-   * socket timer for every request and body chunk was a measurable part of a small request.
-   */
+  /** An inactivity timeout of `ms` from now (checked by the client's sweepDeadlines). */
   arm(ms: number): void {
     this.timeoutMs = ms;
     this.deadline = Date.now() + ms;
@@ -309,7 +307,7 @@ class Connection {
     this.deadline = Date.now() + this.timeoutMs;
   }
 
-  onTimeout(): void {
+  expire(): void {
     const r = this.request;
     if (!r) return this.destroy(); // idle past its keep-alive time
     this.fail(new UpstreamError(!this.connected ? 'connect timeout' : !r.headReceived ? 'headers timeout' : 'idle timeout'));
@@ -398,9 +396,8 @@ class OriginPool {
     return conn;
   }
 
-  /** Times out the connections whose deadline has passed. */
-  sweep(now: number): void {
-    for (const c of [...this.all]) if (c.deadline !== 0 && c.deadline <= now) c.onTimeout();
+  connections(): Iterable<Connection> {
+    return this.all;
   }
 
   close(): void {
@@ -426,13 +423,10 @@ export class Http1Client {
     this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 30_000;
     this.maxConnectionsPerOrigin = opts.maxConnectionsPerOrigin ?? 256;
     this.ca = opts.ca;
-    // A timeout fires up to a quarter of the shortest timeout late (at most 1 s).
-    const tick = Math.max(25, Math.min(1000, Math.min(this.connectTimeoutMs, this.headersTimeoutMs, this.idleTimeoutMs, this.keepAliveTimeoutMs) / 4));
-    this.sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const p of [...this.pools.values()]) p.sweep(now);
-    }, tick);
-    this.sweeper.unref();
+    const pools = this.pools;
+    this.sweeper = sweepDeadlines(function* () {
+      for (const p of pools.values()) yield* p.connections();
+    }, Math.min(this.connectTimeoutMs, this.headersTimeoutMs, this.idleTimeoutMs, this.keepAliveTimeoutMs));
   }
 
   /**

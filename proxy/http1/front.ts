@@ -8,6 +8,7 @@ import { STATUS_CODES, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
 import type { ProxyRequest, ProxyResponse } from '../exchange.ts';
+import { sweepDeadlines, type Expiring } from './deadlines.ts';
 
 export interface ParsedRequest {
   method: 'GET' | 'HEAD';
@@ -93,11 +94,7 @@ export function installFront(opts: FrontOptions): { close(): void } {
     const c = new FrontConnection(socket, opts, handOver, () => connections.delete(c));
     connections.add(c);
   });
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const c of connections) if (c.deadline !== 0 && c.deadline <= now) c.timeout();
-  }, Math.max(50, Math.min(1000, Math.min(opts.headersTimeoutMs, opts.keepAliveTimeoutMs) / 4)));
-  sweep.unref();
+  const sweep = sweepDeadlines(() => connections, Math.min(opts.headersTimeoutMs, opts.keepAliveTimeoutMs));
   return {
     close() {
       clearInterval(sweep);
@@ -105,7 +102,7 @@ export function installFront(opts: FrontOptions): { close(): void } {
   };
 }
 
-class FrontConnection {
+class FrontConnection implements Expiring {
   private buffer: Buffer | undefined;
   private busy = false;
   private done = false;
@@ -198,7 +195,7 @@ class FrontConnection {
   }
 
   /** No complete request in time (a partial head or an idle kept connection): closed, as node:http does. */
-  timeout(): void {
+  expire(): void {
     this.detach();
     this.socket.destroy();
   }
