@@ -10,7 +10,8 @@
 //       latency each hop adds without queueing: one connection, one request at a time (bench/load.ts, µs precision).
 //       BENCH_LOADGEN=node uses bench/load.ts for the throughput runs too; BENCH_WORKERS=N runs nginx and the
 //       proxy with N worker processes each; BENCH_ROUNDS (3) interleaved rounds; BENCH_PIN=1 each proxy alone on
-//       CPU 1, load generator and tool on CPU 0. BENCH_CLONE_RUNS (5) clones each way for (a).
+//       CPU 1, load generator and tool on CPU 0. BENCH_CLONE_RUNS (5) clones each way for (a). BENCH_COMPARE_WITH=<dir>
+//       runs the proxy of another checkout too (e.g. a `git worktree` of the previous commit), interleaved.
 //   (c) the proxy's RSS with 1,000 idle keep-alive connections.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -44,25 +45,54 @@ const PROXY_CPU = PIN ? 1 : undefined;
 const LOAD_CPU = PIN ? 0 : undefined;
 /** Clones of (a), each way. */
 const CLONE_RUNS = Number(process.env.BENCH_CLONE_RUNS ?? 5);
+/** BENCH_COMPARE_WITH=<another checkout>: (b) also runs that checkout's proxy, interleaved, as a baseline. */
+const COMPARE_WITH = process.env.BENCH_COMPARE_WITH;
 /** Interleaved rounds of (b). */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Requests before each measured run of (b), not counted. */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
 /** Requests of the one-connection latency runs. */
 const SERIAL_REQUESTS = Number(process.env.BENCH_SERIAL_REQUESTS ?? 5000);
 const out = (s: string) => process.stdout.write(s + '\n');
+
+/** CPU time (user + system, seconds) of `pid` and its children (nginx's workers), from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  let ticks = 0;
+  for (const p of [pid, ...children.split(' ').filter(Boolean).map(Number)]) {
+    const fields = (await readFile(`/proc/${p}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+  }
+  return ticks / 100; // USER_HZ
+}
 
 function rssKiB(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)![1]));
 }
 
-async function load(opts: { url: string; headers?: Record<string, string>; connections?: number; loadgen?: string; requests?: number }): Promise<{ rps: number; p50Ms: number; p99Ms: number; errors: number }> {
+type LoadResult = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpuUs?: number };
+
+/** `loadOnce`, plus the CPU time per request of process `opts.pid` (and its children) over the measured run. */
+async function load(opts: LoadOptions & { pid?: number }): Promise<LoadResult> {
+  if (opts.pid === undefined) return loadOnce(opts);
+  let before = 0;
+  const r = await loadOnce({ ...opts, measuredStart: async () => void (before = await cpuSeconds(opts.pid!)) });
+  return { ...r, cpuUs: ((await cpuSeconds(opts.pid)) - before) * 1e6 / (opts.requests ?? REQUESTS) };
+}
+
+type LoadOptions = { url: string; headers?: Record<string, string>; connections?: number; loadgen?: string; requests?: number; measuredStart?: () => Promise<void> };
+
+async function loadOnce(opts: LoadOptions): Promise<LoadResult> {
   if ((opts.loadgen ?? LOADGEN) === 'ab') {
     // ab reports whole milliseconds; warm-up first, as bench/load.ts does.
     const ab = (n: number) => runCommand(...onCpu(LOAD_CPU, 'ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(n), ...Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), opts.url]));
-    await ab(Math.min(5000, REQUESTS)); // JIT warm-up: the first thousands of requests run unoptimised code
-    const { stdout } = await ab(REQUESTS);
+    await ab(WARMUP); // JIT warm-up: the first thousands of requests run unoptimised code
+    await opts.measuredStart?.();
+    const { stdout } = await ab(opts.requests ?? REQUESTS);
     const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
     return { rps: num(/Requests per second:\s+([\d.]+)/), p50Ms: num(/^\s+50%\s+(\d+)/m), p99Ms: num(/^\s+99%\s+(\d+)/m), errors: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0) };
   }
+  await opts.measuredStart?.();
   const { stdout } = await runCommand(...onCpu(LOAD_CPU, process.execPath, [join(root, 'bench/load.ts'), JSON.stringify({ url: opts.url, headers: opts.headers, connections: opts.connections ?? CONCURRENCY, requests: opts.requests ?? REQUESTS })]));
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
@@ -104,6 +134,7 @@ const work = await mkdtemp(join(tmpdir(), 'connectors-proxy-bench-'));
 await chmod(work, 0o755);
 const c = await cluster();
 let proxy: ChildProcess | undefined;
+let previous: ChildProcess | undefined;
 let nginx: ChildProcess | undefined;
 let upstreamNginx: ChildProcess | undefined;
 const git = await startGitServer({ users: { bench: 'bench-pass' } });
@@ -145,6 +176,8 @@ ${benchUserYaml(ns)}`,
   });
   proxy = started.proxy;
   const proxyPort = started.port;
+  const startedPrevious = COMPARE_WITH ? await startProxyProcess({ kubeconfigPath: c.kubeconfigPath, systemNamespace: sys, cpu: PROXY_CPU, checkout: COMPARE_WITH }) : undefined;
+  previous = startedPrevious?.proxy;
   const proxyBase = `http://127.0.0.1:${proxyPort}/namespaces/${ns}/connectors`;
   for (let i = 0; ; i++) {
     const r = await fetch(`${proxyBase}/git/org/big.git/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${token}` } });
@@ -193,28 +226,37 @@ ${benchUserYaml(ns)}`,
     }
   }`, PROXY_CPU);
   const targets = {
-    direct: { url: `http://127.0.0.1:${upstreamPort}/x` },
-    nginx: { url: `http://127.0.0.1:${nginxPort}/x` },
-    proxy: { url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` } },
+    direct: { url: `http://127.0.0.1:${upstreamPort}/x`, pid: upstreamNginx.pid },
+    nginx: { url: `http://127.0.0.1:${nginxPort}/x`, pid: nginx.pid },
+    proxy: { url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` }, pid: proxy.pid },
+    previous: startedPrevious && { url: `http://127.0.0.1:${startedPrevious.port}/namespaces/${ns}/connectors/small/x`, headers: { authorization: `Bearer ${token}` }, pid: startedPrevious.proxy.pid },
   };
-  const row = (name: string, r: { rps: number; p50Ms: number; p99Ms: number; errors: number }) =>
-    out(`    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}`);
+  // CPU: of the process answering that target (the tool itself for "directly"), per request of the measured run.
+  const row = (name: string, r: LoadResult) =>
+    out(`    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${r.cpuUs.toFixed(0)} µs/req`}`);
   out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds${PIN ? ', each proxy alone on CPU 1, load and tool on CPU 0' : ''}:`);
   // Rounds interleave the three targets, so that a slow or fast spell of the machine meets all of them.
   const ratios: number[] = [];
+  const previousRatios: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const reference = await load(targets.direct);
     const viaNginx = await load(targets.nginx);
     const viaProxy = await load(targets.proxy);
+    const viaPrevious = targets.previous && (await load(targets.previous));
     out(`  round ${round}:`);
     row('upstream directly', reference);
     row(`nginx (${WORKERS} worker${WORKERS > 1 ? 's' : ''})`, viaNginx);
     row('connectors proxy', viaProxy);
+    if (viaPrevious) {
+      row('previous version', viaPrevious);
+      previousRatios.push(viaProxy.rps / viaPrevious.rps);
+    }
     ratios.push(viaProxy.rps / viaNginx.rps);
     out(`    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`);
   }
   out(`  proxy/nginx rps: median ${median(ratios).toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
-  const serial = async (t: { url: string; headers?: Record<string, string> }) => load({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
+  if (COMPARE_WITH) out(`  proxy/previous version (${COMPARE_WITH}) rps: median ${median(previousRatios).toFixed(2)} of ${previousRatios.map((r) => r.toFixed(2)).join(', ')}`);
+  const serial = async (t: { url: string; headers?: Record<string, string> }) => loadOnce({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
   const [s0, s1, s2] = [await serial(targets.direct), await serial(targets.nginx), await serial(targets.proxy)];
   out(`\n(b') latency added by each hop without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts):`);
   row('upstream directly', s0);
@@ -245,6 +287,7 @@ ${benchUserYaml(ns)}`,
   for (const s of sockets) s.destroy();
 } finally {
   proxy?.kill('SIGTERM');
+  previous?.kill('SIGTERM');
   nginx?.kill('SIGQUIT');
   upstreamNginx?.kill('SIGQUIT');
   await git.stop();
