@@ -11,6 +11,7 @@ import { ResponseParseError, ResponseParser, type ResponseHead } from './respons
 import { UpstreamError } from './errors.ts';
 import { sweepDeadlines, type Expiring } from './deadlines.ts';
 import { serializeRequestHead } from './request-head.ts';
+import { batchWrites } from './write-batch.ts';
 
 export { UpstreamError };
 
@@ -111,6 +112,7 @@ class Request implements Exchange {
     const { socket } = conn;
     conn.arm(conn.connected ? this.client.headersTimeoutMs : this.client.connectTimeoutMs);
     const body = this.spec.body;
+    batchWrites(socket); // with the other requests sent this turn (write-batch.ts)
     if (body === undefined || Buffer.isBuffer(body)) {
       if (body && body.length > 0) {
         socket.cork();

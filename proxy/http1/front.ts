@@ -246,7 +246,7 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
   private chunked = false;
   private drainPending = false;
   private noBody: boolean;
-  private readonly socket: Socket;
+  readonly socket: Socket;
   private readonly http10: boolean;
   private readonly onDone: () => void;
 
@@ -341,14 +341,6 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
   destroy(): this {
     this.socket.destroy();
     return this;
-  }
-
-  cork(): void {
-    this.socket.cork();
-  }
-
-  uncork(): void {
-    this.socket.uncork();
   }
 
   /** The client's connection closed before the response ended. */
