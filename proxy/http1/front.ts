@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
 import type { ProxyRequest, ProxyResponse } from '../exchange.ts';
 import { sweepDeadlines, type Expiring } from './deadlines.ts';
+import { BAD_VALUE, HEAD_END, TOKEN, trimOws } from './fields.ts';
 
 export interface ParsedRequest {
   method: 'GET' | 'HEAD';
@@ -19,11 +20,9 @@ export interface ParsedRequest {
 }
 
 const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.([01])$/;
-const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values: visible ASCII, space, tab and obs-text; no CR, LF, NUL or other controls. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Fields that give a request a body or change the protocol: node:http's business. */
-const BAD_VALUE = /[\0\r\n]/;
 const HANDOFF_FIELDS = new Set(['content-length', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
 
 /**
@@ -32,20 +31,21 @@ const HANDOFF_FIELDS = new Set(['content-length', 'transfer-encoding', 'upgrade'
  * without Host). Pure.
  */
 export function parseRequestHead(text: string): ParsedRequest | undefined {
-  const lines = text.split('\r\n');
-  const m = REQUEST_LINE.exec(lines[0]);
+  let eol = text.indexOf('\r\n');
+  const m = REQUEST_LINE.exec(eol === -1 ? text : text.slice(0, eol));
   if (!m) return undefined;
   const headers: IncomingHttpHeaders = {};
-  for (let i = 1; i < lines.length; i++) {
-    const l = lines[i];
-    const colon = l.indexOf(':');
-    if (colon <= 0) return undefined;
-    const name = l.slice(0, colon);
-    const value = l.slice(colon + 1);
-    if (!FIELD_NAME.test(name) || !FIELD_VALUE.test(value)) return undefined;
+  while (eol !== -1) {
+    const start = eol + 2;
+    eol = text.indexOf('\r\n', start);
+    const colon = text.indexOf(':', start);
+    if (colon <= start || (eol !== -1 && colon > eol)) return undefined;
+    const name = text.slice(start, colon);
+    const value = text.slice(colon + 1, eol === -1 ? text.length : eol);
+    if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) return undefined;
     const k = name.toLowerCase();
     if (HANDOFF_FIELDS.has(k) || k in headers) return undefined;
-    headers[k] = value.trim();
+    headers[k] = trimOws(value);
   }
   const http10 = m[3] === '0';
   if (!http10 && headers.host === undefined) return undefined;
@@ -147,7 +147,7 @@ class FrontConnection implements Expiring {
   private next(): void {
     const buf = this.buffer;
     if (!buf) return;
-    const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+    const end = buf.indexOf(HEAD_END);
     if (end === -1) {
       // Bytes that cannot start a request the front takes (another method, a TLS hello) go to node:http at
       // once, as does a head over the size limit (431): only the front's own requests are waited for.
@@ -273,7 +273,7 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
       else if (lower === 'date') date = true;
       for (const x of Array.isArray(v) ? v : [v]) {
         const text = String(x);
-        if (BAD_VALUE.test(text) || !FIELD_NAME.test(k)) throw new TypeError(`invalid response header ${k}`);
+        if (BAD_VALUE.test(text) || !TOKEN.test(k)) throw new TypeError(`invalid response header ${k}`);
         head += k + ': ' + text + '\r\n';
       }
     }

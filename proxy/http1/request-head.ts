@@ -2,9 +2,8 @@
 // so a value made by a template or a policy cannot smuggle a line break into the request.
 import type { Readable } from 'node:stream';
 import { UpstreamError } from './errors.ts';
+import { BAD_VALUE, TOKEN } from './fields.ts';
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\0\r\n]/;
 /** Methods whose requests carry a body by definition: an empty one is announced with Content-Length: 0. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 

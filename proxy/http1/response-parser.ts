@@ -2,6 +2,7 @@
 // body chunks / end out, no I/O. It is strict where leniency lets a response be read two ways (conflicting
 // Content-Length, bare CR or LF in the head, bad chunk framing) and decodes chunked bodies, so the proxy can
 // re-frame them for its client. One response at a time (the client never pipelines).
+import { BAD_VALUE, HEAD_END, TOKEN, trimOws } from './fields.ts';
 
 export interface ResponseHead {
   status: number;
@@ -32,8 +33,6 @@ const State = { Head: 0, Length: 1, ChunkSize: 2, ChunkData: 3, ChunkDataEnd: 4,
 type State = (typeof State)[keyof typeof State];
 
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
-const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_FIELD_CHARS = /[\0\r\n]/;
 const DIGITS = /^\d+$/;
 const HEX = /^[0-9a-fA-F]{1,13}$/;
 
@@ -41,8 +40,8 @@ export class ResponseParser {
   private state: State = State.Done;
   private sink: ResponseSink | undefined;
   private noBody = false;
-  private head: Buffer[] = [];
-  private headSize = 0;
+  /** The bytes of a head not yet complete. */
+  private partial: Buffer | undefined;
   private remaining = 0;
   private line = '';
   private trailerBytes = 0;
@@ -55,8 +54,7 @@ export class ResponseParser {
     this.state = State.Head;
     this.sink = sink;
     this.noBody = method === 'HEAD';
-    this.head = [];
-    this.headSize = 0;
+    this.partial = undefined;
     this.extraneous = false;
   }
 
@@ -66,7 +64,7 @@ export class ResponseParser {
 
   /** Whether any byte of the current response has arrived. */
   get started(): boolean {
-    return this.state !== State.Head || this.headSize > 0;
+    return this.state !== State.Head || this.partial !== undefined;
   }
 
   /** Feeds bytes; throws ResponseParseError on a malformed response. */
@@ -118,26 +116,24 @@ export class ResponseParser {
   }
 
   private readHead(chunk: Buffer, from: number): number {
-    // The end of the head may straddle chunks: search the bytes kept so far plus this chunk.
-    const prevTail = this.headSize;
-    this.head.push(from === 0 ? chunk : chunk.subarray(from));
-    this.headSize += chunk.length - from;
-    const all = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head, this.headSize);
-    const end = all.indexOf('\r\n\r\n', Math.max(0, prevTail - 3), 'latin1');
+    // The end of the head may straddle reads: the bytes kept so far are searched together with this chunk.
+    const kept = this.partial;
+    const all = kept ? Buffer.concat([kept, chunk.subarray(from)]) : chunk;
+    const start = kept ? 0 : from; // where the head starts in `all`
+    const end = all.indexOf(HEAD_END, kept ? Math.max(0, kept.length - 3) : from);
     if (end === -1) {
-      if (this.headSize > MAX_HEAD_BYTES) throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
-      if (this.head.length > 1) this.head = [all];
+      if (all.length - start > MAX_HEAD_BYTES) throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+      this.partial = kept ? all : chunk.subarray(from);
       return chunk.length;
     }
-    if (end > MAX_HEAD_BYTES) throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
-    const consumed = end + 4 - prevTail; // bytes of this chunk (from `from`) that belong to the head
-    this.head = [];
-    this.headSize = 0;
-    const head = parseHead(all.toString('latin1', 0, end));
+    if (end - start > MAX_HEAD_BYTES) throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+    this.partial = undefined;
+    const after = kept ? from + end + 4 - kept.length : end + 4; // in `chunk`, the first byte after the head
+    const head = parseHead(all.toString('latin1', start, end));
     if (head.status < 200) {
       // Interim responses (100 Continue, 103 Early Hints) are dropped; 101 needs an Upgrade the proxy never sends.
       if (head.status === 101) throw new ResponseParseError('unexpected 101 Switching Protocols');
-      return from + consumed;
+      return after;
     }
     this.keepAlive = head.keepAlive;
     const framing = bodyFraming(head, this.noBody);
@@ -165,7 +161,7 @@ export class ResponseParser {
         this.state = State.UntilClose;
         break;
     }
-    return from + consumed;
+    return after;
   }
 
   /** Chunk-size lines, the CRLF after chunk data, and trailer lines. */
@@ -219,21 +215,21 @@ export function parseHead(text: string): ResponseHead {
   let last = '';
   for (let i = 1; i < lines.length; i++) {
     const l = lines[i];
-    if (BAD_FIELD_CHARS.test(l)) throw new ResponseParseError('bare CR, LF or NUL in a response header');
+    if (BAD_VALUE.test(l)) throw new ResponseParseError('bare CR, LF or NUL in a response header');
     if (l[0] === ' ' || l[0] === '\t') {
       // Obsolete line folding: replaced by a space, as RFC 9112 §5.2 lets a proxy do.
       if (!last) throw new ResponseParseError('invalid header continuation');
       const v = headers[last];
-      const folded = l.trim();
+      const folded = trimOws(l);
       if (Array.isArray(v)) v[v.length - 1] += ' ' + folded;
       else headers[last] = v + ' ' + folded;
       continue;
     }
     const colon = l.indexOf(':');
     const name = colon > 0 ? l.slice(0, colon) : '';
-    if (!FIELD_NAME.test(name)) throw new ResponseParseError('invalid response header name');
+    if (!TOKEN.test(name)) throw new ResponseParseError('invalid response header name');
     const k = name.toLowerCase();
-    const value = l.slice(colon + 1).trim();
+    const value = trimOws(l.slice(colon + 1));
     const prev = headers[k];
     if (prev === undefined) headers[k] = k === 'set-cookie' ? [value] : value;
     else if (Array.isArray(prev)) prev.push(value);

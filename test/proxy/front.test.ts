@@ -26,8 +26,8 @@ describe('proxy/http1 front', () => {
         if (want.url) expect(p!.url).to.equal(want.url);
       });
     }
-    it('lower-cases names and trims values as node:http does', () => {
-      expect(parseRequestHead('GET / HTTP/1.1\r\nHost:  h \r\nX-Y:z')!.headers).to.deep.equal({ host: 'h', 'x-y': 'z' });
+    it('lower-cases names and trims values (spaces and tabs only) as node:http does', () => {
+      expect(parseRequestHead('GET / HTTP/1.1\r\nHost:  h \r\nX-Y:z\r\nX-Z:\t\xa0z\xa0 ')!.headers).to.deep.equal({ host: 'h', 'x-y': 'z', 'x-z': '\xa0z\xa0' });
     });
 
     const handedOver: [string, string][] = [

@@ -57,6 +57,7 @@ describe('proxy/http1 response parser', () => {
     ['HTTP/1.0 with keep-alive is reused', 'GET', 'HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\nx', { body: 'x', keepAlive: true }],
     ['a status line without reason phrase', 'GET', 'HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n', { body: '' }],
     ['repeated fields are joined, Set-Cookie kept as a list, obs-fold replaced by a space', 'GET', 'HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nVary: A\r\nVary: B\r\nX-Long: one\r\n two\r\nContent-Length: 0\r\n\r\n', { body: '', headers: { 'set-cookie': ['a=1', 'b=2'], vary: 'A, B', 'x-long': 'one two', 'content-length': '0' } }],
+    ['only spaces and tabs around a value are taken off (0xA0 is obs-text, kept)', 'GET', 'HTTP/1.1 200 OK\r\nX-A: \t v\xa0\t\r\nContent-Length: 0\r\n\r\n', { body: '', headers: { 'x-a': 'v\xa0', 'content-length': '0' } }],
     ['equal repeated Content-Length values are one length', 'GET', 'HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc', { body: 'abc', headers: { 'content-length': '3' } }],
   ];
   for (const [name, method, text, want] of ok) {

@@ -1,0 +1,20 @@
+// HTTP/1.1 field syntax (RFC 9110 §5), shared by the front, the response parser and the request writer.
+
+/** A token: field names and methods. */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What must never be inside a field value on the wire (it would end the line or the string). */
+export const BAD_VALUE = /[\0\r\n]/;
+
+/** The end of a head (a Buffer: Buffer#indexOf converts a string needle on every call). */
+export const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+
+/** `value` without leading and trailing spaces and tabs (optional whitespace; String#trim takes more, e.g. 0xA0). */
+export function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+const isOws = (c: number) => c === 0x20 || c === 0x09;
