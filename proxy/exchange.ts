@@ -1,7 +1,6 @@
 // What the proxy's request handlers use of the client's request and response: node:http's IncomingMessage and
 // ServerResponse satisfy these, and so do the front's lighter ones (proxy/http1/front.ts).
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Socket } from 'node:net';
 
 export interface ProxyRequest extends AsyncIterable<Buffer> {
   url?: string;
@@ -18,8 +17,8 @@ export interface ProxyResponse {
   write(chunk: Buffer): boolean;
   end(data?: string | Buffer): unknown;
   destroy(): unknown;
-  /** The client's connection; null once node:http has let go of it. */
-  readonly socket: Socket | null;
+  cork(): void;
+  uncork(): void;
   once(event: 'close' | 'drain', listener: () => void): unknown;
   off(event: 'close', listener: () => void): unknown;
 }

@@ -6,7 +6,6 @@ import type { Readable } from 'node:stream';
 import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { rootCertificates } from 'node:tls';
 import { Http1Client, UpstreamError } from './http1/client.ts';
-import { batchWrites } from './http1/write-batch.ts';
 import { counter } from '../core/observability/metrics.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones a proxy must never pass on. */
@@ -195,6 +194,12 @@ export class Upstream {
         paused = false;
         exchange.resume();
       };
+      let corked = false;
+      const uncork = () => {
+        if (!corked) return;
+        corked = false;
+        res.uncork();
+      };
       const exchange = this.client.request(
         { url: target, method: f.method ?? req.method ?? 'GET', headers: f.headers, body },
         {
@@ -217,9 +222,12 @@ export class Upstream {
               return;
             }
             bytesOut += chunk.length;
-            // The pieces of one upstream read (e.g. many small chunks of a chunked body), and the responses of
-            // other requests answered in this turn, leave in one burst at its end.
-            if (res.socket) batchWrites(res.socket);
+            if (!corked) {
+              // The pieces of one upstream read (e.g. many small chunks of a chunked body) leave in one write.
+              corked = true;
+              res.cork();
+              process.nextTick(uncork);
+            }
             if (!res.write(chunk) && !paused) {
               paused = true;
               exchange.pause();
@@ -231,7 +239,8 @@ export class Upstream {
               const body = Buffer.concat(held.chunks).subarray(0, 65536);
               return finish({ status, bytesIn: exchange.bytesSent, bytesOut: 0, intercepted: { status: held.status, headers: held.headers, body } });
             }
-            if (res.socket) batchWrites(res.socket);
+            // Uncorked first: node's end() writes the last chunk before chunks still held by a cork.
+            if (corked) uncork();
             res.end();
             finish({ status, bytesIn: exchange.bytesSent, bytesOut });
           },

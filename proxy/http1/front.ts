@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { ProxyRequest, ProxyResponse } from '../exchange.ts';
 import { sweepDeadlines, type Expiring } from './deadlines.ts';
 import { BAD_VALUE, HEAD_END, TOKEN, trimOws } from './fields.ts';
+import { batchWrites } from './write-batch.ts';
 
 export interface ParsedRequest {
   method: 'GET' | 'HEAD';
@@ -246,7 +247,7 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
   private chunked = false;
   private drainPending = false;
   private noBody: boolean;
-  readonly socket: Socket;
+  private readonly socket: Socket;
   private readonly http10: boolean;
   private readonly onDone: () => void;
 
@@ -298,6 +299,7 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
     if (!this.headersSent) this.writeHead(200);
     const s = this.socket;
     if (this.noBody || chunk.length === 0) return this.flushHead();
+    batchWrites(s);
     s.cork();
     this.flushHead();
     let ok: boolean;
@@ -321,6 +323,7 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
     if (this.writableFinished) return this;
     if (!this.headersSent) this.writeHead(200);
     const s = this.socket;
+    batchWrites(s);
     s.cork();
     if (data !== undefined && data.length > 0) this.write(typeof data === 'string' ? Buffer.from(data) : data);
     this.flushHead();
@@ -341,6 +344,14 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
   destroy(): this {
     this.socket.destroy();
     return this;
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
   }
 
   /** The client's connection closed before the response ended. */
