@@ -72,28 +72,23 @@ function rssKiB(pid: number): Promise<number> {
 
 type LoadResult = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpuUs?: number };
 
-/** `loadOnce`, plus the CPU time per request of process `opts.pid` (and its children) over the measured run. */
-async function load(opts: LoadOptions & { pid?: number }): Promise<LoadResult> {
-  if (opts.pid === undefined) return loadOnce(opts);
-  let before = 0;
-  const r = await loadOnce({ ...opts, measuredStart: async () => void (before = await cpuSeconds(opts.pid!)) });
-  return { ...r, cpuUs: ((await cpuSeconds(opts.pid)) - before) * 1e6 / (opts.requests ?? REQUESTS) };
-}
-
-type LoadOptions = { url: string; headers?: Record<string, string>; connections?: number; loadgen?: string; requests?: number; measuredStart?: () => Promise<void> };
-
-async function loadOnce(opts: LoadOptions): Promise<LoadResult> {
+/**
+ * A closed-loop run against `opts.url`. With ab and `opts.pid`, also the CPU time per request of that process
+ * (and its children) over the measured run; bench/load.ts warms up inside the run, so it gives none.
+ */
+async function load(opts: { url: string; headers?: Record<string, string>; connections?: number; loadgen?: string; requests?: number; pid?: number }): Promise<LoadResult> {
+  const requests = opts.requests ?? REQUESTS;
   if ((opts.loadgen ?? LOADGEN) === 'ab') {
     // ab reports whole milliseconds; warm-up first, as bench/load.ts does.
     const ab = (n: number) => runCommand(...onCpu(LOAD_CPU, 'ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(n), ...Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), opts.url]));
     await ab(WARMUP); // JIT warm-up: the first thousands of requests run unoptimised code
-    await opts.measuredStart?.();
-    const { stdout } = await ab(opts.requests ?? REQUESTS);
+    const cpuBefore = opts.pid === undefined ? 0 : await cpuSeconds(opts.pid);
+    const { stdout } = await ab(requests);
+    const cpuUs = opts.pid === undefined ? undefined : (((await cpuSeconds(opts.pid)) - cpuBefore) * 1e6) / requests;
     const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
-    return { rps: num(/Requests per second:\s+([\d.]+)/), p50Ms: num(/^\s+50%\s+(\d+)/m), p99Ms: num(/^\s+99%\s+(\d+)/m), errors: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0) };
+    return { rps: num(/Requests per second:\s+([\d.]+)/), p50Ms: num(/^\s+50%\s+(\d+)/m), p99Ms: num(/^\s+99%\s+(\d+)/m), errors: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0), cpuUs };
   }
-  await opts.measuredStart?.();
-  const { stdout } = await runCommand(...onCpu(LOAD_CPU, process.execPath, [join(root, 'bench/load.ts'), JSON.stringify({ url: opts.url, headers: opts.headers, connections: opts.connections ?? CONCURRENCY, requests: opts.requests ?? REQUESTS })]));
+  const { stdout } = await runCommand(...onCpu(LOAD_CPU, process.execPath, [join(root, 'bench/load.ts'), JSON.stringify({ url: opts.url, headers: opts.headers, connections: opts.connections ?? CONCURRENCY, requests })]));
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 
@@ -178,7 +173,8 @@ ${benchUserYaml(ns)}`,
   const proxyPort = started.port;
   const startedPrevious = COMPARE_WITH ? await startProxyProcess({ kubeconfigPath: c.kubeconfigPath, systemNamespace: sys, cpu: PROXY_CPU, checkout: COMPARE_WITH }) : undefined;
   previous = startedPrevious?.proxy;
-  const proxyBase = `http://127.0.0.1:${proxyPort}/namespaces/${ns}/connectors`;
+  const connectorsUrl = (port: number) => `http://127.0.0.1:${port}/namespaces/${ns}/connectors`;
+  const proxyBase = connectorsUrl(proxyPort);
   for (let i = 0; ; i++) {
     const r = await fetch(`${proxyBase}/git/org/big.git/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${token}` } });
     await r.arrayBuffer();
@@ -229,7 +225,7 @@ ${benchUserYaml(ns)}`,
     direct: { url: `http://127.0.0.1:${upstreamPort}/x`, pid: upstreamNginx.pid },
     nginx: { url: `http://127.0.0.1:${nginxPort}/x`, pid: nginx.pid },
     proxy: { url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` }, pid: proxy.pid },
-    previous: startedPrevious && { url: `http://127.0.0.1:${startedPrevious.port}/namespaces/${ns}/connectors/small/x`, headers: { authorization: `Bearer ${token}` }, pid: startedPrevious.proxy.pid },
+    previous: startedPrevious && { url: `${connectorsUrl(startedPrevious.port)}/small/x`, headers: { authorization: `Bearer ${token}` }, pid: startedPrevious.proxy.pid },
   };
   // CPU: of the process answering that target (the tool itself for "directly"), per request of the measured run.
   const row = (name: string, r: LoadResult) =>
@@ -256,7 +252,7 @@ ${benchUserYaml(ns)}`,
   }
   out(`  proxy/nginx rps: median ${median(ratios).toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
   if (COMPARE_WITH) out(`  proxy/previous version (${COMPARE_WITH}) rps: median ${median(previousRatios).toFixed(2)} of ${previousRatios.map((r) => r.toFixed(2)).join(', ')}`);
-  const serial = async (t: { url: string; headers?: Record<string, string> }) => loadOnce({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
+  const serial = async (t: { url: string; headers?: Record<string, string> }) => load({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
   const [s0, s1, s2] = [await serial(targets.direct), await serial(targets.nginx), await serial(targets.proxy)];
   out(`\n(b') latency added by each hop without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts):`);
   row('upstream directly', s0);
