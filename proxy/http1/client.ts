@@ -112,19 +112,16 @@ class Request implements Exchange {
     const { socket } = conn;
     conn.arm(conn.connected ? this.client.headersTimeoutMs : this.client.connectTimeoutMs);
     const body = this.spec.body;
-    batchWrites(socket); // with the other requests sent this turn (write-batch.ts)
+    batchWrites(socket); // corked until the end of the turn, with the other requests sent in it (write-batch.ts)
+    socket.write(this.head, 'latin1');
     if (body === undefined || Buffer.isBuffer(body)) {
       if (body && body.length > 0) {
-        socket.cork();
-        socket.write(this.head, 'latin1');
         socket.write(body);
-        socket.uncork();
         this.bytesSent = body.length;
-      } else socket.write(this.head, 'latin1');
+      }
       this.requestSent = true;
       return;
     }
-    socket.write(this.head, 'latin1');
     this.streamBody(body, socket);
   }
 

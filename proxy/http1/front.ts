@@ -299,8 +299,7 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
     if (!this.headersSent) this.writeHead(200);
     const s = this.socket;
     if (this.noBody || chunk.length === 0) return this.flushHead();
-    batchWrites(s);
-    s.cork();
+    batchWrites(s); // corked until the end of the turn: head, size line and chunk leave in one write
     this.flushHead();
     let ok: boolean;
     if (this.chunked) {
@@ -308,7 +307,6 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
       s.write(chunk);
       ok = s.write('\r\n', 'latin1');
     } else ok = s.write(chunk);
-    s.uncork();
     if (!ok && !this.drainPending) {
       this.drainPending = true;
       s.once('drain', () => {
@@ -324,11 +322,9 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
     if (!this.headersSent) this.writeHead(200);
     const s = this.socket;
     batchWrites(s);
-    s.cork();
     if (data !== undefined && data.length > 0) this.write(typeof data === 'string' ? Buffer.from(data) : data);
     this.flushHead();
     if (this.chunked) s.write('0\r\n\r\n', 'latin1');
-    s.uncork();
     this.writableFinished = true;
     this.onDone();
     return this;
