@@ -239,11 +239,14 @@ function httpDate(): string {
   return dateText;
 }
 
+const BATCHED_BODY_BYTES = 64 * 1024;
+
 class FrontResponse extends EventEmitter implements ProxyResponse {
   headersSent = false;
   writableFinished = false;
   keepAlive: boolean;
   private head = '';
+  private bodyBytes = 0;
   private chunked = false;
   private drainPending = false;
   private noBody: boolean;
@@ -299,7 +302,12 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
     if (!this.headersSent) this.writeHead(200);
     const s = this.socket;
     if (this.noBody || chunk.length === 0) return this.flushHead();
-    batchWrites(s); // corked until the end of the turn: head, size line and chunk leave in one write
+    // A small body waits for the end of the turn with the other responses (write-batch.ts); past the first
+    // 64 KiB a body goes out at once: held for the turn, it filled the socket's buffer and paused the upstream
+    // on every read.
+    this.bodyBytes += chunk.length;
+    if (this.bodyBytes <= BATCHED_BODY_BYTES) batchWrites(s);
+    s.cork();
     this.flushHead();
     let ok: boolean;
     if (this.chunked) {
@@ -307,6 +315,7 @@ class FrontResponse extends EventEmitter implements ProxyResponse {
       s.write(chunk);
       ok = s.write('\r\n', 'latin1');
     } else ok = s.write(chunk);
+    s.uncork();
     if (!ok && !this.drainPending) {
       this.drainPending = true;
       s.once('drain', () => {

@@ -2,7 +2,7 @@
 // also later on the same connection or pipelined behind one of its own, reaches node:http byte for byte.
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProxyRequest, ProxyResponse } from '../../proxy/exchange.ts';
 import { installFront, mayStartRequest, parseRequestHead } from '../../proxy/http1/front.ts';
@@ -232,6 +232,25 @@ describe('proxy/http1 front', () => {
       };
       await talk(['GET / HTTP/1.1\r\nHost: h\r\n\r\n'], () => false);
       expect(error).to.match(/invalid response header x-a/);
+    });
+
+    it('holds a small body for the end of the turn, but not a body past its first 64 KiB', async () => {
+      const corked: number[] = [];
+      frontHandler = (_req, res) => {
+        const socket = (res as unknown as { socket: Socket }).socket;
+        res.writeHead(200, { 'content-length': String(1024 + 128 * 1024) });
+        res.write(Buffer.alloc(1024, 'a'));
+        corked.push(socket.writableCorked);
+        setImmediate(() => {
+          // A later turn, as the next read of an upstream body would be.
+          res.write(Buffer.alloc(128 * 1024, 'b'));
+          corked.push(socket.writableCorked);
+          res.end();
+        });
+      };
+      const { got } = await talk(['GET / HTTP/1.1\r\nHost: h\r\n\r\n'], (g) => g.endsWith('b'.repeat(100)));
+      expect(corked).to.deep.equal([1, 0]);
+      expect(got.length - got.indexOf('\r\n\r\n') - 4).to.equal(1024 + 128 * 1024);
     });
   });
 });
