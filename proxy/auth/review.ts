@@ -13,7 +13,7 @@
 import { hash } from 'node:crypto';
 import { GROUP } from '../../core/api/index.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
-import { counter } from '../../core/observability/metrics.ts';
+import { plainCounter } from '../../core/observability/metrics.ts';
 import { TtlCache } from './cache.ts';
 import { unverifiedClaims } from './credentials.ts';
 
@@ -52,18 +52,9 @@ export class ReviewError extends Error {
   override name = 'ReviewError';
 }
 
-type LookupKind = 'tokenreview' | 'subjectaccessreview';
-const lookupChildren = new Map<string, { inc(): void }>();
-/** The cache-lookup counter for one label set (children bound once: per-call label hashing is not free). */
-function cacheLookup(kind: LookupKind, result: 'hit' | 'miss'): { inc(): void } {
-  const k = kind + result;
-  let c = lookupChildren.get(k);
-  if (!c) {
-    c = counter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', ['kind', 'result']).labels(kind, result);
-    lookupChildren.set(k, c);
-  }
-  return c;
-}
+const cacheLookups = () => plainCounter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', ['kind', 'result']);
+/** The cache-lookup counter for one label set. */
+const cacheLookup = (kind: 'tokenreview' | 'subjectaccessreview', result: 'hit' | 'miss') => cacheLookups().child(kind, result);
 /** The hit counters, looked up once (a hit is the per-request case). */
 let authnHit: { inc(): void } | undefined;
 let authzHit: { inc(): void } | undefined;

@@ -5,24 +5,18 @@
 // proxied request.
 import type { Socket } from 'node:net';
 
-const batched = Symbol('writes batched until the end of the turn');
-type Batchable = Socket & { [batched]?: boolean };
-
-let pending: Batchable[] = [];
+/** The sockets corked in this turn (a Set, not a mark on the socket: a property would change its shape). */
+const pending = new Set<Socket>();
 
 function flush(): void {
-  const sockets = pending;
-  pending = [];
-  for (const s of sockets) {
-    s[batched] = false;
-    s.uncork();
-  }
+  for (const s of pending) s.uncork();
+  pending.clear();
 }
 
 /** Holds what is written to `socket` until the end of this turn (idempotent within a turn). */
-export function batchWrites(socket: Batchable): void {
-  if (socket[batched]) return;
-  socket[batched] = true;
+export function batchWrites(socket: Socket): void {
+  if (pending.has(socket)) return;
+  pending.add(socket);
   socket.cork();
-  if (pending.push(socket) === 1) setImmediate(flush);
+  if (pending.size === 1) setImmediate(flush);
 }
