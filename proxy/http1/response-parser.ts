@@ -208,13 +208,15 @@ export class ResponseParser {
 
 /** Status line and header fields of a head (without its final CRLFCRLF). Pure. */
 export function parseHead(text: string): ResponseHead {
-  const lines = text.split('\r\n');
-  const m = STATUS_LINE.exec(lines[0]);
+  let eol = text.indexOf('\r\n');
+  const m = STATUS_LINE.exec(eol === -1 ? text : text.slice(0, eol));
   if (!m) throw new ResponseParseError('invalid status line');
   const headers: Record<string, string | string[]> = {};
   let last = '';
-  for (let i = 1; i < lines.length; i++) {
-    const l = lines[i];
+  while (eol !== -1) {
+    const start = eol + 2;
+    eol = text.indexOf('\r\n', start);
+    const l = eol === -1 ? text.slice(start) : text.slice(start, eol);
     if (BAD_VALUE.test(l)) throw new ResponseParseError('bare CR, LF or NUL in a response header');
     if (l[0] === ' ' || l[0] === '\t') {
       // Obsolete line folding: replaced by a space, as RFC 9112 §5.2 lets a proxy do.
@@ -263,6 +265,7 @@ export function bodyFraming(head: ResponseHead, requestWasHead: boolean): Framin
     return codings[codings.length - 1].trim() === 'chunked' ? { kind: 'chunked' } : { kind: 'close' };
   }
   const cl = headers['content-length'];
+  if (typeof cl === 'string' && DIGITS.test(cl) && cl.length < 16) return { kind: 'length', length: Number(cl) }; // the usual case
   if (cl !== undefined) {
     const values = String(cl).split(',').map((v) => v.trim());
     if (!values.every((v) => DIGITS.test(v) && v === values[0])) throw new ResponseParseError('invalid or conflicting Content-Length');

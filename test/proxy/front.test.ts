@@ -220,6 +220,38 @@ describe('proxy/http1 front', () => {
       expect(heard).to.equal(true);
     });
 
+    it('tells a writer that filled the socket when it drains; a close listener taken off is not called', async () => {
+      const total = 8 * 1024 * 1024;
+      let drains = 0;
+      let closeHeard = false;
+      frontHandler = (_req, res) => {
+        res.writeHead(200, { 'content-length': String(total) });
+        const chunk = Buffer.alloc(1024 * 1024, 'd');
+        const onClose = () => (closeHeard = true);
+        res.once('close', onClose);
+        let sent = 0;
+        const pump = () => {
+          while (sent < total) {
+            sent += chunk.length;
+            if (!res.write(chunk)) {
+              res.once('drain', () => {
+                drains++;
+                pump();
+              });
+              return;
+            }
+          }
+          res.off('close', onClose);
+          res.end();
+        };
+        pump();
+      };
+      const { got } = await talk(['GET / HTTP/1.1\r\nHost: h\r\n\r\n'], (g) => g.length - g.indexOf('\r\n\r\n') - 4 >= total);
+      expect(got.length - got.indexOf('\r\n\r\n') - 4).to.equal(total);
+      expect(drains).to.be.greaterThan(0);
+      expect(closeHeard).to.equal(false);
+    });
+
     it('refuses a response header value with a line break', async () => {
       let error = '';
       frontHandler = (_req, res) => {
