@@ -81,13 +81,24 @@ export class Audit {
   private readonly bytesIn = this.m.bytes.child('in');
   private readonly bytesOut = this.m.bytes.child('out');
 
+  /** The requests counter of the last record's labels: consecutive requests mostly share them. */
+  private last: { mode: string; connector: string; status: number; counter: { inc(): void } } | undefined;
+
   constructor(log: Logger) {
     this.log = log;
   }
 
+  private requestsOf(r: AuditRecord): { inc(): void } {
+    const l = this.last;
+    if (l && l.status === r.status && l.connector === r.connector && l.mode === r.mode) return l.counter;
+    const counter = this.m.requests.child(r.mode, r.connector || 'none', String(r.status));
+    this.last = { mode: r.mode, connector: r.connector, status: r.status, counter };
+    return counter;
+  }
+
   record(r: AuditRecord): void {
     this.log.preformatted('info', 'request', auditJson(r), Date.now());
-    this.m.requests.child(r.mode, r.connector || 'none', String(r.status)).inc();
+    this.requestsOf(r).inc();
     this.m.duration.child(r.mode).observe(r.durationMs / 1000);
     if (r.bytesIn) this.bytesIn.inc(r.bytesIn);
     if (r.bytesOut) this.bytesOut.inc(r.bytesOut);

@@ -11,6 +11,7 @@ import { planInjection, type InjectionPlan } from './inject.ts';
 import { type Policies, PolicyNotReadyError } from './policies.ts';
 import type { ProxyState } from './state.ts';
 import { sendText, type Upstream } from './upstream.ts';
+import { lowerName } from './http1/fields.ts';
 
 export const REALM = 'connectors-proxy';
 
@@ -147,7 +148,7 @@ export function injectCredentials(
     case 'headers': {
       // In place (the caller's headers are its own copy): a client header of the same name, in any case,
       // goes, and the credential headers come last.
-      for (const k in headers) if (k.toLowerCase() in plan.headers) delete headers[k];
+      for (const k in headers) if (lowerName(k) in plan.headers) delete headers[k];
       for (const k in plan.headers) headers[k] = plan.headers[k];
       return { ok: true, target, headers, injected: true };
     }

@@ -18,3 +18,24 @@ export function trimOws(value: string): string {
 }
 
 const isOws = (c: number) => c === 0x20 || c === 0x09;
+
+/**
+ * Frequent field names by the spellings clients and servers send, to their lower case. A parsed name found here
+ * is not lower-cased again, and the constant it maps to is an interned string: a property key that needs no
+ * hashing and string-table lookup on each request, unlike a freshly sliced and lower-cased name.
+ */
+const KNOWN_NAMES = new Map<string, string>();
+for (const n of [
+  'accept', 'accept-encoding', 'accept-language', 'accept-ranges', 'authorization', 'cache-control', 'connection', 'content-encoding',
+  'content-length', 'content-type', 'date', 'docker-content-digest', 'docker-distribution-api-version', 'etag', 'expires', 'git-protocol',
+  'host', 'keep-alive', 'last-modified', 'location', 'pragma', 'server', 'transfer-encoding', 'user-agent', 'vary', 'www-authenticate',
+  'x-content-type-options',
+]) {
+  KNOWN_NAMES.set(n, n);
+  KNOWN_NAMES.set(n.replace(/(^|-)[a-z]/g, (c) => c.toUpperCase()), n); // User-Agent; other spellings take toLowerCase
+}
+
+/** `name` (a field name) in lower case. */
+export function lowerName(name: string): string {
+  return KNOWN_NAMES.get(name) ?? name.toLowerCase();
+}

@@ -8,7 +8,7 @@ import { STATUS_CODES, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ProxyRequest, ProxyResponse } from '../exchange.ts';
 import { sweepDeadlines, type Expiring } from './deadlines.ts';
-import { BAD_VALUE, HEAD_END, TOKEN, trimOws } from './fields.ts';
+import { BAD_VALUE, HEAD_END, lowerName, TOKEN, trimOws } from './fields.ts';
 import { batchWrites } from './write-batch.ts';
 
 export interface ParsedRequest {
@@ -43,7 +43,7 @@ export function parseRequestHead(text: string): ParsedRequest | undefined {
     const name = text.slice(start, colon);
     const value = text.slice(colon + 1, eol === -1 ? text.length : eol);
     if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) return undefined;
-    const k = name.toLowerCase();
+    const k = lowerName(name);
     if (HANDOFF_FIELDS.has(k) || k in headers) return undefined;
     headers[k] = trimOws(value);
   }
@@ -280,7 +280,7 @@ class FrontResponse implements ProxyResponse {
     let date = false;
     for (const k in headers) {
       const v = headers[k];
-      const lower = k.toLowerCase();
+      const lower = lowerName(k);
       // The front frames the response and decides the connection itself.
       if (lower === 'connection' || lower === 'transfer-encoding' || lower === 'keep-alive') continue;
       if (lower === 'content-length') length = true;

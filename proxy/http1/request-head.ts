@@ -2,7 +2,7 @@
 // so a value made by a template or a policy cannot smuggle a line break into the request.
 import type { Readable } from 'node:stream';
 import { UpstreamError } from './errors.ts';
-import { BAD_VALUE, TOKEN } from './fields.ts';
+import { BAD_VALUE, lowerName, TOKEN } from './fields.ts';
 
 /** Methods whose requests carry a body by definition: an empty one is announced with Content-Length: 0. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -19,7 +19,7 @@ export function serializeRequestHead(method: string, url: URL, headers: Record<s
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    const lower = name.toLowerCase();
+    const lower = lowerName(name);
     if (lower === 'host' || lower === 'connection' || lower === 'transfer-encoding' || (lower === 'content-length' && !streamed)) continue;
     if (!TOKEN.test(name)) throw new UpstreamError('invalid request', 'invalid header name');
     if (typeof value === 'string') head += fieldLine(name, value);

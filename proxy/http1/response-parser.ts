@@ -2,7 +2,7 @@
 // body chunks / end out, no I/O. It is strict where leniency lets a response be read two ways (conflicting
 // Content-Length, bare CR or LF in the head, bad chunk framing) and decodes chunked bodies, so the proxy can
 // re-frame them for its client. One response at a time (the client never pipelines).
-import { BAD_VALUE, HEAD_END, TOKEN, trimOws } from './fields.ts';
+import { BAD_VALUE, HEAD_END, lowerName, TOKEN, trimOws } from './fields.ts';
 
 export interface ResponseHead {
   status: number;
@@ -230,7 +230,7 @@ export function parseHead(text: string): ResponseHead {
     const colon = l.indexOf(':');
     const name = colon > 0 ? l.slice(0, colon) : '';
     if (!TOKEN.test(name)) throw new ResponseParseError('invalid response header name');
-    const k = name.toLowerCase();
+    const k = lowerName(name);
     const value = trimOws(l.slice(colon + 1));
     const prev = headers[k];
     if (prev === undefined) headers[k] = k === 'set-cookie' ? [value] : value;

@@ -126,11 +126,16 @@ describe('proxy: audit line', () => {
     const restore = setLogSink(() => {});
     try {
       for (let i = 0; i < 3; i++) audit.record(rec({ connector: 'tally/c', status: 299 }));
+      // Label sets that change from one record to the next.
+      for (const [connector, status, mode] of [['tally/c', 298, 'reverse'], ['tally/d', 299, 'reverse'], ['tally/c', 299, 'forward'], ['tally/c', 299, 'reverse']] as const) audit.record(rec({ connector, status, mode }));
     } finally {
       restore();
     }
     const text = await registry.metrics();
-    expect(text).to.contain('connectors_proxy_requests_total{mode="reverse",connector="tally/c",code="299"} 3');
+    expect(text).to.contain('connectors_proxy_requests_total{mode="reverse",connector="tally/c",code="299"} 4');
+    expect(text).to.contain('connectors_proxy_requests_total{mode="reverse",connector="tally/c",code="298"} 1');
+    expect(text).to.contain('connectors_proxy_requests_total{mode="reverse",connector="tally/d",code="299"} 1');
+    expect(text).to.contain('connectors_proxy_requests_total{mode="forward",connector="tally/c",code="299"} 1');
     expect(text).to.match(/connectors_proxy_request_duration_seconds_count\{mode="reverse"\} [1-9]/);
   });
 });

@@ -2,6 +2,7 @@
 // result never depends on how the bytes arrived.
 import { expect } from 'chai';
 import { ResponseParser, type ResponseHead } from '../../proxy/http1/response-parser.ts';
+import { lowerName } from '../../proxy/http1/fields.ts';
 
 interface Parsed {
   heads: ResponseHead[];
@@ -124,4 +125,13 @@ describe('proxy/http1 response parser', () => {
     expect(seen).to.have.length(16);
     expect(seen.every((n) => n === 65536)).to.equal(true);
   });
+});
+
+describe('proxy/http1 field names', () => {
+  const cases: Array<[string, string]> = [
+    ['host', 'host'], ['Host', 'host'], ['HOST', 'host'], ['User-Agent', 'user-agent'], ['user-agent', 'user-agent'], ['USER-AGENT', 'user-agent'],
+    ['Content-Length', 'content-length'], ['WWW-Authenticate', 'www-authenticate'], ['Www-Authenticate', 'www-authenticate'],
+    ['X-Custom-Thing', 'x-custom-thing'], ['x-custom-thing', 'x-custom-thing'], ['Docker-Content-Digest', 'docker-content-digest'],
+  ];
+  for (const [name, want] of cases) it(`lowerName(${name}) is ${want}`, () => expect(lowerName(name)).to.equal(want));
 });
