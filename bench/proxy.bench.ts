@@ -13,6 +13,9 @@
 //       CPU 1, load generator and tool on CPU 0. BENCH_CLONE_RUNS (5) clones each way for (a). BENCH_COMPARE_WITH=<dir>
 //       runs the proxy of another checkout too (e.g. a `git worktree` of the previous commit), interleaved.
 //   (c) the proxy's RSS with 1,000 idle keep-alive connections.
+//   (d) BENCH_CALLGRIND=1 (needs valgrind): user-space instructions per proxied request of (b)'s kind, counted by
+//       callgrind for this proxy (and the BENCH_COMPARE_WITH one): repeatable to ~0.3% where time on a shared VM
+//       is not; it leaves out the kernel's share and weighs all instructions alike, so it guides, time decides.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -51,6 +54,9 @@ const COMPARE_WITH = process.env.BENCH_COMPARE_WITH;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Requests before each measured run of (b), not counted. */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
+const CALLGRIND = process.env.BENCH_CALLGRIND === '1';
+/** Requests counted by callgrind, after two warm-up runs of as many uncounted. */
+const CALLGRIND_REQUESTS = 3000;
 /** Requests of the one-connection latency runs. */
 const SERIAL_REQUESTS = Number(process.env.BENCH_SERIAL_REQUESTS ?? 5000);
 const out = (s: string) => process.stdout.write(s + '\n');
@@ -124,7 +130,7 @@ async function timeClone(url: string, dest: string, env: NodeJS.ProcessEnv): Pro
   return (performance.now() - t0) / 1000;
 }
 
-await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
+await ensureSystemPackages(CALLGRIND ? [...TEST_SYSTEM_PACKAGES, 'valgrind'] : TEST_SYSTEM_PACKAGES);
 const work = await mkdtemp(join(tmpdir(), 'connectors-proxy-bench-'));
 await chmod(work, 0o755);
 const c = await cluster();
@@ -281,6 +287,35 @@ ${benchUserYaml(ns)}`,
   const rssAfter = await rssKiB(proxy.pid!);
   out(`\n(c) proxy RSS${WORKERS > 1 ? ' (primary process only: use BENCH_WORKERS=1 for this)' : ''}: ${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`);
   for (const s of sockets) s.destroy();
+
+  if (CALLGRIND) {
+    out(`\n(d) user-space instructions per request under callgrind (${CALLGRIND_REQUESTS} GETs at ${CONCURRENCY} connections after ${2 * CALLGRIND_REQUESTS} uncounted):`);
+    const checkouts: Array<[string, string | undefined]> = [['connectors proxy', undefined]];
+    if (COMPARE_WITH) checkouts.push(['previous version', COMPARE_WITH]);
+    for (const [i, [name, checkout]] of checkouts.entries()) {
+      const outFile = join(work, `callgrind-${i}.out`);
+      const { proxy: p, port } = await startProxyProcess({
+        kubeconfigPath: c.kubeconfigPath,
+        systemNamespace: sys,
+        cpu: PROXY_CPU,
+        checkout,
+        wrapper: ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${outFile}`],
+      });
+      try {
+        const ab = () => runCommand(...onCpu(LOAD_CPU, 'ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(CALLGRIND_REQUESTS), '-H', `authorization: Bearer ${token}`, `${connectorsUrl(port)}/small/x`]));
+        await ab();
+        await ab();
+        await runCommand('callgrind_control', ['-i', 'on', String(p.pid)]);
+        await ab();
+        await runCommand('callgrind_control', ['-i', 'off', String(p.pid)]);
+        await runCommand('callgrind_control', ['-d', String(p.pid)]); // written to <outFile>.1
+        const totals = /^totals: (\d+)/m.exec(await readFile(outFile + '.1', 'utf8'));
+        out(`    ${name.padEnd(22)} ${(Number(totals?.[1]) / CALLGRIND_REQUESTS / 1000).toFixed(1)}k instructions/request`);
+      } finally {
+        p.kill('SIGKILL');
+      }
+    }
+  }
 } finally {
   proxy?.kill('SIGTERM');
   previous?.kill('SIGTERM');
