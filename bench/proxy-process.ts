@@ -17,8 +17,9 @@ metadata: {name: bench}
 ${connectorReaderYaml({ name: 'bench', serviceAccount: 'bench', saNamespace: ns })}`;
 
 /**
- * `connectors proxy` (of this checkout, or of `checkout`; under `wrapper`, e.g. valgrind, if given) on a free loopback port,
- * resolved once it listens. BENCH_PROXY_NODE_ARGS (e.g. --cpu-prof) go to its Node.js; its audit lines go to /dev/null (written, not switched off).
+ * `connectors proxy` (of this checkout, or of `checkout`; under `wrapper`, e.g. valgrind, if given) on a free
+ * loopback port, resolved once it listens. BENCH_PROXY_NODE_ARGS (e.g. --cpu-prof) go to its Node.js; its audit
+ * lines go to /dev/null (written, not switched off).
  */
 export async function startProxyProcess(opts: { kubeconfigPath: string; systemNamespace: string; args?: string[]; env?: NodeJS.ProcessEnv; cpu?: number; checkout?: string; wrapper?: string[] }): Promise<{ proxy: ChildProcess; port: number }> {
   const port = await freePort();

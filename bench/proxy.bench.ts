@@ -76,6 +76,11 @@ function rssKiB(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)![1]));
 }
 
+/** `n` requests from ApacheBench (keep-alive, CONCURRENCY connections) to `url`; its report on stdout. */
+function ab(url: string, headers: Record<string, string> | undefined, n: number): Promise<{ stdout: string }> {
+  return runCommand(...onCpu(LOAD_CPU, 'ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(n), ...Object.entries(headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url]));
+}
+
 type LoadResult = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpuUs?: number };
 
 /**
@@ -86,10 +91,9 @@ async function load(opts: { url: string; headers?: Record<string, string>; conne
   const requests = opts.requests ?? REQUESTS;
   if ((opts.loadgen ?? LOADGEN) === 'ab') {
     // ab reports whole milliseconds; warm-up first, as bench/load.ts does.
-    const ab = (n: number) => runCommand(...onCpu(LOAD_CPU, 'ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(n), ...Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), opts.url]));
-    await ab(WARMUP); // JIT warm-up: the first thousands of requests run unoptimised code
+    await ab(opts.url, opts.headers, WARMUP); // JIT warm-up: the first thousands of requests run unoptimised code
     const cpuBefore = opts.pid === undefined ? 0 : await cpuSeconds(opts.pid);
-    const { stdout } = await ab(requests);
+    const { stdout } = await ab(opts.url, opts.headers, requests);
     const cpuUs = opts.pid === undefined ? undefined : (((await cpuSeconds(opts.pid)) - cpuBefore) * 1e6) / requests;
     const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
     return { rps: num(/Requests per second:\s+([\d.]+)/), p50Ms: num(/^\s+50%\s+(\d+)/m), p99Ms: num(/^\s+99%\s+(\d+)/m), errors: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0), cpuUs };
@@ -302,11 +306,11 @@ ${benchUserYaml(ns)}`,
         wrapper: ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${outFile}`],
       });
       try {
-        const ab = () => runCommand(...onCpu(LOAD_CPU, 'ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(CALLGRIND_REQUESTS), '-H', `authorization: Bearer ${token}`, `${connectorsUrl(port)}/small/x`]));
-        await ab();
-        await ab();
+        const run = () => ab(`${connectorsUrl(port)}/small/x`, { authorization: `Bearer ${token}` }, CALLGRIND_REQUESTS);
+        await run();
+        await run();
         await runCommand('callgrind_control', ['-i', 'on', String(p.pid)]);
-        await ab();
+        await run();
         await runCommand('callgrind_control', ['-i', 'off', String(p.pid)]);
         await runCommand('callgrind_control', ['-d', String(p.pid)]); // written to <outFile>.1
         const totals = /^totals: (\d+)/m.exec(await readFile(outFile + '.1', 'utf8'));

@@ -4,6 +4,7 @@
 // logger's generic copy-and-redact.
 import type { Logger } from '../core/observability/log.ts';
 import { plainCounter, plainHistogram } from '../core/observability/metrics.ts';
+import { rememberLast } from './remember-last.ts';
 
 export interface AuditRecord {
   mode: 'reverse' | 'forward' | 'connect';
@@ -39,16 +40,11 @@ export function stripQuery(path: string): string {
 export const AUDIT_FIELDS = ['mode', 'connector', 'serviceAccount', 'method', 'path', 'status', 'bytesIn', 'bytesOut', 'durationMs', 'injected', 'reason'] as const;
 
 const str = (s: string) => JSON.stringify(s);
-/** The JSON of a string field, remembered for its last value: consecutive requests mostly repeat it. */
-function lastJson(): (s: string) => string {
-  let last = '';
-  let json = '""';
-  return (s) => (s === last ? json : (json = str((last = s))));
-}
-const modeJson = lastJson();
-const connectorJson = lastJson();
-const serviceAccountJson = lastJson();
-const methodJson = lastJson();
+// The JSON of string fields that consecutive requests mostly repeat.
+const modeJson = rememberLast(str);
+const connectorJson = rememberLast(str);
+const serviceAccountJson = rememberLast(str);
+const methodJson = rememberLast(str);
 const num = (n: number) => (Number.isFinite(n) ? String(n) : 'null'); // as JSON.stringify writes numbers
 
 /**

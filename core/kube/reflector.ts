@@ -59,20 +59,23 @@ export function startInformer<T extends KObject>(kc: KubeConfig, path: string, o
   const store = new Map<string, T>();
   // get() by namespace then name, so that a lookup (per proxied request) builds no `ns/name` key string.
   const index = new Map<string, Map<string, T>>();
+  /** `ns/name` (or `/name`) as [ns, name]: a namespace has no '/'. */
+  const splitKey = (key: string): [string, string] => {
+    const slash = key.indexOf('/');
+    return [key.slice(0, slash), key.slice(slash + 1)];
+  };
   const put = (key: string, obj: T) => {
     store.set(key, obj);
-    const slash = key.indexOf('/'); // a namespace has no '/'
-    const ns = key.slice(0, slash);
+    const [ns, name] = splitKey(key);
     let names = index.get(ns);
     if (!names) index.set(ns, (names = new Map()));
-    names.set(key.slice(slash + 1), obj);
+    names.set(name, obj);
   };
   const remove = (key: string) => {
     store.delete(key);
-    const slash = key.indexOf('/');
-    const ns = key.slice(0, slash);
+    const [ns, name] = splitKey(key);
     const names = index.get(ns);
-    if (names?.delete(key.slice(slash + 1)) && names.size === 0) index.delete(ns);
+    if (names?.delete(name) && names.size === 0) index.delete(ns);
   };
   const handlers: Record<'add' | 'update' | 'delete', Array<(obj: T, old?: T) => void>> = { add: [], update: [], delete: [] };
   let restPromise: Promise<KubeRest> | undefined;

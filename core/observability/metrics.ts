@@ -21,7 +21,6 @@ export function histogram(name: string, help: string, labelNames: string[] = [],
   return existing<client.Histogram<string>>(name) ?? new client.Histogram({ name, help, labelNames, registers: [registry], ...(buckets ? { buckets } : {}) });
 }
 
-
 /**
  * Counters and histograms for the proxy's request path, read by the same registry as prom-client's own. A
  * prom-client inc or observe validates and hashes its label object on every call (0.2–0.6 µs, several times

@@ -15,6 +15,7 @@ import { GROUP } from '../../core/api/index.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import { plainCounter } from '../../core/observability/metrics.ts';
 import { TtlCache } from './cache.ts';
+import { rememberLast } from '../remember-last.ts';
 import { unverifiedClaims } from './credentials.ts';
 
 export interface UserInfo {
@@ -223,13 +224,11 @@ export class Authorizer {
   }
 }
 
-/** `system:serviceaccount:ns:name` → `ns/name`; other users as they are. */
-export function serviceAccountName(username: string): string {
-  if (username === lastUser) return lastName; // asked once per proxied request, mostly for the same user
+/**
+ * `system:serviceaccount:ns:name` → `ns/name`; other users as they are. Asked once per proxied request, mostly
+ * for the same user as the last one.
+ */
+export const serviceAccountName = rememberLast((username: string): string => {
   const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
-  lastName = m ? `${m[1]}/${m[2]}` : username;
-  lastUser = username;
-  return lastName;
-}
-let lastUser: string | undefined;
-let lastName = '';
+  return m ? `${m[1]}/${m[2]}` : username;
+});
