@@ -18,15 +18,22 @@ export function builtinClassFiles(): string[] {
     .map((f) => join(BUILTIN_CLASSES_DIR, f));
 }
 
+/** A built-in class: unlike classes in general (the schema lets `spec` be left out), ours all have one. */
+export type BuiltinClass = ConnectorClass & { spec: NonNullable<ConnectorClass['spec']> };
+
 /** The ConnectorClass documents of one file, as written. */
-export function loadClassFile(path: string): ConnectorClass[] {
+function loadClassFile(path: string): BuiltinClass[] {
   return parseAllDocuments(readFileSync(path, 'utf8'))
     .map((d) => d.toJS() as ConnectorClass | null)
-    .filter((o): o is ConnectorClass => Boolean(o) && o!.kind === 'ConnectorClass');
+    .filter((o): o is ConnectorClass => Boolean(o) && o!.kind === 'ConnectorClass')
+    .map((o) => {
+      if (!o.spec) throw new Error(`${path}: ConnectorClass ${JSON.stringify(o.metadata.name)} has no spec`);
+      return o as BuiltinClass;
+    });
 }
 
 /** A built-in class by name, as written in its file. */
-export function loadBuiltinClass(name: string): ConnectorClass {
+export function loadBuiltinClass(name: string): BuiltinClass {
   for (const f of builtinClassFiles()) for (const c of loadClassFile(f)) if (c.metadata.name === name) return c;
   throw new Error(`no built-in ConnectorClass ${JSON.stringify(name)} in ${BUILTIN_CLASSES_DIR}`);
 }
@@ -41,7 +48,7 @@ export interface BuiltinOptions {
 }
 
 /** Pure: a class adjusted for installation. */
-export function adjustClass(cls: ConnectorClass, o: BuiltinOptions): ConnectorClass {
+function adjustClass(cls: BuiltinClass, o: BuiltinOptions): BuiltinClass {
   const out = structuredClone(cls);
   const ref = out.spec.proxy?.ref;
   if (ref && ref.kind === 'Service' && ref.name === PROXY_SERVICE_NAME) {
@@ -54,7 +61,7 @@ export function adjustClass(cls: ConnectorClass, o: BuiltinOptions): ConnectorCl
   return out;
 }
 
-export function builtinClasses(o: BuiltinOptions): ConnectorClass[] {
+export function builtinClasses(o: BuiltinOptions): BuiltinClass[] {
   const all = builtinClassFiles().flatMap(loadClassFile);
   return all.filter((c) => !o.names || o.names.includes(c.metadata.name!)).map((c) => adjustClass(c, o));
 }

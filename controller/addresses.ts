@@ -15,7 +15,8 @@
 //   resolver path           → <class proxy URL>/namespaces/<ns>/connectors/<name>
 import { ANNOTATIONS, type ConnectorClass, type Connector } from '../core/api/index.ts';
 
-type Endpoint = NonNullable<ConnectorClass['spec']['proxy']> | NonNullable<ConnectorClass['spec']['api']>;
+type ClassSpec = NonNullable<ConnectorClass['spec']>;
+type Endpoint = NonNullable<ClassSpec['proxy']> | NonNullable<ClassSpec['api']>;
 
 export class AddressError extends Error {
   override name = 'AddressError';
@@ -73,7 +74,7 @@ export function proxyResolver(cls: ConnectorClass): Resolver {
 
 /** True when the class points at a proxy by explicit address (local mode). */
 export function isLocalMode(cls: ConnectorClass): boolean {
-  return Boolean(cls.spec.proxy?.ref?.address);
+  return Boolean(cls.spec?.proxy?.ref?.address);
 }
 
 export const connectorServiceName = (connectorName: string) => `c-${connectorName}`;

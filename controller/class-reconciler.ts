@@ -27,11 +27,12 @@ export interface PolicySource {
 /** Pure: every Rego policy of a class. */
 export function classPolicies(cls: ConnectorClass): PolicySource[] {
   const out: PolicySource[] = [];
-  for (const t of cls.spec.auth?.types ?? []) {
+  const spec = cls.spec ?? {};
+  for (const t of spec.auth?.types ?? []) {
     if (t.generator?.rego?.trim()) out.push({ what: `auth type ${JSON.stringify(t.name)}`, source: t.generator.rego, entrypoint: GENERATOR_ENTRYPOINT, fileName: 'generator.rego' });
   }
-  if (cls.spec.proxy?.authExtractor?.rego?.trim()) out.push({ what: 'spec.proxy.authExtractor', source: cls.spec.proxy.authExtractor.rego, entrypoint: AUTH_EXTRACTOR_ENTRYPOINT, fileName: 'authExtractor.rego' });
-  if (cls.spec.api?.permissions?.rego?.trim()) out.push({ what: 'spec.api.permissions', source: cls.spec.api.permissions.rego, entrypoint: PERMISSIONS_ENTRYPOINT, fileName: 'permissions.rego' });
+  if (spec.proxy?.authExtractor?.rego?.trim()) out.push({ what: 'spec.proxy.authExtractor', source: spec.proxy.authExtractor.rego, entrypoint: AUTH_EXTRACTOR_ENTRYPOINT, fileName: 'authExtractor.rego' });
+  if (spec.api?.permissions?.rego?.trim()) out.push({ what: 'spec.api.permissions', source: spec.api.permissions.rego, entrypoint: PERMISSIONS_ENTRYPOINT, fileName: 'permissions.rego' });
   return out;
 }
 
@@ -49,16 +50,17 @@ export function classFingerprint(cls: ConnectorClass | undefined): string {
 export async function reconcileClass(ctx: Ctx, name: string): Promise<ReconcileResult | void> {
   const cls = ctx.classes.get(name);
   if (!cls) return;
+  const spec = cls.spec ?? {};
   const conds: CondInput[] = [];
   const status: ConnectorClassStatus = {};
   let failing = false;
 
   // APIReady: only tries to connect; any HTTP status is fine.
-  if (!cls.spec.api) {
+  if (!spec.api) {
     conds.push(T('APIReady', 'NonAPI', 'spec.api is not configured: the class has no API'));
   } else {
     try {
-      const url = resolveEndpoint(cls.spec.api, 'api', ctx.systemNamespace);
+      const url = resolveEndpoint(spec.api, 'api', ctx.systemNamespace);
       status.api = { address: { url } };
       await tryConnect(url, ctx.probeTimeoutMs);
       probeTotal().inc({ type: 'api', result: 'success' });
@@ -74,7 +76,7 @@ export async function reconcileClass(ctx: Ctx, name: string): Promise<ReconcileR
   }
 
   // ProxyReady: the referenced Service exists, or the explicit address / absolute uri answers.
-  const proxy = cls.spec.proxy;
+  const proxy = spec.proxy;
   if (!proxy) {
     conds.push(T('ProxyReady', 'NonProxy', 'spec.proxy is not configured: the class has no proxy'));
   } else {

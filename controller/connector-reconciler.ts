@@ -112,12 +112,13 @@ export class ConnectorReconciler {
     const ctx = this.ctx;
     const common = { systemNamespace: ctx.systemNamespace, timeoutMs: ctx.probeTimeoutMs, extraCAs };
     let liveness: CondInput;
-    if (!cls.spec.livenessProbe || (!cls.spec.livenessProbe.http && !cls.spec.livenessProbe.api)) {
+    const livenessProbe = cls.spec?.livenessProbe;
+    if (!livenessProbe || (!livenessProbe.http && !livenessProbe.api)) {
       liveness = T(COND.liveness, 'NonLivenessProbe', 'the ConnectorClass has no livenessProbe');
     } else {
       liveness = await this.probe('liveness', async () => {
         try {
-          const plan = planProbe(cls.spec.livenessProbe!, c, cls, { what: 'livenessProbe', templated: false, ...common });
+          const plan = planProbe(livenessProbe, c, cls, { what: 'livenessProbe', templated: false, ...common });
           return livenessOutcome(await runProbe(plan.request), plan.cel);
         } catch (err) {
           if (err instanceof ProbeError) return F(COND.liveness, 'ConnectionFailed', err.message);
@@ -248,20 +249,21 @@ export class ConnectorReconciler {
       failing = memo!.liveness.status !== 'True' || memo!.auth.status !== 'True';
 
       // ProxyServiceReady and status.proxy.
-      if (!cls.spec.proxy) {
+      const classProxySpec = cls.spec?.proxy;
+      if (!classProxySpec) {
         conds.push(T(COND.proxy, 'NonProxy', 'the ConnectorClass has no proxy'));
         await this.ensureService(c, undefined);
       } else {
         let classURL: string | undefined;
         try {
-          classURL = resolveEndpoint(cls.spec.proxy, 'proxy', ctx.systemNamespace);
+          classURL = resolveEndpoint(classProxySpec, 'proxy', ctx.systemNamespace);
         } catch (err) {
           if (!(err instanceof AddressError)) throw err;
           conds.push(F(COND.proxy, 'InvalidProxy', `connectorclass ${JSON.stringify(cls.metadata.name)}: ${err.message}`));
         }
         if (classURL) {
           const url = connectorProxyURL(cls, classURL, c);
-          proxyStatus = { httpAddress: { name: 'proxy', url, audience: cls.spec.proxy.audience || PROXY_AUDIENCE } };
+          proxyStatus = { httpAddress: { name: 'proxy', url, audience: classProxySpec.audience || PROXY_AUDIENCE } };
           const classProxy = cls.status?.conditions?.find((x) => x.type === 'ProxyReady');
           const target = externalNameTarget(cls, classURL);
           const serviceProblem = await this.ensureService(c, target);

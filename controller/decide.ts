@@ -36,7 +36,7 @@ export function checkClass(c: Connector, cls: ConnectorClass | undefined): CondI
 
 export function authTypeOf(c: Connector, cls: ConnectorClass): AuthType | undefined {
   const name = c.spec.auth?.name;
-  return cls.spec.auth?.types?.find((t) => t.name === name);
+  return cls.spec?.auth?.types?.find((t) => t.name === name);
 }
 
 /** The namespaced name of the Secret the Connector references, if any. */
@@ -50,7 +50,7 @@ export type SecretLookup = { state: 'found'; secret: SecretView } | { state: 'mi
 
 export function checkSecret(c: Connector, cls: ConnectorClass, lookup: SecretLookup): CondInput {
   const className = cls.metadata.name!;
-  const types = cls.spec.auth?.types ?? [];
+  const types = cls.spec?.auth?.types ?? [];
   const authName = c.spec.auth?.name;
   if (!authName) {
     if (types.length === 0 || types.some((t) => t.optional)) return T(COND.secret, 'SecretOptional', 'the Connector uses no authentication');
@@ -83,7 +83,7 @@ export function checkSecret(c: Connector, cls: ConnectorClass, lookup: SecretLoo
 }
 
 export function authProbeOf(c: Connector, cls: ConnectorClass): AuthProbe | undefined {
-  return cls.spec.authProbes?.find((p) => p.authName === c.spec.auth?.name);
+  return cls.spec?.authProbes?.find((p) => p.authName === c.spec.auth?.name);
 }
 
 /** Auth params the class's authProbe requires and the Connector does not give (CON-08). */
@@ -107,9 +107,9 @@ export interface ProbePlan {
 }
 
 function classApiURL(cls: ConnectorClass, systemNamespace: string): string {
-  if (!cls.spec.api) throw new ProbeBuildError('APINotConfigured', `the probe uses api, but connectorclass ${JSON.stringify(cls.metadata.name)} has no spec.api`);
+  if (!cls.spec?.api) throw new ProbeBuildError('APINotConfigured', `the probe uses api, but connectorclass ${JSON.stringify(cls.metadata.name)} has no spec.api`);
   try {
-    return resolveEndpoint(cls.spec.api, 'api', systemNamespace);
+    return resolveEndpoint(cls.spec?.api, 'api', systemNamespace);
   } catch (err) {
     if (err instanceof AddressError) throw new ProbeBuildError('APINotConfigured', err.message);
     throw err;

@@ -309,7 +309,7 @@ export class NodeServer {
     const className = connector.spec.connectorClassName;
     const cls = this.classes.get(className) ?? (await this.live<ConnectorClass>(`${collectionPath('ConnectorClass')}/${encodeURIComponent(className)}`));
     if (!cls) throw failedPrecondition(`connectorclass "${className}" of connector "${shown}" not found`);
-    if (cls.spec.proxy && !connector.status?.proxy?.httpAddress?.url) {
+    if (cls.spec?.proxy && !connector.status?.proxy?.httpAddress?.url) {
       throw unavailable(`connector "${shown}" has no proxy address yet (status.proxy.httpAddress.url); is the connectors controller running?`);
     }
     return { connector, cls };

@@ -133,14 +133,14 @@ export function renderVolume(input: RenderInput): Map<string, string> {
   const files = builtinFiles(last, input.token, input.caCert, input.forwardProxyURL);
   const groups = groupByClass(input.connectors);
 
-  const unknown = input.includes.filter((name) => !groups.some((g) => g.cls.spec.configurations?.some((c) => c.name === name)));
+  const unknown = input.includes.filter((name) => !groups.some((g) => g.cls.spec?.configurations?.some((c) => c.name === name)));
   if (unknown.length) {
     const classes = groups.map((g) => `"${g.cls.metadata.name}"`).join(', ');
     throw notFound(`configuration ${unknown.map((n) => JSON.stringify(n)).join(', ')} not found in connectorclass ${classes}`);
   }
 
   for (const g of groups) {
-    const selected = input.includes.map((name) => g.cls.spec.configurations?.find((c) => c.name === name)).filter((c): c is Configuration => Boolean(c));
+    const selected = input.includes.map((name) => g.cls.spec?.configurations?.find((c) => c.name === name)).filter((c): c is Configuration => Boolean(c));
     if (!selected.length) continue;
     const groupLast = g.connectors[g.connectors.length - 1];
     const base = {

@@ -50,7 +50,7 @@ export function planInjection(
     return { kind: 'headers', headers: { authorization: `Bearer ${data.token}` } };
   }
   const authName = connector.spec.auth?.name;
-  const authType = connectorClass?.spec.auth?.types?.find((t) => t.name === authName);
+  const authType = connectorClass?.spec?.auth?.types?.find((t) => t.name === authName);
   const rego = authType?.generator?.rego;
   if (!rego) {
     const cls = connector.spec.connectorClassName;

@@ -124,7 +124,7 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
   const cls = connector && ctx.state.connectorClass(connector.spec.connectorClassName);
 
   let token = '';
-  const extractor = cls?.spec.proxy?.authExtractor?.rego;
+  const extractor = cls?.spec?.proxy?.authExtractor?.rego;
   if (extractor) {
     try {
       token = await ctx.policies.extract(extractor, regoRequest({ method: req.method ?? 'GET', path: url, host: req.headers.host, headers: req.headers }));

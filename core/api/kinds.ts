@@ -122,16 +122,21 @@ export interface ObjectMeta {
   finalizers?: string[];
 }
 
-export interface KubeObject<K extends string, Spec, Status = never> {
-  apiVersion: `${typeof GROUP}/${typeof VERSION}`;
-  kind: K;
-  metadata: ObjectMeta;
-  spec: Spec;
-  status?: Status;
-}
+type Info<N extends KindName> = (typeof KINDS)[N];
+type StatusOf<N extends KindName> = Info<N> extends { status: infer S extends TSchema } ? { status?: Static<S> } : {};
 
-export type Connector = KubeObject<'Connector', Static<typeof ConnectorSpec>, Static<typeof ConnectorStatus>>;
-export type ConnectorClass = KubeObject<'ConnectorClass', Static<typeof ConnectorClassSpec>, Static<typeof ConnectorClassStatus>>;
-export type AccessPolicy = KubeObject<'AccessPolicy', Static<typeof AccessPolicySpec>, Static<typeof AccessPolicyStatus>>;
-export type AccessRequest = KubeObject<'AccessRequest', Static<typeof AccessRequestSpec>, Static<typeof AccessRequestStatus>>;
-export type ResourceInterface = KubeObject<'ResourceInterface', Static<typeof ResourceInterfaceSpec>>;
+/**
+ * An object of kind N, typed from its entry in KINDS (which also gives its CRD schema): `spec` is optional
+ * where the schema does not require it (seed 002 shows ConnectorClasses with metadata only).
+ */
+export type KindObject<N extends KindName> = {
+  apiVersion: `${typeof GROUP}/${typeof VERSION}`;
+  kind: N;
+  metadata: ObjectMeta;
+} & (Info<N>['specRequired'] extends true ? { spec: Static<Info<N>['spec']> } : { spec?: Static<Info<N>['spec']> }) & StatusOf<N>;
+
+export type Connector = KindObject<'Connector'>;
+export type ConnectorClass = KindObject<'ConnectorClass'>;
+export type AccessPolicy = KindObject<'AccessPolicy'>;
+export type AccessRequest = KindObject<'AccessRequest'>;
+export type ResourceInterface = KindObject<'ResourceInterface'>;

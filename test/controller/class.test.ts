@@ -58,20 +58,26 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     await rest?.close();
   });
 
-  it('18: no spec.api → APIReady=True/NonAPI; no spec.proxy → ProxyReady=True/NonProxy; Ready=True; its Connectors get the Non* reasons and no status.proxy (4)', async () => {
-    const name = await makeClass('bare', { address: { name: 'address', type: 'string' } });
-    const cls = await waitClassCondition(rest, name, 'Ready', { status: 'True' });
-    expect(cond(cls, 'APIReady')).to.include({ status: 'True', reason: 'NonAPI' });
-    expect(cond(cls, 'ProxyReady')).to.include({ status: 'True', reason: 'NonProxy' });
-    expect(cls.status!.observedGeneration).to.equal(cls.metadata.generation);
-    await makeConnector('bare', name);
-    const conn = await waitConnectorCondition(rest, ns, 'bare', 'Ready', { status: 'True' });
-    expect(cond(conn, 'SecretReady')).to.include({ status: 'True', reason: 'SecretOptional' });
-    expect(cond(conn, 'LivenessReady')).to.include({ status: 'True', reason: 'NonLivenessProbe' });
-    expect(cond(conn, 'AuthReady')).to.include({ status: 'True', reason: 'NonAuthProbe' });
-    expect(cond(conn, 'ProxyServiceReady')).to.include({ status: 'True', reason: 'NonProxy' });
-    expect(conn.status!.proxy).to.equal(undefined);
-  });
+  // Seed 002 also shows classes with metadata only (its git and oci examples of labels and annotations).
+  for (const [what, slug, spec] of [
+    ['a spec without api and proxy', 'bare', { address: { name: 'address', type: 'string' } }],
+    ['no spec at all', 'no-spec', undefined],
+  ] as const) {
+    it(`18, ${what}: APIReady=True/NonAPI; ProxyReady=True/NonProxy; Ready=True; its Connectors get the Non* reasons and no status.proxy (4)`, async () => {
+      const name = await makeClass(slug, spec);
+      const cls = await waitClassCondition(rest, name, 'Ready', { status: 'True' });
+      expect(cond(cls, 'APIReady')).to.include({ status: 'True', reason: 'NonAPI' });
+      expect(cond(cls, 'ProxyReady')).to.include({ status: 'True', reason: 'NonProxy' });
+      expect(cls.status!.observedGeneration).to.equal(cls.metadata.generation);
+      await makeConnector(slug, name);
+      const conn = await waitConnectorCondition(rest, ns, slug, 'Ready', { status: 'True' });
+      expect(cond(conn, 'SecretReady')).to.include({ status: 'True', reason: 'SecretOptional' });
+      expect(cond(conn, 'LivenessReady')).to.include({ status: 'True', reason: 'NonLivenessProbe' });
+      expect(cond(conn, 'AuthReady')).to.include({ status: 'True', reason: 'NonAuthProbe' });
+      expect(cond(conn, 'ProxyServiceReady')).to.include({ status: 'True', reason: 'NonProxy' });
+      expect(conn.status!.proxy).to.equal(undefined);
+    });
+  }
 
   it('19: an unreachable API → APIReady=False and Ready=False; an API answering 500 → APIReady=True', async () => {
     const port = await freePort();

@@ -18,7 +18,7 @@ import { setLogSink } from '../../core/observability/log.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { Connector, ConnectorClass } from '../../core/api/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
-import { builtinClasses } from '../../connectorclasses/index.ts';
+import { builtinClasses, type BuiltinClass } from '../../connectorclasses/index.ts';
 import {
   restFor, waitConnectorCondition, waitClassCondition, upsert, ensureNamespace, createProxyService, basicAuthSecret,
   connectorPath, classPath, getConnector, cond,
@@ -179,7 +179,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
 
   describe('broken classes give clear conditions, and the controller keeps reconciling others', () => {
     const classes: string[] = [];
-    async function makeClass(name: string, patch: (cls: ConnectorClass) => void): Promise<string> {
+    async function makeClass(name: string, patch: (cls: BuiltinClass) => void): Promise<string> {
       const cls = builtinClasses({ systemNamespace: sys, names: ['git'] })[0];
       cls.metadata = { name: `${name}-${suffix}` };
       patch(cls);
