@@ -61,15 +61,17 @@ const CALLGRIND_REQUESTS = 3000;
 const SERIAL_REQUESTS = Number(process.env.BENCH_SERIAL_REQUESTS ?? 5000);
 const out = (s: string) => process.stdout.write(s + '\n');
 
-/** CPU time (user + system, seconds) of `pid` and its children (nginx's workers), from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
+/** CPU time (user and system, seconds) of `pid` and its children (nginx's workers), from /proc. */
+async function cpuSeconds(pid: number): Promise<{ user: number; system: number }> {
   const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  let ticks = 0;
+  let user = 0;
+  let system = 0;
   for (const p of [pid, ...children.split(' ').filter(Boolean).map(Number)]) {
     const fields = (await readFile(`/proc/${p}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    user += Number(fields[11]); // utime, stime: fields 14 and 15 of stat
+    system += Number(fields[12]);
   }
-  return ticks / 100; // USER_HZ
+  return { user: user / 100, system: system / 100 }; // USER_HZ
 }
 
 function rssKiB(pid: number): Promise<number> {
@@ -81,7 +83,7 @@ function ab(url: string, headers: Record<string, string> | undefined, n: number)
   return runCommand(...onCpu(LOAD_CPU, 'ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(n), ...Object.entries(headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url]));
 }
 
-type LoadResult = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpuUs?: number };
+type LoadResult = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpuUs?: { user: number; system: number } };
 
 /**
  * A closed-loop run against `opts.url`. With ab and `opts.pid`, also the CPU time per request of that process
@@ -92,9 +94,11 @@ async function load(opts: { url: string; headers?: Record<string, string>; conne
   if ((opts.loadgen ?? LOADGEN) === 'ab') {
     // ab reports whole milliseconds; warm-up first, as bench/load.ts does.
     await ab(opts.url, opts.headers, WARMUP); // JIT warm-up: the first thousands of requests run unoptimised code
-    const cpuBefore = opts.pid === undefined ? 0 : await cpuSeconds(opts.pid);
+    const cpuBefore = opts.pid === undefined ? undefined : await cpuSeconds(opts.pid);
     const { stdout } = await ab(opts.url, opts.headers, requests);
-    const cpuUs = opts.pid === undefined ? undefined : (((await cpuSeconds(opts.pid)) - cpuBefore) * 1e6) / requests;
+    const cpuAfter = opts.pid === undefined ? undefined : await cpuSeconds(opts.pid);
+    const perRequestUs = (after: number, before: number) => ((after - before) * 1e6) / requests;
+    const cpuUs = cpuBefore && cpuAfter && { user: perRequestUs(cpuAfter.user, cpuBefore.user), system: perRequestUs(cpuAfter.system, cpuBefore.system) };
     const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
     return { rps: num(/Requests per second:\s+([\d.]+)/), p50Ms: num(/^\s+50%\s+(\d+)/m), p99Ms: num(/^\s+99%\s+(\d+)/m), errors: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0), cpuUs };
   }
@@ -239,7 +243,7 @@ ${benchUserYaml(ns)}`,
   };
   // CPU: of the process answering that target (the tool itself for "directly"), per request of the measured run.
   const row = (name: string, r: LoadResult) =>
-    out(`    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${r.cpuUs.toFixed(0)} µs/req`}`);
+    out(`    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${(r.cpuUs.user + r.cpuUs.system).toFixed(0)} µs/req (user ${r.cpuUs.user.toFixed(0)}, system ${r.cpuUs.system.toFixed(0)})`}`);
   out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds${PIN ? ', each proxy alone on CPU 1, load and tool on CPU 0' : ''}:`);
   // Rounds interleave the three targets, so that a slow or fast spell of the machine meets all of them.
   const ratios: number[] = [];
