@@ -39,7 +39,10 @@ export function stripQuery(path: string): string {
 /** The audit line's fields after ts, level, component, msg and audit, in this order. */
 export const AUDIT_FIELDS = ['mode', 'connector', 'serviceAccount', 'method', 'path', 'status', 'bytesIn', 'bytesOut', 'durationMs', 'injected', 'reason'] as const;
 
-const str = (s: string) => JSON.stringify(s);
+/** Printable ASCII but `"` and `\\`: JSON as it is between quotes. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+/** JSON.stringify(s); a plain path, the usual case, without its call into the runtime (~1 µs). */
+const str = (s: string) => (PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s));
 // The JSON of string fields that consecutive requests mostly repeat.
 const modeJson = rememberLast(str);
 const connectorJson = rememberLast(str);

@@ -215,15 +215,16 @@ export class Upstream {
             if (f.responseHeaders) headers = f.responseHeaders(statusCode, headers);
             res.writeHead(statusCode, headers);
           },
-          onData: (chunk) => {
+          onData: (chunk, last) => {
             if (held) {
               if (held.size < 65536) held.chunks.push(chunk);
               held.size += chunk.length;
               return;
             }
             bytesOut += chunk.length;
-            if (!corked) {
+            if (!corked && !last) {
               // The pieces of one upstream read (e.g. many small chunks of a chunked body) leave in one write.
+              // Not needed for the last piece: end() follows at once.
               corked = true;
               res.cork();
               process.nextTick(uncork);

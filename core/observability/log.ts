@@ -121,13 +121,15 @@ export function createLogger(component: string, base: Record<string, unknown> = 
   const safeBase = redact(base) as object; // base never changes: redacted once
   // For preformatted lines: `","level":…,"component":…,"msg":…,<base>` (closing the ts string), built once
   // per level and message from the same object write() starts from, so both kinds of line look alike.
-  const heads = new Map<string, string>();
+  // By level, then message: no key string is built (and hashed) per line.
+  const heads = new Map<Level, Map<string, string>>();
   const head = (level: Level, msg: string): string => {
-    const k = level + '\n' + msg;
-    let h = heads.get(k);
+    let byMsg = heads.get(level);
+    if (byMsg === undefined) heads.set(level, (byMsg = new Map()));
+    let h = byMsg.get(msg);
     if (h === undefined) {
       h = '"' + JSON.stringify({ ts: '', level, component, msg, ...safeBase }).slice('{"ts":""'.length, -1);
-      if (heads.size < 100) heads.set(k, h);
+      if (byMsg.size < 100) byMsg.set(msg, h);
     }
     return h;
   };

@@ -40,7 +40,8 @@ export interface UpstreamRequest {
 
 export interface ResponseHandler {
   onHead(status: number, headers: Record<string, string | string[]>): void;
-  onData(chunk: Buffer): void;
+  /** `last`: the body ends with this chunk, onEnd follows at once (known for Content-Length bodies). */
+  onData(chunk: Buffer, last: boolean): void;
   onEnd(): void;
   /** Called at most once, instead of or after onHead; never after onEnd. */
   onError(err: UpstreamError): void;
@@ -226,9 +227,9 @@ class Connection implements Expiring {
     r.handler.onHead(head.status, head.headers);
   }
 
-  onData(chunk: Buffer): void {
+  onData(chunk: Buffer, last: boolean): void {
     const r = this.request!;
-    if (!r.finished) r.handler.onData(chunk);
+    if (!r.finished) r.handler.onData(chunk, last);
   }
 
   onEnd(): void {

@@ -26,15 +26,56 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const HANDOFF_FIELDS = new Set(['content-length', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
 
 /**
+ * The header fields of the last request parsed on a connection, as text, and what they parsed to: a keep-alive
+ * client sends the same fields again and again (the same Host, Authorization, User-Agent...), and fields equal
+ * to the last ones are not checked and split again (checking a ~1 KiB token took ~6% of a small request).
+ */
+export interface FieldsMemo {
+  text: string;
+  headers: IncomingHttpHeaders;
+}
+
+/**
  * A request head (without its final CRLFCRLF) the front may answer, or undefined: then node:http takes the
  * connection (other methods, bodies, absolute-form targets, repeated or malformed fields, obs-fold, HTTP/1.1
- * without Host). Pure.
+ * without Host). Pure but for `memo`, which it reads and updates.
  */
-export function parseRequestHead(text: string): ParsedRequest | undefined {
-  let eol = text.indexOf('\r\n');
+export function parseRequestHead(text: string, memo?: FieldsMemo): ParsedRequest | undefined {
+  const eol = text.indexOf('\r\n');
   const m = REQUEST_LINE.exec(eol === -1 ? text : text.slice(0, eol));
   if (!m) return undefined;
+  const fields = eol === -1 ? '' : text.slice(eol);
+  let headers: IncomingHttpHeaders | undefined;
+  if (memo !== undefined && fields === memo.text) headers = { ...memo.headers };
+  else {
+    headers = parseFields(fields);
+    if (!headers) return undefined;
+    if (memo !== undefined) {
+      memo.text = fields;
+      memo.headers = { ...headers }; // its own copy: the handler may change the request's
+    }
+  }
+  const http10 = m[3] === '0';
+  if (!http10 && headers.host === undefined) return undefined;
+  const conn = headers.connection;
+  const keepAlive = conn === undefined ? !http10 : keepsAlive(conn, http10);
+  return { method: m[1] as 'GET' | 'HEAD', url: m[2], http10, headers, keepAlive };
+}
+
+/** Whether a request with this Connection field leaves the connection open. Pure. */
+function keepsAlive(conn: string, http10: boolean): boolean {
+  // The usual single token, without splitting the field.
+  const single = conn.length <= 10 ? conn.toLowerCase() : '';
+  if (single === 'keep-alive') return true;
+  if (single === 'close') return false;
+  const tokens = ',' + conn.toLowerCase().replace(/[ \t]+/g, '') + ',';
+  return http10 ? tokens.includes(',keep-alive,') : !tokens.includes(',close,');
+}
+
+/** Header fields (`\r\nName: value` repeated), or undefined when the front does not take them. Pure. */
+function parseFields(text: string): IncomingHttpHeaders | undefined {
   const headers: IncomingHttpHeaders = {};
+  let eol = text === '' ? -1 : 0;
   while (eol !== -1) {
     const start = eol + 2;
     eol = text.indexOf('\r\n', start);
@@ -47,12 +88,7 @@ export function parseRequestHead(text: string): ParsedRequest | undefined {
     if (HANDOFF_FIELDS.has(k) || k in headers) return undefined;
     headers[k] = trimOws(value);
   }
-  const http10 = m[3] === '0';
-  if (!http10 && headers.host === undefined) return undefined;
-  const conn = headers.connection;
-  const tokens = conn === undefined ? '' : ',' + conn.toLowerCase().replace(/[ \t]+/g, '') + ',';
-  const keepAlive = http10 ? tokens.includes(',keep-alive,') : !tokens.includes(',close,');
-  return { method: m[1] as 'GET' | 'HEAD', url: m[2], http10, headers, keepAlive };
+  return headers;
 }
 
 /** Whether the start of a head, not yet complete, may still become a request the front takes. Pure. */
@@ -104,6 +140,7 @@ export function installFront(opts: FrontOptions): { close(): void } {
 
 class FrontConnection implements Expiring {
   private buffer: Buffer | undefined;
+  private readonly fields: FieldsMemo = { text: '', headers: {} };
   private busy = false;
   private done = false;
   deadline = 0;
@@ -154,7 +191,7 @@ class FrontConnection implements Expiring {
       if (buf.length > this.opts.maxHeaderSize || !mayStartRequest(buf)) this.handoff();
       return;
     }
-    const parsed = end <= this.opts.maxHeaderSize ? parseRequestHead(buf.toString('latin1', 0, end)) : undefined;
+    const parsed = end <= this.opts.maxHeaderSize ? parseRequestHead(buf.toString('latin1', 0, end), this.fields) : undefined;
     if (!parsed || !this.opts.accepts(parsed)) return this.handoff();
     this.buffer = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
     this.busy = true;
@@ -239,6 +276,8 @@ function httpDate(): string {
 }
 
 const BATCHED_BODY_BYTES = 64 * 1024;
+/** Bodies up to this size leave with the head in one string (copying them once costs less than a second chunk). */
+const JOINED_BODY_BYTES = 1024;
 
 function fieldLine(name: string, value: string): string {
   if (BAD_VALUE.test(value)) throw new TypeError(`invalid response header ${name}`);
@@ -315,6 +354,12 @@ class FrontResponse implements ProxyResponse {
     // on every read.
     this.bodyBytes += chunk.length;
     if (this.bodyBytes <= BATCHED_BODY_BYTES) batchWrites(s);
+    if (this.head !== '' && !this.chunked && chunk.length <= JOINED_BODY_BYTES) {
+      // Head and a small body as one string: one chunk for the socket, written without writev's array.
+      const text = this.head + chunk.toString('latin1');
+      this.head = '';
+      return this.watchDrain(s.write(text, 'latin1'));
+    }
     s.cork();
     this.flushHead();
     let ok: boolean;
@@ -324,6 +369,12 @@ class FrontResponse implements ProxyResponse {
       ok = s.write('\r\n', 'latin1');
     } else ok = s.write(chunk);
     s.uncork();
+    return this.watchDrain(ok);
+  }
+
+  /** `ok` (what the socket's write said); when false, the drain listeners are called at the socket's next drain. */
+  private watchDrain(ok: boolean): boolean {
+    const s = this.socket;
     if (!ok && !this.drainPending) {
       this.drainPending = true;
       s.once('drain', () => {

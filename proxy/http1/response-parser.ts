@@ -16,7 +16,8 @@ export interface ResponseHead {
 
 export interface ResponseSink {
   onHead(head: ResponseHead): void;
-  onData(chunk: Buffer): void;
+  /** `last`: the body ends with this chunk (onEnd follows at once), known for a Content-Length body. */
+  onData(chunk: Buffer, last: boolean): void;
   onEnd(): void;
 }
 
@@ -48,6 +49,9 @@ export class ResponseParser {
   private keepAlive = false;
   /** Bytes that arrived after the end of the response (a protocol error for a non-pipelining client). */
   extraneous = false;
+  /** The last head on this connection, as text and parsed: a server repeats its heads (but for Date, each second). */
+  private lastText = '';
+  private lastHead: ResponseHead | undefined;
 
   /** Expect the response to a request with `method` (HEAD responses have no body). */
   start(method: string, sink: ResponseSink): void {
@@ -83,7 +87,7 @@ export class ResponseParser {
           const data = chunk.subarray(i, i + n);
           i += n;
           if (this.remaining === 0) this.state = this.state === State.Length ? State.Done : State.ChunkDataEnd;
-          this.sink!.onData(data);
+          this.sink!.onData(data, this.state === State.Done);
           if (this.state === State.Done) this.sink!.onEnd();
           break;
         }
@@ -95,7 +99,7 @@ export class ResponseParser {
         case State.UntilClose: {
           const data = i === 0 ? chunk : chunk.subarray(i);
           i = chunk.length;
-          this.sink!.onData(data);
+          this.sink!.onData(data, false);
           break;
         }
         case State.Done:
@@ -129,7 +133,14 @@ export class ResponseParser {
     if (end - start > MAX_HEAD_BYTES) throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
     this.partial = undefined;
     const after = kept ? from + end + 4 - kept.length : end + 4; // in `chunk`, the first byte after the head
-    const head = parseHead(all.toString('latin1', start, end));
+    const text = all.toString('latin1', start, end);
+    let head: ResponseHead;
+    if (text === this.lastText) head = copyHead(this.lastHead!);
+    else {
+      head = parseHead(text);
+      this.lastText = text;
+      this.lastHead = copyHead(head); // its own copy: framing and the consumer may change the one given out
+    }
     if (head.status < 200) {
       // Interim responses (100 Continue, 103 Early Hints) are dropped; 101 needs an Upgrade the proxy never sends.
       if (head.status === 101) throw new ResponseParseError('unexpected 101 Switching Protocols');
@@ -249,6 +260,16 @@ export function parseHead(text: string): ResponseHead {
     if (t) head.keepAliveTimeoutS = Number(t[1]);
   }
   return head;
+}
+
+/** A copy of `head` that shares nothing changeable with it. Pure. */
+function copyHead(head: ResponseHead): ResponseHead {
+  const headers = { ...head.headers };
+  const cookies = headers['set-cookie'];
+  if (Array.isArray(cookies)) headers['set-cookie'] = cookies.slice();
+  const out: ResponseHead = { status: head.status, headers, keepAlive: head.keepAlive };
+  if (head.keepAliveTimeoutS !== undefined) out.keepAliveTimeoutS = head.keepAliveTimeoutS;
+  return out;
 }
 
 type Framing = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };

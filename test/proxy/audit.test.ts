@@ -22,6 +22,7 @@ describe('proxy: audit line', () => {
     ['the query is dropped', rec({ path: '/a/b?access_token=s3cr3t&x=1' })],
     ['quotes, backslashes, control and non-ASCII characters', rec({ path: '/"q"\\b\u0001\n\t/é/\u2028/😀', connector: 'n"s/c\\', serviceAccount: 'system:anonymous', method: 'M"' })],
     ['a lone surrogate', rec({ path: '/\ud800x' })],
+    ['every printable ASCII character but ? (the query), and DEL', rec({ path: '/' + String.fromCharCode(...Array.from({ length: 96 }, (_, i) => 0x20 + i)).replace('?', '') })],
     ['empty strings and zero duration', rec({ connector: '', serviceAccount: '', method: '', path: '', status: 0, durationMs: 0 })],
     ['a duration to round', rec({ durationMs: 1234.5678 })],
     ['a forward path', rec({ mode: 'forward', path: 'https://h.example.com:8443/p?token=t' })],

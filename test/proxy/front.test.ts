@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProxyRequest, ProxyResponse } from '../../proxy/exchange.ts';
-import { installFront, mayStartRequest, parseRequestHead } from '../../proxy/http1/front.ts';
+import { installFront, mayStartRequest, parseRequestHead, type FieldsMemo } from '../../proxy/http1/front.ts';
 
 describe('proxy/http1 front', () => {
   describe('parseRequestHead', () => {
@@ -16,6 +16,11 @@ describe('proxy/http1 front', () => {
       ['Connection: close', 'GET / HTTP/1.1\r\nHost: h\r\nConnection: close', { keepAlive: false }],
       ['HTTP/1.0 without keep-alive', 'GET / HTTP/1.0', { keepAlive: false }],
       ['HTTP/1.0 with keep-alive (ab -k)', 'GET / HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: h', { keepAlive: true }],
+      ['Connection: CLOSE', 'GET / HTTP/1.1\r\nHost: h\r\nConnection: CLOSE', { keepAlive: false }],
+      ['Connection listing close among others', 'GET / HTTP/1.1\r\nHost: h\r\nConnection: TE,\tclose', { keepAlive: false }],
+      ['Connection listing another token (HTTP/1.1)', 'GET / HTTP/1.1\r\nHost: h\r\nConnection: TE', { keepAlive: true }],
+      ['HTTP/1.0, Connection listing another token', 'GET / HTTP/1.0\r\nConnection: TE', { keepAlive: false }],
+      ['HTTP/1.0, Connection listing keep-alive among others', 'GET / HTTP/1.0\r\nConnection: TE , Keep-Alive', { keepAlive: true }],
       ['tabs and obs-text in a value', 'GET / HTTP/1.1\r\nHost: h\r\nX-A: a\tb \xe9', { keepAlive: true }],
     ];
     for (const [name, head, want] of taken) {
@@ -48,7 +53,31 @@ describe('proxy/http1 front', () => {
       ['HTTP/2', 'GET / HTTP/2.0\r\nHost: h'],
       ['a lower-case method', 'get / HTTP/1.1\r\nHost: h'],
     ];
-    for (const [name, head] of handedOver) it(`hands over ${name}`, () => expect(parseRequestHead(head)).to.equal(undefined));
+    for (const [name, head] of handedOver) {
+      it(`hands over ${name}, also after a request the front took on the same connection`, () => {
+        expect(parseRequestHead(head)).to.equal(undefined);
+        const memo: FieldsMemo = { text: '', headers: {} };
+        expect(parseRequestHead('GET / HTTP/1.1\r\nHost: h\r\nX-A: a', memo)).to.not.equal(undefined);
+        expect(parseRequestHead(head, memo)).to.equal(undefined);
+      });
+    }
+
+    it('parses fields equal to the last ones on the connection to an equal, separate object', () => {
+      const memo: FieldsMemo = { text: '', headers: {} };
+      const fields = '\r\nHost: h\r\nAuthorization: Bearer ' + token + '\r\nConnection: close';
+      const first = parseRequestHead('GET /a HTTP/1.1' + fields, memo)!;
+      first.headers['x-added-by-handler'] = '1';
+      delete first.headers.host;
+      const second = parseRequestHead('HEAD /b?c HTTP/1.1' + fields, memo)!;
+      expect(second).to.deep.equal({ method: 'HEAD', url: '/b?c', http10: false, keepAlive: false, headers: { host: 'h', authorization: 'Bearer ' + token, connection: 'close' } });
+      second.headers.host = 'changed';
+      expect(parseRequestHead('GET / HTTP/1.1' + fields, memo)!.headers.host).to.equal('h');
+      // Other fields are parsed afresh, and become the ones remembered.
+      expect(parseRequestHead('GET / HTTP/1.1\r\nHost: i', memo)!.headers).to.deep.equal({ host: 'i' });
+      expect(memo.text).to.equal('\r\nHost: i');
+      // The request line is read each time: HTTP/1.0 and no Connection field → not kept alive.
+      expect(parseRequestHead('GET / HTTP/1.0\r\nHost: i', memo)!.keepAlive).to.equal(false);
+    });
 
     const starts: [string, boolean][] = [
       ['G', true], ['GET', true], ['GET /', true], ['GET /x HTT', true], ['HEAD', true], ['HEAD /', true],

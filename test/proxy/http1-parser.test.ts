@@ -12,9 +12,8 @@ interface Parsed {
   extraneous: boolean;
 }
 
-function parse(method: string, pieces: Buffer[], eof = false): Parsed {
+function parse(method: string, pieces: Buffer[], eof = false, p = new ResponseParser()): Parsed {
   const out: Parsed = { heads: [], body: '', ended: false, extraneous: false };
-  const p = new ResponseParser();
   p.start(method, {
     onHead: (h) => out.heads.push(h),
     onData: (c) => (out.body += c.toString('latin1')),
@@ -71,7 +70,42 @@ describe('proxy/http1 response parser', () => {
       if (want.keepAlive !== undefined) expect(got.heads[0].keepAlive).to.equal(want.keepAlive);
       if (want.headers) expect(got.heads[0].headers).to.deep.equal(want.headers);
     });
+    if (want.eof) continue;
+    it(`${name}: the same response again on the connection (its head remembered) reads the same, into a head of its own`, () => {
+      const p = new ResponseParser();
+      const first = parse(method, [Buffer.from(text, 'latin1')], false, p);
+      const expected = structuredClone(first);
+      // What a consumer may do to the head it was given must not reach the next one.
+      const h = first.heads[0].headers;
+      for (const k of Object.keys(h)) delete h[k];
+      first.heads[0].keepAlive = !first.heads[0].keepAlive;
+      const again = parse(method, [Buffer.from(text, 'latin1')], false, p);
+      expect(again).to.deep.equal(expected);
+    });
   }
+
+  const lastFlags: Array<[string, string[], boolean[]]> = [
+    ['a Content-Length body in pieces: only the piece that completes it', ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe', 'l', 'lo'], [false, false, true]],
+    ['a Content-Length body with its head', ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'], [true]],
+    ['a chunked body: never (its end is known only at the last chunk)', ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'], [false]],
+  ];
+  for (const [what, pieces, want] of lastFlags) {
+    it(`onData's last flag: ${what}`, () => {
+      const p = new ResponseParser();
+      const flags: boolean[] = [];
+      p.start('GET', { onHead: () => {}, onData: (_c, last) => flags.push(last), onEnd: () => {} });
+      for (const piece of pieces) p.execute(Buffer.from(piece));
+      expect(flags).to.deep.equal(want);
+    });
+  }
+
+  it('a remembered head gives a Set-Cookie list of its own', () => {
+    const p = new ResponseParser();
+    const text = 'HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nContent-Length: 0\r\n\r\n';
+    const first = parse('GET', [Buffer.from(text)], false, p).heads[0];
+    (first.headers['set-cookie'] as string[]).push('b=2');
+    expect(parse('GET', [Buffer.from(text)], false, p).heads[0].headers['set-cookie']).to.deep.equal(['a=1']);
+  });
 
   const bad: [string, string, RegExp, boolean?][] = [
     ['conflicting Content-Length values', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc', /conflicting Content-Length/],
