@@ -38,8 +38,8 @@ function decode(s: string): string | undefined {
  * named in the address form belongs to an OCI class (other classes keep plain reverse proxying).
  */
 export function ociRoute(host: string | undefined, url: string, isOciConnector: (ns: string, name: string) => boolean): OciRoute | undefined {
-  const h = host ? HOST_FORM.exec(host) : null;
   if (url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?')) {
+    const h = host ? HOST_FORM.exec(host) : null;
     const p = NAME_PREFIX.exec(url);
     if (p) {
       const namespace = decode(p[1]);
@@ -56,6 +56,7 @@ export function ociRoute(host: string | undefined, url: string, isOciConnector: 
     // `/v2/repo/...` with no Connector: nothing to route to, but still an OCI request (answered 401/404).
     return { kind: 'base' };
   }
+  if (!url.includes('/v2')) return undefined; // the usual non-OCI request, without the pattern below
   const a = ADDRESS_PREFIX.exec(url);
   if (a) {
     const namespace = decode(a[1]);
