@@ -10,6 +10,7 @@ import type { ProxyRequest, ProxyResponse } from '../exchange.ts';
 import { sweepDeadlines, type Expiring } from './deadlines.ts';
 import { BAD_VALUE, HEAD_END, lowerName, TOKEN, trimOws } from './fields.ts';
 import { batchWrites } from './write-batch.ts';
+import { rememberLast } from '../remember-last.ts';
 
 export interface ParsedRequest {
   method: 'GET' | 'HEAD';
@@ -26,35 +27,19 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const HANDOFF_FIELDS = new Set(['content-length', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
 
 /**
- * The header fields of the last request parsed on a connection, as text, and what they parsed to: a keep-alive
- * client sends the same fields again and again (the same Host, Authorization, User-Agent...), and fields equal
- * to the last ones are not checked and split again (checking a ~1 KiB token took ~6% of a small request).
- */
-export interface FieldsMemo {
-  text: string;
-  headers: IncomingHttpHeaders;
-}
-
-/**
  * A request head (without its final CRLFCRLF) the front may answer, or undefined: then node:http takes the
  * connection (other methods, bodies, absolute-form targets, repeated or malformed fields, obs-fold, HTTP/1.1
- * without Host). Pure but for `memo`, which it reads and updates.
+ * without Host). Pure. `fields` parses the header fields: the front gives each connection a memo of
+ * parseFields (rememberLast), since a keep-alive client sends the same fields again and again (the same Host,
+ * Authorization, User-Agent...) and checking a ~1 KiB token alone took ~6% of a small request.
  */
-export function parseRequestHead(text: string, memo?: FieldsMemo): ParsedRequest | undefined {
+export function parseRequestHead(text: string, fields: (text: string) => IncomingHttpHeaders | undefined = parseFields): ParsedRequest | undefined {
   const eol = text.indexOf('\r\n');
   const m = REQUEST_LINE.exec(eol === -1 ? text : text.slice(0, eol));
   if (!m) return undefined;
-  const fields = eol === -1 ? '' : text.slice(eol);
-  let headers: IncomingHttpHeaders | undefined;
-  if (memo !== undefined && fields === memo.text) headers = { ...memo.headers };
-  else {
-    headers = parseFields(fields);
-    if (!headers) return undefined;
-    if (memo !== undefined) {
-      memo.text = fields;
-      memo.headers = { ...headers }; // its own copy: the handler may change the request's
-    }
-  }
+  const parsed = fields(eol === -1 ? '' : text.slice(eol));
+  if (!parsed) return undefined;
+  const headers = { ...parsed }; // the request's own: a memo keeps what `fields` returned
   const http10 = m[3] === '0';
   if (!http10 && headers.host === undefined) return undefined;
   const conn = headers.connection;
@@ -73,7 +58,7 @@ function keepsAlive(conn: string, http10: boolean): boolean {
 }
 
 /** Header fields (`\r\nName: value` repeated), or undefined when the front does not take them. Pure. */
-function parseFields(text: string): IncomingHttpHeaders | undefined {
+export function parseFields(text: string): IncomingHttpHeaders | undefined {
   const headers: IncomingHttpHeaders = {};
   let eol = text === '' ? -1 : 0;
   while (eol !== -1) {
@@ -140,7 +125,7 @@ export function installFront(opts: FrontOptions): { close(): void } {
 
 class FrontConnection implements Expiring {
   private buffer: Buffer | undefined;
-  private readonly fields: FieldsMemo = { text: '', headers: {} };
+  private readonly fields = rememberLast(parseFields);
   private busy = false;
   private done = false;
   deadline = 0;

@@ -3,6 +3,7 @@
 // Content-Length, bare CR or LF in the head, bad chunk framing) and decodes chunked bodies, so the proxy can
 // re-frame them for its client. One response at a time (the client never pipelines).
 import { BAD_VALUE, HEAD_END, lowerName, TOKEN, trimOws } from './fields.ts';
+import { rememberLast } from '../remember-last.ts';
 
 export interface ResponseHead {
   status: number;
@@ -49,9 +50,8 @@ export class ResponseParser {
   private keepAlive = false;
   /** Bytes that arrived after the end of the response (a protocol error for a non-pipelining client). */
   extraneous = false;
-  /** The last head on this connection, as text and parsed: a server repeats its heads (but for Date, each second). */
-  private lastText = '';
-  private lastHead: ResponseHead | undefined;
+  /** parseHead remembering the last head of this connection: a server repeats its heads (but for Date, each second). */
+  private readonly parseHead = rememberLast(parseHead);
 
   /** Expect the response to a request with `method` (HEAD responses have no body). */
   start(method: string, sink: ResponseSink): void {
@@ -133,14 +133,8 @@ export class ResponseParser {
     if (end - start > MAX_HEAD_BYTES) throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
     this.partial = undefined;
     const after = kept ? from + end + 4 - kept.length : end + 4; // in `chunk`, the first byte after the head
-    const text = all.toString('latin1', start, end);
-    let head: ResponseHead;
-    if (text === this.lastText) head = copyHead(this.lastHead!);
-    else {
-      head = parseHead(text);
-      this.lastText = text;
-      this.lastHead = copyHead(head); // its own copy: framing and the consumer may change the one given out
-    }
+    // A copy of its own: framing and the consumer may change it, the memo keeps what parseHead returned.
+    const head = copyHead(this.parseHead(all.toString('latin1', start, end)));
     if (head.status < 200) {
       // Interim responses (100 Continue, 103 Early Hints) are dropped; 101 needs an Upgrade the proxy never sends.
       if (head.status === 101) throw new ResponseParseError('unexpected 101 Switching Protocols');

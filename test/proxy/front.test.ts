@@ -5,7 +5,8 @@ import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProxyRequest, ProxyResponse } from '../../proxy/exchange.ts';
-import { installFront, mayStartRequest, parseRequestHead, type FieldsMemo } from '../../proxy/http1/front.ts';
+import { installFront, mayStartRequest, parseFields, parseRequestHead } from '../../proxy/http1/front.ts';
+import { rememberLast } from '../../proxy/remember-last.ts';
 
 describe('proxy/http1 front', () => {
   describe('parseRequestHead', () => {
@@ -56,27 +57,30 @@ describe('proxy/http1 front', () => {
     for (const [name, head] of handedOver) {
       it(`hands over ${name}, also after a request the front took on the same connection`, () => {
         expect(parseRequestHead(head)).to.equal(undefined);
-        const memo: FieldsMemo = { text: '', headers: {} };
-        expect(parseRequestHead('GET / HTTP/1.1\r\nHost: h\r\nX-A: a', memo)).to.not.equal(undefined);
-        expect(parseRequestHead(head, memo)).to.equal(undefined);
+        const fields = rememberLast(parseFields);
+        expect(parseRequestHead('GET / HTTP/1.1\r\nHost: h\r\nX-A: a', fields)).to.not.equal(undefined);
+        expect(parseRequestHead(head, fields)).to.equal(undefined);
       });
     }
 
-    it('parses fields equal to the last ones on the connection to an equal, separate object', () => {
-      const memo: FieldsMemo = { text: '', headers: {} };
-      const fields = '\r\nHost: h\r\nAuthorization: Bearer ' + token + '\r\nConnection: close';
-      const first = parseRequestHead('GET /a HTTP/1.1' + fields, memo)!;
+    it('parses fields equal to the last ones on the connection once, into an equal, separate object each time', () => {
+      let parses = 0;
+      const fields = rememberLast((text: string) => (parses++, parseFields(text)));
+      const same = '\r\nHost: h\r\nAuthorization: Bearer ' + token + '\r\nConnection: close';
+      const first = parseRequestHead('GET /a HTTP/1.1' + same, fields)!;
       first.headers['x-added-by-handler'] = '1';
       delete first.headers.host;
-      const second = parseRequestHead('HEAD /b?c HTTP/1.1' + fields, memo)!;
+      const second = parseRequestHead('HEAD /b?c HTTP/1.1' + same, fields)!;
       expect(second).to.deep.equal({ method: 'HEAD', url: '/b?c', http10: false, keepAlive: false, headers: { host: 'h', authorization: 'Bearer ' + token, connection: 'close' } });
       second.headers.host = 'changed';
-      expect(parseRequestHead('GET / HTTP/1.1' + fields, memo)!.headers.host).to.equal('h');
+      expect(parseRequestHead('GET / HTTP/1.1' + same, fields)!.headers.host).to.equal('h');
+      expect(parses).to.equal(1);
       // Other fields are parsed afresh, and become the ones remembered.
-      expect(parseRequestHead('GET / HTTP/1.1\r\nHost: i', memo)!.headers).to.deep.equal({ host: 'i' });
-      expect(memo.text).to.equal('\r\nHost: i');
+      expect(parseRequestHead('GET / HTTP/1.1\r\nHost: i', fields)!.headers).to.deep.equal({ host: 'i' });
+      expect(parses).to.equal(2);
       // The request line is read each time: HTTP/1.0 and no Connection field → not kept alive.
-      expect(parseRequestHead('GET / HTTP/1.0\r\nHost: i', memo)!.keepAlive).to.equal(false);
+      expect(parseRequestHead('GET / HTTP/1.0\r\nHost: i', fields)!.keepAlive).to.equal(false);
+      expect(parses).to.equal(2);
     });
 
     const starts: [string, boolean][] = [
