@@ -30,7 +30,9 @@ const fmt = (label: string, xs: number[]) =>
   `${label.padEnd(34)} n=${String(xs.length).padStart(5)}  p50 ${pct(xs, 50).toFixed(2)} ms  p90 ${pct(xs, 90).toFixed(2)} ms  p99 ${pct(xs, 99).toFixed(2)} ms  max ${Math.max(...xs).toFixed(2)} ms`;
 
 /** Open-loop load: start one operation every 1/RATE s for SECONDS, whatever the previous ones do. */
-async function load(op: (i: number) => Promise<number>): Promise<{ latencies: number[]; errors: number; achieved: number }> {
+async function load(
+  op: (i: number) => Promise<number>,
+): Promise<{ latencies: number[]; errors: number; achieved: number }> {
   const total = RATE * SECONDS;
   const latencies: number[] = [];
   let errors = 0;
@@ -40,7 +42,12 @@ async function load(op: (i: number) => Promise<number>): Promise<{ latencies: nu
     const due = t0 + (i * 1000) / RATE;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    pending.push(op(i).then((ms) => void latencies.push(ms), () => void errors++));
+    pending.push(
+      op(i).then(
+        (ms) => void latencies.push(ms),
+        () => void errors++,
+      ),
+    );
   }
   const sent = (performance.now() - t0) / 1000;
   await Promise.all(pending);
@@ -50,12 +57,23 @@ async function load(op: (i: number) => Promise<number>): Promise<{ latencies: nu
 const podObject = (name: string) => ({
   apiVersion: 'v1',
   kind: 'Pod',
-  metadata: { name, namespace: NS, labels: { 'connectors.cpaas.io/proxy-inject': 'true', app: 'bench' }, annotations: { 'connectors.cpaas.io/connector': `${NS}/harbor` } },
+  metadata: {
+    name,
+    namespace: NS,
+    labels: { 'connectors.cpaas.io/proxy-inject': 'true', app: 'bench' },
+    annotations: { 'connectors.cpaas.io/connector': `${NS}/harbor` },
+  },
   spec: {
     serviceAccountName: 'default',
     initContainers: [{ name: 'init', image: 'harbor.example.com/tools/init:1.0', command: ['true'] }],
     containers: [
-      { name: 'app', image: 'harbor.example.com/oci-connector-demo:v1', ports: [{ containerPort: 8080 }], env: [{ name: 'A', value: 'b' }], resources: { requests: { cpu: '10m', memory: '16Mi' } } },
+      {
+        name: 'app',
+        image: 'harbor.example.com/oci-connector-demo:v1',
+        ports: [{ containerPort: 8080 }],
+        env: [{ name: 'A', value: 'b' }],
+        resources: { requests: { cpu: '10m', memory: '16Mi' } },
+      },
       { name: 'sidecar', image: 'busybox:1.36', command: ['sleep', 'infinity'] },
     ],
   },
@@ -69,17 +87,31 @@ try {
   kc.loadFromString(cp.kubeconfigYaml);
   const rest = await kubeRest(kc);
   for (const ns of [NS, SYSTEM_NS]) await rest.call('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
-  await rest.call('POST', `/api/v1/namespaces/${SYSTEM_NS}/configmaps`, { body: { metadata: { name: 'connectors-config' }, data: { 'enable-pod-image-pull-via-connector': 'true' } } });
+  await rest.call('POST', `/api/v1/namespaces/${SYSTEM_NS}/configmaps`, {
+    body: { metadata: { name: 'connectors-config' }, data: { 'enable-pod-image-pull-via-connector': 'true' } },
+  });
   await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${NS}/connectors`, {
-    body: { apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name: 'harbor' }, spec: { connectorClassName: 'oci', address: 'https://harbor.example.com' } },
+    body: {
+      apiVersion: 'connectors.alauda.io/v1alpha1',
+      kind: 'Connector',
+      metadata: { name: 'harbor' },
+      spec: { connectorClassName: 'oci', address: 'https://harbor.example.com' },
+    },
   });
   const conn = await rest.call<any>('GET', `/apis/connectors.alauda.io/v1alpha1/namespaces/${NS}/connectors/harbor`);
   conn.status = { proxy: { httpAddress: { url: `http://127.0.0.1:31567/namespaces/${NS}/connectors/harbor` } } };
-  await rest.call('PUT', `/apis/connectors.alauda.io/v1alpha1/namespaces/${NS}/connectors/harbor/status`, { body: conn });
+  await rest.call('PUT', `/apis/connectors.alauda.io/v1alpha1/namespaces/${NS}/connectors/harbor/status`, {
+    body: conn,
+  });
 
   const handling: Record<string, number[]> = { direct: [], apiserver: [] };
   let phase: 'direct' | 'apiserver' | 'warmup' = 'warmup';
-  const wh = await startWebhook(kc, { port: 0, register: true, systemNamespace: SYSTEM_NS, onTiming: (_p, ms) => phase !== 'warmup' && handling[phase].push(ms) });
+  const wh = await startWebhook(kc, {
+    port: 0,
+    register: true,
+    systemNamespace: SYSTEM_NS,
+    onTiming: (_p, ms) => phase !== 'warmup' && handling[phase].push(ms),
+  });
   while (!wh.flags.enabled('enable-pod-image-pull-via-connector')) await new Promise((r) => setTimeout(r, 50));
 
   // A. direct
@@ -105,7 +137,12 @@ try {
       },
     });
     const t = performance.now();
-    const res = await request(`${wh.url}/mutate/pods`, { method: 'POST', dispatcher: agent, body, headers: { 'content-type': 'application/json' } });
+    const res = await request(`${wh.url}/mutate/pods`, {
+      method: 'POST',
+      dispatcher: agent,
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     const review = (await res.body.json()) as { response?: { allowed: boolean; patch?: string } };
     if (!review.response?.allowed || !review.response.patch) throw new Error('not mutated');
     return performance.now() - t;
@@ -113,8 +150,12 @@ try {
   for (let i = 0; i < 200; i++) await direct(i); // warm up
   phase = 'direct';
   const a = await load(direct);
-  process.stdout.write(`\nA. direct to the webhook (HTTPS keep-alive), achieved ${a.achieved.toFixed(0)} req/s, errors ${a.errors}\n`);
-  process.stdout.write(fmt('webhook handling time', handling.direct) + '\n' + fmt('client round trip', a.latencies) + '\n');
+  process.stdout.write(
+    `\nA. direct to the webhook (HTTPS keep-alive), achieved ${a.achieved.toFixed(0)} req/s, errors ${a.errors}\n`,
+  );
+  process.stdout.write(
+    fmt('webhook handling time', handling.direct) + '\n' + fmt('client round trip', a.latencies) + '\n',
+  );
 
   // B. through the API server
   const create = async (i: number) => {
@@ -127,8 +168,12 @@ try {
   for (let i = 0; i < 100; i++) await create(100_000 + i);
   phase = 'apiserver';
   const b = await load(create);
-  process.stdout.write(`\nB. Pod create through kube-apiserver ${cp.server} with the webhook registered, achieved ${b.achieved.toFixed(0)} Pods/s, errors ${b.errors}\n`);
-  process.stdout.write(fmt('webhook handling time', handling.apiserver) + '\n' + fmt('end-to-end Pod create', b.latencies) + '\n');
+  process.stdout.write(
+    `\nB. Pod create through kube-apiserver ${cp.server} with the webhook registered, achieved ${b.achieved.toFixed(0)} Pods/s, errors ${b.errors}\n`,
+  );
+  process.stdout.write(
+    fmt('webhook handling time', handling.apiserver) + '\n' + fmt('end-to-end Pod create', b.latencies) + '\n',
+  );
   await agent.close();
   await wh.stop(); // also unregisters
 
@@ -140,7 +185,9 @@ try {
     return performance.now() - t;
   };
   const c = await load(plain);
-  process.stdout.write(`\nC. baseline: the same Pod creates, no webhook registered, achieved ${c.achieved.toFixed(0)} Pods/s, errors ${c.errors}\n`);
+  process.stdout.write(
+    `\nC. baseline: the same Pod creates, no webhook registered, achieved ${c.achieved.toFixed(0)} Pods/s, errors ${c.errors}\n`,
+  );
   process.stdout.write(fmt('end-to-end Pod create', c.latencies) + '\n');
   await rest.close();
 } finally {

@@ -22,7 +22,9 @@ import { freePort } from '../test/peers/process.ts';
 import type { Connector } from '../core/api/index.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const { values } = parseArgs({ options: { connectors: { type: 'string', default: '1000' }, 'idle-seconds': { type: 'string', default: '45' } } });
+const { values } = parseArgs({
+  options: { connectors: { type: 'string', default: '1000' }, 'idle-seconds': { type: 'string', default: '45' } },
+});
 const N = Number(values.connectors);
 const IDLE_S = Number(values['idle-seconds']);
 const SYS = 'connectors-system';
@@ -40,9 +42,11 @@ function rssMiB(pid: number): number {
 
 async function pool<T>(items: T[], concurrency: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
 }
 
 /** Sum of apiserver_request_total by "VERB resource[/subresource]". */
@@ -73,22 +77,48 @@ async function main(): Promise<void> {
     kc.loadFromString(cp.kubeconfigYaml);
     const rest = await kubeRest(kc);
     for (const ns of [SYS, NS]) await rest.call('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
-    await rest.call('POST', `/api/v1/namespaces/${SYS}/services`, { body: { metadata: { name: 'connectors-proxy-service' }, spec: { ports: [{ port: 80 }], selector: { app: 'connectors-proxy' } } } });
-    for (const cls of builtinClasses({ systemNamespace: SYS, names: ['git'] })) await rest.call('POST', '/apis/connectors.alauda.io/v1alpha1/connectorclasses', { body: cls });
+    await rest.call('POST', `/api/v1/namespaces/${SYS}/services`, {
+      body: {
+        metadata: { name: 'connectors-proxy-service' },
+        spec: { ports: [{ port: 80 }], selector: { app: 'connectors-proxy' } },
+      },
+    });
+    for (const cls of builtinClasses({ systemNamespace: SYS, names: ['git'] }))
+      await rest.call('POST', '/apis/connectors.alauda.io/v1alpha1/connectorclasses', { body: cls });
 
     const healthPort = await freePort();
     const logFile = join(cp.stateDir, 'controller.log');
-    child = spawn(process.execPath, [join(root, 'cli/connectors.js'), 'controller', '--kubeconfig', cp.kubeconfigPath, '--health-port', String(healthPort), '--leader-elect=true'], {
-      // The controller's deployment setting: a small V8 young generation (2 MiB semi-spaces instead of 16)
-      // keeps the burst of short-lived status/probe objects from inflating RSS; see docs/benchmarks.md.
-      env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: SYS, KUBECONFIG: '', NODE_OPTIONS: process.env.CONTROLLER_NODE_OPTIONS ?? '--max-semi-space-size=2' },
-      stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')],
-    });
+    child = spawn(
+      process.execPath,
+      [
+        join(root, 'cli/connectors.js'),
+        'controller',
+        '--kubeconfig',
+        cp.kubeconfigPath,
+        '--health-port',
+        String(healthPort),
+        '--leader-elect=true',
+      ],
+      {
+        // The controller's deployment setting: a small V8 young generation (2 MiB semi-spaces instead of 16)
+        // keeps the burst of short-lived status/probe objects from inflating RSS; see docs/benchmarks.md.
+        env: {
+          ...process.env,
+          CONNECTORS_SYSTEM_NAMESPACE: SYS,
+          KUBECONFIG: '',
+          NODE_OPTIONS: process.env.CONTROLLER_NODE_OPTIONS ?? '--max-semi-space-size=2',
+        },
+        stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')],
+      },
+    );
     const pid = child.pid!;
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
     for (let i = 0; ; i++) {
-      const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (i > 300) throw new Error(`controller not ready; see ${logFile}`);
       await sleep(100);
@@ -99,10 +129,26 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const names = Array.from({ length: N }, (_, i) => `c-${String(i).padStart(4, '0')}`);
     await pool(names, 32, async (name) => {
-      await rest.call('POST', `/api/v1/namespaces/${NS}/secrets`, { body: { metadata: { name: `${name}-auth` }, type: 'kubernetes.io/basic-auth', stringData: { username: 'your-username', password: 'your-token' } } });
+      await rest.call('POST', `/api/v1/namespaces/${NS}/secrets`, {
+        body: {
+          metadata: { name: `${name}-auth` },
+          type: 'kubernetes.io/basic-auth',
+          stringData: { username: 'your-username', password: 'your-token' },
+        },
+      });
       const conn: Connector = {
-        apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name, namespace: NS },
-        spec: { connectorClassName: 'git', address: git.url, auth: { name: 'basicAuth', secretRef: { name: `${name}-auth` }, params: [{ name: 'repository', value: 'your-org/your-repo.git' }] } },
+        apiVersion: 'connectors.alauda.io/v1alpha1',
+        kind: 'Connector',
+        metadata: { name, namespace: NS },
+        spec: {
+          connectorClassName: 'git',
+          address: git.url,
+          auth: {
+            name: 'basicAuth',
+            secretRef: { name: `${name}-auth` },
+            params: [{ name: 'repository', value: 'your-org/your-repo.git' }],
+          },
+        },
       };
       await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${NS}/connectors`, { body: conn });
     });
@@ -110,14 +156,19 @@ async function main(): Promise<void> {
     log(`created ${N} Secrets + Connectors in ${(created / 1000).toFixed(1)} s`);
     let ready = 0;
     for (;;) {
-      const list = await rest.call<{ items: Connector[] }>('GET', `/apis/connectors.alauda.io/v1alpha1/namespaces/${NS}/connectors`);
+      const list = await rest.call<{ items: Connector[] }>(
+        'GET',
+        `/apis/connectors.alauda.io/v1alpha1/namespaces/${NS}/connectors`,
+      );
       ready = list.items.filter((c) => c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True').length;
       if (ready === N) break;
       if (Date.now() - t0 > 600_000) throw new Error(`only ${ready}/${N} Ready after 10 minutes; see ${logFile}`);
       await sleep(500);
     }
     const allReady = Date.now() - t0;
-    log(`all ${N} Ready ${(allReady / 1000).toFixed(1)} s after the first create; peak RSS so far ${peak.toFixed(0)} MiB`);
+    log(
+      `all ${N} Ready ${(allReady / 1000).toFixed(1)} s after the first create; peak RSS so far ${peak.toFixed(0)} MiB`,
+    );
 
     await sleep(5000);
     const before = await requestTotals(rest);
@@ -125,24 +176,40 @@ async function main(): Promise<void> {
     await sleep(IDLE_S * 1000);
     const after = await requestTotals(rest);
     const idleS = (Date.now() - tIdle) / 1000;
-    const delta = [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([k, d]) => d > 0 && !k.includes('(non-resource)'));
+    const delta = [...after]
+      .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const)
+      .filter(([k, d]) => d > 0 && !k.includes('(non-resource)'));
     const total = delta.reduce((s, [, d]) => s + d, 0);
     const leases = delta.filter(([k]) => k.includes('leases')).reduce((s, [, d]) => s + d, 0);
     clearInterval(sampler);
     const restRss = rssMiB(pid);
     const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     const heap = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN) / 1048576;
-    log(`controller heap at rest: used ${heap('nodejs_heap_size_used_bytes').toFixed(0)} MiB of ${heap('nodejs_heap_size_total_bytes').toFixed(0)} MiB total`);
-    const reconciles = [...metrics.matchAll(/^connectors_controller_reconcile_total\{kind="(\w+)",result="(\w+)"\} (\d+)/gm)].map((m) => `${m[1]}/${m[2]}=${m[3]}`).join(' ');
+    log(
+      `controller heap at rest: used ${heap('nodejs_heap_size_used_bytes').toFixed(0)} MiB of ${heap('nodejs_heap_size_total_bytes').toFixed(0)} MiB total`,
+    );
+    const reconciles = [
+      ...metrics.matchAll(/^connectors_controller_reconcile_total\{kind="(\w+)",result="(\w+)"\} (\d+)/gm),
+    ]
+      .map((m) => `${m[1]}/${m[2]}=${m[3]}`)
+      .join(' ');
     log('');
     log(`| measurement | result |`);
     log(`| --- | --- |`);
-    log(`| Connectors (+ Secrets) created at once (32 concurrent creates) | ${N} in ${(created / 1000).toFixed(1)} s |`);
+    log(
+      `| Connectors (+ Secrets) created at once (32 concurrent creates) | ${N} in ${(created / 1000).toFixed(1)} s |`,
+    );
     log(`| time from the first create to all ${N} Ready | ${(allReady / 1000).toFixed(1)} s |`);
-    log(`| controller RSS: idle before / peak / at rest after | ${idleRss.toFixed(0)} / ${peak.toFixed(0)} / ${restRss.toFixed(0)} MiB |`);
-    log(`| apiserver requests at rest, ${idleS.toFixed(0)} s window, all clients | ${total} (${(total / idleS).toFixed(2)} req/s) |`);
+    log(
+      `| controller RSS: idle before / peak / at rest after | ${idleRss.toFixed(0)} / ${peak.toFixed(0)} / ${restRss.toFixed(0)} MiB |`,
+    );
+    log(
+      `| apiserver requests at rest, ${idleS.toFixed(0)} s window, all clients | ${total} (${(total / idleS).toFixed(2)} req/s) |`,
+    );
     log(`| … of which Lease renewals (leader election) | ${leases} (${(leases / idleS).toFixed(2)} req/s) |`);
-    log(`| … everything else (status writes, lists, watches, events) | ${total - leases} (${((total - leases) / idleS).toFixed(3)} req/s) |`);
+    log(
+      `| … everything else (status writes, lists, watches, events) | ${total - leases} (${((total - leases) / idleS).toFixed(3)} req/s) |`,
+    );
     log(`| reconciles | ${reconciles} |`);
     log('');
     log(`requests in the idle window by verb/resource: ${delta.map(([k, d]) => `${k}=${d}`).join(', ') || 'none'}`);

@@ -28,7 +28,9 @@ function pct(sorted: number[], p: number): number {
 function summary(label: string, samples: number[]): void {
   const s = [...samples].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
-  process.stdout.write(`${label}: n=${s.length} p50 ${pct(s, 50).toFixed(2)} ms, p90 ${pct(s, 90).toFixed(2)} ms, p99 ${pct(s, 99).toFixed(2)} ms, max ${s[s.length - 1].toFixed(2)} ms, mean ${mean.toFixed(2)} ms\n`);
+  process.stdout.write(
+    `${label}: n=${s.length} p50 ${pct(s, 50).toFixed(2)} ms, p90 ${pct(s, 90).toFixed(2)} ms, p99 ${pct(s, 99).toFixed(2)} ms, max ${s[s.length - 1].toFixed(2)} ms, mean ${mean.toFixed(2)} ms\n`,
+  );
 }
 
 setLogSink(() => {});
@@ -39,21 +41,39 @@ const className = `csi-bench-${randomBytes(3).toString('hex')}`;
 const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
 await classes.create(testClass(className));
 const connectors = new KindClient(c.kubeConfig, 'Connector');
-await connectors.create({ apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name: 'git-connector', namespace: ns }, spec: { connectorClassName: className, address: 'https://github.com' } });
+await connectors.create({
+  apiVersion: 'connectors.alauda.io/v1alpha1',
+  kind: 'Connector',
+  metadata: { name: 'git-connector', namespace: ns },
+  spec: { connectorClassName: className, address: 'https://github.com' },
+});
 const conn = await connectors.get('git-connector', ns);
 conn.status = { proxy: { httpAddress: { url: `http://c-git-connector.${ns}.svc.cluster.local` } } };
 await connectors.replaceStatus(conn);
-const created = await c.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'app' }, spec: { containers: [{ name: 'c', image: 'registry.invalid/none:1' }] } } });
+const created = await c.core.createNamespacedPod({
+  namespace: ns,
+  body: { metadata: { name: 'app' }, spec: { containers: [{ name: 'c', image: 'registry.invalid/none:1' }] } },
+});
 const pod = { name: 'app', namespace: ns, uid: created.metadata!.uid!, serviceAccount: 'default' };
 
 const dir = await mkdtemp(join(tmpdir(), 'csi-bench-'));
-const driver = await startCsiDriver(c.kubeConfig, { endpoint: `unix://${join(dir, 'csi.sock')}`, nodeId: 'bench', systemNamespace: systemNs, proxyURL: 'http://127.0.0.1:3128', mounter: (process.env.CSI_BENCH_MOUNTER as 'tmpfs' | 'dir' | undefined) ?? 'auto' });
+const driver = await startCsiDriver(c.kubeConfig, {
+  endpoint: `unix://${join(dir, 'csi.sock')}`,
+  nodeId: 'bench',
+  systemNamespace: systemNs,
+  proxyURL: 'http://127.0.0.1:3128',
+  mounter: (process.env.CSI_BENCH_MOUNTER as 'tmpfs' | 'dir' | undefined) ?? 'auto',
+});
 await driver.synced;
 const client = csiClient(driver.endpoint);
 const attrs = { 'connector.name': 'git-connector', 'configuration.names': 'gitconfig' };
 process.stdout.write(`mounter: ${driver.mounter.kind}; ${N} publishes after ${WARMUP} warm-up publishes\n`);
 
-async function timedPublish(target: string, a: Record<string, string>, volumeId?: string): Promise<{ ms: number; volumeId: string }> {
+async function timedPublish(
+  target: string,
+  a: Record<string, string>,
+  volumeId?: string,
+): Promise<{ ms: number; volumeId: string }> {
   const req = publishRequest(target, pod, a, { volumeId });
   const t = performance.now();
   await client.call('Node', 'NodePublishVolume', req);

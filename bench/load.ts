@@ -17,7 +17,10 @@ const target = new URL(o.url);
 const pool = new Pool(target.origin, { connections: o.connections, pipelining: 1, keepAliveTimeout: 60_000 });
 const path = target.pathname + target.search;
 
-async function run(count: number, latencies?: Float64Array): Promise<{ errors: number; statuses: Record<string, number> }> {
+async function run(
+  count: number,
+  latencies?: Float64Array,
+): Promise<{ errors: number; statuses: Record<string, number> }> {
   let next = 0;
   let errors = 0;
   const statuses: Record<string, number> = {};
@@ -48,5 +51,15 @@ const { errors, statuses } = await run(o.requests, latencies);
 const seconds = (performance.now() - t0) / 1000;
 latencies.sort();
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-process.stdout.write(JSON.stringify({ requests: o.requests, errors, seconds, rps: o.requests / seconds, p50Ms: pct(50), p99Ms: pct(99), statuses }) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    requests: o.requests,
+    errors,
+    seconds,
+    rps: o.requests / seconds,
+    p50Ms: pct(50),
+    p99Ms: pct(99),
+    statuses,
+  }) + '\n',
+);
 await pool.close();

@@ -55,7 +55,9 @@ ${benchUserYaml(ns)}`,
     const proxyPort = started.port;
     const prefix = `127.0.0.1:${proxyPort}/namespaces/${ns}/connectors/reg`;
     for (let i = 0; ; i++) {
-      const r = await fetch(`http://${prefix.replace('/namespaces', '/v2/namespaces')}/`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+      const r = await fetch(`http://${prefix.replace('/namespaces', '/v2/namespaces')}/`, {
+        headers: { authorization: `Bearer ${token}` },
+      }).catch(() => undefined);
       await r?.arrayBuffer();
       if (r?.status === 200) break;
       if (i > 300) throw new Error(`proxy not ready: ${r?.status}`);
@@ -68,7 +70,15 @@ ${benchUserYaml(ns)}`,
       const dest = join(work, 'pulled');
       await rm(dest, { recursive: true, force: true });
       const t0 = performance.now();
-      await skopeo(['copy', '--quiet', '--src-tls-verify=false', '--src-creds', creds, `docker://${src}`, `dir:${dest}`]);
+      await skopeo([
+        'copy',
+        '--quiet',
+        '--src-tls-verify=false',
+        '--src-creds',
+        creds,
+        `docker://${src}`,
+        `dir:${dest}`,
+      ]);
       const s = (performance.now() - t0) / 1000;
       await rm(dest, { recursive: true, force: true });
       return s;
@@ -90,10 +100,16 @@ ${benchUserYaml(ns)}`,
     }
     const best = (xs: number[]) => Math.min(...xs);
     out(`\nskopeo copy docker://... dir:... of a ${mib.toFixed(0)} MiB image (token-auth registry), best of ${RUNS}:`);
-    out(`    direct       ${best(direct).toFixed(2)} s  ${(mib / best(direct)).toFixed(0)} MiB/s   runs: ${direct.map((s) => s.toFixed(2)).join(', ')}`);
-    out(`    via proxy    ${best(via).toFixed(2)} s  ${(mib / best(via)).toFixed(0)} MiB/s   runs: ${via.map((s) => s.toFixed(2)).join(', ')}`);
+    out(
+      `    direct       ${best(direct).toFixed(2)} s  ${(mib / best(direct)).toFixed(0)} MiB/s   runs: ${direct.map((s) => s.toFixed(2)).join(', ')}`,
+    );
+    out(
+      `    via proxy    ${best(via).toFixed(2)} s  ${(mib / best(via)).toFixed(0)} MiB/s   runs: ${via.map((s) => s.toFixed(2)).join(', ')}`,
+    );
     out(`    throughput ratio proxy/direct = ${(best(direct) / best(via)).toFixed(2)} (goal >= 0.9)`);
-    out(`    proxy CPU per pull: ${(proxyCpu / RUNS).toFixed(2)} s (${((mib * RUNS) / proxyCpu).toFixed(0)} MiB per CPU-second)`);
+    out(
+      `    proxy CPU per pull: ${(proxyCpu / RUNS).toFixed(2)} s (${((mib * RUNS) / proxyCpu).toFixed(0)} MiB per CPU-second)`,
+    );
     const rss = proxy.pid ? Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${proxy.pid}/status`, 'utf8'))![1]) : 0;
     out(`    proxy RSS after the pulls: ${(rss / 1024).toFixed(1)} MiB`);
     await c.deleteNamespace(ns);

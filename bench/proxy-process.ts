@@ -21,14 +21,37 @@ ${connectorReaderYaml({ name: 'bench', serviceAccount: 'bench', saNamespace: ns 
  * loopback port, resolved once it listens. BENCH_PROXY_NODE_ARGS (e.g. --cpu-prof) go to its Node.js; its audit
  * lines go to /dev/null (written, not switched off).
  */
-export async function startProxyProcess(opts: { kubeconfigPath: string; systemNamespace: string; args?: string[]; env?: NodeJS.ProcessEnv; cpu?: number; checkout?: string; wrapper?: string[] }): Promise<{ proxy: ChildProcess; port: number }> {
+export async function startProxyProcess(opts: {
+  kubeconfigPath: string;
+  systemNamespace: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  cpu?: number;
+  checkout?: string;
+  wrapper?: string[];
+}): Promise<{ proxy: ChildProcess; port: number }> {
   const port = await freePort();
   const nodeArgs = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const [cmd, ...wrapperArgs] = [...(opts.wrapper ?? []), process.execPath];
-  const proxy = spawn(...onCpu(opts.cpu, cmd, [...wrapperArgs, ...nodeArgs, join(opts.checkout ?? root, 'cli/connectors.js'), 'proxy', '--kubeconfig', opts.kubeconfigPath, '--port', String(port), '--host', '127.0.0.1', ...(opts.args ?? [])]), {
-    env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: opts.systemNamespace, ...opts.env },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const proxy = spawn(
+    ...onCpu(opts.cpu, cmd, [
+      ...wrapperArgs,
+      ...nodeArgs,
+      join(opts.checkout ?? root, 'cli/connectors.js'),
+      'proxy',
+      '--kubeconfig',
+      opts.kubeconfigPath,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      ...(opts.args ?? []),
+    ]),
+    {
+      env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: opts.systemNamespace, ...opts.env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     proxy.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
     proxy.once('exit', (code) => reject(new Error(`proxy exited ${code}`)));

@@ -80,16 +80,40 @@ function rssKiB(pid: number): Promise<number> {
 
 /** `n` requests from ApacheBench (keep-alive, CONCURRENCY connections) to `url`; its report on stdout. */
 function ab(url: string, headers: Record<string, string> | undefined, n: number): Promise<{ stdout: string }> {
-  return runCommand(...onCpu(LOAD_CPU, 'ab', ['-q', '-k', '-c', String(CONCURRENCY), '-n', String(n), ...Object.entries(headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url]));
+  return runCommand(
+    ...onCpu(LOAD_CPU, 'ab', [
+      '-q',
+      '-k',
+      '-c',
+      String(CONCURRENCY),
+      '-n',
+      String(n),
+      ...Object.entries(headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+      url,
+    ]),
+  );
 }
 
-type LoadResult = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpuUs?: { user: number; system: number } };
+type LoadResult = {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  cpuUs?: { user: number; system: number };
+};
 
 /**
  * A closed-loop run against `opts.url`. With ab and `opts.pid`, also the CPU time per request of that process
  * (and its children) over the measured run; bench/load.ts warms up inside the run, so it gives none.
  */
-async function load(opts: { url: string; headers?: Record<string, string>; connections?: number; loadgen?: string; requests?: number; pid?: number }): Promise<LoadResult> {
+async function load(opts: {
+  url: string;
+  headers?: Record<string, string>;
+  connections?: number;
+  loadgen?: string;
+  requests?: number;
+  pid?: number;
+}): Promise<LoadResult> {
   const requests = opts.requests ?? REQUESTS;
   if ((opts.loadgen ?? LOADGEN) === 'ab') {
     // ab reports whole milliseconds; warm-up first, as bench/load.ts does.
@@ -98,16 +122,37 @@ async function load(opts: { url: string; headers?: Record<string, string>; conne
     const { stdout } = await ab(opts.url, opts.headers, requests);
     const cpuAfter = opts.pid === undefined ? undefined : await cpuSeconds(opts.pid);
     const perRequestUs = (after: number, before: number) => ((after - before) * 1e6) / requests;
-    const cpuUs = cpuBefore && cpuAfter && { user: perRequestUs(cpuAfter.user, cpuBefore.user), system: perRequestUs(cpuAfter.system, cpuBefore.system) };
+    const cpuUs = cpuBefore &&
+      cpuAfter && {
+        user: perRequestUs(cpuAfter.user, cpuBefore.user),
+        system: perRequestUs(cpuAfter.system, cpuBefore.system),
+      };
     const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
-    return { rps: num(/Requests per second:\s+([\d.]+)/), p50Ms: num(/^\s+50%\s+(\d+)/m), p99Ms: num(/^\s+99%\s+(\d+)/m), errors: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0), cpuUs };
+    return {
+      rps: num(/Requests per second:\s+([\d.]+)/),
+      p50Ms: num(/^\s+50%\s+(\d+)/m),
+      p99Ms: num(/^\s+99%\s+(\d+)/m),
+      errors: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0),
+      cpuUs,
+    };
   }
-  const { stdout } = await runCommand(...onCpu(LOAD_CPU, process.execPath, [join(root, 'bench/load.ts'), JSON.stringify({ url: opts.url, headers: opts.headers, connections: opts.connections ?? CONCURRENCY, requests })]));
+  const { stdout } = await runCommand(
+    ...onCpu(LOAD_CPU, process.execPath, [
+      join(root, 'bench/load.ts'),
+      JSON.stringify({ url: opts.url, headers: opts.headers, connections: opts.connections ?? CONCURRENCY, requests }),
+    ]),
+  );
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 
 /** nginx serving `servers` (http-block text) from `dir`, with `workers` worker processes. */
-async function startNginx(dir: string, workers: number, probePort: number, servers: string, cpu: number | undefined): Promise<ChildProcess> {
+async function startNginx(
+  dir: string,
+  workers: number,
+  probePort: number,
+  servers: string,
+  cpu: number | undefined,
+): Promise<ChildProcess> {
   await mkdir(dir, { recursive: true, mode: 0o777 });
   const conf = `worker_processes ${workers};
 pid ${dir}/nginx.pid;
@@ -122,9 +167,15 @@ ${servers}
 }
 `;
   await writeFile(join(dir, 'nginx.conf'), conf);
-  const child = spawn(...onCpu(cpu, '/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'daemon off;']), { stdio: 'ignore' });
+  const child = spawn(
+    ...onCpu(cpu, '/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'daemon off;']),
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${probePort}/`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${probePort}/`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return child;
     await sleep(50);
   }
@@ -185,12 +236,21 @@ ${benchUserYaml(ns)}`,
   });
   proxy = started.proxy;
   const proxyPort = started.port;
-  const startedPrevious = COMPARE_WITH ? await startProxyProcess({ kubeconfigPath: c.kubeconfigPath, systemNamespace: sys, cpu: PROXY_CPU, checkout: COMPARE_WITH }) : undefined;
+  const startedPrevious = COMPARE_WITH
+    ? await startProxyProcess({
+        kubeconfigPath: c.kubeconfigPath,
+        systemNamespace: sys,
+        cpu: PROXY_CPU,
+        checkout: COMPARE_WITH,
+      })
+    : undefined;
   previous = startedPrevious?.proxy;
   const connectorsUrl = (port: number) => `http://127.0.0.1:${port}/namespaces/${ns}/connectors`;
   const proxyBase = connectorsUrl(proxyPort);
   for (let i = 0; ; i++) {
-    const r = await fetch(`${proxyBase}/git/org/big.git/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${token}` } });
+    const r = await fetch(`${proxyBase}/git/org/big.git/info/refs?service=git-upload-pack`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     await r.arrayBuffer();
     if (r.status === 200) break;
     if (i > 200) throw new Error(`proxy not ready: ${r.status}`);
@@ -201,7 +261,10 @@ ${benchUserYaml(ns)}`,
   // (a) clone throughput
   const home = join(work, 'home');
   await mkdir(home);
-  await writeFile(join(home, '.gitconfig'), `[http]\n    extraHeader = Authorization: Basic ${Buffer.from(':' + token).toString('base64')}\n[url "${proxyBase}/git"]\n    insteadOf = ${git.url}\n`);
+  await writeFile(
+    join(home, '.gitconfig'),
+    `[http]\n    extraHeader = Authorization: Basic ${Buffer.from(':' + token).toString('base64')}\n[url "${proxyBase}/git"]\n    insteadOf = ${git.url}\n`,
+  );
   const viaEnv = gitClientEnv(home);
   const directEnv = gitClientEnv(join(work, 'nohome'));
   const direct: number[] = [];
@@ -215,17 +278,33 @@ ${benchUserYaml(ns)}`,
   const best = (xs: number[]) => Math.min(...xs);
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   out(`\n(a) git clone of ${repo.path} (${mb.toFixed(0)} MiB of objects), ${CLONE_RUNS} runs each, alternating:`);
-  out(`    direct       ${best(direct).toFixed(2)} s  ${(mb / best(direct)).toFixed(0)} MiB/s   runs: ${direct.map((s) => s.toFixed(2)).join(', ')}`);
-  out(`    via proxy    ${best(via).toFixed(2)} s  ${(mb / best(via)).toFixed(0)} MiB/s   runs: ${via.map((s) => s.toFixed(2)).join(', ')}`);
-  out(`    throughput ratio proxy/direct = ${(median(direct) / median(via)).toFixed(2)} (medians), ${(best(direct) / best(via)).toFixed(2)} (best runs)`);
+  out(
+    `    direct       ${best(direct).toFixed(2)} s  ${(mb / best(direct)).toFixed(0)} MiB/s   runs: ${direct.map((s) => s.toFixed(2)).join(', ')}`,
+  );
+  out(
+    `    via proxy    ${best(via).toFixed(2)} s  ${(mb / best(via)).toFixed(0)} MiB/s   runs: ${via.map((s) => s.toFixed(2)).join(', ')}`,
+  );
+  out(
+    `    throughput ratio proxy/direct = ${(median(direct) / median(via)).toFixed(2)} (medians), ${(best(direct) / best(via)).toFixed(2)} (best runs)`,
+  );
   await rm(join(work, 'direct'), { recursive: true, force: true });
   await rm(join(work, 'via'), { recursive: true, force: true });
 
   // (b) small requests
   // The tool and the baseline proxy are separate nginx processes, so nginx pays the same process-to-process hop
   // to the tool as the connectors proxy does.
-  upstreamNginx = await startNginx(join(work, 'nginx-tool'), 1, upstreamPort, `  server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "ok from the tool\\n"; } }`, LOAD_CPU);
-  nginx = await startNginx(join(work, 'nginx-proxy'), WORKERS, nginxPort, `  upstream tool { server 127.0.0.1:${upstreamPort}; keepalive 256; }
+  upstreamNginx = await startNginx(
+    join(work, 'nginx-tool'),
+    1,
+    upstreamPort,
+    `  server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "ok from the tool\\n"; } }`,
+    LOAD_CPU,
+  );
+  nginx = await startNginx(
+    join(work, 'nginx-proxy'),
+    WORKERS,
+    nginxPort,
+    `  upstream tool { server 127.0.0.1:${upstreamPort}; keepalive 256; }
   server {
     listen 127.0.0.1:${nginxPort};
     location / {
@@ -234,17 +313,27 @@ ${benchUserYaml(ns)}`,
       proxy_set_header Connection "";
       proxy_set_header Authorization "${basicAuth}";
     }
-  }`, PROXY_CPU);
+  }`,
+    PROXY_CPU,
+  );
   const targets = {
     direct: { url: `http://127.0.0.1:${upstreamPort}/x`, pid: upstreamNginx.pid },
     nginx: { url: `http://127.0.0.1:${nginxPort}/x`, pid: nginx.pid },
     proxy: { url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` }, pid: proxy.pid },
-    previous: startedPrevious && { url: `${connectorsUrl(startedPrevious.port)}/small/x`, headers: { authorization: `Bearer ${token}` }, pid: startedPrevious.proxy.pid },
+    previous: startedPrevious && {
+      url: `${connectorsUrl(startedPrevious.port)}/small/x`,
+      headers: { authorization: `Bearer ${token}` },
+      pid: startedPrevious.proxy.pid,
+    },
   };
   // CPU: of the process answering that target (the tool itself for "directly"), per request of the measured run.
   const row = (name: string, r: LoadResult) =>
-    out(`    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${(r.cpuUs.user + r.cpuUs.system).toFixed(0)} µs/req (user ${r.cpuUs.user.toFixed(0)}, system ${r.cpuUs.system.toFixed(0)})`}`);
-  out(`\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds${PIN ? ', each proxy alone on CPU 1, load and tool on CPU 0' : ''}:`);
+    out(
+      `    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${(r.cpuUs.user + r.cpuUs.system).toFixed(0)} µs/req (user ${r.cpuUs.user.toFixed(0)}, system ${r.cpuUs.system.toFixed(0)})`}`,
+    );
+  out(
+    `\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds${PIN ? ', each proxy alone on CPU 1, load and tool on CPU 0' : ''}:`,
+  );
   // Rounds interleave the three targets, so that a slow or fast spell of the machine meets all of them.
   const ratios: number[] = [];
   const previousRatios: number[] = [];
@@ -262,17 +351,27 @@ ${benchUserYaml(ns)}`,
       previousRatios.push(viaProxy.rps / viaPrevious.rps);
     }
     ratios.push(viaProxy.rps / viaNginx.rps);
-    out(`    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`);
+    out(
+      `    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`,
+    );
   }
   out(`  proxy/nginx rps: median ${median(ratios).toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
-  if (COMPARE_WITH) out(`  proxy/previous version (${COMPARE_WITH}) rps: median ${median(previousRatios).toFixed(2)} of ${previousRatios.map((r) => r.toFixed(2)).join(', ')}`);
-  const serial = async (t: { url: string; headers?: Record<string, string> }) => load({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
+  if (COMPARE_WITH)
+    out(
+      `  proxy/previous version (${COMPARE_WITH}) rps: median ${median(previousRatios).toFixed(2)} of ${previousRatios.map((r) => r.toFixed(2)).join(', ')}`,
+    );
+  const serial = async (t: { url: string; headers?: Record<string, string> }) =>
+    load({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
   const [s0, s1, s2] = [await serial(targets.direct), await serial(targets.nginx), await serial(targets.proxy)];
-  out(`\n(b') latency added by each hop without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts):`);
+  out(
+    `\n(b') latency added by each hop without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts):`,
+  );
   row('upstream directly', s0);
   row('nginx', s1);
   row('connectors proxy', s2);
-  out(`    added over direct: proxy p50 ${(s2.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s2.p99Ms - s0.p99Ms).toFixed(2)} ms; nginx p50 ${(s1.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s1.p99Ms - s0.p99Ms).toFixed(2)} ms`);
+  out(
+    `    added over direct: proxy p50 ${(s2.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s2.p99Ms - s0.p99Ms).toFixed(2)} ms; nginx p50 ${(s1.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s1.p99Ms - s0.p99Ms).toFixed(2)} ms`,
+  );
 
   // (c) idle keep-alive connections
   await sleep(1000);
@@ -281,23 +380,31 @@ ${benchUserYaml(ns)}`,
   const request = `GET /namespaces/${ns}/connectors/small/idle HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
   for (let i = 0; i < IDLE; i += 50) {
     await Promise.all(
-      Array.from({ length: Math.min(50, IDLE - i) }, () =>
-        new Promise<void>((resolve, reject) => {
-          const s = connect(proxyPort, '127.0.0.1', () => s.write(request));
-          s.once('data', (d) => (d.toString().startsWith('HTTP/1.1 200') ? resolve() : reject(new Error(d.toString().slice(0, 80)))));
-          s.once('error', reject);
-          sockets.push(s);
-        }),
+      Array.from(
+        { length: Math.min(50, IDLE - i) },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const s = connect(proxyPort, '127.0.0.1', () => s.write(request));
+            s.once('data', (d) =>
+              d.toString().startsWith('HTTP/1.1 200') ? resolve() : reject(new Error(d.toString().slice(0, 80))),
+            );
+            s.once('error', reject);
+            sockets.push(s);
+          }),
       ),
     );
   }
   await sleep(2000);
   const rssAfter = await rssKiB(proxy.pid!);
-  out(`\n(c) proxy RSS${WORKERS > 1 ? ' (primary process only: use BENCH_WORKERS=1 for this)' : ''}: ${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`);
+  out(
+    `\n(c) proxy RSS${WORKERS > 1 ? ' (primary process only: use BENCH_WORKERS=1 for this)' : ''}: ${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`,
+  );
   for (const s of sockets) s.destroy();
 
   if (CALLGRIND) {
-    out(`\n(d) user-space instructions per request under callgrind (${CALLGRIND_REQUESTS} GETs at ${CONCURRENCY} connections after ${2 * CALLGRIND_REQUESTS} uncounted):`);
+    out(
+      `\n(d) user-space instructions per request under callgrind (${CALLGRIND_REQUESTS} GETs at ${CONCURRENCY} connections after ${2 * CALLGRIND_REQUESTS} uncounted):`,
+    );
     const checkouts: Array<[string, string | undefined]> = [['connectors proxy', undefined]];
     if (COMPARE_WITH) checkouts.push(['previous version', COMPARE_WITH]);
     for (const [i, [name, checkout]] of checkouts.entries()) {
@@ -307,10 +414,17 @@ ${benchUserYaml(ns)}`,
         systemNamespace: sys,
         cpu: PROXY_CPU,
         checkout,
-        wrapper: ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${outFile}`],
+        wrapper: [
+          'valgrind',
+          '--tool=callgrind',
+          '--smc-check=all-non-file',
+          '--instr-atstart=no',
+          `--callgrind-out-file=${outFile}`,
+        ],
       });
       try {
-        const run = () => ab(`${connectorsUrl(port)}/small/x`, { authorization: `Bearer ${token}` }, CALLGRIND_REQUESTS);
+        const run = () =>
+          ab(`${connectorsUrl(port)}/small/x`, { authorization: `Bearer ${token}` }, CALLGRIND_REQUESTS);
         await run();
         await run();
         await runCommand('callgrind_control', ['-i', 'on', String(p.pid)]);
@@ -318,7 +432,9 @@ ${benchUserYaml(ns)}`,
         await runCommand('callgrind_control', ['-i', 'off', String(p.pid)]);
         await runCommand('callgrind_control', ['-d', String(p.pid)]); // written to <outFile>.1
         const totals = /^totals: (\d+)/m.exec(await readFile(outFile + '.1', 'utf8'));
-        out(`    ${name.padEnd(22)} ${(Number(totals?.[1]) / CALLGRIND_REQUESTS / 1000).toFixed(1)}k instructions/request`);
+        out(
+          `    ${name.padEnd(22)} ${(Number(totals?.[1]) / CALLGRIND_REQUESTS / 1000).toFixed(1)}k instructions/request`,
+        );
       } finally {
         p.kill('SIGKILL');
       }

@@ -19,22 +19,38 @@ const connector = (name: string, addr: string, proxy: string) => ({
 const data = JSON.stringify({
   context: { token: 'eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl' },
   connector: connector('git-a', 'https://github.com', 'http://c-git-a.default.svc.cluster.local'),
-  connectors: [connector('git-a', 'https://github.com', 'http://proxy-a.default.svc'), connector('git-b', 'https://gitlab.com', 'http://proxy-b.default.svc'), connector('git-c', 'https://bitbucket.org', 'http://proxy-c.default.svc')],
-  Connector: { Spec: { Auth: { Params: [{ Name: 'other', Value: { StringVal: 'x' } }, { Name: 'repository', Value: { StringVal: 'org/repo.git' } }] } } },
+  connectors: [
+    connector('git-a', 'https://github.com', 'http://proxy-a.default.svc'),
+    connector('git-b', 'https://gitlab.com', 'http://proxy-b.default.svc'),
+    connector('git-c', 'https://bitbucket.org', 'http://proxy-c.default.svc'),
+  ],
+  Connector: {
+    Spec: {
+      Auth: {
+        Params: [
+          { Name: 'other', Value: { StringVal: 'x' } },
+          { Name: 'repository', Value: { StringVal: 'org/repo.git' } },
+        ],
+      },
+    },
+  },
 });
 
 const cases = [
   {
     name: 'gitconfig (single connector)',
-    template: '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n[url "{{ .connector.status.proxyAddress }}"]\n    insteadOf = {{.connector.spec.address}}\n',
+    template:
+      '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n[url "{{ .connector.status.proxyAddress }}"]\n    insteadOf = {{.connector.spec.address}}\n',
   },
   {
     name: 'gitconfig (range .connectors, 3 items)',
-    template: '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n{{- range .connectors }}\n[url "{{ .status.proxyAddress }}"]\n    insteadOf = {{ .spec.address }}\n{{- end }}\n',
+    template:
+      '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n{{- range .connectors }}\n[url "{{ .status.proxyAddress }}"]\n    insteadOf = {{ .spec.address }}\n{{- end }}\n',
   },
   {
     name: 'git auth-probe path',
-    template: '/{{- range .Connector.Spec.Auth.Params }}{{- if eq .Name "repository" }}{{ .Value.StringVal }}{{ end }}{{- end }}/info/refs?service=git-upload-pack',
+    template:
+      '/{{- range .Connector.Spec.Auth.Params }}{{- if eq .Name "repository" }}{{ .Value.StringVal }}{{ end }}{{- end }}/info/refs?service=git-upload-pack',
   },
 ];
 
@@ -57,11 +73,16 @@ const rows: string[] = [];
 let minRatio = Infinity;
 for (const [i, c] of cases.entries()) {
   const ts = benchTS(c.template);
-  if (ts.output !== go[i].output) throw new Error(`${c.name}: outputs differ\nTS: ${JSON.stringify(ts.output)}\nGo: ${JSON.stringify(go[i].output)}`);
+  if (ts.output !== go[i].output)
+    throw new Error(`${c.name}: outputs differ\nTS: ${JSON.stringify(ts.output)}\nGo: ${JSON.stringify(go[i].output)}`);
   const ratio = ts.rps / go[i].rendersPerSec;
   minRatio = Math.min(minRatio, ratio);
-  rows.push(`| ${c.name} | ${Math.round(ts.rps).toLocaleString('en-US')} | ${Math.round(go[i].rendersPerSec).toLocaleString('en-US')} | ${ratio.toFixed(2)} |`);
+  rows.push(
+    `| ${c.name} | ${Math.round(ts.rps).toLocaleString('en-US')} | ${Math.round(go[i].rendersPerSec).toLocaleString('en-US')} | ${ratio.toFixed(2)} |`,
+  );
 }
 process.stdout.write(`N = ${N} executions per template (parsed once), Node ${process.version}\n\n`);
-process.stdout.write('| template | TS renders/s | Go renders/s | TS/Go |\n| --- | --- | --- | --- |\n' + rows.join('\n') + '\n');
+process.stdout.write(
+  '| template | TS renders/s | Go renders/s | TS/Go |\n| --- | --- | --- | --- |\n' + rows.join('\n') + '\n',
+);
 process.stdout.write(`\nlowest TS/Go ratio: ${minRatio.toFixed(2)} (goal ≥ 0.5)\n`);

@@ -15,8 +15,17 @@ export interface Command {
 }
 
 export function helpText(cmd: Command): string {
-  const lines = [`Usage: connectors ${cmd.name} [options]${cmd.positionals ? ' ' + cmd.positionals : ''}`, '', cmd.summary, '', 'Options:'];
-  const rows = Object.entries(cmd.options).map(([name, o]) => [`--${name}${o.type === 'string' ? ' ' + (o.valueName ?? 'VALUE') : ''}`, o.description + (o.default !== undefined ? ` (default: ${String(o.default)})` : '')]);
+  const lines = [
+    `Usage: connectors ${cmd.name} [options]${cmd.positionals ? ' ' + cmd.positionals : ''}`,
+    '',
+    cmd.summary,
+    '',
+    'Options:',
+  ];
+  const rows = Object.entries(cmd.options).map(([name, o]) => [
+    `--${name}${o.type === 'string' ? ' ' + (o.valueName ?? 'VALUE') : ''}`,
+    o.description + (o.default !== undefined ? ` (default: ${String(o.default)})` : ''),
+  ]);
   rows.push(['--help', 'Show this help.']);
   const width = Math.max(...rows.map((r) => r[0].length));
   for (const [flag, text] of rows) lines.push(`  ${flag.padEnd(width)}  ${text}`);

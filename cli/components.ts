@@ -36,7 +36,11 @@ export const COMPONENTS: ComponentEntry[] = [
     name: 'proxy',
     module: 'proxy/index.ts',
     async start(mod, ctx) {
-      const proxy = await mod.startProxy(ctx.kc, { host: ctx.embedded ? '127.0.0.1' : '0.0.0.0', port: ctx.embedded ? 0 : 8080, healthPort: 0 });
+      const proxy = await mod.startProxy(ctx.kc, {
+        host: ctx.embedded ? '127.0.0.1' : '0.0.0.0',
+        port: ctx.embedded ? 0 : 8080,
+        healthPort: 0,
+      });
       ctx.published.proxyURL = proxy.url;
       return { summary: `proxy       ${proxy.url}`, stop: () => proxy.stop() };
     },
@@ -53,7 +57,12 @@ export const COMPONENTS: ComponentEntry[] = [
     name: 'webhook',
     module: 'webhook/index.ts',
     async start(mod, ctx) {
-      const webhook = await mod.startWebhook(ctx.kc, { host: '127.0.0.1', port: 0, register: ctx.embedded, stateDir: ctx.stateDir });
+      const webhook = await mod.startWebhook(ctx.kc, {
+        host: '127.0.0.1',
+        port: 0,
+        register: ctx.embedded,
+        stateDir: ctx.stateDir,
+      });
       return { summary: `webhook     ${webhook.url}`, stop: () => webhook.stop() };
     },
   },
@@ -61,7 +70,11 @@ export const COMPONENTS: ComponentEntry[] = [
     name: 'csi',
     module: 'csi/index.ts',
     async start(mod, ctx) {
-      const csi = await mod.startCsiDriver(ctx.kc, { endpoint: `unix://${ctx.stateDir}/csi.sock`, nodeId: 'local', proxyURL: ctx.published.proxyURL });
+      const csi = await mod.startCsiDriver(ctx.kc, {
+        endpoint: `unix://${ctx.stateDir}/csi.sock`,
+        nodeId: 'local',
+        proxyURL: ctx.published.proxyURL,
+      });
       return { summary: `csi         ${csi.endpoint}`, stop: () => csi.stop() };
     },
   },

@@ -4,16 +4,47 @@ import { runCommand, type Command } from './command.ts';
 
 /** Subcommand name → loader. Later components add one line here. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  up: { summary: 'Run every component, against KUBECONFIG or an embedded local control plane.', load: async () => (await import('./commands/up.ts')).command },
-  controlplane: { summary: 'Start a local kube-apiserver + etcd on loopback and print its kubeconfig.', load: async () => (await import('./commands/controlplane.ts')).command },
-  peers: { summary: 'Build or locate the pinned Go binaries (kube-apiserver, etcd, kubectl, opa, ...).', load: async () => (await import('./commands/peers.ts')).command },
-  proxy: { summary: 'Run the Connectors Proxy (reverse and forward modes, credential injection).', load: async () => (await import('./commands/proxy.ts')).command },
-  controller: { summary: 'Run the controller that keeps ConnectorClass and Connector status true.', load: async () => (await import('./commands/controller.ts')).command },
-  crds: { summary: 'Print or write the CustomResourceDefinitions generated from the API types.', load: async () => (await import('./commands/crds.ts')).command },
-  template: { summary: 'Render a Go text/template + sprig template with JSON data, exactly as Go renders it.', load: async () => (await import('./commands/template.ts')).command },
-  csi: { summary: 'Run the CSI node driver connectors-csi (Connector configurations and proxy tokens in inline volumes).', load: async () => (await import('./commands/csi.ts')).command },
-  render: { summary: 'Write the files a connectors-csi volume would hold into a directory, without a kubelet.', load: async () => (await import('./commands/render.ts')).command },
-  webhook: { summary: 'Run the admission webhooks (Pod image rewrite, TaskRun workspaces, Connector and ConnectorClass validation).', load: async () => (await import('./commands/webhook.ts')).command },
+  up: {
+    summary: 'Run every component, against KUBECONFIG or an embedded local control plane.',
+    load: async () => (await import('./commands/up.ts')).command,
+  },
+  controlplane: {
+    summary: 'Start a local kube-apiserver + etcd on loopback and print its kubeconfig.',
+    load: async () => (await import('./commands/controlplane.ts')).command,
+  },
+  peers: {
+    summary: 'Build or locate the pinned Go binaries (kube-apiserver, etcd, kubectl, opa, ...).',
+    load: async () => (await import('./commands/peers.ts')).command,
+  },
+  proxy: {
+    summary: 'Run the Connectors Proxy (reverse and forward modes, credential injection).',
+    load: async () => (await import('./commands/proxy.ts')).command,
+  },
+  controller: {
+    summary: 'Run the controller that keeps ConnectorClass and Connector status true.',
+    load: async () => (await import('./commands/controller.ts')).command,
+  },
+  crds: {
+    summary: 'Print or write the CustomResourceDefinitions generated from the API types.',
+    load: async () => (await import('./commands/crds.ts')).command,
+  },
+  template: {
+    summary: 'Render a Go text/template + sprig template with JSON data, exactly as Go renders it.',
+    load: async () => (await import('./commands/template.ts')).command,
+  },
+  csi: {
+    summary: 'Run the CSI node driver connectors-csi (Connector configurations and proxy tokens in inline volumes).',
+    load: async () => (await import('./commands/csi.ts')).command,
+  },
+  render: {
+    summary: 'Write the files a connectors-csi volume would hold into a directory, without a kubelet.',
+    load: async () => (await import('./commands/render.ts')).command,
+  },
+  webhook: {
+    summary:
+      'Run the admission webhooks (Pod image rewrite, TaskRun workspaces, Connector and ConnectorClass validation).',
+    load: async () => (await import('./commands/webhook.ts')).command,
+  },
 };
 
 export function commandNames(): string[] {

@@ -57,7 +57,8 @@ function adjustClass(cls: BuiltinClass, o: BuiltinOptions): BuiltinClass {
     else delete ref.address;
   }
   const apiRef = out.spec.api?.ref;
-  if (apiRef && (!apiRef.namespace || apiRef.namespace === SYSTEM_NAMESPACE_DEFAULT)) apiRef.namespace = o.systemNamespace;
+  if (apiRef && (!apiRef.namespace || apiRef.namespace === SYSTEM_NAMESPACE_DEFAULT))
+    apiRef.namespace = o.systemNamespace;
   return out;
 }
 

@@ -46,10 +46,12 @@ export function resolveEndpoint(ep: Endpoint, kind: 'proxy' | 'api', defaultName
   }
   const ref = ep.ref;
   if (!ref) {
-    if (uri) throw new AddressError(`spec.${kind}.uri ${JSON.stringify(uri)} is relative but spec.${kind}.ref is not set`);
+    if (uri)
+      throw new AddressError(`spec.${kind}.uri ${JSON.stringify(uri)} is relative but spec.${kind}.ref is not set`);
     throw new AddressError(`spec.${kind} has neither ref nor uri`);
   }
-  if (ref.kind && ref.kind !== 'Service') throw new AddressError(`spec.${kind}.ref.kind ${JSON.stringify(ref.kind)} is not supported (only Service)`);
+  if (ref.kind && ref.kind !== 'Service')
+    throw new AddressError(`spec.${kind}.ref.kind ${JSON.stringify(ref.kind)} is not supported (only Service)`);
   if (!ref.name) throw new AddressError(`spec.${kind}.ref.name is empty`);
   let base: string;
   if (ref.address) {

@@ -29,19 +29,44 @@ export function classPolicies(cls: ConnectorClass): PolicySource[] {
   const out: PolicySource[] = [];
   const spec = cls.spec ?? {};
   for (const t of spec.auth?.types ?? []) {
-    if (t.generator?.rego?.trim()) out.push({ what: `auth type ${JSON.stringify(t.name)}`, source: t.generator.rego, entrypoint: GENERATOR_ENTRYPOINT, fileName: 'generator.rego' });
+    if (t.generator?.rego?.trim())
+      out.push({
+        what: `auth type ${JSON.stringify(t.name)}`,
+        source: t.generator.rego,
+        entrypoint: GENERATOR_ENTRYPOINT,
+        fileName: 'generator.rego',
+      });
   }
-  if (spec.proxy?.authExtractor?.rego?.trim()) out.push({ what: 'spec.proxy.authExtractor', source: spec.proxy.authExtractor.rego, entrypoint: AUTH_EXTRACTOR_ENTRYPOINT, fileName: 'authExtractor.rego' });
-  if (spec.api?.permissions?.rego?.trim()) out.push({ what: 'spec.api.permissions', source: spec.api.permissions.rego, entrypoint: PERMISSIONS_ENTRYPOINT, fileName: 'permissions.rego' });
+  if (spec.proxy?.authExtractor?.rego?.trim())
+    out.push({
+      what: 'spec.proxy.authExtractor',
+      source: spec.proxy.authExtractor.rego,
+      entrypoint: AUTH_EXTRACTOR_ENTRYPOINT,
+      fileName: 'authExtractor.rego',
+    });
+  if (spec.api?.permissions?.rego?.trim())
+    out.push({
+      what: 'spec.api.permissions',
+      source: spec.api.permissions.rego,
+      entrypoint: PERMISSIONS_ENTRYPOINT,
+      fileName: 'permissions.rego',
+    });
   return out;
 }
 
-const probeTotal = () => counter('connectors_controller_probe_total', 'Probes run by the controller, by type (liveness, auth, api, proxy) and result (success, failure, error).', ['type', 'result']);
+const probeTotal = () =>
+  counter(
+    'connectors_controller_probe_total',
+    'Probes run by the controller, by type (liveness, auth, api, proxy) and result (success, failure, error).',
+    ['type', 'result'],
+  );
 
 /** A fingerprint of what Connectors depend on in a class (spec, resolver annotation, status readiness). */
 export function classFingerprint(cls: ConnectorClass | undefined): string {
   if (!cls) return '';
-  const conds = (cls.status?.conditions ?? []).filter((c) => c.type === 'PoliciesReady' || c.type === 'ProxyReady').map((c) => [c.type, c.status, c.reason, c.message]);
+  const conds = (cls.status?.conditions ?? [])
+    .filter((c) => c.type === 'PoliciesReady' || c.type === 'ProxyReady')
+    .map((c) => [c.type, c.status, c.reason, c.message]);
   return createHash('sha256')
     .update(canonical([cls.metadata.generation, cls.metadata.uid, cls.metadata.annotations ?? {}, cls.spec, conds]))
     .digest('hex');
@@ -94,7 +119,10 @@ export async function reconcileClass(ctx: Ctx, name: string): Promise<ReconcileR
           if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
           failing = true;
           probeTotal().inc({ type: 'proxy', result: 'failure' });
-          conds.push({ ...F('ProxyReady', 'ProxyServiceNotFound', `Service ${proxy.ref.name} not found in namespace ${ns}`), probed: true });
+          conds.push({
+            ...F('ProxyReady', 'ProxyServiceNotFound', `Service ${proxy.ref.name} not found in namespace ${ns}`),
+            probed: true,
+          });
         }
       } else {
         await tryConnect(url, ctx.probeTimeoutMs);
@@ -130,10 +158,22 @@ export async function reconcileClass(ctx: Ctx, name: string): Promise<ReconcileR
   } else {
     try {
       await storePolicies(ctx, cls, compiled);
-      conds.push(T('PoliciesReady', 'Compiled', `${policies.length} ${policies.length === 1 ? 'policy' : 'policies'} compiled to wasm and stored in namespace ${ctx.systemNamespace}`));
+      conds.push(
+        T(
+          'PoliciesReady',
+          'Compiled',
+          `${policies.length} ${policies.length === 1 ? 'policy' : 'policies'} compiled to wasm and stored in namespace ${ctx.systemNamespace}`,
+        ),
+      );
     } catch (err) {
       failing = true;
-      conds.push(F('PoliciesReady', 'PolicyStoreFailed', `could not store compiled policies in namespace ${ctx.systemNamespace}: ${(err as Error).message}`));
+      conds.push(
+        F(
+          'PoliciesReady',
+          'PolicyStoreFailed',
+          `could not store compiled policies in namespace ${ctx.systemNamespace}: ${(err as Error).message}`,
+        ),
+      );
     }
   }
   const all = [...conds, aggregateReady(conds)];
@@ -142,12 +182,20 @@ export async function reconcileClass(ctx: Ctx, name: string): Promise<ReconcileR
   const next: ConnectorClassStatus = {
     ...status,
     observedGeneration: cls.metadata.generation,
-    conditions: mergeConditions(cls.status?.conditions, all, { now, generation: cls.metadata.generation, probeTimeRefreshMs: ctx.probeTimeRefreshMs }),
+    conditions: mergeConditions(cls.status?.conditions, all, {
+      now,
+      generation: cls.metadata.generation,
+      probeTimeRefreshMs: ctx.probeTimeRefreshMs,
+    }),
   };
   if (canonical(next) !== canonical(cls.status ?? {})) {
-    const updated = await ctx.rest.call<ConnectorClass>('PUT', `/apis/connectors.alauda.io/v1alpha1/connectorclasses/${name}/status`, {
-      body: { ...cls, status: next },
-    });
+    const updated = await ctx.rest.call<ConnectorClass>(
+      'PUT',
+      `/apis/connectors.alauda.io/v1alpha1/connectorclasses/${name}/status`,
+      {
+        body: { ...cls, status: next },
+      },
+    );
     ctx.classes.upsert(updated as never);
     for (const t of transitions(cls.status?.conditions, next.conditions!)) {
       if (t.type !== 'Ready' && t.status !== 'False') continue;
@@ -162,9 +210,18 @@ export async function reconcileClass(ctx: Ctx, name: string): Promise<ReconcileR
   return { requeueAfterMs: jitter(failing ? ctx.failedProbePeriodMs : ctx.probePeriodMs) };
 }
 
-async function storePolicies(ctx: Ctx, cls: ConnectorClass, compiled: Array<{ p: PolicySource; c: CompiledPolicy }>): Promise<void> {
+async function storePolicies(
+  ctx: Ctx,
+  cls: ConnectorClass,
+  compiled: Array<{ p: PolicySource; c: CompiledPolicy }>,
+): Promise<void> {
   const ns = ctx.systemNamespace;
-  const owner: PolicyOwner = { apiVersion: API_VERSION, kind: 'ConnectorClass', name: cls.metadata.name!, uid: cls.metadata.uid! };
+  const owner: PolicyOwner = {
+    apiVersion: API_VERSION,
+    kind: 'ConnectorClass',
+    name: cls.metadata.name!,
+    uid: cls.metadata.uid!,
+  };
   const wanted = new Set<string>();
   for (const { p, c } of compiled) {
     const name = policyConfigMapName(p.source, p.entrypoint);
@@ -179,14 +236,22 @@ async function storePolicies(ctx: Ctx, cls: ConnectorClass, compiled: Array<{ p:
       } catch (err) {
         if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
       }
-      const current = await ctx.rest.call<{ metadata: { ownerReferences?: unknown[] } }>('GET', `/api/v1/namespaces/${ns}/configmaps/${name}`);
+      const current = await ctx.rest.call<{ metadata: { ownerReferences?: unknown[] } }>(
+        'GET',
+        `/api/v1/namespaces/${ns}/configmaps/${name}`,
+      );
       ctx.policyMaps.upsert(current as never);
     }
     const cur = ctx.policyMaps.get(name, ns)!;
     const owners = cur.metadata.ownerReferences ?? [];
     if (!owners.some((o) => o.uid === owner.uid)) {
       const patched = await ctx.rest.call('PATCH', `/api/v1/namespaces/${ns}/configmaps/${name}`, {
-        body: { metadata: { ownerReferences: [...owners, { ...owner, blockOwnerDeletion: false }], resourceVersion: cur.metadata.resourceVersion } },
+        body: {
+          metadata: {
+            ownerReferences: [...owners, { ...owner, blockOwnerDeletion: false }],
+            resourceVersion: cur.metadata.resourceVersion,
+          },
+        },
         contentType: 'application/merge-patch+json',
       });
       ctx.policyMaps.upsert(patched as never);

@@ -16,8 +16,18 @@ export interface CondInput {
 }
 
 export const T = (type: string, reason = '', message = ''): CondInput => ({ type, status: 'True', reason, message });
-export const F = (type: string, reason: string, message: string): CondInput => ({ type, status: 'False', reason, message });
-export const U = (type: string, reason: string, message = ''): CondInput => ({ type, status: 'Unknown', reason, message });
+export const F = (type: string, reason: string, message: string): CondInput => ({
+  type,
+  status: 'False',
+  reason,
+  message,
+});
+export const U = (type: string, reason: string, message = ''): CondInput => ({
+  type,
+  status: 'Unknown',
+  reason,
+  message,
+});
 
 /**
  * Ready: any False → False, else any Unknown → Unknown, else True. Its reason and message are the first
@@ -26,9 +36,21 @@ export const U = (type: string, reason: string, message = ''): CondInput => ({ t
 export function aggregateReady(subs: CondInput[], type = 'Ready'): CondInput {
   const counted = subs.filter((c) => c.severity !== 'Info');
   const firstFalse = counted.find((c) => c.status === 'False');
-  if (firstFalse) return { type, status: 'False', reason: firstFalse.reason || `${firstFalse.type}False`, message: firstFalse.message ?? '' };
+  if (firstFalse)
+    return {
+      type,
+      status: 'False',
+      reason: firstFalse.reason || `${firstFalse.type}False`,
+      message: firstFalse.message ?? '',
+    };
   const firstUnknown = counted.find((c) => c.status === 'Unknown');
-  if (firstUnknown) return { type, status: 'Unknown', reason: firstUnknown.reason || `${firstUnknown.type}Unknown`, message: firstUnknown.message ?? '' };
+  if (firstUnknown)
+    return {
+      type,
+      status: 'Unknown',
+      reason: firstUnknown.reason || `${firstUnknown.type}Unknown`,
+      message: firstUnknown.message ?? '',
+    };
   return { type, status: 'True', reason: '', message: '' };
 }
 
@@ -50,7 +72,8 @@ export function mergeConditions(prev: Condition[] | undefined, next: CondInput[]
   const probedAt = rfc3339(o.probedAt ?? o.now);
   return next.map((n) => {
     const p = old.get(n.type);
-    const same = p && p.status === n.status && (p.reason ?? '') === (n.reason ?? '') && (p.message ?? '') === (n.message ?? '');
+    const same =
+      p && p.status === n.status && (p.reason ?? '') === (n.reason ?? '') && (p.message ?? '') === (n.message ?? '');
     const c: Condition = {
       type: n.type,
       status: n.status,
@@ -71,7 +94,15 @@ export function mergeConditions(prev: Condition[] | undefined, next: CondInput[]
 /** Conditions compared without their timestamps. */
 export function conditionsEqual(a: Condition[] | undefined, b: Condition[] | undefined): boolean {
   const strip = (cs: Condition[] | undefined) =>
-    (cs ?? []).map((c) => [c.type, c.status, c.reason ?? '', c.message ?? '', c.severity ?? '', c.observedGeneration ?? null, c.lastProbeTime ?? null]);
+    (cs ?? []).map((c) => [
+      c.type,
+      c.status,
+      c.reason ?? '',
+      c.message ?? '',
+      c.severity ?? '',
+      c.observedGeneration ?? null,
+      c.lastProbeTime ?? null,
+    ]);
   return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
 }
 
@@ -79,7 +110,9 @@ export function conditionsEqual(a: Condition[] | undefined, b: Condition[] | und
 export function canonical(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v ?? null);
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+  const entries = Object.entries(v as Record<string, unknown>)
+    .filter(([, x]) => x !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
   return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
 }
 

@@ -5,16 +5,37 @@
 // class status write, a relist) re-runs the cheap checks only, while a change of any of them re-probes at
 // once. The memo expires after the probe period, which is when the periodic requeue arrives.
 import { createHash, X509Certificate } from 'node:crypto';
-import { API_VERSION, PROXY_AUDIENCE, type Connector, type ConnectorClass, type ConnectorStatus } from '../core/api/index.ts';
+import {
+  API_VERSION,
+  PROXY_AUDIENCE,
+  type Connector,
+  type ConnectorClass,
+  type ConnectorStatus,
+} from '../core/api/index.ts';
 import { KubeApiError } from '../core/kube/rest.ts';
 import type { ReconcileResult } from '../core/kube/controller.ts';
 import { counter, histogram } from '../core/observability/metrics.ts';
 import { T, F, U, aggregateReady, mergeConditions, canonical, transitions, type CondInput } from './conditions.ts';
 import {
-  COND, checkClass, checkSecret, secretRefOf, authProbeOf, missingAuthParams, planProbe, livenessOutcome, authOutcome,
-  ProbeBuildError, type SecretLookup,
+  COND,
+  checkClass,
+  checkSecret,
+  secretRefOf,
+  authProbeOf,
+  missingAuthParams,
+  planProbe,
+  livenessOutcome,
+  authOutcome,
+  ProbeBuildError,
+  type SecretLookup,
 } from './decide.ts';
-import { resolveEndpoint, connectorProxyURL, externalNameTarget, connectorServiceName, AddressError } from './addresses.ts';
+import {
+  resolveEndpoint,
+  connectorProxyURL,
+  externalNameTarget,
+  connectorServiceName,
+  AddressError,
+} from './addresses.ts';
 import { runProbe, ProbeError } from './probe.ts';
 import { toView, secretKey, type SlimSecret } from './secrets.ts';
 import { jitter, MANAGED_BY, type Ctx, type ServiceObject } from './context.ts';
@@ -27,10 +48,22 @@ interface ProbeMemo {
   auth: CondInput;
 }
 
-const probeTotal = () => counter('connectors_controller_probe_total', 'Probes run by the controller, by type (liveness, auth, api, proxy) and result (success, failure, error).', ['type', 'result']);
-const probeSeconds = () => histogram('connectors_controller_probe_duration_seconds', 'Duration of liveness and auth probes.', ['type'], [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10]);
+const probeTotal = () =>
+  counter(
+    'connectors_controller_probe_total',
+    'Probes run by the controller, by type (liveness, auth, api, proxy) and result (success, failure, error).',
+    ['type', 'result'],
+  );
+const probeSeconds = () =>
+  histogram(
+    'connectors_controller_probe_duration_seconds',
+    'Duration of liveness and auth probes.',
+    ['type'],
+    [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10],
+  );
 
-export const connectorKey = (c: { metadata: { namespace?: string; name?: string } }) => `${c.metadata.namespace}/${c.metadata.name}`;
+export const connectorKey = (c: { metadata: { namespace?: string; name?: string } }) =>
+  `${c.metadata.namespace}/${c.metadata.name}`;
 
 /** Secrets a Connector reads: its auth Secret (same namespace only) and its CA Secret. */
 export function referencedSecrets(c: Connector): string[] {
@@ -88,13 +121,38 @@ export class ConnectorReconciler {
     for (const g of globals) extra.push(...pemsOf(toView(g)).pems);
     const versions = ['ca-on', ...globals.map((g) => `${g.metadata.name}@${g.metadata.resourceVersion}`)];
     const name = c.spec.caCertSecretRef?.name;
-    if (!name) return { cond: { ...T(COND.caCert, 'NoCACert', 'no caCertSecretRef is set'), severity: 'Info' }, extraCAs: extra, versions };
+    if (!name)
+      return {
+        cond: { ...T(COND.caCert, 'NoCACert', 'no caCertSecretRef is set'), severity: 'Info' },
+        extraCAs: extra,
+        versions,
+      };
     const s: SlimSecret | null = await this.ctx.secrets.get(c.metadata.namespace!, name);
     versions.push(`${name}@${s?.metadata.resourceVersion ?? 'missing'}`);
-    if (!s) return { cond: { ...F(COND.caCert, 'SecretNotFound', `secrets ${JSON.stringify(name)} not found`), severity: 'Info' }, extraCAs: extra, versions };
+    if (!s)
+      return {
+        cond: { ...F(COND.caCert, 'SecretNotFound', `secrets ${JSON.stringify(name)} not found`), severity: 'Info' },
+        extraCAs: extra,
+        versions,
+      };
     const { pems, invalid } = pemsOf(toView(s));
-    if (invalid) return { cond: { ...F(COND.caCert, 'InvalidPEM', `Secret ${JSON.stringify(name)} contains invalid PEM data`), severity: 'Info' }, extraCAs: extra, versions };
-    return { cond: { ...T(COND.caCert, 'Valid', `CA certificate loaded from secret ${JSON.stringify(name)}`), severity: 'Info' }, extraCAs: [...extra, ...pems], versions };
+    if (invalid)
+      return {
+        cond: {
+          ...F(COND.caCert, 'InvalidPEM', `Secret ${JSON.stringify(name)} contains invalid PEM data`),
+          severity: 'Info',
+        },
+        extraCAs: extra,
+        versions,
+      };
+    return {
+      cond: {
+        ...T(COND.caCert, 'Valid', `CA certificate loaded from secret ${JSON.stringify(name)}`),
+        severity: 'Info',
+      },
+      extraCAs: [...extra, ...pems],
+      versions,
+    };
   }
 
   private async probe(type: 'liveness' | 'auth', run: () => Promise<CondInput>): Promise<CondInput> {
@@ -108,7 +166,13 @@ export class ConnectorReconciler {
     }
   }
 
-  private async runProbes(c: Connector, cls: ConnectorClass, secretCond: CondInput, secret: SecretView | undefined, extraCAs: string[] | undefined): Promise<{ liveness: CondInput; auth: CondInput }> {
+  private async runProbes(
+    c: Connector,
+    cls: ConnectorClass,
+    secretCond: CondInput,
+    secret: SecretView | undefined,
+    extraCAs: string[] | undefined,
+  ): Promise<{ liveness: CondInput; auth: CondInput }> {
     const ctx = this.ctx;
     const common = { systemNamespace: ctx.systemNamespace, timeoutMs: ctx.probeTimeoutMs, extraCAs };
     let liveness: CondInput;
@@ -122,7 +186,12 @@ export class ConnectorReconciler {
           return livenessOutcome(await runProbe(plan.request), plan.cel);
         } catch (err) {
           if (err instanceof ProbeError) return F(COND.liveness, 'ConnectionFailed', err.message);
-          if (err instanceof ProbeBuildError) return F(COND.liveness, err.reason === 'InvalidAuthProbe' ? 'InvalidLivenessProbe' : err.reason, err.message);
+          if (err instanceof ProbeBuildError)
+            return F(
+              COND.liveness,
+              err.reason === 'InvalidAuthProbe' ? 'InvalidLivenessProbe' : err.reason,
+              err.message,
+            );
           throw err;
         }
       });
@@ -137,7 +206,11 @@ export class ConnectorReconciler {
       auth = U(COND.auth, 'SecretNotReady', 'waiting for SecretReady');
     } else if (missingAuthParams(c, ap).length) {
       const missing = missingAuthParams(c, ap);
-      auth = F(COND.auth, 'AuthParamsMissing', `spec.auth.params is missing ${missing.map((m) => JSON.stringify(m)).join(', ')}, required by the authProbe of auth type ${JSON.stringify(ap.authName)} in connectorclass ${JSON.stringify(cls.metadata.name)}`);
+      auth = F(
+        COND.auth,
+        'AuthParamsMissing',
+        `spec.auth.params is missing ${missing.map((m) => JSON.stringify(m)).join(', ')}, required by the authProbe of auth type ${JSON.stringify(ap.authName)} in connectorclass ${JSON.stringify(cls.metadata.name)}`,
+      );
     } else if (liveness.status === 'False' && liveness.reason === 'ConnectionFailed') {
       auth = U(COND.auth, 'LivenessNotReady', 'waiting for LivenessReady');
     } else {
@@ -171,36 +244,69 @@ export class ConnectorReconciler {
       return undefined;
     }
     if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
-      return F(COND.proxy, 'InvalidServiceName', `cannot create Service ${JSON.stringify(name)} for the Connector: not a valid DNS-1035 label (a Connector name of at most 61 lowercase letters, digits and "-" is needed for the host resolver)`);
+      return F(
+        COND.proxy,
+        'InvalidServiceName',
+        `cannot create Service ${JSON.stringify(name)} for the Connector: not a valid DNS-1035 label (a Connector name of at most 61 lowercase letters, digits and "-" is needed for the host resolver)`,
+      );
     }
-    const owner = { apiVersion: API_VERSION, kind: 'Connector', name: c.metadata.name!, uid: c.metadata.uid!, controller: true, blockOwnerDeletion: false };
+    const owner = {
+      apiVersion: API_VERSION,
+      kind: 'Connector',
+      name: c.metadata.name!,
+      uid: c.metadata.uid!,
+      controller: true,
+      blockOwnerDeletion: false,
+    };
     const desired: ServiceObject = {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name, namespace: ns, labels: { 'app.kubernetes.io/managed-by': MANAGED_BY, 'connectors.cpaas.io/connector': c.metadata.name! }, ownerReferences: [owner] },
+      metadata: {
+        name,
+        namespace: ns,
+        labels: { 'app.kubernetes.io/managed-by': MANAGED_BY, 'connectors.cpaas.io/connector': c.metadata.name! },
+        ownerReferences: [owner],
+      },
       spec: { type: 'ExternalName', externalName: target },
     };
     if (existing) {
-      const ok = existing.spec?.type === 'ExternalName' && existing.spec.externalName === target && existing.metadata.ownerReferences?.some((o) => o.uid === c.metadata.uid);
+      const ok =
+        existing.spec?.type === 'ExternalName' &&
+        existing.spec.externalName === target &&
+        existing.metadata.ownerReferences?.some((o) => o.uid === c.metadata.uid);
       if (ok) return undefined;
       if (!existing.metadata.ownerReferences?.some((o) => o.kind === 'Connector' && o.name === c.metadata.name)) {
-        return F(COND.proxy, 'ServiceConflict', `Service ${name} in namespace ${ns} exists and is not owned by this Connector`);
+        return F(
+          COND.proxy,
+          'ServiceConflict',
+          `Service ${name} in namespace ${ns} exists and is not owned by this Connector`,
+        );
       }
       const updated = await ctx.rest.call<ServiceObject>('PUT', `/api/v1/namespaces/${ns}/services/${name}`, {
-        body: { ...desired, metadata: { ...desired.metadata, resourceVersion: existing.metadata.resourceVersion }, spec: { ...existing.spec, ...desired.spec, ports: existing.spec?.ports } },
+        body: {
+          ...desired,
+          metadata: { ...desired.metadata, resourceVersion: existing.metadata.resourceVersion },
+          spec: { ...existing.spec, ...desired.spec, ports: existing.spec?.ports },
+        },
       });
       ctx.services.upsert(updated as never);
       return undefined;
     }
     try {
-      const created = await ctx.rest.call<ServiceObject>('POST', `/api/v1/namespaces/${ns}/services`, { body: desired });
+      const created = await ctx.rest.call<ServiceObject>('POST', `/api/v1/namespaces/${ns}/services`, {
+        body: desired,
+      });
       ctx.services.upsert(created as never);
       return undefined;
     } catch (err) {
       if (err instanceof KubeApiError && err.statusCode === 409) {
         const cur = await ctx.rest.call<ServiceObject>('GET', `/api/v1/namespaces/${ns}/services/${name}`);
         if (cur.metadata.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY) {
-          return F(COND.proxy, 'ServiceConflict', `Service ${name} in namespace ${ns} exists and is not managed by the connectors controller`);
+          return F(
+            COND.proxy,
+            'ServiceConflict',
+            `Service ${name} in namespace ${ns} exists and is not managed by the connectors controller`,
+          );
         }
         ctx.services.upsert(cur as never);
         throw new Error(`Service ${ns}/${name} changed meanwhile; retrying`);
@@ -225,8 +331,14 @@ export class ConnectorReconciler {
     let failing = false;
 
     if (!cls) {
-      const wait = (type: string) => U(type, 'ConnectorClassNotReady', `waiting for connectorclass ${JSON.stringify(c.spec.connectorClassName)}`);
-      conds.push(wait(COND.secret), { ...wait(COND.liveness), probed: true }, { ...wait(COND.auth), probed: true }, wait(COND.proxy));
+      const wait = (type: string) =>
+        U(type, 'ConnectorClassNotReady', `waiting for connectorclass ${JSON.stringify(c.spec.connectorClassName)}`);
+      conds.push(
+        wait(COND.secret),
+        { ...wait(COND.liveness), probed: true },
+        { ...wait(COND.auth), probed: true },
+        wait(COND.proxy),
+      );
       this.memo.delete(key);
     } else {
       const lookup = await this.lookupSecret(c);
@@ -235,10 +347,25 @@ export class ConnectorReconciler {
       const secret = lookup.state === 'found' && secretCond.status === 'True' ? lookup.secret : undefined;
 
       const hash = createHash('sha256')
-        .update(canonical([c.metadata.uid, c.metadata.generation, c.spec, cls.metadata.uid, cls.metadata.generation, cls.spec, secretCond, secret?.resourceVersion ?? '', ca.versions]))
+        .update(
+          canonical([
+            c.metadata.uid,
+            c.metadata.generation,
+            c.spec,
+            cls.metadata.uid,
+            cls.metadata.generation,
+            cls.spec,
+            secretCond,
+            secret?.resourceVersion ?? '',
+            ca.versions,
+          ]),
+        )
         .digest('hex');
       let memo = this.memo.get(key);
-      const ttl = memo && (memo.liveness.status !== 'True' || memo.auth.status !== 'True') ? ctx.failedProbePeriodMs : ctx.probePeriodMs;
+      const ttl =
+        memo && (memo.liveness.status !== 'True' || memo.auth.status !== 'True')
+          ? ctx.failedProbePeriodMs
+          : ctx.probePeriodMs;
       const fresh = memo && memo.hash === hash && Date.now() - memo.at < ttl * 0.85;
       if (!fresh) {
         const r = await this.runProbes(c, cls, secretCond, secret, ca.extraCAs);
@@ -259,7 +386,9 @@ export class ConnectorReconciler {
           classURL = resolveEndpoint(classProxySpec, 'proxy', ctx.systemNamespace);
         } catch (err) {
           if (!(err instanceof AddressError)) throw err;
-          conds.push(F(COND.proxy, 'InvalidProxy', `connectorclass ${JSON.stringify(cls.metadata.name)}: ${err.message}`));
+          conds.push(
+            F(COND.proxy, 'InvalidProxy', `connectorclass ${JSON.stringify(cls.metadata.name)}: ${err.message}`),
+          );
         }
         if (classURL) {
           const url = connectorProxyURL(cls, classURL, c);
@@ -268,9 +397,20 @@ export class ConnectorReconciler {
           const target = externalNameTarget(cls, classURL);
           const serviceProblem = await this.ensureService(c, target);
           if (serviceProblem) conds.push(serviceProblem);
-          else if (classProxy?.status === 'False') conds.push(F(COND.proxy, classProxy.reason || 'ProxyNotReady', classProxy.message ?? ''));
-          else if (!classProxy || classProxy.status === 'Unknown') conds.push(U(COND.proxy, 'ProxyNotChecked', `waiting for connectorclass ${JSON.stringify(cls.metadata.name)} to check its proxy`));
-          else conds.push(T(COND.proxy, '', target ? `Service ${connectorServiceName(c.metadata.name!)} points to ${target}` : ''));
+          else if (classProxy?.status === 'False')
+            conds.push(F(COND.proxy, classProxy.reason || 'ProxyNotReady', classProxy.message ?? ''));
+          else if (!classProxy || classProxy.status === 'Unknown')
+            conds.push(
+              U(
+                COND.proxy,
+                'ProxyNotChecked',
+                `waiting for connectorclass ${JSON.stringify(cls.metadata.name)} to check its proxy`,
+              ),
+            );
+          else
+            conds.push(
+              T(COND.proxy, '', target ? `Service ${connectorServiceName(c.metadata.name!)} points to ${target}` : ''),
+            );
         }
       }
     }
@@ -290,25 +430,46 @@ export class ConnectorReconciler {
       probedAt: this.memo.get(key) ? new Date(this.memo.get(key)!.at) : undefined,
     });
     if (canonical(next) !== canonical(prev)) {
-      const updated = await ctx.rest.call<Connector>('PUT', `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors/${name}/status`, {
-        body: { ...c, status: next },
-      });
+      const updated = await ctx.rest.call<Connector>(
+        'PUT',
+        `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors/${name}/status`,
+        {
+          body: { ...c, status: next },
+        },
+      );
       ctx.connectors.upsert(updated as never);
       this.events(c, prev.conditions, next.conditions);
     }
     return { requeueAfterMs: jitter(failing ? ctx.failedProbePeriodMs : ctx.probePeriodMs) };
   }
 
-  private events(c: Connector, prev: ConnectorStatus['conditions'], next: NonNullable<ConnectorStatus['conditions']>): void {
-    const obj = { apiVersion: API_VERSION, kind: 'Connector', name: c.metadata.name!, namespace: c.metadata.namespace!, uid: c.metadata.uid };
+  private events(
+    c: Connector,
+    prev: ConnectorStatus['conditions'],
+    next: NonNullable<ConnectorStatus['conditions']>,
+  ): void {
+    const obj = {
+      apiVersion: API_VERSION,
+      kind: 'Connector',
+      name: c.metadata.name!,
+      namespace: c.metadata.namespace!,
+      uid: c.metadata.uid,
+    };
     for (const t of transitions(prev, next)) {
       if (t.type === COND.caCert) {
-        if (t.status === 'False') this.ctx.recorder.event(obj, 'Warning', t.reason === 'SecretNotFound' ? 'CACertSecretNotFound' : 'InvalidCACert', t.message ?? '');
+        if (t.status === 'False')
+          this.ctx.recorder.event(
+            obj,
+            'Warning',
+            t.reason === 'SecretNotFound' ? 'CACertSecretNotFound' : 'InvalidCACert',
+            t.message ?? '',
+          );
         continue;
       }
       if (t.type === COND.ready) {
         if (t.status === 'True') this.ctx.recorder.event(obj, 'Normal', 'Ready', 'Connector is ready');
-        else if (t.status === 'False') this.ctx.recorder.event(obj, 'Warning', t.reason || 'NotReady', t.message || 'Connector is not ready');
+        else if (t.status === 'False')
+          this.ctx.recorder.event(obj, 'Warning', t.reason || 'NotReady', t.message || 'Connector is not ready');
       }
     }
   }

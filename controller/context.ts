@@ -16,7 +16,14 @@ export interface ServiceObject {
     uid?: string;
     resourceVersion?: string;
     labels?: Record<string, string>;
-    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
+    ownerReferences?: Array<{
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller?: boolean;
+      blockOwnerDeletion?: boolean;
+    }>;
   };
   spec?: { type?: string; externalName?: string; ports?: unknown[] };
 }
@@ -29,7 +36,14 @@ export interface ConfigMapMeta {
     resourceVersion?: string;
     annotations?: Record<string, string>;
     labels?: Record<string, string>;
-    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
+    ownerReferences?: Array<{
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller?: boolean;
+      blockOwnerDeletion?: boolean;
+    }>;
   };
 }
 

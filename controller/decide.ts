@@ -1,6 +1,13 @@
 // Pure decisions of the Connector reconciler: which condition each check yields, what a probe must send,
 // and how a probe response reads. No I/O here; connector-reconciler.ts does the reading and writing.
-import { headerList, type Connector, type ConnectorClass, type AuthType, type AuthProbe, type Probe } from '../core/api/index.ts';
+import {
+  headerList,
+  type Connector,
+  type ConnectorClass,
+  type AuthType,
+  type AuthProbe,
+  type Probe,
+} from '../core/api/index.ts';
 import { parse } from '../core/template/index.ts';
 import { T, F, U, type CondInput } from './conditions.ts';
 import { httpProbeURL, apiProbeURL, type ProbeRequest, type ProbeResponse } from './probe.ts';
@@ -26,10 +33,19 @@ const REQUIRED_KEYS: Record<string, string[]> = {
 
 export function checkClass(c: Connector, cls: ConnectorClass | undefined): CondInput {
   const name = c.spec.connectorClassName;
-  if (!cls) return F(COND.class, 'ConnectorClassNotFound', `connectorclass.connectors.alauda.io ${JSON.stringify(name)} not found`);
+  if (!cls)
+    return F(
+      COND.class,
+      'ConnectorClassNotFound',
+      `connectorclass.connectors.alauda.io ${JSON.stringify(name)} not found`,
+    );
   const policies = cls.status?.conditions?.find((x) => x.type === 'PoliciesReady');
   if (policies?.status === 'False') {
-    return F(COND.class, 'ConnectorClassNotReady', `connectorclass ${JSON.stringify(name)} is not ready: ${policies.message ?? policies.reason ?? ''}`);
+    return F(
+      COND.class,
+      'ConnectorClassNotReady',
+      `connectorclass ${JSON.stringify(name)} is not ready: ${policies.message ?? policies.reason ?? ''}`,
+    );
   }
   return T(COND.class);
 }
@@ -53,31 +69,61 @@ export function checkSecret(c: Connector, cls: ConnectorClass, lookup: SecretLoo
   const types = cls.spec?.auth?.types ?? [];
   const authName = c.spec.auth?.name;
   if (!authName) {
-    if (types.length === 0 || types.some((t) => t.optional)) return T(COND.secret, 'SecretOptional', 'the Connector uses no authentication');
-    return F(COND.secret, 'AuthRequired', `spec.auth is required: connectorclass ${JSON.stringify(className)} has no optional authentication type (supported: ${types.map((t) => t.name).join(', ')})`);
+    if (types.length === 0 || types.some((t) => t.optional))
+      return T(COND.secret, 'SecretOptional', 'the Connector uses no authentication');
+    return F(
+      COND.secret,
+      'AuthRequired',
+      `spec.auth is required: connectorclass ${JSON.stringify(className)} has no optional authentication type (supported: ${types.map((t) => t.name).join(', ')})`,
+    );
   }
   const type = authTypeOf(c, cls);
   if (!type) {
-    return F(COND.secret, 'AuthTypeNotFound', `auth type ${JSON.stringify(authName)} is not defined in connectorclass ${JSON.stringify(className)} (supported: ${types.map((t) => t.name).join(', ') || 'none'})`);
+    return F(
+      COND.secret,
+      'AuthTypeNotFound',
+      `auth type ${JSON.stringify(authName)} is not defined in connectorclass ${JSON.stringify(className)} (supported: ${types.map((t) => t.name).join(', ') || 'none'})`,
+    );
   }
   const ref = c.spec.auth?.secretRef;
   if (!ref?.name) {
-    if (type.optional) return T(COND.secret, 'SecretOptional', `auth type ${JSON.stringify(authName)} is optional and no secret is set`);
-    return F(COND.secret, 'SecretRequired', `auth type ${JSON.stringify(authName)} of connectorclass ${JSON.stringify(className)} requires spec.auth.secretRef`);
+    if (type.optional)
+      return T(COND.secret, 'SecretOptional', `auth type ${JSON.stringify(authName)} is optional and no secret is set`);
+    return F(
+      COND.secret,
+      'SecretRequired',
+      `auth type ${JSON.stringify(authName)} of connectorclass ${JSON.stringify(className)} requires spec.auth.secretRef`,
+    );
   }
   if (ref.namespace && ref.namespace !== c.metadata.namespace) {
-    return F(COND.secret, 'SecretNamespaceMismatch', `spec.auth.secretRef.namespace ${JSON.stringify(ref.namespace)} differs from the Connector's namespace ${JSON.stringify(c.metadata.namespace)}: only Secrets of the Connector's namespace can be used`);
+    return F(
+      COND.secret,
+      'SecretNamespaceMismatch',
+      `spec.auth.secretRef.namespace ${JSON.stringify(ref.namespace)} differs from the Connector's namespace ${JSON.stringify(c.metadata.namespace)}: only Secrets of the Connector's namespace can be used`,
+    );
   }
-  if (lookup.state !== 'found') return F(COND.secret, 'SecretNotFound', `secrets ${JSON.stringify(ref.name)} not found`);
+  if (lookup.state !== 'found')
+    return F(COND.secret, 'SecretNotFound', `secrets ${JSON.stringify(ref.name)} not found`);
   const s = lookup.secret;
   const want = type.secretType || 'Opaque';
   if (s.type !== want) {
-    return F(COND.secret, 'SecretTypeMismatch', `secret ${JSON.stringify(s.name)} has type ${JSON.stringify(s.type)}, but auth type ${JSON.stringify(authName)} requires ${JSON.stringify(want)}`);
+    return F(
+      COND.secret,
+      'SecretTypeMismatch',
+      `secret ${JSON.stringify(s.name)} has type ${JSON.stringify(s.type)}, but auth type ${JSON.stringify(authName)} requires ${JSON.stringify(want)}`,
+    );
   }
-  const required = [...(REQUIRED_KEYS[want] ?? []), ...(type.params ?? []).filter((p) => p.default === undefined).map((p) => p.name)];
+  const required = [
+    ...(REQUIRED_KEYS[want] ?? []),
+    ...(type.params ?? []).filter((p) => p.default === undefined).map((p) => p.name),
+  ];
   const missing = [...new Set(required)].filter((k) => !(k in s.data));
   if (missing.length) {
-    return F(COND.secret, 'SecretKeyMissing', `secret ${JSON.stringify(s.name)} is missing ${missing.length > 1 ? 'keys' : 'key'} ${missing.map((k) => JSON.stringify(k)).join(', ')} required by auth type ${JSON.stringify(authName)}`);
+    return F(
+      COND.secret,
+      'SecretKeyMissing',
+      `secret ${JSON.stringify(s.name)} is missing ${missing.length > 1 ? 'keys' : 'key'} ${missing.map((k) => JSON.stringify(k)).join(', ')} required by auth type ${JSON.stringify(authName)}`,
+    );
   }
   return T(COND.secret);
 }
@@ -107,7 +153,11 @@ export interface ProbePlan {
 }
 
 function classApiURL(cls: ConnectorClass, systemNamespace: string): string {
-  if (!cls.spec?.api) throw new ProbeBuildError('APINotConfigured', `the probe uses api, but connectorclass ${JSON.stringify(cls.metadata.name)} has no spec.api`);
+  if (!cls.spec?.api)
+    throw new ProbeBuildError(
+      'APINotConfigured',
+      `the probe uses api, but connectorclass ${JSON.stringify(cls.metadata.name)} has no spec.api`,
+    );
   try {
     return resolveEndpoint(cls.spec?.api, 'api', systemNamespace);
   } catch (err) {
@@ -122,7 +172,10 @@ function pluginHeaders(c: Connector, secret: SecretView | undefined): Array<{ na
   const out = [{ name: 'X-Plugin-Meta', value: b64(JSON.stringify({ baseURL: c.spec.address })) }];
   if (secret) {
     out.push({ name: 'X-Plugin-Auth', value: b64(secret.type) });
-    out.push({ name: 'X-Plugin-Secret', value: b64(JSON.stringify(Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, b64(v)])))) });
+    out.push({
+      name: 'X-Plugin-Secret',
+      value: b64(JSON.stringify(Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, b64(v)])))),
+    });
   }
   return out;
 }
@@ -135,7 +188,14 @@ export function planProbe(
   probe: Probe,
   c: Connector,
   cls: ConnectorClass,
-  o: { what: string; templated: boolean; secret?: SecretView; systemNamespace: string; timeoutMs?: number; extraCAs?: string[] },
+  o: {
+    what: string;
+    templated: boolean;
+    secret?: SecretView;
+    systemNamespace: string;
+    timeoutMs?: number;
+    extraCAs?: string[];
+  },
 ): ProbePlan {
   const data = o.templated ? templateData(c, o.secret) : undefined;
   const render = (field: string, text: string): string => {
@@ -143,23 +203,37 @@ export function planProbe(
     try {
       return parse(`${o.what}.${field}`, text).execute(data);
     } catch (err) {
-      throw new ProbeBuildError('InvalidAuthProbe', `${o.what}: invalid template in ${field}: ${(err as Error).message}`);
+      throw new ProbeBuildError(
+        'InvalidAuthProbe',
+        `${o.what}: invalid template in ${field}: ${(err as Error).message}`,
+      );
     }
   };
   if (probe.http) {
     const h = probe.http;
     const path = render('path', h.path ?? '/');
-    const headers = headerList(h.httpHeaders).map((x) => ({ name: x.name, value: render(`httpHeaders[${x.name}]`, x.value).trim() }));
+    const headers = headerList(h.httpHeaders).map((x) => ({
+      name: x.name,
+      value: render(`httpHeaders[${x.name}]`, x.value).trim(),
+    }));
     let url: string;
     try {
       url = httpProbeURL(c.spec.address, { path, host: h.host, scheme: h.scheme });
       new URL(url);
     } catch {
-      throw new ProbeBuildError(o.templated ? 'InvalidAuthProbe' : 'InvalidLivenessProbe', `${o.what}: cannot build a URL from address ${JSON.stringify(c.spec.address)} and path ${JSON.stringify(path)}`);
+      throw new ProbeBuildError(
+        o.templated ? 'InvalidAuthProbe' : 'InvalidLivenessProbe',
+        `${o.what}: cannot build a URL from address ${JSON.stringify(c.spec.address)} and path ${JSON.stringify(path)}`,
+      );
     }
     return {
       request: {
-        method: h.method ?? 'GET', url, headers, disableRedirect: h.disableRedirect, timeoutMs: o.timeoutMs, extraCAs: o.extraCAs,
+        method: h.method ?? 'GET',
+        url,
+        headers,
+        disableRedirect: h.disableRedirect,
+        timeoutMs: o.timeoutMs,
+        extraCAs: o.extraCAs,
         // A templated query may carry a credential (?private_token=...): never echo it in a condition.
         redactQuery: o.templated && /\?.*\{\{/.test(h.path ?? ''),
       },
@@ -170,10 +244,20 @@ export function planProbe(
     const base = classApiURL(cls, o.systemNamespace);
     const path = render('path', probe.api.path ?? '/');
     return {
-      request: { method: 'GET', url: apiProbeURL(base, path), headers: o.templated ? pluginHeaders(c, o.secret) : pluginHeaders(c, undefined), timeoutMs: o.timeoutMs, extraCAs: o.extraCAs, redactQuery: o.templated && /\?.*\{\{/.test(probe.api.path ?? '') },
+      request: {
+        method: 'GET',
+        url: apiProbeURL(base, path),
+        headers: o.templated ? pluginHeaders(c, o.secret) : pluginHeaders(c, undefined),
+        timeoutMs: o.timeoutMs,
+        extraCAs: o.extraCAs,
+        redactQuery: o.templated && /\?.*\{\{/.test(probe.api.path ?? ''),
+      },
     };
   }
-  throw new ProbeBuildError(o.templated ? 'InvalidAuthProbe' : 'InvalidLivenessProbe', `${o.what}: neither http nor api is set`);
+  throw new ProbeBuildError(
+    o.templated ? 'InvalidAuthProbe' : 'InvalidLivenessProbe',
+    `${o.what}: neither http nor api is set`,
+  );
 }
 
 /** Liveness: success is any 2xx, or 401/403 (the tool answered and wants credentials: AuthReady checks those), or response.cel. */
@@ -182,9 +266,18 @@ export function livenessOutcome(res: ProbeResponse, cel: string | undefined): Co
     try {
       return evalResponseCel(cel, res)
         ? T(COND.liveness)
-        : F(COND.liveness, 'LivenessProbeFailed', `Liveness probe failed: status code ${res.statusCode} (response.cel is false)`);
+        : F(
+            COND.liveness,
+            'LivenessProbeFailed',
+            `Liveness probe failed: status code ${res.statusCode} (response.cel is false)`,
+          );
     } catch (err) {
-      if (err instanceof CelError) return F(COND.liveness, 'InvalidLivenessProbe', `livenessProbe: response.cel ${JSON.stringify(cel)} ${err.message}`);
+      if (err instanceof CelError)
+        return F(
+          COND.liveness,
+          'InvalidLivenessProbe',
+          `livenessProbe: response.cel ${JSON.stringify(cel)} ${err.message}`,
+        );
       throw err;
     }
   }
@@ -199,9 +292,14 @@ export function authOutcome(res: ProbeResponse, cel: string | undefined, what: s
     try {
       return evalResponseCel(cel, res)
         ? T(COND.auth)
-        : F(COND.auth, 'AuthenticationFailed', `Authentication failed: status code ${res.statusCode} (response.cel is false)`);
+        : F(
+            COND.auth,
+            'AuthenticationFailed',
+            `Authentication failed: status code ${res.statusCode} (response.cel is false)`,
+          );
     } catch (err) {
-      if (err instanceof CelError) return F(COND.auth, 'InvalidAuthProbe', `${what}: response.cel ${JSON.stringify(cel)} ${err.message}`);
+      if (err instanceof CelError)
+        return F(COND.auth, 'InvalidAuthProbe', `${what}: response.cel ${JSON.stringify(cel)} ${err.message}`);
       throw err;
     }
   }

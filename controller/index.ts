@@ -71,14 +71,22 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
   const recorder = createEventRecorder(kc, { component: 'connectors-controller', log, rest });
 
   let flagData: Record<string, string> | undefined;
-  const flagsInformer = startInformer<KObject & { data?: Record<string, string> }>(kc, `/api/v1/namespaces/${systemNamespace}/configmaps`, {
-    fieldSelector: `metadata.name=${FEATURE_FLAGS_CONFIGMAP}`,
+  const flagsInformer = startInformer<KObject & { data?: Record<string, string> }>(
+    kc,
+    `/api/v1/namespaces/${systemNamespace}/configmaps`,
+    {
+      fieldSelector: `metadata.name=${FEATURE_FLAGS_CONFIGMAP}`,
+      log,
+      rest,
+    },
+  );
+  const connectors = startInformer<Connector>(kc, collectionPath('Connector'), { log, rest });
+  const classes = startInformer<ConnectorClass>(kc, collectionPath('ConnectorClass'), { log, rest });
+  const services = startInformer<ServiceObject>(kc, '/api/v1/services', {
+    labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}`,
     log,
     rest,
   });
-  const connectors = startInformer<Connector>(kc, collectionPath('Connector'), { log, rest });
-  const classes = startInformer<ConnectorClass>(kc, collectionPath('ConnectorClass'), { log, rest });
-  const services = startInformer<ServiceObject>(kc, '/api/v1/services', { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}`, log, rest });
   const policyMaps = startInformer<ConfigMapMeta>(kc, `/api/v1/namespaces/${systemNamespace}/configmaps`, {
     labelSelector: POLICY_LABEL_SELECTOR,
     log,
@@ -142,14 +150,21 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
     enqueueConnectorsOfClass(cls.metadata.name!);
   });
   classes.on('update', (cls, old) => {
-    const specChanged = cls.metadata.generation !== old?.metadata.generation || JSON.stringify(cls.metadata.annotations ?? {}) !== JSON.stringify(old?.metadata.annotations ?? {});
+    const specChanged =
+      cls.metadata.generation !== old?.metadata.generation ||
+      JSON.stringify(cls.metadata.annotations ?? {}) !== JSON.stringify(old?.metadata.annotations ?? {});
     if (specChanged) enqueueClass(cls.metadata.name!);
     if (classFingerprint(cls) !== classFingerprint(old)) enqueueConnectorsOfClass(cls.metadata.name!);
   });
   classes.on('delete', (cls) => enqueueConnectorsOfClass(cls.metadata.name!));
   const onSecret = (s: { metadata: { name: string; namespace: string; labels?: Record<string, string> } }) => {
     for (const key of secrets.referrers(secretKey(s.metadata.namespace, s.metadata.name))) enqueueConnector(key);
-    if (s.metadata.namespace === systemNamespace && s.metadata.labels?.['connectors.cpaas.io/ca-cert'] === 'true' && ctx.flag('enable-custom-ca-certs')) enqueueAllConnectors();
+    if (
+      s.metadata.namespace === systemNamespace &&
+      s.metadata.labels?.['connectors.cpaas.io/ca-cert'] === 'true' &&
+      ctx.flag('enable-custom-ca-certs')
+    )
+      enqueueAllConnectors();
   };
   secrets.informer.on('add', onSecret);
   secrets.informer.on('update', onSecret);
@@ -169,8 +184,16 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
   flagsInformer.on('update', onFlags);
   flagsInformer.on('delete', () => onFlags({ data: {} }));
 
-  const synced = Promise.all([flagsInformer.synced, connectors.synced, classes.synced, services.synced, policyMaps.synced, secrets.informer.synced]).then(() => undefined);
-  const allSynced = () => [flagsInformer, connectors, classes, services, policyMaps, secrets.informer].every((i) => i.hasSynced());
+  const synced = Promise.all([
+    flagsInformer.synced,
+    connectors.synced,
+    classes.synced,
+    services.synced,
+    policyMaps.synced,
+    secrets.informer.synced,
+  ]).then(() => undefined);
+  const allSynced = () =>
+    [flagsInformer, connectors, classes, services, policyMaps, secrets.informer].every((i) => i.hasSynced());
 
   let reconcileCount = 0;
   const startLeading = async () => {
@@ -239,7 +262,11 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
   const health =
     opts.healthPort === undefined
       ? undefined
-      : await startHealthServer({ port: opts.healthPort, host: opts.healthHost, readiness: { 'caches-synced': allSynced } });
+      : await startHealthServer({
+          port: opts.healthPort,
+          host: opts.healthHost,
+          readiness: { 'caches-synced': allSynced },
+        });
 
   let stopped = false;
   return {
@@ -253,7 +280,14 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
       stopped = true;
       await stopLeading();
       await elector?.stop();
-      await Promise.all([flagsInformer.stop(), connectors.stop(), classes.stop(), services.stop(), policyMaps.stop(), secrets.stop()]);
+      await Promise.all([
+        flagsInformer.stop(),
+        connectors.stop(),
+        classes.stop(),
+        services.stop(),
+        policyMaps.stop(),
+        secrets.stop(),
+      ]);
       await recorder.close();
       await health?.close();
       await rest.close();

@@ -71,7 +71,13 @@ export function goURL(url: string, redactQuery = false): string {
 const METHOD_WORD: Record<string, string> = { GET: 'Get', POST: 'Post' };
 
 /** Pure: a Go net/http-like message for a transport error. */
-export function goErrorMessage(method: string, url: string, err: unknown, timeoutMs: number, redactQuery = false): string {
+export function goErrorMessage(
+  method: string,
+  url: string,
+  err: unknown,
+  timeoutMs: number,
+  redactQuery = false,
+): string {
   const prefix = `${METHOD_WORD[method] ?? method} ${JSON.stringify(goURL(url, redactQuery))}: `;
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string }; name?: string };
   const code = e?.code ?? e?.cause?.code;
@@ -182,7 +188,10 @@ export async function runProbe(req: ProbeRequest): Promise<ProbeResponse> {
     const location = res.headers.location;
     if (!req.disableRedirect && [301, 302, 303, 307, 308].includes(status) && location) {
       await res.body.dump().catch(() => {});
-      if (hop + 1 >= MAX_REDIRECTS) throw new ProbeError(`${METHOD_WORD[method] ?? method} ${JSON.stringify(goURL(url, req.redactQuery))}: stopped after ${MAX_REDIRECTS} redirects`);
+      if (hop + 1 >= MAX_REDIRECTS)
+        throw new ProbeError(
+          `${METHOD_WORD[method] ?? method} ${JSON.stringify(goURL(url, req.redactQuery))}: stopped after ${MAX_REDIRECTS} redirects`,
+        );
       url = new URL(Array.isArray(location) ? location[0] : location, target).toString();
       if ((status === 301 || status === 302 || status === 303) && method === 'POST') method = 'GET';
       continue;

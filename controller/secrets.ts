@@ -11,7 +11,13 @@ import type { Logger } from '../core/observability/log.ts';
 import type { SecretView } from './templatedata.ts';
 
 export interface SlimSecret {
-  metadata: { name: string; namespace: string; resourceVersion?: string; uid?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+  };
   type: string;
   /** base64 values, as the API gives them. */
   data: Record<string, string>;
@@ -22,7 +28,15 @@ export const secretKey = (namespace: string, name: string) => `${namespace}/${na
 export function toView(s: SlimSecret): SecretView {
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.data)) data[k] = Buffer.from(v, 'base64').toString('utf8');
-  return { name: s.metadata.name, namespace: s.metadata.namespace, type: s.type, data, resourceVersion: s.metadata.resourceVersion, uid: s.metadata.uid, labels: s.metadata.labels };
+  return {
+    name: s.metadata.name,
+    namespace: s.metadata.namespace,
+    type: s.type,
+    data,
+    resourceVersion: s.metadata.resourceVersion,
+    uid: s.metadata.uid,
+    labels: s.metadata.labels,
+  };
 }
 
 export interface SecretStore {
@@ -42,7 +56,8 @@ export function startSecretStore(kc: KubeConfig, rest: KubeRest, systemNamespace
   const refs = new Map<string, Set<string>>(); // secret key → connector keys
   const byConnector = new Map<string, string[]>();
   const missing = new Set<string>();
-  const isGlobalCA = (raw: KObject) => raw.metadata?.namespace === systemNamespace && raw.metadata?.labels?.[LABELS.caCert] === 'true';
+  const isGlobalCA = (raw: KObject) =>
+    raw.metadata?.namespace === systemNamespace && raw.metadata?.labels?.[LABELS.caCert] === 'true';
   const slim = (raw: KObject & { type?: string; data?: Record<string, string> }): SlimSecret => ({
     metadata: {
       name: raw.metadata!.name!,
@@ -95,7 +110,10 @@ export function startSecretStore(kc: KubeConfig, rest: KubeRest, systemNamespace
       const key = secretKey(namespace, name);
       if (missing.has(key)) return null;
       try {
-        const raw = await rest.call<KObject & { type?: string; data?: Record<string, string> }>('GET', `/api/v1/namespaces/${namespace}/secrets/${name}`);
+        const raw = await rest.call<KObject & { type?: string; data?: Record<string, string> }>(
+          'GET',
+          `/api/v1/namespaces/${namespace}/secrets/${name}`,
+        );
         informer.upsert(raw);
         return informer.get(name, namespace) ?? slim(raw);
       } catch (err) {

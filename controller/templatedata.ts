@@ -53,7 +53,15 @@ export function connectorGoView(c: Connector): Obj {
     Auth: {
       Name: c.spec.auth?.name ?? '',
       SecretRef: ref
-        ? { Kind: ref.kind ?? '', Namespace: ref.namespace ?? '', Name: ref.name ?? '', UID: ref.uid ?? '', APIVersion: ref.apiVersion ?? '', ResourceVersion: ref.resourceVersion ?? '', FieldPath: ref.fieldPath ?? '' }
+        ? {
+            Kind: ref.kind ?? '',
+            Namespace: ref.namespace ?? '',
+            Name: ref.name ?? '',
+            UID: ref.uid ?? '',
+            APIVersion: ref.apiVersion ?? '',
+            ResourceVersion: ref.resourceVersion ?? '',
+            FieldPath: ref.fieldPath ?? '',
+          }
         : null,
       Params: params(c.spec.auth?.params),
     },
@@ -78,7 +86,13 @@ function bytes(s: string): unknown[] {
 
 export function secretGoView(s: SecretView | undefined): Obj | null {
   if (!s) return null;
-  const meta = { Name: s.name, Namespace: s.namespace, UID: s.uid ?? '', ResourceVersion: s.resourceVersion ?? '', Labels: s.labels ?? null };
+  const meta = {
+    Name: s.name,
+    Namespace: s.namespace,
+    UID: s.uid ?? '',
+    ResourceVersion: s.resourceVersion ?? '',
+    Labels: s.labels ?? null,
+  };
   return {
     TypeMeta: { Kind: 'Secret', APIVersion: 'v1' },
     ObjectMeta: meta,

@@ -14,7 +14,16 @@ import { parseAllDocuments } from 'yaml';
 import { ensureBinary } from '../core/peers/index.ts';
 import * as pki from '../core/pki/index.ts';
 import { allocatePorts, releasePorts, waitPortsFree } from './ports.ts';
-import { Watchdog, startComponent, stopComponent, signalGroup, registerLive, unregisterLive, type Component, type Stoppable } from './supervisor.ts';
+import {
+  Watchdog,
+  startComponent,
+  stopComponent,
+  signalGroup,
+  registerLive,
+  unregisterLive,
+  type Component,
+  type Stoppable,
+} from './supervisor.ts';
 
 /** deploy/crds of this repository. */
 export const DEFAULT_CRD_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'deploy', 'crds');
@@ -83,7 +92,18 @@ interface Pki {
 }
 
 async function loadOrCreatePki(dir: string, reuse: boolean): Promise<Pki> {
-  const files = ['ca.crt', 'ca.key', 'apiserver.crt', 'apiserver.key', 'admin.crt', 'admin.key', 'controller-manager.crt', 'controller-manager.key', 'sa.key', 'sa.pub'];
+  const files = [
+    'ca.crt',
+    'ca.key',
+    'apiserver.crt',
+    'apiserver.key',
+    'admin.crt',
+    'admin.key',
+    'controller-manager.crt',
+    'controller-manager.key',
+    'sa.key',
+    'sa.pub',
+  ];
   if (reuse && files.every((f) => existsSync(join(dir, f)))) {
     const r = (f: string) => readFileSync(join(dir, f), 'utf8');
     return {
@@ -99,12 +119,26 @@ async function loadOrCreatePki(dir: string, reuse: boolean): Promise<Pki> {
   const [serving, admin, cm, sa] = await Promise.all([
     pki.issueServingCert(ca, {
       commonName: 'kube-apiserver',
-      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      dnsNames: [
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ],
       ipAddresses: ['127.0.0.1', '::1', '10.0.0.1'],
       validitySeconds: 3650 * 86_400,
     }),
-    pki.issueClientCert(ca, { commonName: 'connectors-admin', organizations: ['system:masters'], validitySeconds: 3650 * 86_400 }),
-    pki.issueClientCert(ca, { commonName: 'system:kube-controller-manager', organizations: ['system:masters'], validitySeconds: 3650 * 86_400 }),
+    pki.issueClientCert(ca, {
+      commonName: 'connectors-admin',
+      organizations: ['system:masters'],
+      validitySeconds: 3650 * 86_400,
+    }),
+    pki.issueClientCert(ca, {
+      commonName: 'system:kube-controller-manager',
+      organizations: ['system:masters'],
+      validitySeconds: 3650 * 86_400,
+    }),
     // RSA for the ServiceAccount issuer: RS256 is what every OIDC consumer verifies.
     pki.generateKeyPair('rsa-2048'),
   ]);
@@ -117,15 +151,29 @@ async function loadOrCreatePki(dir: string, reuse: boolean): Promise<Pki> {
     saPubPem: await pki.publicKeyToPem(sa.publicKey),
   };
   const contents: Record<string, string> = {
-    'ca.crt': ca.certPem, 'ca.key': ca.keyPem, 'apiserver.crt': out.serving.certPem, 'apiserver.key': out.serving.keyPem,
-    'admin.crt': out.admin.certPem, 'admin.key': out.admin.keyPem, 'controller-manager.crt': out.controllerManager.certPem,
-    'controller-manager.key': out.controllerManager.keyPem, 'sa.key': out.saKeyPem, 'sa.pub': out.saPubPem,
+    'ca.crt': ca.certPem,
+    'ca.key': ca.keyPem,
+    'apiserver.crt': out.serving.certPem,
+    'apiserver.key': out.serving.keyPem,
+    'admin.crt': out.admin.certPem,
+    'admin.key': out.admin.keyPem,
+    'controller-manager.crt': out.controllerManager.certPem,
+    'controller-manager.key': out.controllerManager.keyPem,
+    'sa.key': out.saKeyPem,
+    'sa.pub': out.saPubPem,
   };
   await Promise.all(Object.entries(contents).map(([f, text]) => writeFile(join(dir, f), text, { mode: 0o600 })));
   return out;
 }
 
-export function kubeconfigYaml(server: string, caPem: string, certPem: string, keyPem: string, user = 'connectors-admin', context = 'connectors'): string {
+export function kubeconfigYaml(
+  server: string,
+  caPem: string,
+  certPem: string,
+  keyPem: string,
+  user = 'connectors-admin',
+  context = 'connectors',
+): string {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   return [
     'apiVersion: v1',
@@ -159,10 +207,25 @@ class ApiClient {
     this.tls = tls;
   }
 
-  request(method: string, path: string, body?: string, contentType = 'application/json', timeoutMs = 5000): Promise<{ status: number; body: string }> {
+  request(
+    method: string,
+    path: string,
+    body?: string,
+    contentType = 'application/json',
+    timeoutMs = 5000,
+  ): Promise<{ status: number; body: string }> {
     return new Promise((resolvePromise, reject) => {
       const req = httpsRequest(
-        { host: '127.0.0.1', port: this.port, method, path, ...this.tls, agent: false, timeout: timeoutMs, headers: body === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } },
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          method,
+          path,
+          ...this.tls,
+          agent: false,
+          timeout: timeoutMs,
+          headers: body === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(body) },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -196,7 +259,10 @@ function tail(file: string, lines = 40): string {
 /** Every `*.yaml`/`*.yml` file in a directory (sorted), or none if it does not exist. */
 async function yamlFilesIn(dir: string): Promise<string[]> {
   try {
-    return (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(dir, f));
+    return (await readdir(dir))
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+      .map((f) => join(dir, f));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
@@ -244,9 +310,17 @@ class LocalControlPlane implements ControlPlane, Stoppable {
         if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0].message}`);
         const obj = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
         if (!obj) continue;
-        if (obj.kind !== 'CustomResourceDefinition' || !obj.metadata?.name) throw new Error(`${file}: expected CustomResourceDefinitions only, found ${obj.kind ?? 'a document without kind'}`);
+        if (obj.kind !== 'CustomResourceDefinition' || !obj.metadata?.name)
+          throw new Error(
+            `${file}: expected CustomResourceDefinitions only, found ${obj.kind ?? 'a document without kind'}`,
+          );
         const name = obj.metadata.name;
-        const res = await client.request('PATCH', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}?fieldManager=connectors-controlplane&force=true`, JSON.stringify(obj), 'application/apply-patch+yaml');
+        const res = await client.request(
+          'PATCH',
+          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}?fieldManager=connectors-controlplane&force=true`,
+          JSON.stringify(obj),
+          'application/apply-patch+yaml',
+        );
         if (res.status >= 300) throw new Error(`installing CRD ${name} from ${file}: HTTP ${res.status}: ${res.body}`);
         names.push(name);
       }
@@ -255,9 +329,17 @@ class LocalControlPlane implements ControlPlane, Stoppable {
     for (const name of names) {
       for (;;) {
         const res = await client.request('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
-        const conditions = res.status === 200 ? ((JSON.parse(res.body) as { status?: { conditions?: { type: string; status: string; message?: string }[] } }).status?.conditions ?? []) : [];
+        const conditions =
+          res.status === 200
+            ? ((
+                JSON.parse(res.body) as {
+                  status?: { conditions?: { type: string; status: string; message?: string }[] };
+                }
+              ).status?.conditions ?? [])
+            : [];
         if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) break;
-        if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after 30s: ${JSON.stringify(conditions)}`);
+        if (Date.now() > deadline)
+          throw new Error(`CRD ${name} not Established after 30s: ${JSON.stringify(conditions)}`);
         await sleep(50);
       }
     }
@@ -269,7 +351,10 @@ class LocalControlPlane implements ControlPlane, Stoppable {
     // One after the other: on a cold machine each is a Go build that wants every core and GBs of memory.
     const etcdBin = opts.binaries?.etcd ?? (await ensureBinary('etcd', this.log));
     const apiserverBin = opts.binaries?.kubeApiserver ?? (await ensureBinary('kube-apiserver', this.log));
-    const cmBin = opts.controllerManager === false ? undefined : (opts.binaries?.kubeControllerManager ?? (await ensureBinary('kube-controller-manager', this.log)));
+    const cmBin =
+      opts.controllerManager === false
+        ? undefined
+        : (opts.binaries?.kubeControllerManager ?? (await ensureBinary('kube-controller-manager', this.log)));
     this.tempStateDir = !opts.stateDir;
     this.stateDir = opts.stateDir ? resolve(opts.stateDir) : await mkdtemp(join(tmpdir(), 'connectors-controlplane-'));
     await mkdir(this.stateDir, { recursive: true });
@@ -300,14 +385,23 @@ class LocalControlPlane implements ControlPlane, Stoppable {
       await writeFile(this.kubeconfigPath, this.kubeconfigYaml, { mode: 0o600 });
       await chmod(this.kubeconfigPath, 0o600);
       this.readyMs = Date.now() - started;
-      this.log(`controlplane: ready at ${this.server} in ${(this.readyMs / 1000).toFixed(1)}s (state in ${this.stateDir})`);
+      this.log(
+        `controlplane: ready at ${this.server} in ${(this.readyMs / 1000).toFixed(1)}s (state in ${this.stateDir})`,
+      );
     } catch (err) {
       await this.stop().catch(() => {});
       throw err;
     }
   }
 
-  private async startProcesses(etcdBin: string, apiserverBin: string, cmBin: string | undefined, keys: Pki, pkiDir: string, started: number): Promise<void> {
+  private async startProcesses(
+    etcdBin: string,
+    apiserverBin: string,
+    cmBin: string | undefined,
+    keys: Pki,
+    pkiDir: string,
+    started: number,
+  ): Promise<void> {
     const watchdog = this.watchdog as Watchdog;
     const [apiserverPort, etcdClient, etcdPeer] = await allocatePorts(3);
     this.ports = { apiserver: apiserverPort, etcdClient, etcdPeer };
@@ -316,49 +410,65 @@ class LocalControlPlane implements ControlPlane, Stoppable {
     const logs = join(this.stateDir, 'logs');
     const deadline = started + (this.opts.readyTimeoutMs ?? 120_000);
 
-    const etcd = startComponent('etcd', etcdBin, [
-      '--name=default',
-      `--data-dir=${join(this.stateDir, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
-      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
-      '--unsafe-no-fsync=true',
-      '--log-level=warn',
-      '--quota-backend-bytes=4294967296',
-    ], { logFile: join(logs, 'etcd.log'), watchdog });
+    const etcd = startComponent(
+      'etcd',
+      etcdBin,
+      [
+        '--name=default',
+        `--data-dir=${join(this.stateDir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+        '--quota-backend-bytes=4294967296',
+      ],
+      { logFile: join(logs, 'etcd.log'), watchdog },
+    );
     this.components.push(etcd);
 
     const controllerManager = Boolean(cmBin);
-    const apiserver = startComponent('kube-apiserver', apiserverBin, [
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      `--secure-port=${apiserverPort}`,
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      `--cert-dir=${pkiDir}`,
-      `--tls-cert-file=${join(pkiDir, 'apiserver.crt')}`,
-      `--tls-private-key-file=${join(pkiDir, 'apiserver.key')}`,
-      `--client-ca-file=${join(pkiDir, 'ca.crt')}`,
-      '--authorization-mode=RBAC',
-      `--service-account-issuer=${this.serviceAccountIssuer}`,
-      `--service-account-key-file=${join(pkiDir, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(pkiDir, 'sa.key')}`,
-      `--api-audiences=${this.serviceAccountIssuer}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
-      '--allow-privileged=true',
-      '--enable-priority-and-fairness=false',
-      '--endpoint-reconciler-type=none',
-      '--profiling=false',
-      // Without kube-controller-manager nobody creates `default` ServiceAccounts, which the
-      // ServiceAccount admission plugin would require of every pod (envtest does the same).
-      ...(controllerManager ? [] : ['--disable-admission-plugins=ServiceAccount']),
-      ...(this.opts.apiserverArgs ?? []),
-    ], { logFile: join(logs, 'kube-apiserver.log'), watchdog });
+    const apiserver = startComponent(
+      'kube-apiserver',
+      apiserverBin,
+      [
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiserverPort}`,
+        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+        `--cert-dir=${pkiDir}`,
+        `--tls-cert-file=${join(pkiDir, 'apiserver.crt')}`,
+        `--tls-private-key-file=${join(pkiDir, 'apiserver.key')}`,
+        `--client-ca-file=${join(pkiDir, 'ca.crt')}`,
+        '--authorization-mode=RBAC',
+        `--service-account-issuer=${this.serviceAccountIssuer}`,
+        `--service-account-key-file=${join(pkiDir, 'sa.pub')}`,
+        `--service-account-signing-key-file=${join(pkiDir, 'sa.key')}`,
+        `--api-audiences=${this.serviceAccountIssuer}`,
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--allow-privileged=true',
+        '--enable-priority-and-fairness=false',
+        '--endpoint-reconciler-type=none',
+        '--profiling=false',
+        // Without kube-controller-manager nobody creates `default` ServiceAccounts, which the
+        // ServiceAccount admission plugin would require of every pod (envtest does the same).
+        ...(controllerManager ? [] : ['--disable-admission-plugins=ServiceAccount']),
+        ...(this.opts.apiserverArgs ?? []),
+      ],
+      { logFile: join(logs, 'kube-apiserver.log'), watchdog },
+    );
     this.components.push(apiserver);
-    this.log(`controlplane: started etcd (pid ${etcd.pid}, 127.0.0.1:${etcdClient}) and kube-apiserver (pid ${apiserver.pid}, ${this.server})`);
+    this.log(
+      `controlplane: started etcd (pid ${etcd.pid}, 127.0.0.1:${etcdClient}) and kube-apiserver (pid ${apiserver.pid}, ${this.server})`,
+    );
 
-    this.client = new ApiClient(apiserverPort, { ca: keys.ca.certPem, cert: keys.admin.certPem, key: keys.admin.keyPem });
+    this.client = new ApiClient(apiserverPort, {
+      ca: keys.ca.certPem,
+      cert: keys.admin.certPem,
+      key: keys.admin.keyPem,
+    });
     this.kubeconfigYaml = kubeconfigYaml(this.server, keys.ca.certPem, keys.admin.certPem, keys.admin.keyPem);
 
     await this.waitFor('kube-apiserver /readyz', deadline, [etcd, apiserver], async () => {
@@ -368,19 +478,34 @@ class LocalControlPlane implements ControlPlane, Stoppable {
 
     if (cmBin) {
       const cmKubeconfig = join(pkiDir, 'controller-manager.kubeconfig');
-      await writeFile(cmKubeconfig, kubeconfigYaml(this.server, keys.ca.certPem, keys.controllerManager.certPem, keys.controllerManager.keyPem, 'system:kube-controller-manager'), { mode: 0o600 });
-      const cm = startComponent('kube-controller-manager', cmBin, [
-        `--kubeconfig=${cmKubeconfig}`,
-        '--controllers=serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher,clusterrole-aggregation',
-        `--service-account-private-key-file=${join(pkiDir, 'sa.key')}`,
-        `--root-ca-file=${join(pkiDir, 'ca.crt')}`,
-        '--use-service-account-credentials=false',
-        '--leader-elect=false',
-        '--bind-address=127.0.0.1',
-        '--secure-port=0',
-        '--concurrent-gc-syncs=5',
-        '--concurrent-namespace-syncs=5',
-      ], { logFile: join(logs, 'kube-controller-manager.log'), watchdog });
+      await writeFile(
+        cmKubeconfig,
+        kubeconfigYaml(
+          this.server,
+          keys.ca.certPem,
+          keys.controllerManager.certPem,
+          keys.controllerManager.keyPem,
+          'system:kube-controller-manager',
+        ),
+        { mode: 0o600 },
+      );
+      const cm = startComponent(
+        'kube-controller-manager',
+        cmBin,
+        [
+          `--kubeconfig=${cmKubeconfig}`,
+          '--controllers=serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher,clusterrole-aggregation',
+          `--service-account-private-key-file=${join(pkiDir, 'sa.key')}`,
+          `--root-ca-file=${join(pkiDir, 'ca.crt')}`,
+          '--use-service-account-credentials=false',
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          '--secure-port=0',
+          '--concurrent-gc-syncs=5',
+          '--concurrent-namespace-syncs=5',
+        ],
+        { logFile: join(logs, 'kube-controller-manager.log'), watchdog },
+      );
       this.components.push(cm);
       this.log(`controlplane: started kube-controller-manager (pid ${cm.pid})`);
     }
@@ -397,15 +522,28 @@ class LocalControlPlane implements ControlPlane, Stoppable {
     }
 
     if (cmBin) {
-      await this.waitFor('kube-controller-manager (the default ServiceAccount)', deadline, this.components, async () => {
-        const res = await (this.client as ApiClient).request('GET', '/api/v1/namespaces/default/serviceaccounts/default');
-        return res.status === 200;
-      });
+      await this.waitFor(
+        'kube-controller-manager (the default ServiceAccount)',
+        deadline,
+        this.components,
+        async () => {
+          const res = await (this.client as ApiClient).request(
+            'GET',
+            '/api/v1/namespaces/default/serviceaccounts/default',
+          );
+          return res.status === 200;
+        },
+      );
     }
   }
 
   /** Poll `check` until true, failing early (with the log tail) if a component exits. */
-  private async waitFor(what: string, deadline: number, watched: Component[], check: () => Promise<boolean>): Promise<void> {
+  private async waitFor(
+    what: string,
+    deadline: number,
+    watched: Component[],
+    check: () => Promise<boolean>,
+  ): Promise<void> {
     let exited: Component | undefined;
     for (const c of watched) void c.exited.then(() => (exited ??= c));
     let lastError = '';
@@ -413,7 +551,10 @@ class LocalControlPlane implements ControlPlane, Stoppable {
       if (exited) {
         const log = tail(exited.logFile);
         const bindRace = /address already in use|bind: address/i.test(log);
-        throw new StartupError(`${exited.name} exited while waiting for ${what} (exit ${exited.child.exitCode ?? exited.child.signalCode}); last lines of its log:\n${log}`, bindRace);
+        throw new StartupError(
+          `${exited.name} exited while waiting for ${what} (exit ${exited.child.exitCode ?? exited.child.signalCode}); last lines of its log:\n${log}`,
+          bindRace,
+        );
       }
       try {
         if (await check()) return;

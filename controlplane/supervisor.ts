@@ -72,12 +72,23 @@ export class Watchdog {
   constructor(opts: { graceSeconds?: number; logFile?: string } = {}) {
     const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
     // The script travels in the environment so `ps` shows a short command line naming the parent.
-    this.process = spawn('/bin/sh', ['-c', 'eval "$CONNECTORS_WATCHDOG_SCRIPT"', 'connectors-watchdog', `parent=${process.pid}`], {
-      stdio: ['pipe', out, out],
-      detached: true,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GRACE_TENTHS: String(Math.round((opts.graceSeconds ?? 5) * 10)), CONNECTORS_WATCHDOG_SCRIPT: WATCHDOG_SCRIPT },
-    });
-    this.exited = once(this.process, 'exit').then(() => {}, () => {});
+    this.process = spawn(
+      '/bin/sh',
+      ['-c', 'eval "$CONNECTORS_WATCHDOG_SCRIPT"', 'connectors-watchdog', `parent=${process.pid}`],
+      {
+        stdio: ['pipe', out, out],
+        detached: true,
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          GRACE_TENTHS: String(Math.round((opts.graceSeconds ?? 5) * 10)),
+          CONNECTORS_WATCHDOG_SCRIPT: WATCHDOG_SCRIPT,
+        },
+      },
+    );
+    this.exited = once(this.process, 'exit').then(
+      () => {},
+      () => {},
+    );
     if (typeof out === 'number') closeSync(out);
     this.process.unref();
     (this.process.stdin as unknown as { unref?: () => void }).unref?.();
@@ -122,18 +133,30 @@ export interface Component {
 }
 
 /** Start a command in its own process group with output appended to `logFile`, registered with the watchdog. */
-export function startComponent(name: string, command: string, args: string[], opts: { logFile: string; watchdog: Watchdog; env?: NodeJS.ProcessEnv; cwd?: string }): Component {
+export function startComponent(
+  name: string,
+  command: string,
+  args: string[],
+  opts: { logFile: string; watchdog: Watchdog; env?: NodeJS.ProcessEnv; cwd?: string },
+): Component {
   const fd = openSync(opts.logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(command, args, { stdio: ['ignore', fd, fd], detached: true, env: opts.env ?? process.env, cwd: opts.cwd });
+    child = spawn(command, args, {
+      stdio: ['ignore', fd, fd],
+      detached: true,
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+    });
   } finally {
     closeSync(fd);
   }
   const pid = child.pid;
   if (pid === undefined) {
     // spawn failed (ENOENT, ...): the error arrives asynchronously; make it an exit.
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('error', () => resolve({ code: 127, signal: null })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('error', () => resolve({ code: 127, signal: null })),
+    );
     return { name, child, pid: -1, logFile: opts.logFile, exited };
   }
   opts.watchdog.watchGroup(pid);
@@ -226,11 +249,13 @@ export function registerLive(s: Stoppable, handleSignals: boolean): void {
     process.on('exit', onExit);
   }
   if (handleSignals) {
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) if (!process.listeners(sig).includes(onSignal)) process.on(sig, onSignal);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+      if (!process.listeners(sig).includes(onSignal)) process.on(sig, onSignal);
   }
 }
 
 export function unregisterLive(s: Stoppable): void {
   live.delete(s);
-  if (live.size === 0) for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(sig, onSignal);
+  if (live.size === 0)
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(sig, onSignal);
 }

@@ -35,7 +35,8 @@ export async function readFileSet(target: string): Promise<Map<string, string> |
   const gen = await currentGeneration(target);
   if (!gen) return undefined;
   const out = new Map<string, string>();
-  for (const name of (await readdir(join(target, gen))).sort()) out.set(name, await readFile(join(target, gen, name), 'utf8'));
+  for (const name of (await readdir(join(target, gen))).sort())
+    out.set(name, await readFile(join(target, gen, name), 'utf8'));
   return out;
 }
 
@@ -51,7 +52,8 @@ function sameSet(a: Map<string, string>, b: Map<string, string>): boolean {
  */
 export async function writeFileSet(target: string, files: Map<string, string>): Promise<boolean> {
   for (const name of files.keys()) {
-    if (name.startsWith('..') || name.includes('/') || name === '' || name === '.') throw new Error(`invalid file name ${JSON.stringify(name)}`);
+    if (name.startsWith('..') || name.includes('/') || name === '' || name === '.')
+      throw new Error(`invalid file name ${JSON.stringify(name)}`);
   }
   const previous = await currentGeneration(target);
   if (previous) {
@@ -93,7 +95,9 @@ export async function writeFileSet(target: string, files: Map<string, string>): 
   );
   await Promise.all(
     [...entries]
-      .filter((entry) => (entry.startsWith('..') ? entry !== DATA && entry !== gen && entry !== DATA_TMP : !visible.has(entry)))
+      .filter((entry) =>
+        entry.startsWith('..') ? entry !== DATA && entry !== gen && entry !== DATA_TMP : !visible.has(entry),
+      )
       .map((entry) => rm(join(target, entry), { recursive: true, force: true })),
   );
   return true;

@@ -68,13 +68,18 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function checkName(what: string, value: string, pattern: RegExp, max: number): void {
-  if (!pattern.test(value) || value.length > max) throw invalidArgument(`invalid ${what} ${JSON.stringify(value)} in volume attributes`);
+  if (!pattern.test(value) || value.length > max)
+    throw invalidArgument(`invalid ${what} ${JSON.stringify(value)} in volume attributes`);
 }
 
 function parseRef(item: string, podNamespace: string): ConnectorRef {
   const parts = item.split('/');
-  if (parts.length > 2) throw invalidArgument(`invalid connector ${JSON.stringify(item)} in volume attribute "connectors": use name or namespace/name`);
-  const [namespace, name] = parts.length === 2 ? [parts[0].trim() || podNamespace, parts[1].trim()] : [podNamespace, parts[0].trim()];
+  if (parts.length > 2)
+    throw invalidArgument(
+      `invalid connector ${JSON.stringify(item)} in volume attribute "connectors": use name or namespace/name`,
+    );
+  const [namespace, name] =
+    parts.length === 2 ? [parts[0].trim() || podNamespace, parts[1].trim()] : [podNamespace, parts[0].trim()];
   checkName('connector namespace', namespace, DNS_LABEL, 63);
   checkName('connector name', name, DNS_SUBDOMAIN, 253);
   return { namespace, name };
@@ -82,21 +87,29 @@ function parseRef(item: string, podNamespace: string): ConnectorRef {
 
 /** The connectors a volume names: `connectors`, else the deprecated `connector.name` (+ `connector.namespace`). */
 export function parseConnectors(attrs: Record<string, string>, podNamespace: string): ConnectorRef[] {
-  const list = (attrs[KEYS.connectors] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (attrs[KEYS.connectors] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const fromList = list.map((item) => parseRef(item, podNamespace));
   const single = attrs[KEYS.connectorName]?.trim();
   const fromSingle = single ? [parseRef(single, attrs[KEYS.connectorNamespace]?.trim() || podNamespace)] : [];
   if (fromSingle.length && attrs[KEYS.connectorName]?.includes('/')) {
-    throw invalidArgument(`invalid volume attribute "connector.name" ${JSON.stringify(single)}: give the namespace in "connector.namespace"`);
+    throw invalidArgument(
+      `invalid volume attribute "connector.name" ${JSON.stringify(single)}: give the namespace in "connector.namespace"`,
+    );
   }
   if (fromList.length && fromSingle.length) {
     const s = fromSingle[0];
     if (fromList.length !== 1 || fromList[0].namespace !== s.namespace || fromList[0].name !== s.name) {
-      throw invalidArgument('volume attributes "connectors" and "connector.name" name different connectors: use only "connectors"');
+      throw invalidArgument(
+        'volume attributes "connectors" and "connector.name" name different connectors: use only "connectors"',
+      );
     }
   }
   const refs = fromList.length ? fromList : fromSingle;
-  if (!refs.length) throw invalidArgument('volume attribute "connectors" (or the deprecated "connector.name") is required');
+  if (!refs.length)
+    throw invalidArgument('volume attribute "connectors" (or the deprecated "connector.name") is required');
   const seen = new Set<string>();
   return refs.filter((r) => {
     const key = `${r.namespace}/${r.name}`;
@@ -114,7 +127,8 @@ export function parseSelectors(value: string | undefined): { includes: string[];
     if (!item) continue;
     if (item.startsWith('!')) {
       const file = item.slice(1).trim();
-      if (!file) throw invalidArgument('invalid volume attribute "configuration.names": "!" must be followed by a file name');
+      if (!file)
+        throw invalidArgument('invalid volume attribute "configuration.names": "!" must be followed by a file name');
       if (!excludes.includes(file)) excludes.push(file);
     } else if (!includes.includes(item)) includes.push(item);
   }
@@ -129,18 +143,25 @@ export function parseParams(value: string | undefined): Record<string, Record<st
   } catch (err) {
     throw invalidArgument(`invalid volume attribute "configuration.params": not valid JSON: ${(err as Error).message}`);
   }
-  const shape = 'must be a JSON object of configuration name to an object of parameter name to string value, e.g. {"npmrc":{"registry":"https://..."}}';
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidArgument(`invalid volume attribute "configuration.params": ${shape}`);
+  const shape =
+    'must be a JSON object of configuration name to an object of parameter name to string value, e.g. {"npmrc":{"registry":"https://..."}}';
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw invalidArgument(`invalid volume attribute "configuration.params": ${shape}`);
   const out: Record<string, Record<string, string>> = {};
   for (const [config, params] of Object.entries(parsed)) {
     if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-      throw invalidArgument(`invalid volume attribute "configuration.params": the value of ${JSON.stringify(config)} ${shape.replace(/^must be a JSON object of configuration name to /, 'must be ')}`);
+      throw invalidArgument(
+        `invalid volume attribute "configuration.params": the value of ${JSON.stringify(config)} ${shape.replace(/^must be a JSON object of configuration name to /, 'must be ')}`,
+      );
     }
     out[config] = {};
     for (const [k, v] of Object.entries(params)) {
       if (typeof v === 'string') out[config][k] = v;
       else if (typeof v === 'number' || typeof v === 'boolean') out[config][k] = String(v);
-      else throw invalidArgument(`invalid volume attribute "configuration.params": parameter ${JSON.stringify(`${config}.${k}`)} must be a string`);
+      else
+        throw invalidArgument(
+          `invalid volume attribute "configuration.params": parameter ${JSON.stringify(`${config}.${k}`)} must be a string`,
+        );
     }
   }
   return out;
@@ -155,7 +176,8 @@ export function parseTokenExpiration(value: string | undefined): number {
     throw invalidArgument(`invalid volume attribute "token.expiration": ${(err as Error).message}`);
   }
   const seconds = Math.floor(ms / 1000);
-  if (seconds < MIN_TOKEN_EXPIRATION_SECONDS) throw invalidArgument(`invalid volume attribute "token.expiration" ${JSON.stringify(value)}: must be at least 10m`);
+  if (seconds < MIN_TOKEN_EXPIRATION_SECONDS)
+    throw invalidArgument(`invalid volume attribute "token.expiration" ${JSON.stringify(value)}: must be at least 10m`);
   return seconds;
 }
 
@@ -163,7 +185,11 @@ export function parseTokenExpiration(value: string | undefined): number {
  * The kubelet-requested token for `audience`, from `csi.storage.k8s.io/serviceAccount.tokens`:
  * secrets first (KEP-5538 serviceAccountTokenInSecrets), then volume_context.
  */
-export function kubeletToken(volumeContext: Record<string, string>, secrets: Record<string, string>, audience: string): KubeletToken | undefined {
+export function kubeletToken(
+  volumeContext: Record<string, string>,
+  secrets: Record<string, string>,
+  audience: string,
+): KubeletToken | undefined {
   for (const source of [secrets, volumeContext]) {
     const raw = source[KEYS.serviceAccountTokens];
     if (!raw) continue;
@@ -186,17 +212,28 @@ export function parsePodInfo(ctx: Record<string, string>): PodInfo {
     uid: ctx[KEYS.podUID] ?? '',
     serviceAccount: ctx[KEYS.serviceAccountName] ?? '',
   };
-  const missing = Object.entries({ [KEYS.podName]: pod.name, [KEYS.podNamespace]: pod.namespace, [KEYS.podUID]: pod.uid, [KEYS.serviceAccountName]: pod.serviceAccount })
+  const missing = Object.entries({
+    [KEYS.podName]: pod.name,
+    [KEYS.podNamespace]: pod.namespace,
+    [KEYS.podUID]: pod.uid,
+    [KEYS.serviceAccountName]: pod.serviceAccount,
+  })
     .filter(([, v]) => !v)
     .map(([k]) => k);
   if (missing.length) {
-    throw invalidArgument(`missing pod information ${missing.join(', ')} in volume context: the CSIDriver connectors-csi must set podInfoOnMount: true`);
+    throw invalidArgument(
+      `missing pod information ${missing.join(', ')} in volume context: the CSIDriver connectors-csi must set podInfoOnMount: true`,
+    );
   }
   return pod;
 }
 
 /** Everything a publish needs from volume_context and secrets; throws CsiError(InvalidArgument). */
-export function parseVolumeRequest(volumeContext: Record<string, string>, secrets: Record<string, string>, audience: string): VolumeRequest {
+export function parseVolumeRequest(
+  volumeContext: Record<string, string>,
+  secrets: Record<string, string>,
+  audience: string,
+): VolumeRequest {
   const pod = parsePodInfo(volumeContext);
   const { includes, excludes } = parseSelectors(volumeContext[KEYS.configurationNames]);
   return {

@@ -41,7 +41,11 @@ export const MULTI_CONNECTOR_FLAG = 'enable-multi-connector';
 const PROTO_PATH = fileURLToPath(new URL('./csi.proto', import.meta.url));
 const VERSION = (() => {
   try {
-    return (JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as {
+        version: string;
+      }
+    ).version;
   } catch {
     return '0.0.0';
   }
@@ -122,7 +126,10 @@ class Locks {
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_r, reject) => (timer = setTimeout(() => reject(unavailable(message)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<T>((_r, reject) => (timer = setTimeout(() => reject(unavailable(message)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 export class NodeServer {
@@ -150,16 +157,28 @@ export class NodeServer {
     this.nodeId = opts.nodeId;
     this.log = opts.log ?? createLogger('csi');
     this.systemNamespace = opts.systemNamespace ?? defaultSystemNamespace();
-    this.proxyURL = (opts.proxyURL ?? `http://${PROXY_SERVICE_NAME}.${this.systemNamespace}.svc.cluster.local`).replace(/\/+$/, '');
+    this.proxyURL = (opts.proxyURL ?? `http://${PROXY_SERVICE_NAME}.${this.systemNamespace}.svc.cluster.local`).replace(
+      /\/+$/,
+      '',
+    );
     new URL(this.proxyURL); // throws on a bad --proxy-url
     this.syncTimeoutMs = opts.syncTimeoutMs ?? 30_000;
     this.connectors = startInformer<Connector>(kc, collectionPath('Connector'), { log: this.log });
     this.classes = startInformer<ConnectorClass>(kc, collectionPath('ConnectorClass'), { log: this.log });
     this.namespaces = startInformer<V1Namespace>(kc, '/api/v1/namespaces', { log: this.log });
-    this.caConfigMaps = startInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${this.systemNamespace}/configmaps`, { fieldSelector: `metadata.name=${PROXY_CA_NAME}`, log: this.log });
+    this.caConfigMaps = startInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${this.systemNamespace}/configmaps`, {
+      fieldSelector: `metadata.name=${PROXY_CA_NAME}`,
+      log: this.log,
+    });
     this.flags = opts.flags ?? watchFeatureFlags(kc, this.systemNamespace, this.log);
     this.tokens = new TokenSource(rest, { audience: PROXY_AUDIENCE });
-    this.synced = Promise.all([this.connectors.synced, this.classes.synced, this.namespaces.synced, this.caConfigMaps.synced, this.flags.synced]).then(() => {
+    this.synced = Promise.all([
+      this.connectors.synced,
+      this.classes.synced,
+      this.namespaces.synced,
+      this.caConfigMaps.synced,
+      this.flags.synced,
+    ]).then(() => {
       this.isSynced = true;
     });
   }
@@ -169,7 +188,13 @@ export class NodeServer {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([this.connectors.stop(), this.classes.stop(), this.namespaces.stop(), this.caConfigMaps.stop(), this.flags.stop()]);
+    await Promise.allSettled([
+      this.connectors.stop(),
+      this.classes.stop(),
+      this.namespaces.stop(),
+      this.caConfigMaps.stop(),
+      this.flags.stop(),
+    ]);
   }
 
   // ---- Identity
@@ -201,12 +226,16 @@ export class NodeServer {
     if (!req.volume_id) throw invalidArgument('volume_id is required');
     if (!req.target_path) throw invalidArgument('target_path is required');
     if (!req.volume_capability) throw invalidArgument('volume_capability is required');
-    if (req.volume_capability.block || req.volume_capability.access_type === 'block') throw invalidArgument('block volumes are not supported: connectors-csi provides mount volumes');
+    if (req.volume_capability.block || req.volume_capability.access_type === 'block')
+      throw invalidArgument('block volumes are not supported: connectors-csi provides mount volumes');
     const ctx = req.volume_context ?? {};
     if (ctx[KEYS.ephemeral] !== 'true') {
-      throw invalidArgument(`only ephemeral inline volumes are supported (volume_context ${KEYS.ephemeral}="true"): use a csi volume in the Pod spec with driver ${DRIVER_NAME}`);
+      throw invalidArgument(
+        `only ephemeral inline volumes are supported (volume_context ${KEYS.ephemeral}="true"): use a csi volume in the Pod spec with driver ${DRIVER_NAME}`,
+      );
     }
-    if (!req.readonly) throw invalidArgument(`readOnly must be true: set readOnly: true on the csi volume of driver ${DRIVER_NAME}`);
+    if (!req.readonly)
+      throw invalidArgument(`readOnly must be true: set readOnly: true on the csi volume of driver ${DRIVER_NAME}`);
     const target = resolve(req.target_path);
     const vreq = parseVolumeRequest(ctx, req.secrets ?? {}, PROXY_AUDIENCE);
     if (vreq.connectors.length > 1 && !this.flags.enabled(MULTI_CONNECTOR_FLAG)) {
@@ -215,13 +244,19 @@ export class NodeServer {
           `set ${MULTI_CONNECTOR_FLAG}: "true" in ConfigMap connectors-config of namespace ${this.systemNamespace}, or mount one connector per volume`,
       );
     }
-    if (!this.isSynced) await withTimeout(this.synced, this.syncTimeoutMs, 'the driver has not yet listed Connectors and ConnectorClasses; retry');
+    if (!this.isSynced)
+      await withTimeout(
+        this.synced,
+        this.syncTimeoutMs,
+        'the driver has not yet listed Connectors and ConnectorClasses; retry',
+      );
 
     const resolved: ResolvedConnector[] = [];
     const podNs = await this.namespace(vreq.pod.namespace);
     for (const ref of vreq.connectors) {
       const connNs = ref.namespace === vreq.pod.namespace ? podNs : await this.namespace(ref.namespace);
-      if (!inScope(vreq.pod.namespace, podNs?.metadata?.labels, ref.namespace, connNs?.metadata?.labels)) throw scopeError(vreq.pod.namespace, ref);
+      if (!inScope(vreq.pod.namespace, podNs?.metadata?.labels, ref.namespace, connNs?.metadata?.labels))
+        throw scopeError(vreq.pod.namespace, ref);
       resolved.push(await this.resolveConnector(ref, vreq.pod.namespace));
     }
     const token = await this.tokens.token(vreq);
@@ -238,7 +273,12 @@ export class NodeServer {
 
     const changed = await this.locks.run(target, async () => {
       const wasMounted = await this.mounter.isMounted(target);
-      const existed = wasMounted || (await stat(target).then(() => true, () => false));
+      const existed =
+        wasMounted ||
+        (await stat(target).then(
+          () => true,
+          () => false,
+        ));
       try {
         await mkdir(dirname(target), { recursive: true });
         await this.mounter.mount(target);
@@ -248,7 +288,9 @@ export class NodeServer {
       } catch (err) {
         if (!wasMounted) {
           // A failed first publish leaves nothing behind: no mount, and no directory we created.
-          await this.mounter.unmount(target).catch((e) => this.log.warn('cleanup after failed publish', { target, error: (e as Error).message }));
+          await this.mounter
+            .unmount(target)
+            .catch((e) => this.log.warn('cleanup after failed publish', { target, error: (e as Error).message }));
           if (!existed) await rm(target, { recursive: true, force: true }).catch(() => {});
         }
         throw internal(`failed to write volume at ${target}: ${(err as Error).message}`);
@@ -297,7 +339,9 @@ export class NodeServer {
   }
 
   private async namespace(name: string): Promise<V1Namespace | undefined> {
-    return this.namespaces.get(name) ?? (await this.live<V1Namespace>(`/api/v1/namespaces/${encodeURIComponent(name)}`));
+    return (
+      this.namespaces.get(name) ?? (await this.live<V1Namespace>(`/api/v1/namespaces/${encodeURIComponent(name)}`))
+    );
   }
 
   private async resolveConnector(ref: ConnectorRef, podNamespace: string): Promise<ResolvedConnector> {
@@ -307,10 +351,14 @@ export class NodeServer {
     const shown = ref.namespace === podNamespace ? ref.name : `${ref.namespace}/${ref.name}`;
     if (!connector) throw notFound(`connector "${shown}" not found`);
     const className = connector.spec.connectorClassName;
-    const cls = this.classes.get(className) ?? (await this.live<ConnectorClass>(`${collectionPath('ConnectorClass')}/${encodeURIComponent(className)}`));
+    const cls =
+      this.classes.get(className) ??
+      (await this.live<ConnectorClass>(`${collectionPath('ConnectorClass')}/${encodeURIComponent(className)}`));
     if (!cls) throw failedPrecondition(`connectorclass "${className}" of connector "${shown}" not found`);
     if (cls.spec?.proxy && !connector.status?.proxy?.httpAddress?.url) {
-      throw unavailable(`connector "${shown}" has no proxy address yet (status.proxy.httpAddress.url); is the connectors controller running?`);
+      throw unavailable(
+        `connector "${shown}" has no proxy address yet (status.proxy.httpAddress.url); is the connectors controller running?`,
+      );
     }
     return { connector, cls };
   }
@@ -325,7 +373,12 @@ function unary<Req>(log: Logger, method: string, fn: (req: Req) => unknown | Pro
         (err: unknown) => {
           const e = err instanceof CsiError ? err : internal((err as Error)?.message ?? String(err));
           const req = call.request as { volume_id?: string; target_path?: string };
-          log.warn(`${method} failed`, { code: codeName(e.code), error: e.message, volumeId: req?.volume_id, target: req?.target_path });
+          log.warn(`${method} failed`, {
+            code: codeName(e.code),
+            error: e.message,
+            volumeId: req?.volume_id,
+            target: req?.target_path,
+          });
           callback({ code: e.code, details: e.message, metadata: new grpc.Metadata() } as grpc.ServiceError, null);
         },
       );
@@ -340,26 +393,45 @@ export async function startCsiDriver(kc: KubeConfig, opts: CsiDriverOptions): Pr
   const rest = await kubeRest(kc);
   const node = new NodeServer(kc, rest, mounter, { ...opts, log });
 
-  const definition = protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const definition = protoLoader.loadSync(PROTO_PATH, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
   const csi = (grpc.loadPackageDefinition(definition) as any).csi.v1;
   const server = new grpc.Server();
   const unimplemented = (name: string) => (_call: Call<unknown>, cb: Callback) =>
-    cb({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented by ${DRIVER_NAME} (ephemeral inline volumes only)` } as grpc.ServiceError, null);
-  const publishSeconds = histogram('connectors_csi_publish_duration_seconds', 'NodePublishVolume duration by gRPC code.', ['code'], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]);
+    cb(
+      {
+        code: grpc.status.UNIMPLEMENTED,
+        details: `${name} is not implemented by ${DRIVER_NAME} (ephemeral inline volumes only)`,
+      } as grpc.ServiceError,
+      null,
+    );
+  const publishSeconds = histogram(
+    'connectors_csi_publish_duration_seconds',
+    'NodePublishVolume duration by gRPC code.',
+    ['code'],
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+  );
   const calls = counter('connectors_csi_calls_total', 'CSI calls by method and gRPC code.', ['method', 'code']);
-  const timed = <Req>(method: string, fn: (req: Req) => Promise<unknown> | unknown) => async (req: Req) => {
-    const t = performance.now();
-    let code = 'OK';
-    try {
-      return await fn(req);
-    } catch (err) {
-      code = err instanceof CsiError ? codeName(err.code) : 'Internal';
-      throw err;
-    } finally {
-      calls.inc({ method, code });
-      if (method === 'NodePublishVolume') publishSeconds.observe({ code }, (performance.now() - t) / 1000);
-    }
-  };
+  const timed =
+    <Req>(method: string, fn: (req: Req) => Promise<unknown> | unknown) =>
+    async (req: Req) => {
+      const t = performance.now();
+      let code = 'OK';
+      try {
+        return await fn(req);
+      } catch (err) {
+        code = err instanceof CsiError ? codeName(err.code) : 'Internal';
+        throw err;
+      } finally {
+        calls.inc({ method, code });
+        if (method === 'NodePublishVolume') publishSeconds.observe({ code }, (performance.now() - t) / 1000);
+      }
+    };
 
   server.addService(csi.Identity.service, {
     GetPluginInfo: unary(log, 'GetPluginInfo', () => node.getPluginInfo()),
@@ -371,8 +443,16 @@ export async function startCsiDriver(kc: KubeConfig, opts: CsiDriverOptions): Pr
     NodeUnstageVolume: unimplemented('NodeUnstageVolume'),
     NodeGetVolumeStats: unimplemented('NodeGetVolumeStats'),
     NodeExpandVolume: unimplemented('NodeExpandVolume'),
-    NodePublishVolume: unary(log, 'NodePublishVolume', timed('NodePublishVolume', (r: PublishRequest) => node.nodePublishVolume(r))),
-    NodeUnpublishVolume: unary(log, 'NodeUnpublishVolume', timed('NodeUnpublishVolume', (r: UnpublishRequest) => node.nodeUnpublishVolume(r))),
+    NodePublishVolume: unary(
+      log,
+      'NodePublishVolume',
+      timed('NodePublishVolume', (r: PublishRequest) => node.nodePublishVolume(r)),
+    ),
+    NodeUnpublishVolume: unary(
+      log,
+      'NodeUnpublishVolume',
+      timed('NodeUnpublishVolume', (r: UnpublishRequest) => node.nodeUnpublishVolume(r)),
+    ),
     NodeGetCapabilities: unary(log, 'NodeGetCapabilities', () => node.nodeGetCapabilities()),
     NodeGetInfo: unary(log, 'NodeGetInfo', () => node.nodeGetInfo()),
   });
@@ -380,13 +460,21 @@ export async function startCsiDriver(kc: KubeConfig, opts: CsiDriverOptions): Pr
   await mkdir(dirname(path), { recursive: true });
   await rm(path, { force: true }); // a socket left by a previous run
   try {
-    await new Promise<void>((ok, fail) => server.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? fail(err) : ok())));
+    await new Promise<void>((ok, fail) =>
+      server.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? fail(err) : ok())),
+    );
   } catch (err) {
     await node.stop();
     await rest.close();
     throw err;
   }
-  log.info('CSI driver listening', { endpoint: `unix://${path}`, nodeId: opts.nodeId, mounter: mounter.kind, proxyURL: node.proxyURL, systemNamespace: node.systemNamespace });
+  log.info('CSI driver listening', {
+    endpoint: `unix://${path}`,
+    nodeId: opts.nodeId,
+    mounter: mounter.kind,
+    proxyURL: node.proxyURL,
+    systemNamespace: node.systemNamespace,
+  });
   let stopped = false;
   return {
     endpoint: `unix://${path}`,

@@ -2,8 +2,8 @@
 const UNITS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  'µs': 1e-3, // U+00B5
-  'μs': 1e-3, // U+03BC
+  µs: 1e-3, // U+00B5
+  μs: 1e-3, // U+03BC
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -25,7 +25,8 @@ export function parseGoDuration(text: string): number {
   while (s !== '') {
     const num = /^(\d*)(?:\.(\d*))?/.exec(s)!;
     const [whole, intPart = '', fracPart] = num;
-    if (intPart === '' && (fracPart === undefined || fracPart === '')) throw new Error(`time: invalid duration ${quoted}`);
+    if (intPart === '' && (fracPart === undefined || fracPart === ''))
+      throw new Error(`time: invalid duration ${quoted}`);
     s = s.slice(whole.length);
     const unit = /^[^\d.]+/.exec(s)?.[0];
     if (!unit) throw new Error(`time: missing unit in duration ${quoted}`);

@@ -59,7 +59,8 @@ async function removeTarget(target: string): Promise<void> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
-    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new Error(`${target} is not empty and not a connectors-csi volume; left in place`);
+    if (code === 'ENOTEMPTY' || code === 'EEXIST')
+      throw new Error(`${target} is not empty and not a connectors-csi volume; left in place`);
     throw err;
   }
 }
@@ -80,9 +81,18 @@ export class TmpfsMounter implements Mounter {
     if (await this.isMounted(target)) return;
     await mkdir(target, { recursive: true, mode: 0o750 });
     try {
-      await run('mount', ['-t', 'tmpfs', '-o', `size=${this.sizeBytes},mode=0755,nosuid,nodev,noexec`, 'connectors-csi', target]);
+      await run('mount', [
+        '-t',
+        'tmpfs',
+        '-o',
+        `size=${this.sizeBytes},mode=0755,nosuid,nodev,noexec`,
+        'connectors-csi',
+        target,
+      ]);
     } catch (err) {
-      throw new Error(`mount -t tmpfs at ${target}: ${((err as { stderr?: string }).stderr || (err as Error).message).trim()}`);
+      throw new Error(
+        `mount -t tmpfs at ${target}: ${((err as { stderr?: string }).stderr || (err as Error).message).trim()}`,
+      );
     }
   }
 

@@ -46,13 +46,26 @@ export interface RenderInput {
 export const connectorProxyAddress = (c: Connector) => c.status?.proxy?.httpAddress?.url ?? '';
 
 /** http://<ns>%2F<name>:<token>@<host:port> on the forward proxy's scheme. */
-export function forwardProxyWithAuth(forwardProxyURL: string, c: { namespace: string; name: string }, token: string): string {
+export function forwardProxyWithAuth(
+  forwardProxyURL: string,
+  c: { namespace: string; name: string },
+  token: string,
+): string {
   const u = new URL(forwardProxyURL);
   return `${u.protocol}//${encodeURIComponent(c.namespace)}%2F${encodeURIComponent(c.name)}:${encodeURIComponent(token)}@${u.host}`;
 }
 
-export function builtinFiles(last: Connector, token: string, caCert: string, forwardProxyURL: string): Map<string, string> {
-  const proxy = forwardProxyWithAuth(forwardProxyURL, { namespace: last.metadata.namespace!, name: last.metadata.name! }, token);
+export function builtinFiles(
+  last: Connector,
+  token: string,
+  caCert: string,
+  forwardProxyURL: string,
+): Map<string, string> {
+  const proxy = forwardProxyWithAuth(
+    forwardProxyURL,
+    { namespace: last.metadata.namespace!, name: last.metadata.name! },
+    token,
+  );
   return new Map([
     ['.env', `http_proxy=${proxy}\nhttps_proxy=${proxy}\nno_proxy=${NO_PROXY}\n`],
     ['http.proxy', proxy],
@@ -78,15 +91,28 @@ function connectorView(c: Connector): Record<string, unknown> {
 
 function classView(cls: ConnectorClass): Record<string, unknown> {
   const { managedFields: _m, ...metadata } = cls.metadata as ConnectorClass['metadata'] & { managedFields?: unknown };
-  return { apiVersion: cls.apiVersion, kind: cls.kind, metadata, spec: cls.spec, status: cls.status ?? {}, proxyAddress: cls.status?.proxyAddress?.url ?? '' };
+  return {
+    apiVersion: cls.apiVersion,
+    kind: cls.kind,
+    metadata,
+    spec: cls.spec,
+    status: cls.status ?? {},
+    proxyAddress: cls.status?.proxyAddress?.url ?? '',
+  };
 }
 
 /** Declared defaults, then the volume's values; a declared param without default and without value is an error. */
-export function configurationParams(cls: ConnectorClass, config: Configuration, given: Record<string, string> | undefined): Record<string, string> {
+export function configurationParams(
+  cls: ConnectorClass,
+  config: Configuration,
+  given: Record<string, string> | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of config.params ?? []) if (p.default !== undefined) out[p.name] = p.default;
   Object.assign(out, given ?? {});
-  const missing = (config.params ?? []).filter((p) => p.default === undefined && out[p.name] === undefined).map((p) => p.name);
+  const missing = (config.params ?? [])
+    .filter((p) => p.default === undefined && out[p.name] === undefined)
+    .map((p) => p.name);
   if (missing.length) {
     throw invalidArgument(
       `configuration "${config.name}" of connectorclass "${cls.metadata.name}" requires parameter${missing.length > 1 ? 's' : ''} ${missing.map((m) => JSON.stringify(m)).join(', ')}: ` +
@@ -133,19 +159,29 @@ export function renderVolume(input: RenderInput): Map<string, string> {
   const files = builtinFiles(last, input.token, input.caCert, input.forwardProxyURL);
   const groups = groupByClass(input.connectors);
 
-  const unknown = input.includes.filter((name) => !groups.some((g) => g.cls.spec?.configurations?.some((c) => c.name === name)));
+  const unknown = input.includes.filter(
+    (name) => !groups.some((g) => g.cls.spec?.configurations?.some((c) => c.name === name)),
+  );
   if (unknown.length) {
     const classes = groups.map((g) => `"${g.cls.metadata.name}"`).join(', ');
-    throw notFound(`configuration ${unknown.map((n) => JSON.stringify(n)).join(', ')} not found in connectorclass ${classes}`);
+    throw notFound(
+      `configuration ${unknown.map((n) => JSON.stringify(n)).join(', ')} not found in connectorclass ${classes}`,
+    );
   }
 
   for (const g of groups) {
-    const selected = input.includes.map((name) => g.cls.spec?.configurations?.find((c) => c.name === name)).filter((c): c is Configuration => Boolean(c));
+    const selected = input.includes
+      .map((name) => g.cls.spec?.configurations?.find((c) => c.name === name))
+      .filter((c): c is Configuration => Boolean(c));
     if (!selected.length) continue;
     const groupLast = g.connectors[g.connectors.length - 1];
     const base = {
       connector: connectorView(groupLast),
-      connectors: g.connectors.map((c) => ({ ...connectorView(c), name: c.metadata.name, namespace: c.metadata.namespace })),
+      connectors: g.connectors.map((c) => ({
+        ...connectorView(c),
+        name: c.metadata.name,
+        namespace: c.metadata.namespace,
+      })),
       connectorclass: classView(g.cls),
       context: { token: input.token, proxy: { caCert: input.caCert } },
     };
@@ -155,7 +191,9 @@ export function renderVolume(input: RenderInput): Map<string, string> {
       for (const [file, text] of Object.entries(config.data ?? {})) {
         const where = `configuration "${config.name}" of connectorclass "${g.cls.metadata.name}"`;
         if (!FILE_NAME.test(file) || file === '.' || file.startsWith('..')) {
-          throw internal(`failed to generate configuration: ${where}: invalid file name ${JSON.stringify(file)} (letters, digits, ".", "_" and "-" only; not starting with "..")`);
+          throw internal(
+            `failed to generate configuration: ${where}: invalid file name ${JSON.stringify(file)} (letters, digits, ".", "_" and "-" only; not starting with "..")`,
+          );
         }
         try {
           files.set(file, compile(file, text).execute(data));

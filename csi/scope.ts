@@ -11,7 +11,12 @@ export const PROJECT_MEMBER_LABEL = 'cpaas.io/project';
 
 export type Labels = Record<string, string> | undefined;
 
-export function inScope(podNamespace: string, podNamespaceLabels: Labels, connectorNamespace: string, connectorNamespaceLabels: Labels): boolean {
+export function inScope(
+  podNamespace: string,
+  podNamespaceLabels: Labels,
+  connectorNamespace: string,
+  connectorNamespaceLabels: Labels,
+): boolean {
   if (podNamespace === connectorNamespace) return true;
   if (connectorNamespace === CLUSTER_SCOPE_NAMESPACE) return true;
   const group = connectorNamespaceLabels?.[PROJECT_NAMESPACE_LABEL];

@@ -46,7 +46,11 @@ export class TokenSource {
   async token(req: VolumeRequest): Promise<ProxyToken> {
     const now = this.now();
     const k = req.kubeletToken;
-    if (k && (Number.isNaN(k.expiresAt) || (k.expiresAt > now + SLACK_MS && k.expiresAt <= now + req.tokenExpirationSeconds * 1000 + SLACK_MS))) {
+    if (
+      k &&
+      (Number.isNaN(k.expiresAt) ||
+        (k.expiresAt > now + SLACK_MS && k.expiresAt <= now + req.tokenExpirationSeconds * 1000 + SLACK_MS))
+    ) {
       return { token: k.token, source: 'kubelet', expiresAt: k.expiresAt };
     }
     const key = `${req.pod.namespace}/${req.pod.serviceAccount}/${req.pod.uid}/${req.tokenExpirationSeconds}`;
@@ -94,13 +98,18 @@ export class TokenSource {
         },
       );
       const token = res.status?.token;
-      if (!token) throw internal(`TokenRequest for serviceaccount "${pod.namespace}/${pod.serviceAccount}" returned no token`);
-      const expiresAt = Date.parse(res.status?.expirationTimestamp ?? '') || issuedAt + req.tokenExpirationSeconds * 1000;
+      if (!token)
+        throw internal(`TokenRequest for serviceaccount "${pod.namespace}/${pod.serviceAccount}" returned no token`);
+      const expiresAt =
+        Date.parse(res.status?.expirationTimestamp ?? '') || issuedAt + req.tokenExpirationSeconds * 1000;
       return { token, issuedAt, expiresAt };
     } catch (err) {
       if (err instanceof CsiError) throw err;
       const what = `failed to request a token for serviceaccount "${pod.namespace}/${pod.serviceAccount}" bound to pod "${pod.name}"`;
-      const reason = err instanceof KubeApiError ? ((err.body as { message?: string })?.message ?? err.message) : (err as Error).message;
+      const reason =
+        err instanceof KubeApiError
+          ? ((err.body as { message?: string })?.message ?? err.message)
+          : (err as Error).message;
       if (err instanceof KubeApiError && err.statusCode === 404) throw notFound(`${what}: ${reason}`);
       if (err instanceof KubeApiError && err.statusCode === 403) throw permissionDenied(`${what}: ${reason}`);
       throw internal(`${what}: ${reason}`);

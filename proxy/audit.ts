@@ -26,8 +26,17 @@ export interface AuditRecord {
 }
 
 const metrics = () => ({
-  requests: plainCounter('connectors_proxy_requests_total', 'Requests handled by the proxy.', ['mode', 'connector', 'code']),
-  duration: plainHistogram('connectors_proxy_request_duration_seconds', 'Request duration from the first byte to the end of the response.', ['mode'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]),
+  requests: plainCounter('connectors_proxy_requests_total', 'Requests handled by the proxy.', [
+    'mode',
+    'connector',
+    'code',
+  ]),
+  duration: plainHistogram(
+    'connectors_proxy_request_duration_seconds',
+    'Request duration from the first byte to the end of the response.',
+    ['mode'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  ),
   bytes: plainCounter('connectors_proxy_bytes_total', 'Body bytes through the proxy.', ['direction']),
 });
 
@@ -37,7 +46,19 @@ export function stripQuery(path: string): string {
 }
 
 /** The audit line's fields after ts, level, component, msg and audit, in this order. */
-export const AUDIT_FIELDS = ['mode', 'connector', 'serviceAccount', 'method', 'path', 'status', 'bytesIn', 'bytesOut', 'durationMs', 'injected', 'reason'] as const;
+export const AUDIT_FIELDS = [
+  'mode',
+  'connector',
+  'serviceAccount',
+  'method',
+  'path',
+  'status',
+  'bytesIn',
+  'bytesOut',
+  'durationMs',
+  'injected',
+  'reason',
+] as const;
 
 /** Printable ASCII but `"` and `\\`: JSON as it is between quotes. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
@@ -56,15 +77,24 @@ const num = (n: number) => (Number.isFinite(n) ? String(n) : 'null'); // as JSON
  */
 export function auditJson(r: AuditRecord): string {
   let j =
-    '"mode":' + modeJson(r.mode) +
-    ',"connector":' + connectorJson(r.connector) +
-    ',"serviceAccount":' + serviceAccountJson(r.serviceAccount) +
-    ',"method":' + methodJson(r.method) +
-    ',"path":' + str(stripQuery(r.path)) +
-    ',"status":' + num(r.status) +
-    ',"bytesIn":' + num(r.bytesIn) +
-    ',"bytesOut":' + num(r.bytesOut) +
-    ',"durationMs":' + num(Math.round(r.durationMs * 100) / 100);
+    '"mode":' +
+    modeJson(r.mode) +
+    ',"connector":' +
+    connectorJson(r.connector) +
+    ',"serviceAccount":' +
+    serviceAccountJson(r.serviceAccount) +
+    ',"method":' +
+    methodJson(r.method) +
+    ',"path":' +
+    str(stripQuery(r.path)) +
+    ',"status":' +
+    num(r.status) +
+    ',"bytesIn":' +
+    num(r.bytesIn) +
+    ',"bytesOut":' +
+    num(r.bytesOut) +
+    ',"durationMs":' +
+    num(Math.round(r.durationMs * 100) / 100);
   if (r.injected !== undefined) j += ',"injected":' + (r.injected ? 'true' : 'false');
   if (r.reason !== undefined) j += ',"reason":' + str(r.reason);
   return j;

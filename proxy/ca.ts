@@ -16,7 +16,6 @@ interface SecretLike {
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const unb64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
 
-
 /** Loads the shared CA, creating it (and its public ConfigMap) when absent. */
 export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<CertificateAuthority> {
   const secretPath = `/api/v1/namespaces/${namespace}/secrets`;
@@ -47,7 +46,12 @@ async function publishCA(rest: KubeRest, namespace: string, certPem: string): Pr
   const path = `/api/v1/namespaces/${namespace}/configmaps`;
   const existing = await rest.getIfExists<{ data?: Record<string, string> }>(`${path}/${PROXY_CA_NAME}`);
   if (existing?.data?.['ca.crt'] === certPem) return;
-  const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: PROXY_CA_NAME, namespace }, data: { 'ca.crt': certPem } };
+  const body = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: PROXY_CA_NAME, namespace },
+    data: { 'ca.crt': certPem },
+  };
   try {
     if (existing) await rest.call('PUT', `${path}/${PROXY_CA_NAME}`, { body });
     else await rest.call('POST', path, { body });
@@ -60,7 +64,9 @@ async function publishCA(rest: KubeRest, namespace: string, certPem: string): Pr
 export async function readProxyCA(kc: KubeConfig, namespace: string): Promise<string | undefined> {
   const rest = await kubeRest(kc);
   try {
-    const cm = await rest.getIfExists<{ data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/${PROXY_CA_NAME}`);
+    const cm = await rest.getIfExists<{ data?: Record<string, string> }>(
+      `/api/v1/namespaces/${namespace}/configmaps/${PROXY_CA_NAME}`,
+    );
     if (cm?.data?.['ca.crt']) return cm.data['ca.crt'];
     const secret = await rest.getIfExists<SecretLike>(`/api/v1/namespaces/${namespace}/secrets/${PROXY_CA_NAME}`);
     return secret ? unb64(secret.data?.['ca.crt'] ?? secret.data?.['tls.crt']) || undefined : undefined;

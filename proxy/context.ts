@@ -52,7 +52,12 @@ function connectionTokenKey(token: string, conn: object | undefined): string {
  * a client repeating its token) the answer is given at once, not as a promise: a proxied request then waits
  * for no microtask turns here.
  */
-export function checkAccess(ctx: ProxyContext, token: string, connectors: { namespace: string; name: string }[], conn?: object): Access | Promise<Access> {
+export function checkAccess(
+  ctx: ProxyContext,
+  token: string,
+  connectors: { namespace: string; name: string }[],
+  conn?: object,
+): Access | Promise<Access> {
   const key = connectionTokenKey(token, conn);
   const auth = ctx.authorizer.cachedAuthentication(key);
   if (auth) return decide(ctx, auth, connectors, key, 0, ctx.state.flags.enabled('enable-connector-proxy-permissions'));
@@ -63,7 +68,14 @@ export function checkAccess(ctx: ProxyContext, token: string, connectors: { name
 }
 
 /** The access of `auth` to connectors[from...]: synchronously while the decisions are cached. */
-function decide(ctx: ProxyContext, auth: Authentication, connectors: { namespace: string; name: string }[], key: string, from: number, proxySubresource: boolean): Access | Promise<Access> {
+function decide(
+  ctx: ProxyContext,
+  auth: Authentication,
+  connectors: { namespace: string; name: string }[],
+  key: string,
+  from: number,
+  proxySubresource: boolean,
+): Access | Promise<Access> {
   if (!auth.authenticated) return { ok: false, status: 401, reason: auth.reason, serviceAccount: '' };
   const serviceAccount = serviceAccountName(auth.user.username);
   for (let i = from; i < connectors.length; i++) {
@@ -89,7 +101,12 @@ async function reviewed(ctx: ProxyContext, review: () => Promise<Access>): Promi
   } catch (err) {
     if (err instanceof ReviewError) {
       ctx.log.warn('cannot check the client token', { error: err.message });
-      return { ok: false, status: 503, reason: 'cannot check the token with the Kubernetes API now', serviceAccount: '' };
+      return {
+        ok: false,
+        status: 503,
+        reason: 'cannot check the token with the Kubernetes API now',
+        serviceAccount: '',
+      };
     }
     throw err;
   }
@@ -115,8 +132,15 @@ export type Prepared =
  * planInjection memoised on the cached objects it reads (the informers replace an object when it changes,
  * never edit it), so a request does not decode the Secret and re-encode a Basic header each time.
  */
-const plans = new WeakMap<Connector, { cls: ConnectorClass | undefined; secret: V1Secret | undefined; plan: InjectionPlan }>();
-function cachedPlan(connector: Connector, cls: ConnectorClass | undefined, secret: V1Secret | undefined): InjectionPlan {
+const plans = new WeakMap<
+  Connector,
+  { cls: ConnectorClass | undefined; secret: V1Secret | undefined; plan: InjectionPlan }
+>();
+function cachedPlan(
+  connector: Connector,
+  cls: ConnectorClass | undefined,
+  secret: V1Secret | undefined,
+): InjectionPlan {
   const hit = plans.get(connector);
   if (hit && hit.cls === cls && hit.secret === secret) return hit.plan;
   const plan = planInjection(connector, cls, secret);
@@ -164,15 +188,29 @@ async function generated(
   target: URL,
   headers: Record<string, string | string[]>,
 ): Promise<Prepared> {
-  const request = regoRequest({ method: req.method ?? 'GET', path: target.pathname + target.search, host: target.host, headers });
+  const request = regoRequest({
+    method: req.method ?? 'GET',
+    path: target.pathname + target.search,
+    host: target.host,
+    headers,
+  });
   try {
     let injection = await ctx.policies.generate(plan.rego, plan.data, request);
     let body: Buffer | undefined;
     if (injection.position === 'body') {
       body = await readBody(req, ctx.maxInjectBodyBytes);
-      if (!body) return { ok: false, status: 413, reason: `request body larger than ${ctx.maxInjectBodyBytes} bytes cannot take body credentials` };
+      if (!body)
+        return {
+          ok: false,
+          status: 413,
+          reason: `request body larger than ${ctx.maxInjectBodyBytes} bytes cannot take body credentials`,
+        };
       // Evaluated again with the body, which the first evaluation did not need to see.
-      injection = await ctx.policies.generate(plan.rego, plan.data, regoRequest({ method: request.method, path: request.path, host: request.host, headers, body }));
+      injection = await ctx.policies.generate(
+        plan.rego,
+        plan.data,
+        regoRequest({ method: request.method, path: request.path, host: request.host, headers, body }),
+      );
     }
     const applied = applyAuthInjection({ headers, query: target.search.slice(1), body }, injection);
     const t = new URL(target);

@@ -40,7 +40,10 @@ export class ForwardProxy {
   private readonly inner: Server;
   private readonly open = new Set<Socket>();
 
-  constructor(ctx: ProxyContext, opts: { connectPolicy?: ConnectPolicy; ca?: CertificateAuthority; maxHeaderSize?: number }) {
+  constructor(
+    ctx: ProxyContext,
+    opts: { connectPolicy?: ConnectPolicy; ca?: CertificateAuthority; maxHeaderSize?: number },
+  ) {
     this.ctx = ctx;
     this.connectPolicy = opts.connectPolicy ?? 'tunnel';
     if (opts.ca) this.certs = new ServingCertCache(opts.ca);
@@ -71,15 +74,44 @@ export class ForwardProxy {
     const creds = forwardCredentials(req.headers);
     if (!creds.ok) {
       deny(res, 407, creds.reason);
-      this.ctx.audit.record({ mode: 'forward', connector: '', serviceAccount: '', method: req.method ?? '', path: target.origin + target.pathname, status: 407, bytesIn: 0, bytesOut: 0, durationMs: 0, reason: creds.reason });
+      this.ctx.audit.record({
+        mode: 'forward',
+        connector: '',
+        serviceAccount: '',
+        method: req.method ?? '',
+        path: target.origin + target.pathname,
+        status: 407,
+        bytesIn: 0,
+        bytesOut: 0,
+        durationMs: 0,
+        reason: creds.reason,
+      });
       return;
     }
     await this.proxy(req, res, target, creds.connectors, creds.token, 'forward');
   }
 
-  private async proxy(req: IncomingMessage, res: ServerResponse, target: URL, refs: ConnectorRef[], token: string, mode: 'forward' | 'connect'): Promise<void> {
+  private async proxy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: URL,
+    refs: ConnectorRef[],
+    token: string,
+    mode: 'forward' | 'connect',
+  ): Promise<void> {
     const started = performance.now();
-    const record = { mode, connector: '', serviceAccount: '', method: req.method ?? '', path: target.origin + target.pathname, status: 0, bytesIn: 0, bytesOut: 0, injected: false, reason: undefined as string | undefined };
+    const record = {
+      mode,
+      connector: '',
+      serviceAccount: '',
+      method: req.method ?? '',
+      path: target.origin + target.pathname,
+      status: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      injected: false,
+      reason: undefined as string | undefined,
+    };
     const finish = (status: number, reason?: string) => {
       record.status = status;
       record.reason = reason;
@@ -96,7 +128,9 @@ export class ForwardProxy {
       deny(res, status, status === 407 ? 'the token is invalid, expired or for another audience' : access.reason);
       return finish(status, access.reason);
     }
-    const listed = refs.map((r) => this.ctx.state.connector(r.namespace, r.name)).filter((c): c is Connector => Boolean(c));
+    const listed = refs
+      .map((r) => this.ctx.state.connector(r.namespace, r.name))
+      .filter((c): c is Connector => Boolean(c));
     const match = matchTarget(target, listed);
     let headers = upstreamRequestHeaders(req.headers, [], token);
     let upstream = target;
@@ -121,12 +155,24 @@ export class ForwardProxy {
   async handleConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const started = performance.now();
     const authority = req.url ?? '';
-    const record = { mode: 'connect' as const, connector: '', serviceAccount: '', method: 'CONNECT', path: authority, status: 0, bytesIn: 0, bytesOut: 0 };
-    const finish = (status: number, reason?: string) => this.ctx.audit.record({ ...record, status, reason, durationMs: performance.now() - started });
+    const record = {
+      mode: 'connect' as const,
+      connector: '',
+      serviceAccount: '',
+      method: 'CONNECT',
+      path: authority,
+      status: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+    };
+    const finish = (status: number, reason?: string) =>
+      this.ctx.audit.record({ ...record, status, reason, durationMs: performance.now() - started });
     socket.on('error', () => {});
     const reply = (status: number, text: string, headers: string[] = []) => {
       const body = text + '\n';
-      socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n${headers.map((h) => h + '\r\n').join('')}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n${headers.map((h) => h + '\r\n').join('')}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     };
     const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(authority);
     if (!m) {
@@ -144,10 +190,16 @@ export class ForwardProxy {
     record.serviceAccount = access.serviceAccount;
     if (!access.ok) {
       const status = access.status === 401 ? 407 : access.status;
-      reply(status, status === 407 ? 'the token is invalid, expired or for another audience' : access.reason, status === 407 ? [`Proxy-Authenticate: Basic realm="connectors-proxy"`] : []);
+      reply(
+        status,
+        status === 407 ? 'the token is invalid, expired or for another audience' : access.reason,
+        status === 407 ? [`Proxy-Authenticate: Basic realm="connectors-proxy"`] : [],
+      );
       return finish(status, access.reason);
     }
-    const listed = creds.connectors.map((r) => this.ctx.state.connector(r.namespace, r.name)).filter((c): c is Connector => Boolean(c));
+    const listed = creds.connectors
+      .map((r) => this.ctx.state.connector(r.namespace, r.name))
+      .filter((c): c is Connector => Boolean(c));
     const origin = originOf(new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`));
     const intercepted = listed.find((c) =>
       [c.spec.address, ...(c.spec.addressExtensions ?? []).map((e) => e.value)].some((a) => {
@@ -176,7 +228,11 @@ export class ForwardProxy {
       if (head.length) socket.unshift(head);
       const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
       tls.on('error', () => socket.destroy());
-      this.tunnels.set(tls, { authority: `${host.includes(':') ? `[${host}]` : host}:${port}`, connectors: creds.connectors, token: creds.token });
+      this.tunnels.set(tls, {
+        authority: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+        connectors: creds.connectors,
+        token: creds.token,
+      });
       this.track(socket);
       this.inner.emit('connection', tls);
       return finish(200, 'intercepted');
@@ -241,4 +297,11 @@ export class ForwardProxy {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 407: 'Proxy Authentication Required', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  407: 'Proxy Authentication Required',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};

@@ -112,7 +112,10 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
       forward.close();
       forward = new ForwardProxy(ctx, { connectPolicy: opts.connectPolicy, ca, maxHeaderSize });
     } catch (err) {
-      log.warn('cannot load the interception CA; HTTPS interception is off until it can', { namespace, error: (err as Error).message });
+      log.warn('cannot load the interception CA; HTTPS interception is off until it can', {
+        namespace,
+        error: (err as Error).message,
+      });
       caTimer = setTimeout(() => void loadCA(), 30_000);
       caTimer.unref();
     }
@@ -127,12 +130,19 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     const route = url.startsWith('/') ? ociRoute(req.headers.host, url, isOciConnector) : undefined;
-    const work = route ? handleOci(ctx, oci, route, req, res) : url.startsWith('/') ? handleReverse(ctx, req, res) : forward.handle(req, res);
+    const work = route
+      ? handleOci(ctx, oci, route, req, res)
+      : url.startsWith('/')
+        ? handleReverse(ctx, req, res)
+        : forward.handle(req, res);
     work.catch(crashed(res));
   };
   const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;
   const headersTimeoutMs = 60_000;
-  const server = createServer({ maxHeaderSize, requestTimeout: 0, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, onRequest);
+  const server = createServer(
+    { maxHeaderSize, requestTimeout: 0, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs },
+    onRequest,
+  );
   // Bodiless reverse-mode GET/HEAD requests are answered by the front; everything else by node:http.
   const front = installFront({
     server,
@@ -150,9 +160,17 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const text = status === 431 ? 'request header fields too large\n' : status === 408 ? 'request timeout\n' : 'bad request\n';
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`);
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : err.code === 'HPE_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : 400;
+    const text =
+      status === 431 ? 'request header fields too large\n' : status === 408 ? 'request timeout\n' : 'bad request\n';
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
+    );
   });
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
@@ -171,7 +189,8 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
   let ready = false;
   void state.synced.then(() => (ready = true));
   let health: HealthServer | undefined;
-  if (opts.healthPort !== undefined) health = await startHealthServer({ port: opts.healthPort, host: opts.host, readiness: { caches: () => ready } });
+  if (opts.healthPort !== undefined)
+    health = await startHealthServer({ port: opts.healthPort, host: opts.host, readiness: { caches: () => ready } });
   log.info('proxy listening', { url: `http://${host}:${port}`, namespace, interceptHttps: Boolean(ca) });
 
   return {

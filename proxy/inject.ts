@@ -33,7 +33,10 @@ export function planInjection(
   const ref = secretRefOf(connector);
   if (!ref) return { kind: 'none' };
   if (ref.namespace !== connector.metadata.namespace) {
-    return { kind: 'error', message: `secretRef of connector ${connector.metadata.namespace}/${connector.metadata.name} points to another namespace` };
+    return {
+      kind: 'error',
+      message: `secretRef of connector ${connector.metadata.namespace}/${connector.metadata.name} points to another namespace`,
+    };
   }
   if (!secret) return { kind: 'error', message: `secret ${ref.namespace}/${ref.name} of the connector was not found` };
   const data = secretData(secret);

@@ -3,8 +3,17 @@
 // namespace (core/opa/store.ts); the proxy reads it from its watched cache and keeps the loaded policy by
 // ConfigMap name (content-addressed, so never stale).
 import {
-  GENERATOR_ENTRYPOINT, PolicyEvaluationError, AuthInjectionError, AuthExtractorError,
-  generatorInput, loadPolicy, toAuthInjection, toExtractedToken, type AuthInjection, type Policy, type RegoRequest,
+  GENERATOR_ENTRYPOINT,
+  PolicyEvaluationError,
+  AuthInjectionError,
+  AuthExtractorError,
+  generatorInput,
+  loadPolicy,
+  toAuthInjection,
+  toExtractedToken,
+  type AuthInjection,
+  type Policy,
+  type RegoRequest,
 } from '../core/opa/index.ts';
 import { AUTH_EXTRACTOR_ENTRYPOINT } from '../core/opa/extractor.ts';
 import { decodePolicyConfigMap, policyConfigMapName, PolicyConfigMapError } from '../core/opa/store.ts';
@@ -29,10 +38,12 @@ export class Policies {
     if (!p) {
       const cm = this.state.systemConfigMap(name);
       if (!cm) throw new PolicyNotReadyError(`${what} is not compiled yet (ConfigMap ${name} not found)`);
-      p = Promise.resolve().then(() => loadPolicy(decodePolicyConfigMap(cm))).catch((err) => {
-        if (err instanceof PolicyConfigMapError) throw new PolicyNotReadyError(`${what}: ${err.message}`);
-        throw err;
-      });
+      p = Promise.resolve()
+        .then(() => loadPolicy(decodePolicyConfigMap(cm)))
+        .catch((err) => {
+          if (err instanceof PolicyConfigMapError) throw new PolicyNotReadyError(`${what}: ${err.message}`);
+          throw err;
+        });
       this.loaded.set(name, p);
       p.catch(() => this.loaded.delete(name));
       while (this.loaded.size > 256) this.loaded.delete(this.loaded.keys().next().value as string);
@@ -47,7 +58,8 @@ export class Policies {
     try {
       result = policy.evaluate(generatorInput(data, request));
     } catch (err) {
-      if (err instanceof PolicyEvaluationError) throw new AuthInjectionError(`generator.rego: evaluation failed: ${err.message}`);
+      if (err instanceof PolicyEvaluationError)
+        throw new AuthInjectionError(`generator.rego: evaluation failed: ${err.message}`);
       throw err;
     }
     return toAuthInjection(result);
@@ -60,7 +72,8 @@ export class Policies {
     try {
       result = policy.evaluate({ request });
     } catch (err) {
-      if (err instanceof PolicyEvaluationError) throw new AuthExtractorError(`authExtractor.rego: evaluation failed: ${err.message}`);
+      if (err instanceof PolicyEvaluationError)
+        throw new AuthExtractorError(`authExtractor.rego: evaluation failed: ${err.message}`);
       throw err;
     }
     return toExtractedToken(result);

@@ -19,7 +19,8 @@ export interface ReverseTarget {
   rest: string;
 }
 
-const HOST_FORM = /^c-([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?\.?(:\d+)?$/i;
+const HOST_FORM =
+  /^c-([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?\.?(:\d+)?$/i;
 const PATH_FORM = /^\/namespaces\/([^/?#]+)\/connectors\/([^/?#]+)(?=[/?#]|$)/;
 
 /** Which Connector a reverse-mode request is for (pure); undefined when neither host nor path names one. */
@@ -113,10 +114,26 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
   const started = performance.now();
   const url = req.url ?? '/';
   // The audit record itself, filled in as the request goes and handed over once at the end.
-  const record: AuditRecord = { mode: 'reverse', connector: '', serviceAccount: '', method: req.method ?? '', path: url, status: 0, bytesIn: 0, bytesOut: 0, durationMs: 0, injected: false, reason: undefined };
+  const record: AuditRecord = {
+    mode: 'reverse',
+    connector: '',
+    serviceAccount: '',
+    method: req.method ?? '',
+    path: url,
+    status: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    durationMs: 0,
+    injected: false,
+    reason: undefined,
+  };
   const target = reverseTarget(req.headers.host, url);
   if (!target) {
-    sendText(res, 404, 'no connector in the request: use the host c-<name>.<namespace>.svc or the path /namespaces/<namespace>/connectors/<name>/');
+    sendText(
+      res,
+      404,
+      'no connector in the request: use the host c-<name>.<namespace>.svc or the path /namespaces/<namespace>/connectors/<name>/',
+    );
     return finish(ctx, record, started, 404, 'no connector named');
   }
   record.connector = target.namespace + '/' + target.name;
@@ -127,9 +144,15 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
   const extractor = cls?.spec?.proxy?.authExtractor?.rego;
   if (extractor) {
     try {
-      token = await ctx.policies.extract(extractor, regoRequest({ method: req.method ?? 'GET', path: url, host: req.headers.host, headers: req.headers }));
+      token = await ctx.policies.extract(
+        extractor,
+        regoRequest({ method: req.method ?? 'GET', path: url, host: req.headers.host, headers: req.headers }),
+      );
     } catch (err) {
-      ctx.log.warn('authExtractor failed; falling back to Authorization', { connector: record.connector, error: (err as Error).message });
+      ctx.log.warn('authExtractor failed; falling back to Authorization', {
+        connector: record.connector,
+        error: (err as Error).message,
+      });
     }
   }
   if (!token) token = reverseToken(req.headers);
@@ -142,7 +165,15 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
   const access = checked instanceof Promise ? await checked : checked;
   record.serviceAccount = access.serviceAccount;
   if (!access.ok) {
-    deny(res, access.status, access.status === 401 ? 'the token is invalid, expired or for another audience' : access.status === 403 ? 'forbidden: ' + access.reason : access.reason);
+    deny(
+      res,
+      access.status,
+      access.status === 401
+        ? 'the token is invalid, expired or for another audience'
+        : access.status === 403
+          ? 'forbidden: ' + access.reason
+          : access.reason,
+    );
     return finish(ctx, record, started, access.status, access.reason);
   }
   if (!connector) {
@@ -155,7 +186,11 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
     upstream = upstreamUrl(address, target.rest);
   } catch (err) {
     const escapes = /escapes/.test((err as Error).message);
-    sendText(res, escapes ? 400 : 502, escapes ? 'the path leaves the connector address' : `connector ${record.connector} has an invalid address`);
+    sendText(
+      res,
+      escapes ? 400 : 502,
+      escapes ? 'the path leaves the connector address' : `connector ${record.connector} has an invalid address`,
+    );
     return finish(ctx, record, started, escapes ? 400 : 502, escapes ? 'path escapes prefix' : 'invalid address');
   }
   const headers = upstreamRequestHeaders(req.headers, STRIP_AUTHORIZATION, token);

@@ -23,19 +23,31 @@ export interface ProxyState {
 /** Secrets are kept slim: name, namespace, type and data only. */
 function slimSecret(raw: KObject): V1Secret {
   const s = raw as V1Secret;
-  return { metadata: { name: s.metadata?.name, namespace: s.metadata?.namespace, resourceVersion: s.metadata?.resourceVersion }, type: s.type, data: s.data };
+  return {
+    metadata: {
+      name: s.metadata?.name,
+      namespace: s.metadata?.namespace,
+      resourceVersion: s.metadata?.resourceVersion,
+    },
+    type: s.type,
+    data: s.data,
+  };
 }
 
 export function watchState(kc: KubeConfig, systemNamespace: string, log: Logger, rest?: KubeRest): ProxyState {
   const connectors = startInformer<Connector & KObject>(kc, collectionPath('Connector'), { log, rest });
   const classes = startInformer<ConnectorClass & KObject>(kc, collectionPath('ConnectorClass'), { log, rest });
   const secrets = startInformer<V1Secret & KObject>(kc, '/api/v1/secrets', { log, rest, transform: slimSecret });
-  const configMaps: Informer<V1ConfigMap & KObject> = startInformer<V1ConfigMap & KObject>(kc, `/api/v1/namespaces/${systemNamespace}/configmaps`, {
-    log,
-    rest,
-    labelSelector: POLICY_LABEL_SELECTOR,
-    transform: (raw) => stripManagedFields<V1ConfigMap & KObject>(raw),
-  });
+  const configMaps: Informer<V1ConfigMap & KObject> = startInformer<V1ConfigMap & KObject>(
+    kc,
+    `/api/v1/namespaces/${systemNamespace}/configmaps`,
+    {
+      log,
+      rest,
+      labelSelector: POLICY_LABEL_SELECTOR,
+      transform: (raw) => stripManagedFields<V1ConfigMap & KObject>(raw),
+    },
+  );
   const flags = watchFeatureFlags(kc, systemNamespace, log);
   return {
     connector: (ns, name) => connectors.get(name, ns),
@@ -43,7 +55,9 @@ export function watchState(kc: KubeConfig, systemNamespace: string, log: Logger,
     secret: (ns, name) => secrets.get(name, ns),
     systemConfigMap: (name) => configMaps.get(name, systemNamespace),
     flags,
-    synced: Promise.all([connectors.synced, classes.synced, secrets.synced, configMaps.synced, flags.synced]).then(() => undefined),
+    synced: Promise.all([connectors.synced, classes.synced, secrets.synced, configMaps.synced, flags.synced]).then(
+      () => undefined,
+    ),
     async stop() {
       await Promise.all([connectors.stop(), classes.stop(), secrets.stop(), configMaps.stop(), flags.stop()]);
     },

@@ -10,8 +10,19 @@ import { counter } from '../core/observability/metrics.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones a proxy must never pass on. */
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'trailers',
-  'transfer-encoding', 'upgrade', 'host', 'expect', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'trailers',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'expect',
+  'http2-settings',
 ]);
 
 export interface UpstreamOptions {
@@ -46,7 +57,11 @@ function connectionTokens(conn: string | string[]): Set<string> | undefined {
  * Request headers to send to the tool: hop-by-hop ones, those named by Connection, and `strip` (lower-case
  * names) removed, and any header carrying the client's token.
  */
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, strip: readonly string[] = [], secret?: string): Record<string, string | string[]> {
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  strip: readonly string[] = [],
+  secret?: string,
+): Record<string, string | string[]> {
   const conn = incoming.connection;
   const named = conn ? connectionTokens(conn) : undefined;
   const out: Record<string, string | string[]> = {};
@@ -61,7 +76,9 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, strip: rea
 }
 
 /** Response headers for the client: hop-by-hop ones removed. */
-export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+export function clientResponseHeaders(
+  upstream: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
   const conn = upstream.connection;
   const named = conn ? connectionTokens(conn) : undefined;
   const out: Record<string, string | string[]> = {};
@@ -104,7 +121,12 @@ export interface Forwarding {
   noBody?: boolean;
 }
 
-const upstreamErrors = () => counter('connectors_proxy_upstream_errors_total', 'Requests the upstream failed (connect errors, timeouts, resets).', ['kind']);
+const upstreamErrors = () =>
+  counter(
+    'connectors_proxy_upstream_errors_total',
+    'Requests the upstream failed (connect errors, timeouts, resets).',
+    ['kind'],
+  );
 
 /** Whether the client's request has a body (by its framing headers). */
 export function hasBody(req: ProxyRequest): boolean {
@@ -118,7 +140,11 @@ export function sendText(res: ProxyResponse, status: number, text: string, heade
     return;
   }
   const body = text.endsWith('\n') ? text : text + '\n';
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
   res.end(body);
 }
 
@@ -140,27 +166,34 @@ export class Upstream {
   }
 
   /** A small request the proxy makes itself (token endpoints, registry pings): the body is read up to `limit`. */
-  fetch(url: URL, init: { method?: string; headers?: Record<string, string | string[]> } = {}, limit = 1024 * 1024): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  fetch(
+    url: URL,
+    init: { method?: string; headers?: Record<string, string | string[]> } = {},
+    limit = 1024 * 1024,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     return new Promise((resolve, reject) => {
       let status = 0;
       let headers: Record<string, string | string[]> = {};
       const chunks: Buffer[] = [];
       let size = 0;
-      const exchange = this.client.request({ url, method: init.method ?? 'GET', headers: init.headers ?? {} }, {
-        onHead: (s, h) => {
-          status = s;
-          headers = h;
+      const exchange = this.client.request(
+        { url, method: init.method ?? 'GET', headers: init.headers ?? {} },
+        {
+          onHead: (s, h) => {
+            status = s;
+            headers = h;
+          },
+          onData: (chunk) => {
+            size += chunk.length;
+            if (size > limit) {
+              exchange.abort();
+              reject(new Error(`response of ${url.host} larger than ${limit} bytes`));
+            } else chunks.push(chunk);
+          },
+          onEnd: () => resolve({ status, headers, body: Buffer.concat(chunks) }),
+          onError: reject,
         },
-        onData: (chunk) => {
-          size += chunk.length;
-          if (size > limit) {
-            exchange.abort();
-            reject(new Error(`response of ${url.host} larger than ${limit} bytes`));
-          } else chunks.push(chunk);
-        },
-        onEnd: () => resolve({ status, headers, body: Buffer.concat(chunks) }),
-        onError: reject,
-      });
+      );
     });
   }
 
@@ -177,7 +210,9 @@ export class Upstream {
       let bytesOut = 0;
       let done = false;
       let paused = false;
-      let held: { status: number; headers: Record<string, string | string[] | undefined>; chunks: Buffer[]; size: number } | undefined;
+      let held:
+        | { status: number; headers: Record<string, string | string[] | undefined>; chunks: Buffer[]; size: number }
+        | undefined;
       const finish = (r: ForwardResult) => {
         if (done) return;
         done = true;
@@ -238,7 +273,12 @@ export class Upstream {
           onEnd: () => {
             if (held) {
               const body = Buffer.concat(held.chunks).subarray(0, 65536);
-              return finish({ status, bytesIn: exchange.bytesSent, bytesOut: 0, intercepted: { status: held.status, headers: held.headers, body } });
+              return finish({
+                status,
+                bytesIn: exchange.bytesSent,
+                bytesOut: 0,
+                intercepted: { status: held.status, headers: held.headers, body },
+              });
             }
             // Uncorked first: node's end() writes the last chunk before chunks still held by a cork.
             if (corked) uncork();

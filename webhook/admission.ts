@@ -43,7 +43,12 @@ function trimWarnings(warnings: string[] | undefined): string[] | undefined {
 
 export function toResponse(uid: string, v: Verdict): AdmissionResponse {
   if (!v.allowed) {
-    return { uid, allowed: false, status: { code: v.code, reason: v.reason, message: v.message, status: 'Failure' }, warnings: trimWarnings(v.warnings) };
+    return {
+      uid,
+      allowed: false,
+      status: { code: v.code, reason: v.reason, message: v.message, status: 'Failure' },
+      warnings: trimWarnings(v.warnings),
+    };
   }
   const res: AdmissionResponse = { uid, allowed: true, warnings: trimWarnings(v.warnings) };
   if (v.patch?.length) {

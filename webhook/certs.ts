@@ -106,8 +106,15 @@ export class CertManager {
     const now = Date.now();
     // The CA outlives its certificate a little, so it can stay in the bundle while that is served.
     const ca = await createCA({ commonName: `connectors-webhook-ca-${now}`, validitySeconds: validitySeconds + 3600 });
-    const cert = await issueServingCert(ca, { dnsNames: this.opts.dnsNames, ipAddresses: this.opts.ipAddresses, validitySeconds });
-    const cas = [{ pem: ca.certPem, notAfter: ca.cert.notAfter.getTime() }, ...previousCAs.filter((c) => c.notAfter > now)].slice(0, 2);
+    const cert = await issueServingCert(ca, {
+      dnsNames: this.opts.dnsNames,
+      ipAddresses: this.opts.ipAddresses,
+      validitySeconds,
+    });
+    const cas = [
+      { pem: ca.certPem, notAfter: ca.cert.notAfter.getTime() },
+      ...previousCAs.filter((c) => c.notAfter > now),
+    ].slice(0, 2);
     return {
       certPem: cert.certPem,
       keyPem: cert.keyPem,
@@ -142,7 +149,10 @@ export class CertManager {
         this.opts.swap?.(next);
         this.rotations++;
         await this.save();
-        this.opts.log?.info('serving certificate rotated', { notAfter: new Date(next.notAfter).toISOString(), renewAt: new Date(next.renewAt).toISOString() });
+        this.opts.log?.info('serving certificate rotated', {
+          notAfter: new Date(next.notAfter).toISOString(),
+          renewAt: new Date(next.renewAt).toISOString(),
+        });
         this.schedule();
       } catch (err) {
         this.opts.log?.error('certificate rotation failed; retrying in 10s', { error: (err as Error).message });

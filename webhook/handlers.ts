@@ -27,10 +27,18 @@ export interface HandlerDeps {
 
 export type Handler = (req: AdmissionRequest) => Promise<AdmissionResponse>;
 
-const fromDecision = (d: Decision): Verdict => (d.allowed ? { allowed: true, patch: d.patch, warnings: d.warnings } : d);
+const fromDecision = (d: Decision): Verdict =>
+  d.allowed ? { allowed: true, patch: d.patch, warnings: d.warnings } : d;
 
 function fromValidation(kind: string, r: ValidationResult): Verdict {
-  if (r.errors.length) return { allowed: false, code: 422, reason: 'Invalid', message: `${kind} is invalid: ${r.errors.join('; ')}`, warnings: r.warnings };
+  if (r.errors.length)
+    return {
+      allowed: false,
+      code: 422,
+      reason: 'Invalid',
+      message: `${kind} is invalid: ${r.errors.join('; ')}`,
+      warnings: r.warnings,
+    };
   return { allowed: true, warnings: r.warnings };
 }
 
@@ -38,12 +46,18 @@ function fromValidation(kind: string, r: ValidationResult): Verdict {
 async function prefetch(lookups: Lookups, refs: Array<{ namespace: string; name: string } | undefined>) {
   const found = new Map<string, Connector | undefined>();
   await Promise.all(
-    refs.filter((r): r is { namespace: string; name: string } => Boolean(r)).map(async (r) => found.set(`${r.namespace}/${r.name}`, await lookups.connector(r.namespace, r.name))),
+    refs
+      .filter((r): r is { namespace: string; name: string } => Boolean(r))
+      .map(async (r) => found.set(`${r.namespace}/${r.name}`, await lookups.connector(r.namespace, r.name))),
   );
   return (namespace: string, name: string) => found.get(`${namespace}/${name}`);
 }
 
-async function namespaceLabelsIfNeeded(lookups: Lookups, namespace: string, refs: Array<{ namespace: string } | undefined>) {
+async function namespaceLabelsIfNeeded(
+  lookups: Lookups,
+  namespace: string,
+  refs: Array<{ namespace: string } | undefined>,
+) {
   const needed = refs.some((r) => r && r.namespace !== namespace && r.namespace !== CLUSTER_CONNECTOR_NAMESPACE);
   return needed ? lookups.namespaceLabels(namespace) : undefined;
 }
@@ -63,8 +77,18 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
       const ann = pod.metadata?.annotations?.[ANNOTATIONS.connector];
       const flagEnabled = flags.enabled(IMAGE_PULL_FLAG);
       const ref = ann && flagEnabled ? parseConnectorRef(ann, namespace) : undefined;
-      const [connector, namespaceLabels] = await Promise.all([prefetch(lookups, [ref]), namespaceLabelsIfNeeded(lookups, namespace, [ref])]);
-      const d = podDecision({ pod, namespace, namespaceLabels, flagEnabled, systemNamespace: deps.systemNamespace, connector });
+      const [connector, namespaceLabels] = await Promise.all([
+        prefetch(lookups, [ref]),
+        namespaceLabelsIfNeeded(lookups, namespace, [ref]),
+      ]);
+      const d = podDecision({
+        pod,
+        namespace,
+        namespaceLabels,
+        flagEnabled,
+        systemNamespace: deps.systemNamespace,
+        connector,
+      });
       return toResponse(req.uid, fromDecision(d));
     },
 
@@ -79,9 +103,13 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
           for (const c of (m?.[1] ?? '').split(',')) refs.push(parseConnectorRef(c, namespace));
         }
       }
-      if (annotations[ANNOTATIONS.connector]) refs.push(parseConnectorRef(annotations[ANNOTATIONS.connector], namespace));
+      if (annotations[ANNOTATIONS.connector])
+        refs.push(parseConnectorRef(annotations[ANNOTATIONS.connector], namespace));
       if (!refs.length) return toResponse(req.uid, { allowed: true });
-      const [connector, namespaceLabels] = await Promise.all([prefetch(lookups, refs), namespaceLabelsIfNeeded(lookups, namespace, refs)]);
+      const [connector, namespaceLabels] = await Promise.all([
+        prefetch(lookups, refs),
+        namespaceLabelsIfNeeded(lookups, namespace, refs),
+      ]);
       const d = taskRunDecision({
         taskRun: tr,
         namespace,
@@ -107,12 +135,21 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
         }
       }
       const r = validateConnector(obj, cls, secret);
-      return toResponse(req.uid, fromValidation(`Connector "${obj.metadata?.name ?? req.name}"`, { errors: r.errors, warnings: [...r.warnings, ...warnings] }));
+      return toResponse(
+        req.uid,
+        fromValidation(`Connector "${obj.metadata?.name ?? req.name}"`, {
+          errors: r.errors,
+          warnings: [...r.warnings, ...warnings],
+        }),
+      );
     },
 
     async [PATHS.connectorclasses](req) {
       const obj = req.object ?? {};
-      const r = await validateConnectorClass(obj, { checkRego, isPolicyError: (err) => err instanceof RegoCompileError });
+      const r = await validateConnectorClass(obj, {
+        checkRego,
+        isPolicyError: (err) => err instanceof RegoCompileError,
+      });
       return toResponse(req.uid, fromValidation(`ConnectorClass "${obj.metadata?.name ?? req.name}"`, r));
     },
   };

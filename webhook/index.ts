@@ -13,7 +13,14 @@ import { startHealthServer, type HealthServer } from '../core/observability/serv
 import { CertManager, type ServingMaterial } from './certs.ts';
 import { handlers } from './handlers.ts';
 import { clusterLookups } from './lookups.ts';
-import { DEFAULT_CONFIG_NAME, registerConfigurations, unregisterConfigurations, webhookConfigurations, type ClientConfigTarget, type LabelSelectorRequirement } from './register.ts';
+import {
+  DEFAULT_CONFIG_NAME,
+  registerConfigurations,
+  unregisterConfigurations,
+  webhookConfigurations,
+  type ClientConfigTarget,
+  type LabelSelectorRequirement,
+} from './register.ts';
 import { startAdmissionServer } from './server.ts';
 
 export { webhookConfigurations, deployManifests } from './register.ts';
@@ -51,7 +58,8 @@ export interface RunningWebhook {
   stop(): Promise<void>;
 }
 
-const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T | undefined> => Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T | undefined> =>
+  Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
 
 export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): Promise<RunningWebhook> {
   const log = opts.log ?? createLogger('webhook');
@@ -75,7 +83,14 @@ export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): P
     if (!target) return;
     await registerConfigurations(
       kc,
-      webhookConfigurations({ systemNamespace, target, caBundlePem: m.caBundle, name: configName, namespaceRequirements: opts.namespaceRequirements, objectRequirements: opts.objectRequirements }),
+      webhookConfigurations({
+        systemNamespace,
+        target,
+        caBundlePem: m.caBundle,
+        name: configName,
+        namespaceRequirements: opts.namespaceRequirements,
+        objectRequirements: opts.objectRequirements,
+      }),
     );
   };
   let server: Awaited<ReturnType<typeof startAdmissionServer>> | undefined;

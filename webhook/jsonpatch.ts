@@ -1,7 +1,5 @@
 // RFC 6902 JSON Patch operations as the admission response carries them, with RFC 6901 pointer escaping.
-export type JsonPatchOp =
-  | { op: 'add' | 'replace'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
+export type JsonPatchOp = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 /** One RFC 6901 reference token: `~` → `~0`, `/` → `~1`. */
 export function escapePointerToken(token: string | number): string {

@@ -23,7 +23,6 @@ interface NamespaceObj {
   metadata?: { name?: string; labels?: Record<string, string> };
 }
 
-
 export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Lookups> {
   const rest = await kubeRest(kc);
   const connectors: Informer<Connector> = startInformer<Connector>(kc, collectionPath('Connector'), { log });
@@ -39,9 +38,12 @@ export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Look
       if (cached) return cached.metadata?.labels ?? {};
       return (await rest.getIfExists<NamespaceObj>(`/api/v1/namespaces/${encodeURIComponent(name)}`))?.metadata?.labels;
     },
-    connectorClass: (name) => rest.getIfExists<ConnectorClass>(`${collectionPath('ConnectorClass')}/${encodeURIComponent(name)}`),
+    connectorClass: (name) =>
+      rest.getIfExists<ConnectorClass>(`${collectionPath('ConnectorClass')}/${encodeURIComponent(name)}`),
     async secret(namespace, name) {
-      const s = await rest.getIfExists<{ type?: string; data?: Record<string, string> }>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`);
+      const s = await rest.getIfExists<{ type?: string; data?: Record<string, string> }>(
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
+      );
       return s ? { type: s.type, keys: Object.keys(s.data ?? {}) } : undefined;
     },
     synced: Promise.all([connectors.synced, namespaces.synced]).then(() => undefined),

@@ -37,7 +37,16 @@ export interface WebhookConfigOptions {
 
 function clientConfig(target: ClientConfigTarget, path: string, caBundle: string | undefined): Record<string, unknown> {
   const cc: Record<string, unknown> =
-    'url' in target ? { url: target.url.replace(/\/+$/, '') + path } : { service: { name: target.service.name, namespace: target.service.namespace, path, port: target.service.port ?? SERVICE_PORT } };
+    'url' in target
+      ? { url: target.url.replace(/\/+$/, '') + path }
+      : {
+          service: {
+            name: target.service.name,
+            namespace: target.service.namespace,
+            path,
+            port: target.service.port ?? SERVICE_PORT,
+          },
+        };
   if (caBundle) cc.caBundle = Buffer.from(caBundle).toString('base64');
   return cc;
 }
@@ -56,7 +65,11 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [KubernetesOb
   const objReqs = opts.objectRequirements ?? [];
   const common = { sideEffects: 'None', admissionReviewVersions: ['v1'], matchPolicy: 'Equivalent' };
   const metadata = { name, labels: { [LABELS.managedBy]: 'connectors', 'app.kubernetes.io/component': 'webhook' } };
-  const specChanged = { name: 'spec-changed', expression: "request.operation == 'CREATE' || !has(oldObject.spec) || !has(object.spec) || object.spec != oldObject.spec" };
+  const specChanged = {
+    name: 'spec-changed',
+    expression:
+      "request.operation == 'CREATE' || !has(oldObject.spec) || !has(object.spec) || object.spec != oldObject.spec",
+  };
 
   const mutating = {
     apiVersion: 'admissionregistration.k8s.io/v1',
@@ -68,7 +81,13 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [KubernetesOb
         clientConfig: clientConfig(opts.target, PATHS.pods, opts.caBundlePem),
         rules: [
           { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' },
-          { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' },
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            operations: ['UPDATE'],
+            resources: ['pods/ephemeralcontainers'],
+            scope: 'Namespaced',
+          },
         ],
         namespaceSelector: selector(nsReqs),
         // Only Pods that opt in are ever sent, so failing closed cannot block anything else.
@@ -81,7 +100,15 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [KubernetesOb
       {
         name: 'taskruns.connectors.cpaas.io',
         clientConfig: clientConfig(opts.target, PATHS.taskruns, opts.caBundlePem),
-        rules: [{ apiGroups: ['tekton.dev'], apiVersions: ['v1'], operations: ['CREATE'], resources: ['taskruns'], scope: 'Namespaced' }],
+        rules: [
+          {
+            apiGroups: ['tekton.dev'],
+            apiVersions: ['v1'],
+            operations: ['CREATE'],
+            resources: ['taskruns'],
+            scope: 'Namespaced',
+          },
+        ],
         namespaceSelector: selector(nsReqs),
         // Only TaskRuns carrying our annotations are sent.
         matchConditions: [
@@ -106,7 +133,15 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [KubernetesOb
       {
         name: `connectors.${GROUP}`,
         clientConfig: clientConfig(opts.target, PATHS.connectors, opts.caBundlePem),
-        rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE', 'UPDATE'], resources: ['connectors'], scope: 'Namespaced' }],
+        rules: [
+          {
+            apiGroups: [GROUP],
+            apiVersions: [VERSION],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['connectors'],
+            scope: 'Namespaced',
+          },
+        ],
         namespaceSelector: selector(nsReqs),
         matchConditions: [specChanged],
         // The CRD schema and the controller's conditions still catch what a skipped validation misses.
@@ -117,7 +152,15 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [KubernetesOb
       {
         name: `connectorclasses.${GROUP}`,
         clientConfig: clientConfig(opts.target, PATHS.connectorclasses, opts.caBundlePem),
-        rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE', 'UPDATE'], resources: ['connectorclasses'], scope: 'Cluster' }],
+        rules: [
+          {
+            apiGroups: [GROUP],
+            apiVersions: [VERSION],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['connectorclasses'],
+            scope: 'Cluster',
+          },
+        ],
         objectSelector: selector(objReqs),
         matchConditions: [specChanged],
         failurePolicy: 'Ignore',
@@ -132,7 +175,10 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [KubernetesOb
 
 /** The manifests of deploy/webhook: service clientConfig, caBundle left for the running webhook to fill in. */
 export function deployManifests(systemNamespace = 'connectors-system'): [KubernetesObject, KubernetesObject] {
-  return webhookConfigurations({ systemNamespace, target: { service: { name: SERVICE_NAME, namespace: systemNamespace } } });
+  return webhookConfigurations({
+    systemNamespace,
+    target: { service: { name: SERVICE_NAME, namespace: systemNamespace } },
+  });
 }
 
 export async function registerConfigurations(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {

@@ -10,8 +10,17 @@ import type { Handler } from './handlers.ts';
 
 const MAX_BODY = 3 * 1024 * 1024;
 
-const duration = histogram('connectors_webhook_admission_duration_seconds', 'Time the webhook spent handling one AdmissionReview.', ['webhook', 'allowed'], [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]);
-const requests = counter('connectors_webhook_admission_requests_total', 'AdmissionReviews handled.', ['webhook', 'allowed', 'code']);
+const duration = histogram(
+  'connectors_webhook_admission_duration_seconds',
+  'Time the webhook spent handling one AdmissionReview.',
+  ['webhook', 'allowed'],
+  [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+);
+const requests = counter('connectors_webhook_admission_requests_total', 'AdmissionReviews handled.', [
+  'webhook',
+  'allowed',
+  'code',
+]);
 
 export interface AdmissionServerOptions {
   host: string;
@@ -49,7 +58,12 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  res
+    .writeHead(status, {
+      'content-type': typeof body === 'string' ? 'text/plain' : 'application/json',
+      'content-length': Buffer.byteLength(text),
+    })
+    .end(text);
 }
 
 export async function startAdmissionServer(opts: AdmissionServerOptions): Promise<AdmissionServer> {
@@ -75,15 +89,37 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
       response = await handler(request);
     } catch (err) {
       // An unexpected failure is an error the API server applies failurePolicy to; say what it was.
-      opts.log?.error('admission handler failed', { path, error: (err as Error).message, kind: request.kind?.kind, namespace: request.namespace, name: request.name });
-      response = { uid: request.uid, allowed: false, status: { code: 500, reason: 'InternalError', message: `connectors webhook: ${(err as Error).message}`, status: 'Failure' as const } };
+      opts.log?.error('admission handler failed', {
+        path,
+        error: (err as Error).message,
+        kind: request.kind?.kind,
+        namespace: request.namespace,
+        name: request.name,
+      });
+      response = {
+        uid: request.uid,
+        allowed: false,
+        status: {
+          code: 500,
+          reason: 'InternalError',
+          message: `connectors webhook: ${(err as Error).message}`,
+          status: 'Failure' as const,
+        },
+      };
     }
     send(res, 200, review(response));
     const ms = performance.now() - t0;
     duration.observe({ webhook: path, allowed: String(response.allowed) }, ms / 1000);
     requests.inc({ webhook: path, allowed: String(response.allowed), code: String(response.status?.code ?? 200) });
     opts.onTiming?.(path, ms);
-    if (!response.allowed) opts.log?.info('denied', { path, kind: request.kind?.kind, namespace: request.namespace, name: request.name ?? request.object?.metadata?.generateName, message: response.status?.message });
+    if (!response.allowed)
+      opts.log?.info('denied', {
+        path,
+        kind: request.kind?.kind,
+        namespace: request.namespace,
+        name: request.name ?? request.object?.metadata?.generateName,
+        message: response.status?.message,
+      });
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {

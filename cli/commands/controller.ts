@@ -13,17 +13,38 @@ function boolFlag(v: unknown, name: string, dflt: boolean): boolean {
 
 export const command: Command = {
   name: 'controller',
-  summary: 'Run the controller that keeps ConnectorClass and Connector status true (probes, proxy Services, compiled policies).',
+  summary:
+    'Run the controller that keeps ConnectorClass and Connector status true (probes, proxy Services, compiled policies).',
   details: `The cluster comes from --kubeconfig, else KUBECONFIG, else the in-cluster ServiceAccount.
 The system namespace (Lease, compiled policy ConfigMaps, feature flags) is CONNECTORS_SYSTEM_NAMESPACE,
 else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
   options: {
     kubeconfig: { type: 'string', valueName: 'PATH', description: 'kubeconfig file.' },
-    'health-port': { type: 'string', valueName: 'N', description: 'Port of /healthz, /readyz and /metrics.', default: '8081' },
-    'probe-period': { type: 'string', valueName: 'DUR', description: 'Re-probe period of every Connector and ConnectorClass (±10% jitter).', default: '5m' },
+    'health-port': {
+      type: 'string',
+      valueName: 'N',
+      description: 'Port of /healthz, /readyz and /metrics.',
+      default: '8081',
+    },
+    'probe-period': {
+      type: 'string',
+      valueName: 'DUR',
+      description: 'Re-probe period of every Connector and ConnectorClass (±10% jitter).',
+      default: '5m',
+    },
     'probe-timeout': { type: 'string', valueName: 'DUR', description: 'Timeout of one probe.', default: '10s' },
-    'probe-time-refresh': { type: 'string', valueName: 'DUR', description: 'Rewrite an unchanged condition only to refresh lastProbeTime once it is older than this.', default: '30m' },
-    'leader-elect': { type: 'string', valueName: 'true|false', description: 'Leader election on the Lease connectors-controller in the system namespace.', default: 'true' },
+    'probe-time-refresh': {
+      type: 'string',
+      valueName: 'DUR',
+      description: 'Rewrite an unchanged condition only to refresh lastProbeTime once it is older than this.',
+      default: '30m',
+    },
+    'leader-elect': {
+      type: 'string',
+      valueName: 'true|false',
+      description: 'Leader election on the Lease connectors-controller in the system namespace.',
+      default: 'true',
+    },
     workers: { type: 'string', valueName: 'N', description: 'Concurrent Connector reconciles.', default: '16' },
   },
   async run(values) {
@@ -31,7 +52,8 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
     const log = createLogger('controller');
     const kc = loadKubeConfig(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined);
     const port = Number(values['health-port'] ?? 8081);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--health-port must be a port number, not ${JSON.stringify(values['health-port'])}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new Error(`--health-port must be a port number, not ${JSON.stringify(values['health-port'])}`);
     const ctrl = await startController(kc, {
       systemNamespace: systemNamespace(),
       healthPort: port,
@@ -42,7 +64,11 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
       workers: Number(values.workers ?? 16),
       log,
     });
-    log.info('controller started', { healthPort: ctrl.health?.port, identity: ctrl.identity, systemNamespace: systemNamespace() });
+    log.info('controller started', {
+      healthPort: ctrl.health?.port,
+      identity: ctrl.identity,
+      systemNamespace: systemNamespace(),
+    });
     const sig = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

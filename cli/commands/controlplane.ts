@@ -11,9 +11,22 @@ ServiceAccount tokens (TokenRequest/TokenReview), and the CRDs from ${DEFAULT_CR
 The admin kubeconfig is written (mode 0600) only once everything is ready. It runs until SIGINT or
 SIGTERM, then stops every process and, unless --state-dir was given, removes its state.`,
   options: {
-    kubeconfig: { type: 'string', valueName: 'PATH', description: 'Also write the admin kubeconfig here once ready (default: only under the state dir).' },
-    'state-dir': { type: 'string', valueName: 'DIR', description: 'Keep etcd data, PKI and logs in DIR and reuse them on the next start (default: a temp dir removed on exit).' },
-    'no-controller-manager': { type: 'boolean', description: 'Do not run kube-controller-manager (no default ServiceAccounts, namespace deletion or garbage collection).' },
+    kubeconfig: {
+      type: 'string',
+      valueName: 'PATH',
+      description: 'Also write the admin kubeconfig here once ready (default: only under the state dir).',
+    },
+    'state-dir': {
+      type: 'string',
+      valueName: 'DIR',
+      description:
+        'Keep etcd data, PKI and logs in DIR and reuse them on the next start (default: a temp dir removed on exit).',
+    },
+    'no-controller-manager': {
+      type: 'boolean',
+      description:
+        'Do not run kube-controller-manager (no default ServiceAccounts, namespace deletion or garbage collection).',
+    },
     quiet: { type: 'boolean', description: 'Print only the kubeconfig path.' },
   },
   async run(values) {

@@ -4,24 +4,39 @@ import { loadKubeConfig } from '../../core/kube/config.ts';
 
 export const command: Command = {
   name: 'proxy',
-  summary: 'Run the Connectors Proxy: reverse mode (/namespaces/<ns>/connectors/<name>/ or host c-<name>.<ns>.svc) and forward mode (http_proxy, CONNECT).',
+  summary:
+    'Run the Connectors Proxy: reverse mode (/namespaces/<ns>/connectors/<name>/ or host c-<name>.<ns>.svc) and forward mode (http_proxy, CONNECT).',
   details: `Clients authenticate with a ServiceAccount token (audience connectors-proxy, or the apiserver's own audience
 unless --no-apiserver-audience): reverse mode as the Basic password or a Bearer token, forward mode as
 Proxy-Authorization: Basic base64("<ns>/<name>[,<ns>/<name>]:<token>"). HTTPS through CONNECT is intercepted
 for the hosts of the listed Connectors with the CA in Secret connectors-proxy-ca of the system namespace
 (created if absent); other hosts are tunnelled untouched unless --connect-policy refuse.`,
   options: {
-    kubeconfig: { type: 'string', valueName: 'PATH', description: 'Kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config).' },
+    kubeconfig: {
+      type: 'string',
+      valueName: 'PATH',
+      description: 'Kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config).',
+    },
     port: { type: 'string', valueName: 'PORT', default: '8080', description: 'Port of the proxy.' },
     host: { type: 'string', valueName: 'ADDRESS', default: '0.0.0.0', description: 'Address to listen on.' },
-    'health-port': { type: 'string', valueName: 'PORT', description: 'Serve /healthz, /readyz and /metrics on this port.' },
-    'connect-policy': { type: 'string', valueName: 'tunnel|refuse', default: 'tunnel', description: 'CONNECT to hosts that are not a listed Connector\'s.' },
+    'health-port': {
+      type: 'string',
+      valueName: 'PORT',
+      description: 'Serve /healthz, /readyz and /metrics on this port.',
+    },
+    'connect-policy': {
+      type: 'string',
+      valueName: 'tunnel|refuse',
+      default: 'tunnel',
+      description: "CONNECT to hosts that are not a listed Connector's.",
+    },
     'no-apiserver-audience': { type: 'boolean', description: 'Accept only tokens with the connectors-proxy audience.' },
     workers: {
       type: 'string',
       valueName: 'N',
       default: '1',
-      description: 'Proxy processes sharing the port (node:cluster), e.g. one per CPU; each has its own watches and caches, and /metrics shows the worker that answers.',
+      description:
+        'Proxy processes sharing the port (node:cluster), e.g. one per CPU; each has its own watches and caches, and /metrics shows the worker that answers.',
     },
   },
   async run(values) {
@@ -40,7 +55,10 @@ for the hosts of the listed Connectors with the CA in Secret connectors-proxy-ca
       acceptApiserverAudience: !values['no-apiserver-audience'],
     });
     if (cluster.isWorker) process.send!({ listening: proxy.url, healthPort: proxy.healthPort });
-    else process.stdout.write(`connectors proxy listening on ${proxy.url}${proxy.healthPort ? ` (health ${proxy.healthPort})` : ''}\n`);
+    else
+      process.stdout.write(
+        `connectors proxy listening on ${proxy.url}${proxy.healthPort ? ` (health ${proxy.healthPort})` : ''}\n`,
+      );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
@@ -63,7 +81,9 @@ async function runWorkers(n: number): Promise<number> {
     const w = cluster.fork();
     w.on('message', (m: { listening?: string; healthPort?: number }) => {
       if (m?.listening && ++listening === n) {
-        process.stdout.write(`connectors proxy listening on ${m.listening}${m.healthPort ? ` (health ${m.healthPort})` : ''} (${n} workers)\n`);
+        process.stdout.write(
+          `connectors proxy listening on ${m.listening}${m.healthPort ? ` (health ${m.healthPort})` : ''} (${n} workers)\n`,
+        );
       }
     });
     w.on('exit', (code, signal) => {

@@ -12,17 +12,53 @@ import { parseGoDuration } from '../../csi/duration.ts';
 
 export const command: Command = {
   name: 'render',
-  summary: 'Write the files a connectors-csi volume would hold (rendered configurations, proxy token, CA, proxy settings) into a directory, without a kubelet.',
+  summary:
+    'Write the files a connectors-csi volume would hold (rendered configurations, proxy token, CA, proxy settings) into a directory, without a kubelet.',
   options: {
-    kubeconfig: { type: 'string', valueName: 'PATH', description: 'Kubeconfig to use (default: KUBECONFIG, in-cluster, ~/.kube/config).' },
-    connector: { type: 'string', valueName: 'NS/NAME', description: 'The Connector(s), comma-separated, as in the volume attribute `connectors`. Required.' },
-    configuration: { type: 'string', valueName: 'NAMES', description: 'As the volume attribute `configuration.names` (e.g. gitconfig, or "gitconfig,!context.token").' },
+    kubeconfig: {
+      type: 'string',
+      valueName: 'PATH',
+      description: 'Kubeconfig to use (default: KUBECONFIG, in-cluster, ~/.kube/config).',
+    },
+    connector: {
+      type: 'string',
+      valueName: 'NS/NAME',
+      description: 'The Connector(s), comma-separated, as in the volume attribute `connectors`. Required.',
+    },
+    configuration: {
+      type: 'string',
+      valueName: 'NAMES',
+      description: 'As the volume attribute `configuration.names` (e.g. gitconfig, or "gitconfig,!context.token").',
+    },
     params: { type: 'string', valueName: 'JSON', description: 'As the volume attribute `configuration.params`.' },
-    'service-account': { type: 'string', valueName: 'NAME', default: 'default', description: 'ServiceAccount (in the namespace of the first Connector unless --namespace) whose token goes into the files.' },
-    namespace: { type: 'string', valueName: 'NS', description: 'Namespace of the workload (default: that of the first Connector).' },
-    'token-expiration': { type: 'string', valueName: 'DURATION', default: '30m', description: 'Lifetime of the token, as the volume attribute `token.expiration`.' },
-    'proxy-url': { type: 'string', valueName: 'URL', description: 'Forward-proxy base URL for http.proxy and .env (default: the in-cluster proxy Service).' },
-    out: { type: 'string', valueName: 'DIR', description: 'Directory to write (created; its previous contents are replaced). Required.' },
+    'service-account': {
+      type: 'string',
+      valueName: 'NAME',
+      default: 'default',
+      description:
+        'ServiceAccount (in the namespace of the first Connector unless --namespace) whose token goes into the files.',
+    },
+    namespace: {
+      type: 'string',
+      valueName: 'NS',
+      description: 'Namespace of the workload (default: that of the first Connector).',
+    },
+    'token-expiration': {
+      type: 'string',
+      valueName: 'DURATION',
+      default: '30m',
+      description: 'Lifetime of the token, as the volume attribute `token.expiration`.',
+    },
+    'proxy-url': {
+      type: 'string',
+      valueName: 'URL',
+      description: 'Forward-proxy base URL for http.proxy and .env (default: the in-cluster proxy Service).',
+    },
+    out: {
+      type: 'string',
+      valueName: 'DIR',
+      description: 'Directory to write (created; its previous contents are replaced). Required.',
+    },
   },
   details: `Example (the seed's git quick start, on the embedded control plane):
   connectors render --connector git-connector-demo/git-connector --configuration gitconfig --out /tmp/gitdemo
@@ -33,7 +69,8 @@ export const command: Command = {
     if (!connector) throw new Error('--connector is required');
     if (!out) throw new Error('--out is required');
     const first = connector.split(',')[0].trim();
-    const namespace = (values.namespace as string | undefined) ?? (first.includes('/') ? first.split('/')[0] : undefined);
+    const namespace =
+      (values.namespace as string | undefined) ?? (first.includes('/') ? first.split('/')[0] : undefined);
     if (!namespace) throw new Error('--namespace is required when --connector names no namespace');
     const serviceAccount = values['service-account'] as string;
     const expirationSeconds = Math.round(parseGoDuration(values['token-expiration'] as string) / 1000);
@@ -42,12 +79,24 @@ export const command: Command = {
     const kc = loadKubeConfig(values.kubeconfig as string | undefined);
     const rest = await kubeRest(kc);
     const { NodeServer, DirMounter } = await import('../../csi/index.ts');
-    const server = new NodeServer(kc, rest, new DirMounter(), { endpoint: 'render', nodeId: 'render', proxyURL: values['proxy-url'] as string | undefined, systemNamespace: systemNamespace(), log: createLogger('render') });
+    const server = new NodeServer(kc, rest, new DirMounter(), {
+      endpoint: 'render',
+      nodeId: 'render',
+      proxyURL: values['proxy-url'] as string | undefined,
+      systemNamespace: systemNamespace(),
+      log: createLogger('render'),
+    });
     try {
       const review = await rest.call<{ status: { token: string; expirationTimestamp: string } }>(
         'POST',
         `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`,
-        { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [PROXY_AUDIENCE], expirationSeconds } } },
+        {
+          body: {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenRequest',
+            spec: { audiences: [PROXY_AUDIENCE], expirationSeconds },
+          },
+        },
       );
       const context: Record<string, string> = {
         'csi.storage.k8s.io/ephemeral': 'true',
@@ -72,7 +121,9 @@ export const command: Command = {
         volume_context: context,
         publish_context: {},
       });
-      process.stdout.write(`wrote the volume of ${connector} for ServiceAccount ${namespace}/${serviceAccount} to ${resolve(out)}\n`);
+      process.stdout.write(
+        `wrote the volume of ${connector} for ServiceAccount ${namespace}/${serviceAccount} to ${resolve(out)}\n`,
+      );
       return 0;
     } catch (err) {
       // gRPC errors from the driver carry the documented code and message.

@@ -31,7 +31,12 @@ function systemObjects(namespace: string, flags: string[]): KubernetesObject[] {
   for (const f of FEATURE_FLAGS) data[f] = flags.includes(f) ? 'true' : 'false';
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: FEATURE_FLAGS_CONFIGMAP, namespace }, data } as KubernetesObject,
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: FEATURE_FLAGS_CONFIGMAP, namespace },
+      data,
+    } as KubernetesObject,
   ];
 }
 
@@ -40,7 +45,9 @@ async function manifests(folder: string): Promise<KubernetesObject[]> {
   const dir = fileURLToPath(new URL(`../../deploy/${folder}/`, import.meta.url));
   const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
   const objects: KubernetesObject[] = [];
-  for (const f of files) for (const doc of parseAllDocuments(await readFile(join(dir, f), 'utf8'))) if (doc.contents) objects.push(doc.toJSON());
+  for (const f of files)
+    for (const doc of parseAllDocuments(await readFile(join(dir, f), 'utf8')))
+      if (doc.contents) objects.push(doc.toJSON());
   return objects;
 }
 
@@ -53,15 +60,42 @@ async function builtinClassObjects(systemNamespace: string, proxyAddress?: strin
 
 export const command: Command = {
   name: 'up',
-  summary: 'Run every Connectors component in this process. With KUBECONFIG set, against that cluster; otherwise against an embedded local control plane (etcd + kube-apiserver on 127.0.0.1) that it starts with the CRDs and built-in ConnectorClasses installed.',
+  summary:
+    'Run every Connectors component in this process. With KUBECONFIG set, against that cluster; otherwise against an embedded local control plane (etcd + kube-apiserver on 127.0.0.1) that it starts with the CRDs and built-in ConnectorClasses installed.',
   options: {
-    kubeconfig: { type: 'string', valueName: 'PATH', description: 'Embedded mode: where to write the admin kubeconfig once everything is ready (default: STATE_DIR/kubeconfig).' },
-    'state-dir': { type: 'string', valueName: 'DIR', description: `Embedded mode: where the control plane keeps its data, PKI and logs (default: ${defaultStateDir()}).` },
-    'enable-feature': { type: 'string', multiple: true, valueName: 'FLAG', description: `Embedded mode: turn a feature flag on (repeatable): ${FEATURE_FLAGS.join(', ')}.` },
-    'disable-feature': { type: 'string', multiple: true, valueName: 'FLAG', description: `Embedded mode: turn a feature flag off (repeatable). On by default in embedded mode: ${EMBEDDED_DEFAULT_FLAGS.join(', ')}.` },
-    install: { type: 'boolean', description: 'With KUBECONFIG: also install the CRDs and built-in ConnectorClasses into that cluster.' },
+    kubeconfig: {
+      type: 'string',
+      valueName: 'PATH',
+      description:
+        'Embedded mode: where to write the admin kubeconfig once everything is ready (default: STATE_DIR/kubeconfig).',
+    },
+    'state-dir': {
+      type: 'string',
+      valueName: 'DIR',
+      description: `Embedded mode: where the control plane keeps its data, PKI and logs (default: ${defaultStateDir()}).`,
+    },
+    'enable-feature': {
+      type: 'string',
+      multiple: true,
+      valueName: 'FLAG',
+      description: `Embedded mode: turn a feature flag on (repeatable): ${FEATURE_FLAGS.join(', ')}.`,
+    },
+    'disable-feature': {
+      type: 'string',
+      multiple: true,
+      valueName: 'FLAG',
+      description: `Embedded mode: turn a feature flag off (repeatable). On by default in embedded mode: ${EMBEDDED_DEFAULT_FLAGS.join(', ')}.`,
+    },
+    install: {
+      type: 'boolean',
+      description: 'With KUBECONFIG: also install the CRDs and built-in ConnectorClasses into that cluster.',
+    },
   },
-  details: `Components started: ${availableComponents().map((c) => c.name).join(', ') || '(none yet)'}.
+  details: `Components started: ${
+    availableComponents()
+      .map((c) => c.name)
+      .join(', ') || '(none yet)'
+  }.
 Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including the control plane.`,
   async run(values) {
     const log = (line: string) => process.stderr.write(`connectors up: ${line}\n`);
@@ -70,7 +104,8 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
     const disable = (values['disable-feature'] as string[] | undefined) ?? [];
     const unknown = [...enable, ...disable].filter((f) => !(FEATURE_FLAGS as readonly string[]).includes(f));
     const flags = [...new Set([...EMBEDDED_DEFAULT_FLAGS, ...enable])].filter((f) => !disable.includes(f));
-    if (unknown.length) throw new Error(`unknown feature flag(s): ${unknown.join(', ')}; known: ${FEATURE_FLAGS.join(', ')}`);
+    if (unknown.length)
+      throw new Error(`unknown feature flag(s): ${unknown.join(', ')}; known: ${FEATURE_FLAGS.join(', ')}`);
     const embedded = !process.env.KUBECONFIG;
     const stops: Array<() => Promise<void>> = [];
     let stopping: Promise<void> | undefined;
@@ -107,7 +142,12 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
         await mkdir(stateDir, { recursive: true });
         const { startControlPlane } = await import('../../controlplane/index.ts');
         log(`starting the embedded control plane in ${stateDir}`);
-        const cp = await startControlPlane({ stateDir: join(stateDir, 'controlplane'), controllerManager: true, log, handleSignals: false });
+        const cp = await startControlPlane({
+          stateDir: join(stateDir, 'controlplane'),
+          controllerManager: true,
+          log,
+          handleSignals: false,
+        });
         stops.push(() => cp.stop());
         kc = new KubeConfig();
         kc.loadFromString(cp.kubeconfigYaml);
@@ -118,7 +158,8 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
       } else {
         kc = loadKubeConfig();
         log(`using the cluster of KUBECONFIG (${kc.getCurrentCluster()?.server})`);
-        if (values.install) await applyObjects(kc, [...(allCrds() as KubernetesObject[]), ...(await manifests('rbac'))]);
+        if (values.install)
+          await applyObjects(kc, [...(allCrds() as KubernetesObject[]), ...(await manifests('rbac'))]);
       }
 
       const ctx: UpContext = { kc, embedded, systemNamespace, stateDir, published: {}, log };
@@ -129,7 +170,9 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
         classesInstalled = true;
         const classes = await builtinClassObjects(systemNamespace, embedded ? ctx.published.proxyURL : undefined);
         await applyObjects(kc, classes);
-        log(`installed ${classes.length} built-in ConnectorClass(es): ${classes.map((c) => c.metadata?.name).join(', ')}`);
+        log(
+          `installed ${classes.length} built-in ConnectorClass(es): ${classes.map((c) => c.metadata?.name).join(', ')}`,
+        );
       };
       for (const entry of availableComponents()) {
         const component = await startComponent(entry, ctx);

@@ -18,7 +18,12 @@ export const BindingTemplate = Type.Object(
     serviceAccounts: Opt(
       AtomicList(
         Type.Object({
-          names: Opt(AtomicList(Type.String(), 'ServiceAccount names; empty means every ServiceAccount of the selected namespaces.')),
+          names: Opt(
+            AtomicList(
+              Type.String(),
+              'ServiceAccount names; empty means every ServiceAccount of the selected namespaces.',
+            ),
+          ),
           namespaceSelector: Opt(
             Type.Object(
               {
@@ -39,16 +44,33 @@ export const BindingTemplate = Type.Object(
 
 const ObjectSelector = Type.Object({
   objectRef: Type.Object(
-    { apiVersion: Str('API version of the check resource, e.g. openshift-pipelines.org/v1alpha1.'), kind: Str('Kind of the check resource, e.g. ApprovalTask.') },
+    {
+      apiVersion: Str('API version of the check resource, e.g. openshift-pipelines.org/v1alpha1.'),
+      kind: Str('Kind of the check resource, e.g. ApprovalTask.'),
+    },
     { description: 'The kind of resource that carries the check result.' },
   ),
-  matchLabels: Opt(Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' }, description: 'Labels the check resource must carry; values may be JSONPath templates over {object: <pod>}.' })),
+  matchLabels: Opt(
+    Type.Unsafe<Record<string, string>>({
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'Labels the check resource must carry; values may be JSONPath templates over {object: <pod>}.',
+    }),
+  ),
   matchExpressions: Opt(MatchExpressions),
 });
 
 export const CheckSpec = Type.Object({
   selector: ObjectSelector,
-  state: Opt(Type.Object({ rego: Opt(Str('Rego policy (package approval) producing status = {state: approved|rejected|pending|passed} from the check resource; empty reads its status.state.')) })),
+  state: Opt(
+    Type.Object({
+      rego: Opt(
+        Str(
+          'Rego policy (package approval) producing status = {state: approved|rejected|pending|passed} from the check resource; empty reads its status.state.',
+        ),
+      ),
+    }),
+  ),
 });
 
 export const Check = Type.Object(
@@ -57,7 +79,11 @@ export const Check = Type.Object(
     ref: Opt(ConfigMapRef),
     spec: Opt(CheckSpec),
   },
-  { 'x-kubernetes-validations': [{ rule: 'has(self.ref) != has(self.spec)', message: 'exactly one of ref or spec must be set' }] },
+  {
+    'x-kubernetes-validations': [
+      { rule: 'has(self.ref) != has(self.spec)', message: 'exactly one of ref or spec must be set' },
+    ],
+  },
 );
 
 export const AccessPolicySpec = Type.Object(
@@ -69,11 +95,17 @@ export const AccessPolicySpec = Type.Object(
           matchLabels: Opt(MatchLabels),
           matchExpressions: Opt(MatchExpressions),
         },
-        { description: 'Which Connectors of this namespace the policy covers; {} covers all.', 'x-kubernetes-map-type': 'atomic' },
+        {
+          description: 'Which Connectors of this namespace the policy covers; {} covers all.',
+          'x-kubernetes-map-type': 'atomic',
+        },
       ),
     ),
     defaultPermission: Opt(
-      Type.Object({ roleTemplate: RoleTemplate, bindingTemplate: BindingTemplate }, { description: 'Proxy access granted at once.' }),
+      Type.Object(
+        { roleTemplate: RoleTemplate, bindingTemplate: BindingTemplate },
+        { description: 'Proxy access granted at once.' },
+      ),
     ),
     checkGrantedPermission: Opt(
       Type.Object(
@@ -90,7 +122,10 @@ export const AccessPolicySpec = Type.Object(
   },
   {
     'x-kubernetes-validations': [
-      { rule: 'has(self.defaultPermission) || has(self.checkGrantedPermission)', message: 'at least one of defaultPermission or checkGrantedPermission must be set' },
+      {
+        rule: 'has(self.defaultPermission) || has(self.checkGrantedPermission)',
+        message: 'at least one of defaultPermission or checkGrantedPermission must be set',
+      },
     ],
   },
 );
@@ -99,7 +134,9 @@ export type AccessPolicySpec = Static<typeof AccessPolicySpec>;
 export const AccessPolicyStatus = Type.Object({
   conditions: Opt(Conditions),
   observedGeneration: Opt(Int('The generation last reconciled.')),
-  matchedConnectors: Opt(AtomicList(Type.Object({ name: Str('Connector name.') }), 'Connectors the policy currently covers.')),
+  matchedConnectors: Opt(
+    AtomicList(Type.Object({ name: Str('Connector name.') }), 'Connectors the policy currently covers.'),
+  ),
 });
 
 export const AccessRequestSpec = Type.Object(
@@ -116,7 +153,11 @@ export const AccessRequestSpec = Type.Object(
     connectorRef: Type.Object({ name: Str('Name of a Connector in this namespace.') }),
     context: Type.Object({
       objectRef: Type.Object(
-        { ...ObjectReference.properties, kind: Str('Kind of the workload; only Pod is supported.'), name: Str('Name of the workload.') },
+        {
+          ...ObjectReference.properties,
+          kind: Str('Kind of the workload; only Pod is supported.'),
+          name: Str('Name of the workload.'),
+        },
         { 'x-kubernetes-validations': [{ rule: "self.kind == 'Pod'", message: 'only kind Pod is supported' }] },
       ),
     }),
@@ -133,7 +174,12 @@ export const AccessRequestStatus = Type.Object({
       Type.Object({
         name: Str('Name of the matched AccessPolicy.'),
         policySpec: Opt(FreeObject('Snapshot of the policy spec when it first matched.')),
-        matchedChecks: Opt(AtomicList(Type.Object({ name: Str('Check name.'), ref: Opt(ObjectReference), condition: Opt(Condition) }), 'Check resources found and their state.')),
+        matchedChecks: Opt(
+          AtomicList(
+            Type.Object({ name: Str('Check name.'), ref: Opt(ObjectReference), condition: Opt(Condition) }),
+            'Check resources found and their state.',
+          ),
+        ),
         permissionSync: Opt(Condition),
       }),
       ['name'],

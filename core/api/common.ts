@@ -36,20 +36,27 @@ export const Condition = Type.Object({
   lastProbeTime: Opt(Str('Last time the check behind the condition ran.', { format: 'date-time' })),
   reason: Opt(Str('A CamelCase reason for the last transition.', { maxLength: 1024 })),
   message: Opt(Str('A human-readable explanation.', { maxLength: 32768 })),
-  severity: Opt(Str('Severity of a False condition: empty (Error), Warning or Info. Info conditions never affect Ready.')),
+  severity: Opt(
+    Str('Severity of a False condition: empty (Error), Warning or Info. Info conditions never affect Ready.'),
+  ),
 });
 export type Condition = Static<typeof Condition>;
 
-export const Conditions = ListMap(Condition, ['type'], 'The latest observations of the object\'s state.');
+export const Conditions = ListMap(Condition, ['type'], "The latest observations of the object's state.");
 
 export const LabelSelectorRequirement = Type.Object({
   key: Str('The label key the selector applies to.'),
-  operator: Enum(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const, { description: 'Relationship of the key to the values.' }),
+  operator: Enum(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const, {
+    description: 'Relationship of the key to the values.',
+  }),
   values: Opt(AtomicList(Type.String(), 'Values for In and NotIn; empty for Exists and DoesNotExist.')),
 });
 
 export const MatchLabels = StringMap('Labels an object must carry, all of them.');
-export const MatchExpressions = AtomicList(LabelSelectorRequirement, 'Label selector requirements, all of which must hold.');
+export const MatchExpressions = AtomicList(
+  LabelSelectorRequirement,
+  'Label selector requirements, all of which must hold.',
+);
 
 /** A name/value pair with a string value (Connector params, HTTP headers, address extensions). */
 export const NameValue = (what: string) =>
@@ -58,7 +65,9 @@ export const NameValue = (what: string) =>
 /** Declaration of a parameter on a ConnectorClass. Only string parameters are supported. */
 export const ParamSpec = Type.Object({
   name: Str('Name of the parameter, unique within its list.', { minLength: 1 }),
-  type: Opt(Enum(['string'] as const, { description: 'Type of the parameter; only string is supported.', default: 'string' })),
+  type: Opt(
+    Enum(['string'] as const, { description: 'Type of the parameter; only string is supported.', default: 'string' }),
+  ),
   default: Opt(Str('Default value; a parameter without a default is required.')),
   description: Opt(Str('What the parameter is for.')),
   displayName: Opt(Str('Human-readable name.')),

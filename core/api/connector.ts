@@ -13,21 +13,33 @@ export const AddressExtension = Type.Object({
 
 export const ConnectorAuth = Type.Object(
   {
-    name: Str('The authentication type, one of the class\'s spec.auth.types[].name.'),
+    name: Str("The authentication type, one of the class's spec.auth.types[].name."),
     secretRef: Opt(ObjectReference),
-    params: Opt(ListMap(NameValue('parameter'), ['name'], 'Parameters of the class\'s authProbe for this type, e.g. repository.')),
+    params: Opt(
+      ListMap(NameValue('parameter'), ['name'], "Parameters of the class's authProbe for this type, e.g. repository."),
+    ),
   },
   { description: 'Credentials of the Connector: which authentication type of the class, and the Secret holding them.' },
 );
 
 export const ConnectorSpec = Type.Object({
-  connectorClassName: Str('Name of the ConnectorClass (cluster-scoped) this Connector is an instance of.', { minLength: 1 }),
+  connectorClassName: Str('Name of the ConnectorClass (cluster-scoped) this Connector is an instance of.', {
+    minLength: 1,
+  }),
   address: Str('Address of the tool, e.g. https://github.com; may carry a path prefix.', {
     minLength: 1,
     pattern: HTTP_URL_PATTERN,
   }),
-  addressExtensions: Opt(ListMap(AddressExtension, ['name'], 'Additional addresses of the tool, as the class declares them.')),
-  params: Opt(ListMap(NameValue('parameter'), ['name'], 'Values of the class\'s spec.params; omitted ones take the class default.')),
+  addressExtensions: Opt(
+    ListMap(AddressExtension, ['name'], 'Additional addresses of the tool, as the class declares them.'),
+  ),
+  params: Opt(
+    ListMap(
+      NameValue('parameter'),
+      ['name'],
+      "Values of the class's spec.params; omitted ones take the class default.",
+    ),
+  ),
   auth: Opt(ConnectorAuth),
   caCertSecretRef: Opt(LocalObjectReference),
 });
@@ -35,7 +47,7 @@ export type ConnectorSpec = Static<typeof ConnectorSpec>;
 
 const HTTPAddress = Type.Object({
   name: Opt(Str('Name of the address.')),
-  url: Opt(Str('URL of the Connector\'s proxy.')),
+  url: Opt(Str("URL of the Connector's proxy.")),
   audience: Opt(Str('Audience of the ServiceAccount tokens the proxy accepts.')),
   CACerts: Opt(Str('PEM CA certificates of the proxy.')),
 });
@@ -44,7 +56,12 @@ export const ConnectorStatus = Type.Object({
   conditions: Opt(Conditions),
   observedGeneration: Opt(Int('The generation last reconciled.')),
   annotations: Opt(StringMap('Annotations set by the controller.')),
-  proxy: Opt(Type.Object({ httpAddress: Opt(HTTPAddress) }, { description: 'The proxy address of this Connector, when its class has a proxy.' })),
-  api: Opt(Type.Object({ path: Opt(Str('Path of this Connector\'s API, relative to the cluster API entry.')) })),
+  proxy: Opt(
+    Type.Object(
+      { httpAddress: Opt(HTTPAddress) },
+      { description: 'The proxy address of this Connector, when its class has a proxy.' },
+    ),
+  ),
+  api: Opt(Type.Object({ path: Opt(Str("Path of this Connector's API, relative to the cluster API entry.")) })),
 });
 export type ConnectorStatus = Static<typeof ConnectorStatus>;

@@ -14,11 +14,20 @@ const AddressSpec = Type.Object(
 const Rego = (description: string) => Type.Object({ rego: Str(description) });
 
 export const AuthType = Type.Object({
-  name: Str('Name of the authentication type, unique within the class; Connectors choose it in spec.auth.name.', { minLength: 1 }),
-  secretType: Str('Type of the Secret that holds the credentials, e.g. kubernetes.io/basic-auth, Opaque or a custom type.', { default: 'Opaque' }),
+  name: Str('Name of the authentication type, unique within the class; Connectors choose it in spec.auth.name.', {
+    minLength: 1,
+  }),
+  secretType: Str(
+    'Type of the Secret that holds the credentials, e.g. kubernetes.io/basic-auth, Opaque or a custom type.',
+    { default: 'Opaque' },
+  ),
   optional: Opt(Bool('Whether a Connector may omit the Secret for this authentication type.', { default: false })),
   params: Opt(ParamSpecs('Keys the Secret must contain. Required for Opaque and custom secret types.')),
-  generator: Opt(Rego('Rego policy (package proxy) producing auth = {position: header|query|body, contentType?, auth: {...}}: how the proxy injects these credentials into requests to the tool. Inputs: input.data (the Secret data) and input.request.')),
+  generator: Opt(
+    Rego(
+      'Rego policy (package proxy) producing auth = {position: header|query|body, contentType?, auth: {...}}: how the proxy injects these credentials into requests to the tool. Inputs: input.data (the Secret data) and input.request.',
+    ),
+  ),
   displayName: Opt(Str('Human-readable name.')),
   description: Opt(Str('What this authentication type is.')),
   annotations: Opt(StringMap('Free-form annotations for tools and UIs.')),
@@ -32,7 +41,8 @@ export type AuthType = Static<typeof AuthType>;
  */
 const HTTPHeaders = Type.Unsafe<Array<{ name: string; value: string }> | Record<string, string>>({
   'x-kubernetes-preserve-unknown-fields': true,
-  description: 'Headers to send, as a list of {name, value} or a map of name to value; values are Go templates over .Connector and .Secret.',
+  description:
+    'Headers to send, as a list of {name, value} or a map of name to value; values are Go templates over .Connector and .Secret.',
 });
 
 export function headerList(headers: HTTPProbe['httpHeaders']): Array<{ name: string; value: string }> {
@@ -42,13 +52,27 @@ export function headerList(headers: HTTPProbe['httpHeaders']): Array<{ name: str
 }
 
 export const HTTPProbe = Type.Object({
-  path: Str('Path of the request, a Go template over .Connector and .Secret for auth probes. The path prefix of the Connector address is not added.'),
+  path: Str(
+    'Path of the request, a Go template over .Connector and .Secret for auth probes. The path prefix of the Connector address is not added.',
+  ),
   host: Opt(Str('Host to probe; defaults to the host of the Connector address.')),
-  scheme: Opt(Enum(['http', 'https'] as const, { description: 'Scheme; defaults to the Connector\'s when host is empty or the Connector host, else http.' })),
+  scheme: Opt(
+    Enum(['http', 'https'] as const, {
+      description: "Scheme; defaults to the Connector's when host is empty or the Connector host, else http.",
+    }),
+  ),
   method: Opt(Enum(['GET', 'POST'] as const, { description: 'HTTP method.', default: 'GET' })),
   disableRedirect: Opt(Bool('Do not follow redirects.', { default: false })),
   httpHeaders: Opt(HTTPHeaders),
-  response: Opt(Type.Object({ cel: Opt(Str('CEL expression over response.statusCode, response.bodyString, response.headers and response.body that must yield true for success. Default: any 2xx.')) })),
+  response: Opt(
+    Type.Object({
+      cel: Opt(
+        Str(
+          'CEL expression over response.statusCode, response.bodyString, response.headers and response.body that must yield true for success. Default: any 2xx.',
+        ),
+      ),
+    }),
+  ),
 });
 export type HTTPProbe = Static<typeof HTTPProbe>;
 
@@ -91,16 +115,29 @@ const Endpoint = {
 export const ProxySpec = Type.Object(
   {
     ...Endpoint,
-    authExtractor: Opt(Rego('Rego policy (package proxy) producing auth = {token: string} from input.request, for clients that cannot send their ServiceAccount token as Basic password or Bearer token.')),
+    authExtractor: Opt(
+      Rego(
+        'Rego policy (package proxy) producing auth = {token: string} from input.request, for clients that cannot send their ServiceAccount token as Basic password or Bearer token.',
+      ),
+    ),
   },
-  { description: 'The proxy that serves Connectors of this class. The built-in one is the Service connectors-proxy-service.' },
+  {
+    description:
+      'The proxy that serves Connectors of this class. The built-in one is the Service connectors-proxy-service.',
+  },
 );
 
 export const APISpec = Type.Object(
   {
     ...Endpoint,
-    openapi: Opt(FreeObject('OpenAPI 3.0 document of the class API, with x-provider-type, x-openapi-address and x-display-schema extensions.')),
-    permissions: Opt(Rego('Rego policy (package permissions) producing result.verb (read, write, delete or "") for a request.')),
+    openapi: Opt(
+      FreeObject(
+        'OpenAPI 3.0 document of the class API, with x-provider-type, x-openapi-address and x-display-schema extensions.',
+      ),
+    ),
+    permissions: Opt(
+      Rego('Rego policy (package permissions) producing result.verb (read, write, delete or "") for a request.'),
+    ),
   },
   { description: 'The API that serves Connectors of this class.' },
 );
@@ -111,24 +148,38 @@ export const Configuration = Type.Object({
     Type.Unsafe<Record<string, string>>({
       type: 'object',
       additionalProperties: { type: 'string' },
-      description: 'File name → Go template rendered by the CSI driver. File names may contain only letters, digits, ".", "_" and "-".',
+      description:
+        'File name → Go template rendered by the CSI driver. File names may contain only letters, digits, ".", "_" and "-".',
     }),
   ),
-  params: Opt(ParamSpecs('Parameters of the templates, given in the CSI volume attribute configuration.params; those without default are required.')),
+  params: Opt(
+    ParamSpecs(
+      'Parameters of the templates, given in the CSI volume attribute configuration.params; those without default are required.',
+    ),
+  ),
   annotations: Opt(StringMap('Free-form annotations for tools and UIs.')),
 });
 export type Configuration = Static<typeof Configuration>;
 
 export const ConnectorClassSpec = Type.Object({
   address: Opt(AddressSpec),
-  addressExtensions: Opt(AtomicList(ParamSpec, 'Additional addresses a Connector may or must give (those without default are required).')),
+  addressExtensions: Opt(
+    AtomicList(ParamSpec, 'Additional addresses a Connector may or must give (those without default are required).'),
+  ),
   params: Opt(ParamSpecs('Parameters of Connectors of this class; those without default are required.')),
-  auth: Opt(Type.Object({ types: Opt(ListMap(AuthType, ['name'], 'Supported authentication types.')) }, { description: 'Authentication of the tool.' })),
+  auth: Opt(
+    Type.Object(
+      { types: Opt(ListMap(AuthType, ['name'], 'Supported authentication types.')) },
+      { description: 'Authentication of the tool.' },
+    ),
+  ),
   livenessProbe: Opt(Probe),
   authProbes: Opt(ListMap(AuthProbe, ['authName'], 'How to check credentials, per authentication type.')),
   proxy: Opt(ProxySpec),
   api: Opt(APISpec),
-  configurations: Opt(ListMap(Configuration, ['name'], 'Client configuration files the CSI driver can render into pods.')),
+  configurations: Opt(
+    ListMap(Configuration, ['name'], 'Client configuration files the CSI driver can render into pods.'),
+  ),
 });
 export type ConnectorClassSpec = Static<typeof ConnectorClassSpec>;
 

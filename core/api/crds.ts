@@ -9,8 +9,14 @@ function plain(schema: unknown): Record<string, unknown> {
 
 export function crdFor(info: KindInfo): Record<string, unknown> {
   const properties: Record<string, unknown> = {
-    apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
-    kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
+    apiVersion: {
+      type: 'string',
+      description: 'APIVersion defines the versioned schema of this representation of an object.',
+    },
+    kind: {
+      type: 'string',
+      description: 'Kind is a string value representing the REST resource this object represents.',
+    },
     metadata: { type: 'object' },
     spec: plain(info.spec),
   };

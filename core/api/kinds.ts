@@ -42,7 +42,8 @@ export const KINDS = {
     singular: 'connector',
     scope: 'Namespaced',
     shortNames: ['ctr'],
-    description: 'An integrated instance of a tool: its address, the Secret with its credentials and the ConnectorClass that says how to reach and check it. Workloads use it through the Connectors proxy without seeing the credentials.',
+    description:
+      'An integrated instance of a tool: its address, the Secret with its credentials and the ConnectorClass that says how to reach and check it. Workloads use it through the Connectors proxy without seeing the credentials.',
     spec: ConnectorSpec,
     specRequired: true,
     status: ConnectorStatus,
@@ -59,7 +60,8 @@ export const KINDS = {
     singular: 'connectorclass',
     scope: 'Cluster',
     shortNames: ['ctrclass'],
-    description: 'Defines a kind of tool: address format, authentication types, liveness and auth probes, proxy, API and client configuration templates.',
+    description:
+      'Defines a kind of tool: address format, authentication types, liveness and auth probes, proxy, API and client configuration templates.',
     spec: ConnectorClassSpec,
     specRequired: false,
     status: ConnectorClassStatus,
@@ -70,7 +72,8 @@ export const KINDS = {
     plural: 'accesspolicies',
     singular: 'accesspolicy',
     scope: 'Namespaced',
-    description: 'Who may use the Connectors of this namespace through the Connectors proxy: at once (defaultPermission) or after checks pass (checkGrantedPermission).',
+    description:
+      'Who may use the Connectors of this namespace through the Connectors proxy: at once (defaultPermission) or after checks pass (checkGrantedPermission).',
     spec: AccessPolicySpec,
     specRequired: true,
     status: AccessPolicyStatus,
@@ -81,7 +84,8 @@ export const KINDS = {
     plural: 'accessrequests',
     singular: 'accessrequest',
     scope: 'Namespaced',
-    description: 'One workload\'s request to use a Connector through the proxy, with the policies it matched, their checks and the temporary permission granted.',
+    description:
+      "One workload's request to use a Connector through the proxy, with the policies it matched, their checks and the temporary permission granted.",
     spec: AccessRequestSpec,
     specRequired: true,
     status: AccessRequestStatus,
@@ -98,7 +102,8 @@ export const KINDS = {
     plural: 'resourceinterfaces',
     singular: 'resourceinterface',
     scope: 'Cluster',
-    description: 'A standard resource abstraction (GitCodeRepository, OCIArtifact, ...) mapping a Connector and parameters to pipeline attributes and workspaces.',
+    description:
+      'A standard resource abstraction (GitCodeRepository, OCIArtifact, ...) mapping a Connector and parameters to pipeline attributes and workspaces.',
     spec: ResourceInterfaceSpec,
     specRequired: false,
     printerColumns: [age],
@@ -118,7 +123,14 @@ export interface ObjectMeta {
   deletionTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
+  ownerReferences?: Array<{
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  }>;
   finalizers?: string[];
 }
 
@@ -133,7 +145,8 @@ export type KindObject<N extends KindName> = {
   apiVersion: `${typeof GROUP}/${typeof VERSION}`;
   kind: N;
   metadata: ObjectMeta;
-} & (Info<N>['specRequired'] extends true ? { spec: Static<Info<N>['spec']> } : { spec?: Static<Info<N>['spec']> }) & StatusOf<N>;
+} & (Info<N>['specRequired'] extends true ? { spec: Static<Info<N>['spec']> } : { spec?: Static<Info<N>['spec']> }) &
+  StatusOf<N>;
 
 export type Connector = KindObject<'Connector'>;
 export type ConnectorClass = KindObject<'ConnectorClass'>;

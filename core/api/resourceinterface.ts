@@ -7,7 +7,9 @@ export const ResourceInterfaceSpec = Type.Object({
     ListMap(
       Type.Object({
         name: Str('Name of the parameter.'),
-        type: Opt(Enum(['string', 'array', 'object'] as const, { description: 'Tekton parameter type.', default: 'string' })),
+        type: Opt(
+          Enum(['string', 'array', 'object'] as const, { description: 'Tekton parameter type.', default: 'string' }),
+        ),
         default: Opt(FreeValue('Default value.')),
         description: Opt(Str('What the parameter is for.')),
       }),
@@ -20,8 +22,15 @@ export const ResourceInterfaceSpec = Type.Object({
       Type.Object({
         name: Str('Name of the attribute.'),
         type: Opt(Enum(['string', 'array'] as const, { description: 'Type of the attribute.', default: 'string' })),
-        expression: Opt(Str('Expression in {…} over {params, connector}, e.g. {connector.spec.address + "/" + params.repository}.')),
-        parameterize: Opt(Type.Object({ name: Opt(Str('Pipeline parameter the attribute fills.')), disable: Opt(Bool('Do not map to a parameter.')) })),
+        expression: Opt(
+          Str('Expression in {…} over {params, connector}, e.g. {connector.spec.address + "/" + params.repository}.'),
+        ),
+        parameterize: Opt(
+          Type.Object({
+            name: Opt(Str('Pipeline parameter the attribute fills.')),
+            disable: Opt(Bool('Do not map to a parameter.')),
+          }),
+        ),
         dependsOn: Opt(AtomicList(Type.String(), 'params.<name> or connector.')),
         default: Opt(FreeValue('Default value.')),
         enum: Opt(AtomicList(Type.String(), 'Allowed values.')),
@@ -36,7 +45,11 @@ export const ResourceInterfaceSpec = Type.Object({
         name: Str('Name of the workspace.'),
         description: Opt(Str('What the workspace holds.')),
         workspaceMapping: Opt(Type.Object({ name: Opt(Str('Pipeline workspace it binds.')) })),
-        value: Opt(FreeObject('A Tekton WorkspaceBinding (configMap, csi, emptyDir, persistentVolumeClaim, projected, secret, subPath, volumeClaimTemplate); strings may hold {…} expressions.')),
+        value: Opt(
+          FreeObject(
+            'A Tekton WorkspaceBinding (configMap, csi, emptyDir, persistentVolumeClaim, projected, secret, subPath, volumeClaimTemplate); strings may hold {…} expressions.',
+          ),
+        ),
       }),
       ['name'],
       'Workspaces the interface binds.',
@@ -44,7 +57,12 @@ export const ResourceInterfaceSpec = Type.Object({
   ),
   configurations: Opt(
     Type.Object({
-      multipleMergeConnectors: Opt(Type.Object({ enabled: Opt(Bool('Several Connectors may be merged into one binding.')), description: Opt(Str('Explanation for users.')) })),
+      multipleMergeConnectors: Opt(
+        Type.Object({
+          enabled: Opt(Bool('Several Connectors may be merged into one binding.')),
+          description: Opt(Str('Explanation for users.')),
+        }),
+      ),
     }),
   ),
 });

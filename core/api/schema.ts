@@ -9,7 +9,8 @@ type Doc = { description?: string; default?: unknown; [k: `x-kubernetes-${string
 
 export const Str = (description: string, extra: Record<string, unknown> = {}) => Type.String({ description, ...extra });
 
-export const Bool = (description: string, extra: Record<string, unknown> = {}) => Type.Boolean({ description, ...extra });
+export const Bool = (description: string, extra: Record<string, unknown> = {}) =>
+  Type.Boolean({ description, ...extra });
 
 export const Int = (description: string, extra: Record<string, unknown> = {}) =>
   Type.Integer({ description, format: 'int64', ...extra });
@@ -35,8 +36,18 @@ export function FreeValue(description: string) {
 }
 
 /** A list whose items are identified by the given key fields (server-side apply merges by them; duplicates are rejected). */
-export function ListMap<T extends TSchema>(items: T, keys: string[], description: string, extra: Record<string, unknown> = {}) {
-  return Type.Array(items, { description, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': keys, ...extra });
+export function ListMap<T extends TSchema>(
+  items: T,
+  keys: string[],
+  description: string,
+  extra: Record<string, unknown> = {},
+) {
+  return Type.Array(items, {
+    description,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': keys,
+    ...extra,
+  });
 }
 
 export function AtomicList<T extends TSchema>(items: T, description: string, extra: Record<string, unknown> = {}) {

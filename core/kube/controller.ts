@@ -21,10 +21,20 @@ export interface ControllerOptions {
   log?: Logger;
 }
 
-const reconcileTotal = () => counter('connectors_controller_reconcile_total', 'Reconciles by kind and result (success, requeue, error).', ['kind', 'result']);
+const reconcileTotal = () =>
+  counter('connectors_controller_reconcile_total', 'Reconciles by kind and result (success, requeue, error).', [
+    'kind',
+    'result',
+  ]);
 const reconcileSeconds = () =>
-  histogram('connectors_controller_reconcile_duration_seconds', 'Duration of reconciles by kind.', ['kind'], [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30]);
-const queueDepth = () => gauge('connectors_controller_queue_depth', 'Keys waiting in the work queue, by kind.', ['kind']);
+  histogram(
+    'connectors_controller_reconcile_duration_seconds',
+    'Duration of reconciles by kind.',
+    ['kind'],
+    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30],
+  );
+const queueDepth = () =>
+  gauge('connectors_controller_queue_depth', 'Keys waiting in the work queue, by kind.', ['kind']);
 
 export class Controller {
   readonly name: string;
@@ -74,7 +84,12 @@ export class Controller {
       } catch (err) {
         total.inc({ kind: this.name, result: 'error' });
         const delay = this.queue.addRateLimited(key);
-        this.opts.log?.warn('reconcile failed; retrying', { kind: this.name, key, retryInMs: delay, error: (err as Error)?.message ?? String(err) });
+        this.opts.log?.warn('reconcile failed; retrying', {
+          kind: this.name,
+          key,
+          retryInMs: delay,
+          error: (err as Error)?.message ?? String(err),
+        });
       } finally {
         end();
         this.queue.done(key);

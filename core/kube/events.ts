@@ -105,7 +105,14 @@ export function createEventRecorder(kc: KubeConfig, opts: EventRecorderOptions):
   return {
     event(obj, type, reason, message) {
       const p = write(obj, type, reason, message)
-        .catch((err) => opts.log?.warn('could not record event', { kind: obj.kind, name: obj.name, reason, error: (err as Error).message }))
+        .catch((err) =>
+          opts.log?.warn('could not record event', {
+            kind: obj.kind,
+            name: obj.name,
+            reason,
+            error: (err as Error).message,
+          }),
+        )
         .finally(() => pending.delete(p));
       pending.add(p);
     },

@@ -60,7 +60,12 @@ export function microTime(d: Date): string {
 }
 
 /** Pure: may `identity` take or keep this Lease at `now`? */
-export function canAcquire(spec: LeaseSpec | undefined, identity: string, now: number, defaultDurationMs: number): boolean {
+export function canAcquire(
+  spec: LeaseSpec | undefined,
+  identity: string,
+  now: number,
+  defaultDurationMs: number,
+): boolean {
   if (!spec?.holderIdentity || spec.holderIdentity === identity) return true;
   const renewed = spec.renewTime ? Date.parse(spec.renewTime) : NaN;
   if (Number.isNaN(renewed)) return true;
@@ -93,7 +98,9 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
     const now = new Date();
     if (leader && observed && observed.spec.holderIdentity === identity) {
       try {
-        observed = await r.call<Lease>('PUT', `${path}/${opts.name}`, { body: { ...observed, spec: { ...observed.spec, renewTime: microTime(now) } } });
+        observed = await r.call<Lease>('PUT', `${path}/${opts.name}`, {
+          body: { ...observed, spec: { ...observed.spec, renewTime: microTime(now) } },
+        });
         return true;
       } catch (err) {
         observed = undefined;
@@ -114,7 +121,14 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
       leaseTransitions: 0,
     };
     if (!current) {
-      observed = await r.call<Lease>('POST', path, { body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: opts.name, namespace: opts.namespace }, spec } });
+      observed = await r.call<Lease>('POST', path, {
+        body: {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: opts.name, namespace: opts.namespace },
+          spec,
+        },
+      });
       return true;
     }
     if (!canAcquire(current.spec, identity, now.getTime(), leaseDuration)) return false;
@@ -148,7 +162,8 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
     } catch (err) {
       failed = true;
       const conflict = err instanceof KubeApiError && (err.statusCode === 409 || err.statusCode === 422);
-      if (!conflict) log?.warn('lease update failed', { lease: `${opts.namespace}/${opts.name}`, error: (err as Error).message });
+      if (!conflict)
+        log?.warn('lease update failed', { lease: `${opts.namespace}/${opts.name}`, error: (err as Error).message });
     }
     if (stopped) return;
     lastTickOk = ok;
@@ -163,9 +178,12 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
 
   const schedule = () => {
     if (stopped) return;
-    timer = setTimeout(() => {
-      loop = tick().finally(schedule);
-    }, leader && lastTickOk ? renewInterval : retryPeriod);
+    timer = setTimeout(
+      () => {
+        loop = tick().finally(schedule);
+      },
+      leader && lastTickOk ? renewInterval : retryPeriod,
+    );
   };
   loop = tick().finally(schedule);
 
@@ -183,7 +201,16 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
           const current = await r.call<Lease>('GET', `${path}/${opts.name}`);
           if (current.spec.holderIdentity === identity) {
             await r.call('PUT', `${path}/${opts.name}`, {
-              body: { ...current, spec: { ...current.spec, holderIdentity: null, renewTime: null, acquireTime: null, leaseDurationSeconds: 1 } },
+              body: {
+                ...current,
+                spec: {
+                  ...current.spec,
+                  holderIdentity: null,
+                  renewTime: null,
+                  acquireTime: null,
+                  leaseDurationSeconds: 1,
+                },
+              },
             });
           }
         } catch (err) {

@@ -54,7 +54,11 @@ export function stripManagedFields<T extends KObject>(raw: KObject): T {
   return raw as T;
 }
 
-export function startInformer<T extends KObject>(kc: KubeConfig, path: string, opts: InformerOptions<T> = {}): Informer<T> {
+export function startInformer<T extends KObject>(
+  kc: KubeConfig,
+  path: string,
+  opts: InformerOptions<T> = {},
+): Informer<T> {
   const transform = opts.transform ?? ((raw: KObject) => stripManagedFields<T>(raw));
   const store = new Map<string, T>();
   // get() by namespace then name, so that a lookup (per proxied request) builds no `ns/name` key string.
@@ -77,7 +81,11 @@ export function startInformer<T extends KObject>(kc: KubeConfig, path: string, o
     const names = index.get(ns);
     if (names?.delete(name) && names.size === 0) index.delete(ns);
   };
-  const handlers: Record<'add' | 'update' | 'delete', Array<(obj: T, old?: T) => void>> = { add: [], update: [], delete: [] };
+  const handlers: Record<'add' | 'update' | 'delete', Array<(obj: T, old?: T) => void>> = {
+    add: [],
+    update: [],
+    delete: [],
+  };
   let restPromise: Promise<KubeRest> | undefined;
   const rest = () => (restPromise ??= opts.rest ? Promise.resolve(opts.rest) : kubeRest(kc));
   const watch = new Watch(kc);
@@ -129,9 +137,18 @@ export function startInformer<T extends KObject>(kc: KubeConfig, path: string, o
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await r.call<{ metadata?: { resourceVersion?: string; continue?: string }; items?: KObject[] }>('GET', path, {
-        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: String(opts.pageSize ?? 500), continue: cont },
-      });
+      const page = await r.call<{ metadata?: { resourceVersion?: string; continue?: string }; items?: KObject[] }>(
+        'GET',
+        path,
+        {
+          query: {
+            labelSelector: opts.labelSelector,
+            fieldSelector: opts.fieldSelector,
+            limit: String(opts.pageSize ?? 500),
+            continue: cont,
+          },
+        },
+      );
       for (const item of page.items ?? []) {
         seen.add(keyOf(item.metadata?.name, item.metadata?.namespace));
         apply('MODIFIED', item);
@@ -151,7 +168,11 @@ export function startInformer<T extends KObject>(kc: KubeConfig, path: string, o
   function scheduleRetry(err: unknown): void {
     if (stopped) return;
     retryDelay = Math.min(retryDelay ? retryDelay * 2 : 1000, 30_000);
-    opts.log?.warn('watch interrupted; reconnecting', { path, inMs: retryDelay, error: String((err as Error)?.message ?? err) });
+    opts.log?.warn('watch interrupted; reconnecting', {
+      path,
+      inMs: retryDelay,
+      error: String((err as Error)?.message ?? err),
+    });
     retryTimer = setTimeout(() => void run(), retryDelay);
   }
 
@@ -198,7 +219,8 @@ export function startInformer<T extends KObject>(kc: KubeConfig, path: string, o
         (err: unknown) => {
           abort = undefined;
           if (stopped) return;
-          const status = (err as { statusCode?: number; code?: number })?.statusCode ?? (err as { code?: number })?.code;
+          const status =
+            (err as { statusCode?: number; code?: number })?.statusCode ?? (err as { code?: number })?.code;
           if (gone || status === 410) {
             resourceVersion = '';
             void run();

@@ -18,7 +18,11 @@ export class KubeApiError extends Error {
 
 export interface KubeRest {
   server: string;
-  call<T = unknown>(method: string, path: string, opts?: { body?: unknown; query?: Record<string, string | undefined>; contentType?: string }): Promise<T>;
+  call<T = unknown>(
+    method: string,
+    path: string,
+    opts?: { body?: unknown; query?: Record<string, string | undefined>; contentType?: string },
+  ): Promise<T>;
   /** GET that resolves to undefined when the object does not exist (404). */
   getIfExists<T = unknown>(path: string): Promise<T | undefined>;
   close(): Promise<void>;
@@ -32,7 +36,12 @@ export async function kubeRest(kc: KubeConfig): Promise<KubeRest> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string') headers[k.toLowerCase()] = v;
   const agent = new Agent({
-    connect: { ca: opts.ca as string | undefined, cert: opts.cert as string | undefined, key: opts.key as string | undefined, rejectUnauthorized: !cluster.skipTLSVerify },
+    connect: {
+      ca: opts.ca as string | undefined,
+      cert: opts.cert as string | undefined,
+      key: opts.key as string | undefined,
+      rejectUnauthorized: !cluster.skipTLSVerify,
+    },
     keepAliveTimeout: 30_000,
     connections: 64,
   });
@@ -47,13 +56,21 @@ export async function kubeRest(kc: KubeConfig): Promise<KubeRest> {
         throw err;
       }
     },
-    async call<T>(method: string, path: string, o: { body?: unknown; query?: Record<string, string | undefined>; contentType?: string } = {}) {
+    async call<T>(
+      method: string,
+      path: string,
+      o: { body?: unknown; query?: Record<string, string | undefined>; contentType?: string } = {},
+    ) {
       const url = new URL(server + path);
       for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
       const res = await request(url, {
         method: method as 'GET',
         dispatcher: agent,
-        headers: { ...headers, accept: 'application/json', ...(o.body !== undefined ? { 'content-type': o.contentType ?? 'application/json' } : {}) },
+        headers: {
+          ...headers,
+          accept: 'application/json',
+          ...(o.body !== undefined ? { 'content-type': o.contentType ?? 'application/json' } : {}),
+        },
         body: o.body === undefined ? undefined : JSON.stringify(o.body),
       });
       const text = await res.body.text();

@@ -102,7 +102,8 @@ const defaultSink = (line: string): void => {
 };
 
 let sink: (line: string) => void = defaultSink;
-let minLevel: Level = (process.env.CONNECTORS_LOG_LEVEL as Level) in ORDER ? (process.env.CONNECTORS_LOG_LEVEL as Level) : 'info';
+let minLevel: Level =
+  (process.env.CONNECTORS_LOG_LEVEL as Level) in ORDER ? (process.env.CONNECTORS_LOG_LEVEL as Level) : 'info';
 
 /** Tests capture logs to assert that no credential is written. */
 export function setLogSink(fn: (line: string) => void): () => void {

@@ -10,15 +10,25 @@ function existing<T>(name: string): T | undefined {
 }
 
 export function counter(name: string, help: string, labelNames: string[] = []): client.Counter<string> {
-  return existing<client.Counter<string>>(name) ?? new client.Counter({ name, help, labelNames, registers: [registry] });
+  return (
+    existing<client.Counter<string>>(name) ?? new client.Counter({ name, help, labelNames, registers: [registry] })
+  );
 }
 
 export function gauge(name: string, help: string, labelNames: string[] = []): client.Gauge<string> {
   return existing<client.Gauge<string>>(name) ?? new client.Gauge({ name, help, labelNames, registers: [registry] });
 }
 
-export function histogram(name: string, help: string, labelNames: string[] = [], buckets?: number[]): client.Histogram<string> {
-  return existing<client.Histogram<string>>(name) ?? new client.Histogram({ name, help, labelNames, registers: [registry], ...(buckets ? { buckets } : {}) });
+export function histogram(
+  name: string,
+  help: string,
+  labelNames: string[] = [],
+  buckets?: number[],
+): client.Histogram<string> {
+  return (
+    existing<client.Histogram<string>>(name) ??
+    new client.Histogram({ name, help, labelNames, registers: [registry], ...(buckets ? { buckets } : {}) })
+  );
 }
 
 /**
@@ -45,7 +55,8 @@ abstract class PlainMetric<C extends { readonly labels: Record<string, string>; 
 
   /** The child of these label values (in labelNames order). */
   child(...values: string[]): C {
-    if (values.length !== this.labelNames.length) throw new Error(`${this.name} has the labels ${this.labelNames.join(', ')}`);
+    if (values.length !== this.labelNames.length)
+      throw new Error(`${this.name} has the labels ${this.labelNames.join(', ')}`);
     const key = values.length === 1 ? values[0] : values.join('\0');
     let c = this.children.get(key);
     if (!c) {
@@ -139,18 +150,34 @@ class PlainHistogram extends PlainMetric<HistogramChild> {
       let cumulative = 0;
       counts.forEach((n, i) => {
         cumulative += n;
-        out.push({ labels: { le: i < this.bounds.length ? this.bounds[i] : '+Inf', ...labels }, value: cumulative, metricName: this.name + '_bucket' });
+        out.push({
+          labels: { le: i < this.bounds.length ? this.bounds[i] : '+Inf', ...labels },
+          value: cumulative,
+          metricName: this.name + '_bucket',
+        });
       });
-      out.push({ labels, value: sum, metricName: this.name + '_sum' }, { labels, value: cumulative, metricName: this.name + '_count' });
+      out.push(
+        { labels, value: sum, metricName: this.name + '_sum' },
+        { labels, value: cumulative, metricName: this.name + '_count' },
+      );
     }
     return out;
   }
 }
 
-export function plainCounter(name: string, help: string, labelNames: readonly string[] = []): PlainMetric<CounterChild> {
+export function plainCounter(
+  name: string,
+  help: string,
+  labelNames: readonly string[] = [],
+): PlainMetric<CounterChild> {
   return existing<PlainCounter>(name) ?? new PlainCounter(name, help, labelNames);
 }
 
-export function plainHistogram(name: string, help: string, labelNames: readonly string[], bounds: readonly number[]): PlainMetric<HistogramChild> {
+export function plainHistogram(
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  bounds: readonly number[],
+): PlainMetric<HistogramChild> {
   return existing<PlainHistogram>(name) ?? new PlainHistogram(name, help, labelNames, bounds);
 }

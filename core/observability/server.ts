@@ -23,8 +23,12 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
     if (path === '/healthz' || path === '/livez') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      const failing = Object.entries(opts.readiness ?? {}).filter(([, check]) => !check()).map(([name]) => name);
-      res.writeHead(failing.length ? 503 : 200, { 'content-type': 'text/plain' }).end(failing.length ? `not ready: ${failing.join(', ')}\n` : 'ok\n');
+      const failing = Object.entries(opts.readiness ?? {})
+        .filter(([, check]) => !check())
+        .map(([name]) => name);
+      res
+        .writeHead(failing.length ? 503 : 200, { 'content-type': 'text/plain' })
+        .end(failing.length ? `not ready: ${failing.join(', ')}\n` : 'ok\n');
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
     } else {

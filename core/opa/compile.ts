@@ -44,7 +44,13 @@ const MEMORY_CACHE_LIMIT = 512;
 const memoryCache = new Map<string, Promise<CompiledPolicy>>();
 
 const BUILTINS_SIGNATURE = createHash('sha256')
-  .update(JSON.stringify(Object.entries(BUILTINS).map(([n, d]) => [n, d.decl ?? null]).sort()))
+  .update(
+    JSON.stringify(
+      Object.entries(BUILTINS)
+        .map(([n, d]) => [n, d.decl ?? null])
+        .sort(),
+    ),
+  )
   .digest('hex');
 
 export function compileCacheKey(source: string, opts: CompileOptions): string {
@@ -85,9 +91,20 @@ async function compileCached(source: string, opts: CompileOptions, key: string):
   const dir = opts.cacheDir === false ? undefined : (opts.cacheDir ?? join(cacheRoot(), 'opa'));
   if (dir) {
     try {
-      const [wasm, meta] = await Promise.all([readFile(join(dir, `${key}.wasm`)), readFile(join(dir, `${key}.json`), 'utf8')]);
+      const [wasm, meta] = await Promise.all([
+        readFile(join(dir, `${key}.wasm`)),
+        readFile(join(dir, `${key}.json`), 'utf8'),
+      ]);
       const m = JSON.parse(meta) as Pick<CompiledPolicy, 'sha256' | 'regoVersion' | 'warnings'>;
-      if (sha256(wasm) === m.sha256) return { wasm, sha256: m.sha256, entrypoint: opts.entrypoint, key, regoVersion: m.regoVersion, warnings: m.warnings };
+      if (sha256(wasm) === m.sha256)
+        return {
+          wasm,
+          sha256: m.sha256,
+          entrypoint: opts.entrypoint,
+          key,
+          regoVersion: m.regoVersion,
+          warnings: m.warnings,
+        };
     } catch {
       // not cached (or unreadable): compile
     }
@@ -98,7 +115,10 @@ async function compileCached(source: string, opts: CompileOptions, key: string):
       await mkdir(dir, { recursive: true });
       const tmp = `.${key}.${process.pid}.${Math.random().toString(36).slice(2)}`;
       await writeFile(join(dir, `${tmp}.wasm`), compiled.wasm);
-      await writeFile(join(dir, `${tmp}.json`), JSON.stringify({ sha256: compiled.sha256, regoVersion: compiled.regoVersion, warnings: compiled.warnings }));
+      await writeFile(
+        join(dir, `${tmp}.json`),
+        JSON.stringify({ sha256: compiled.sha256, regoVersion: compiled.regoVersion, warnings: compiled.warnings }),
+      );
       // The .json is written last: a reader that finds it finds the complete .wasm too.
       await rename(join(dir, `${tmp}.wasm`), join(dir, `${key}.wasm`));
       await rename(join(dir, `${tmp}.json`), join(dir, `${key}.json`));
@@ -176,14 +196,31 @@ async function compileUncached(source: string, opts: CompileOptions, key: string
   const opa = opts.opaPath ?? (await ensureBinary('opa'));
   const { full, restricted } = await capabilitiesFor(opa);
   const fileName = opts.fileName ?? 'policy.rego';
-  if (!/^[\w.-]+\.rego$/.test(fileName)) throw new RegoCompileError(`invalid policy file name ${JSON.stringify(fileName)}`);
+  if (!/^[\w.-]+\.rego$/.test(fileName))
+    throw new RegoCompileError(`invalid policy file name ${JSON.stringify(fileName)}`);
   const shim = stripBuiltinImports(source, builtinNamespaces(full));
   const work = await mkdtemp(join(tmpdir(), 'connectors-opa-'));
   try {
     await writeFile(join(work, fileName), shim.source);
     await writeFile(join(work, 'capabilities.json'), restricted);
     const build = (v0: boolean, out: string) =>
-      runOpa(opa, ['build', '-t', 'wasm', '-e', opts.entrypoint, '--capabilities', 'capabilities.json', ...(v0 ? ['--v0-compatible'] : []), '-o', out, fileName], work);
+      runOpa(
+        opa,
+        [
+          'build',
+          '-t',
+          'wasm',
+          '-e',
+          opts.entrypoint,
+          '--capabilities',
+          'capabilities.json',
+          ...(v0 ? ['--v0-compatible'] : []),
+          '-o',
+          out,
+          fileName,
+        ],
+        work,
+      );
     let version: 'v1' | 'v0' = 'v1';
     let run = await build(false, 'bundle-v1.tar.gz');
     if (!run.ok) {
@@ -201,7 +238,14 @@ async function compileUncached(source: string, opts: CompileOptions, key: string
     const bundle = await readFile(join(work, version === 'v1' ? 'bundle-v1.tar.gz' : 'bundle-v0.tar.gz'));
     const wasm = extractFromTarGz(bundle, '/policy.wasm');
     if (!wasm) throw new RegoCompileError(`${fileName}: opa build produced no /policy.wasm`);
-    return { wasm, sha256: sha256(wasm), entrypoint: opts.entrypoint, key, regoVersion: version, warnings: shim.warnings };
+    return {
+      wasm,
+      sha256: sha256(wasm),
+      entrypoint: opts.entrypoint,
+      key,
+      regoVersion: version,
+      warnings: shim.warnings,
+    };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -216,7 +260,11 @@ export function formatOpaError(
   stderr: string,
   ctx: { work: string; fileName: string; entrypoint: string; full?: Capabilities },
 ): string {
-  const text = stderr.split(ctx.work + '/').join('').split(ctx.work).join('');
+  const text = stderr
+    .split(ctx.work + '/')
+    .join('')
+    .split(ctx.work)
+    .join('');
   const diagnostics = [
     ...new Set(
       text
@@ -245,6 +293,10 @@ export function formatOpaError(
     const rule = parts.pop();
     return `${ctx.fileName}: no rule "${rule}" in package "${parts.join('.')}" (entrypoint ${ctx.entrypoint})`;
   }
-  const first = text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? 'opa build failed';
+  const first =
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? 'opa build failed';
   return `${ctx.fileName}: ${first.replace(/^error: /, '')}`;
 }

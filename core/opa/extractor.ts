@@ -24,8 +24,12 @@ export function toExtractedToken(result: unknown, file = AUTH_EXTRACTOR_FILE): s
   const token = (result as Record<string, unknown>).token;
   if (token === undefined || token === null) return '';
   if (typeof token !== 'string') {
-    const hint = Array.isArray(token) ? ' (header and query values are lists: use e.g. input.request.headers["Private-Token"][0])' : '';
-    throw new AuthExtractorError(`${file}: "token" must be a string, got ${Array.isArray(token) ? 'an array' : typeof token}${hint}`);
+    const hint = Array.isArray(token)
+      ? ' (header and query values are lists: use e.g. input.request.headers["Private-Token"][0])'
+      : '';
+    throw new AuthExtractorError(
+      `${file}: "token" must be a string, got ${Array.isArray(token) ? 'an array' : typeof token}${hint}`,
+    );
   }
   return token;
 }
@@ -37,7 +41,11 @@ export interface AuthExtractorPolicy {
 }
 
 export async function authExtractorPolicy(rego: string, opts: PolicyOptions = {}): Promise<AuthExtractorPolicy> {
-  const compiled = await compileRego(rego, { ...opts.compile, entrypoint: AUTH_EXTRACTOR_ENTRYPOINT, fileName: AUTH_EXTRACTOR_FILE });
+  const compiled = await compileRego(rego, {
+    ...opts.compile,
+    entrypoint: AUTH_EXTRACTOR_ENTRYPOINT,
+    fileName: AUTH_EXTRACTOR_FILE,
+  });
   const policy = await loadPolicy(compiled, opts.load);
   return {
     policy,

@@ -54,12 +54,16 @@ function describe(v: unknown): string {
  * are errors — a header or query value has no obvious text form for them.
  */
 export function toAuthInjection(result: unknown, file = GENERATOR_FILE): AuthInjection {
-  if (result === undefined) throw new AuthInjectionError(`${file} produced no "auth" object (the rule proxy.auth is undefined for this input)`);
+  if (result === undefined)
+    throw new AuthInjectionError(`${file} produced no "auth" object (the rule proxy.auth is undefined for this input)`);
   if (result === null || typeof result !== 'object' || Array.isArray(result)) {
-    throw new AuthInjectionError(`${file}: "auth" must be an object {position, contentType?, auth}, got ${describe(result)}`);
+    throw new AuthInjectionError(
+      `${file}: "auth" must be an object {position, contentType?, auth}, got ${describe(result)}`,
+    );
   }
   const r = result as Record<string, unknown>;
-  if (r.position === undefined) throw new AuthInjectionError(`${file}: the result has no "position" (one of ${AUTH_POSITIONS.join(', ')})`);
+  if (r.position === undefined)
+    throw new AuthInjectionError(`${file}: the result has no "position" (one of ${AUTH_POSITIONS.join(', ')})`);
   if (!AUTH_POSITIONS.includes(r.position as AuthPosition)) {
     throw new AuthInjectionError(
       `${file}: position ${typeof r.position === 'string' ? JSON.stringify(r.position) : describe(r.position)} is not one of ${AUTH_POSITIONS.join(', ')}`,
@@ -76,7 +80,10 @@ export function toAuthInjection(result: unknown, file = GENERATOR_FILE): AuthInj
   for (const [k, v] of Object.entries(r.auth as Record<string, unknown>)) {
     if (typeof v === 'string') auth[k] = v;
     else if (typeof v === 'number' || typeof v === 'boolean') auth[k] = JSON.stringify(v);
-    else throw new AuthInjectionError(`${file}: auth[${JSON.stringify(k)}] must be a string, number or boolean, got ${describe(v)}`);
+    else
+      throw new AuthInjectionError(
+        `${file}: auth[${JSON.stringify(k)}] must be a string, number or boolean, got ${describe(v)}`,
+      );
   }
   const out: AuthInjection = { position: r.position as AuthPosition, auth };
   if (typeof r.contentType === 'string' && r.contentType !== '') out.contentType = r.contentType;
@@ -91,7 +98,11 @@ export interface GeneratorPolicy {
 
 /** Compile (cached) and load a generator.rego. Rejects with RegoCompileError when it does not compile. */
 export async function generatorPolicy(rego: string, opts: PolicyOptions = {}): Promise<GeneratorPolicy> {
-  const compiled = await compileRego(rego, { ...opts.compile, entrypoint: GENERATOR_ENTRYPOINT, fileName: GENERATOR_FILE });
+  const compiled = await compileRego(rego, {
+    ...opts.compile,
+    entrypoint: GENERATOR_ENTRYPOINT,
+    fileName: GENERATOR_FILE,
+  });
   const policy = await loadPolicy(compiled, opts.load);
   return {
     policy,
@@ -116,7 +127,11 @@ function headerValue(headers: Record<string, string | string[]>, name: string): 
   return undefined;
 }
 
-function withHeader(headers: Record<string, string | string[]>, name: string, value: string | undefined): Record<string, string | string[]> {
+function withHeader(
+  headers: Record<string, string | string[]>,
+  name: string,
+  value: string | undefined,
+): Record<string, string | string[]> {
   const lower = name.toLowerCase();
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() !== lower) out[k] = v;
@@ -173,7 +188,9 @@ function injectBody(req: InjectableRequest, injection: AuthInjection): Injectabl
   const media = mediaType(contentType);
   const text = req.body ? req.body.toString('utf8') : '';
   if (text.trim() !== '' && requestType !== undefined && mediaType(requestType) !== media) {
-    throw new AuthInjectionError(`${GENERATOR_FILE}: cannot merge ${media} auth fields into a ${mediaType(requestType)} request body`);
+    throw new AuthInjectionError(
+      `${GENERATOR_FILE}: cannot merge ${media} auth fields into a ${mediaType(requestType)} request body`,
+    );
   }
   let body: string;
   if (isJsonMediaType(media)) {
@@ -182,11 +199,15 @@ function injectBody(req: InjectableRequest, injection: AuthInjection): Injectabl
       try {
         object = JSON.parse(text);
       } catch {
-        throw new AuthInjectionError(`${GENERATOR_FILE}: the request body is not valid JSON, cannot merge auth fields into it`);
+        throw new AuthInjectionError(
+          `${GENERATOR_FILE}: the request body is not valid JSON, cannot merge auth fields into it`,
+        );
       }
     }
     if (object === null || typeof object !== 'object' || Array.isArray(object)) {
-      throw new AuthInjectionError(`${GENERATOR_FILE}: the JSON request body is ${describe(object)}, auth fields can only be merged into an object`);
+      throw new AuthInjectionError(
+        `${GENERATOR_FILE}: the JSON request body is ${describe(object)}, auth fields can only be merged into an object`,
+      );
     }
     body = JSON.stringify({ ...(object as Record<string, unknown>), ...injection.auth });
   } else if (media === 'application/x-www-form-urlencoded') {

@@ -34,7 +34,11 @@ export interface PermissionsPolicy {
 }
 
 export async function permissionsPolicy(rego: string, opts: PolicyOptions = {}): Promise<PermissionsPolicy> {
-  const compiled = await compileRego(rego, { ...opts.compile, entrypoint: PERMISSIONS_ENTRYPOINT, fileName: PERMISSIONS_FILE });
+  const compiled = await compileRego(rego, {
+    ...opts.compile,
+    entrypoint: PERMISSIONS_ENTRYPOINT,
+    fileName: PERMISSIONS_FILE,
+  });
   const policy = await loadPolicy(compiled, opts.load);
   return {
     policy,

@@ -22,7 +22,12 @@ export class PolicyEvaluationError extends Error {
 }
 
 /** `policy.evaluate(input)`, an evaluation failure re-thrown as the caller's error naming the policy file. */
-export function evaluateAs(policy: Policy, input: unknown, file: string, asError: new (message: string) => Error): unknown {
+export function evaluateAs(
+  policy: Policy,
+  input: unknown,
+  file: string,
+  asError: new (message: string) => Error,
+): unknown {
   try {
     return policy.evaluate(input);
   } catch (err) {
@@ -34,7 +39,8 @@ export function evaluateAs(policy: Policy, input: unknown, file: string, asError
 /** Compiled wasm modules by sha256, so loading the same policy again only instantiates it. */
 type WasmModule = Parameters<typeof loadWasmPolicy>[0];
 // The es2024 lib has no WebAssembly declarations; Node has the global.
-const wasmCompile = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly.compile;
+const wasmCompile = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } })
+  .WebAssembly.compile;
 const modules = new Map<string, WasmModule>();
 const MODULE_CACHE_LIMIT = 256;
 
@@ -67,7 +73,11 @@ export async function loadPolicy(compiled: CompiledPolicy, opts: LoadOptions = {
     nowNs: () => (now ??= clock()),
     uuids: new Map(),
   };
-  const wasm = await loadWasmPolicy(await wasmModule(compiled), { initial: 5 }, bindBuiltins(ctx, opts.builtins ?? BUILTINS));
+  const wasm = await loadWasmPolicy(
+    await wasmModule(compiled),
+    { initial: 5 },
+    bindBuiltins(ctx, opts.builtins ?? BUILTINS),
+  );
   const entrypoint = compiled.entrypoint;
   if (!Object.prototype.hasOwnProperty.call(wasm.entrypoints, entrypoint)) {
     throw new PolicyEvaluationError(`compiled policy has no entrypoint ${entrypoint}`);
@@ -82,7 +92,12 @@ export async function loadPolicy(compiled: CompiledPolicy, opts: LoadOptions = {
       try {
         rs = wasm.evaluate(input, entrypoint);
       } catch (err) {
-        const message = typeof err === 'string' ? err : err instanceof Error ? err.message : String((err as { message?: unknown })?.message ?? err);
+        const message =
+          typeof err === 'string'
+            ? err
+            : err instanceof Error
+              ? err.message
+              : String((err as { message?: unknown })?.message ?? err);
         throw new PolicyEvaluationError(explainAbort(message));
       }
       if (!Array.isArray(rs) || rs.length === 0) return undefined;

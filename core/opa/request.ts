@@ -98,5 +98,12 @@ export function regoRequest(req: HttpRequestLike): RegoRequest {
       }
     }
   }
-  return { headers, query, body, method: req.method.toUpperCase(), path, host: req.host ?? firstHeader(headers, 'Host') ?? '' };
+  return {
+    headers,
+    query,
+    body,
+    method: req.method.toUpperCase(),
+    path,
+    host: req.host ?? firstHeader(headers, 'Host') ?? '',
+  };
 }

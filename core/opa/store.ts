@@ -13,7 +13,10 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { CompiledPolicy } from './compile.ts';
 
 export const POLICY_KEY = 'policy.wasm.gz';
-export const POLICY_LABELS = { 'app.kubernetes.io/part-of': 'connectors', 'connectors.cpaas.io/policy': 'true' } as const;
+export const POLICY_LABELS = {
+  'app.kubernetes.io/part-of': 'connectors',
+  'connectors.cpaas.io/policy': 'true',
+} as const;
 export const POLICY_LABEL_SELECTOR = 'connectors.cpaas.io/policy=true';
 export const POLICY_ANNOTATIONS = {
   entrypoint: 'connectors.cpaas.io/policy-entrypoint',
@@ -45,7 +48,9 @@ export interface PolicyConfigMap {
 
 /** Full sha256 (hex) of the policy identity: entrypoint, newline, source. */
 export function policySourceHash(source: string, entrypoint: string): string {
-  return createHash('sha256').update(entrypoint + '\n' + source).digest('hex');
+  return createHash('sha256')
+    .update(entrypoint + '\n' + source)
+    .digest('hex');
 }
 
 export function policyConfigMapName(source: string, entrypoint: string): string {
@@ -86,12 +91,18 @@ export class PolicyConfigMapError extends Error {
 }
 
 /** The compiled policy a ConfigMap holds (loadable with loadPolicy). Throws PolicyConfigMapError when damaged. */
-export function decodePolicyConfigMap(cm: { metadata?: { name?: string; annotations?: Record<string, string> }; binaryData?: Record<string, string> }): CompiledPolicy {
+export function decodePolicyConfigMap(cm: {
+  metadata?: { name?: string; annotations?: Record<string, string> };
+  binaryData?: Record<string, string>;
+}): CompiledPolicy {
   const name = cm.metadata?.name ?? '?';
   const ann = cm.metadata?.annotations ?? {};
   const entrypoint = ann[POLICY_ANNOTATIONS.entrypoint];
   const data = cm.binaryData?.[POLICY_KEY];
-  if (!entrypoint || !data) throw new PolicyConfigMapError(`ConfigMap ${name} is not a compiled policy (missing ${!entrypoint ? POLICY_ANNOTATIONS.entrypoint : POLICY_KEY})`);
+  if (!entrypoint || !data)
+    throw new PolicyConfigMapError(
+      `ConfigMap ${name} is not a compiled policy (missing ${!entrypoint ? POLICY_ANNOTATIONS.entrypoint : POLICY_KEY})`,
+    );
   let wasm: Buffer;
   try {
     wasm = gunzipSync(Buffer.from(data, 'base64'));
@@ -100,7 +111,8 @@ export function decodePolicyConfigMap(cm: { metadata?: { name?: string; annotati
   }
   const sha256 = createHash('sha256').update(wasm).digest('hex');
   const expected = ann[POLICY_ANNOTATIONS.wasmSha256];
-  if (expected && expected !== sha256) throw new PolicyConfigMapError(`ConfigMap ${name}: wasm sha256 ${sha256} does not match ${expected}`);
+  if (expected && expected !== sha256)
+    throw new PolicyConfigMapError(`ConfigMap ${name}: wasm sha256 ${sha256} does not match ${expected}`);
   const regoVersion = ann[POLICY_ANNOTATIONS.regoVersion] === 'v0' ? 'v0' : 'v1';
   return { wasm, sha256, entrypoint, key: ann[POLICY_ANNOTATIONS.sha256] ?? '', regoVersion, warnings: [] };
 }

@@ -58,7 +58,8 @@ export function readTar(tar: Buffer): TarEntry[] {
 export function extractFromTarGz(tarGz: Buffer, path: string): Buffer | undefined {
   const want = path.replace(/^\/+/, '');
   for (const entry of readTar(gunzipSync(tarGz))) {
-    if ((entry.type === '0' || entry.type === '\0') && entry.name.replace(/^(\.\/|\/)+/, '') === want) return entry.data;
+    if ((entry.type === '0' || entry.type === '\0') && entry.name.replace(/^(\.\/|\/)+/, '') === want)
+      return entry.data;
   }
   return undefined;
 }

@@ -28,22 +28,55 @@ export const OPA_VERSION = '1.22.2';
 
 function kubernetesWrapper(): PeerRecipe {
   const staging = [
-    'api', 'apiextensions-apiserver', 'apimachinery', 'apiserver', 'cli-runtime', 'client-go', 'cloud-provider',
-    'cluster-bootstrap', 'code-generator', 'component-base', 'component-helpers', 'controller-manager', 'cri-api',
-    'cri-client', 'cri-streaming', 'csi-translation-lib', 'dynamic-resource-allocation', 'endpointslice', 'externaljwt',
-    'kms', 'kube-aggregator', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubectl', 'kubelet', 'metrics',
-    'mount-utils', 'pod-security-admission', 'sample-apiserver', 'sample-cli-plugin', 'sample-controller', 'streaming',
+    'api',
+    'apiextensions-apiserver',
+    'apimachinery',
+    'apiserver',
+    'cli-runtime',
+    'client-go',
+    'cloud-provider',
+    'cluster-bootstrap',
+    'code-generator',
+    'component-base',
+    'component-helpers',
+    'controller-manager',
+    'cri-api',
+    'cri-client',
+    'cri-streaming',
+    'csi-translation-lib',
+    'dynamic-resource-allocation',
+    'endpointslice',
+    'externaljwt',
+    'kms',
+    'kube-aggregator',
+    'kube-controller-manager',
+    'kube-proxy',
+    'kube-scheduler',
+    'kubectl',
+    'kubelet',
+    'metrics',
+    'mount-utils',
+    'pod-security-admission',
+    'sample-apiserver',
+    'sample-cli-plugin',
+    'sample-controller',
+    'streaming',
   ];
   const minor = KUBERNETES_VERSION.split('.')[1];
   const stagingVersion = `v0.${KUBERNETES_VERSION.split('.').slice(1).join('.')}`;
   // k8s.io/kubernetes requires its staging modules at v0.0.0 (resolved by replaces into ./staging);
   // a wrapper module must replace each with its published tag.
   const goMod = [
-    'module connectors.local/kubernetes-peers', '', 'go 1.26.0', '',
-    `require k8s.io/kubernetes v${KUBERNETES_VERSION}`, '',
+    'module connectors.local/kubernetes-peers',
+    '',
+    'go 1.26.0',
+    '',
+    `require k8s.io/kubernetes v${KUBERNETES_VERSION}`,
+    '',
     'replace (',
     ...staging.map((m) => `\tk8s.io/${m} => k8s.io/${m} ${stagingVersion}`),
-    ')', '',
+    ')',
+    '',
   ].join('\n');
   return {
     binaries: ['kube-apiserver', 'kubectl'],
@@ -51,7 +84,8 @@ function kubernetesWrapper(): PeerRecipe {
     module: {
       goMod,
       extraFiles: {
-        'tools.go': '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n\t_ "k8s.io/kubernetes/cmd/kubectl"\n)\n',
+        'tools.go':
+          '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n\t_ "k8s.io/kubernetes/cmd/kubectl"\n)\n',
       },
     },
     packages: ['k8s.io/kubernetes/cmd/kube-apiserver', 'k8s.io/kubernetes/cmd/kubectl'],
@@ -85,7 +119,9 @@ function kubeControllerManager(): PeerRecipe {
     binaries: ['kube-controller-manager'],
     module: {
       goMod: (base.module as { goMod: string }).goMod,
-      extraFiles: { 'tools.go': '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kube-controller-manager"\n' },
+      extraFiles: {
+        'tools.go': '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kube-controller-manager"\n',
+      },
     },
     packages: ['k8s.io/kubernetes/cmd/kube-controller-manager'],
   };
@@ -162,7 +198,9 @@ async function buildRecipe(name: string, recipe: PeerRecipe, dir: string, progre
   const ticker = setInterval(() => {
     progress(`connectors: still building ${name} v${recipe.version} (${Math.round((Date.now() - started) / 1000)}s)`);
   }, 30_000);
-  progress(`connectors: building ${name} v${recipe.version} from Go modules into ${dir} (first use only; may take minutes)`);
+  progress(
+    `connectors: building ${name} v${recipe.version} from Go modules into ${dir} (first use only; may take minutes)`,
+  );
   try {
     const env = { ...process.env, GOFLAGS: '-mod=mod', ...recipe.env };
     if ('goMod' in recipe.module) await run('go', ['mod', 'tidy'], moduleDir, env);

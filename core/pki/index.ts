@@ -22,14 +22,21 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 export type KeyAlgorithm = 'ecdsa-p256' | 'rsa-2048';
 
 const EC_GEN: EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
-const RSA_GEN: RsaHashedKeyGenParams = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+const RSA_GEN: RsaHashedKeyGenParams = {
+  name: 'RSASSA-PKCS1-v1_5',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-256',
+};
 
 function genParams(alg: KeyAlgorithm): EcKeyGenParams | RsaHashedKeyGenParams {
   return alg === 'rsa-2048' ? RSA_GEN : EC_GEN;
 }
 
 function signingAlgorithm(key: CryptoKey): Algorithm | EcdsaParams {
-  return key.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams : { name: 'RSASSA-PKCS1-v1_5' };
+  return key.algorithm.name === 'ECDSA'
+    ? ({ name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams)
+    : { name: 'RSASSA-PKCS1-v1_5' };
 }
 
 /** A new extractable key pair (so it can be written as PEM). */
@@ -50,7 +57,8 @@ export function derToPem(der: ArrayBuffer | Uint8Array, label: string): string {
 export function decodePem(pem: string): { label: string; der: Uint8Array }[] {
   const out: { label: string; der: Uint8Array }[] = [];
   const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
-  for (let m = re.exec(pem); m; m = re.exec(pem)) out.push({ label: m[1], der: new Uint8Array(Buffer.from(m[2].replace(/\s+/g, ''), 'base64')) });
+  for (let m = re.exec(pem); m; m = re.exec(pem))
+    out.push({ label: m[1], der: new Uint8Array(Buffer.from(m[2].replace(/\s+/g, ''), 'base64')) });
   return out;
 }
 
@@ -79,12 +87,24 @@ export async function importPrivateKeyPem(pem: string): Promise<CryptoKeyPair> {
   try {
     privateKey = await webcrypto.subtle.importKey('pkcs8', block.der, EC_GEN, true, ['sign']);
   } catch {
-    privateKey = await webcrypto.subtle.importKey('pkcs8', block.der, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['sign']);
+    privateKey = await webcrypto.subtle.importKey(
+      'pkcs8',
+      block.der,
+      { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+      true,
+      ['sign'],
+    );
   }
   // Derive the public key through JWK (drop the private parts).
   const jwk = await webcrypto.subtle.exportKey('jwk', privateKey);
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, key_ops: _ops, ...pub } = jwk;
-  const publicKey = await webcrypto.subtle.importKey('jwk', pub, privateKey.algorithm as EcKeyImportParams | RsaHashedImportParams, true, ['verify']);
+  const publicKey = await webcrypto.subtle.importKey(
+    'jwk',
+    pub,
+    privateKey.algorithm as EcKeyImportParams | RsaHashedImportParams,
+    true,
+    ['verify'],
+  );
   return { privateKey, publicKey };
 }
 
@@ -170,7 +190,10 @@ export async function createCA(opts: CAOptions): Promise<CertificateAuthority> {
     signingAlgorithm: signingAlgorithm(keys.privateKey),
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
@@ -207,7 +230,15 @@ async function issue(
       await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
     ],
   });
-  return { cert, certPem: certificateToPem(cert), keys, keyPem: await privateKeyToPem(keys.privateKey), caPem: ca.certPem, notBefore, notAfter };
+  return {
+    cert,
+    certPem: certificateToPem(cert),
+    keys,
+    keyPem: await privateKeyToPem(keys.privateKey),
+    caPem: ca.certPem,
+    notBefore,
+    notAfter,
+  };
 }
 
 export interface ServingOptions extends CommonOptions {
@@ -223,8 +254,12 @@ export interface ServingOptions extends CommonOptions {
 export async function issueServingCert(ca: CertificateAuthority, opts: ServingOptions): Promise<IssuedCertificate> {
   const dnsNames = opts.dnsNames ?? [];
   const ips = opts.ipAddresses ?? [];
-  if (!dnsNames.length && !ips.length) throw new Error('a serving certificate needs at least one DNS name or IP address');
-  const san: x509.JsonGeneralName[] = [...dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ips.map((value) => ({ type: 'ip' as const, value }))];
+  if (!dnsNames.length && !ips.length)
+    throw new Error('a serving certificate needs at least one DNS name or IP address');
+  const san: x509.JsonGeneralName[] = [
+    ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
+    ...ips.map((value) => ({ type: 'ip' as const, value })),
+  ];
   const usages = [x509.ExtendedKeyUsage.serverAuth, ...(opts.clientAuth ? [x509.ExtendedKeyUsage.clientAuth] : [])];
   return issue(
     ca,

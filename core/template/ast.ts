@@ -173,7 +173,10 @@ export function nodeString(n: Node): string {
     case 'field':
       return n.ident.map((id) => '.' + id).join('');
     case 'chain':
-      return (n.node.type === 'pipe' ? '(' + nodeString(n.node) + ')' : nodeString(n.node)) + n.field.map((f) => '.' + f).join('');
+      return (
+        (n.node.type === 'pipe' ? '(' + nodeString(n.node) + ')' : nodeString(n.node)) +
+        n.field.map((f) => '.' + f).join('')
+      );
     case 'bool':
       return n.value ? 'true' : 'false';
     case 'number':
@@ -187,7 +190,16 @@ export function nodeString(n: Node): string {
     case 'if':
     case 'range':
     case 'with':
-      return '{{' + n.type + ' ' + nodeString(n.pipe) + '}}' + nodeString(n.list) + (n.elseList ? '{{else}}' + nodeString(n.elseList) : '') + '{{end}}';
+      return (
+        '{{' +
+        n.type +
+        ' ' +
+        nodeString(n.pipe) +
+        '}}' +
+        nodeString(n.list) +
+        (n.elseList ? '{{else}}' + nodeString(n.elseList) : '') +
+        '{{end}}'
+      );
     case 'break':
       return '{{break}}';
     case 'continue':

@@ -50,7 +50,8 @@ function typeName(v: GoValue): string {
 
 function isNilValue(v: GoValue): boolean {
   if (v === undefined || v === null) return true;
-  if (typeof v === 'object' && !(v instanceof GoStruct) && !(v instanceof GoInt) && !(v instanceof GoComplex)) return isNilContainer(v as object);
+  if (typeof v === 'object' && !(v instanceof GoStruct) && !(v instanceof GoInt) && !(v instanceof GoComplex))
+    return isNilContainer(v as object);
   return false;
 }
 
@@ -75,7 +76,8 @@ export function eq(arg1: GoValue, ...arg2: GoValue[]): boolean {
     if (k1 !== k2) {
       if (k1 === 'int' && k2 === 'uint') truth = ival(arg1) >= 0n && BigInt.asUintN(64, ival(arg1)) === ival(arg);
       else if (k1 === 'uint' && k2 === 'int') truth = ival(arg) >= 0n && ival(arg1) === BigInt.asUintN(64, ival(arg));
-      else if (arg1 !== undefined && arg !== undefined) fail(`incompatible types for comparison: ${typeName(arg1)} and ${typeName(arg)}`);
+      else if (arg1 !== undefined && arg !== undefined)
+        fail(`incompatible types for comparison: ${typeName(arg1)} and ${typeName(arg)}`);
     } else {
       switch (k1) {
         case 'bool':
@@ -176,7 +178,11 @@ export function index(item: GoValue, ...indexes: GoValue[]): GoValue {
       const it = typeOf(idx);
       if (keyType === 'string' && typeof idx === 'string') key = idx;
       else if (it === keyType) key = String(ival(idx));
-      else if ((kindOf(idx) === 'int' || kindOf(idx) === 'uint') && (keyType.startsWith('int') || keyType.startsWith('uint'))) key = String(ival(idx));
+      else if (
+        (kindOf(idx) === 'int' || kindOf(idx) === 'uint') &&
+        (keyType.startsWith('int') || keyType.startsWith('uint'))
+      )
+        key = String(ival(idx));
       else fail(`value has type ${it}; should be ${keyType}`);
       item = Object.prototype.hasOwnProperty.call(m, key) ? m[key] : zeroOf(elemType(mapType(m)));
     } else if (k === 'invalid') {
@@ -298,7 +304,16 @@ export function queryEscape(s: string): string {
   let out = '';
   for (const b of Buffer.from(s, 'utf8')) {
     const c = String.fromCharCode(b);
-    if ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || c === '-' || c === '_' || c === '.' || c === '~') out += c;
+    if (
+      (b >= 0x41 && b <= 0x5a) ||
+      (b >= 0x61 && b <= 0x7a) ||
+      (b >= 0x30 && b <= 0x39) ||
+      c === '-' ||
+      c === '_' ||
+      c === '.' ||
+      c === '~'
+    )
+      out += c;
     else if (c === ' ') out += '+';
     else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
   }
@@ -312,15 +327,30 @@ export function builtins(): FuncMap {
     and: { params: [V], variadic: V, ret: V, fn: () => undefined, special: 'and' },
     or: { params: [V], variadic: V, ret: V, fn: () => undefined, special: 'or' },
     call: { params: [V], variadic: V, ret: V, errReturn: true, fn: () => undefined, special: 'call' },
-    html: { params: [], variadic: 'interface {}', ret: 'string', fn: (...a: GoValue[]) => htmlEscapeString(evalArgs(a)) },
+    html: {
+      params: [],
+      variadic: 'interface {}',
+      ret: 'string',
+      fn: (...a: GoValue[]) => htmlEscapeString(evalArgs(a)),
+    },
     js: { params: [], variadic: 'interface {}', ret: 'string', fn: (...a: GoValue[]) => jsEscapeString(evalArgs(a)) },
-    urlquery: { params: [], variadic: 'interface {}', ret: 'string', fn: (...a: GoValue[]) => queryEscape(evalArgs(a)) },
+    urlquery: {
+      params: [],
+      variadic: 'interface {}',
+      ret: 'string',
+      fn: (...a: GoValue[]) => queryEscape(evalArgs(a)),
+    },
     index: { params: [V], variadic: V, ret: V, errReturn: true, fn: index },
     slice: { params: [V], variadic: V, ret: V, errReturn: true, fn: slice },
     len: { params: [V], ret: 'int', errReturn: true, fn: length },
     not: { params: [V], ret: 'bool', fn: (a: GoValue) => !isTrue(ii(a)) },
     print: { params: [], variadic: 'interface {}', ret: 'string', fn: (...a: GoValue[]) => sprint(a) },
-    printf: { params: ['string'], variadic: 'interface {}', ret: 'string', fn: (f: string, ...a: GoValue[]) => sprintf(f, a) },
+    printf: {
+      params: ['string'],
+      variadic: 'interface {}',
+      ret: 'string',
+      fn: (f: string, ...a: GoValue[]) => sprintf(f, a),
+    },
     println: { params: [], variadic: 'interface {}', ret: 'string', fn: (...a: GoValue[]) => sprintln(a) },
     eq: { params: [V], variadic: V, ret: 'bool', errReturn: true, fn: eq },
     ne: { params: [V, V], ret: 'bool', errReturn: true, fn: (a: GoValue, b: GoValue) => !eq(a, b) },

@@ -1,6 +1,18 @@
 // The executor: walks the AST against data the way text/template's exec.go does, with Go's
 // truthiness, argument checking and error messages.
-import type { BranchNode, ChainNode, CommandNode, FieldNode, IdentifierNode, ListNode, Node, NumberNode, PipeNode, TemplateNode, VariableNode } from './ast.ts';
+import type {
+  BranchNode,
+  ChainNode,
+  CommandNode,
+  FieldNode,
+  IdentifierNode,
+  ListNode,
+  Node,
+  NumberNode,
+  PipeNode,
+  TemplateNode,
+  VariableNode,
+} from './ast.ts';
 import { errorLocation, nodeString } from './ast.ts';
 import { FuncError, TemplateExecError } from './errors.ts';
 import { formatValue } from './fmt.ts';
@@ -69,7 +81,10 @@ export class State {
   errorf(msg: string): never {
     const name = this.tmplName;
     if (!this.node) throw new TemplateExecError(`template: ${name}: ${msg}`, name);
-    throw new TemplateExecError(`template: ${errorLocation(this.node)}: executing ${quoteGo(name)} at <${nodeString(this.node)}>: ${msg}`, name);
+    throw new TemplateExecError(
+      `template: ${errorLocation(this.node)}: executing ${quoteGo(name)} at <${nodeString(this.node)}>: ${msg}`,
+      name,
+    );
   }
 
   // ---- variables
@@ -350,7 +365,15 @@ export class State {
     return this.evalFieldChain(dot, value, this.varIface[i], variable, variable.ident.slice(1), args, final);
   }
 
-  evalFieldChain(dot: GoValue, receiver: GoValue, recvIface: boolean, node: Node, ident: string[], args: Node[] | null, final: Final): GoValue {
+  evalFieldChain(
+    dot: GoValue,
+    receiver: GoValue,
+    recvIface: boolean,
+    node: Node,
+    ident: string[],
+    args: Node[] | null,
+    final: Final,
+  ): GoValue {
     const n = ident.length;
     for (let i = 0; i < n - 1; i++) {
       const prev = receiver;
@@ -373,7 +396,15 @@ export class State {
     return this.evalCall(dot, f, isBuiltin, cmd, name, args, final);
   }
 
-  evalField(dot: GoValue, fieldName: string, node: Node, args: Node[] | null, final: Final, receiver: GoValue, recvIface: boolean): GoValue {
+  evalField(
+    dot: GoValue,
+    fieldName: string,
+    node: Node,
+    args: Node[] | null,
+    final: Final,
+    receiver: GoValue,
+    recvIface: boolean,
+  ): GoValue {
     if (receiver === undefined) return undefined;
     // Fast path: map[string]... lookups.
     if (receiver !== null && typeof receiver === 'object' && !Array.isArray(receiver) && isPlainMap(receiver)) {
@@ -388,7 +419,13 @@ export class State {
     if (receiver instanceof GoStruct) {
       const method = receiver.method(fieldName);
       if (method) {
-        const def: FuncDef = { params: method.params, variadic: method.variadic, ret: method.ret ?? 'interface {}', errReturn: method.errReturn, fn: method.call };
+        const def: FuncDef = {
+          params: method.params,
+          variadic: method.variadic,
+          ret: method.ret ?? 'interface {}',
+          errReturn: method.errReturn,
+          fn: method.call,
+        };
         return this.evalCall(dot, def, false, node, fieldName, args, final);
       }
       const hasArgs = (args !== null && args.length > 1) || final !== MISSING;
@@ -402,7 +439,15 @@ export class State {
     this.errorf(`can't evaluate field ${fieldName} in type ${typ}`);
   }
 
-  evalCall(dot: GoValue, f: FuncDef, isBuiltin: boolean, node: Node, name: string, argNodes: Node[] | null, final: Final): GoValue {
+  evalCall(
+    dot: GoValue,
+    f: FuncDef,
+    isBuiltin: boolean,
+    node: Node,
+    name: string,
+    argNodes: Node[] | null,
+    final: Final,
+  ): GoValue {
     const args = argNodes ? argNodes.slice(1) : [];
     let numIn = args.length;
     if (final !== MISSING) numIn++;
@@ -410,7 +455,8 @@ export class State {
     let numFixed = args.length;
     if (f.variadic !== undefined) {
       numFixed = f.params.length;
-      if (numIn < numFixed) this.errorf(`wrong number of args for ${name}: want at least ${numFixed} got ${args.length}`);
+      if (numIn < numFixed)
+        this.errorf(`wrong number of args for ${name}: want at least ${numFixed} got ${args.length}`);
     } else if (numIn !== nParams) this.errorf(`wrong number of args for ${name}: want ${nParams} got ${numIn}`);
 
     if (f.special === 'and' || f.special === 'or') {
@@ -519,7 +565,8 @@ export class State {
         if (n.type === 'number' && n.isFloat) return n.float64;
         this.errorf(`expected float; found ${nodeString(n)}`);
       case 'int':
-        if (n.type === 'number' && n.isInt) return typ === 'int64' ? n.int64 : new GoInt(typ, BigInt.asIntN(intBits(typ), n.int64));
+        if (n.type === 'number' && n.isInt)
+          return typ === 'int64' ? n.int64 : new GoInt(typ, BigInt.asIntN(intBits(typ), n.int64));
         this.errorf(`expected integer; found ${nodeString(n)}`);
       case 'uint':
         if (n.type === 'number' && n.isUint) return new GoInt(typ, BigInt.asUintN(intBits(typ), n.uint64));
@@ -577,7 +624,8 @@ export class State {
 
 /** Whether values read out of this container are held in interface{} slots. */
 function fieldIsIface(container: GoValue): boolean {
-  if (container !== null && typeof container === 'object' && isPlainMap(container)) return elemType(mapType(container as GoMap)) === 'interface {}';
+  if (container !== null && typeof container === 'object' && isPlainMap(container))
+    return elemType(mapType(container as GoMap)) === 'interface {}';
   return false;
 }
 

@@ -2,7 +2,19 @@
 // fmt/print.go and fmt/format.go for the kinds that templates can hold).
 import { canBackquote, formatFloat, isPrint, quoteGo, quoteRune, quoteToASCII } from './strconv.ts';
 import type { GoMap, GoValue } from './values.ts';
-import { GoComplex, GoFunc, GoInt, GoStruct, UINT_TYPES, isNilContainer, isPlainMap, keyFromString, sliceType, sortedKeys, typeOf } from './values.ts';
+import {
+  GoComplex,
+  GoFunc,
+  GoInt,
+  GoStruct,
+  UINT_TYPES,
+  isNilContainer,
+  isPlainMap,
+  keyFromString,
+  sliceType,
+  sortedKeys,
+  typeOf,
+} from './values.ts';
 
 const LDIGITS = '0123456789abcdefx';
 const UDIGITS = '0123456789ABCDEFX';
@@ -31,7 +43,16 @@ class Printer {
   hasValue = false;
 
   clearflags(): void {
-    this.widPresent = this.precPresent = this.minus = this.plus = this.sharp = this.space = this.zero = this.plusV = this.sharpV = false;
+    this.widPresent =
+      this.precPresent =
+      this.minus =
+      this.plus =
+      this.sharp =
+      this.space =
+      this.zero =
+      this.plusV =
+      this.sharpV =
+        false;
     this.wid = 0;
     this.prec = 0;
   }
@@ -68,7 +89,8 @@ class Printer {
     if (u < 0n) hex = BigInt.asUintN(64, u).toString(16).toUpperCase();
     if (hex.length < prec) hex = '0'.repeat(prec - hex.length) + hex;
     let s = 'U+' + hex;
-    if (this.sharp && u >= 0n && u <= 0x10ffffn && isPrint(Number(u))) s += " '" + String.fromCodePoint(Number(u)) + "'";
+    if (this.sharp && u >= 0n && u <= 0x10ffffn && isPrint(Number(u)))
+      s += " '" + String.fromCodePoint(Number(u)) + "'";
     const oldZero = this.zero;
     this.zero = false;
     this.pad(s);
@@ -575,7 +597,7 @@ class Printer {
     let argNum = 0;
     let afterIndex = false;
     this.reordered = false;
-    formatLoop: for (let i = 0; i < end; ) {
+    formatLoop: for (let i = 0; i < end;) {
       this.goodArgNum = true;
       const lasti = i;
       while (i < end && format.charCodeAt(i) !== 0x25) i++;

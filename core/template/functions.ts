@@ -21,7 +21,12 @@ export interface FuncDef {
 export type FuncMap = Record<string, FuncDef>;
 
 /** Shorthand for a function definition. */
-export function fn(params: string[], ret: string, impl: (...args: any[]) => GoValue, opts: { variadic?: string; errReturn?: boolean } = {}): FuncDef {
+export function fn(
+  params: string[],
+  ret: string,
+  impl: (...args: any[]) => GoValue,
+  opts: { variadic?: string; errReturn?: boolean } = {},
+): FuncDef {
   return { params, ret, fn: impl, variadic: opts.variadic, errReturn: opts.errReturn };
 }
 

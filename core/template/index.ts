@@ -50,7 +50,10 @@ export class Template {
     const name = templateName ?? this.name;
     const tree = this.ctx.trees.get(name);
     if (templateName !== undefined && !tree) {
-      throw new TemplateExecError(`template: no template ${quoteGo(name)} associated with template ${quoteGo(this.name)}`, name);
+      throw new TemplateExecError(
+        `template: no template ${quoteGo(name)} associated with template ${quoteGo(this.name)}`,
+        name,
+      );
     }
     const state = new State(this.ctx, name);
     const v0 = fromJS(data);
@@ -71,7 +74,8 @@ function funcsFor(opts: ParseOptions | undefined): FuncMap {
 /** Parses template text once; render it many times with `execute`. Throws TemplateParseError. */
 export function parse(name: string, text: string, opts?: ParseOptions): Template {
   const funcs = funcsFor(opts);
-  const has = (fname: string): boolean => Object.prototype.hasOwnProperty.call(funcs, fname) || Object.prototype.hasOwnProperty.call(BUILTINS, fname);
+  const has = (fname: string): boolean =>
+    Object.prototype.hasOwnProperty.call(funcs, fname) || Object.prototype.hasOwnProperty.call(BUILTINS, fname);
   const trees = parseTemplates(name, text, has);
   return new Template(name, trees, funcs);
 }

@@ -5,7 +5,21 @@
 //   marshal     — encoding/json.Marshal / MarshalIndent / Encoder with SetEscapeHTML(false).
 import { formatFloat, quoteGo } from './strconv.ts';
 import type { GoMap, GoValue } from './values.ts';
-import { GO_CAP, appendCap, GoComplex, GoFunc, GoInt, GoStruct, isNilContainer, isPlainMap, mapSet, newMap, sliceType, sortedKeys, typeOf } from './values.ts';
+import {
+  GO_CAP,
+  appendCap,
+  GoComplex,
+  GoFunc,
+  GoInt,
+  GoStruct,
+  isNilContainer,
+  isPlainMap,
+  mapSet,
+  newMap,
+  sliceType,
+  sortedKeys,
+  typeOf,
+} from './values.ts';
 
 export class JSONSyntaxError extends Error {}
 
@@ -73,7 +87,8 @@ class Decoder {
     if (s[this.i] === '-') this.i++;
     if (this.i >= s.length) throw new JSONSyntaxError('unexpected end of JSON input');
     if (s[this.i] === '0') this.i++;
-    else if (s[this.i] >= '1' && s[this.i] <= '9') while (this.i < s.length && s[this.i] >= '0' && s[this.i] <= '9') this.i++;
+    else if (s[this.i] >= '1' && s[this.i] <= '9')
+      while (this.i < s.length && s[this.i] >= '0' && s[this.i] <= '9') this.i++;
     else this.err('in numeric literal');
     let isInt = true;
     if (s[this.i] === '.') {
@@ -336,7 +351,8 @@ export function marshal(v: GoValue, opts: MarshalOptions = {}): string {
     const nlEnd = indent ? '\n' + indent.repeat(depth) : '';
     if (Array.isArray(x)) {
       if (isNilContainer(x)) return 'null';
-      if (sliceType(x) === '[]uint8') return '"' + Buffer.from(x.map((b) => Number((b as GoInt).v))).toString('base64') + '"';
+      if (sliceType(x) === '[]uint8')
+        return '"' + Buffer.from(x.map((b) => Number((b as GoInt).v))).toString('base64') + '"';
       if (x.length === 0) return '[]';
       return '[' + x.map((e) => nl + enc(e, depth + 1)).join(',') + nlEnd + ']';
     }
@@ -345,14 +361,24 @@ export function marshal(v: GoValue, opts: MarshalOptions = {}): string {
       if (custom) return custom.call(x);
       const fields = x.fields();
       if (fields.length === 0) return '{}';
-      return '{' + fields.map(([k, e]) => nl + encodeString(k, escapeHTML) + (indent ? ': ' : ':') + enc(e, depth + 1)).join(',') + nlEnd + '}';
+      return (
+        '{' +
+        fields.map(([k, e]) => nl + encodeString(k, escapeHTML) + (indent ? ': ' : ':') + enc(e, depth + 1)).join(',') +
+        nlEnd +
+        '}'
+      );
     }
     if (isPlainMap(x)) {
       const m = x as GoMap;
       if (isNilContainer(m)) return 'null';
       const keys = sortedKeys(m);
       if (keys.length === 0) return '{}';
-      return '{' + keys.map((k) => nl + encodeString(k, escapeHTML) + (indent ? ': ' : ':') + enc(m[k], depth + 1)).join(',') + nlEnd + '}';
+      return (
+        '{' +
+        keys.map((k) => nl + encodeString(k, escapeHTML) + (indent ? ': ' : ':') + enc(m[k], depth + 1)).join(',') +
+        nlEnd +
+        '}'
+      );
     }
     throw new JSONMarshalError(`json: unsupported type: ${typeOf(x)}`);
   };

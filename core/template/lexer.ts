@@ -462,7 +462,8 @@ function lexIdentifier(l: Lexer): StateFn {
     if (!l.atTerminator()) return l.errorf(`bad character ${badCharU(r)}`);
     const k = KEY[word];
     if (k !== undefined && k > itemKeyword) {
-      if ((k === itemBreak && !l.options.breakOK) || (k === itemContinue && !l.options.continueOK)) return l.emit(itemIdentifier);
+      if ((k === itemBreak && !l.options.breakOK) || (k === itemContinue && !l.options.continueOK))
+        return l.emit(itemIdentifier);
       return l.emit(k);
     }
     if (word[0] === '.') return l.emit(itemField);
@@ -515,7 +516,8 @@ function lexNumber(l: Lexer): StateFn {
   if (!l.scanNumber()) return l.errorf(`bad number syntax: ${quoteGo(l.input.slice(l.start, l.pos))}`);
   const sign = l.peek();
   if (sign === 0x2b || sign === 0x2d) {
-    if (!l.scanNumber() || l.input[l.pos - 1] !== 'i') return l.errorf(`bad number syntax: ${quoteGo(l.input.slice(l.start, l.pos))}`);
+    if (!l.scanNumber() || l.input[l.pos - 1] !== 'i')
+      return l.errorf(`bad number syntax: ${quoteGo(l.input.slice(l.start, l.pos))}`);
     return l.emit(itemComplex);
   }
   return l.emit(itemNumber);

@@ -44,7 +44,13 @@ class TreeParser {
   stackDepth = 0;
   info: TreeInfo;
 
-  constructor(name: string, parseName: string, text: string, funcs: (name: string) => boolean, treeSet: Map<string, Tree>) {
+  constructor(
+    name: string,
+    parseName: string,
+    text: string,
+    funcs: (name: string) => boolean,
+    treeSet: Map<string, Tree>,
+  ) {
     this.name = name;
     this.parseName = parseName;
     this.text = text;
@@ -229,7 +235,13 @@ class TreeParser {
     }
     this.backup();
     const t = this.peek();
-    const node: ActionNode = { type: 'action', pos: t.pos, tree: this.info, line: t.line, pipe: this.pipeline('command', L.itemRightDelim) };
+    const node: ActionNode = {
+      type: 'action',
+      pos: t.pos,
+      tree: this.info,
+      line: t.line,
+      pipe: this.pipeline('command', L.itemRightDelim),
+    };
     return node;
   }
 
@@ -249,7 +261,15 @@ class TreeParser {
 
   pipeline(context: string, end: number): PipeNode {
     const token = this.peekNonSpace();
-    const pipe: PipeNode = { type: 'pipe', pos: token.pos, tree: this.info, line: token.line, isAssign: false, decl: [], cmds: [] };
+    const pipe: PipeNode = {
+      type: 'pipe',
+      pos: token.pos,
+      tree: this.info,
+      line: token.line,
+      isAssign: false,
+      decl: [],
+      cmds: [],
+    };
     decls: for (;;) {
       const v = this.peekNonSpace();
       if (v.typ === L.itemVariable) {
@@ -350,7 +370,8 @@ class TreeParser {
 
   elseControl(): Node {
     const peek = this.peekNonSpace();
-    if (peek.typ === L.itemIf || peek.typ === L.itemWith) return { type: 'else', pos: peek.pos, tree: this.info, line: peek.line };
+    if (peek.typ === L.itemIf || peek.typ === L.itemWith)
+      return { type: 'else', pos: peek.pos, tree: this.info, line: peek.line };
     const token = this.expect(L.itemRightDelim, 'else');
     return { type: 'else', pos: token.pos, tree: this.info, line: token.line };
   }

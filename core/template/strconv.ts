@@ -61,7 +61,7 @@ function appendEscapedRune(out: string[], r: number, quote: number, asciiOnly: b
 
 function quoteWith(s: string, quote: number, asciiOnly: boolean): string {
   const out: string[] = [String.fromCharCode(quote)];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const r = s.codePointAt(i)!;
     i += r > 0xffff ? 2 : 1;
     if (r >= 0xd800 && r < 0xe000) {
@@ -106,7 +106,7 @@ export function quoteRune(r: number, asciiOnly = false): string {
 
 /** strconv.CanBackquote */
 export function canBackquote(s: string): boolean {
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const r = s.codePointAt(i)!;
     i += r > 0xffff ? 2 : 1;
     if (r === 0xfeff) return false;
@@ -239,7 +239,12 @@ export function unquote(s: string): string {
 }
 
 /** strconv.ParseInt / ParseUint with base 0 (prefixes, underscores). Returns undefined on error. */
-export function parseIntGo(text: string, base = 0, bitSize = 64, unsigned = false): { value?: bigint; err?: 'syntax' | 'range' } {
+export function parseIntGo(
+  text: string,
+  base = 0,
+  bitSize = 64,
+  unsigned = false,
+): { value?: bigint; err?: 'syntax' | 'range' } {
   let s = text;
   if (s.length === 0) return { err: 'syntax' };
   let neg = false;

@@ -38,7 +38,8 @@ export function appendCap(n: number): number {
   return cap;
 }
 
-export type GoValue = undefined | null | string | boolean | number | bigint | GoInt | GoComplex | GoValue[] | GoMap | GoStruct | GoFunc;
+export type GoValue =
+  undefined | null | string | boolean | number | bigint | GoInt | GoComplex | GoValue[] | GoMap | GoStruct | GoFunc;
 export interface GoMap {
   [key: string]: GoValue;
 }
@@ -139,7 +140,8 @@ export function newMap(type?: string): GoMap {
 }
 
 export function tagArray<T extends GoValue[]>(arr: T, type: string): T {
-  if (type !== '[]interface {}') Object.defineProperty(arr, GO_TYPE, { value: type, enumerable: false, configurable: true });
+  if (type !== '[]interface {}')
+    Object.defineProperty(arr, GO_TYPE, { value: type, enumerable: false, configurable: true });
   return arr;
 }
 
@@ -169,7 +171,8 @@ export function mapGet(m: GoMap, k: string): GoValue {
 }
 
 export function mapSet(m: GoMap, k: string, v: GoValue): void {
-  if (k === '__proto__') Object.defineProperty(m, k, { value: v, enumerable: true, writable: true, configurable: true });
+  if (k === '__proto__')
+    Object.defineProperty(m, k, { value: v, enumerable: true, writable: true, configurable: true });
   else m[k] = v;
 }
 
@@ -211,7 +214,20 @@ export function mapKeyType(t: string): string {
 }
 
 /** The reflect.Kind of a value, as a short string. */
-export type Kind = 'invalid' | 'interface' | 'bool' | 'int' | 'uint' | 'float' | 'complex' | 'string' | 'slice' | 'map' | 'struct' | 'ptr' | 'func';
+export type Kind =
+  | 'invalid'
+  | 'interface'
+  | 'bool'
+  | 'int'
+  | 'uint'
+  | 'float'
+  | 'complex'
+  | 'string'
+  | 'slice'
+  | 'map'
+  | 'struct'
+  | 'ptr'
+  | 'func';
 
 export function kindOf(v: GoValue): Kind {
   switch (typeof v) {

@@ -14,7 +14,12 @@ const visibleAscii = (c: number) => c > 0x20 && c < 0x7f;
 export function tokenFromAuthorization(value: string | undefined): string {
   if (!value) return '';
   // The common `Bearer <token>`, nothing to trim: the token as it is, without scanning it for white space.
-  if (value.startsWith('Bearer ') && visibleAscii(value.charCodeAt(7)) && visibleAscii(value.charCodeAt(value.length - 1))) return value.slice(7);
+  if (
+    value.startsWith('Bearer ') &&
+    visibleAscii(value.charCodeAt(7)) &&
+    visibleAscii(value.charCodeAt(value.length - 1))
+  )
+    return value.slice(7);
   // Same as /^\s*(\S+)\s+(.*?)\s*$/ (trim() and \s know the same white space) without the backtracking of
   // the lazy group over a ~1 KiB token.
   const t = value.trim();
@@ -52,8 +57,7 @@ export interface ConnectorRef {
 }
 
 export type ForwardCredentials =
-  | { ok: true; connectors: ConnectorRef[]; token: string }
-  | { ok: false; reason: string };
+  { ok: true; connectors: ConnectorRef[]; token: string } | { ok: false; reason: string };
 
 /**
  * Parses `Proxy-Authorization: Basic base64("ns/name[,ns2/name2]:<token>")`. The user name may be URL-encoded
@@ -73,14 +77,21 @@ export function forwardCredentials(headers: IncomingHttpHeaders): ForwardCredent
     return { ok: false, reason: 'Proxy-Authorization user name is not valid URL encoding' };
   }
   const connectors: ConnectorRef[] = [];
-  for (const item of user.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of user
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const parts = item.split('/');
     if (parts.length !== 2 || !parts[0] || !parts[1]) {
-      return { ok: false, reason: `Proxy-Authorization user name must list connectors as <namespace>/<name>, got ${JSON.stringify(item)}` };
+      return {
+        ok: false,
+        reason: `Proxy-Authorization user name must list connectors as <namespace>/<name>, got ${JSON.stringify(item)}`,
+      };
     }
     connectors.push({ namespace: parts[0], name: parts[1] });
   }
-  if (connectors.length === 0) return { ok: false, reason: 'Proxy-Authorization user name lists no connector (<namespace>/<name>)' };
+  if (connectors.length === 0)
+    return { ok: false, reason: 'Proxy-Authorization user name lists no connector (<namespace>/<name>)' };
   return { ok: true, connectors, token: basic.password };
 }
 

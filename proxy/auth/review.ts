@@ -53,9 +53,14 @@ export class ReviewError extends Error {
   override name = 'ReviewError';
 }
 
-const cacheLookups = () => plainCounter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', ['kind', 'result']);
+const cacheLookups = () =>
+  plainCounter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', [
+    'kind',
+    'result',
+  ]);
 /** The cache-lookup counter for one label set. */
-const cacheLookup = (kind: 'tokenreview' | 'subjectaccessreview', result: 'hit' | 'miss') => cacheLookups().child(kind, result);
+const cacheLookup = (kind: 'tokenreview' | 'subjectaccessreview', result: 'hit' | 'miss') =>
+  cacheLookups().child(kind, result);
 /** The hit counters, looked up once (a hit is the per-request case). */
 let authnHit: { inc(): void } | undefined;
 let authzHit: { inc(): void } | undefined;
@@ -63,13 +68,26 @@ let authzHit: { inc(): void } | undefined;
 /** sha256 of the token (hex), the cache key: one-shot hashing, no Hash object per request. */
 export const tokenKey = (token: string): string => hash('sha256', token, 'hex');
 
-const authzKey = (check: AccessCheck, key: string) => `${key}|${check.namespace}|${check.name}|${check.proxySubresource ? 'proxy' : 'get'}`;
+const authzKey = (check: AccessCheck, key: string) =>
+  `${key}|${check.namespace}|${check.name}|${check.proxySubresource ? 'proxy' : 'get'}`;
 /** authzKey, the last one reused while its parts repeat (a keep-alive client asking for the same Connector). */
 let last = { key: '', namespace: '', name: '', proxySubresource: false, authzKey: '' };
 function cachedAuthzKey(check: AccessCheck, key: string): string {
   const l = last;
-  if (l.key === key && l.namespace === check.namespace && l.name === check.name && l.proxySubresource === check.proxySubresource) return l.authzKey;
-  last = { key, namespace: check.namespace, name: check.name, proxySubresource: check.proxySubresource, authzKey: authzKey(check, key) };
+  if (
+    l.key === key &&
+    l.namespace === check.namespace &&
+    l.name === check.name &&
+    l.proxySubresource === check.proxySubresource
+  )
+    return l.authzKey;
+  last = {
+    key,
+    namespace: check.namespace,
+    name: check.name,
+    proxySubresource: check.proxySubresource,
+    authzKey: authzKey(check, key),
+  };
   return last.authzKey;
 }
 
@@ -139,14 +157,21 @@ export class Authorizer {
       const aud = claims?.aud === undefined ? [] : Array.isArray(claims.aud) ? claims.aud : [claims.aud];
       const wanted = this.audiences.filter((a) => aud.includes(a));
       if (wanted.length === 0 && !this.acceptApiserverAudience) {
-        const result: Authentication = { authenticated: false, reason: `token audience must include ${this.audiences.join(' or ')}` };
+        const result: Authentication = {
+          authenticated: false,
+          reason: `token audience must include ${this.audiences.join(' or ')}`,
+        };
         this.authn.set(key, result, this.denyTtlMs);
         return result;
       }
       let review: { status?: { authenticated?: boolean; user?: UserInfo; error?: string } };
       try {
         review = await this.rest.call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
-          body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(wanted.length ? { audiences: wanted } : {}) } },
+          body: {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenReview',
+            spec: { token, ...(wanted.length ? { audiences: wanted } : {}) },
+          },
         });
       } catch (err) {
         throw new ReviewError(`TokenReview failed: ${(err as Error).message}`);
@@ -172,7 +197,11 @@ export class Authorizer {
     return cached;
   }
 
-  async authorize(auth: Extract<Authentication, { authenticated: true }>, check: AccessCheck, key: string): Promise<Authorization> {
+  async authorize(
+    auth: Extract<Authentication, { authenticated: true }>,
+    check: AccessCheck,
+    key: string,
+  ): Promise<Authorization> {
     const k = authzKey(check, key);
     const cached = this.authz.get(k);
     if (cached) {
@@ -213,7 +242,14 @@ export class Authorizer {
             uid: user.uid,
             groups: user.groups,
             extra: user.extra,
-            resourceAttributes: { group: GROUP, resource: 'connectors', subresource, namespace: check.namespace, name: check.name, verb },
+            resourceAttributes: {
+              group: GROUP,
+              resource: 'connectors',
+              subresource,
+              namespace: check.namespace,
+              name: check.name,
+              verb,
+            },
           },
         },
       });

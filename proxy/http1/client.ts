@@ -220,7 +220,8 @@ class Connection implements Expiring {
   // ResponseSink
   onHead(head: ResponseHead): void {
     this.keepAlive = head.keepAlive;
-    if (head.keepAliveTimeoutS !== undefined) this.keepAliveMs = Math.min(this.keepAliveMs, head.keepAliveTimeoutS * 1000 - 1000);
+    if (head.keepAliveTimeoutS !== undefined)
+      this.keepAliveMs = Math.min(this.keepAliveMs, head.keepAliveTimeoutS * 1000 - 1000);
     const r = this.request!;
     r.headReceived = true;
     this.arm(this.pool.client.idleTimeoutMs);
@@ -294,7 +295,8 @@ class Connection implements Expiring {
     this.destroyed = true;
     this.pool.remove(this);
     const r = this.request;
-    if (r && !r.responseEnded && !r.finished) this.fail(new UpstreamError('connection reset', 'upstream connection closed'));
+    if (r && !r.responseEnded && !r.finished)
+      this.fail(new UpstreamError('connection reset', 'upstream connection closed'));
   }
 
   /** An inactivity timeout of `ms` from now (checked by the client's sweepDeadlines). */
@@ -310,7 +312,9 @@ class Connection implements Expiring {
   expire(): void {
     const r = this.request;
     if (!r) return this.destroy(); // idle past its keep-alive time
-    this.fail(new UpstreamError(!this.connected ? 'connect timeout' : !r.headReceived ? 'headers timeout' : 'idle timeout'));
+    this.fail(
+      new UpstreamError(!this.connected ? 'connect timeout' : !r.headReceived ? 'headers timeout' : 'idle timeout'),
+    );
   }
 
   private fail(err: UpstreamError): void {
@@ -389,7 +393,13 @@ class OriginPool {
     const https = origin.protocol === 'https:';
     const port = Number(origin.port) || (https ? 443 : 80);
     const socket = https
-      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...(client.ca ? { ca: client.ca } : {}) })
+      ? tlsConnect({
+          host,
+          port,
+          servername: isIP(host) ? undefined : host,
+          ALPNProtocols: ['http/1.1'],
+          ...(client.ca ? { ca: client.ca } : {}),
+        })
       : netConnect({ host, port });
     const conn = new Connection(this, socket, https);
     this.all.add(conn);
@@ -424,9 +434,12 @@ export class Http1Client {
     this.maxConnectionsPerOrigin = opts.maxConnectionsPerOrigin ?? 256;
     this.ca = opts.ca;
     const pools = this.pools;
-    this.sweeper = sweepDeadlines(function* () {
-      for (const p of pools.values()) yield* p.connections();
-    }, Math.min(this.connectTimeoutMs, this.headersTimeoutMs, this.idleTimeoutMs, this.keepAliveTimeoutMs));
+    this.sweeper = sweepDeadlines(
+      function* () {
+        for (const p of pools.values()) yield* p.connections();
+      },
+      Math.min(this.connectTimeoutMs, this.headersTimeoutMs, this.idleTimeoutMs, this.keepAliveTimeoutMs),
+    );
   }
 
   /**
@@ -434,10 +447,12 @@ export class Http1Client {
    * line break, an unsupported scheme) fails through onError on the next tick, never with an exception.
    */
   request(spec: UpstreamRequest, handler: ResponseHandler): Exchange {
-    const chunked = spec.body !== undefined && !Buffer.isBuffer(spec.body) && !hasHeader(spec.headers, 'content-length');
+    const chunked =
+      spec.body !== undefined && !Buffer.isBuffer(spec.body) && !hasHeader(spec.headers, 'content-length');
     let r: Request;
     try {
-      if (spec.url.protocol !== 'http:' && spec.url.protocol !== 'https:') throw new UpstreamError('invalid request', `unsupported scheme ${spec.url.protocol}`);
+      if (spec.url.protocol !== 'http:' && spec.url.protocol !== 'https:')
+        throw new UpstreamError('invalid request', `unsupported scheme ${spec.url.protocol}`);
       r = new Request(this, spec, handler, chunked);
     } catch (err) {
       const e = err instanceof UpstreamError ? err : new UpstreamError('invalid request', (err as Error).message);
@@ -473,7 +488,8 @@ export class Http1Client {
 }
 
 function hasHeader(headers: Record<string, unknown>, lowerName: string): boolean {
-  for (const k in headers) if (k.length === lowerName.length && k.toLowerCase() === lowerName && headers[k] !== undefined) return true;
+  for (const k in headers)
+    if (k.length === lowerName.length && k.toLowerCase() === lowerName && headers[k] !== undefined) return true;
   return false;
 }
 

@@ -26,13 +26,39 @@ const isOws = (c: number) => c === 0x20 || c === 0x09;
  */
 const KNOWN_NAMES = new Map<string, string>();
 for (const n of [
-  'accept', 'accept-encoding', 'accept-language', 'accept-ranges', 'authorization', 'cache-control', 'connection', 'content-encoding',
-  'content-length', 'content-type', 'date', 'docker-content-digest', 'docker-distribution-api-version', 'etag', 'expires', 'git-protocol',
-  'host', 'keep-alive', 'last-modified', 'location', 'pragma', 'server', 'transfer-encoding', 'user-agent', 'vary', 'www-authenticate',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'accept-ranges',
+  'authorization',
+  'cache-control',
+  'connection',
+  'content-encoding',
+  'content-length',
+  'content-type',
+  'date',
+  'docker-content-digest',
+  'docker-distribution-api-version',
+  'etag',
+  'expires',
+  'git-protocol',
+  'host',
+  'keep-alive',
+  'last-modified',
+  'location',
+  'pragma',
+  'server',
+  'transfer-encoding',
+  'user-agent',
+  'vary',
+  'www-authenticate',
   'x-content-type-options',
 ]) {
   KNOWN_NAMES.set(n, n);
-  KNOWN_NAMES.set(n.replace(/(^|-)[a-z]/g, (c) => c.toUpperCase()), n); // User-Agent; other spellings take toLowerCase
+  KNOWN_NAMES.set(
+    n.replace(/(^|-)[a-z]/g, (c) => c.toUpperCase()),
+    n,
+  ); // User-Agent; other spellings take toLowerCase
 }
 
 /** `name` (a field name) in lower case. */

@@ -33,7 +33,10 @@ const HANDOFF_FIELDS = new Set(['content-length', 'transfer-encoding', 'upgrade'
  * parseFields (rememberLast), since a keep-alive client sends the same fields again and again (the same Host,
  * Authorization, User-Agent...) and checking a ~1 KiB token alone took ~6% of a small request.
  */
-export function parseRequestHead(text: string, fields: (text: string) => IncomingHttpHeaders | undefined = parseFields): ParsedRequest | undefined {
+export function parseRequestHead(
+  text: string,
+  fields: (text: string) => IncomingHttpHeaders | undefined = parseFields,
+): ParsedRequest | undefined {
   const eol = text.indexOf('\r\n');
   const m = REQUEST_LINE.exec(eol === -1 ? text : text.slice(0, eol));
   if (!m) return undefined;
@@ -140,7 +143,12 @@ class FrontConnection implements Expiring {
   private readonly forget: () => void;
   response: FrontResponse | undefined;
 
-  constructor(socket: Socket, opts: FrontOptions, handOver: (socket: Socket, bytes: Buffer | undefined) => void, forget: () => void) {
+  constructor(
+    socket: Socket,
+    opts: FrontOptions,
+    handOver: (socket: Socket, bytes: Buffer | undefined) => void,
+    forget: () => void,
+  ) {
     this.socket = socket;
     this.opts = opts;
     this.handOver = handOver;
@@ -176,7 +184,8 @@ class FrontConnection implements Expiring {
       if (buf.length > this.opts.maxHeaderSize || !mayStartRequest(buf)) this.handoff();
       return;
     }
-    const parsed = end <= this.opts.maxHeaderSize ? parseRequestHead(buf.toString('latin1', 0, end), this.fields) : undefined;
+    const parsed =
+      end <= this.opts.maxHeaderSize ? parseRequestHead(buf.toString('latin1', 0, end), this.fields) : undefined;
     if (!parsed || !this.opts.accepts(parsed)) return this.handoff();
     this.buffer = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
     this.busy = true;

@@ -12,7 +12,13 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  * Content-Length kept only for a streamed body), then the framing: Content-Length of a whole body, chunked
  * for a stream of unknown length.
  */
-export function serializeRequestHead(method: string, url: URL, headers: Record<string, string | string[] | undefined>, body: Buffer | Readable | undefined, chunked: boolean): string {
+export function serializeRequestHead(
+  method: string,
+  url: URL,
+  headers: Record<string, string | string[] | undefined>,
+  body: Buffer | Readable | undefined,
+  chunked: boolean,
+): string {
   if (!TOKEN.test(method)) throw new UpstreamError('invalid request', 'invalid request method');
   const streamed = body !== undefined && !Buffer.isBuffer(body);
   let head = method + ' ' + (url.pathname + url.search || '/') + ' HTTP/1.1\r\nhost: ' + url.host + '\r\n';
@@ -20,7 +26,13 @@ export function serializeRequestHead(method: string, url: URL, headers: Record<s
     const value = headers[name];
     if (value === undefined) continue;
     const lower = lowerName(name);
-    if (lower === 'host' || lower === 'connection' || lower === 'transfer-encoding' || (lower === 'content-length' && !streamed)) continue;
+    if (
+      lower === 'host' ||
+      lower === 'connection' ||
+      lower === 'transfer-encoding' ||
+      (lower === 'content-length' && !streamed)
+    )
+      continue;
     if (!TOKEN.test(name)) throw new UpstreamError('invalid request', 'invalid header name');
     if (typeof value === 'string') head += fieldLine(name, value);
     else for (const v of value) head += fieldLine(name, v);

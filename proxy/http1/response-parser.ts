@@ -31,7 +31,16 @@ const MAX_CHUNK_LINE = 4096;
 const MAX_TRAILER_BYTES = 64 * 1024;
 
 // Parser states (numbers: compared on every byte run).
-const State = { Head: 0, Length: 1, ChunkSize: 2, ChunkData: 3, ChunkDataEnd: 4, Trailers: 5, UntilClose: 6, Done: 7 } as const;
+const State = {
+  Head: 0,
+  Length: 1,
+  ChunkSize: 2,
+  ChunkData: 3,
+  ChunkDataEnd: 4,
+  Trailers: 5,
+  UntilClose: 6,
+  Done: 7,
+} as const;
 type State = (typeof State)[keyof typeof State];
 
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
@@ -116,7 +125,10 @@ export class ResponseParser {
       this.sink!.onEnd();
       return;
     }
-    if (this.state !== State.Done) throw new ResponseParseError(this.started ? 'response cut short by the upstream' : 'upstream closed the connection without a response');
+    if (this.state !== State.Done)
+      throw new ResponseParseError(
+        this.started ? 'response cut short by the upstream' : 'upstream closed the connection without a response',
+      );
   }
 
   private readHead(chunk: Buffer, from: number): number {
@@ -126,7 +138,8 @@ export class ResponseParser {
     const start = kept ? 0 : from; // where the head starts in `all`
     const end = all.indexOf(HEAD_END, kept ? Math.max(0, kept.length - 3) : from);
     if (end === -1) {
-      if (all.length - start > MAX_HEAD_BYTES) throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+      if (all.length - start > MAX_HEAD_BYTES)
+        throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
       this.partial = kept ? all : chunk.subarray(from);
       return chunk.length;
     }
@@ -181,7 +194,8 @@ export class ResponseParser {
     if (lf === -1) return end;
     const line = this.line;
     this.line = '';
-    if (!line.endsWith('\r\n') || line.indexOf('\r') !== line.length - 2) throw new ResponseParseError('bare LF or CR in chunked framing');
+    if (!line.endsWith('\r\n') || line.indexOf('\r') !== line.length - 2)
+      throw new ResponseParseError('bare LF or CR in chunked framing');
     const text = line.slice(0, -2);
     switch (this.state) {
       case State.ChunkDataEnd:
@@ -282,8 +296,11 @@ export function bodyFraming(head: ResponseHead, requestWasHead: boolean): Framin
   const cl = headers['content-length'];
   if (typeof cl === 'string' && DIGITS.test(cl) && cl.length < 16) return { kind: 'length', length: Number(cl) }; // the usual case
   if (cl !== undefined) {
-    const values = String(cl).split(',').map((v) => v.trim());
-    if (!values.every((v) => DIGITS.test(v) && v === values[0])) throw new ResponseParseError('invalid or conflicting Content-Length');
+    const values = String(cl)
+      .split(',')
+      .map((v) => v.trim());
+    if (!values.every((v) => DIGITS.test(v) && v === values[0]))
+      throw new ResponseParseError('invalid or conflicting Content-Length');
     const length = Number(values[0]);
     if (!Number.isSafeInteger(length)) throw new ResponseParseError('invalid Content-Length');
     headers['content-length'] = values[0];

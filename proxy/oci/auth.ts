@@ -27,17 +27,26 @@ export type CredentialsResult = { ok: true; creds: RegistryCredentials } | { ok:
 export function registryCredentials(connector: Connector, secret: V1Secret | undefined): CredentialsResult {
   const ref = secretRefOf(connector);
   if (!ref) return { ok: true, creds: { fingerprint: 'anonymous' } };
-  if (ref.namespace !== connector.metadata.namespace) return { ok: false, reason: `secretRef of connector ${connector.metadata.namespace}/${connector.metadata.name} points to another namespace` };
+  if (ref.namespace !== connector.metadata.namespace)
+    return {
+      ok: false,
+      reason: `secretRef of connector ${connector.metadata.namespace}/${connector.metadata.name} points to another namespace`,
+    };
   if (!secret) return { ok: false, reason: `secret ${ref.namespace}/${ref.name} of the connector was not found` };
   const data = secretData(secret);
-  if (data.username === undefined && data.password === undefined) return { ok: false, reason: `secret ${ref.namespace}/${ref.name} has neither username nor password` };
-  const fingerprint = createHash('sha256').update(`${data.username ?? ''}\0${data.password ?? ''}`).digest('hex').slice(0, 16);
+  if (data.username === undefined && data.password === undefined)
+    return { ok: false, reason: `secret ${ref.namespace}/${ref.name} has neither username nor password` };
+  const fingerprint = createHash('sha256')
+    .update(`${data.username ?? ''}\0${data.password ?? ''}`)
+    .digest('hex')
+    .slice(0, 16);
   return { ok: true, creds: { username: data.username ?? '', password: data.password ?? '', fingerprint } };
 }
 
 export class RegistryAuthError extends Error {}
 
-const basicHeader = (c: RegistryCredentials) => 'Basic ' + Buffer.from(`${c.username ?? ''}:${c.password ?? ''}`).toString('base64');
+const basicHeader = (c: RegistryCredentials) =>
+  'Basic ' + Buffer.from(`${c.username ?? ''}:${c.password ?? ''}`).toString('base64');
 
 interface CachedToken {
   token: string;
@@ -80,7 +89,8 @@ export class RegistryAuth {
    */
   learn(base: URL, wwwAuthenticate: string | string[] | undefined): Challenge | undefined {
     const c = parseChallenge(wwwAuthenticate);
-    if (c) this.challenges.set(RegistryAuth.apiBase(base).href, { challenge: { ...c, scope: undefined }, at: this.now() });
+    if (c)
+      this.challenges.set(RegistryAuth.apiBase(base).href, { challenge: { ...c, scope: undefined }, at: this.now() });
     return c;
   }
 
@@ -95,7 +105,8 @@ export class RegistryAuth {
       throw new RegistryAuthError(`registry ${base.host} did not answer /v2/: ${(err as Error).message}`);
     }
     let c: Challenge;
-    if (r.status === 401) c = { ...(parseChallenge(r.headers['www-authenticate']) ?? { scheme: 'basic' }), scope: undefined };
+    if (r.status === 401)
+      c = { ...(parseChallenge(r.headers['www-authenticate']) ?? { scheme: 'basic' }), scope: undefined };
     else if (r.status >= 200 && r.status < 300) c = { scheme: 'none' };
     else throw new RegistryAuthError(`registry ${base.host} answered ${r.status} to /v2/`);
     this.challenges.set(key, { challenge: c, at: this.now() });
@@ -107,13 +118,23 @@ export class RegistryAuth {
    * `fresh` skips the token cache (after the registry refused a cached token); `extraScope` is the scope of the
    * registry's challenge to that refusal, asked for as well.
    */
-  async authorization(connector: string, base: URL, creds: RegistryCredentials, scopes: string[], fresh = false, extraScope?: string): Promise<string | undefined> {
+  async authorization(
+    connector: string,
+    base: URL,
+    creds: RegistryCredentials,
+    scopes: string[],
+    fresh = false,
+    extraScope?: string,
+  ): Promise<string | undefined> {
     const c = await this.challenge(base);
     if (c.scheme === 'none') return undefined;
     if (c.scheme === 'basic') return creds.username !== undefined ? basicHeader(creds) : undefined;
     if (!c.realm) throw new RegistryAuthError(`registry ${base.host} sent a Bearer challenge without a realm`);
     const all = [...new Set([...scopes, ...(extraScope ? extraScope.split(' ').filter(Boolean) : [])])].sort();
-    const keyOf = (list: string[]) => [connector, RegistryAuth.apiBase(base).href, creds.fingerprint, c.realm, c.service ?? '', list.join(' ')].join('\n');
+    const keyOf = (list: string[]) =>
+      [connector, RegistryAuth.apiBase(base).href, creds.fingerprint, c.realm, c.service ?? '', list.join(' ')].join(
+        '\n',
+      );
     const key = keyOf(all);
     // A refused token is not used again, whatever the retry asks for.
     if (fresh) this.tokens.delete(keyOf([...new Set(scopes)].sort()));
@@ -153,7 +174,10 @@ export class RegistryAuth {
     } catch (err) {
       throw new RegistryAuthError(`registry token service ${url.host} failed: ${(err as Error).message}`);
     }
-    if (r.status === 401 || r.status === 403) throw new RegistryAuthError(`registry token service ${url.host} refused the connector's credentials (${r.status})`);
+    if (r.status === 401 || r.status === 403)
+      throw new RegistryAuthError(
+        `registry token service ${url.host} refused the connector's credentials (${r.status})`,
+      );
     if (r.status !== 200) throw new RegistryAuthError(`registry token service ${url.host} answered ${r.status}`);
     let doc: { token?: string; access_token?: string; expires_in?: number };
     try {

@@ -16,38 +16,85 @@ import { checkAccess, REALM, type ProxyContext } from '../context.ts';
 import { pathPrefix } from '../inject.ts';
 import { hasBody, upstreamRequestHeaders } from '../upstream.ts';
 import { registryCredentials, RegistryAuth, RegistryAuthError } from './auth.ts';
-import { isBaseCheck, mapUpstreamQuery, ociResource, prefixNames, requiredScopes, rewriteLink, rewriteRegistryUrl, type OciRoute } from './route.ts';
+import {
+  isBaseCheck,
+  mapUpstreamQuery,
+  ociResource,
+  prefixNames,
+  requiredScopes,
+  rewriteLink,
+  rewriteRegistryUrl,
+  type OciRoute,
+} from './route.ts';
 
 const API_VERSION = { 'docker-distribution-api-version': 'registry/2.0' };
 const CHALLENGE = `Basic realm="${REALM}"`;
 /** Request headers carried over to a followed redirect (never credentials). */
-const REDIRECT_HEADERS = ['accept', 'accept-encoding', 'range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'user-agent'];
+const REDIRECT_HEADERS = [
+  'accept',
+  'accept-encoding',
+  'range',
+  'if-range',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'user-agent',
+];
 const MAX_REDIRECTS = 5;
 
 /** An OCI error response (distribution-spec error codes). */
-export function sendOciError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+export function sendOciError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = JSON.stringify({ errors: [{ code, message, detail: null }] });
-  const h: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...API_VERSION, ...headers };
+  const h: Record<string, string | number> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...API_VERSION,
+    ...headers,
+  };
   if (status === 401) h['www-authenticate'] = CHALLENGE;
   res.writeHead(status, h);
   res.end(res.req?.method === 'HEAD' ? undefined : body);
 }
 
-const isRedirect = (status: number) => status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+const isRedirect = (status: number) =>
+  status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
 
 export interface OciState {
   auth: RegistryAuth;
 }
 
-export async function handleOci(ctx: ProxyContext, oci: OciState, route: OciRoute, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleOci(
+  ctx: ProxyContext,
+  oci: OciState,
+  route: OciRoute,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const started = performance.now();
   const url = req.url ?? '/';
   const method = (req.method ?? 'GET').toUpperCase();
-  const record = { mode: 'reverse' as const, connector: '', serviceAccount: '', method, path: url, status: 0, bytesIn: 0, bytesOut: 0, injected: false, reason: undefined as string | undefined };
+  const record = {
+    mode: 'reverse' as const,
+    connector: '',
+    serviceAccount: '',
+    method,
+    path: url,
+    status: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    injected: false,
+    reason: undefined as string | undefined,
+  };
   const finish = (status: number, reason?: string) => {
     record.status = status;
     record.reason = reason;
@@ -55,7 +102,12 @@ export async function handleOci(ctx: ProxyContext, oci: OciState, route: OciRout
   };
   const token = reverseToken(req.headers);
   if (!token) {
-    sendOciError(res, 401, 'UNAUTHORIZED', 'a ServiceAccount token is required: log in with any user name and the token as password');
+    sendOciError(
+      res,
+      401,
+      'UNAUTHORIZED',
+      'a ServiceAccount token is required: log in with any user name and the token as password',
+    );
     return finish(401, 'no token');
   }
 
@@ -73,7 +125,12 @@ export async function handleOci(ctx: ProxyContext, oci: OciState, route: OciRout
       return finish(503, 'token review failed');
     }
     if (!isBaseCheck(url)) {
-      sendOciError(res, 404, 'NAME_UNKNOWN', 'no connector in the repository name: use <proxy>/namespaces/<namespace>/connectors/<name>/<repository>');
+      sendOciError(
+        res,
+        404,
+        'NAME_UNKNOWN',
+        'no connector in the repository name: use <proxy>/namespaces/<namespace>/connectors/<name>/<repository>',
+      );
       return finish(404, 'no connector named');
     }
     const body = '{}';
@@ -86,7 +143,8 @@ export async function handleOci(ctx: ProxyContext, oci: OciState, route: OciRout
   const access = await checkAccess(ctx, token, [route]);
   record.serviceAccount = access.serviceAccount;
   if (!access.ok) {
-    if (access.status === 401) sendOciError(res, 401, 'UNAUTHORIZED', 'the token is invalid, expired or for another audience');
+    if (access.status === 401)
+      sendOciError(res, 401, 'UNAUTHORIZED', 'the token is invalid, expired or for another audience');
     else if (access.status === 403) sendOciError(res, 403, 'DENIED', `forbidden: ${access.reason}`);
     else sendOciError(res, access.status, 'UNAVAILABLE', access.reason);
     return finish(access.status, access.reason);
@@ -128,7 +186,8 @@ export async function handleOci(ctx: ProxyContext, oci: OciState, route: OciRout
   const connectorKey = record.connector;
   const namePrefix = route.namePrefix;
 
-  const authorization = async (fresh: boolean, extraScope?: string): Promise<string | undefined> => oci.auth.authorization(connectorKey, base, creds.creds, scopes, fresh, extraScope);
+  const authorization = async (fresh: boolean, extraScope?: string): Promise<string | undefined> =>
+    oci.auth.authorization(connectorKey, base, creds.creds, scopes, fresh, extraScope);
   let authz: string | undefined;
   try {
     authz = await authorization(false);
@@ -139,11 +198,13 @@ export async function handleOci(ctx: ProxyContext, oci: OciState, route: OciRout
   }
   record.injected = authz !== undefined;
   const baseHeaders = upstreamRequestHeaders(req.headers, ['authorization'], token);
-  const withAuth = (a: string | undefined): Record<string, string | string[]> => (a ? { ...baseHeaders, authorization: a } : { ...baseHeaders });
+  const withAuth = (a: string | undefined): Record<string, string | string[]> =>
+    a ? { ...baseHeaders, authorization: a } : { ...baseHeaders };
 
   const responseHeaders = (_status: number, h: Record<string, string | string[]>) => {
     if (typeof h.location === 'string') h.location = rewriteUrl(h.location);
-    if (h.link !== undefined) h.link = Array.isArray(h.link) ? h.link.map((l) => rewriteLink(l, rewriteUrl)) : rewriteLink(h.link, rewriteUrl);
+    if (h.link !== undefined)
+      h.link = Array.isArray(h.link) ? h.link.map((l) => rewriteLink(l, rewriteUrl)) : rewriteLink(h.link, rewriteUrl);
     if (h['www-authenticate'] !== undefined) h['www-authenticate'] = CHALLENGE;
     return h;
   };
@@ -170,7 +231,12 @@ export async function handleOci(ctx: ProxyContext, oci: OciState, route: OciRout
       responseHeaders,
       intercept: (status, h) => {
         if (status === 401 && replayable && !retried && current === target) return true;
-        if (isRedirect(status) && (method === 'GET' || method === 'HEAD') && typeof h.location === 'string' && redirects < MAX_REDIRECTS) {
+        if (
+          isRedirect(status) &&
+          (method === 'GET' || method === 'HEAD') &&
+          typeof h.location === 'string' &&
+          redirects < MAX_REDIRECTS
+        ) {
           // A redirect within the registry API goes to the client (rewritten to the proxy); anything else
           // (blob storage) is followed here.
           return rewriteUrl(new URL(h.location, current).href) === new URL(h.location, current).href;
@@ -236,7 +302,11 @@ export async function handleOci(ctx: ProxyContext, oci: OciState, route: OciRout
       if (r.status === 200) body = prefixNames(r.body, resource.kind as 'catalog' | 'tags', namePrefix) ?? r.body;
       const out: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(r.headers)) {
-        if (v === undefined || ['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding'].includes(k)) continue;
+        if (
+          v === undefined ||
+          ['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding'].includes(k)
+        )
+          continue;
         out[k] = v;
       }
       responseHeaders(r.status, out);

@@ -7,7 +7,8 @@
 // + the registry path, for Connectors of an OCI class), and `GET /v2/` alone (API version check: only the
 // ServiceAccount token is authenticated, there is no Connector in the path).
 
-const HOST_FORM = /^c-([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?\.?(:\d+)?$/i;
+const HOST_FORM =
+  /^c-([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?\.?(:\d+)?$/i;
 const NAME_PREFIX = /^\/v2\/namespaces\/([^/?#]+)\/connectors\/([^/?#]+)(?=[/?#]|$)/;
 const ADDRESS_PREFIX = /^\/namespaces\/([^/?#]+)\/connectors\/([^/?#]+)\/v2(?=[/?#]|$)/;
 
@@ -37,7 +38,11 @@ function decode(s: string): string | undefined {
  * Which OCI request this is (pure); undefined when it is not one. `isOciConnector` tells whether a Connector
  * named in the address form belongs to an OCI class (other classes keep plain reverse proxying).
  */
-export function ociRoute(host: string | undefined, url: string, isOciConnector: (ns: string, name: string) => boolean): OciRoute | undefined {
+export function ociRoute(
+  host: string | undefined,
+  url: string,
+  isOciConnector: (ns: string, name: string) => boolean,
+): OciRoute | undefined {
   if (url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?')) {
     const h = host ? HOST_FORM.exec(host) : null;
     const p = NAME_PREFIX.exec(url);
@@ -46,10 +51,24 @@ export function ociRoute(host: string | undefined, url: string, isOciConnector: 
       const name = decode(p[2]);
       if (namespace === undefined || name === undefined) return undefined;
       const rest = url.slice(p[0].length).replace(/^\//, '');
-      return { kind: 'connector', namespace, name, clientBase: `${p[0]}/`, namePrefix: p[0].slice('/v2/'.length) + '/', upstream: '/v2/' + rest };
+      return {
+        kind: 'connector',
+        namespace,
+        name,
+        clientBase: `${p[0]}/`,
+        namePrefix: p[0].slice('/v2/'.length) + '/',
+        upstream: '/v2/' + rest,
+      };
     }
     if (h) {
-      return { kind: 'connector', namespace: h[3].toLowerCase(), name: h[1].toLowerCase(), clientBase: '/v2/', namePrefix: '', upstream: url === '/v2' ? '/v2/' : url };
+      return {
+        kind: 'connector',
+        namespace: h[3].toLowerCase(),
+        name: h[1].toLowerCase(),
+        clientBase: '/v2/',
+        namePrefix: '',
+        upstream: url === '/v2' ? '/v2/' : url,
+      };
     }
     const rest = url.slice(3);
     if (rest === '' || rest === '/' || rest.startsWith('?') || rest.startsWith('/?')) return { kind: 'base' };
@@ -90,7 +109,15 @@ export function ociResource(upstreamPath: string): OciResource {
   const m = RESOURCE.exec(path);
   if (!m) return { repository: '', kind: 'other' };
   const tail = m[2];
-  const kind = tail.startsWith('manifests/') ? 'manifests' : tail.startsWith('blobs/uploads') ? 'uploads' : tail.startsWith('blobs/') ? 'blobs' : tail.startsWith('tags/') ? 'tags' : 'referrers';
+  const kind = tail.startsWith('manifests/')
+    ? 'manifests'
+    : tail.startsWith('blobs/uploads')
+      ? 'uploads'
+      : tail.startsWith('blobs/')
+        ? 'blobs'
+        : tail.startsWith('tags/')
+          ? 'tags'
+          : 'referrers';
   return { repository: decode(m[1]) ?? m[1], kind };
 }
 
@@ -177,7 +204,8 @@ export function parseChallenge(value: string | string[] | undefined): Challenge 
       const params: Record<string, string> = {};
       const pre = /([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
       const text = v.slice(bearer.index + bearer[0].length);
-      for (let p = pre.exec(text); p; p = pre.exec(text)) params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+      for (let p = pre.exec(text); p; p = pre.exec(text))
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
       return { scheme: 'bearer', realm: params.realm, service: params.service, scope: params.scope };
     }
     if (/(?:^|[\s,])basic(\s|$)/i.test(v)) basic ??= { scheme: 'basic' };
@@ -196,7 +224,8 @@ export function prefixNames(body: Buffer, kind: 'catalog' | 'tags', namePrefix: 
   }
   if (!doc || typeof doc !== 'object') return undefined;
   const d = doc as Record<string, unknown>;
-  if (kind === 'catalog' && Array.isArray(d.repositories)) d.repositories = d.repositories.map((r) => (typeof r === 'string' ? namePrefix + r : r));
+  if (kind === 'catalog' && Array.isArray(d.repositories))
+    d.repositories = d.repositories.map((r) => (typeof r === 'string' ? namePrefix + r : r));
   else if (kind === 'tags' && typeof d.name === 'string') d.name = namePrefix + d.name;
   else return undefined;
   return Buffer.from(JSON.stringify(d));

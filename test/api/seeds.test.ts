@@ -30,7 +30,9 @@ describe('seed YAML', () => {
         if (c.controllerManager) await c.waitForServiceAccount(ns);
         else await c.createServiceAccount(ns, 'default').catch(() => undefined);
         for (const doc of fixtureDocuments(prefix)) {
-          const out = await kubectl(['apply', ...(doc.namespace ? ['-n', doc.namespace] : []), '-f', '-'], { input: doc.text });
+          const out = await kubectl(['apply', ...(doc.namespace ? ['-n', doc.namespace] : []), '-f', '-'], {
+            input: doc.text,
+          });
           expect(out, doc.origin).to.match(/(created|configured|unchanged)/);
         }
       });
@@ -44,10 +46,18 @@ describe('seed YAML', () => {
         const n = index++;
         if (NOT_YAML.test(doc.text)) {
           it(`${doc.origin} is not YAML as written (kubectl cannot parse it), and applies once its template is quoted`, async () => {
-            const err = await kubectl(['apply', '-f', '-'], { input: textToApply(doc, n) }).then(() => undefined, (e: Error) => e);
+            const err = await kubectl(['apply', '-f', '-'], { input: textToApply(doc, n) }).then(
+              () => undefined,
+              (e: Error) => e,
+            );
             expect(err?.message).to.match(/error converting YAML to JSON: yaml: invalid map key/);
-            const quoted = { ...doc, text: doc.text.replace(NOT_YAML, "Authorization: '{{ .Secret.StringData.token }}'") };
-            expect(await kubectl(['apply', '-f', '-'], { input: textToApply(quoted, n) })).to.match(/created|configured|unchanged/);
+            const quoted = {
+              ...doc,
+              text: doc.text.replace(NOT_YAML, "Authorization: '{{ .Secret.StringData.token }}'"),
+            };
+            expect(await kubectl(['apply', '-f', '-'], { input: textToApply(quoted, n) })).to.match(
+              /created|configured|unchanged/,
+            );
           });
           continue;
         }
@@ -60,16 +70,25 @@ describe('seed YAML', () => {
   });
 
   it('keeps what the seed wrote: the git auth-probe templates survive the round trip byte for byte', async () => {
-    const doc = indentedBlocks('002').find((d) => /name: git\n/.test(d.text) && /authProbes:/.test(d.text) && /Complete|address:\n    name: address/.test(d.text));
+    const doc = indentedBlocks('002').find(
+      (d) =>
+        /name: git\n/.test(d.text) && /authProbes:/.test(d.text) && /Complete|address:\n    name: address/.test(d.text),
+    );
     expect(doc, 'the complete git example').to.not.equal(undefined);
     const ns = await createNamespace('seed-roundtrip');
     void ns;
     await kubectl(['apply', '-f', '-'], { input: textToApply(doc!, 999) });
     const cls = JSON.parse(await kubectl(['get', 'connectorclass', 'seed-999-git', '-o', 'json']));
     const http = cls.spec.authProbes[0].probe.http;
-    expect(http.path).to.equal('/{{- range .Connector.Spec.Auth.Params }}{{- if eq .Name "repository" }}{{ .Value.StringVal }}{{ end }}{{- end }}/info/refs?service=git-upload-pack');
+    expect(http.path).to.equal(
+      '/{{- range .Connector.Spec.Auth.Params }}{{- if eq .Name "repository" }}{{ .Value.StringVal }}{{ end }}{{- end }}/info/refs?service=git-upload-pack',
+    );
     expect(http.httpHeaders).to.deep.equal([
-      { name: 'Authorization', value: '{{- if .Secret }}Basic {{ printf "%s:%s" .Secret.StringData.username .Secret.StringData.password | b64enc }} {{- end }}' },
+      {
+        name: 'Authorization',
+        value:
+          '{{- if .Secret }}Basic {{ printf "%s:%s" .Secret.StringData.username .Secret.StringData.password | b64enc }} {{- end }}',
+      },
     ]);
   });
 });

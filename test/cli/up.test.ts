@@ -14,7 +14,11 @@ import { fixtureDocuments, indentedBlocks, textToApply } from '../harness/seeds.
 
 const cli = fileURLToPath(new URL('../../cli/connectors.js', import.meta.url));
 
-function run(cmd: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -45,7 +49,10 @@ describe('connectors up (embedded control plane)', function () {
     dir = mkdtempSync(join(tmpdir(), 'connectors-up-test-'));
     const env = { ...process.env };
     delete env.KUBECONFIG;
-    up = spawn(process.execPath, [cli, 'up', '--kubeconfig', kubeconfig(), '--state-dir', join(dir, 'state')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    up = spawn(process.execPath, [cli, 'up', '--kubeconfig', kubeconfig(), '--state-dir', join(dir, 'state')], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     up.stdout!.on('data', (d) => (output += d));
     up.stderr!.on('data', (d) => (output += d));
     const deadline = Date.now() + 120_000;
@@ -53,7 +60,10 @@ describe('connectors up (embedded control plane)', function () {
       if (up.exitCode !== null) throw new Error(`connectors up exited ${up.exitCode}:\n${output}`);
       if (Date.now() > deadline) throw new Error(`connectors up not ready in time:\n${output}`);
       // The kubeconfig is written only once everything is ready, just before the banner.
-      if (existsSync(kubeconfig())) expect(output, 'kubeconfig written before the built-in classes were installed').to.match(/installed \d+ built-in ConnectorClass/);
+      if (existsSync(kubeconfig()))
+        expect(output, 'kubeconfig written before the built-in classes were installed').to.match(
+          /installed \d+ built-in ConnectorClass/,
+        );
       await sleep(100);
     }
   });
@@ -78,13 +88,18 @@ describe('connectors up (embedded control plane)', function () {
     await kubectl(['create', 'namespace', 'git-connector-demo']);
     await kubectl(['create', 'namespace', 'oci-connector-demo']);
     for (const doc of [...fixtureDocuments('000'), ...fixtureDocuments('003')]) {
-      expect(await kubectl(['apply', ...(doc.namespace ? ['-n', doc.namespace] : []), '-f', '-'], doc.text), doc.origin).to.match(/created|configured|unchanged/);
+      expect(
+        await kubectl(['apply', ...(doc.namespace ? ['-n', doc.namespace] : []), '-f', '-'], doc.text),
+        doc.origin,
+      ).to.match(/created|configured|unchanged/);
     }
     let n = 0;
     for (const doc of [...indentedBlocks('001'), ...indentedBlocks('002')]) {
       const i = n++;
       if (/Authorization: \{\{/.test(doc.text)) continue; // not YAML as written; see test/api/seeds.test.ts
-      expect(await kubectl(['apply', '-f', '-'], textToApply(doc, i)), doc.origin).to.match(/created|configured|unchanged/);
+      expect(await kubectl(['apply', '-f', '-'], textToApply(doc, i)), doc.origin).to.match(
+        /created|configured|unchanged/,
+      );
     }
     const connectors = await kubectl(['get', 'connectors', '-A']);
     expect(connectors, '`connectors` names the kind, not a category spanning kinds').to.not.include('connectorclass');
@@ -92,17 +107,46 @@ describe('connectors up (embedded control plane)', function () {
     expect(connectors).to.match(/oci-connector-demo\s+harbor\s+oci\s+https:\/\/harbor\.example\.com/);
   });
 
-  it('`connectors render` writes the seed\'s .gitconfig for a ServiceAccount, pointing git at the local proxy', async () => {
-    await kubectl(['create', 'rolebinding', 'use-git', '--clusterrole=view', '-n', 'git-connector-demo', '--serviceaccount=git-connector-demo:default']);
+  it("`connectors render` writes the seed's .gitconfig for a ServiceAccount, pointing git at the local proxy", async () => {
+    await kubectl([
+      'create',
+      'rolebinding',
+      'use-git',
+      '--clusterrole=view',
+      '-n',
+      'git-connector-demo',
+      '--serviceaccount=git-connector-demo:default',
+    ]);
     const proxyURL = /proxy\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1];
     const url = `${proxyURL}/namespaces/git-connector-demo/connectors/git-connector`;
     const deadline = Date.now() + 30_000;
-    while ((await kubectl(['get', 'connector', 'git-connector', '-n', 'git-connector-demo', '-o', 'jsonpath={.status.proxy.httpAddress.url}'])) !== url) {
+    while (
+      (await kubectl([
+        'get',
+        'connector',
+        'git-connector',
+        '-n',
+        'git-connector-demo',
+        '-o',
+        'jsonpath={.status.proxy.httpAddress.url}',
+      ])) !== url
+    ) {
       if (Date.now() > deadline) throw new Error('the controller did not set the proxy address');
       await sleep(200);
     }
     const out = join(dir, 'gitdemo');
-    const r = await run(process.execPath, [cli, 'render', '--kubeconfig', kubeconfig(), '--connector', 'git-connector-demo/git-connector', '--configuration', 'gitconfig', '--out', out]);
+    const r = await run(process.execPath, [
+      cli,
+      'render',
+      '--kubeconfig',
+      kubeconfig(),
+      '--connector',
+      'git-connector-demo/git-connector',
+      '--configuration',
+      'gitconfig',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.stderr).to.equal(0);
     const gitconfig = readFileSync(join(out, '.gitconfig'), 'utf8');
     const token = readFileSync(join(out, 'context.token'), 'utf8');

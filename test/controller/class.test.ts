@@ -11,7 +11,16 @@ import * as pki from '../../core/pki/index.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { Connector, ConnectorClass } from '../../core/api/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
-import { restFor, waitConnectorCondition, waitClassCondition, upsert, ensureNamespace, createProxyService, cond, classPath } from './helpers.ts';
+import {
+  restFor,
+  waitConnectorCondition,
+  waitClassCondition,
+  upsert,
+  ensureNamespace,
+  createProxyService,
+  cond,
+  classPath,
+} from './helpers.ts';
 
 describe('controller: ConnectorClass status (real apiserver)', function () {
   this.timeout(120_000);
@@ -24,17 +33,29 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
   const suffix = Math.random().toString(16).slice(2, 8);
   const created: string[] = [];
 
-  async function makeClass(name: string, spec: ConnectorClass['spec'], annotations?: Record<string, string>): Promise<string> {
+  async function makeClass(
+    name: string,
+    spec: ConnectorClass['spec'],
+    annotations?: Record<string, string>,
+  ): Promise<string> {
     const full = `${name}-${suffix}`;
     await upsert(rest, '/apis/connectors.alauda.io/v1alpha1/connectorclasses', {
-      apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'ConnectorClass', metadata: { name: full, annotations }, spec,
+      apiVersion: 'connectors.alauda.io/v1alpha1',
+      kind: 'ConnectorClass',
+      metadata: { name: full, annotations },
+      spec,
     } as ConnectorClass);
     created.push(full);
     return full;
   }
   async function makeConnector(name: string, className: string, extra: Partial<Connector['spec']> = {}): Promise<void> {
     await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors`, {
-      body: { apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name, namespace: ns }, spec: { connectorClassName: className, address: up.url, ...extra } },
+      body: {
+        apiVersion: 'connectors.alauda.io/v1alpha1',
+        kind: 'Connector',
+        metadata: { name, namespace: ns },
+        spec: { connectorClassName: className, address: up.url, ...extra },
+      },
     });
   }
 
@@ -83,7 +104,10 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     const port = await freePort();
     const down = await makeClass('api-down', { api: { uri: `http://127.0.0.1:${port}/api` } });
     const cls = await waitClassCondition(rest, down, 'APIReady', { status: 'False' });
-    expect(cond(cls, 'APIReady')).to.include({ reason: 'ConnectionFailed', message: `Get "http://127.0.0.1:${port}/api": dial tcp 127.0.0.1:${port}: connect: connection refused` });
+    expect(cond(cls, 'APIReady')).to.include({
+      reason: 'ConnectionFailed',
+      message: `Get "http://127.0.0.1:${port}/api": dial tcp 127.0.0.1:${port}: connect: connection refused`,
+    });
     expect(cond(cls, 'Ready')).to.include({ status: 'False', reason: 'ConnectionFailed' });
     up.setHandler((_req, res) => void res.writeHead(500).end('broken'));
     const five = await makeClass('api-500', { api: { uri: `${up.url}/api` } });
@@ -94,11 +118,17 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
   });
 
   it('20: api.ref Service git/default with uri /prefix → status.api.address.url = https://git.default.svc/prefix', async () => {
-    const name = await makeClass('api-ref', { api: { ref: { kind: 'Service', name: 'git', namespace: 'default' }, uri: '/prefix' } });
-    const cls = await eventually('api url', async () => {
-      const x = await rest.call<ConnectorClass>('GET', classPath(name));
-      return x.status?.api?.address?.url ? x : undefined;
-    }, 30_000);
+    const name = await makeClass('api-ref', {
+      api: { ref: { kind: 'Service', name: 'git', namespace: 'default' }, uri: '/prefix' },
+    });
+    const cls = await eventually(
+      'api url',
+      async () => {
+        const x = await rest.call<ConnectorClass>('GET', classPath(name));
+        return x.status?.api?.address?.url ? x : undefined;
+      },
+      30_000,
+    );
     expect(cls.status!.api!.address!.url).to.equal('https://git.default.svc/prefix');
   });
 
@@ -113,26 +143,43 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     expect(conn.status!.proxy!.httpAddress!.url).to.equal(`http://c-github.${ns}.svc.cluster.local`);
     const other = await c.createNamespace('ctrl-class-path');
     await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${other}/connectors`, {
-      body: { apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name: 'github', namespace: other }, spec: { connectorClassName: path, address: up.url } },
+      body: {
+        apiVersion: 'connectors.alauda.io/v1alpha1',
+        kind: 'Connector',
+        metadata: { name: 'github', namespace: other },
+        spec: { connectorClassName: path, address: up.url },
+      },
     });
     const viaPath = await waitConnectorCondition(rest, other, 'github', 'ProxyServiceReady', { status: 'True' });
-    expect(viaPath.status!.proxy!.httpAddress!.url).to.equal(`http://connectors-proxy-service.${sys}.svc.cluster.local/namespaces/${other}/connectors/github`);
+    expect(viaPath.status!.proxy!.httpAddress!.url).to.equal(
+      `http://connectors-proxy-service.${sys}.svc.cluster.local/namespaces/${other}/connectors/github`,
+    );
     // The path form needs no per-Connector Service.
     const svc = await rest.call('GET', `/api/v1/namespaces/${other}/services/c-github`).catch((e) => e);
     expect((svc as { statusCode?: number }).statusCode).to.equal(404);
   });
 
   it('a missing proxy Service: ProxyReady=False/ProxyServiceNotFound, and its Connectors ProxyServiceReady=False (CON-15)', async () => {
-    const name = await makeClass('proxy-missing', { proxy: { ref: { kind: 'Service', name: 'no-such-proxy', namespace: sys } } });
+    const name = await makeClass('proxy-missing', {
+      proxy: { ref: { kind: 'Service', name: 'no-such-proxy', namespace: sys } },
+    });
     const cls = await waitClassCondition(rest, name, 'ProxyReady', { status: 'False' });
-    expect(cond(cls, 'ProxyReady')).to.include({ reason: 'ProxyServiceNotFound', message: `Service no-such-proxy not found in namespace ${sys}` });
+    expect(cond(cls, 'ProxyReady')).to.include({
+      reason: 'ProxyServiceNotFound',
+      message: `Service no-such-proxy not found in namespace ${sys}`,
+    });
     await makeConnector('proxy-missing', name);
     const conn = await waitConnectorCondition(rest, ns, 'proxy-missing', 'ProxyServiceReady', { status: 'False' });
-    expect(cond(conn, 'ProxyServiceReady')).to.include({ reason: 'ProxyServiceNotFound', message: `Service no-such-proxy not found in namespace ${sys}` });
+    expect(cond(conn, 'ProxyServiceReady')).to.include({
+      reason: 'ProxyServiceNotFound',
+      message: `Service no-such-proxy not found in namespace ${sys}`,
+    });
   });
 
   it('local mode: a class proxy with ref.address gives path-form addresses usable as written on this machine', async () => {
-    const name = await makeClass('local', { proxy: { ref: { kind: 'Service', name: 'connectors-proxy-service', namespace: sys, address: up.url } } });
+    const name = await makeClass('local', {
+      proxy: { ref: { kind: 'Service', name: 'connectors-proxy-service', namespace: sys, address: up.url } },
+    });
     await waitClassCondition(rest, name, 'ProxyReady', { status: 'True' });
     await makeConnector('local', name);
     const conn = await waitConnectorCondition(rest, ns, 'local', 'ProxyServiceReady', { status: 'True' });
@@ -147,17 +194,37 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
       auth: { types: [{ name: 'basicAuth', secretType: 'kubernetes.io/basic-auth' }] },
       authProbes: [{ authName: 'basicAuth', probe: { api: { path: '/auth/check' } } }],
     });
-    await rest.call('POST', `/api/v1/namespaces/${ns}/secrets`, { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'api-auth' }, type: 'kubernetes.io/basic-auth', stringData: { username: 'admin', password: 'secret' } } });
-    await makeConnector('api-auth', name, { address: 'http://github.com', auth: { name: 'basicAuth', secretRef: { name: 'api-auth' } } });
+    await rest.call('POST', `/api/v1/namespaces/${ns}/secrets`, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'api-auth' },
+        type: 'kubernetes.io/basic-auth',
+        stringData: { username: 'admin', password: 'secret' },
+      },
+    });
+    await makeConnector('api-auth', name, {
+      address: 'http://github.com',
+      auth: { name: 'basicAuth', secretRef: { name: 'api-auth' } },
+    });
     await waitConnectorCondition(rest, ns, 'api-auth', 'AuthReady', { status: 'True' });
     const req = up.requests.filter((r) => r.path === '/api/auth/check').at(-1)!;
     expect(req.headers['x-plugin-meta']).to.equal('eyJiYXNlVVJMIjoiaHR0cDovL2dpdGh1Yi5jb20ifQ==');
     expect(req.headers['x-plugin-auth']).to.equal('a3ViZXJuZXRlcy5pby9iYXNpYy1hdXRo');
-    expect(JSON.parse(Buffer.from(String(req.headers['x-plugin-secret']), 'base64').toString())).to.deep.equal({ username: 'YWRtaW4=', password: 'c2VjcmV0' });
+    expect(JSON.parse(Buffer.from(String(req.headers['x-plugin-secret']), 'base64').toString())).to.deep.equal({
+      username: 'YWRtaW4=',
+      password: 'c2VjcmV0',
+    });
     status = 401;
-    await rest.call('PATCH', `/api/v1/namespaces/${ns}/secrets/api-auth`, { body: { stringData: { password: 'other' } }, contentType: 'application/merge-patch+json' });
+    await rest.call('PATCH', `/api/v1/namespaces/${ns}/secrets/api-auth`, {
+      body: { stringData: { password: 'other' } },
+      contentType: 'application/merge-patch+json',
+    });
     const bad = await waitConnectorCondition(rest, ns, 'api-auth', 'AuthReady', { status: 'False' });
-    expect(cond(bad, 'AuthReady')).to.include({ reason: 'AuthenticationFailed', message: 'Authentication failed: status code 401' });
+    expect(cond(bad, 'AuthReady')).to.include({
+      reason: 'AuthenticationFailed',
+      message: 'Authentication failed: status code 401',
+    });
   });
 
   describe('58: custom CA certificates (enable-custom-ca-certs)', () => {
@@ -166,7 +233,11 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     let caPem: string;
     before(async () => {
       const ca = await pki.createCA({ commonName: 'ctrl-test-ca' });
-      const cert = await pki.issueServingCert(ca, { commonName: '127.0.0.1', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] });
+      const cert = await pki.issueServingCert(ca, {
+        commonName: '127.0.0.1',
+        ipAddresses: ['127.0.0.1'],
+        dnsNames: ['localhost'],
+      });
       caPem = ca.certPem;
       server = createServer({ cert: cert.certPem, key: cert.keyPem }, (_req, res) => res.writeHead(200).end('ok'));
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -189,24 +260,56 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
       const name = await makeClass('tls-plain', {});
       await makeConnector('ca-missing', name, { caCertSecretRef: { name: 'missing' } });
       await makeConnector('ca-none', name);
-      await upsert(rest, `/api/v1/namespaces/${sys}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'connectors-config' }, data: { 'enable-custom-ca-certs': 'true' } } as never);
+      await upsert(rest, `/api/v1/namespaces/${sys}/configmaps`, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'connectors-config' },
+        data: { 'enable-custom-ca-certs': 'true' },
+      } as never);
       const missing = await waitConnectorCondition(rest, ns, 'ca-missing', 'CACertReady', { status: 'False' });
       expect(cond(missing, 'CACertReady')).to.include({ reason: 'SecretNotFound', severity: 'Info' });
       expect(cond(missing, 'Ready')?.status).to.equal('True');
       const none = await waitConnectorCondition(rest, ns, 'ca-none', 'CACertReady', { status: 'True' });
       expect(cond(none, 'CACertReady')?.reason).to.equal('NoCACert');
-      await eventually('CACertSecretNotFound event', async () => {
-        const ev = await rest.call<{ items: Array<{ involvedObject: { name: string }; reason: string; type: string }> }>('GET', `/api/v1/namespaces/${ns}/events`);
-        return ev.items.some((e) => e.involvedObject.name === 'ca-missing' && e.type === 'Warning' && e.reason === 'CACertSecretNotFound');
-      }, 30_000);
+      await eventually(
+        'CACertSecretNotFound event',
+        async () => {
+          const ev = await rest.call<{
+            items: Array<{ involvedObject: { name: string }; reason: string; type: string }>;
+          }>('GET', `/api/v1/namespaces/${ns}/events`);
+          return ev.items.some(
+            (e) =>
+              e.involvedObject.name === 'ca-missing' && e.type === 'Warning' && e.reason === 'CACertSecretNotFound',
+          );
+        },
+        30_000,
+      );
 
-      await rest.call('POST', `/api/v1/namespaces/${ns}/secrets`, { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls-ca' }, stringData: { foo: 'bar' } } });
-      const invalid = await waitConnectorCondition(rest, ns, 'tls', 'CACertReady', { status: 'False', reason: 'InvalidPEM' });
-      expect(cond(invalid, 'CACertReady')).to.include({ reason: 'InvalidPEM', message: 'Secret "tls-ca" contains invalid PEM data' });
+      await rest.call('POST', `/api/v1/namespaces/${ns}/secrets`, {
+        body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls-ca' }, stringData: { foo: 'bar' } },
+      });
+      const invalid = await waitConnectorCondition(rest, ns, 'tls', 'CACertReady', {
+        status: 'False',
+        reason: 'InvalidPEM',
+      });
+      expect(cond(invalid, 'CACertReady')).to.include({
+        reason: 'InvalidPEM',
+        message: 'Secret "tls-ca" contains invalid PEM data',
+      });
 
-      await rest.call('PUT', `/api/v1/namespaces/${ns}/secrets/tls-ca`, { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls-ca', namespace: ns }, stringData: { 'ca.crt': caPem } } });
+      await rest.call('PUT', `/api/v1/namespaces/${ns}/secrets/tls-ca`, {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'tls-ca', namespace: ns },
+          stringData: { 'ca.crt': caPem },
+        },
+      });
       const valid = await waitConnectorCondition(rest, ns, 'tls', 'CACertReady', { status: 'True' });
-      expect(cond(valid, 'CACertReady')).to.include({ reason: 'Valid', message: 'CA certificate loaded from secret "tls-ca"' });
+      expect(cond(valid, 'CACertReady')).to.include({
+        reason: 'Valid',
+        message: 'CA certificate loaded from secret "tls-ca"',
+      });
       await waitConnectorCondition(rest, ns, 'tls', 'LivenessReady', { status: 'True' });
     });
   });
@@ -217,6 +320,14 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     await makeConnector('repair', name);
     await waitConnectorCondition(rest, ns, 'repair', 'ProxyServiceReady', { status: 'True' });
     await rest.call('DELETE', `/api/v1/namespaces/${ns}/services/c-repair`);
-    await eventually('Service c-repair recreated', async () => rest.call('GET', `/api/v1/namespaces/${ns}/services/c-repair`).then(() => true, () => false), 15_000);
+    await eventually(
+      'Service c-repair recreated',
+      async () =>
+        rest.call('GET', `/api/v1/namespaces/${ns}/services/c-repair`).then(
+          () => true,
+          () => false,
+        ),
+      15_000,
+    );
   });
 });

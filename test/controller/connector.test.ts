@@ -20,8 +20,17 @@ import type { Connector, ConnectorClass } from '../../core/api/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses, type BuiltinClass } from '../../connectorclasses/index.ts';
 import {
-  restFor, waitConnectorCondition, waitClassCondition, upsert, ensureNamespace, createProxyService, basicAuthSecret,
-  connectorPath, classPath, getConnector, cond,
+  restFor,
+  waitConnectorCondition,
+  waitClassCondition,
+  upsert,
+  ensureNamespace,
+  createProxyService,
+  basicAuthSecret,
+  connectorPath,
+  classPath,
+  getConnector,
+  cond,
 } from './helpers.ts';
 
 const USER = 'your-username';
@@ -52,7 +61,11 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       spec: {
         connectorClassName: 'git',
         address: git.url,
-        auth: { name: 'basicAuth', secretRef: { name: 'git-auth' }, params: [{ name: 'repository', value: 'your-org/your-repo.git' }] },
+        auth: {
+          name: 'basicAuth',
+          secretRef: { name: 'git-auth' },
+          params: [{ name: 'repository', value: 'your-org/your-repo.git' }],
+        },
         ...spec,
       } as Connector['spec'],
     };
@@ -69,7 +82,8 @@ describe('controller: Connector status (real apiserver, real git server)', funct
     sys = `ctrl-sys-${suffix}`;
     await ensureNamespace(rest, sys);
     await createProxyService(rest, sys);
-    for (const cls of builtinClasses({ systemNamespace: sys, names: ['git'] })) await upsert(rest, '/apis/connectors.alauda.io/v1alpha1/connectorclasses', cls);
+    for (const cls of builtinClasses({ systemNamespace: sys, names: ['git'] }))
+      await upsert(rest, '/apis/connectors.alauda.io/v1alpha1/connectorclasses', cls);
     ctrl = await startController(c.kubeConfig, { systemNamespace: sys, leaderElect: false, healthPort: 0 });
     await ctrl.synced;
   });
@@ -82,7 +96,9 @@ describe('controller: Connector status (real apiserver, real git server)', funct
   });
 
   it('seed 000: the Secret and Connector become Ready with every condition True, using the built-in git class', async () => {
-    const docs = parseAllDocuments(readFileSync(join(FIXTURES_DIR, '000-1-git-connector.yaml'), 'utf8')).map((d) => d.toJS());
+    const docs = parseAllDocuments(readFileSync(join(FIXTURES_DIR, '000-1-git-connector.yaml'), 'utf8')).map((d) =>
+      d.toJS(),
+    );
     const secret = docs.find((d) => d.kind === 'Secret');
     const conn = docs.find((d) => d.kind === 'Connector') as Connector;
     secret.metadata.namespace = ns;
@@ -91,22 +107,42 @@ describe('controller: Connector status (real apiserver, real git server)', funct
     await rest.call('POST', secretsPath(), { body: secret });
     await rest.call('POST', connectorsPath(), { body: conn });
     const ready = await waitConnectorCondition(rest, ns, 'git-connector', 'Ready', { status: 'True' });
-    for (const type of ['ConnectorClassReady', 'SecretReady', 'LivenessReady', 'AuthReady', 'ProxyServiceReady', 'Ready']) {
+    for (const type of [
+      'ConnectorClassReady',
+      'SecretReady',
+      'LivenessReady',
+      'AuthReady',
+      'ProxyServiceReady',
+      'Ready',
+    ]) {
       expect(cond(ready, type)?.status, `${type}: ${JSON.stringify(cond(ready, type))}`).to.equal('True');
       expect(cond(ready, type)?.observedGeneration).to.equal(ready.metadata.generation);
     }
-    expect(ready.status!.conditions!.map((x) => x.type)).to.deep.equal(['ConnectorClassReady', 'SecretReady', 'LivenessReady', 'AuthReady', 'ProxyServiceReady', 'Ready']);
+    expect(ready.status!.conditions!.map((x) => x.type)).to.deep.equal([
+      'ConnectorClassReady',
+      'SecretReady',
+      'LivenessReady',
+      'AuthReady',
+      'ProxyServiceReady',
+      'Ready',
+    ]);
     expect(cond(ready, 'LivenessReady')?.lastProbeTime).to.be.a('string');
     expect(cond(ready, 'AuthReady')?.lastProbeTime).to.be.a('string');
     expect(ready.status!.observedGeneration).to.equal(ready.metadata.generation);
     expect(ready.status!.proxy?.httpAddress?.url).to.equal(`http://c-git-connector.${ns}.svc.cluster.local`);
     expect(ready.status!.proxy?.httpAddress?.audience).to.equal('connectors-proxy');
     // The per-Connector Service that makes c-git-connector.<ns>.svc reach the proxy.
-    const svc = await rest.call<{ spec: { type: string; externalName: string }; metadata: { ownerReferences: Array<{ kind: string; name: string; uid: string }> } }>(
-      'GET', `/api/v1/namespaces/${ns}/services/c-git-connector`);
+    const svc = await rest.call<{
+      spec: { type: string; externalName: string };
+      metadata: { ownerReferences: Array<{ kind: string; name: string; uid: string }> };
+    }>('GET', `/api/v1/namespaces/${ns}/services/c-git-connector`);
     expect(svc.spec.type).to.equal('ExternalName');
     expect(svc.spec.externalName).to.equal(`connectors-proxy-service.${sys}.svc.cluster.local`);
-    expect(svc.metadata.ownerReferences[0]).to.include({ kind: 'Connector', name: 'git-connector', uid: ready.metadata.uid });
+    expect(svc.metadata.ownerReferences[0]).to.include({
+      kind: 'Connector',
+      name: 'git-connector',
+      uid: ready.metadata.uid,
+    });
     // The auth probe is the seed's: GET /<repository>/info/refs?service=git-upload-pack with Basic credentials.
     const probe = (await git.requests()).find((r) => r.path === '/your-org/your-repo.git/info/refs');
     expect(probe, 'auth probe request').to.not.equal(undefined);
@@ -117,9 +153,20 @@ describe('controller: Connector status (real apiserver, real git server)', funct
 
   it('a wrong password gives AuthReady=False/AuthenticationFailed; fixing the Secret brings Ready back', async () => {
     await upsert(rest, secretsPath(), basicAuthSecret(ns, 'wrong-auth', USER, 'not-the-password'));
-    await rest.call('POST', connectorsPath(), { body: connector('wrong-password', { auth: { name: 'basicAuth', secretRef: { name: 'wrong-auth' }, params: [{ name: 'repository', value: 'your-org/your-repo.git' }] } }) });
+    await rest.call('POST', connectorsPath(), {
+      body: connector('wrong-password', {
+        auth: {
+          name: 'basicAuth',
+          secretRef: { name: 'wrong-auth' },
+          params: [{ name: 'repository', value: 'your-org/your-repo.git' }],
+        },
+      }),
+    });
     const bad = await waitConnectorCondition(rest, ns, 'wrong-password', 'AuthReady', { status: 'False' });
-    expect(cond(bad, 'AuthReady')).to.include({ reason: 'AuthenticationFailed', message: 'Authentication failed: status code 401' });
+    expect(cond(bad, 'AuthReady')).to.include({
+      reason: 'AuthenticationFailed',
+      message: 'Authentication failed: status code 401',
+    });
     expect(cond(bad, 'Ready')).to.include({ status: 'False', reason: 'AuthenticationFailed' });
     expect(cond(bad, 'LivenessReady')?.status).to.equal('True');
     const t0 = Date.now();
@@ -129,9 +176,20 @@ describe('controller: Connector status (real apiserver, real git server)', funct
   });
 
   it('a missing Secret gives SecretNotFound; creating it brings Ready back', async () => {
-    await rest.call('POST', connectorsPath(), { body: connector('no-secret', { auth: { name: 'basicAuth', secretRef: { name: 'later-auth' }, params: [{ name: 'repository', value: 'your-org/your-repo.git' }] } }) });
+    await rest.call('POST', connectorsPath(), {
+      body: connector('no-secret', {
+        auth: {
+          name: 'basicAuth',
+          secretRef: { name: 'later-auth' },
+          params: [{ name: 'repository', value: 'your-org/your-repo.git' }],
+        },
+      }),
+    });
     const bad = await waitConnectorCondition(rest, ns, 'no-secret', 'SecretReady', { status: 'False' });
-    expect(cond(bad, 'SecretReady')).to.include({ reason: 'SecretNotFound', message: 'secrets "later-auth" not found' });
+    expect(cond(bad, 'SecretReady')).to.include({
+      reason: 'SecretNotFound',
+      message: 'secrets "later-auth" not found',
+    });
     expect(cond(bad, 'Ready')).to.include({ status: 'False', reason: 'SecretNotFound' });
     await rest.call('POST', secretsPath(), { body: basicAuthSecret(ns, 'later-auth', USER, PASSWORD) });
     await waitConnectorCondition(rest, ns, 'no-secret', 'Ready', { status: 'True' }, REPAIR_MS);
@@ -142,7 +200,10 @@ describe('controller: Connector status (real apiserver, real git server)', funct
     await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-auth', USER, PASSWORD));
     await rest.call('POST', connectorsPath(), { body: connector('no-class', { connectorClassName: className }) });
     const bad = await waitConnectorCondition(rest, ns, 'no-class', 'ConnectorClassReady', { status: 'False' });
-    expect(cond(bad, 'ConnectorClassReady')).to.include({ reason: 'ConnectorClassNotFound', message: `connectorclass.connectors.alauda.io "${className}" not found` });
+    expect(cond(bad, 'ConnectorClassReady')).to.include({
+      reason: 'ConnectorClassNotFound',
+      message: `connectorclass.connectors.alauda.io "${className}" not found`,
+    });
     expect(cond(bad, 'Ready')).to.include({ status: 'False', reason: 'ConnectorClassNotFound' });
     const cls = builtinClasses({ systemNamespace: sys, names: ['git'] })[0];
     cls.metadata = { name: className };
@@ -157,7 +218,9 @@ describe('controller: Connector status (real apiserver, real git server)', funct
   it('an unreachable address gives LivenessReady=False/ConnectionFailed; fixing the address brings Ready back', async () => {
     const port = await freePort();
     await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-auth', USER, PASSWORD));
-    await rest.call('POST', connectorsPath(), { body: connector('unreachable', { address: `http://127.0.0.1:${port}` }) });
+    await rest.call('POST', connectorsPath(), {
+      body: connector('unreachable', { address: `http://127.0.0.1:${port}` }),
+    });
     const bad = await waitConnectorCondition(rest, ns, 'unreachable', 'LivenessReady', { status: 'False' });
     expect(cond(bad, 'LivenessReady')).to.include({
       reason: 'ConnectionFailed',
@@ -171,10 +234,14 @@ describe('controller: Connector status (real apiserver, real git server)', funct
   });
 
   it('an address whose host does not resolve reads like Go: "dial tcp: lookup <host>: no such host"', async () => {
-    await rest.call('POST', connectorsPath(), { body: connector('invalid-host', { address: 'https://github.invalid.com' }) });
+    await rest.call('POST', connectorsPath(), {
+      body: connector('invalid-host', { address: 'https://github.invalid.com' }),
+    });
     const bad = await waitConnectorCondition(rest, ns, 'invalid-host', 'LivenessReady', { status: 'False' });
     expect(cond(bad, 'LivenessReady')?.reason).to.equal('ConnectionFailed');
-    expect(cond(bad, 'LivenessReady')?.message).to.match(/^Get "https:\/\/github\.invalid\.com": dial tcp: lookup github\.invalid\.com: (no such host|server misbehaving)$/);
+    expect(cond(bad, 'LivenessReady')?.message).to.match(
+      /^Get "https:\/\/github\.invalid\.com": dial tcp: lookup github\.invalid\.com: (no such host|server misbehaving)$/,
+    );
   });
 
   describe('broken classes give clear conditions, and the controller keeps reconciling others', () => {
@@ -193,7 +260,9 @@ describe('controller: Connector status (real apiserver, real git server)', funct
 
     it('an invalid rego generator: PoliciesReady=False/RegoCompileFailed naming the auth type; its Connectors are not Ready', async () => {
       const name = await makeClass('bad-rego', (cls) => {
-        cls.spec.auth!.types![0].generator = { rego: 'package proxy\nauth = {"position": "header", "auth": {"Authorization": concat(" ", ["Basic", input.token])}\n' };
+        cls.spec.auth!.types![0].generator = {
+          rego: 'package proxy\nauth = {"position": "header", "auth": {"Authorization": concat(" ", ["Basic", input.token])}\n',
+        };
       });
       const bad = await waitClassCondition(rest, name, 'PoliciesReady', { status: 'False' }, 60_000);
       expect(cond(bad, 'PoliciesReady')?.reason).to.equal('RegoCompileFailed');
@@ -210,15 +279,21 @@ describe('controller: Connector status (real apiserver, real git server)', funct
 
     it('a valid rego generator is compiled and stored as a content-addressed ConfigMap for the proxy', async () => {
       const { policyConfigMapName, decodePolicyConfigMap } = await import('../../core/opa/store.ts');
-      const rego = 'package proxy\nauth = {"position": "header", "auth": {"Authorization": concat(" ", ["Bearer", input.data.token])}}\n';
+      const rego =
+        'package proxy\nauth = {"position": "header", "auth": {"Authorization": concat(" ", ["Bearer", input.data.token])}}\n';
       const name = await makeClass('good-rego', (cls) => {
         cls.spec.auth!.types![0].generator = { rego };
       });
       const ok = await waitClassCondition(rest, name, 'PoliciesReady', { status: 'True' }, 60_000);
       const cmName = policyConfigMapName(rego, 'proxy/auth');
-      const cm = await rest.call<{ metadata: { labels: Record<string, string>; ownerReferences: Array<{ uid: string }> }; binaryData: Record<string, string> }>(
-        'GET', `/api/v1/namespaces/${sys}/configmaps/${cmName}`);
-      expect(cm.metadata.labels).to.include({ 'app.kubernetes.io/part-of': 'connectors', 'connectors.cpaas.io/policy': 'true' });
+      const cm = await rest.call<{
+        metadata: { labels: Record<string, string>; ownerReferences: Array<{ uid: string }> };
+        binaryData: Record<string, string>;
+      }>('GET', `/api/v1/namespaces/${sys}/configmaps/${cmName}`);
+      expect(cm.metadata.labels).to.include({
+        'app.kubernetes.io/part-of': 'connectors',
+        'connectors.cpaas.io/policy': 'true',
+      });
       expect(cm.metadata.ownerReferences.map((o) => o.uid)).to.include(ok.metadata.uid);
       const compiled = decodePolicyConfigMap(cm as never);
       expect(compiled.entrypoint).to.equal('proxy/auth');
@@ -232,7 +307,9 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       await rest.call('POST', connectorsPath(), { body: connector('bad-template', { connectorClassName: name }) });
       const bad = await waitConnectorCondition(rest, ns, 'bad-template', 'AuthReady', { status: 'False' });
       expect(cond(bad, 'AuthReady')?.reason).to.equal('InvalidAuthProbe');
-      expect(cond(bad, 'AuthReady')?.message).to.match(/^authProbe "basicAuth": invalid template in path: .*nosuchfunc/);
+      expect(cond(bad, 'AuthReady')?.message).to.match(
+        /^authProbe "basicAuth": invalid template in path: .*nosuchfunc/,
+      );
       await rest.call('POST', connectorsPath(), { body: connector('still-fine-2') });
       await waitConnectorCondition(rest, ns, 'still-fine-2', 'Ready', { status: 'True' });
     });
@@ -243,13 +320,18 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       });
       await rest.call('POST', connectorsPath(), { body: connector('cel-int', { connectorClassName: name }) });
       const bad = await waitConnectorCondition(rest, ns, 'cel-int', 'AuthReady', { status: 'False' });
-      expect(cond(bad, 'AuthReady')).to.include({ reason: 'InvalidAuthProbe', message: 'authProbe "basicAuth": response.cel "response.statusCode" must evaluate to a bool, got int' });
+      expect(cond(bad, 'AuthReady')).to.include({
+        reason: 'InvalidAuthProbe',
+        message: 'authProbe "basicAuth": response.cel "response.statusCode" must evaluate to a bool, got int',
+      });
       const name2 = await makeClass('cel-syntax', (cls) => {
         cls.spec.authProbes![0].probe!.http!.response = { cel: 'response.statusCode ==' };
       });
       await rest.call('POST', connectorsPath(), { body: connector('cel-syntax', { connectorClassName: name2 }) });
       const bad2 = await waitConnectorCondition(rest, ns, 'cel-syntax', 'AuthReady', { status: 'False' });
-      expect(cond(bad2, 'AuthReady')?.message).to.match(/^authProbe "basicAuth": response.cel "response.statusCode ==" does not compile: /);
+      expect(cond(bad2, 'AuthReady')?.message).to.match(
+        /^authProbe "basicAuth": response.cel "response.statusCode ==" does not compile: /,
+      );
     });
   });
 
@@ -275,14 +357,34 @@ describe('controller: Connector status (real apiserver, real git server)', funct
           address: { name: 'address', type: 'string' },
           auth: { types: [{ name: 'token', secretType: 'Opaque', params: [{ name: 'token', type: 'string' }] }] },
           livenessProbe: { http: { path: '/healthz' } },
-          authProbes: [{ authName: 'token', probe: { http: { path: '/check', httpHeaders: [{ name: 'Authorization', value: 'Bearer {{ .Secret.StringData.token }}' }, { name: 'X-Api-Key', value: '{{ .Secret.StringData.token }}' }], ...probe } } }],
+          authProbes: [
+            {
+              authName: 'token',
+              probe: {
+                http: {
+                  path: '/check',
+                  httpHeaders: [
+                    { name: 'Authorization', value: 'Bearer {{ .Secret.StringData.token }}' },
+                    { name: 'X-Api-Key', value: '{{ .Secret.StringData.token }}' },
+                  ],
+                  ...probe,
+                },
+              },
+            },
+          ],
         },
       };
       await upsert(rest, '/apis/connectors.alauda.io/v1alpha1/connectorclasses', cls);
       classes.push(cls.metadata.name!);
       return cls.metadata.name!;
     }
-    const tokenSecret = (name: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, type: 'Opaque', stringData: { token: 's3cr3t-token-value' } });
+    const tokenSecret = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: ns },
+      type: 'Opaque',
+      stringData: { token: 's3cr3t-token-value' },
+    });
 
     it('never sends credentials to another host when following a redirect', async () => {
       a.setHandler((req, res) => {
@@ -292,7 +394,13 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       b.setHandler((_req, res) => void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
       const name = await tokenClass('redirect', {});
       await rest.call('POST', secretsPath(), { body: tokenSecret('token-auth') });
-      await rest.call('POST', connectorsPath(), { body: connector('redirect', { connectorClassName: name, address: a.url, auth: { name: 'token', secretRef: { name: 'token-auth' } } }) });
+      await rest.call('POST', connectorsPath(), {
+        body: connector('redirect', {
+          connectorClassName: name,
+          address: a.url,
+          auth: { name: 'token', secretRef: { name: 'token-auth' } },
+        }),
+      });
       await waitConnectorCondition(rest, ns, 'redirect', 'Ready', { status: 'True' });
       const atA = a.requests.find((r) => r.path === '/check');
       expect(atA?.headers.authorization).to.equal('Bearer s3cr3t-token-value');
@@ -307,21 +415,39 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       b.clear();
       const name = await tokenClass('noredirect', { disableRedirect: true });
       await upsert(rest, secretsPath(), tokenSecret('token-auth'));
-      await rest.call('POST', connectorsPath(), { body: connector('noredirect', { connectorClassName: name, address: a.url, auth: { name: 'token', secretRef: { name: 'token-auth' } } }) });
+      await rest.call('POST', connectorsPath(), {
+        body: connector('noredirect', {
+          connectorClassName: name,
+          address: a.url,
+          auth: { name: 'token', secretRef: { name: 'token-auth' } },
+        }),
+      });
       const bad = await waitConnectorCondition(rest, ns, 'noredirect', 'AuthReady', { status: 'False' });
-      expect(cond(bad, 'AuthReady')).to.include({ reason: 'AuthenticationFailed', message: 'Authentication failed: status code 302' });
+      expect(cond(bad, 'AuthReady')).to.include({
+        reason: 'AuthenticationFailed',
+        message: 'Authentication failed: status code 302',
+      });
       expect(b.requests.filter((r) => r.path === '/landing')).to.have.length(0);
     });
 
-    it("response.cel over the JSON body (scenario 8): {status: ok} → True, {status: bad} → False", async () => {
+    it('response.cel over the JSON body (scenario 8): {status: ok} → True, {status: bad} → False', async () => {
       let status = 'ok';
       a.setHandler((req, res) => {
-        if (req.path === '/check') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status }));
+        if (req.path === '/check')
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status }));
         else res.writeHead(200).end('ok');
       });
-      const name = await tokenClass('cel-body', { response: { cel: "response.statusCode == 200 && response.body.status == 'ok'" } });
+      const name = await tokenClass('cel-body', {
+        response: { cel: "response.statusCode == 200 && response.body.status == 'ok'" },
+      });
       await upsert(rest, secretsPath(), tokenSecret('token-auth'));
-      await rest.call('POST', connectorsPath(), { body: connector('cel-body', { connectorClassName: name, address: a.url, auth: { name: 'token', secretRef: { name: 'token-auth' } } }) });
+      await rest.call('POST', connectorsPath(), {
+        body: connector('cel-body', {
+          connectorClassName: name,
+          address: a.url,
+          auth: { name: 'token', secretRef: { name: 'token-auth' } },
+        }),
+      });
       await waitConnectorCondition(rest, ns, 'cel-body', 'AuthReady', { status: 'True' });
       status = 'bad';
       // A spec change re-probes at once.
@@ -338,27 +464,67 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       a.setHandler((req, res) => void res.writeHead(req.path === '/healthz' ? 500 : 200).end('x'));
       const name = await tokenClass('live500', {});
       await upsert(rest, secretsPath(), tokenSecret('token-auth'));
-      await rest.call('POST', connectorsPath(), { body: connector('live500', { connectorClassName: name, address: a.url, auth: { name: 'token', secretRef: { name: 'token-auth' } } }) });
+      await rest.call('POST', connectorsPath(), {
+        body: connector('live500', {
+          connectorClassName: name,
+          address: a.url,
+          auth: { name: 'token', secretRef: { name: 'token-auth' } },
+        }),
+      });
       const bad = await waitConnectorCondition(rest, ns, 'live500', 'LivenessReady', { status: 'False' });
-      expect(cond(bad, 'LivenessReady')).to.include({ reason: 'LivenessProbeFailed', message: 'Liveness probe failed: status code 500' });
+      expect(cond(bad, 'LivenessReady')).to.include({
+        reason: 'LivenessProbeFailed',
+        message: 'Liveness probe failed: status code 500',
+      });
     });
 
     it('a Secret missing a declared key and a Secret of the wrong type give specific messages', async () => {
       const name = await tokenClass('keys', {});
-      await rest.call('POST', secretsPath(), { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'no-token', namespace: ns }, type: 'Opaque', stringData: { other: 'x' } } });
-      await rest.call('POST', connectorsPath(), { body: connector('missing-key', { connectorClassName: name, address: a.url, auth: { name: 'token', secretRef: { name: 'no-token' } } }) });
+      await rest.call('POST', secretsPath(), {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'no-token', namespace: ns },
+          type: 'Opaque',
+          stringData: { other: 'x' },
+        },
+      });
+      await rest.call('POST', connectorsPath(), {
+        body: connector('missing-key', {
+          connectorClassName: name,
+          address: a.url,
+          auth: { name: 'token', secretRef: { name: 'no-token' } },
+        }),
+      });
       const bad = await waitConnectorCondition(rest, ns, 'missing-key', 'SecretReady', { status: 'False' });
-      expect(cond(bad, 'SecretReady')).to.include({ reason: 'SecretKeyMissing', message: 'secret "no-token" is missing key "token" required by auth type "token"' });
+      expect(cond(bad, 'SecretReady')).to.include({
+        reason: 'SecretKeyMissing',
+        message: 'secret "no-token" is missing key "token" required by auth type "token"',
+      });
       await rest.call('POST', secretsPath(), { body: basicAuthSecret(ns, 'basic-not-opaque', 'u', 'p') });
-      await rest.call('POST', connectorsPath(), { body: connector('wrong-type', { connectorClassName: name, address: a.url, auth: { name: 'token', secretRef: { name: 'basic-not-opaque' } } }) });
+      await rest.call('POST', connectorsPath(), {
+        body: connector('wrong-type', {
+          connectorClassName: name,
+          address: a.url,
+          auth: { name: 'token', secretRef: { name: 'basic-not-opaque' } },
+        }),
+      });
       const bad2 = await waitConnectorCondition(rest, ns, 'wrong-type', 'SecretReady', { status: 'False' });
-      expect(cond(bad2, 'SecretReady')).to.include({ reason: 'SecretTypeMismatch', message: 'secret "basic-not-opaque" has type "kubernetes.io/basic-auth", but auth type "token" requires "Opaque"' });
+      expect(cond(bad2, 'SecretReady')).to.include({
+        reason: 'SecretTypeMismatch',
+        message:
+          'secret "basic-not-opaque" has type "kubernetes.io/basic-auth", but auth type "token" requires "Opaque"',
+      });
     });
   });
 
   it('optional auth without a Secret: SecretOptional, and the probe sends no Authorization (scenario 3, 10)', async () => {
     await git.clearRequests();
-    await rest.call('POST', connectorsPath(), { body: connector('anonymous', { auth: { name: 'basicAuth', params: [{ name: 'repository', value: 'your-org/your-repo.git' }] } }) });
+    await rest.call('POST', connectorsPath(), {
+      body: connector('anonymous', {
+        auth: { name: 'basicAuth', params: [{ name: 'repository', value: 'your-org/your-repo.git' }] },
+      }),
+    });
     const got = await waitConnectorCondition(rest, ns, 'anonymous', 'AuthReady', { status: 'False' });
     expect(cond(got, 'SecretReady')).to.include({ status: 'True', reason: 'SecretOptional' });
     // The test git server wants credentials everywhere: without any, the probe gets 401.
@@ -369,11 +535,14 @@ describe('controller: Connector status (real apiserver, real git server)', funct
 
   it('missing auth params required by the authProbe give a clear message (CON-08)', async () => {
     await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-auth', USER, PASSWORD));
-    await rest.call('POST', connectorsPath(), { body: connector('no-params', { auth: { name: 'basicAuth', secretRef: { name: 'git-auth' } } }) });
+    await rest.call('POST', connectorsPath(), {
+      body: connector('no-params', { auth: { name: 'basicAuth', secretRef: { name: 'git-auth' } } }),
+    });
     const bad = await waitConnectorCondition(rest, ns, 'no-params', 'AuthReady', { status: 'False' });
     expect(cond(bad, 'AuthReady')).to.include({
       reason: 'AuthParamsMissing',
-      message: 'spec.auth.params is missing "repository", required by the authProbe of auth type "basicAuth" in connectorclass "git"',
+      message:
+        'spec.auth.params is missing "repository", required by the authProbe of auth type "basicAuth" in connectorclass "git"',
     });
   });
 
@@ -396,7 +565,9 @@ describe('controller: Connector status (real apiserver, real git server)', funct
   });
 
   it('Events are recorded on Ready transitions', async () => {
-    const events = await rest.call<{ items: Array<{ involvedObject: { name: string }; reason: string; type: string; message: string }> }>('GET', `/api/v1/namespaces/${ns}/events`);
+    const events = await rest.call<{
+      items: Array<{ involvedObject: { name: string }; reason: string; type: string; message: string }>;
+    }>('GET', `/api/v1/namespaces/${ns}/events`);
     const forWrong = events.items.filter((e) => e.involvedObject.name === 'wrong-password');
     expect(forWrong.some((e) => e.type === 'Warning' && e.reason === 'AuthenticationFailed')).to.equal(true);
     expect(forWrong.some((e) => e.type === 'Normal' && e.reason === 'Ready')).to.equal(true);

@@ -8,7 +8,8 @@ export async function restFor(c: Cluster): Promise<KubeRest> {
   return kubeRest(c.kubeConfig);
 }
 
-export const connectorPath = (ns: string, name: string) => `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors/${name}`;
+export const connectorPath = (ns: string, name: string) =>
+  `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors/${name}`;
 export const classPath = (name: string) => `/apis/connectors.alauda.io/v1alpha1/connectorclasses/${name}`;
 
 export async function getConnector(rest: KubeRest, ns: string, name: string): Promise<Connector> {
@@ -30,37 +31,60 @@ export async function waitConnectorCondition(
 ): Promise<Connector> {
   let last: Connector | undefined;
   try {
-    return await eventually(`${ns}/${name} ${type}=${JSON.stringify(match)}`, async () => {
-      last = await getConnector(rest, ns, name);
-      const c = cond(last, type);
-      return c && Object.entries(match).every(([k, v]) => (c as Record<string, unknown>)[k] === v) ? last : undefined;
-    }, timeoutMs);
+    return await eventually(
+      `${ns}/${name} ${type}=${JSON.stringify(match)}`,
+      async () => {
+        last = await getConnector(rest, ns, name);
+        const c = cond(last, type);
+        return c && Object.entries(match).every(([k, v]) => (c as Record<string, unknown>)[k] === v) ? last : undefined;
+      },
+      timeoutMs,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}\nlast conditions: ${JSON.stringify(last?.status?.conditions, null, 1)}`);
   }
 }
 
-export async function waitClassCondition(rest: KubeRest, name: string, type: string, match: Partial<Condition>, timeoutMs = 30_000): Promise<ConnectorClass> {
+export async function waitClassCondition(
+  rest: KubeRest,
+  name: string,
+  type: string,
+  match: Partial<Condition>,
+  timeoutMs = 30_000,
+): Promise<ConnectorClass> {
   let last: ConnectorClass | undefined;
   try {
-    return await eventually(`class ${name} ${type}=${JSON.stringify(match)}`, async () => {
-      last = await rest.call<ConnectorClass>('GET', classPath(name));
-      const c = cond(last, type);
-      return c && Object.entries(match).every(([k, v]) => (c as Record<string, unknown>)[k] === v) ? last : undefined;
-    }, timeoutMs);
+    return await eventually(
+      `class ${name} ${type}=${JSON.stringify(match)}`,
+      async () => {
+        last = await rest.call<ConnectorClass>('GET', classPath(name));
+        const c = cond(last, type);
+        return c && Object.entries(match).every(([k, v]) => (c as Record<string, unknown>)[k] === v) ? last : undefined;
+      },
+      timeoutMs,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}\nlast conditions: ${JSON.stringify(last?.status?.conditions, null, 1)}`);
   }
 }
 
 /** Create, or replace keeping the resourceVersion. */
-export async function upsert(rest: KubeRest, collection: string, obj: { metadata: { name?: string; resourceVersion?: string } }): Promise<unknown> {
+export async function upsert(
+  rest: KubeRest,
+  collection: string,
+  obj: { metadata: { name?: string; resourceVersion?: string } },
+): Promise<unknown> {
   try {
     return await rest.call('POST', collection, { body: obj });
   } catch (err) {
     if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
-    const cur = await rest.call<{ metadata: { resourceVersion?: string } }>('GET', `${collection}/${obj.metadata.name}`);
-    return rest.call('PUT', `${collection}/${obj.metadata.name}`, { body: { ...obj, metadata: { ...obj.metadata, resourceVersion: cur.metadata.resourceVersion } } });
+    const cur = await rest.call<{ metadata: { resourceVersion?: string } }>(
+      'GET',
+      `${collection}/${obj.metadata.name}`,
+    );
+    return rest.call('PUT', `${collection}/${obj.metadata.name}`, {
+      body: { ...obj, metadata: { ...obj.metadata, resourceVersion: cur.metadata.resourceVersion } },
+    });
   }
 }
 
@@ -80,5 +104,11 @@ export async function createProxyService(rest: KubeRest, ns: string, name = 'con
 }
 
 export function basicAuthSecret(ns: string, name: string, username: string, password: string) {
-  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, type: 'kubernetes.io/basic-auth', stringData: { username, password } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: ns },
+    type: 'kubernetes.io/basic-auth',
+    stringData: { username, password },
+  };
 }

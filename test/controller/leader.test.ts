@@ -26,7 +26,10 @@ describe('controller: leader election', function () {
     sys = `ctrl-sys-${suffix}`;
     await ensureNamespace(rest, sys);
     await upsert(rest, '/apis/connectors.alauda.io/v1alpha1/connectorclasses', {
-      apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'ConnectorClass', metadata: { name: className }, spec: {},
+      apiVersion: 'connectors.alauda.io/v1alpha1',
+      kind: 'ConnectorClass',
+      metadata: { name: className },
+      spec: {},
     } as never);
   });
   after(async () => {
@@ -37,19 +40,38 @@ describe('controller: leader election', function () {
   });
 
   const connector = (name: string) => ({
-    apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name, namespace: ns }, spec: { connectorClassName: className, address: 'http://127.0.0.1:9' },
+    apiVersion: 'connectors.alauda.io/v1alpha1',
+    kind: 'Connector',
+    metadata: { name, namespace: ns },
+    spec: { connectorClassName: className, address: 'http://127.0.0.1:9' },
   });
 
   it('only one of two controllers reconciles; when it stops, the other takes over', async () => {
-    const opts = { systemNamespace: sys, leaderElect: true, leaseName: 'connectors-controller', leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 };
+    const opts = {
+      systemNamespace: sys,
+      leaderElect: true,
+      leaseName: 'connectors-controller',
+      leaseDurationMs: 4000,
+      renewDeadlineMs: 3000,
+      retryPeriodMs: 500,
+    };
     a = await startController(c.kubeConfig, { ...opts, identity: 'controller-a' });
     b = await startController(c.kubeConfig, { ...opts, identity: 'controller-b' });
-    const leader = await eventually('a leader', async () => (a!.isLeader() ? a : b!.isLeader() ? b : undefined), 20_000);
+    const leader = await eventually(
+      'a leader',
+      async () => (a!.isLeader() ? a : b!.isLeader() ? b : undefined),
+      20_000,
+    );
     const follower = leader === a ? b! : a!;
-    const lease = await rest.call<{ spec: { holderIdentity: string } }>('GET', `/apis/coordination.k8s.io/v1/namespaces/${sys}/leases/connectors-controller`);
+    const lease = await rest.call<{ spec: { holderIdentity: string } }>(
+      'GET',
+      `/apis/coordination.k8s.io/v1/namespaces/${sys}/leases/connectors-controller`,
+    );
     expect(lease.spec.holderIdentity).to.equal(leader.identity);
 
-    await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors`, { body: connector('first') });
+    await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors`, {
+      body: connector('first'),
+    });
     await waitConnectorCondition(rest, ns, 'first', 'Ready', { status: 'True' });
     await sleep(1500);
     expect(leader.reconciles()).to.be.above(0);
@@ -61,7 +83,9 @@ describe('controller: leader election', function () {
     await eventually('the follower to lead', async () => follower.isLeader(), 15_000);
     const takeoverMs = Date.now() - t0;
     expect(takeoverMs).to.be.below(5000); // the Lease is released on stop: no need to wait for it to expire
-    await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors`, { body: connector('second') });
+    await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors`, {
+      body: connector('second'),
+    });
     await waitConnectorCondition(rest, ns, 'second', 'Ready', { status: 'True' });
     expect(follower.reconciles()).to.be.above(0);
   });

@@ -10,7 +10,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
-import { AuthenticationV1Api, AuthorizationV1Api, AdmissionregistrationV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  AuthenticationV1Api,
+  AuthorizationV1Api,
+  AdmissionregistrationV1Api,
+  RbacAuthorizationV1Api,
+} from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from '../../controlplane/index.ts';
 import { canBind } from '../../controlplane/ports.ts';
 import { pidAlive } from '../../controlplane/supervisor.ts';
@@ -26,7 +31,8 @@ function processesMentioning(needle: string): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle) && pidAlive(Number(entry))) out.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle) && pidAlive(Number(entry)))
+        out.push(Number(entry));
     } catch {
       // exited meanwhile
     }
@@ -114,12 +120,30 @@ describe('controlplane: a dedicated control plane (no controller manager)', func
 
   it('installs every CRD of the CRD directory and they are Established and served', async () => {
     const kubectl = (args: string[], input?: string) => kubectlWith(cp.kubeconfigPath, args, { input });
-    const out = await kubectl(['get', 'crd', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}']);
-    expect(out.trim().split('\n').sort()).to.deep.equal(['gadgets.throwaway.test.connectors.local=True', 'widgets.throwaway.test.connectors.local=True']);
-    await kubectl(['apply', '-n', 'default', '-f', '-'], 'apiVersion: throwaway.test.connectors.local/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3}\n');
-    expect(await kubectl(['get', 'widgets', '-n', 'default', '-o', 'name'])).to.equal('widget.throwaway.test.connectors.local/w1\n');
-    const invalid = await kubectl(['apply', '-n', 'default', '-f', '-'], 'apiVersion: throwaway.test.connectors.local/v1\nkind: Widget\nmetadata: {name: w2}\nspec: {size: 0}\n')
-      .then(() => '', (err: Error) => err.message);
+    const out = await kubectl([
+      'get',
+      'crd',
+      '-o',
+      'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}',
+    ]);
+    expect(out.trim().split('\n').sort()).to.deep.equal([
+      'gadgets.throwaway.test.connectors.local=True',
+      'widgets.throwaway.test.connectors.local=True',
+    ]);
+    await kubectl(
+      ['apply', '-n', 'default', '-f', '-'],
+      'apiVersion: throwaway.test.connectors.local/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3}\n',
+    );
+    expect(await kubectl(['get', 'widgets', '-n', 'default', '-o', 'name'])).to.equal(
+      'widget.throwaway.test.connectors.local/w1\n',
+    );
+    const invalid = await kubectl(
+      ['apply', '-n', 'default', '-f', '-'],
+      'apiVersion: throwaway.test.connectors.local/v1\nkind: Widget\nmetadata: {name: w2}\nspec: {size: 0}\n',
+    ).then(
+      () => '',
+      (err: Error) => err.message,
+    );
     expect(invalid).to.contain('spec.size');
   });
 
@@ -136,7 +160,10 @@ describe('controlplane: a dedicated control plane (no controller manager)', func
     expect(stopMs, `stop took ${stopMs}ms`).to.be.below(15_000);
     expect(pids.filter(pidAlive), 'live pids').to.deep.equal([]);
     expect(processesMentioning(stateDir), 'processes mentioning the state dir').to.deep.equal([]);
-    expect(ports.filter((p) => listeningPorts().has(p)), 'ports still listening').to.deep.equal([]);
+    expect(
+      ports.filter((p) => listeningPorts().has(p)),
+      'ports still listening',
+    ).to.deep.equal([]);
     for (const port of ports) expect(await canBind(port), `port ${port} can be bound again`).to.equal(true);
     expect(existsSync(stateDir)).to.equal(false);
   });
@@ -150,7 +177,11 @@ interface ChildInfo {
 }
 
 /** A child Node process that starts a control plane, prints its processes, then `then` (or idles). */
-async function startInChild(dir: string, controllerManager: boolean, then: string): Promise<{ child: ChildProcess; info: ChildInfo; exited: Promise<{ code: number | null; signal: string | null }> }> {
+async function startInChild(
+  dir: string,
+  controllerManager: boolean,
+  then: string,
+): Promise<{ child: ChildProcess; info: ChildInfo; exited: Promise<{ code: number | null; signal: string | null }> }> {
   const script = join(dir, 'child.ts');
   await writeFile(
     script,
@@ -162,7 +193,9 @@ ${then}
 `,
   );
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    child.on('exit', (code, signal) => r({ code, signal })),
+  );
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const info = await new Promise<ChildInfo>((resolveInfo, reject) => {
@@ -172,7 +205,9 @@ ${then}
       const nl = buf.indexOf('\n');
       if (nl >= 0) resolveInfo(JSON.parse(buf.slice(0, nl)) as ChildInfo);
     });
-    void exited.then(({ code, signal }) => reject(new Error(`child exited (${code ?? signal}) before the control plane was ready: ${stderr}`)));
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`child exited (${code ?? signal}) before the control plane was ready: ${stderr}`)),
+    );
   });
   return { child, info, exited };
 }
@@ -185,13 +220,27 @@ describe('controlplane: starting', function () {
     const etcd = await ensureBinary('etcd');
     // An etcd that loses the race once (as if another process took its port), then is the real etcd.
     const wrapper = join(dir, 'etcd');
-    await writeFile(wrapper, `#!/bin/sh\nif [ ! -e ${dir}/lost-once ]; then touch ${dir}/lost-once; echo '{"level":"fatal","error":"listen tcp 127.0.0.1:1: bind: address already in use"}' >&2; exit 1; fi\nexec ${etcd} "$@"\n`, { mode: 0o755 });
+    await writeFile(
+      wrapper,
+      `#!/bin/sh\nif [ ! -e ${dir}/lost-once ]; then touch ${dir}/lost-once; echo '{"level":"fatal","error":"listen tcp 127.0.0.1:1: bind: address already in use"}' >&2; exit 1; fi\nexec ${etcd} "$@"\n`,
+      { mode: 0o755 },
+    );
     const lines: string[] = [];
-    const cp = await startControlPlane({ crdFiles: [], controllerManager: false, binaries: { etcd: wrapper }, log: (l) => lines.push(l) });
+    const cp = await startControlPlane({
+      crdFiles: [],
+      controllerManager: false,
+      binaries: { etcd: wrapper },
+      log: (l) => lines.push(l),
+    });
     try {
       expect(existsSync(join(dir, 'lost-once'))).to.equal(true);
-      expect(lines.some((l) => /retrying with new ports/.test(l)), lines.join('\n')).to.equal(true);
-      expect(await kubectlWith(cp.kubeconfigPath, ['get', 'namespace', 'default', '-o', 'name'])).to.equal('namespace/default\n');
+      expect(
+        lines.some((l) => /retrying with new ports/.test(l)),
+        lines.join('\n'),
+      ).to.equal(true);
+      expect(await kubectlWith(cp.kubeconfigPath, ['get', 'namespace', 'default', '-o', 'name'])).to.equal(
+        'namespace/default\n',
+      );
     } finally {
       await cp.stop();
       await rm(dir, { recursive: true, force: true });
@@ -200,19 +249,58 @@ describe('controlplane: starting', function () {
 
   it('fails with the tail of the failing process log', async () => {
     const started = Date.now();
-    const err = await startControlPlane({ crdFiles: [], controllerManager: false, apiserverArgs: ['--service-account-lookup=maybe'] }).then(() => undefined, (e: Error) => e);
-    expect(err?.message).to.contain('kube-apiserver exited').and.contain('invalid argument "maybe" for "--service-account-lookup"');
+    const err = await startControlPlane({
+      crdFiles: [],
+      controllerManager: false,
+      apiserverArgs: ['--service-account-lookup=maybe'],
+    }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message)
+      .to.contain('kube-apiserver exited')
+      .and.contain('invalid argument "maybe" for "--service-account-lookup"');
     expect(Date.now() - started).to.be.below(10_000);
   });
 });
 
 describe('controlplane: the parent goes away without calling stop()', function () {
   this.timeout(90_000);
-  const cases: { how: string; controllerManager: boolean; then: string; end: (child: ChildProcess) => void; expectExit: { code: number | null; signal: string | null } | undefined }[] = [
-    { how: 'killed with SIGKILL', controllerManager: true, then: '', end: (c) => c.kill('SIGKILL'), expectExit: { code: null, signal: 'SIGKILL' } },
-    { how: 'sent SIGTERM', controllerManager: false, then: '', end: (c) => c.kill('SIGTERM'), expectExit: { code: null, signal: 'SIGTERM' } },
-    { how: 'sent SIGINT (Ctrl-C)', controllerManager: false, then: '', end: (c) => c.kill('SIGINT'), expectExit: { code: null, signal: 'SIGINT' } },
-    { how: 'calling process.exit()', controllerManager: false, then: 'setTimeout(() => process.exit(3), 300);', end: () => {}, expectExit: { code: 3, signal: null } },
+  const cases: {
+    how: string;
+    controllerManager: boolean;
+    then: string;
+    end: (child: ChildProcess) => void;
+    expectExit: { code: number | null; signal: string | null } | undefined;
+  }[] = [
+    {
+      how: 'killed with SIGKILL',
+      controllerManager: true,
+      then: '',
+      end: (c) => c.kill('SIGKILL'),
+      expectExit: { code: null, signal: 'SIGKILL' },
+    },
+    {
+      how: 'sent SIGTERM',
+      controllerManager: false,
+      then: '',
+      end: (c) => c.kill('SIGTERM'),
+      expectExit: { code: null, signal: 'SIGTERM' },
+    },
+    {
+      how: 'sent SIGINT (Ctrl-C)',
+      controllerManager: false,
+      then: '',
+      end: (c) => c.kill('SIGINT'),
+      expectExit: { code: null, signal: 'SIGINT' },
+    },
+    {
+      how: 'calling process.exit()',
+      controllerManager: false,
+      then: 'setTimeout(() => process.exit(3), 300);',
+      end: () => {},
+      expectExit: { code: 3, signal: null },
+    },
   ];
   for (const tc of cases) {
     it(`when ${tc.how}, leaves no orphan process, port or state directory within a few seconds`, async () => {
@@ -232,7 +320,10 @@ describe('controlplane: the parent goes away without calling stop()', function (
         const goneMs = Date.now() - endedAt;
         expect(goneMs, `orphans lived ${goneMs}ms`).to.be.below(10_000);
         expect(processesMentioning(info.stateDir)).to.deep.equal([]);
-        expect(info.ports.filter((p) => listeningPorts().has(p)), 'ports still listening').to.deep.equal([]);
+        expect(
+          info.ports.filter((p) => listeningPorts().has(p)),
+          'ports still listening',
+        ).to.deep.equal([]);
         for (const port of info.ports) expect(await canBind(port), `port ${port} free`).to.equal(true);
       } finally {
         for (const p of info?.pids ?? []) {
@@ -256,7 +347,8 @@ describe('controlplane: the shared test control plane', function () {
     const ns = await c.createNamespace('tokens');
     await c.createServiceAccount(ns, 'robot');
     const authn = c.kubeConfig.makeApiClient(AuthenticationV1Api);
-    const review = async (token: string, audiences?: string[]) => (await authn.createTokenReview({ body: { spec: { token, audiences } } })).status;
+    const review = async (token: string, audiences?: string[]) =>
+      (await authn.createTokenReview({ body: { spec: { token, audiences } } })).status;
 
     const tokenA = await c.createToken(ns, 'robot', { audience: 'audience-a', expirationSeconds: 600 });
     const ok = await review(tokenA, ['audience-a']);
@@ -283,7 +375,17 @@ describe('controlplane: the shared test control plane', function () {
     const user = `system:serviceaccount:${ns}:reader`;
     const authz = c.kubeConfig.makeApiClient(AuthorizationV1Api);
     const allowed = async () =>
-      (await authz.createSubjectAccessReview({ body: { spec: { user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'], resourceAttributes: { namespace: ns, verb: 'list', resource: 'configmaps' } } } })).status;
+      (
+        await authz.createSubjectAccessReview({
+          body: {
+            spec: {
+              user,
+              groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
+              resourceAttributes: { namespace: ns, verb: 'list', resource: 'configmaps' },
+            },
+          },
+        })
+      ).status;
     const denied = await allowed();
     expect(denied?.allowed).to.equal(false);
 
@@ -292,16 +394,33 @@ describe('controlplane: the shared test control plane', function () {
     const asReader = join(await mkdtemp(join(tmpdir(), 'connectors-rbac-')), 'kubeconfig');
     await writeFile(asReader, c.tokenKubeconfig(token), { mode: 0o600 });
     try {
-      const forbidden = await c.kubectl(['get', 'configmaps', '-n', ns], { kubeconfigPath: asReader }).then(() => '', (err: Error) => err.message);
+      const forbidden = await c.kubectl(['get', 'configmaps', '-n', ns], { kubeconfigPath: asReader }).then(
+        () => '',
+        (err: Error) => err.message,
+      );
       expect(forbidden).to.match(/forbidden/i);
 
       const rbac = c.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-      await rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'cm-reader' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }] } });
+      await rbac.createNamespacedRole({
+        namespace: ns,
+        body: {
+          metadata: { name: 'cm-reader' },
+          rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }],
+        },
+      });
       await rbac.createNamespacedRoleBinding({
         namespace: ns,
-        body: { metadata: { name: 'cm-reader' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'cm-reader' }, subjects: [{ kind: 'ServiceAccount', name: 'reader', namespace: ns }] },
+        body: {
+          metadata: { name: 'cm-reader' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'cm-reader' },
+          subjects: [{ kind: 'ServiceAccount', name: 'reader', namespace: ns }],
+        },
       });
-      await eventually('SubjectAccessReview allowed after the RoleBinding', async () => (await allowed())?.allowed || undefined, 10_000);
+      await eventually(
+        'SubjectAccessReview allowed after the RoleBinding',
+        async () => (await allowed())?.allowed || undefined,
+        10_000,
+      );
       const listed = await c.kubectl(['get', 'configmaps', '-n', ns, '-o', 'name'], { kubeconfigPath: asReader });
       expect(listed).to.contain('configmap/visible');
     } finally {
@@ -319,18 +438,32 @@ describe('controlplane: the shared test control plane', function () {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
-        const review = JSON.parse(body) as { request: { uid: string; name: string; namespace: string; object: { metadata: { labels?: Record<string, string> } } } };
+        const review = JSON.parse(body) as {
+          request: {
+            uid: string;
+            name: string;
+            namespace: string;
+            object: { metadata: { labels?: Record<string, string> } };
+          };
+        };
         calls.push({ uid: review.request.uid, name: review.request.name, namespace: review.request.namespace });
         const patch = [
           ...(review.request.object.metadata.labels ? [] : [{ op: 'add', path: '/metadata/labels', value: {} }]),
           { op: 'add', path: '/metadata/labels/mutated-by', value: 'test-webhook' },
         ];
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({
-          apiVersion: 'admission.k8s.io/v1',
-          kind: 'AdmissionReview',
-          response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') },
-        }));
+        res.end(
+          JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            response: {
+              uid: review.request.uid,
+              allowed: true,
+              patchType: 'JSONPatch',
+              patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
+            },
+          }),
+        );
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -340,26 +473,38 @@ describe('controlplane: the shared test control plane', function () {
     await admission.createMutatingWebhookConfiguration({
       body: {
         metadata: { name },
-        webhooks: [{
-          name: 'mutate.test.connectors.local',
-          clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(ca.certPem).toString('base64') },
-          rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }],
-          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-          objectSelector: { matchLabels: { 'webhook-test': 'yes' } },
-          failurePolicy: 'Fail',
-          sideEffects: 'None',
-          admissionReviewVersions: ['v1'],
-          timeoutSeconds: 5,
-        }],
+        webhooks: [
+          {
+            name: 'mutate.test.connectors.local',
+            clientConfig: {
+              url: `https://127.0.0.1:${port}/mutate`,
+              caBundle: Buffer.from(ca.certPem).toString('base64'),
+            },
+            rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }],
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+            objectSelector: { matchLabels: { 'webhook-test': 'yes' } },
+            failurePolicy: 'Fail',
+            sideEffects: 'None',
+            admissionReviewVersions: ['v1'],
+            timeoutSeconds: 5,
+          },
+        ],
       },
     });
     try {
       // The apiserver picks up a new webhook configuration asynchronously: create until it applies.
       let i = 0;
-      const cm = await eventually('a ConfigMap mutated by the webhook', async () => {
-        const created = await c.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: `cm-${i++}`, labels: { 'webhook-test': 'yes' } }, data: { a: 'b' } } });
-        return created.metadata?.labels?.['mutated-by'] === 'test-webhook' ? created : undefined;
-      }, 15_000);
+      const cm = await eventually(
+        'a ConfigMap mutated by the webhook',
+        async () => {
+          const created = await c.core.createNamespacedConfigMap({
+            namespace: ns,
+            body: { metadata: { name: `cm-${i++}`, labels: { 'webhook-test': 'yes' } }, data: { a: 'b' } },
+          });
+          return created.metadata?.labels?.['mutated-by'] === 'test-webhook' ? created : undefined;
+        },
+        15_000,
+      );
       expect(cm.metadata?.labels).to.include({ 'webhook-test': 'yes', 'mutated-by': 'test-webhook' });
       expect(calls.some((call) => call.name === cm.metadata?.name && call.namespace === ns)).to.equal(true);
       const stored = await c.core.readNamespacedConfigMap({ name: cm.metadata?.name as string, namespace: ns });
@@ -387,15 +532,32 @@ describe('controlplane: the shared test control plane', function () {
     const owner = await c.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner' } } });
     await c.core.createNamespacedConfigMap({
       namespace: ns,
-      body: { metadata: { name: 'dependent', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid as string }] } },
+      body: {
+        metadata: {
+          name: 'dependent',
+          ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid as string }],
+        },
+      },
     });
     await c.core.deleteNamespacedConfigMap({ name: 'owner', namespace: ns });
-    await eventually('the dependent ConfigMap garbage-collected', async () =>
-      c.core.readNamespacedConfigMap({ name: 'dependent', namespace: ns }).then(() => undefined, (err: { code?: number }) => (err.code === 404 ? true : undefined)),
-    30_000);
+    await eventually(
+      'the dependent ConfigMap garbage-collected',
+      async () =>
+        c.core.readNamespacedConfigMap({ name: 'dependent', namespace: ns }).then(
+          () => undefined,
+          (err: { code?: number }) => (err.code === 404 ? true : undefined),
+        ),
+      30_000,
+    );
     await c.deleteNamespace(ns);
-    await eventually('the namespace deleted', async () =>
-      c.core.readNamespace({ name: ns }).then(() => undefined, (err: { code?: number }) => (err.code === 404 ? true : undefined)),
-    40_000);
+    await eventually(
+      'the namespace deleted',
+      async () =>
+        c.core.readNamespace({ name: ns }).then(
+          () => undefined,
+          (err: { code?: number }) => (err.code === 404 ? true : undefined),
+        ),
+      40_000,
+    );
   });
 });

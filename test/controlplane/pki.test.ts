@@ -6,13 +6,21 @@ import type { AddressInfo } from 'node:net';
 import * as pki from '../../core/pki/index.ts';
 
 /** GET / on 127.0.0.1:port as `servername`, trusting `ca`; resolves to the response body or the TLS error. */
-function fetchOver(port: number, servername: string, ca: string, client?: { cert: string; key: string }): Promise<string> {
+function fetchOver(
+  port: number,
+  servername: string,
+  ca: string,
+  client?: { cert: string; key: string },
+): Promise<string> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, servername, ca, ...client, agent: false, headers: { host: servername } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, servername, ca, ...client, agent: false, headers: { host: servername } },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve(body));
+      },
+    );
     req.on('error', (err: NodeJS.ErrnoException) => resolve(`error: ${err.code ?? err.message}`));
     req.end();
   });
@@ -25,11 +33,17 @@ describe('pki: certificates over real TLS', () => {
 
   before(async () => {
     ca = await pki.createCA({ commonName: 'pki-test-ca' });
-    const serving = await pki.issueServingCert(ca, { dnsNames: ['localhost', 'svc.example'], ipAddresses: ['127.0.0.1'] });
-    server = createServer({ cert: serving.certPem, key: serving.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
-      const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
-      res.end(peer && peer.subject ? `client ${JSON.stringify(peer.subject)}` : 'anonymous');
+    const serving = await pki.issueServingCert(ca, {
+      dnsNames: ['localhost', 'svc.example'],
+      ipAddresses: ['127.0.0.1'],
     });
+    server = createServer(
+      { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
+        res.end(peer && peer.subject ? `client ${JSON.stringify(peer.subject)}` : 'anonymous');
+      },
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   });
@@ -51,13 +65,21 @@ describe('pki: certificates over real TLS', () => {
 
   it('a serving certificate is rejected by a client that trusts another CA', async () => {
     const other = await pki.createCA({ commonName: 'other-ca' });
-    expect(await fetchOver(port, 'localhost', other.certPem)).to.match(/^error: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/);
+    expect(await fetchOver(port, 'localhost', other.certPem)).to.match(
+      /^error: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/,
+    );
   });
 
   it('a client certificate carries the user as CN and the groups as O', async () => {
-    const client = await pki.issueClientCert(ca, { commonName: 'alice', organizations: ['system:masters', 'team,with,commas'] });
+    const client = await pki.issueClientCert(ca, {
+      commonName: 'alice',
+      organizations: ['system:masters', 'team,with,commas'],
+    });
     const body = await fetchOver(port, 'localhost', ca.certPem, { cert: client.certPem, key: client.keyPem });
-    expect(JSON.parse(body.replace(/^client /, ''))).to.deep.equal({ CN: 'alice', O: ['system:masters', 'team,with,commas'] });
+    expect(JSON.parse(body.replace(/^client /, ''))).to.deep.equal({
+      CN: 'alice',
+      O: ['system:masters', 'team,with,commas'],
+    });
     const x = new X509Certificate(client.certPem);
     expect(x.verify(new X509Certificate(ca.certPem).publicKey)).to.equal(true);
     expect(x.ca).to.equal(false);

@@ -17,7 +17,13 @@ export interface CsiClient {
 }
 
 export function csiClient(endpoint: string): CsiClient {
-  const def = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const def = protoLoader.loadSync(PROTO, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
   const csi = (grpc.loadPackageDefinition(def) as any).csi.v1;
   const address = endpoint.startsWith('unix://') ? `unix:${endpoint.slice('unix://'.length)}` : endpoint;
   const clients = {
@@ -27,7 +33,9 @@ export function csiClient(endpoint: string): CsiClient {
   return {
     call(service, method, req = {}) {
       return new Promise((resolve, reject) => {
-        clients[service][method](req, { deadline: Date.now() + 60_000 }, (err: RpcError | null, res: any) => (err ? reject(err) : resolve(res)));
+        clients[service][method](req, { deadline: Date.now() + 60_000 }, (err: RpcError | null, res: any) =>
+          err ? reject(err) : resolve(res),
+        );
       });
     },
     close() {
@@ -45,7 +53,11 @@ export interface PodIdentity {
 }
 
 /** volume_context as kubelet builds it for an inline volume with podInfoOnMount: the Pod's attributes plus pod info. */
-export function kubeletVolumeContext(pod: PodIdentity, attributes: Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
+export function kubeletVolumeContext(
+  pod: PodIdentity,
+  attributes: Record<string, string>,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     ...attributes,
     'csi.storage.k8s.io/ephemeral': 'true',
@@ -58,7 +70,17 @@ export function kubeletVolumeContext(pod: PodIdentity, attributes: Record<string
 }
 
 /** A NodePublishVolume request as kubelet sends it for an inline `connectors-csi` volume. */
-export function publishRequest(targetPath: string, pod: PodIdentity, attributes: Record<string, string>, o: { readonly?: boolean; volumeId?: string; secrets?: Record<string, string>; extraContext?: Record<string, string> } = {}) {
+export function publishRequest(
+  targetPath: string,
+  pod: PodIdentity,
+  attributes: Record<string, string>,
+  o: {
+    readonly?: boolean;
+    volumeId?: string;
+    secrets?: Record<string, string>;
+    extraContext?: Record<string, string>;
+  } = {},
+) {
   return {
     volume_id: o.volumeId ?? `csi-${pod.uid}-${Math.random().toString(16).slice(2, 10)}`,
     target_path: targetPath,

@@ -38,7 +38,10 @@ export interface CsiEnv {
   createPod(namespace: string, name?: string): Promise<PodIdentity>;
   setFlag(flag: string, on: boolean): Promise<void>;
   target(name?: string): string;
-  publish(attributes: Record<string, string>, o?: Parameters<typeof publishRequest>[3] & { target?: string; pod?: PodIdentity }): Promise<{ target: string; volumeId: string }>;
+  publish(
+    attributes: Record<string, string>,
+    o?: Parameters<typeof publishRequest>[3] & { target?: string; pod?: PodIdentity },
+  ): Promise<{ target: string; volumeId: string }>;
   stop(): Promise<void>;
 }
 
@@ -96,15 +99,32 @@ export async function setupCsi(prefix: string, opts: Partial<CsiDriverOptions> =
   let n = 0;
   const target = (name = `vol-${++n}`) => join(dir, 'pods', name, 'mount');
   return {
-    c, ns, systemNs, className, pod, dir, driver, client, logs, connectors, createPod,
+    c,
+    ns,
+    systemNs,
+    className,
+    pod,
+    dir,
+    driver,
+    client,
+    logs,
+    connectors,
+    createPod,
     async connector(namespace, name, address = `https://${name}.example.com`) {
-      await connectors.create({ apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name, namespace }, spec: { connectorClassName: className, address } });
+      await connectors.create({
+        apiVersion: 'connectors.alauda.io/v1alpha1',
+        kind: 'Connector',
+        metadata: { name, namespace },
+        spec: { connectorClassName: className, address },
+      });
       const current = await connectors.get(name, namespace);
       current.status = { proxy: { httpAddress: { url: `http://c-${name}.${namespace}.svc.cluster.local` } } };
       return connectors.replaceStatus(current);
     },
     async setFlag(flag, on) {
-      await c.kubectl(['apply', '-n', systemNs, '-f', '-'], { input: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${FEATURE_FLAGS_CONFIGMAP}}\ndata:\n  ${flag}: "${on}"\n` });
+      await c.kubectl(['apply', '-n', systemNs, '-f', '-'], {
+        input: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${FEATURE_FLAGS_CONFIGMAP}}\ndata:\n  ${flag}: "${on}"\n`,
+      });
     },
     target,
     async publish(attributes, o = {}) {
@@ -120,7 +140,8 @@ export async function setupCsi(prefix: string, opts: Partial<CsiDriverOptions> =
       await classes.delete(className).catch(() => {});
       await c.deleteNamespace(ns);
       await c.deleteNamespace(systemNs);
-      for (const m of await mountPoints()) if (m.startsWith(dir + '/')) await new TmpfsMounter().unmount(m).catch(() => {});
+      for (const m of await mountPoints())
+        if (m.startsWith(dir + '/')) await new TmpfsMounter().unmount(m).catch(() => {});
       await rm(dir, { recursive: true, force: true });
     },
   };

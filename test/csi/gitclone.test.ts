@@ -50,17 +50,31 @@ describe('csi: seed 000 git clone through the CSI volume, with the real componen
     systemNs = await c.createNamespace('csi-git-sys');
     dir = await mkdtemp(join(tmpdir(), 'csi-git-'));
     restoreLogs = setLogSink((l) => logs.push(l));
-    git = await startGitServer({ users: { [GIT_USER]: GIT_PASS }, repos: { 'your-org/your-repo.git': { files: { 'README.md': 'private hello\n', 'src/main.txt': 'main\n' } } } });
+    git = await startGitServer({
+      users: { [GIT_USER]: GIT_PASS },
+      repos: { 'your-org/your-repo.git': { files: { 'README.md': 'private hello\n', 'src/main.txt': 'main\n' } } },
+    });
     proxy = await startProxy(c.kubeConfig, { host: '127.0.0.1', port: 0, systemNamespace: systemNs });
-    controller = await startController(c.kubeConfig, { systemNamespace: systemNs, leaderElect: false, probePeriodMs: 60_000 });
-    driver = await startCsiDriver(c.kubeConfig, { endpoint: `unix://${join(dir, 'csi.sock')}`, nodeId: 'seed-node', systemNamespace: systemNs, proxyURL: proxy.url });
+    controller = await startController(c.kubeConfig, {
+      systemNamespace: systemNs,
+      leaderElect: false,
+      probePeriodMs: 60_000,
+    });
+    driver = await startCsiDriver(c.kubeConfig, {
+      endpoint: `unix://${join(dir, 'csi.sock')}`,
+      nodeId: 'seed-node',
+      systemNamespace: systemNs,
+      proxyURL: proxy.url,
+    });
     client = csiClient(driver.endpoint);
 
     // The built-in git class as `connectors up` installs it (local mode: the in-process proxy's address).
     const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
     previousGitClass = await classes.get('git').catch(() => undefined);
     const [gitClass] = builtinClasses({ systemNamespace: systemNs, proxyAddress: proxy.url, names: ['git'] });
-    await c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=csi-test', '-f', '-'], { input: JSON.stringify(gitClass) });
+    await c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=csi-test', '-f', '-'], {
+      input: JSON.stringify(gitClass),
+    });
 
     // Seed 000 step 2, pointed at the test git server; step 3's RBAC for the Pod's ServiceAccount.
     const seed = (await readFile(join(FIXTURES_DIR, '000-1-git-connector.yaml'), 'utf8'))
@@ -70,7 +84,12 @@ describe('csi: seed 000 git clone through the CSI volume, with the real componen
       .replace('address: https://github.com', `address: ${git.url}`);
     await c.kubectl(['apply', '-f', '-'], { input: seed });
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: connectorReaderYaml({ name: 'use-git-connector', serviceAccount: 'default', saNamespace: ns, resourceNames: ['git-connector'] }),
+      input: connectorReaderYaml({
+        name: 'use-git-connector',
+        serviceAccount: 'default',
+        saNamespace: ns,
+        resourceNames: ['git-connector'],
+      }),
     });
   });
 
@@ -82,10 +101,16 @@ describe('csi: seed 000 git clone through the CSI volume, with the real componen
     await git?.stop();
     restoreLogs?.();
     const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
-    if (previousGitClass) await c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=csi-test', '-f', '-'], { input: JSON.stringify({ ...(previousGitClass as object), metadata: { name: 'git' }, status: undefined }) }).catch(() => {});
+    if (previousGitClass)
+      await c
+        .kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=csi-test', '-f', '-'], {
+          input: JSON.stringify({ ...(previousGitClass as object), metadata: { name: 'git' }, status: undefined }),
+        })
+        .catch(() => {});
     else await classes.delete('git').catch(() => {});
     if (dir) {
-      for (const m of await mountPoints()) if (m.startsWith(dir + '/')) await new TmpfsMounter().unmount(m).catch(() => {});
+      for (const m of await mountPoints())
+        if (m.startsWith(dir + '/')) await new TmpfsMounter().unmount(m).catch(() => {});
       await rm(dir, { recursive: true, force: true });
     }
     if (ns) await c.deleteNamespace(ns);
@@ -103,13 +128,20 @@ describe('csi: seed 000 git clone through the CSI volume, with the real componen
     expect(proxyAddress).to.equal(`${proxy.url}/namespaces/${ns}/connectors/git-connector`);
 
     // The seed's inspect Pod; kubelet hands its volumeAttributes plus the pod info to NodePublishVolume.
-    const podDoc = parseAllDocuments(await readFile(join(FIXTURES_DIR, '000-3-inspect-git-config-pod.yaml'), 'utf8'))[0].toJS();
+    const podDoc = parseAllDocuments(
+      await readFile(join(FIXTURES_DIR, '000-3-inspect-git-config-pod.yaml'), 'utf8'),
+    )[0].toJS();
     podDoc.metadata.namespace = ns;
     const pod = await c.core.createNamespacedPod({ namespace: ns, body: podDoc });
     const volume = podDoc.spec.volumes.find((v: { name: string }) => v.name === 'gitconfig');
     expect(volume.csi).to.deep.include({ driver: 'connectors-csi', readOnly: true });
     const target = join(dir, 'pods', pod.metadata!.uid!, 'volumes', 'kubernetes.io~csi', 'gitconfig', 'mount');
-    const req = publishRequest(target, { name: pod.metadata!.name!, namespace: ns, uid: pod.metadata!.uid!, serviceAccount: 'default' }, volume.csi.volumeAttributes, { readonly: volume.csi.readOnly });
+    const req = publishRequest(
+      target,
+      { name: pod.metadata!.name!, namespace: ns, uid: pod.metadata!.uid!, serviceAccount: 'default' },
+      volume.csi.volumeAttributes,
+      { readonly: volume.csi.readOnly },
+    );
     await client.call('Node', 'NodePublishVolume', req);
 
     const token = await readFile(join(target, 'context.token'), 'utf8');
@@ -123,9 +155,12 @@ describe('csi: seed 000 git clone through the CSI volume, with the real componen
 
     // git clone of the original URL, HOME = the volume, no other configuration.
     const work = await mkdtemp(join(dir, 'clone-'));
-    await runCommand('git', ['clone', '--progress', `${git.url}/your-org/your-repo.git`, join(work, 'repo')], { env: gitClientEnv(target), cwd: work });
+    await runCommand('git', ['clone', '--progress', `${git.url}/your-org/your-repo.git`, join(work, 'repo')], {
+      env: gitClientEnv(target),
+      cwd: work,
+    });
     expect(await readFile(join(work, 'repo', 'README.md'), 'utf8')).to.equal('private hello\n');
-    expect((await readdir(join(work, 'repo', 'src')))).to.deep.equal(['main.txt']);
+    expect(await readdir(join(work, 'repo', 'src'))).to.deep.equal(['main.txt']);
 
     // The git server saw the Connector's credentials, injected by the proxy, never the pod's token.
     const reqs = await git.requests();
@@ -137,13 +172,20 @@ describe('csi: seed 000 git clone through the CSI volume, with the real componen
     }
     // Without the volume's configuration the same clone is refused by the git server.
     const bare = await mkdtemp(join(dir, 'bare-'));
-    const denied = await runCommand('git', ['clone', `${git.url}/your-org/your-repo.git`, join(work, 'denied')], { env: gitClientEnv(bare), cwd: work }).then(() => false, () => true);
+    const denied = await runCommand('git', ['clone', `${git.url}/your-org/your-repo.git`, join(work, 'denied')], {
+      env: gitClientEnv(bare),
+      cwd: work,
+    }).then(
+      () => false,
+      () => true,
+    );
     expect(denied).to.equal(true);
 
     // The proxy's CA, as the proxy published it, in all three CA files.
     const ca = await readProxyCA(c.kubeConfig, systemNs);
     expect(ca).to.match(/^-----BEGIN CERTIFICATE-----/);
-    for (const f of ['ca.crt', 'ca.cert', 'context.proxy.caCert']) expect(await readFile(join(target, f), 'utf8'), f).to.equal(ca);
+    for (const f of ['ca.crt', 'ca.cert', 'context.proxy.caCert'])
+      expect(await readFile(join(target, f), 'utf8'), f).to.equal(ca);
 
     expect(logs.join('\n')).to.not.include(token);
     await client.call('Node', 'NodeUnpublishVolume', { volume_id: req.volume_id, target_path: target });

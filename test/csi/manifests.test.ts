@@ -24,13 +24,23 @@ describe('csi: deployment manifests and CLI', function () {
       if (!/AlreadyExists/.test(err.message)) throw err;
     });
     const out = await c.kubectl(['apply', '--dry-run=server', ...manifests.flatMap((f) => ['-f', f])]);
-    for (const kind of ['csidriver.storage.k8s.io/connectors-csi', 'serviceaccount/connectors-csi', 'clusterrole.rbac.authorization.k8s.io/connectors-csi', 'clusterrolebinding.rbac.authorization.k8s.io/connectors-csi', 'role.rbac.authorization.k8s.io/connectors-csi', 'rolebinding.rbac.authorization.k8s.io/connectors-csi', 'daemonset.apps/connectors-csi']) {
+    for (const kind of [
+      'csidriver.storage.k8s.io/connectors-csi',
+      'serviceaccount/connectors-csi',
+      'clusterrole.rbac.authorization.k8s.io/connectors-csi',
+      'clusterrolebinding.rbac.authorization.k8s.io/connectors-csi',
+      'role.rbac.authorization.k8s.io/connectors-csi',
+      'rolebinding.rbac.authorization.k8s.io/connectors-csi',
+      'daemonset.apps/connectors-csi',
+    ]) {
       expect(out).to.contain(kind);
     }
   });
 
   it('declare the CSIDriver and DaemonSet the driver is written for', async () => {
-    const docs = (await Promise.all(manifests.map((f) => readFile(f, 'utf8')))).flatMap((t) => parseAllDocuments(t).map((d) => d.toJS()));
+    const docs = (await Promise.all(manifests.map((f) => readFile(f, 'utf8')))).flatMap((t) =>
+      parseAllDocuments(t).map((d) => d.toJS()),
+    );
     const driver = docs.find((d) => d.kind === 'CSIDriver');
     expect(driver.spec).to.deep.equal({
       attachRequired: false,
@@ -46,27 +56,61 @@ describe('csi: deployment manifests and CLI', function () {
     const [csi, registrar] = ds.spec.template.spec.containers;
     expect(csi.name).to.equal('csi-driver');
     expect(csi.securityContext.privileged).to.equal(true);
-    expect(csi.volumeMounts.find((m: { name: string }) => m.name === 'mountpoint-dir').mountPropagation).to.equal('Bidirectional');
+    expect(csi.volumeMounts.find((m: { name: string }) => m.name === 'mountpoint-dir').mountPropagation).to.equal(
+      'Bidirectional',
+    );
     expect(registrar.name).to.equal('node-driver-registrar');
-    expect(ds.spec.template.spec.volumes.map((v: { name: string }) => v.name)).to.have.members(['socket-dir', 'mountpoint-dir', 'registration-dir']);
+    expect(ds.spec.template.spec.volumes.map((v: { name: string }) => v.name)).to.have.members([
+      'socket-dir',
+      'mountpoint-dir',
+      'registration-dir',
+    ]);
     const rules = docs.find((d) => d.kind === 'ClusterRole').rules;
     expect(rules).to.deep.include({ apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] });
-    expect(rules).to.deep.include({ apiGroups: ['connectors.alauda.io'], resources: ['connectors', 'connectorclasses'], verbs: ['get', 'list', 'watch'] });
+    expect(rules).to.deep.include({
+      apiGroups: ['connectors.alauda.io'],
+      resources: ['connectors', 'connectorclasses'],
+      verbs: ['get', 'list', 'watch'],
+    });
   });
 
   it('`connectors csi` serves the CSI socket and stops on SIGTERM', async () => {
     const c = await cluster();
     const dir = await mkdtemp(join(tmpdir(), 'csi-cli-'));
     const sock = join(dir, 'csi.sock');
-    const child = spawn(process.execPath, [join(repo, 'cli/connectors.js'), 'csi', '--kubeconfig', c.kubeconfigPath, '--endpoint', `unix://${sock}`, '--node-id', 'cli-node', '--health-port', '0', '--mounter', 'dir'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: 'connectors-system' },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(repo, 'cli/connectors.js'),
+        'csi',
+        '--kubeconfig',
+        c.kubeconfigPath,
+        '--endpoint',
+        `unix://${sock}`,
+        '--node-id',
+        'cli-node',
+        '--health-port',
+        '0',
+        '--mounter',
+        'dir',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: 'connectors-system' },
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     try {
-      for (const deadline = Date.now() + 30_000; !(await stat(sock).then(() => true, () => false)); await sleep(100)) {
+      for (
+        const deadline = Date.now() + 30_000;
+        !(await stat(sock).then(
+          () => true,
+          () => false,
+        ));
+        await sleep(100)
+      ) {
         if (Date.now() > deadline) throw new Error(`no socket: ${stderr}`);
       }
       const client = csiClient(`unix://${sock}`);

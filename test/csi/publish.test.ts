@@ -11,11 +11,18 @@ import { startCsiDriver } from '../../csi/index.ts';
 import { jwtClaims, setupCsi, type CsiEnv } from './fixture.ts';
 import { csiClient, publishRequest, type RpcError } from './client.ts';
 
-const exists = (p: string) => lstat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
 
 async function mountId(target: string): Promise<string | undefined> {
   const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return text.split('\n').map((l) => l.split(' ')).find((f) => f[4] === target)?.[0];
+  return text
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[4] === target)?.[0];
 }
 
 describe('csi: NodePublishVolume against the real apiserver', function () {
@@ -39,7 +46,17 @@ describe('csi: NodePublishVolume against the real apiserver', function () {
   it('renders the seed volume (connector.name, configuration.names: gitconfig) into a tmpfs with the built-in files', async () => {
     const { target } = await env.publish({ 'connector.name': 'git-connector', 'configuration.names': 'gitconfig' });
     const set = await files(target);
-    expect([...set.keys()].sort()).to.deep.equal(['.env', '.gitconfig', 'ca.cert', 'ca.crt', 'connector.status.proxyAddress', 'context.proxy.caCert', 'context.token', 'http.proxy', 'https.proxy']);
+    expect([...set.keys()].sort()).to.deep.equal([
+      '.env',
+      '.gitconfig',
+      'ca.cert',
+      'ca.crt',
+      'connector.status.proxyAddress',
+      'context.proxy.caCert',
+      'context.token',
+      'http.proxy',
+      'https.proxy',
+    ]);
     const token = set.get('context.token')!;
     expect(await readFile(join(target, '.gitconfig'), 'utf8')).to.equal(
       `[http]\n    extraHeader = Authorization: Basic ${Buffer.from(':' + token).toString('base64')}\n` +
@@ -53,9 +70,16 @@ describe('csi: NodePublishVolume against the real apiserver', function () {
     if (env.driver.mounter.kind === 'tmpfs') expect((await mountPoints()).has(target)).to.equal(true);
   });
 
-  it('issues a token for the pod\'s ServiceAccount, bound to the pod, audience connectors-proxy, 30m by default and token.expiration otherwise', async () => {
-    for (const [attr, seconds] of [[undefined, 1800], ['60m', 3600], ['1h30m', 5400]] as const) {
-      const { target } = await env.publish({ connectors: 'git-connector', ...(attr ? { 'token.expiration': attr } : {}) });
+  it("issues a token for the pod's ServiceAccount, bound to the pod, audience connectors-proxy, 30m by default and token.expiration otherwise", async () => {
+    for (const [attr, seconds] of [
+      [undefined, 1800],
+      ['60m', 3600],
+      ['1h30m', 5400],
+    ] as const) {
+      const { target } = await env.publish({
+        connectors: 'git-connector',
+        ...(attr ? { 'token.expiration': attr } : {}),
+      });
       const claims = jwtClaims((await files(target)).get('context.token')!);
       expect(claims.aud).to.deep.equal(['connectors-proxy']);
       expect(claims.sub).to.equal(`system:serviceaccount:${env.ns}:default`);
@@ -65,13 +89,25 @@ describe('csi: NodePublishVolume against the real apiserver', function () {
   });
 
   it('uses the token kubelet requested (volume_context, or secrets per KEP-5538) when it does not outlive token.expiration', async () => {
-    const kubeletToken = await env.c.createToken(env.ns, 'default', { audience: 'connectors-proxy', expirationSeconds: 3600, boundPod: env.pod });
+    const kubeletToken = await env.c.createToken(env.ns, 'default', {
+      audience: 'connectors-proxy',
+      expirationSeconds: 3600,
+      boundPod: env.pod,
+    });
     tokensSeen.add(kubeletToken);
-    const tokens = JSON.stringify({ 'connectors-proxy': { token: kubeletToken, expirationTimestamp: new Date(Date.now() + 3600_000).toISOString() } });
+    const tokens = JSON.stringify({
+      'connectors-proxy': { token: kubeletToken, expirationTimestamp: new Date(Date.now() + 3600_000).toISOString() },
+    });
     const key = 'csi.storage.k8s.io/serviceAccount.tokens';
-    const viaContext = await env.publish({ connectors: 'git-connector', 'token.expiration': '60m' }, { extraContext: { [key]: tokens } });
+    const viaContext = await env.publish(
+      { connectors: 'git-connector', 'token.expiration': '60m' },
+      { extraContext: { [key]: tokens } },
+    );
     expect((await files(viaContext.target)).get('context.token')).to.equal(kubeletToken);
-    const viaSecrets = await env.publish({ connectors: 'git-connector', 'token.expiration': '60m' }, { secrets: { [key]: tokens } });
+    const viaSecrets = await env.publish(
+      { connectors: 'git-connector', 'token.expiration': '60m' },
+      { secrets: { [key]: tokens } },
+    );
     expect((await files(viaSecrets.target)).get('context.token')).to.equal(kubeletToken);
     // 30m requested: kubelet's 1h token would outlive it, so the driver issues its own.
     const shorter = await env.publish({ connectors: 'git-connector' }, { extraContext: { [key]: tokens } });
@@ -84,25 +120,44 @@ describe('csi: NodePublishVolume against the real apiserver', function () {
     const plain = await files((await env.publish({ connectors: 'git-connector' })).target);
     expect([...plain.keys()]).to.not.include('.gitconfig');
     expect(plain.size).to.equal(8);
-    const noToken = await files((await env.publish({ connectors: 'git-connector', 'configuration.names': '!context.token' })).target);
+    const noToken = await files(
+      (await env.publish({ connectors: 'git-connector', 'configuration.names': '!context.token' })).target,
+    );
     expect(noToken.has('context.token')).to.equal(false);
     expect(noToken.size).to.equal(7);
-    const config1 = await files((await env.publish({ connectors: 'git-connector', 'configuration.names': 'config1,!config1.conf' })).target);
+    const config1 = await files(
+      (await env.publish({ connectors: 'git-connector', 'configuration.names': 'config1,!config1.conf' })).target,
+    );
     expect(config1.get('config1.extra')).to.equal('two\n');
     expect(config1.has('config1.conf')).to.equal(false);
   });
 
   it('injects configuration params over declared defaults', async () => {
-    const { target } = await env.publish({ connectors: 'git-connector', 'configuration.names': 'npmrc', 'configuration.params': '{"npmrc":{"registry":"npm-proxy"}}' });
+    const { target } = await env.publish({
+      connectors: 'git-connector',
+      'configuration.names': 'npmrc',
+      'configuration.params': '{"npmrc":{"registry":"npm-proxy"}}',
+    });
     expect(await readFile(join(target, '.npmrc'), 'utf8')).to.equal('registry=npm-proxy\nstrict-ssl=true\n');
   });
 
   it('republishes by rewriting the files atomically, not the mount, with a fresh token', async () => {
     const key = 'csi.storage.k8s.io/serviceAccount.tokens';
     const mk = async () => {
-      const t = await env.c.createToken(env.ns, 'default', { audience: 'connectors-proxy', expirationSeconds: 3600, boundPod: env.pod });
+      const t = await env.c.createToken(env.ns, 'default', {
+        audience: 'connectors-proxy',
+        expirationSeconds: 3600,
+        boundPod: env.pod,
+      });
       tokensSeen.add(t);
-      return { t, ctx: { [key]: JSON.stringify({ 'connectors-proxy': { token: t, expirationTimestamp: new Date(Date.now() + 3600_000).toISOString() } }) } };
+      return {
+        t,
+        ctx: {
+          [key]: JSON.stringify({
+            'connectors-proxy': { token: t, expirationTimestamp: new Date(Date.now() + 3600_000).toISOString() },
+          }),
+        },
+      };
     };
     const first = await mk();
     const attrs = { connectors: 'git-connector', 'configuration.names': 'gitconfig', 'token.expiration': '1h' };
@@ -119,16 +174,22 @@ describe('csi: NodePublishVolume against the real apiserver', function () {
     expect(gen2).to.not.equal(gen1);
     expect(await mountId(target)).to.equal(mount1);
     expect(await readFile(join(target, 'context.token'), 'utf8')).to.equal(second.t);
-    expect(await readFile(join(target, '.gitconfig'), 'utf8')).to.contain(Buffer.from(':' + second.t).toString('base64'));
+    expect(await readFile(join(target, '.gitconfig'), 'utf8')).to.contain(
+      Buffer.from(':' + second.t).toString('base64'),
+    );
     expect((await readdir(target)).filter((e) => e.startsWith('..'))).to.have.members(['..data', gen2]);
   });
 
   it('unpublishes idempotently and removes the target path', async () => {
     const { target, volumeId } = await env.publish({ connectors: 'git-connector' });
-    for (let i = 0; i < 2; i++) await env.client.call('Node', 'NodeUnpublishVolume', { volume_id: volumeId, target_path: target });
+    for (let i = 0; i < 2; i++)
+      await env.client.call('Node', 'NodeUnpublishVolume', { volume_id: volumeId, target_path: target });
     expect(await exists(target)).to.equal(false);
     expect((await mountPoints()).has(target)).to.equal(false);
-    await env.client.call('Node', 'NodeUnpublishVolume', { volume_id: 'never-published', target_path: env.target('never') });
+    await env.client.call('Node', 'NodeUnpublishVolume', {
+      volume_id: 'never-published',
+      target_path: env.target('never'),
+    });
   });
 
   it('never writes a token, nor the volume context or secrets, to its logs', () => {
@@ -137,7 +198,10 @@ describe('csi: NodePublishVolume against the real apiserver', function () {
     expect(env.logs.filter((l) => l.includes('"volume published"')).length).to.be.greaterThan(5);
     expect(tokensSeen.size).to.be.greaterThan(5);
     for (const t of tokensSeen) expect(text.includes(t), 'a token appeared in the driver logs').to.equal(false);
-    for (const t of tokensSeen) expect(text.includes(Buffer.from(':' + t).toString('base64')), 'a Basic header appeared in the logs').to.equal(false);
+    for (const t of tokensSeen)
+      expect(text.includes(Buffer.from(':' + t).toString('base64')), 'a Basic header appeared in the logs').to.equal(
+        false,
+      );
     expect(text).to.not.include('serviceAccount.tokens');
     expect(text).to.not.include('csi.storage.k8s.io/pod.uid');
   });
@@ -169,7 +233,10 @@ describe('csi: scope and multi-connector against the real apiserver', function (
     await env.publish({ 'connector.name': 'shared', 'connector.namespace': group }, { pod: memberPod });
     const outsider = await env.c.createNamespace('csi-outsider');
     const outsiderPod = await env.createPod(outsider);
-    const denied = await env.publish({ connectors: `${group}/shared` }, { pod: outsiderPod }).then(() => undefined, (e: RpcError) => e);
+    const denied = await env.publish({ connectors: `${group}/shared` }, { pod: outsiderPod }).then(
+      () => undefined,
+      (e: RpcError) => e,
+    );
     expect(denied?.code).to.equal(status.PERMISSION_DENIED);
     expect(denied?.details).to.contain(`pods in namespace "${outsider}" may not use connector "${group}/shared"`);
     await env.connectors.delete(publicName, 'kube-public');
@@ -191,8 +258,12 @@ describe('csi: scope and multi-connector against the real apiserver', function (
       }
     }
     const gitconfig = await readFile(join(target, '.gitconfig'), 'utf8');
-    expect(gitconfig).to.contain(`[url "http://c-a.${env.ns}.svc.cluster.local"]\n    insteadOf = https://github.com\n[url "http://c-b.${env.ns}.svc.cluster.local"]\n    insteadOf = https://gitlab.com\n`);
-    expect(await readFile(join(target, 'connector.status.proxyAddress'), 'utf8')).to.equal(`http://c-b.${env.ns}.svc.cluster.local`);
+    expect(gitconfig).to.contain(
+      `[url "http://c-a.${env.ns}.svc.cluster.local"]\n    insteadOf = https://github.com\n[url "http://c-b.${env.ns}.svc.cluster.local"]\n    insteadOf = https://gitlab.com\n`,
+    );
+    expect(await readFile(join(target, 'connector.status.proxyAddress'), 'utf8')).to.equal(
+      `http://c-b.${env.ns}.svc.cluster.local`,
+    );
     await env.setFlag('enable-multi-connector', false);
   });
 });
@@ -210,37 +281,100 @@ describe('csi: NodePublishVolume errors, each leaving nothing at the target path
   });
   after(async () => env?.stop());
 
-  const cases: Array<{ name: string; attrs: () => Record<string, string>; readonly?: boolean; ephemeral?: boolean; code: status; message: string | RegExp | (() => string) }> = [
-    { name: 'a missing connector', attrs: () => ({ 'connector.name': 'git-github' }), code: status.NOT_FOUND, message: 'connector "git-github" not found' },
-    { name: 'an unknown configuration (with an exclusion)', attrs: () => ({ connectors: 'git-connector', 'configuration.names': 'nonexistent,!context.token' }), code: status.NOT_FOUND, message: () => `configuration "nonexistent" not found in connectorclass "${env.className}"` },
-    { name: 'configuration.params that is not JSON', attrs: () => ({ connectors: 'git-connector', 'configuration.names': 'npmrc', 'configuration.params': '{npmrc' }), code: status.INVALID_ARGUMENT, message: /^invalid volume attribute "configuration\.params": not valid JSON/ },
-    { name: 'a missing required param', attrs: () => ({ connectors: 'git-connector', 'configuration.names': 'npmrc' }), code: status.INVALID_ARGUMENT, message: /requires parameter "registry"/ },
-    { name: 'a writable volume', attrs: () => ({ connectors: 'git-connector' }), readonly: false, code: status.INVALID_ARGUMENT, message: 'readOnly must be true: set readOnly: true on the csi volume of driver connectors-csi' },
-    { name: 'a persistent (non-ephemeral) volume', attrs: () => ({ connectors: 'git-connector' }), ephemeral: false, code: status.INVALID_ARGUMENT, message: /^only ephemeral inline volumes are supported/ },
-    { name: 'no connector at all', attrs: () => ({ 'configuration.names': 'gitconfig' }), code: status.INVALID_ARGUMENT, message: 'volume attribute "connectors" (or the deprecated "connector.name") is required' },
-    { name: 'a bad token.expiration', attrs: () => ({ connectors: 'git-connector', 'token.expiration': '30' }), code: status.INVALID_ARGUMENT, message: 'invalid volume attribute "token.expiration": time: missing unit in duration "30"' },
+  const cases: Array<{
+    name: string;
+    attrs: () => Record<string, string>;
+    readonly?: boolean;
+    ephemeral?: boolean;
+    code: status;
+    message: string | RegExp | (() => string);
+  }> = [
     {
-      name: 'a connector outside the pod\'s scope',
+      name: 'a missing connector',
+      attrs: () => ({ 'connector.name': 'git-github' }),
+      code: status.NOT_FOUND,
+      message: 'connector "git-github" not found',
+    },
+    {
+      name: 'an unknown configuration (with an exclusion)',
+      attrs: () => ({ connectors: 'git-connector', 'configuration.names': 'nonexistent,!context.token' }),
+      code: status.NOT_FOUND,
+      message: () => `configuration "nonexistent" not found in connectorclass "${env.className}"`,
+    },
+    {
+      name: 'configuration.params that is not JSON',
+      attrs: () => ({ connectors: 'git-connector', 'configuration.names': 'npmrc', 'configuration.params': '{npmrc' }),
+      code: status.INVALID_ARGUMENT,
+      message: /^invalid volume attribute "configuration\.params": not valid JSON/,
+    },
+    {
+      name: 'a missing required param',
+      attrs: () => ({ connectors: 'git-connector', 'configuration.names': 'npmrc' }),
+      code: status.INVALID_ARGUMENT,
+      message: /requires parameter "registry"/,
+    },
+    {
+      name: 'a writable volume',
+      attrs: () => ({ connectors: 'git-connector' }),
+      readonly: false,
+      code: status.INVALID_ARGUMENT,
+      message: 'readOnly must be true: set readOnly: true on the csi volume of driver connectors-csi',
+    },
+    {
+      name: 'a persistent (non-ephemeral) volume',
+      attrs: () => ({ connectors: 'git-connector' }),
+      ephemeral: false,
+      code: status.INVALID_ARGUMENT,
+      message: /^only ephemeral inline volumes are supported/,
+    },
+    {
+      name: 'no connector at all',
+      attrs: () => ({ 'configuration.names': 'gitconfig' }),
+      code: status.INVALID_ARGUMENT,
+      message: 'volume attribute "connectors" (or the deprecated "connector.name") is required',
+    },
+    {
+      name: 'a bad token.expiration',
+      attrs: () => ({ connectors: 'git-connector', 'token.expiration': '30' }),
+      code: status.INVALID_ARGUMENT,
+      message: 'invalid volume attribute "token.expiration": time: missing unit in duration "30"',
+    },
+    {
+      name: "a connector outside the pod's scope",
       attrs: () => ({ connectors: `${other}/foreign` }),
       code: status.PERMISSION_DENIED,
-      message: () => `permission denied: pods in namespace "${env.ns}" may not use connector "${other}/foreign" (usable from its own namespace, from anywhere when in kube-public, or from the members of its project)`,
+      message: () =>
+        `permission denied: pods in namespace "${env.ns}" may not use connector "${other}/foreign" (usable from its own namespace, from anywhere when in kube-public, or from the members of its project)`,
     },
     {
       name: 'several connectors with enable-multi-connector off',
       attrs: () => ({ connectors: 'git-connector,second' }),
       code: status.FAILED_PRECONDITION,
-      message: () => `several connectors in one volume (${env.ns}/git-connector, ${env.ns}/second) need the feature flag enable-multi-connector: set enable-multi-connector: "true" in ConfigMap connectors-config of namespace ${env.systemNs}, or mount one connector per volume`,
+      message: () =>
+        `several connectors in one volume (${env.ns}/git-connector, ${env.ns}/second) need the feature flag enable-multi-connector: set enable-multi-connector: "true" in ConfigMap connectors-config of namespace ${env.systemNs}, or mount one connector per volume`,
     },
-    { name: 'a template error', attrs: () => ({ connectors: 'git-connector', 'configuration.names': 'broken' }), code: status.INTERNAL, message: /^failed to generate configuration: configuration "broken" of connectorclass "csi-err-[0-9a-f]+": template: broken\.conf:1: function "nosuchfunction" not defined$/ },
+    {
+      name: 'a template error',
+      attrs: () => ({ connectors: 'git-connector', 'configuration.names': 'broken' }),
+      code: status.INTERNAL,
+      message:
+        /^failed to generate configuration: configuration "broken" of connectorclass "csi-err-[0-9a-f]+": template: broken\.conf:1: function "nosuchfunction" not defined$/,
+    },
   ];
 
   for (const tc of cases) {
     it(`rejects ${tc.name}`, async () => {
       const target = env.target();
-      const err = await env.publish(tc.attrs(), { target, readonly: tc.readonly, extraContext: tc.ephemeral === false ? { 'csi.storage.k8s.io/ephemeral': 'false' } : {} }).then(
-        () => undefined,
-        (e: RpcError) => e,
-      );
+      const err = await env
+        .publish(tc.attrs(), {
+          target,
+          readonly: tc.readonly,
+          extraContext: tc.ephemeral === false ? { 'csi.storage.k8s.io/ephemeral': 'false' } : {},
+        })
+        .then(
+          () => undefined,
+          (e: RpcError) => e,
+        );
       expect(err, 'publish should fail').to.not.equal(undefined);
       expect(status[err!.code]).to.equal(status[tc.code]);
       const want = typeof tc.message === 'function' ? tc.message() : tc.message;
@@ -263,12 +397,22 @@ describe('csi: NodePublishVolume errors, each leaving nothing at the target path
         await mkdir(join(t, '..data_tmp', 'blocker'), { recursive: true });
       },
     };
-    const driver = await startCsiDriver(env.c.kubeConfig, { endpoint: `unix://${join(env.dir, 'faulty.sock')}`, nodeId: 'faulty', systemNamespace: env.systemNs, mounter: faulty });
+    const driver = await startCsiDriver(env.c.kubeConfig, {
+      endpoint: `unix://${join(env.dir, 'faulty.sock')}`,
+      nodeId: 'faulty',
+      systemNamespace: env.systemNs,
+      mounter: faulty,
+    });
     const client = csiClient(driver.endpoint);
     try {
       await driver.synced;
       const target = env.target();
-      const err = await client.call('Node', 'NodePublishVolume', publishRequest(target, env.pod, { connectors: 'git-connector' })).then(() => undefined, (e: RpcError) => e);
+      const err = await client
+        .call('Node', 'NodePublishVolume', publishRequest(target, env.pod, { connectors: 'git-connector' }))
+        .then(
+          () => undefined,
+          (e: RpcError) => e,
+        );
       expect(err?.code).to.equal(status.INTERNAL);
       expect(err?.details).to.match(new RegExp(`^failed to write volume at ${target}: `));
       expect(await exists(target)).to.equal(false);
@@ -280,9 +424,18 @@ describe('csi: NodePublishVolume errors, each leaving nothing at the target path
 
   it('rejects requests without volume_id, target_path or volume_capability with InvalidArgument before reading attributes', async () => {
     for (const missing of ['volume_id', 'target_path', 'volume_capability']) {
-      const req: Record<string, unknown> = { volume_id: 'v', target_path: env.target(), volume_capability: { mount: {} }, readonly: true, volume_context: {} };
+      const req: Record<string, unknown> = {
+        volume_id: 'v',
+        target_path: env.target(),
+        volume_capability: { mount: {} },
+        readonly: true,
+        volume_context: {},
+      };
       delete req[missing];
-      const err = await env.client.call('Node', 'NodePublishVolume', req).then(() => undefined, (e: RpcError) => e);
+      const err = await env.client.call('Node', 'NodePublishVolume', req).then(
+        () => undefined,
+        (e: RpcError) => e,
+      );
       expect(err?.code, missing).to.equal(status.INVALID_ARGUMENT);
       expect(err?.details).to.equal(`${missing} is required`);
     }

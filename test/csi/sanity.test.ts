@@ -48,7 +48,11 @@ describe('csi: csi-sanity against connectors-csi', function () {
     const c = await cluster();
     dir = await mkdtemp(join(tmpdir(), 'csi-sanity-'));
     restoreLogs = setLogSink(() => {});
-    driver = await startCsiDriver(c.kubeConfig, { endpoint: `unix://${join(dir, 'csi.sock')}`, nodeId: 'sanity-node', systemNamespace: 'connectors-system' });
+    driver = await startCsiDriver(c.kubeConfig, {
+      endpoint: `unix://${join(dir, 'csi.sock')}`,
+      nodeId: 'sanity-node',
+      systemNamespace: 'connectors-system',
+    });
   });
 
   after(async () => {
@@ -79,9 +83,16 @@ describe('csi: csi-sanity against connectors-csi', function () {
     // Every Identity and Node spec csi-sanity ran passed, and each skip is one of csi-sanity's own.
     const skips = [...new Set([...output.matchAll(/^\s+\[SKIPPED\] (?!in \[)(.+)$/gm)].map((m) => m[1].trim()))];
     process.stdout.write(`      csi-sanity skipped by itself: ${skips.join(' | ')}\n`);
-    const own = /not supported|^CreateTargetPathCmd was set, but CheckPathCmd was not|does not have single node multi writer capability|^Config\.IdempotentCount/;
-    expect(skips.filter((reason) => !own.test(reason)), 'skips that are not csi-sanity\'s own').to.deep.equal([]);
-    const summary = /Ran (\d+) of (\d+) Specs[\s\S]*?(SUCCESS|FAIL)! -- (\d+) Passed \| (\d+) Failed \| (\d+) Pending \| (\d+) Skipped/.exec(output);
+    const own =
+      /not supported|^CreateTargetPathCmd was set, but CheckPathCmd was not|does not have single node multi writer capability|^Config\.IdempotentCount/;
+    expect(
+      skips.filter((reason) => !own.test(reason)),
+      "skips that are not csi-sanity's own",
+    ).to.deep.equal([]);
+    const summary =
+      /Ran (\d+) of (\d+) Specs[\s\S]*?(SUCCESS|FAIL)! -- (\d+) Passed \| (\d+) Failed \| (\d+) Pending \| (\d+) Skipped/.exec(
+        output,
+      );
     expect(summary, output.slice(-4000)).to.not.equal(null);
     const [, ran, total, verdict, passed, failed] = summary!;
     process.stdout.write(`      csi-sanity: ran ${ran} of ${total} specs: ${passed} passed, ${failed} failed\n`);

@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { parseConnectors, parseParams, parseSelectors, parseTokenExpiration, parseVolumeRequest, kubeletToken } from '../../csi/attributes.ts';
+import {
+  parseConnectors,
+  parseParams,
+  parseSelectors,
+  parseTokenExpiration,
+  parseVolumeRequest,
+  kubeletToken,
+} from '../../csi/attributes.ts';
 import { parseGoDuration } from '../../csi/duration.ts';
 import { inScope } from '../../csi/scope.ts';
 import { renderVolume, forwardProxyWithAuth, type ResolvedConnector } from '../../csi/render.ts';
@@ -42,7 +49,8 @@ describe('csi: Go durations (token.expiration)', () => {
     ['10x', 'time: unknown unit "x" in duration "10x"'],
     ['m', 'time: invalid duration "m"'],
   ];
-  for (const [text, message] of bad) it(`rejects ${JSON.stringify(text)} as Go does`, () => expect(() => parseGoDuration(text)).to.throw(message));
+  for (const [text, message] of bad)
+    it(`rejects ${JSON.stringify(text)} as Go does`, () => expect(() => parseGoDuration(text)).to.throw(message));
   it('token.expiration defaults to 30m and must be at least 10m', () => {
     expect(parseTokenExpiration(undefined)).to.equal(1800);
     expect(parseTokenExpiration('60m')).to.equal(3600);
@@ -58,27 +66,42 @@ describe('csi: volume attributes', () => {
       { namespace: 'ns2', name: 'b' },
     ]);
   });
-  it('reads the deprecated connector.name + connector.namespace (empty namespace = the pod\'s)', () => {
-    expect(parseConnectors({ 'connector.name': 'git-connector' }, 'p')).to.deep.equal([{ namespace: 'p', name: 'git-connector' }]);
-    expect(parseConnectors({ 'connector.name': 'x', 'connector.namespace': '' }, 'p')).to.deep.equal([{ namespace: 'p', name: 'x' }]);
-    expect(parseConnectors({ 'connector.name': 'x', 'connector.namespace': 'kube-public' }, 'p')).to.deep.equal([{ namespace: 'kube-public', name: 'x' }]);
+  it("reads the deprecated connector.name + connector.namespace (empty namespace = the pod's)", () => {
+    expect(parseConnectors({ 'connector.name': 'git-connector' }, 'p')).to.deep.equal([
+      { namespace: 'p', name: 'git-connector' },
+    ]);
+    expect(parseConnectors({ 'connector.name': 'x', 'connector.namespace': '' }, 'p')).to.deep.equal([
+      { namespace: 'p', name: 'x' },
+    ]);
+    expect(parseConnectors({ 'connector.name': 'x', 'connector.namespace': 'kube-public' }, 'p')).to.deep.equal([
+      { namespace: 'kube-public', name: 'x' },
+    ]);
   });
   it('accepts connectors and connector.name together only when they agree', () => {
     expect(parseConnectors({ connectors: 'x', 'connector.name': 'x' }, 'p')).to.have.length(1);
-    expect(code(() => parseConnectors({ connectors: 'x', 'connector.name': 'y' }, 'p')).code).to.equal(status.INVALID_ARGUMENT);
+    expect(code(() => parseConnectors({ connectors: 'x', 'connector.name': 'y' }, 'p')).code).to.equal(
+      status.INVALID_ARGUMENT,
+    );
   });
   const invalid: Array<[string, Record<string, string>]> = [
     ['no connector', {}],
     ['a bad name', { connectors: 'Bad_Name' }],
     ['three path parts', { connectors: 'a/b/c' }],
   ];
-  for (const [what, attrs] of invalid) it(`rejects ${what} with InvalidArgument`, () => expect(code(() => parseConnectors(attrs, 'p')).code).to.equal(status.INVALID_ARGUMENT));
+  for (const [what, attrs] of invalid)
+    it(`rejects ${what} with InvalidArgument`, () =>
+      expect(code(() => parseConnectors(attrs, 'p')).code).to.equal(status.INVALID_ARGUMENT));
   it('splits configuration.names into includes and !file excludes', () => {
-    expect(parseSelectors('config1, !config1.conf,!context.token,config1')).to.deep.equal({ includes: ['config1'], excludes: ['config1.conf', 'context.token'] });
+    expect(parseSelectors('config1, !config1.conf,!context.token,config1')).to.deep.equal({
+      includes: ['config1'],
+      excludes: ['config1.conf', 'context.token'],
+    });
     expect(parseSelectors(undefined)).to.deep.equal({ includes: [], excludes: [] });
   });
   it('parses configuration.params as {config: {param: value}}', () => {
-    expect(parseParams('{"npmrc":{"registry":"npm-proxy","strictSSL":false}}')).to.deep.equal({ npmrc: { registry: 'npm-proxy', strictSSL: 'false' } });
+    expect(parseParams('{"npmrc":{"registry":"npm-proxy","strictSSL":false}}')).to.deep.equal({
+      npmrc: { registry: 'npm-proxy', strictSSL: 'false' },
+    });
     expect(parseParams('')).to.deep.equal({});
     for (const bad of ['{npmrc', '[1]', '{"npmrc":"x"}', '{"npmrc":{"a":{"b":1}}}']) {
       const e = code(() => parseParams(bad));
@@ -92,27 +115,53 @@ describe('csi: volume attributes', () => {
     expect(e.message).to.contain('podInfoOnMount');
   });
   it('takes kubelet tokens from secrets first (KEP-5538), then volume_context', () => {
-    const json = (t: string) => JSON.stringify({ 'connectors-proxy': { token: t, expirationTimestamp: '2030-01-01T00:00:00Z' }, other: { token: 'no' } });
+    const json = (t: string) =>
+      JSON.stringify({
+        'connectors-proxy': { token: t, expirationTimestamp: '2030-01-01T00:00:00Z' },
+        other: { token: 'no' },
+      });
     const key = 'csi.storage.k8s.io/serviceAccount.tokens';
     expect(kubeletToken({ [key]: json('ctx') }, { [key]: json('sec') }, 'connectors-proxy')?.token).to.equal('sec');
-    expect(kubeletToken({ [key]: json('ctx') }, {}, 'connectors-proxy')).to.deep.equal({ token: 'ctx', expiresAt: Date.parse('2030-01-01T00:00:00Z') });
-    expect(kubeletToken({ [key]: JSON.stringify({ other: { token: 'x' } }) }, {}, 'connectors-proxy')).to.equal(undefined);
+    expect(kubeletToken({ [key]: json('ctx') }, {}, 'connectors-proxy')).to.deep.equal({
+      token: 'ctx',
+      expiresAt: Date.parse('2030-01-01T00:00:00Z'),
+    });
+    expect(kubeletToken({ [key]: JSON.stringify({ other: { token: 'x' } }) }, {}, 'connectors-proxy')).to.equal(
+      undefined,
+    );
   });
 });
 
 describe('csi: connector scope', () => {
-  const cases: Array<[string, string, Record<string, string> | undefined, string, Record<string, string> | undefined, boolean]> = [
+  const cases: Array<
+    [string, string, Record<string, string> | undefined, string, Record<string, string> | undefined, boolean]
+  > = [
     ['same namespace', 'ns-1', undefined, 'ns-1', undefined, true],
     ['kube-public from anywhere', 'default', undefined, 'kube-public', undefined, true],
-    ['project member', 'ns1', { 'cpaas.io/project': 'group-1' }, 'group-1', { 'cpaas.io/inner-namespace': 'group-1' }, true],
+    [
+      'project member',
+      'ns1',
+      { 'cpaas.io/project': 'group-1' },
+      'group-1',
+      { 'cpaas.io/inner-namespace': 'group-1' },
+      true,
+    ],
     ['the group namespace itself', 'group-1', undefined, 'proj-ns', { 'cpaas.io/inner-namespace': 'group-1' }, true],
-    ['a namespace of another project', 'other', { 'cpaas.io/project': 'group-2' }, 'group-1', { 'cpaas.io/inner-namespace': 'group-1' }, false],
+    [
+      'a namespace of another project',
+      'other',
+      { 'cpaas.io/project': 'group-2' },
+      'group-1',
+      { 'cpaas.io/inner-namespace': 'group-1' },
+      false,
+    ],
     ['an unlabelled namespace', 'other', undefined, 'group-1', { 'cpaas.io/inner-namespace': 'group-1' }, false],
     ['an ordinary namespace', 'ns-1', undefined, 'default', undefined, false],
     ['member label without a project namespace', 'ns1', { 'cpaas.io/project': 'default' }, 'default', undefined, false],
   ];
   for (const [what, podNs, podLabels, connNs, connLabels, allowed] of cases) {
-    it(`${what}: ${allowed ? 'allowed' : 'denied'}`, () => expect(inScope(podNs, podLabels, connNs, connLabels)).to.equal(allowed));
+    it(`${what}: ${allowed ? 'allowed' : 'denied'}`, () =>
+      expect(inScope(podNs, podLabels, connNs, connLabels)).to.equal(allowed));
   }
 });
 
@@ -146,7 +195,10 @@ function gitClass(extra: Partial<ConnectorClass['spec']> = {}): ConnectorClass {
         {
           name: 'npmrc',
           params: [{ name: 'registry' }, { name: 'strictSSL', default: 'true' }],
-          data: { '.npmrc': 'registry={{ .configurations.registry }}\nstrict-ssl={{ .configurations.strictSSL }}\nname={{ .connector.metadata.name }} gen={{ .connector.metadata.generation }} class={{ .connectorclass.metadata.name }} {{ .connectorclass.proxyAddress }}\n' },
+          data: {
+            '.npmrc':
+              'registry={{ .configurations.registry }}\nstrict-ssl={{ .configurations.strictSSL }}\nname={{ .connector.metadata.name }} gen={{ .connector.metadata.generation }} class={{ .connectorclass.metadata.name }} {{ .connectorclass.proxyAddress }}\n',
+          },
         },
         { name: 'config1', data: { 'config1.conf': 'one', 'config1.extra': 'two' } },
         { name: 'override', data: { '.gitconfig': 'overridden' } },
@@ -161,12 +213,40 @@ describe('csi: rendering', () => {
   const token = 'eyJhbGciOiJSUzI1NiJ9.payload.sig';
   const proxy = 'http://proxy.example:8080';
   const base = (connectors: ResolvedConnector[], o: Partial<Parameters<typeof renderVolume>[0]> = {}) =>
-    renderVolume({ connectors, includes: [], excludes: [], params: {}, token, caCert: 'PEM', forwardProxyURL: proxy, ...o });
-  const one = [{ connector: connector('demo', 'git-connector', 'https://github.com', 'http://c-git-connector.demo.svc.cluster.local'), cls: gitClass() }];
+    renderVolume({
+      connectors,
+      includes: [],
+      excludes: [],
+      params: {},
+      token,
+      caCert: 'PEM',
+      forwardProxyURL: proxy,
+      ...o,
+    });
+  const one = [
+    {
+      connector: connector(
+        'demo',
+        'git-connector',
+        'https://github.com',
+        'http://c-git-connector.demo.svc.cluster.local',
+      ),
+      cls: gitClass(),
+    },
+  ];
 
   it('writes only the built-in files when configuration.names is omitted', () => {
     const files = base(one);
-    expect([...files.keys()].sort()).to.deep.equal(['.env', 'ca.cert', 'ca.crt', 'connector.status.proxyAddress', 'context.proxy.caCert', 'context.token', 'http.proxy', 'https.proxy']);
+    expect([...files.keys()].sort()).to.deep.equal([
+      '.env',
+      'ca.cert',
+      'ca.crt',
+      'connector.status.proxyAddress',
+      'context.proxy.caCert',
+      'context.token',
+      'http.proxy',
+      'https.proxy',
+    ]);
     const url = `http://demo%2Fgit-connector:${token}@proxy.example:8080`;
     expect(files.get('http.proxy')).to.equal(url);
     expect(files.get('https.proxy')).to.equal(url);
@@ -179,12 +259,16 @@ describe('csi: rendering', () => {
   it('renders the gitconfig in the documented form', () => {
     const files = base(one, { includes: ['gitconfig'] });
     const b64 = Buffer.from(`:${token}`).toString('base64');
-    expect(files.get('.gitconfig')).to.equal(`[http]\n    extraHeader = Authorization: Basic ${b64}\n[url "http://c-git-connector.demo.svc.cluster.local"]\n    insteadOf = https://github.com\n`);
+    expect(files.get('.gitconfig')).to.equal(
+      `[http]\n    extraHeader = Authorization: Basic ${b64}\n[url "http://c-git-connector.demo.svc.cluster.local"]\n    insteadOf = https://github.com\n`,
+    );
   });
 
-  it('applies declared defaults, the volume\'s params, and exposes .connector and .connectorclass', () => {
+  it("applies declared defaults, the volume's params, and exposes .connector and .connectorclass", () => {
     const files = base(one, { includes: ['npmrc'], params: { npmrc: { registry: 'npm-proxy' } } });
-    expect(files.get('.npmrc')).to.equal('registry=npm-proxy\nstrict-ssl=true\nname=git-connector gen=3 class=git http://connectors-proxy-service.connectors-system.svc.cluster.local\n');
+    expect(files.get('.npmrc')).to.equal(
+      'registry=npm-proxy\nstrict-ssl=true\nname=git-connector gen=3 class=git http://connectors-proxy-service.connectors-system.svc.cluster.local\n',
+    );
   });
 
   it('rejects a missing required param with InvalidArgument', () => {
@@ -200,7 +284,7 @@ describe('csi: rendering', () => {
     expect(files.get('config1.extra')).to.equal('two');
   });
 
-  it('lets a later configuration overwrite an earlier one\'s file', () => {
+  it("lets a later configuration overwrite an earlier one's file", () => {
     expect(base(one, { includes: ['gitconfig', 'override'] }).get('.gitconfig')).to.equal('overridden');
     expect(base(one, { includes: ['override', 'gitconfig'] }).get('.gitconfig')).to.contain('[http]');
   });
@@ -215,27 +299,53 @@ describe('csi: rendering', () => {
     const cls = gitClass({ configurations: [{ name: 'broken', data: { 'x.conf': '{{ .context.token ' } }] });
     const e = code(() => base([{ connector: one[0].connector, cls }], { includes: ['broken'] }));
     expect(e.code).to.equal(status.INTERNAL);
-    expect(e.message).to.match(/^failed to generate configuration: configuration "broken" of connectorclass "git": template: x\.conf:1: /);
+    expect(e.message).to.match(
+      /^failed to generate configuration: configuration "broken" of connectorclass "git": template: x\.conf:1: /,
+    );
   });
 
   it('renders one merged file over .connectors for several connectors, proxy files from the last one', () => {
     const a = connector('ns1', 'a', 'https://github.com', 'http://c-a.ns1.svc.cluster.local');
     const b = connector('ns2', 'b', 'https://gitlab.com', 'http://c-b.ns2.svc.cluster.local');
     const cls = gitClass();
-    const files = base([{ connector: a, cls }, { connector: b, cls }], { includes: ['gitconfig'] });
-    expect(files.get('.gitconfig')).to.contain('[url "http://c-a.ns1.svc.cluster.local"]\n    insteadOf = https://github.com\n[url "http://c-b.ns2.svc.cluster.local"]\n    insteadOf = https://gitlab.com\n');
+    const files = base(
+      [
+        { connector: a, cls },
+        { connector: b, cls },
+      ],
+      { includes: ['gitconfig'] },
+    );
+    expect(files.get('.gitconfig')).to.contain(
+      '[url "http://c-a.ns1.svc.cluster.local"]\n    insteadOf = https://github.com\n[url "http://c-b.ns2.svc.cluster.local"]\n    insteadOf = https://gitlab.com\n',
+    );
     expect(files.get('connector.status.proxyAddress')).to.equal('http://c-b.ns2.svc.cluster.local');
     expect(files.get('http.proxy')).to.equal(forwardProxyWithAuth(proxy, { namespace: 'ns2', name: 'b' }, token));
   });
 
   it('exposes .name and .namespace on each .connectors item', () => {
-    const cls = gitClass({ configurations: [{ name: 'names', data: { names: '{{ range .connectors }}{{ .namespace }}/{{ .name }}={{ .metadata.name }};{{ end }}' } }] });
-    const files = base([{ connector: connector('n1', 'a', 'https://x', 'http://p/a'), cls }, { connector: connector('n2', 'b', 'https://y', 'http://p/b'), cls }], { includes: ['names'] });
+    const cls = gitClass({
+      configurations: [
+        {
+          name: 'names',
+          data: { names: '{{ range .connectors }}{{ .namespace }}/{{ .name }}={{ .metadata.name }};{{ end }}' },
+        },
+      ],
+    });
+    const files = base(
+      [
+        { connector: connector('n1', 'a', 'https://x', 'http://p/a'), cls },
+        { connector: connector('n2', 'b', 'https://y', 'http://p/b'), cls },
+      ],
+      { includes: ['names'] },
+    );
     expect(files.get('names')).to.equal('n1/a=a;n2/b=b;');
   });
 
   it('lets the later class win for the same file name from different classes', () => {
-    const oci: ConnectorClass = { ...gitClass({ configurations: [{ name: 'gitconfig', data: { '.gitconfig': 'from oci' } }] }), metadata: { name: 'oci' } };
+    const oci: ConnectorClass = {
+      ...gitClass({ configurations: [{ name: 'gitconfig', data: { '.gitconfig': 'from oci' } }] }),
+      metadata: { name: 'oci' },
+    };
     const files = base(
       [
         { connector: connector('n', 'a', 'https://github.com', 'http://p/a'), cls: gitClass() },
@@ -253,14 +363,38 @@ describe('csi: atomic writer', () => {
   afterEach(async () => rm(dir, { recursive: true, force: true }));
 
   it('writes 0444 files behind ..data and swaps whole sets', async () => {
-    expect(await writeFileSet(dir, new Map([['a', '1'], ['.b', '2']]))).to.equal(true);
+    expect(
+      await writeFileSet(
+        dir,
+        new Map([
+          ['a', '1'],
+          ['.b', '2'],
+        ]),
+      ),
+    ).to.equal(true);
     expect(await readFile(join(dir, 'a'), 'utf8')).to.equal('1');
     expect((await lstat(join(dir, 'a'))).isSymbolicLink()).to.equal(true);
     expect(await readlink(join(dir, 'a'))).to.equal('..data/a');
     const gen1 = await readlink(join(dir, '..data'));
     expect((await stat(join(dir, gen1, '.b'))).mode & 0o777).to.equal(0o444);
-    expect(await writeFileSet(dir, new Map([['a', '1'], ['.b', '2']]))).to.equal(false);
-    expect(await writeFileSet(dir, new Map([['a', '3'], ['c', '4']]))).to.equal(true);
+    expect(
+      await writeFileSet(
+        dir,
+        new Map([
+          ['a', '1'],
+          ['.b', '2'],
+        ]),
+      ),
+    ).to.equal(false);
+    expect(
+      await writeFileSet(
+        dir,
+        new Map([
+          ['a', '3'],
+          ['c', '4'],
+        ]),
+      ),
+    ).to.equal(true);
     const gen2 = await readlink(join(dir, '..data'));
     expect(gen2).to.not.equal(gen1);
     expect((await readdir(dir)).sort()).to.deep.equal(['..data', gen2, 'a', 'c'].sort());
@@ -268,7 +402,13 @@ describe('csi: atomic writer', () => {
   });
 
   it('never shows a reader a mixed set while rewriting', async () => {
-    await writeFileSet(dir, new Map([['x', '0'], ['y', '0']]));
+    await writeFileSet(
+      dir,
+      new Map([
+        ['x', '0'],
+        ['y', '0'],
+      ]),
+    );
     let stop = false;
     let mixed = 0;
     let reads = 0;
@@ -276,7 +416,10 @@ describe('csi: atomic writer', () => {
       while (!stop) {
         try {
           const gen = await readlink(join(dir, '..data'));
-          const [x, y] = await Promise.all([readFile(join(dir, gen, 'x'), 'utf8'), readFile(join(dir, gen, 'y'), 'utf8')]);
+          const [x, y] = await Promise.all([
+            readFile(join(dir, gen, 'x'), 'utf8'),
+            readFile(join(dir, gen, 'y'), 'utf8'),
+          ]);
           reads++;
           if (x !== y) mixed++;
         } catch {
@@ -285,7 +428,14 @@ describe('csi: atomic writer', () => {
         await new Promise((r) => setImmediate(r));
       }
     })();
-    for (let i = 1; i <= 50; i++) await writeFileSet(dir, new Map([['x', String(i)], ['y', String(i)]]));
+    for (let i = 1; i <= 50; i++)
+      await writeFileSet(
+        dir,
+        new Map([
+          ['x', String(i)],
+          ['y', String(i)],
+        ]),
+      );
     stop = true;
     await reader;
     expect(reads).to.be.greaterThan(0);
@@ -327,6 +477,11 @@ describe('csi: mounters', () => {
     await t.unmount(target);
     await t.unmount(target);
     expect((await mountPoints()).has(target)).to.equal(false);
-    expect(await stat(target).then(() => true, () => false)).to.equal(false);
+    expect(
+      await stat(target).then(
+        () => true,
+        () => false,
+      ),
+    ).to.equal(false);
   });
 });

@@ -86,7 +86,10 @@ function runKubectl(bin: string, args: string[], kubeconfigPath: string, opts: K
   return new Promise((resolvePromise, reject) => {
     const env = { ...process.env };
     delete env.KUBECONFIG;
-    const child = spawn(bin, [`--kubeconfig=${opts.kubeconfigPath ?? kubeconfigPath}`, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(bin, [`--kubeconfig=${opts.kubeconfigPath ?? kubeconfigPath}`, ...args], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -101,7 +104,15 @@ function runKubectl(bin: string, args: string[], kubeconfigPath: string, opts: K
       const stdout = Buffer.concat(out).toString();
       const stderr = Buffer.concat(err).toString();
       if (code === 0) resolvePromise(stdout);
-      else reject(Object.assign(new Error(`kubectl ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || stdout.trim()}`), { stdout, stderr, code }));
+      else
+        reject(
+          Object.assign(
+            new Error(
+              `kubectl ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || stdout.trim()}`,
+            ),
+            { stdout, stderr, code },
+          ),
+        );
     });
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
@@ -111,7 +122,10 @@ function runKubectl(bin: string, args: string[], kubeconfigPath: string, opts: K
 async function build(): Promise<Cluster> {
   const controllerManager = controllerManagerWanted();
   const [cp, kubectlBin] = await Promise.all([
-    startControlPlane({ controllerManager, log: process.env.CONNECTORS_TEST_VERBOSE ? (l) => process.stderr.write(l + '\n') : undefined }),
+    startControlPlane({
+      controllerManager,
+      log: process.env.CONNECTORS_TEST_VERBOSE ? (l) => process.stderr.write(l + '\n') : undefined,
+    }),
     ensureBinary('kubectl'),
   ]);
   const kubeConfig = new KubeConfig();
@@ -127,7 +141,8 @@ async function build(): Promise<Cluster> {
       } catch (err) {
         if ((err as { code?: number }).code !== 404) throw err;
       }
-      if (Date.now() > deadline) throw new Error(`ServiceAccount ${namespace}/${name} did not appear within ${timeoutMs}ms`);
+      if (Date.now() > deadline)
+        throw new Error(`ServiceAccount ${namespace}/${name} did not appear within ${timeoutMs}ms`);
       await sleep(50);
     }
   };
@@ -142,12 +157,20 @@ async function build(): Promise<Cluster> {
     controllerManager,
     kubectl: (args, opts = {}) => runKubectl(kubectlBin, args, cp.kubeconfigPath, opts),
     async createNamespace(prefix = 'test', opts = {}) {
-      const base = prefix.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'test';
+      const base =
+        prefix
+          .toLowerCase()
+          .replace(/[^a-z0-9-]+/g, '-')
+          .replace(/^-+|-+$/g, '')
+          .slice(0, 50) || 'test';
       const name = `${base}-${randomBytes(4).toString('hex')}`;
       await core.createNamespace({ body: { metadata: { name, labels: { 'connectors.test/harness': 'true' } } } });
       // Pods need the `default` ServiceAccount (ServiceAccount admission) before they can be created.
       if (opts.waitForDefaultServiceAccount ?? controllerManager) {
-        if (!controllerManager) throw new Error('waitForDefaultServiceAccount needs kube-controller-manager (CONNECTORS_TEST_CONTROLLER_MANAGER is off)');
+        if (!controllerManager)
+          throw new Error(
+            'waitForDefaultServiceAccount needs kube-controller-manager (CONNECTORS_TEST_CONTROLLER_MANAGER is off)',
+          );
         await waitForServiceAccount(name);
       }
       return name;
@@ -163,7 +186,8 @@ async function build(): Promise<Cluster> {
       return core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
     },
     async createToken(namespace, serviceAccount, opts = {}) {
-      const audiences = opts.audience === undefined ? undefined : Array.isArray(opts.audience) ? opts.audience : [opts.audience];
+      const audiences =
+        opts.audience === undefined ? undefined : Array.isArray(opts.audience) ? opts.audience : [opts.audience];
       const res = await core.createNamespacedServiceAccountToken({
         name: serviceAccount,
         namespace,
@@ -171,7 +195,9 @@ async function build(): Promise<Cluster> {
           spec: {
             audiences: audiences as string[],
             expirationSeconds: opts.expirationSeconds,
-            boundObjectRef: opts.boundPod ? { apiVersion: 'v1', kind: 'Pod', name: opts.boundPod.name, uid: opts.boundPod.uid } : undefined,
+            boundObjectRef: opts.boundPod
+              ? { apiVersion: 'v1', kind: 'Pod', name: opts.boundPod.name, uid: opts.boundPod.uid }
+              : undefined,
           },
         },
       });
@@ -218,7 +244,10 @@ export async function kubectl(args: string[], opts?: KubectlOptions): Promise<st
   return (await cluster()).kubectl(args, opts);
 }
 
-export async function createNamespace(prefix?: string, opts?: { waitForDefaultServiceAccount?: boolean }): Promise<string> {
+export async function createNamespace(
+  prefix?: string,
+  opts?: { waitForDefaultServiceAccount?: boolean },
+): Promise<string> {
   return (await cluster()).createNamespace(prefix, opts);
 }
 
@@ -231,7 +260,11 @@ export async function createToken(namespace: string, serviceAccount: string, opt
 }
 
 /** Run the pinned kubectl against any kubeconfig, without starting the shared cluster. */
-export async function kubectlWith(kubeconfig: string, args: string[], opts: Omit<KubectlOptions, 'kubeconfigPath'> = {}): Promise<string> {
+export async function kubectlWith(
+  kubeconfig: string,
+  args: string[],
+  opts: Omit<KubectlOptions, 'kubeconfigPath'> = {},
+): Promise<string> {
   return runKubectl(await ensureBinary('kubectl'), args, kubeconfig, opts);
 }
 

@@ -3,7 +3,10 @@
 import type { ProgressFn } from '../../core/peers/index.ts';
 
 const TEST_PEERS: Array<{ name: string; ensure: (progress: ProgressFn) => Promise<string> }> = [
-  { name: 'csi-sanity', ensure: async (progress) => (await import('../peers/csi-sanity.ts')).csiSanityBinary(progress) },
+  {
+    name: 'csi-sanity',
+    ensure: async (progress) => (await import('../peers/csi-sanity.ts')).csiSanityBinary(progress),
+  },
   { name: 'crane', ensure: async (progress) => (await import('../oci/crane.ts')).craneBinary(progress) },
 ];
 

@@ -6,7 +6,12 @@ import { GROUP } from '../../core/api/index.ts';
  * A Role `name` allowing `get` on the namespace's Connectors (only `resourceNames` when given) and its
  * RoleBinding to ServiceAccount `serviceAccount` of namespace `saNamespace`, as YAML to apply in the Role's namespace.
  */
-export function connectorReaderYaml(o: { name: string; serviceAccount: string; saNamespace: string; resourceNames?: string[] }): string {
+export function connectorReaderYaml(o: {
+  name: string;
+  serviceAccount: string;
+  saNamespace: string;
+  resourceNames?: string[];
+}): string {
   const names = o.resourceNames ? `, resourceNames: [${o.resourceNames.map((n) => JSON.stringify(n)).join(', ')}]` : '';
   return `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role

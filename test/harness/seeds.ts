@@ -41,8 +41,17 @@ export function indentedBlocks(prefix: string): SeedDocument[] {
       continue;
     }
     const start = i;
-    while (i < lines.length && (TOP_LEVEL_KEY.test(lines[i]) || YAML_LINE.test(lines[i]) || (lines[i].trim() === '' && YAML_LINE.test(lines[i + 1] ?? '')))) i++;
-    docs.push({ origin: `${prefix}#${docs.length + 1} (line ${start + 1})`, text: lines.slice(start, i).join('\n') + '\n' });
+    while (
+      i < lines.length &&
+      (TOP_LEVEL_KEY.test(lines[i]) ||
+        YAML_LINE.test(lines[i]) ||
+        (lines[i].trim() === '' && YAML_LINE.test(lines[i + 1] ?? '')))
+    )
+      i++;
+    docs.push({
+      origin: `${prefix}#${docs.length + 1} (line ${start + 1})`,
+      text: lines.slice(start, i).join('\n') + '\n',
+    });
   }
   return docs;
 }
@@ -79,7 +88,8 @@ export function textToApply(doc: SeedDocument, index: number): string {
       let text = part.replace(/^status:\n(?:[ \t]+.*\n?|\n)*/m, '');
       const isClass = /^kind: ConnectorClass\s*$/m.test(text) || !/^kind:/m.test(text);
       if (!/^kind:/m.test(text)) text = `kind: ConnectorClass\nmetadata:\n  name: fragment\n${text}`;
-      if (!/^apiVersion:/m.test(text)) text = `apiVersion: ${isClass ? 'connectors.alauda.io/v1alpha1' : 'v1'}\n${text}`;
+      if (!/^apiVersion:/m.test(text))
+        text = `apiVersion: ${isClass ? 'connectors.alauda.io/v1alpha1' : 'v1'}\n${text}`;
       if (isClass) text = text.replace(/^(metadata:\n(?:[ \t]+.*\n)*?)  name: (\S+)/m, `$1  name: seed-${index}-$2`);
       return text;
     })
@@ -97,7 +107,8 @@ export function seedGenerators(): Map<string, { rego: string; origin: string }> 
       continue;
     }
     for (const type of parsed?.spec?.auth?.types ?? []) {
-      if (typeof type?.generator?.rego === 'string') out.set(type.name, { rego: type.generator.rego, origin: doc.origin });
+      if (typeof type?.generator?.rego === 'string')
+        out.set(type.name, { rego: type.generator.rego, origin: doc.origin });
     }
   }
   return out;

@@ -6,17 +6,33 @@ import { plainCounter, plainHistogram, registry } from '../../core/observability
 
 /** The exposition lines of `name` (HELP, TYPE and samples) in `text`, with the name replaced by `as`. */
 function linesOf(text: string, name: string, as: string): string[] {
-  return text.split('\n').filter((l) => l.startsWith(name) || l.startsWith(`# HELP ${name} `) || l.startsWith(`# TYPE ${name} `)).map((l) => l.replaceAll(name, as));
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name) || l.startsWith(`# HELP ${name} `) || l.startsWith(`# TYPE ${name} `))
+    .map((l) => l.replaceAll(name, as));
 }
 
 describe('plain metrics', () => {
   const bounds = [0.001, 0.01, 0.1, 1];
-  const observations: Array<[string, number]> = [['reverse', 0.0005], ['reverse', 0.001], ['reverse', 0.05], ['forward', 3], ['reverse', 2], ['forward', 0.01]];
+  const observations: Array<[string, number]> = [
+    ['reverse', 0.0005],
+    ['reverse', 0.001],
+    ['reverse', 0.05],
+    ['forward', 3],
+    ['reverse', 2],
+    ['forward', 0.01],
+  ];
 
   it('a histogram gives the buckets, sum and count prom-client gives', async () => {
     const plain = plainHistogram('test_plain_seconds', 'Durations.', ['mode'], bounds);
     const reference = new client.Registry();
-    const theirs = new client.Histogram({ name: 'test_ref_seconds', help: 'Durations.', labelNames: ['mode'], buckets: bounds, registers: [reference] });
+    const theirs = new client.Histogram({
+      name: 'test_ref_seconds',
+      help: 'Durations.',
+      labelNames: ['mode'],
+      buckets: bounds,
+      registers: [reference],
+    });
     for (const [mode, v] of observations) {
       plain.child(mode).observe(v);
       theirs.labels(mode).observe(v);
@@ -29,7 +45,12 @@ describe('plain metrics', () => {
   it('a counter gives the values prom-client gives, per label set', async () => {
     const plain = plainCounter('test_plain_total', 'Requests.', ['mode', 'code']);
     const reference = new client.Registry();
-    const theirs = new client.Counter({ name: 'test_ref_total', help: 'Requests.', labelNames: ['mode', 'code'], registers: [reference] });
+    const theirs = new client.Counter({
+      name: 'test_ref_total',
+      help: 'Requests.',
+      labelNames: ['mode', 'code'],
+      registers: [reference],
+    });
     const child = plain.child('reverse', '200');
     for (const [mode, v] of observations) {
       plain.child(mode, v > 1 ? '502' : '200').inc();

@@ -10,7 +10,9 @@ registerPeer('crane', () => ({
   version: CRANE_VERSION,
   module: {
     goMod: `module connectors.local/crane-peer\n\ngo 1.26.0\n\nrequire github.com/google/go-containerregistry v${CRANE_VERSION}\n`,
-    extraFiles: { 'tools.go': '//go:build tools\n\npackage tools\n\nimport _ "github.com/google/go-containerregistry/cmd/crane"\n' },
+    extraFiles: {
+      'tools.go': '//go:build tools\n\npackage tools\n\nimport _ "github.com/google/go-containerregistry/cmd/crane"\n',
+    },
   },
   packages: ['github.com/google/go-containerregistry/cmd/crane'],
   ldflags: '-s -w',
@@ -24,5 +26,7 @@ export function craneBinary(progress?: ProgressFn): Promise<string> {
 /** Runs crane with its own config dir (DOCKER_CONFIG) so it uses only the credentials given there. */
 export async function crane(args: string[], dockerConfigDir: string): Promise<{ stdout: string; stderr: string }> {
   const bin = await craneBinary();
-  return runCommand(bin, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dockerConfigDir, DOCKER_CONFIG: dockerConfigDir } });
+  return runCommand(bin, args, {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dockerConfigDir, DOCKER_CONFIG: dockerConfigDir },
+  });
 }

@@ -8,7 +8,8 @@ import { eventually } from '../harness/eventually.ts';
 import { setup, type Env } from '../proxy/fixture.ts';
 
 export const ROBOT = 'robot';
-export const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+export const basic = (user: string, password: string) =>
+  'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 
 export interface OciEnv {
   env: Env;
@@ -32,7 +33,10 @@ export async function ociSetup(prefix: string): Promise<OciEnv> {
     env,
     robotPassword,
     async addRegistry(name, opts) {
-      const registry = await startRegistry({ ...opts, users: { [ROBOT]: robotPassword, admin: 'admin-' + randomBytes(6).toString('hex') } });
+      const registry = await startRegistry({
+        ...opts,
+        users: { [ROBOT]: robotPassword, admin: 'admin-' + randomBytes(6).toString('hex') },
+      });
       registries.push(registry);
       await env.apply(`apiVersion: v1
 kind: Secret
@@ -51,11 +55,18 @@ spec:
     secretRef: {name: ${name}-creds}
 `);
       // Ready once the proxy's watch has the Connector and its Secret: the Connector's API base answers 200.
-      await eventually(`the proxy to serve connector ${name}`, async () => {
-        const r = await fetch(`${env.proxy.url}/v2/namespaces/${env.ns}/connectors/${name}/`, { headers: { authorization: basic('u', waiterToken) } });
-        await r.arrayBuffer();
-        return r.status === 200;
-      }, 15_000, 50);
+      await eventually(
+        `the proxy to serve connector ${name}`,
+        async () => {
+          const r = await fetch(`${env.proxy.url}/v2/namespaces/${env.ns}/connectors/${name}/`, {
+            headers: { authorization: basic('u', waiterToken) },
+          });
+          await r.arrayBuffer();
+          return r.status === 200;
+        },
+        15_000,
+        50,
+      );
       return registry;
     },
     refPrefix: (name) => `${host}/namespaces/${env.ns}/connectors/${name}`,

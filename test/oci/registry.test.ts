@@ -10,7 +10,11 @@ import { buildOciLayout, readLayoutIndex, skopeo, type Registry } from '../peers
 import { crane, craneBinary } from './crane.ts';
 import { basic, ociSetup, ROBOT, type OciEnv } from './fixture.ts';
 
-const failureOf = (p: Promise<unknown>) => p.then(() => '', (e: Error) => e.message);
+const failureOf = (p: Promise<unknown>) =>
+  p.then(
+    () => '',
+    (e: Error) => e.message,
+  );
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response): Promise<any> => r.json();
 const sha256 = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
@@ -32,7 +36,10 @@ describe('proxy: OCI distribution API', function () {
     registries.basic = await o.addRegistry('basic-reg', { auth: 'htpasswd' });
     registries.token = await o.addRegistry('token-reg', { auth: 'token', tokenExpiresIn: 120 });
     registries.redirect = await o.addRegistry('redirect-reg', { auth: 'token', redirectBlobs: true });
-    registries.retry = await o.addRegistry('retry-reg', { auth: 'token', access: (user, req) => (user !== undefined && grantRetryReg ? req.actions : []) });
+    registries.retry = await o.addRegistry('retry-reg', {
+      auth: 'token',
+      access: (user, req) => (user !== undefined && grantRetryReg ? req.actions : []),
+    });
     await o.env.serviceAccount('puller', ['basic-reg', 'token-reg', 'redirect-reg', 'retry-reg']);
     await o.env.serviceAccount('outsider', 'none');
     token = await o.env.token('puller');
@@ -44,7 +51,8 @@ describe('proxy: OCI distribution API', function () {
   });
 
   const proxy = () => o.env.proxy.url;
-  const api = (connector: string, path: string) => `${proxy()}/v2/namespaces/${o.env.ns}/connectors/${connector}/${path}`;
+  const api = (connector: string, path: string) =>
+    `${proxy()}/v2/namespaces/${o.env.ns}/connectors/${connector}/${path}`;
   const auth = (t = token) => ({ authorization: basic('u', t) });
 
   /** Every header value the client got, for leak checks. */
@@ -70,7 +78,11 @@ describe('proxy: OCI distribution API', function () {
       expect(bad.headers.get('www-authenticate')).to.equal('Basic realm="connectors-proxy"');
     });
 
-    for (const [method, path] of [['GET', 'app/tags/list'], ['HEAD', 'app/manifests/v1'], ['POST', 'app/blobs/uploads/']] as const) {
+    for (const [method, path] of [
+      ['GET', 'app/tags/list'],
+      ['HEAD', 'app/manifests/v1'],
+      ['POST', 'app/blobs/uploads/'],
+    ] as const) {
       it(`answers ${method} ${path} without credentials with the proxy's challenge, before any registry request`, async () => {
         registries.basic.clearRequests();
         const r = await fetch(api('basic-reg', path), { method });
@@ -84,7 +96,15 @@ describe('proxy: OCI distribution API', function () {
       const r = await fetch(api('token-reg', 'app/tags/list'), { headers: auth(outsiderToken) });
       expect(r.status).to.equal(403);
       expect((await json(r)).errors[0].code).to.equal('DENIED');
-      const msg = await failureOf(skopeo(['inspect', '--tls-verify=false', '--creds', `u:${outsiderToken}`, `docker://${o.refPrefix('token-reg')}/app:v1`]));
+      const msg = await failureOf(
+        skopeo([
+          'inspect',
+          '--tls-verify=false',
+          '--creds',
+          `u:${outsiderToken}`,
+          `docker://${o.refPrefix('token-reg')}/app:v1`,
+        ]),
+      );
       expect(msg).to.match(/denied|forbidden|403/i);
     });
   });
@@ -117,47 +137,90 @@ describe('proxy: OCI distribution API', function () {
             for (const v of Object.values(t.headers)) expect(String(v)).to.not.include(token);
           }
           // Every request that needed a repository carried a token.
-          expect(registry.requests.filter((r) => r.path !== '/v2/').every((r) => r.headers.authorization?.startsWith('Bearer '))).to.equal(true);
+          expect(
+            registry.requests
+              .filter((r) => r.path !== '/v2/')
+              .every((r) => r.headers.authorization?.startsWith('Bearer ')),
+          ).to.equal(true);
         }
       }
 
       it('skopeo pulls an image through the proxy with only a ServiceAccount token', async () => {
         const out = join(work, `pull-${mode}`);
-        await skopeo(['copy', '--quiet', '--src-tls-verify=false', '--src-creds', `u:${token}`,
-          `docker://${o.refPrefix(connector)}/team/app:v1`, `oci:${out}:v1`]);
+        await skopeo([
+          'copy',
+          '--quiet',
+          '--src-tls-verify=false',
+          '--src-creds',
+          `u:${token}`,
+          `docker://${o.refPrefix(connector)}/team/app:v1`,
+          `oci:${out}:v1`,
+        ]);
         expect((await readLayoutIndex(out)).manifests[0].digest).to.equal(pushed.digest);
         assertRegistrySawOnlyConnectorCredentials();
-        expect(registry.requests.some((r) => r.method === 'GET' && r.path === '/v2/team/app/manifests/v1' && r.status === 200)).to.equal(true);
+        expect(
+          registry.requests.some(
+            (r) => r.method === 'GET' && r.path === '/v2/team/app/manifests/v1' && r.status === 200,
+          ),
+        ).to.equal(true);
       });
 
       it('skopeo pushes an image through the proxy, and it lands in the registry', async () => {
         registry.clearRequests();
         const layout = await buildOciLayout(join(work, `push-${mode}`), { sizeBytes: 3 * 1024 * 1024 });
-        await skopeo(['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `u:${token}`,
-          `oci:${layout.dir}:${layout.tag}`, `docker://${o.refPrefix(connector)}/team/pushed:v2`]);
+        await skopeo([
+          'copy',
+          '--quiet',
+          '--dest-tls-verify=false',
+          '--dest-creds',
+          `u:${token}`,
+          `oci:${layout.dir}:${layout.tag}`,
+          `docker://${o.refPrefix(connector)}/team/pushed:v2`,
+        ]);
         assertRegistrySawOnlyConnectorCredentials();
-        expect(registry.requests.some((r) => r.method === 'PUT' && r.path === '/v2/team/pushed/manifests/v2' && r.status === 201)).to.equal(true);
+        expect(
+          registry.requests.some(
+            (r) => r.method === 'PUT' && r.path === '/v2/team/pushed/manifests/v2' && r.status === 201,
+          ),
+        ).to.equal(true);
         // Read back directly from the registry with the registry's own user.
-        const { stdout } = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', `${ROBOT}:${o.robotPassword}`, `docker://${registry.host}/team/pushed:v2`]);
+        const { stdout } = await skopeo([
+          'inspect',
+          '--raw',
+          '--tls-verify=false',
+          '--creds',
+          `${ROBOT}:${o.robotPassword}`,
+          `docker://${registry.host}/team/pushed:v2`,
+        ]);
         expect(sha256(Buffer.from(stdout))).to.equal(layout.digest);
       });
 
       it('keeps the registry credentials and tokens from the client (manifest GET/HEAD, blob HEAD/range)', async () => {
-        const m = await fetch(api(connector, 'team/app/manifests/v1'), { headers: { ...auth(), accept: 'application/vnd.oci.image.manifest.v1+json' } });
+        const m = await fetch(api(connector, 'team/app/manifests/v1'), {
+          headers: { ...auth(), accept: 'application/vnd.oci.image.manifest.v1+json' },
+        });
         expect(m.status).to.equal(200);
         const body = Buffer.from(await m.arrayBuffer());
         expect(sha256(body)).to.equal(pushed.digest);
         expect(m.headers.get('docker-content-digest')).to.equal(pushed.digest);
-        const head = await fetch(api(connector, 'team/app/manifests/v1'), { method: 'HEAD', headers: { ...auth(), accept: 'application/vnd.oci.image.manifest.v1+json' } });
+        const head = await fetch(api(connector, 'team/app/manifests/v1'), {
+          method: 'HEAD',
+          headers: { ...auth(), accept: 'application/vnd.oci.image.manifest.v1+json' },
+        });
         expect(head.status).to.equal(200);
         expect(head.headers.get('content-length')).to.equal(String(pushed.manifest.length));
         expect(head.headers.get('docker-content-digest')).to.equal(pushed.digest);
         expect((await head.arrayBuffer()).byteLength).to.equal(0);
         const layer = JSON.parse(body.toString()).layers[0] as { digest: string; size: number };
-        const bhead = await fetch(api(connector, `team/app/blobs/${layer.digest}`), { method: 'HEAD', headers: auth() });
+        const bhead = await fetch(api(connector, `team/app/blobs/${layer.digest}`), {
+          method: 'HEAD',
+          headers: auth(),
+        });
         expect(bhead.status).to.equal(200);
         expect(bhead.headers.get('content-length')).to.equal(String(layer.size));
-        const range = await fetch(api(connector, `team/app/blobs/${layer.digest}`), { headers: { ...auth(), range: 'bytes=10-19' } });
+        const range = await fetch(api(connector, `team/app/blobs/${layer.digest}`), {
+          headers: { ...auth(), range: 'bytes=10-19' },
+        });
         expect(range.status).to.equal(206);
         expect((await range.arrayBuffer()).byteLength).to.equal(10);
         expect(range.headers.get('content-range')).to.equal(`bytes 10-19/${layer.size}`);
@@ -174,7 +237,10 @@ describe('proxy: OCI distribution API', function () {
       it('does a chunked upload (POST, PATCH, PATCH, PUT) with Location rewritten to the proxy, keeping _state', async () => {
         const blob = randomBytes(300_000);
         const digest = sha256(blob);
-        const start = await fetch(api(connector, 'team/chunked/blobs/uploads/'), { method: 'POST', headers: { ...auth(), 'content-length': '0' } });
+        const start = await fetch(api(connector, 'team/chunked/blobs/uploads/'), {
+          method: 'POST',
+          headers: { ...auth(), 'content-length': '0' },
+        });
         expect(start.status).to.equal(202);
         let location = start.headers.get('location')!;
         const clientBase = `${proxy()}/v2/namespaces/${o.env.ns}/connectors/${connector}/team/chunked/blobs/uploads/`;
@@ -184,7 +250,12 @@ describe('proxy: OCI distribution API', function () {
         for (const chunk of [blob.subarray(0, 200_000), blob.subarray(200_000)]) {
           const r = await fetch(location, {
             method: 'PATCH',
-            headers: { ...auth(), 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + chunk.length - 1}`, 'content-length': String(chunk.length) },
+            headers: {
+              ...auth(),
+              'content-type': 'application/octet-stream',
+              'content-range': `${offset}-${offset + chunk.length - 1}`,
+              'content-length': String(chunk.length),
+            },
             body: chunk,
           });
           expect(r.status, await r.clone().text()).to.equal(202);
@@ -200,30 +271,49 @@ describe('proxy: OCI distribution API', function () {
         u.searchParams.set('digest', digest);
         const done = await fetch(u, { method: 'PUT', headers: { ...auth(), 'content-length': '0' } });
         expect(done.status).to.equal(201);
-        expect(done.headers.get('location')).to.equal(`${proxy()}/v2/namespaces/${o.env.ns}/connectors/${connector}/team/chunked/blobs/${digest}`);
+        expect(done.headers.get('location')).to.equal(
+          `${proxy()}/v2/namespaces/${o.env.ns}/connectors/${connector}/team/chunked/blobs/${digest}`,
+        );
         const back = await fetch(done.headers.get('location')!, { headers: auth() });
         expect(Buffer.from(await back.arrayBuffer()).equals(blob)).to.equal(true);
-        expect(registry.requests.some((r) => r.method === 'PATCH' && r.path.startsWith('/v2/team/chunked/blobs/uploads/'))).to.equal(true);
+        expect(
+          registry.requests.some((r) => r.method === 'PATCH' && r.path.startsWith('/v2/team/chunked/blobs/uploads/')),
+        ).to.equal(true);
       });
 
       it('mounts a blob across repositories, mapping the from= repository name', async () => {
         const blob = randomBytes(1000);
         const digest = sha256(blob);
         // Monolithic upload in two steps (distribution 2.8 answers a single POST ?digest= with 202, not 201).
-        const post = await fetch(api(connector, 'team/mount-src/blobs/uploads/'), { method: 'POST', headers: { ...auth(), 'content-length': '0' } });
+        const post = await fetch(api(connector, 'team/mount-src/blobs/uploads/'), {
+          method: 'POST',
+          headers: { ...auth(), 'content-length': '0' },
+        });
         expect(post.status).to.equal(202);
         const u = new URL(post.headers.get('location')!);
         u.searchParams.set('digest', digest);
-        const put = await fetch(u, { method: 'PUT', headers: { ...auth(), 'content-type': 'application/octet-stream', 'content-length': String(blob.length) }, body: blob });
+        const put = await fetch(u, {
+          method: 'PUT',
+          headers: { ...auth(), 'content-type': 'application/octet-stream', 'content-length': String(blob.length) },
+          body: blob,
+        });
         expect(put.status, await put.clone().text()).to.equal(201);
         registry.clearRequests();
         const from = `namespaces/${o.env.ns}/connectors/${connector}/team/mount-src`;
-        const mount = await fetch(`${api(connector, 'team/mount-dst/blobs/uploads/')}?mount=${digest}&from=${encodeURIComponent(from)}`, {
-          method: 'POST', headers: { ...auth(), 'content-length': '0' },
-        });
+        const mount = await fetch(
+          `${api(connector, 'team/mount-dst/blobs/uploads/')}?mount=${digest}&from=${encodeURIComponent(from)}`,
+          {
+            method: 'POST',
+            headers: { ...auth(), 'content-length': '0' },
+          },
+        );
         expect(mount.status, await mount.clone().text()).to.equal(201);
-        expect(mount.headers.get('location')).to.equal(`${proxy()}/v2/namespaces/${o.env.ns}/connectors/${connector}/team/mount-dst/blobs/${digest}`);
-        const seen = registry.requests.find((r) => r.method === 'POST' && r.path === '/v2/team/mount-dst/blobs/uploads/');
+        expect(mount.headers.get('location')).to.equal(
+          `${proxy()}/v2/namespaces/${o.env.ns}/connectors/${connector}/team/mount-dst/blobs/${digest}`,
+        );
+        const seen = registry.requests.find(
+          (r) => r.method === 'POST' && r.path === '/v2/team/mount-dst/blobs/uploads/',
+        );
         expect(seen?.query.get('from')).to.equal('team/mount-src');
         if (mode === 'token') {
           const scopes = registry.tokenRequests.flatMap((t) => t.scopes);
@@ -232,14 +322,30 @@ describe('proxy: OCI distribution API', function () {
       });
 
       it('lists tags with the repository name as the client knows it (skopeo list-tags too)', async () => {
-        await skopeo(['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', `u:${token}`, '--dest-creds', `u:${token}`,
-          `docker://${o.refPrefix(connector)}/team/app:v1`, `docker://${o.refPrefix(connector)}/team/app:v1-copy`]);
+        await skopeo([
+          'copy',
+          '--quiet',
+          '--src-tls-verify=false',
+          '--dest-tls-verify=false',
+          '--src-creds',
+          `u:${token}`,
+          '--dest-creds',
+          `u:${token}`,
+          `docker://${o.refPrefix(connector)}/team/app:v1`,
+          `docker://${o.refPrefix(connector)}/team/app:v1-copy`,
+        ]);
         const r = await fetch(api(connector, 'team/app/tags/list'), { headers: auth() });
         expect(r.status).to.equal(200);
         const doc = await json(r);
         expect(doc.name).to.equal(`namespaces/${o.env.ns}/connectors/${connector}/team/app`);
         expect(doc.tags).to.have.members(['v1', 'v1-copy']);
-        const { stdout } = await skopeo(['list-tags', '--tls-verify=false', '--creds', `u:${token}`, `docker://${o.refPrefix(connector)}/team/app`]);
+        const { stdout } = await skopeo([
+          'list-tags',
+          '--tls-verify=false',
+          '--creds',
+          `u:${token}`,
+          `docker://${o.refPrefix(connector)}/team/app`,
+        ]);
         expect(JSON.parse(stdout).Tags).to.have.members(['v1', 'v1-copy']);
       });
 
@@ -248,7 +354,9 @@ describe('proxy: OCI distribution API', function () {
         expect(page.status).to.equal(200);
         expect((await json(page)).repositories).to.have.length(1);
         const link = page.headers.get('link')!;
-        expect(link).to.match(new RegExp(`^</v2/namespaces/${o.env.ns}/connectors/${connector}/_catalog\\?.*>; rel="next"$`));
+        expect(link).to.match(
+          new RegExp(`^</v2/namespaces/${o.env.ns}/connectors/${connector}/_catalog\\?.*>; rel="next"$`),
+        );
         const next = await fetch(proxy() + link.slice(1, link.indexOf('>')), { headers: auth() });
         expect(next.status).to.equal(200);
         const names = (await json(next)).repositories as string[];
@@ -264,32 +372,63 @@ describe('proxy: OCI distribution API', function () {
       });
 
       it('serves the Connector-address form <proxy>/namespaces/<ns>/connectors/<name>/v2/... too', async () => {
-        const r = await fetch(`${proxy()}/namespaces/${o.env.ns}/connectors/${connector}/v2/team/app/tags/list`, { headers: { authorization: `Bearer ${token}` } });
+        const r = await fetch(`${proxy()}/namespaces/${o.env.ns}/connectors/${connector}/v2/team/app/tags/list`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
         expect(r.status).to.equal(200);
         expect((await json(r)).name).to.equal('team/app');
       });
 
       it('deletes a manifest through the proxy', async () => {
-        await skopeo(['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', `u:${token}`, '--dest-creds', `u:${token}`,
-          `docker://${o.refPrefix(connector)}/team/app:v1`, `docker://${o.refPrefix(connector)}/team/doomed:v1`]);
-        const d = await fetch(api(connector, `team/doomed/manifests/${pushed.digest}`), { method: 'DELETE', headers: auth() });
+        await skopeo([
+          'copy',
+          '--quiet',
+          '--src-tls-verify=false',
+          '--dest-tls-verify=false',
+          '--src-creds',
+          `u:${token}`,
+          '--dest-creds',
+          `u:${token}`,
+          `docker://${o.refPrefix(connector)}/team/app:v1`,
+          `docker://${o.refPrefix(connector)}/team/doomed:v1`,
+        ]);
+        const d = await fetch(api(connector, `team/doomed/manifests/${pushed.digest}`), {
+          method: 'DELETE',
+          headers: auth(),
+        });
         expect(d.status).to.equal(202);
-        const gone = await fetch(api(connector, `team/doomed/manifests/${pushed.digest}`), { method: 'HEAD', headers: auth() });
+        const gone = await fetch(api(connector, `team/doomed/manifests/${pushed.digest}`), {
+          method: 'HEAD',
+          headers: auth(),
+        });
         expect(gone.status).to.equal(404);
       });
 
       if (mode === 'token') {
         it('caches registry tokens per scope: a second pull asks the token server nothing', async () => {
-          await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', `u:${token}`, `docker://${o.refPrefix(connector)}/team/app:v1`]);
+          await skopeo([
+            'inspect',
+            '--raw',
+            '--tls-verify=false',
+            '--creds',
+            `u:${token}`,
+            `docker://${o.refPrefix(connector)}/team/app:v1`,
+          ]);
           registry.clearRequests();
           const before = o.env.proxy.registryTokenFetches();
-          await skopeo(['copy', '--quiet', '--src-tls-verify=false', '--src-creds', `u:${token}`,
-            `docker://${o.refPrefix(connector)}/team/app:v1`, `oci:${join(work, 'pull-again')}:v1`]);
+          await skopeo([
+            'copy',
+            '--quiet',
+            '--src-tls-verify=false',
+            '--src-creds',
+            `u:${token}`,
+            `docker://${o.refPrefix(connector)}/team/app:v1`,
+            `oci:${join(work, 'pull-again')}:v1`,
+          ]);
           expect(registry.tokenRequests).to.have.length(0);
           expect(o.env.proxy.registryTokenFetches()).to.equal(before);
           expect(registry.requests.length).to.be.greaterThan(0);
         });
-
       }
     });
   }
@@ -307,16 +446,28 @@ describe('proxy: OCI distribution API', function () {
       const manifest = JSON.parse(pushed.manifest.toString()) as { layers: Array<{ digest: string; size: number }> };
       const layer = manifest.layers[0];
       // The registry really redirects.
-      const direct = await fetch(`${registry.url}/v2/team/app/blobs/${layer.digest}`, { redirect: 'manual', headers: { authorization: `Bearer ${registry.issueToken(ROBOT, [{ type: 'repository', name: 'team/app', actions: ['pull'] }])}` } });
+      const direct = await fetch(`${registry.url}/v2/team/app/blobs/${layer.digest}`, {
+        redirect: 'manual',
+        headers: {
+          authorization: `Bearer ${registry.issueToken(ROBOT, [{ type: 'repository', name: 'team/app', actions: ['pull'] }])}`,
+        },
+      });
       expect(direct.status).to.equal(307);
       expect(direct.headers.get('location')!.startsWith(registry.storageUrl!)).to.equal(true);
       registry.clearRequests();
 
-      const r = await fetch(api('redirect-reg', `team/app/blobs/${layer.digest}`), { redirect: 'manual', headers: auth() });
+      const r = await fetch(api('redirect-reg', `team/app/blobs/${layer.digest}`), {
+        redirect: 'manual',
+        headers: auth(),
+      });
       expect(r.status).to.equal(200);
       expect(r.headers.get('location')).to.equal(null);
       expect(sha256(Buffer.from(await r.arrayBuffer()))).to.equal(layer.digest);
-      const head = await fetch(api('redirect-reg', `team/app/blobs/${layer.digest}`), { method: 'HEAD', redirect: 'manual', headers: auth() });
+      const head = await fetch(api('redirect-reg', `team/app/blobs/${layer.digest}`), {
+        method: 'HEAD',
+        redirect: 'manual',
+        headers: auth(),
+      });
       expect(head.status).to.equal(200);
       expect(head.headers.get('content-length')).to.equal(String(layer.size));
       expect(registry.storageRequests.map((x) => x.method)).to.deep.equal(['GET', 'HEAD']);
@@ -330,8 +481,15 @@ describe('proxy: OCI distribution API', function () {
     it('skopeo pulls through the proxy from a redirecting registry', async () => {
       registry.clearRequests();
       const out = join(work, 'pull-redirect');
-      await skopeo(['copy', '--quiet', '--src-tls-verify=false', '--src-creds', `u:${token}`,
-        `docker://${o.refPrefix('redirect-reg')}/team/app:v1`, `oci:${out}:v1`]);
+      await skopeo([
+        'copy',
+        '--quiet',
+        '--src-tls-verify=false',
+        '--src-creds',
+        `u:${token}`,
+        `docker://${o.refPrefix('redirect-reg')}/team/app:v1`,
+        `oci:${out}:v1`,
+      ]);
       expect((await readLayoutIndex(out)).manifests[0].digest).to.equal(pushed.digest);
       expect(registry.storageRequests.length).to.be.greaterThan(0);
       for (const x of registry.storageRequests) expect(x.headers.authorization).to.equal(undefined);
@@ -345,12 +503,18 @@ describe('proxy: OCI distribution API', function () {
     grantRetryReg = false;
     const refused = await fetch(api('retry-reg', 'team/app/tags/list'), { headers: auth() });
     expect(refused.status).to.equal(401);
-    expect(refused.headers.get('www-authenticate'), 'the registry challenge is replaced by the proxy one').to.equal('Basic realm="connectors-proxy"');
-    expect(registry.tokenRequests.filter((t) => t.scopes.includes('repository:team/app:pull'))).to.have.length.greaterThan(0);
+    expect(refused.headers.get('www-authenticate'), 'the registry challenge is replaced by the proxy one').to.equal(
+      'Basic realm="connectors-proxy"',
+    );
+    expect(
+      registry.tokenRequests.filter((t) => t.scopes.includes('repository:team/app:pull')),
+    ).to.have.length.greaterThan(0);
     // ...then the grant changes: the cached token is refused (401), the proxy gets a new one and retries once.
     grantRetryReg = true;
     registry.clearRequests();
-    const ok = await fetch(api('retry-reg', 'team/app/manifests/v1'), { headers: { ...auth(), accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const ok = await fetch(api('retry-reg', 'team/app/manifests/v1'), {
+      headers: { ...auth(), accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
     expect(ok.status).to.equal(200);
     const manifestGets = registry.requests.filter((r) => r.path === '/v2/team/app/manifests/v1');
     expect(manifestGets.map((r) => r.status)).to.deep.equal([401, 200]);
@@ -364,7 +528,10 @@ describe('proxy: OCI distribution API', function () {
       dockerConfig = join(work, 'docker-config');
       await mkdir(dockerConfig, { recursive: true });
       const host = new URL(proxy()).host;
-      await writeFile(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [host]: { auth: Buffer.from(`u:${token}`).toString('base64') } } }));
+      await writeFile(
+        join(dockerConfig, 'config.json'),
+        JSON.stringify({ auths: { [host]: { auth: Buffer.from(`u:${token}`).toString('base64') } } }),
+      );
     });
 
     it('reads digests and tags, and copies within the Connector with a cross-repository mount', async () => {
@@ -377,13 +544,16 @@ describe('proxy: OCI distribution API', function () {
       await crane(['copy', '--insecure', ref, `${o.refPrefix('token-reg')}/crane/dst:v1`], dockerConfig);
       const { stdout: tags } = await crane(['ls', '--insecure', `${o.refPrefix('token-reg')}/crane/dst`], dockerConfig);
       expect(tags.trim().split('\n')).to.deep.equal(['v1']);
-      const mounts = registry.requests.filter((r) => r.method === 'POST' && r.path === '/v2/crane/dst/blobs/uploads/' && r.query.get('mount'));
+      const mounts = registry.requests.filter(
+        (r) => r.method === 'POST' && r.path === '/v2/crane/dst/blobs/uploads/' && r.query.get('mount'),
+      );
       expect(mounts.length, 'crane mounts the blobs from the source repository').to.be.greaterThan(0);
       for (const m of mounts) {
         expect(m.query.get('from')).to.equal('crane/src');
         expect(m.status).to.equal(201);
       }
-      for (const r of registry.requests) for (const v of Object.values(r.headers)) expect(String(v)).to.not.include(token);
+      for (const r of registry.requests)
+        for (const v of Object.values(r.headers)) expect(String(v)).to.not.include(token);
     });
 
     it('is refused without credentials in its config (401 from the proxy challenge)', async () => {

@@ -25,7 +25,10 @@ describe('opa: built-ins implemented in TypeScript', function () {
     { expr: 'crypto.hmac.sha1(input.m, input.k)', input: { m: 'msg', k: 'key' }, want: hex('sha1', 'key', 'msg') },
     { expr: 'crypto.hmac.sha512(input.m, input.k)', input: { m: 'msg', k: 'key' }, want: hex('sha512', 'key', 'msg') },
     { expr: 'crypto.hmac.md5(input.m, input.k)', input: { m: 'msg', k: 'key' }, want: hex('md5', 'key', 'msg') },
-    { expr: '[crypto.hmac.equal("ab", "ab"), crypto.hmac.equal("ab", "ac"), crypto.hmac.equal("ab", "abc")]', want: [true, false, false] },
+    {
+      expr: '[crypto.hmac.equal("ab", "ab"), crypto.hmac.equal("ab", "ac"), crypto.hmac.equal("ab", "abc")]',
+      want: [true, false, false],
+    },
     { expr: 'hmac.sha256(input.k, input.m)', input: { m: 'msg', k: 'key' }, want: hex('sha256', 'key', 'msg') },
     { expr: 'crypto.sha256("héllo")', want: createHash('sha256').update('héllo').digest('hex') },
     { expr: 'crypto.sha1("x")', want: createHash('sha1').update('x').digest('hex') },
@@ -36,18 +39,35 @@ describe('opa: built-ins implemented in TypeScript', function () {
     { expr: 'urlquery.decode("a+b%26c%3D%C3%A9")', want: 'a b&c=é' },
     { expr: 'urlquery.encode_object({"b": "2 3", "a": ["x", "y"], "c": {"s"}})', want: 'a=x&a=y&b=2+3&c=s' },
     { expr: 'urlquery.decode_object("a=1&a=2&b=x+y&c")', want: { a: ['1', '2'], b: ['x y'], c: [''] } },
-    { expr: '[strings.any_prefix_match("abc", ["x", "ab"]), strings.any_prefix_match({"zz", "abc"}, {"q"}), strings.any_suffix_match("abc", "bc")]', want: [true, false, true] },
-    { expr: '[indexof_n("abcabc", "bc"), indexof_n("ééb", "b"), strings.count("cheese", "e")]', want: [[1, 4], [2], 3] },
+    {
+      expr: '[strings.any_prefix_match("abc", ["x", "ab"]), strings.any_prefix_match({"zz", "abc"}, {"q"}), strings.any_suffix_match("abc", "bc")]',
+      want: [true, false, true],
+    },
+    {
+      expr: '[indexof_n("abcabc", "bc"), indexof_n("ééb", "b"), strings.count("cheese", "e")]',
+      want: [[1, 4], [2], 3],
+    },
     { expr: 'time.parse_rfc3339_ns("2024-01-02T03:04:05.123456789+01:00") == 1704161045123456789', want: true },
     { expr: 'time.parse_rfc3339_ns("2024-01-02T02:04:05Z")', want: 1704161045000000000 },
     { expr: 'time.parse_duration_ns("1h30m0.5s")', want: 5_400_500_000_000 },
     { expr: 'time.format(input.ns)', input: { ns: NS }, want: '2024-01-02T02:04:05.123457Z' },
     { expr: 'time.format(1704161045000000000)', want: '2024-01-02T02:04:05Z' },
     { expr: 'time.format([input.ns, "UTC", "RFC1123"])', input: { ns: NS }, want: 'Tue, 02 Jan 2024 02:04:05 UTC' },
-    { expr: 'time.format([input.ns, "", "2006-01-02 3:04PM .000 Mon January _2 002"])', input: { ns: NS }, want: '2024-01-02 2:04AM .123 Tue January  2 002' },
-    { expr: '[time.date(input.ns), time.clock(input.ns), time.weekday(input.ns)]', input: { ns: NS }, want: [[2024, 1, 2], [2, 4, 5], 'Tuesday'] },
+    {
+      expr: 'time.format([input.ns, "", "2006-01-02 3:04PM .000 Mon January _2 002"])',
+      input: { ns: NS },
+      want: '2024-01-02 2:04AM .123 Tue January  2 002',
+    },
+    {
+      expr: '[time.date(input.ns), time.clock(input.ns), time.weekday(input.ns)]',
+      input: { ns: NS },
+      want: [[2024, 1, 2], [2, 4, 5], 'Tuesday'],
+    },
     { expr: 'time.date(time.add_date(input.ns, 1, 1, 30))', input: { ns: NS }, want: [2025, 3, 4] },
-    { expr: 'sprintf("%d|%s|%v|%v|%05.2f", [time.parse_rfc3339_ns("2024-01-02T02:04:05.5Z") / 1000000000, "s", "v", 7, 3.14159])', want: '1704161045|s|v|7|03.14' },
+    {
+      expr: 'sprintf("%d|%s|%v|%v|%05.2f", [time.parse_rfc3339_ns("2024-01-02T02:04:05.5Z") / 1000000000, "s", "v", 7, 3.14159])',
+      want: '1704161045|s|v|7|03.14',
+    },
   ];
   for (const c of cases) {
     it(`${c.expr}${c.input ? ` (input ${JSON.stringify(c.input)})` : ''} = ${JSON.stringify(c.want)}`, async () => {
@@ -74,21 +94,27 @@ describe('opa: built-ins implemented in TypeScript', function () {
   for (const expr of differential) {
     it(`agrees with opa eval: ${expr}`, async () => {
       const opa = await ensureBinary('opa');
-      const want = JSON.parse(execFileSync(opa, ['eval', '-f', 'json', expr], { encoding: 'utf8' })).result[0].expressions[0].value;
+      const want = JSON.parse(execFileSync(opa, ['eval', '-f', 'json', expr], { encoding: 'utf8' })).result[0]
+        .expressions[0].value;
       assert.deepEqual(await evalExpr(expr), want);
     });
   }
 
   it('time.now_ns is the evaluation clock, the same within one evaluation, exact in Rego arithmetic', async () => {
     const now = 1_700_000_000_123_456_789n;
-    assert.deepEqual(await evalExpr('[time.now_ns() == 1700000000123456789, time.now_ns() - time.now_ns()]', {}, { nowNs: () => now }), [true, 0]);
+    assert.deepEqual(
+      await evalExpr('[time.now_ns() == 1700000000123456789, time.now_ns() - time.now_ns()]', {}, { nowNs: () => now }),
+      [true, 0],
+    );
     const before = Date.now() * 1e6;
     const wall = (await evalExpr('time.now_ns()')) as number;
     assert.ok(wall >= before && wall <= Date.now() * 1e6);
   });
 
   it('uuid.rfc4122 is a v4 UUID, stable per seed within an evaluation, fresh across evaluations', async () => {
-    const compiled = await compileRego('package t\nr := [uuid.rfc4122("a"), uuid.rfc4122("a"), uuid.rfc4122("b")]\n', { entrypoint: 't/r' });
+    const compiled = await compileRego('package t\nr := [uuid.rfc4122("a"), uuid.rfc4122("a"), uuid.rfc4122("b")]\n', {
+      entrypoint: 't/r',
+    });
     const p = await loadPolicy(compiled);
     const [a1, a2, b] = p.evaluate({}) as string[];
     assert.match(a1, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -100,13 +126,23 @@ describe('opa: built-ins implemented in TypeScript', function () {
   describe('io.jwt', () => {
     const decode = (jwt: string) => {
       const [h, p, s] = jwt.split('.');
-      return { header: JSON.parse(Buffer.from(h, 'base64url').toString()), payload: JSON.parse(Buffer.from(p, 'base64url').toString()), input: `${h}.${p}`, sig: Buffer.from(s, 'base64url'), h, p };
+      return {
+        header: JSON.parse(Buffer.from(h, 'base64url').toString()),
+        payload: JSON.parse(Buffer.from(p, 'base64url').toString()),
+        input: `${h}.${p}`,
+        sig: Buffer.from(s, 'base64url'),
+        h,
+        p,
+      };
     };
 
     it('encode_sign HS256 with an oct JWK: Go-style JSON (sorted keys), HMAC signature', async () => {
-      const jwt = (await evalExpr('io.jwt.encode_sign({"typ": "JWT", "alg": "HS256"}, {"sub": "x", "iat": 1}, {"kty": "oct", "k": input.k})', {
-        k: Buffer.from('secret').toString('base64url'),
-      })) as string;
+      const jwt = (await evalExpr(
+        'io.jwt.encode_sign({"typ": "JWT", "alg": "HS256"}, {"sub": "x", "iat": 1}, {"kty": "oct", "k": input.k})',
+        {
+          k: Buffer.from('secret').toString('base64url'),
+        },
+      )) as string;
       const d = decode(jwt);
       assert.equal(Buffer.from(d.h, 'base64url').toString(), '{"alg":"HS256","typ":"JWT"}');
       assert.equal(Buffer.from(d.p, 'base64url').toString(), '{"iat":1,"sub":"x"}');
@@ -130,11 +166,32 @@ auth := {"position": "header", "auth": {"Authorization": concat(" ", ["Bearer", 
       assert.ok(verify('sha256', Buffer.from(d.input), publicKey, d.sig));
     });
 
-    const asymmetric: { alg: string; gen: () => { privateKey: any; publicKey: any }; check: (input: Buffer, sig: Buffer, pub: any) => boolean }[] = [
-      { alg: 'ES256', gen: () => generateKeyPairSync('ec', { namedCurve: 'P-256' }), check: (i, s, k) => verify('sha256', i, { key: k, dsaEncoding: 'ieee-p1363' }, s) },
-      { alg: 'ES384', gen: () => generateKeyPairSync('ec', { namedCurve: 'P-384' }), check: (i, s, k) => verify('sha384', i, { key: k, dsaEncoding: 'ieee-p1363' }, s) },
-      { alg: 'PS256', gen: () => generateKeyPairSync('rsa', { modulusLength: 2048 }), check: (i, s, k) => verify('sha256', i, { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, s) },
-      { alg: 'RS512', gen: () => generateKeyPairSync('rsa', { modulusLength: 2048 }), check: (i, s, k) => verify('sha512', i, k, s) },
+    const asymmetric: {
+      alg: string;
+      gen: () => { privateKey: any; publicKey: any };
+      check: (input: Buffer, sig: Buffer, pub: any) => boolean;
+    }[] = [
+      {
+        alg: 'ES256',
+        gen: () => generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+        check: (i, s, k) => verify('sha256', i, { key: k, dsaEncoding: 'ieee-p1363' }, s),
+      },
+      {
+        alg: 'ES384',
+        gen: () => generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+        check: (i, s, k) => verify('sha384', i, { key: k, dsaEncoding: 'ieee-p1363' }, s),
+      },
+      {
+        alg: 'PS256',
+        gen: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+        check: (i, s, k) =>
+          verify('sha256', i, { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, s),
+      },
+      {
+        alg: 'RS512',
+        gen: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+        check: (i, s, k) => verify('sha512', i, k, s),
+      },
       { alg: 'EdDSA', gen: () => generateKeyPairSync('ed25519'), check: (i, s, k) => verify(null, i, k, s) },
     ];
     for (const a of asymmetric) {
@@ -149,18 +206,24 @@ auth := {"position": "header", "auth": {"Authorization": concat(" ", ["Bearer", 
 
     it('encode_sign_raw keeps the given JSON text; decode returns header, payload and hex signature', async () => {
       const k = JSON.stringify({ kty: 'oct', k: Buffer.from('s').toString('base64url') });
-      const out = (await evalExpr('[t, io.jwt.decode(t)] if { t := io.jwt.encode_sign_raw(`{"alg":"HS256"}`, `{"b":1, "a":2}`, input.k) }', { k })) as [string, unknown[]];
+      const out = (await evalExpr(
+        '[t, io.jwt.decode(t)] if { t := io.jwt.encode_sign_raw(`{"alg":"HS256"}`, `{"b":1, "a":2}`, input.k) }',
+        { k },
+      )) as [string, unknown[]];
       const d = decode(out[0]);
       assert.equal(Buffer.from(d.p, 'base64url').toString(), '{"b":1, "a":2}');
       assert.deepEqual(out[1], [{ alg: 'HS256' }, { b: 1, a: 2 }, d.sig.toString('hex')]);
     });
 
     it('an unsupported alg is an evaluation error naming the built-in', async () => {
-      await assert.rejects(evalExpr('io.jwt.encode_sign({"alg": "XX1"}, {}, {"kty": "oct", "k": "YQ"})'), (err: Error) => {
-        assert.ok(err instanceof PolicyEvaluationError);
-        assert.match(err.message, /io\.jwt\.encode_sign: unsupported alg "XX1"/);
-        return true;
-      });
+      await assert.rejects(
+        evalExpr('io.jwt.encode_sign({"alg": "XX1"}, {}, {"kty": "oct", "k": "YQ"})'),
+        (err: Error) => {
+          assert.ok(err instanceof PolicyEvaluationError);
+          assert.match(err.message, /io\.jwt\.encode_sign: unsupported alg "XX1"/);
+          return true;
+        },
+      );
     });
   });
 

@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ensureBinary } from '../../core/peers/index.ts';
 import {
-  RegoCompileError, allowedBuiltinNames, buildCapabilities, clearCompileMemoryCache, compileRego, loadPolicy,
+  RegoCompileError,
+  allowedBuiltinNames,
+  buildCapabilities,
+  clearCompileMemoryCache,
+  compileRego,
+  loadPolicy,
 } from '../../core/opa/index.ts';
 import { extractFromTarGz } from '../../core/opa/tar.ts';
 import { WASM_NATIVE_BUILTINS } from '../../core/opa/capabilities.ts';
@@ -24,14 +29,31 @@ describe('opa: compileRego', function () {
   });
   after(() => rmSync(cacheDir, { recursive: true, force: true }));
 
-  const compile = (source: string, entrypoint = 'proxy/auth') => compileRego(source, { entrypoint, fileName: 'generator.rego', cacheDir });
+  const compile = (source: string, entrypoint = 'proxy/auth') =>
+    compileRego(source, { entrypoint, fileName: 'generator.rego', cacheDir });
 
   const languages: { name: string; source: string; version: 'v0' | 'v1' }[] = [
     { name: 'v1 (if, :=)', source: 'package proxy\nauth := {"token": input.t} if input.t != ""\n', version: 'v1' },
-    { name: 'v1 with import rego.v1', source: 'package proxy\nimport rego.v1\nauth := {"token": input.t} if input.t != ""\n', version: 'v1' },
-    { name: 'v0 (rule body without if)', source: 'package proxy\nauth = {"token": input.t} { input.t != "" }\n', version: 'v0' },
-    { name: 'v0 with future.keywords', source: 'package proxy\nimport future.keywords.in\nauth = {"token": t} { some t in input.ts }\n', version: 'v0' },
-    { name: 'v0 partial set without contains', source: 'package proxy\nnames[n] { n := input.ts[_] }\nauth = {"token": concat(",", names)}\n', version: 'v0' },
+    {
+      name: 'v1 with import rego.v1',
+      source: 'package proxy\nimport rego.v1\nauth := {"token": input.t} if input.t != ""\n',
+      version: 'v1',
+    },
+    {
+      name: 'v0 (rule body without if)',
+      source: 'package proxy\nauth = {"token": input.t} { input.t != "" }\n',
+      version: 'v0',
+    },
+    {
+      name: 'v0 with future.keywords',
+      source: 'package proxy\nimport future.keywords.in\nauth = {"token": t} { some t in input.ts }\n',
+      version: 'v0',
+    },
+    {
+      name: 'v0 partial set without contains',
+      source: 'package proxy\nnames[n] { n := input.ts[_] }\nauth = {"token": concat(",", names)}\n',
+      version: 'v0',
+    },
   ];
   for (const l of languages) {
     it(`compiles ${l.name} as Rego ${l.version}`, async () => {
@@ -44,20 +66,39 @@ describe('opa: compileRego', function () {
   }
 
   const errors: { name: string; source: string; entrypoint?: string; message: RegExp }[] = [
-    { name: 'a syntax error', source: 'package proxy\n\nauth := {"x": \n', message: /^generator\.rego:4: rego_parse_error: unexpected eof token: expected rule value term/ },
+    {
+      name: 'a syntax error',
+      source: 'package proxy\n\nauth := {"x": \n',
+      message: /^generator\.rego:4: rego_parse_error: unexpected eof token: expected rule value term/,
+    },
     {
       name: 'an unsupported built-in (http.send)',
-      source: 'package proxy\nauth := {"position": "header", "auth": {"X": http.send({"method": "get", "url": "http://x"}).body}}\n',
-      message: /^generator\.rego:2: rego_type_error: undefined function http\.send \(the OPA built-in http\.send is not supported/,
+      source:
+        'package proxy\nauth := {"position": "header", "auth": {"X": http.send({"method": "get", "url": "http://x"}).body}}\n',
+      message:
+        /^generator\.rego:2: rego_type_error: undefined function http\.send \(the OPA built-in http\.send is not supported/,
     },
     {
       name: 'an unsupported built-in in a v0 policy (net.lookup_ip_addr)',
       source: 'package proxy\nauth = {"auth": {"X": x}} { x := net.lookup_ip_addr("example.com") }\n',
       message: /^generator\.rego:2: rego_type_error: undefined function net\.lookup_ip_addr/,
     },
-    { name: 'an unknown function', source: 'package proxy\nauth := {"x": nosuch.fn(1)}\n', message: /^generator\.rego:2: rego_type_error: undefined function nosuch\.fn$/ },
-    { name: 'the wrong package', source: 'package other\nauth := {}\n', message: /^generator\.rego: no rule "auth" in package "proxy" \(entrypoint proxy\/auth\)$/ },
-    { name: 'an invalid entrypoint', source: 'package proxy\nauth := {}\n', entrypoint: 'proxy/../x', message: /^invalid entrypoint/ },
+    {
+      name: 'an unknown function',
+      source: 'package proxy\nauth := {"x": nosuch.fn(1)}\n',
+      message: /^generator\.rego:2: rego_type_error: undefined function nosuch\.fn$/,
+    },
+    {
+      name: 'the wrong package',
+      source: 'package other\nauth := {}\n',
+      message: /^generator\.rego: no rule "auth" in package "proxy" \(entrypoint proxy\/auth\)$/,
+    },
+    {
+      name: 'an invalid entrypoint',
+      source: 'package proxy\nauth := {}\n',
+      entrypoint: 'proxy/../x',
+      message: /^invalid entrypoint/,
+    },
   ];
   for (const e of errors) {
     it(`rejects ${e.name} with a concise message`, async () => {
@@ -110,7 +151,10 @@ describe('opa: compileRego', function () {
     for (const name of WASM_NATIVE_BUILTINS) assert.ok(known.has(name), `${name} is not an OPA ${opa} built-in`);
     const caps = buildCapabilities(current);
     const names = new Set(caps.builtins.map((b) => b.name));
-    assert.deepEqual([...names].sort(), [...allowedBuiltinNames()].filter((n) => known.has(n) || n === 'hmac.sha256').sort());
+    assert.deepEqual(
+      [...names].sort(),
+      [...allowedBuiltinNames()].filter((n) => known.has(n) || n === 'hmac.sha256').sort(),
+    );
     assert.ok(names.has('hmac.sha256') && names.has('time.now_ns') && names.has('sprintf') && !names.has('http.send'));
   });
 
@@ -133,9 +177,14 @@ describe('opa: compileRego', function () {
     const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
     const long = 'x'.repeat(120) + '/data.json';
     const tar = Buffer.concat([
-      header('././@LongLink', long.length + 1, 'L'), pad(Buffer.from(long + '\0')), header('ignored', 2), pad(Buffer.from('{}')),
-      header('policy.wasm', 4, '0', ''), pad(Buffer.from('wasm')),
-      header('b.wasm', 3, '0', 'a'), pad(Buffer.from('abc')),
+      header('././@LongLink', long.length + 1, 'L'),
+      pad(Buffer.from(long + '\0')),
+      header('ignored', 2),
+      pad(Buffer.from('{}')),
+      header('policy.wasm', 4, '0', ''),
+      pad(Buffer.from('wasm')),
+      header('b.wasm', 3, '0', 'a'),
+      pad(Buffer.from('abc')),
       Buffer.alloc(1024),
     ]);
     const gz = gzipSync(tar);
@@ -148,7 +197,10 @@ describe('opa: compileRego', function () {
   it('also works when opa has to write into an unwritable cache dir', async () => {
     const file = join(cacheDir, 'not-a-dir');
     writeFileSync(file, '');
-    const c = await compileRego('package proxy\nauth := {"ok": true}\n', { entrypoint: 'proxy/auth', cacheDir: join(file, 'sub') });
+    const c = await compileRego('package proxy\nauth := {"ok": true}\n', {
+      entrypoint: 'proxy/auth',
+      cacheDir: join(file, 'sub'),
+    });
     assert.deepEqual((await loadPolicy(c)).evaluate({}), { ok: true });
   });
 });
@@ -157,7 +209,10 @@ describe('opa: compileRego without a working opa', () => {
   it('rejects with the reason and does not remember the failure', async () => {
     const opts = { entrypoint: 'proxy/auth', opaPath: '/nonexistent/opa', cacheDir: false as const };
     const first = compileRego('package proxy\nauth := {}\n', opts);
-    await assert.rejects(first, (e: Error) => !(e instanceof RegoCompileError) && /cannot run \/nonexistent\/opa/.test(e.message));
+    await assert.rejects(
+      first,
+      (e: Error) => !(e instanceof RegoCompileError) && /cannot run \/nonexistent\/opa/.test(e.message),
+    );
     const again = compileRego('package proxy\nauth := {}\n', opts);
     assert.notEqual(again, first, 'a new attempt, not the remembered failure');
     await assert.rejects(again, /cannot run/);

@@ -47,7 +47,14 @@ describe('peer: git http-backend behind apache with basic auth', function () {
     it(`clones with the right credentials over protocol v${version} and records Authorization`, async () => {
       await server.clearRequests();
       const dest = join(work, `clone-v${version}`);
-      await git(['-c', `protocol.version=${version}`, 'clone', '--quiet', server.authUrl('org/repo.git', 'alice', 'alice-pass'), dest]);
+      await git([
+        '-c',
+        `protocol.version=${version}`,
+        'clone',
+        '--quiet',
+        server.authUrl('org/repo.git', 'alice', 'alice-pass'),
+        dest,
+      ]);
       expect(await readFile(join(dest, 'dir/file.txt'), 'utf8')).to.equal('nested\n');
       const reqs = await server.requests();
       const authed = reqs.filter((r) => r.status === 200);
@@ -72,7 +79,9 @@ describe('peer: git http-backend behind apache with basic auth', function () {
   it('refuses a clone with a wrong password or without credentials', async () => {
     for (const url of [server.authUrl('org/repo.git', 'alice', 'wrong'), `${server.url}/org/repo.git`]) {
       let failure = '';
-      await git(['ls-remote', url]).catch((e: Error) => { failure = e.message; });
+      await git(['ls-remote', url]).catch((e: Error) => {
+        failure = e.message;
+      });
       expect(failure).to.match(/Authentication failed|could not read Username/);
     }
   });
@@ -96,7 +105,15 @@ describe('peer: git http-backend behind apache with basic auth', function () {
 
     await server.clearRequests();
     const again = join(work, 'clone-gzip');
-    await git(['-c', 'protocol.version=2', 'clone', '--quiet', '--no-single-branch', server.authUrl('org/repo.git', 'alice', 'alice-pass'), again]);
+    await git([
+      '-c',
+      'protocol.version=2',
+      'clone',
+      '--quiet',
+      '--no-single-branch',
+      server.authUrl('org/repo.git', 'alice', 'alice-pass'),
+      again,
+    ]);
     expect((await readFile(join(again, 'big.bin'))).length).to.equal(300 * 1024);
     const upload = (await server.requests()).filter((r) => r.method === 'POST' && r.path.endsWith('/git-upload-pack'));
     expect(upload.some((r) => r.headers['content-encoding'] === 'gzip' && r.status === 200)).to.equal(true);

@@ -4,8 +4,12 @@ import { startRecordingUpstream, type RecordingUpstream } from '../peers/recordi
 
 describe('peer: recording upstream', () => {
   let upstream: RecordingUpstream;
-  beforeEach(async () => { upstream = await startRecordingUpstream(); });
-  afterEach(async () => { await upstream.stop(); });
+  beforeEach(async () => {
+    upstream = await startRecordingUpstream();
+  });
+  afterEach(async () => {
+    await upstream.stop();
+  });
 
   it('records method, URL, headers and the raw body, and echoes them by default', async () => {
     const body = gzipSync(Buffer.from('{"hello":"world"}'));
@@ -15,7 +19,7 @@ describe('peer: recording upstream', () => {
       body,
     });
     expect(res.status).to.equal(200);
-    const echo = await res.json() as { method: string; url: string; bodyBase64: string };
+    const echo = (await res.json()) as { method: string; url: string; bodyBase64: string };
     expect(echo.method).to.equal('POST');
     expect(Buffer.from(echo.bodyBase64, 'base64').equals(body)).to.equal(true);
     const rec = upstream.last();
@@ -34,7 +38,10 @@ describe('peer: recording upstream', () => {
     });
     const parts = ['a'.repeat(1000), 'b'.repeat(1000)];
     const stream = new ReadableStream<Uint8Array>({
-      start(c) { for (const p of parts) c.enqueue(Buffer.from(p)); c.close(); },
+      start(c) {
+        for (const p of parts) c.enqueue(Buffer.from(p));
+        c.close();
+      },
     });
     const res = await fetch(`${upstream.url}/upload`, { method: 'PUT', body: stream, duplex: 'half' } as RequestInit);
     expect(res.status).to.equal(201);

@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
 import { libtrustKeyId, parseScope, readLayoutIndex, skopeo, startRegistry, type Registry } from '../peers/registry.ts';
 
-const failureOf = (p: Promise<unknown>) => p.then(() => '', (e: Error) => e.message);
+const failureOf = (p: Promise<unknown>) =>
+  p.then(
+    () => '',
+    (e: Error) => e.message,
+  );
 
 describe('peer: docker-registry (distribution 2.8)', function () {
   this.timeout(120_000);
@@ -14,7 +18,9 @@ describe('peer: docker-registry (distribution 2.8)', function () {
     await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
     work = await mkdtemp(join(tmpdir(), 'connectors-registry-test-'));
   });
-  after(async () => { if (work) await rm(work, { recursive: true, force: true }); });
+  after(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
 
   for (const auth of ['htpasswd', 'token'] as const) {
     describe(`with ${auth} auth`, () => {
@@ -26,7 +32,9 @@ describe('peer: docker-registry (distribution 2.8)', function () {
           access: (user, req) => (user === 'reader' ? ['pull'] : user === undefined ? [] : req.actions),
         });
       });
-      after(async () => { await registry?.stop(); });
+      after(async () => {
+        await registry?.stop();
+      });
 
       it('challenges unauthenticated requests', async () => {
         const res = await fetch(`${registry.url}/v2/`);
@@ -41,17 +49,35 @@ describe('peer: docker-registry (distribution 2.8)', function () {
         const pushed = await registry.pushTestImage('org/app:v1', { sizeBytes: 20 * 1024 * 1024 });
         expect(pushed.blobBytes).to.be.greaterThan(20 * 1024 * 1024);
         const out = join(work, `pulled-${auth}`);
-        await skopeo(['copy', '--quiet', '--src-tls-verify=false', '--src-creds', 'alice:alice-pass',
-          `docker://${pushed.ref}`, `oci:${out}:v1`]);
+        await skopeo([
+          'copy',
+          '--quiet',
+          '--src-tls-verify=false',
+          '--src-creds',
+          'alice:alice-pass',
+          `docker://${pushed.ref}`,
+          `oci:${out}:v1`,
+        ]);
         const index = await readLayoutIndex(out);
         expect(index.manifests[0].digest).to.equal(pushed.digest);
-        const { stdout } = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', 'reader:reader-pass', `docker://${pushed.ref}`]);
+        const { stdout } = await skopeo([
+          'inspect',
+          '--raw',
+          '--tls-verify=false',
+          '--creds',
+          'reader:reader-pass',
+          `docker://${pushed.ref}`,
+        ]);
         expect(Buffer.from(stdout).equals(pushed.manifest)).to.equal(true);
         // The registry saw only its own kind of credentials.
         const auths = registry.requests.map((r) => r.headers.authorization).filter((a): a is string => a !== undefined);
         expect(auths.length).to.be.greaterThan(0);
         for (const a of auths) expect(a).to.match(auth === 'htpasswd' ? /^Basic / : /^Bearer /);
-        expect(registry.requests.some((r) => r.method === 'PUT' && r.path === '/v2/org/app/manifests/v1' && r.status === 201)).to.equal(true);
+        expect(
+          registry.requests.some(
+            (r) => r.method === 'PUT' && r.path === '/v2/org/app/manifests/v1' && r.status === 201,
+          ),
+        ).to.equal(true);
       });
 
       it('rejects copies without or with wrong credentials', async () => {
@@ -79,16 +105,28 @@ describe('peer: docker-registry (distribution 2.8)', function () {
         access: (user, req) => (user === 'reader' ? ['pull'] : user === undefined ? [] : req.actions),
       });
     });
-    after(async () => { await registry?.stop(); });
+    after(async () => {
+      await registry?.stop();
+    });
 
     const basic = (u: string, p: string) => ({ authorization: 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64') });
-    const decode = (jwt: string) => jwt.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')));
+    const decode = (jwt: string) =>
+      jwt
+        .split('.')
+        .slice(0, 2)
+        .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')));
 
     it('issues the intersection of requested and granted actions, with a libtrust kid', async () => {
       const q = `service=${registry.service}&scope=repository:org/app:pull,push&scope=repository:org/lib:pull`;
       const res = await fetch(`${registry.tokenRealm}?${q}`, { headers: basic('reader', 'reader-pass') });
       expect(res.status).to.equal(200);
-      const body = await res.json() as { token: string; access_token: string; expires_in: number; issued_at: string; refresh_token?: string };
+      const body = (await res.json()) as {
+        token: string;
+        access_token: string;
+        expires_in: number;
+        issued_at: string;
+        refresh_token?: string;
+      };
       expect(body.token).to.equal(body.access_token);
       expect(body.expires_in).to.be.at.least(60);
       expect(body.refresh_token).to.equal(undefined);
@@ -115,15 +153,23 @@ describe('peer: docker-registry (distribution 2.8)', function () {
     });
 
     it('returns a refresh token for offline_token=true, usable with grant_type=refresh_token', async () => {
-      const res = await fetch(`${registry.tokenRealm}?service=${registry.service}&offline_token=true&client_id=selftest&scope=repository:org/app:pull`,
-        { headers: basic('alice', 'alice-pass') });
-      const body = await res.json() as { refresh_token: string };
+      const res = await fetch(
+        `${registry.tokenRealm}?service=${registry.service}&offline_token=true&client_id=selftest&scope=repository:org/app:pull`,
+        { headers: basic('alice', 'alice-pass') },
+      );
+      const body = (await res.json()) as { refresh_token: string };
       expect(body.refresh_token).to.be.a('string');
       expect(registry.tokenRequests.at(-1)!.clientId).to.equal('selftest');
       const post = await fetch(registry.tokenRealm!, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: body.refresh_token, service: registry.service, scope: 'repository:org/app:pull,push', client_id: 'selftest' }),
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: body.refresh_token,
+          service: registry.service,
+          scope: 'repository:org/app:pull,push',
+          client_id: 'selftest',
+        }),
       });
       expect(post.status).to.equal(200);
       const [, claims] = decode(((await post.json()) as { access_token: string }).access_token);
@@ -147,7 +193,11 @@ describe('peer: docker-registry (distribution 2.8)', function () {
   });
 
   it('parses scopes and computes libtrust key IDs', () => {
-    expect(parseScope('repository:localhost:5000/a/b:pull,push')).to.deep.equal({ type: 'repository', name: 'localhost:5000/a/b', actions: ['pull', 'push'] });
+    expect(parseScope('repository:localhost:5000/a/b:pull,push')).to.deep.equal({
+      type: 'repository',
+      name: 'localhost:5000/a/b',
+      actions: ['pull', 'push'],
+    });
     expect(parseScope('repository(plugin):a:pull')).to.deep.equal({ type: 'repository', name: 'a', actions: ['pull'] });
     expect(parseScope('registry:catalog:*')).to.deep.equal({ type: 'registry', name: 'catalog', actions: ['*'] });
     expect(libtrustKeyId(Buffer.from('x'))).to.match(/^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/);

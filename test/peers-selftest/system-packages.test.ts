@@ -3,7 +3,9 @@ import { missingPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.
 
 describe('peer: system packages', () => {
   it('reports installed packages as present and unknown ones as missing', () => {
-    expect(missingPackages(['dpkg', 'connectors-no-such-package-xyz'])).to.deep.equal(['connectors-no-such-package-xyz']);
+    expect(missingPackages(['dpkg', 'connectors-no-such-package-xyz'])).to.deep.equal([
+      'connectors-no-such-package-xyz',
+    ]);
   });
 
   it('lists the packages the test peers run', () => {

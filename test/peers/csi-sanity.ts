@@ -11,7 +11,10 @@ registerPeer('csi-sanity', () => ({
   version: CSI_SANITY_VERSION,
   module: {
     goMod: `module connectors.local/csi-sanity-peer\n\ngo 1.26.0\n\nrequire github.com/kubernetes-csi/csi-test/v5 v${CSI_SANITY_VERSION}\n`,
-    extraFiles: { 'tools.go': '//go:build tools\n\npackage tools\n\nimport _ "github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity"\n' },
+    extraFiles: {
+      'tools.go':
+        '//go:build tools\n\npackage tools\n\nimport _ "github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity"\n',
+    },
   },
   packages: ['github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity'],
   ldflags: '-s -w',

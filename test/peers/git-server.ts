@@ -87,8 +87,20 @@ export interface GitServerOptions {
 
 /** Request headers recorded for every request. */
 export const LOGGED_HEADERS = [
-  'Authorization', 'Proxy-Authorization', 'Git-Protocol', 'Content-Type', 'Content-Encoding', 'Content-Length',
-  'Transfer-Encoding', 'Accept', 'Accept-Encoding', 'User-Agent', 'Host', 'Cookie', 'X-Forwarded-For', 'Expect',
+  'Authorization',
+  'Proxy-Authorization',
+  'Git-Protocol',
+  'Content-Type',
+  'Content-Encoding',
+  'Content-Length',
+  'Transfer-Encoding',
+  'Accept',
+  'Accept-Encoding',
+  'User-Agent',
+  'Host',
+  'Cookie',
+  'X-Forwarded-For',
+  'Expect',
 ];
 
 /** The user apache's worker processes (and so git http-backend) run as when we start apache as root. */
@@ -96,12 +108,24 @@ function workerIdentity(): { user: string; uid: number; gid: number } | undefine
   if (userInfo().uid !== 0) return undefined;
   const r = spawnSync('id', ['-u', 'www-data'], { encoding: 'utf8' });
   const g = spawnSync('id', ['-g', 'www-data'], { encoding: 'utf8' });
-  if (r.status !== 0 || g.status !== 0) throw new Error('apache runs as root here but the www-data user does not exist');
+  if (r.status !== 0 || g.status !== 0)
+    throw new Error('apache runs as root here but the www-data user does not exist');
   return { user: 'www-data', uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
 }
 
 function apacheConfig(o: { dir: string; port: number; worker?: { user: string }; headers: string[] }): string {
-  const modules = ['mpm_prefork', 'authz_core', 'authn_core', 'authn_file', 'auth_basic', 'authz_user', 'cgi', 'env', 'setenvif', 'alias'];
+  const modules = [
+    'mpm_prefork',
+    'authz_core',
+    'authn_core',
+    'authn_file',
+    'auth_basic',
+    'authz_user',
+    'cgi',
+    'env',
+    'setenvif',
+    'alias',
+  ];
   const fields = ['%{msec}t', '%m', '%U', '%q', '%>s', '%u', ...o.headers.map((h) => `%{${h}}i`)];
   return [
     `ServerRoot "${o.dir}"`,
@@ -111,8 +135,14 @@ function apacheConfig(o: { dir: string; port: number; worker?: { user: string };
     `DefaultRuntimeDir "${o.dir}/run"`,
     ...modules.map((m) => `LoadModule ${m}_module ${APACHE_MODULES}/mod_${m}.so`),
     ...(o.worker ? [`User ${o.worker.user}`, `Group ${o.worker.user}`] : []),
-    'StartServers 2', 'MinSpareServers 2', 'MaxSpareServers 10', 'MaxRequestWorkers 64',
-    'Timeout 600', 'KeepAlive On', 'MaxKeepAliveRequests 0', 'LimitRequestBody 0',
+    'StartServers 2',
+    'MinSpareServers 2',
+    'MaxSpareServers 10',
+    'MaxRequestWorkers 64',
+    'Timeout 600',
+    'KeepAlive On',
+    'MaxKeepAliveRequests 0',
+    'LimitRequestBody 0',
     `ErrorLog "${o.dir}/error.log"`,
     'LogLevel warn',
     `LogFormat "${fields.join('\\t')}" connectors`,
@@ -139,15 +169,22 @@ function apacheConfig(o: { dir: string; port: number; worker?: { user: string };
 }
 
 const SERVER_GITCONFIG = [
-  '[safe]', '\tdirectory = *',
-  '[http]', '\treceivepack = true', '\tuploadpack = true',
-  '[uploadpack]', '\tallowFilter = true', '\tallowAnySHA1InWant = true',
-  '[receive]', '\tdenyCurrentBranch = ignore',
+  '[safe]',
+  '\tdirectory = *',
+  '[http]',
+  '\treceivepack = true',
+  '\tuploadpack = true',
+  '[uploadpack]',
+  '\tallowFilter = true',
+  '\tallowAnySHA1InWant = true',
+  '[receive]',
+  '\tdenyCurrentBranch = ignore',
   '',
 ].join('\n');
 
 export async function startGitServer(opts: GitServerOptions): Promise<GitServer> {
-  if (!existsSync(APACHE)) throw new Error(`${APACHE} is missing: run ensureSystemPackages(TEST_SYSTEM_PACKAGES) first`);
+  if (!existsSync(APACHE))
+    throw new Error(`${APACHE} is missing: run ensureSystemPackages(TEST_SYSTEM_PACKAGES) first`);
   if (!existsSync(GIT_HTTP_BACKEND)) throw new Error(`${GIT_HTTP_BACKEND} is missing: install Debian git`);
   const dir = await mkdtemp(join(tmpdir(), 'connectors-git-'));
   await chmod(dir, 0o755);
@@ -156,7 +193,10 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
   await writeHtpasswd(join(dir, 'htpasswd'), opts.users);
   await writeFile(join(dir, 'requests.log'), '');
   const worker = workerIdentity();
-  const headers = [...LOGGED_HEADERS, ...(opts.logHeaders ?? []).filter((h) => !LOGGED_HEADERS.some((l) => l.toLowerCase() === h.toLowerCase()))];
+  const headers = [
+    ...LOGGED_HEADERS,
+    ...(opts.logHeaders ?? []).filter((h) => !LOGGED_HEADERS.some((l) => l.toLowerCase() === h.toLowerCase())),
+  ];
   for (const h of headers) if (!/^[A-Za-z0-9-]+$/.test(h)) throw new Error(`invalid header name to log: ${h}`);
   if (worker) await runCommand('chown', ['-R', `${worker.uid}:${worker.gid}`, join(dir, 'home'), join(dir, 'repos')]);
 
@@ -249,7 +289,10 @@ function unescapeApache(s: string): string {
   const src = Buffer.from(s, 'latin1');
   for (let i = 0; i < src.length; i++) {
     const c = src[i];
-    if (c !== 0x5c || i + 1 >= src.length) { bytes.push(c); continue; }
+    if (c !== 0x5c || i + 1 >= src.length) {
+      bytes.push(c);
+      continue;
+    }
     const n = String.fromCharCode(src[i + 1]);
     if (n === 'x' && i + 3 < src.length) {
       bytes.push(parseInt(src.subarray(i + 2, i + 4).toString('latin1'), 16));
@@ -273,7 +316,8 @@ async function createRepo(
   worker: { uid: number; gid: number } | undefined,
 ): Promise<CreatedRepo> {
   const rel = normalize(path).replace(/^\/+/, '');
-  if (rel.startsWith('..') || !rel.endsWith('.git')) throw new Error(`repository path must be relative and end in .git: ${path}`);
+  if (rel.startsWith('..') || !rel.endsWith('.git'))
+    throw new Error(`repository path must be relative and end in .git: ${path}`);
   const repoDir = join(serverDir, 'repos', rel);
   if (existsSync(repoDir)) throw new Error(`repository ${rel} already exists`);
   await mkdir(dirname(repoDir), { recursive: true, mode: 0o755 });
@@ -315,10 +359,20 @@ async function fastImport(
   randomBytes: number,
   env: NodeJS.ProcessEnv,
 ): Promise<string> {
-  const child = spawn('git', [
-    '-c', 'core.compression=0', '-c', 'pack.compression=0',
-    'fast-import', '--quiet', '--big-file-threshold=1k', '--done',
-  ], { cwd: repoDir, env: { ...env, GIT_DIR: repoDir }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(
+    'git',
+    [
+      '-c',
+      'core.compression=0',
+      '-c',
+      'pack.compression=0',
+      'fast-import',
+      '--quiet',
+      '--big-file-threshold=1k',
+      '--done',
+    ],
+    { cwd: repoDir, env: { ...env, GIT_DIR: repoDir }, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   const errChunks: Buffer[] = [];
   child.stderr.on('data', (d: Buffer) => errChunks.push(d));
   // get-mark answers on stdout (cat-blob-fd defaults to stdout).
@@ -326,16 +380,26 @@ async function fastImport(
   child.stdout.on('data', (d: Buffer) => out.push(d));
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => code === 0 ? resolve() : reject(new Error(`git fast-import failed (exit ${code}): ${Buffer.concat(errChunks).toString()}`)));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`git fast-import failed (exit ${code}): ${Buffer.concat(errChunks).toString()}`)),
+    );
   });
   const stdin = child.stdin;
   let failed: Error | undefined;
-  stdin.on('error', (e) => { failed = e; });
+  stdin.on('error', (e) => {
+    failed = e;
+  });
   const write = async (data: Buffer | string) => {
     if (failed) throw failed;
     if (stdin.write(data)) return;
     await new Promise<void>((resolve) => {
-      const go = () => { stdin.off('drain', go); child.off('close', go); resolve(); };
+      const go = () => {
+        stdin.off('drain', go);
+        child.off('close', go);
+        resolve();
+      };
       stdin.on('drain', go);
       child.on('close', go);
     });
@@ -375,7 +439,9 @@ async function fastImport(
     `commit refs/heads/${branch}\nmark :${mark}\n` +
       `author Connectors Test <test@connectors.invalid> ${when} +0000\n` +
       `committer Connectors Test <test@connectors.invalid> ${when} +0000\n` +
-      `data ${Buffer.byteLength(msg)}\n${msg}` + entries.join('') + '\n' +
+      `data ${Buffer.byteLength(msg)}\n${msg}` +
+      entries.join('') +
+      '\n' +
       `get-mark :${mark}\ndone\n`,
   );
   stdin.end();

@@ -111,7 +111,10 @@ export function freePort(): Promise<number> {
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -122,7 +125,9 @@ function canConnect(port: number): Promise<boolean> {
  */
 export async function waitForPort(peer: PeerProcess, port: number, timeoutMs = 20_000): Promise<boolean> {
   let dead = false;
-  void peer.exited.then(() => { dead = true; });
+  void peer.exited.then(() => {
+    dead = true;
+  });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (dead) return false;

@@ -48,7 +48,9 @@ export const echoHandler: UpstreamHandler = (req, res) => {
   res.end(payload);
 };
 
-export async function startRecordingUpstream(opts: { handler?: UpstreamHandler; host?: string } = {}): Promise<RecordingUpstream> {
+export async function startRecordingUpstream(
+  opts: { handler?: UpstreamHandler; host?: string } = {},
+): Promise<RecordingUpstream> {
   let handler = opts.handler ?? echoHandler;
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
@@ -96,8 +98,12 @@ export async function startRecordingUpstream(opts: { handler?: UpstreamHandler; 
       if (!r) throw new Error('the recording upstream has received no request');
       return r;
     },
-    setHandler(h) { handler = h; },
-    clear() { requests.length = 0; },
+    setHandler(h) {
+      handler = h;
+    },
+    clear() {
+      requests.length = 0;
+    },
     stop() {
       return new Promise<void>((resolve) => {
         server.close(() => resolve());

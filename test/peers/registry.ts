@@ -13,7 +13,16 @@
 // - `aud` must be a single string equal to the configured service (a JSON array fails to parse in 2.8);
 // - `iss` must equal the configured issuer; `exp`/`nbf` are integers checked with 60 s leeway;
 // - `access` lists {type, name, actions} and must cover every action the request needs.
-import { createHash, createPrivateKey, createPublicKey, randomBytes, randomFillSync, sign, webcrypto, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  randomFillSync,
+  sign,
+  webcrypto,
+  type KeyObject,
+} from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -163,11 +172,18 @@ function base32(buf: Buffer): string {
 }
 
 async function makeSigningMaterial(): Promise<SigningMaterial> {
-  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
+  const alg = {
+    name: 'RSASSA-PKCS1-v1_5',
+    hash: 'SHA-256',
+    publicExponent: new Uint8Array([1, 0, 1]),
+    modulusLength: 2048,
+  };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
-      serialNumber: randomBytes(8).toString('hex').replace(/^[89a-f]/, '1'),
+      serialNumber: randomBytes(8)
+        .toString('hex')
+        .replace(/^[89a-f]/, '1'),
       name: 'CN=connectors test registry token signer',
       notBefore: new Date(Date.now() - 3600_000),
       notAfter: new Date(Date.now() + 7 * 86400_000),
@@ -196,7 +212,14 @@ export function parseScope(scope: string): AccessRequest | undefined {
   const last = scope.lastIndexOf(':');
   if (first < 0 || last === first) return undefined;
   const type = scope.slice(0, first).replace(/\(.*\)$/, '');
-  return { type, name: scope.slice(first + 1, last), actions: scope.slice(last + 1).split(',').filter(Boolean) };
+  return {
+    type,
+    name: scope.slice(first + 1, last),
+    actions: scope
+      .slice(last + 1)
+      .split(',')
+      .filter(Boolean),
+  };
 }
 
 function parseBasic(header: string | undefined): { user: string; password: string } | undefined {
@@ -221,7 +244,9 @@ function trackSockets(server: Server): () => void {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  return () => { for (const s of sockets) s.destroy(); };
+  return () => {
+    for (const s of sockets) s.destroy();
+  };
 }
 
 function close(server: Server, destroy: () => void): Promise<void> {
@@ -232,7 +257,8 @@ function close(server: Server, destroy: () => void): Promise<void> {
 }
 
 export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
-  if (!existsSync(DOCKER_REGISTRY)) throw new Error(`${DOCKER_REGISTRY} is missing: run ensureSystemPackages(TEST_SYSTEM_PACKAGES) first`);
+  if (!existsSync(DOCKER_REGISTRY))
+    throw new Error(`${DOCKER_REGISTRY} is missing: run ensureSystemPackages(TEST_SYSTEM_PACKAGES) first`);
   const dir = await mkdtemp(join(tmpdir(), 'connectors-registry-'));
   await mkdir(join(dir, 'storage'));
   const cleanups: Array<() => Promise<void>> = [];
@@ -267,8 +293,14 @@ async function startInDir(
     if (!signing) throw new Error('issueToken needs a registry started with auth: token');
     const now = Math.floor(Date.now() / 1000);
     return signJwt(signing, {
-      iss: TOKEN_ISSUER, sub: user ?? '', aud: TOKEN_SERVICE,
-      exp: now + lifetime, nbf: now - 5, iat: now, jti: randomBytes(12).toString('hex'), access,
+      iss: TOKEN_ISSUER,
+      sub: user ?? '',
+      aud: TOKEN_SERVICE,
+      exp: now + lifetime,
+      nbf: now - 5,
+      iat: now,
+      jti: randomBytes(12).toString('hex'),
+      access,
     });
   };
 
@@ -284,13 +316,24 @@ async function startInDir(
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const url = new URL(req.url ?? '/', 'http://token.invalid');
-        const isForm = req.method === 'POST' && /application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '');
+        const isForm =
+          req.method === 'POST' && /application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '');
         const form = new URLSearchParams(isForm ? Buffer.concat(chunks).toString('utf8') : '');
         const params = req.method === 'POST' ? form : url.searchParams;
-        const scopes = req.method === 'POST' ? (form.get('scope') ?? '').split(' ').filter(Boolean) : url.searchParams.getAll('scope');
+        const scopes =
+          req.method === 'POST'
+            ? (form.get('scope') ?? '').split(' ').filter(Boolean)
+            : url.searchParams.getAll('scope');
         const rec: TokenRequestRecord = {
-          method: req.method ?? '', url: req.url ?? '/', path: url.pathname, query: url.searchParams, headers: req.headers,
-          receivedAt: Date.now(), form, scopes, granted: [],
+          method: req.method ?? '',
+          url: req.url ?? '/',
+          path: url.pathname,
+          query: url.searchParams,
+          headers: req.headers,
+          receivedAt: Date.now(),
+          form,
+          scopes,
+          granted: [],
           offlineToken: params.get('offline_token') === 'true' || params.get('access_type') === 'offline',
           clientId: params.get('client_id') ?? undefined,
         };
@@ -298,7 +341,11 @@ async function startInDir(
         const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
           rec.status = status;
           const text = JSON.stringify(body);
-          res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+          res.writeHead(status, {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(text),
+            ...headers,
+          });
           res.end(text);
         };
         if (url.pathname !== '/token' || (req.method !== 'GET' && req.method !== 'POST')) {
@@ -310,9 +357,14 @@ async function startInDir(
         }
         // Who is asking: Basic credentials (GET or POST), an OAuth2 password grant, or a refresh token.
         let user: string | undefined;
-        const denied = () => reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, {
-          'www-authenticate': 'Basic realm="connectors-test-token-server"',
-        });
+        const denied = () =>
+          reply(
+            401,
+            { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] },
+            {
+              'www-authenticate': 'Basic realm="connectors-test-token-server"',
+            },
+          );
         const grant = req.method === 'POST' ? form.get('grant_type') : null;
         if (grant === 'refresh_token') {
           user = refreshTokens.get(form.get('refresh_token') ?? '');
@@ -338,7 +390,10 @@ async function startInDir(
         }
         const token = issueToken(user, rec.granted);
         const body: Record<string, unknown> = {
-          token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString(),
+          token,
+          access_token: token,
+          expires_in: expiresIn,
+          issued_at: new Date().toISOString(),
         };
         if (user !== undefined && (rec.offlineToken || grant !== null)) {
           const refresh = randomBytes(24).toString('base64url');
@@ -353,7 +408,10 @@ async function startInDir(
     cleanups.push(() => close(tokenServer, destroy));
     tokenRealm = `http://127.0.0.1:${tokenPort}/token`;
     auth.token = {
-      realm: tokenRealm, service: TOKEN_SERVICE, issuer: TOKEN_ISSUER, rootcertbundle: join(dir, 'token-ca.pem'),
+      realm: tokenRealm,
+      service: TOKEN_SERVICE,
+      issuer: TOKEN_ISSUER,
+      rootcertbundle: join(dir, 'token-ca.pem'),
     };
   }
 
@@ -365,7 +423,14 @@ async function startInDir(
     const storageRoot = join(dir, 'storage');
     const storage = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://storage.invalid');
-      const rec: RecordedHttpRequest = { method: req.method ?? '', url: req.url ?? '/', path: url.pathname, query: url.searchParams, headers: req.headers, receivedAt: Date.now() };
+      const rec: RecordedHttpRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '/',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        receivedAt: Date.now(),
+      };
       storageRequests.push(rec);
       const file = join(storageRoot, decodeURIComponent(url.pathname));
       if (!file.startsWith(storageRoot + '/') || file.includes('/../')) {
@@ -373,15 +438,18 @@ async function startInDir(
         res.writeHead(400).end();
         return;
       }
-      stat(file).then((st) => {
-        rec.status = 200;
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': st.size });
-        if (req.method === 'HEAD') return res.end();
-        createReadStream(file).pipe(res);
-      }, () => {
-        rec.status = 404;
-        res.writeHead(404, { 'content-length': 0 }).end();
-      });
+      stat(file).then(
+        (st) => {
+          rec.status = 200;
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': st.size });
+          if (req.method === 'HEAD') return res.end();
+          createReadStream(file).pipe(res);
+        },
+        () => {
+          rec.status = 404;
+          res.writeHead(404, { 'content-length': 0 }).end();
+        },
+      );
     });
     const storagePort = await listen(storage);
     const destroyStorage = trackSockets(storage);
@@ -397,8 +465,16 @@ async function startInDir(
     const config = {
       version: 0.1,
       log: { level: 'info', formatter: 'text', accesslog: { disabled: false } },
-      storage: { filesystem: { rootdirectory: join(dir, 'storage') }, delete: { enabled: true }, cache: { blobdescriptor: 'inmemory' } },
-      http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex'), headers: { 'X-Content-Type-Options': ['nosniff'] } },
+      storage: {
+        filesystem: { rootdirectory: join(dir, 'storage') },
+        delete: { enabled: true },
+        cache: { blobdescriptor: 'inmemory' },
+      },
+      http: {
+        addr: `127.0.0.1:${port}`,
+        secret: randomBytes(16).toString('hex'),
+        headers: { 'X-Content-Type-Options': ['nosniff'] },
+      },
       auth,
       ...(storageUrl ? { middleware: { storage: [{ name: 'redirect', options: { baseurl: storageUrl } }] } } : {}),
       health: { storagedriver: { enabled: false } },
@@ -412,7 +488,8 @@ async function startInDir(
     if (await waitForPort(p, port)) peer = p;
     else {
       await p.stop();
-      if (!/address already in use/i.test(p.output())) throw new Error(`docker-registry failed to start:\n${p.output()}`);
+      if (!/address already in use/i.test(p.output()))
+        throw new Error(`docker-registry failed to start:\n${p.output()}`);
     }
   }
   if (!peer) throw new Error('docker-registry could not get a free port after 5 attempts');
@@ -425,7 +502,11 @@ async function startInDir(
   const relay = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://relay.invalid');
     const rec: RecordedHttpRequest = {
-      method: req.method ?? '', url: req.url ?? '/', path: url.pathname, query: url.searchParams, headers: req.headers,
+      method: req.method ?? '',
+      url: req.url ?? '/',
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
       receivedAt: Date.now(),
     };
     requests.push(rec);
@@ -488,8 +569,15 @@ async function startInDir(
       try {
         const layout = await buildOciLayout(join(work, 'layout'), { sizeBytes: o.sizeBytes });
         const ref = `127.0.0.1:${relayPort}/${repoAndTag}`;
-        await skopeo(['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `${user}:${opts.users[user]}`,
-          `oci:${layout.dir}:${layout.tag}`, `docker://${ref}`]);
+        await skopeo([
+          'copy',
+          '--quiet',
+          '--dest-tls-verify=false',
+          '--dest-creds',
+          `${user}:${opts.users[user]}`,
+          `oci:${layout.dir}:${layout.tag}`,
+          `docker://${ref}`,
+        ]);
         return { ref, digest: layout.digest, manifest: layout.manifest, blobBytes: layout.blobBytes };
       } finally {
         await rm(work, { recursive: true, force: true });
@@ -539,7 +627,12 @@ function tarHeader(name: string, size: number): Buffer {
   h.write('0000000\0', 108);
   h.write('0000000\0', 116);
   h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, '0') + '\0', 136);
+  h.write(
+    Math.floor(Date.now() / 1000)
+      .toString(8)
+      .padStart(11, '0') + '\0',
+    136,
+  );
   h.write('        ', 148);
   h.write('0', 156);
   h.write('ustar\0', 257);
@@ -581,48 +674,72 @@ export async function buildOciLayout(dir: string, o: { sizeBytes?: number; tag?:
   const tmpLayer = join(dir, 'layer.tmp');
   await pipeline(
     Readable.from(tarParts()),
-    new Transform({ transform(c: Buffer, _e, cb) { diffHash.update(c); cb(null, c); } }),
+    new Transform({
+      transform(c: Buffer, _e, cb) {
+        diffHash.update(c);
+        cb(null, c);
+      },
+    }),
     // Random data does not compress: level 0 keeps big benchmark images fast to build.
     createGzip({ level: randomSize > 16 * 1024 * 1024 ? 0 : 6 }),
-    new Transform({ transform(c: Buffer, _e, cb) { gzHash.update(c); gzSize += c.length; cb(null, c); } }),
+    new Transform({
+      transform(c: Buffer, _e, cb) {
+        gzHash.update(c);
+        gzSize += c.length;
+        cb(null, c);
+      },
+    }),
     createWriteStream(tmpLayer),
   );
   const layerDigest = 'sha256:' + gzHash.digest('hex');
   const diffId = 'sha256:' + diffHash.digest('hex');
   await rm(join(blobs, layerDigest.slice(7)), { force: true });
   await runCommand('mv', [tmpLayer, join(blobs, layerDigest.slice(7))]);
-  const config = Buffer.from(JSON.stringify({
-    created: new Date().toISOString(),
-    architecture: 'amd64',
-    os: 'linux',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/hello.txt'] },
-    rootfs: { type: 'layers', diff_ids: [diffId] },
-    history: [{ created: new Date().toISOString(), created_by: 'connectors test/peers/registry.ts' }],
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      created: new Date().toISOString(),
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/hello.txt'] },
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+      history: [{ created: new Date().toISOString(), created_by: 'connectors test/peers/registry.ts' }],
+    }),
+  );
   const configDigest = sha256(config);
   await writeFile(join(blobs, configDigest.slice(7)), config);
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: gzSize }],
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: gzSize }],
+    }),
+  );
   const digest = sha256(manifest);
   await writeFile(join(blobs, digest.slice(7)), manifest);
   await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  await writeFile(join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: [{
-      mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: manifest.length,
-      annotations: { 'org.opencontainers.image.ref.name': tag },
-    }],
-  }));
+  await writeFile(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest,
+          size: manifest.length,
+          annotations: { 'org.opencontainers.image.ref.name': tag },
+        },
+      ],
+    }),
+  );
   const layerSize = (await stat(join(blobs, layerDigest.slice(7)))).size;
   return { dir, tag, digest, manifest, blobBytes: layerSize + config.length };
 }
 
 /** The index.json of an OCI layout (written by buildOciLayout or by `skopeo copy ... oci:DIR`). */
-export async function readLayoutIndex(dir: string): Promise<{ manifests: Array<{ digest: string; annotations?: Record<string, string> }> }> {
+export async function readLayoutIndex(
+  dir: string,
+): Promise<{ manifests: Array<{ digest: string; annotations?: Record<string, string> }> }> {
   return JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
 }

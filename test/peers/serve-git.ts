@@ -7,7 +7,9 @@ import { ensureSystemPackages } from './system-packages.ts';
 const [user = 'demo', password = 'demo-password'] = process.argv.slice(2);
 await ensureSystemPackages(['git', 'apache2', 'apache2-utils']);
 const server = await startGitServer({ users: { [user]: password } });
-const repo = await server.createRepo('your-org/your-repo.git', { files: { 'README.md': '# Cloned through the Connectors proxy\n' } });
+const repo = await server.createRepo('your-org/your-repo.git', {
+  files: { 'README.md': '# Cloned through the Connectors proxy\n' },
+});
 process.stdout.write(
   [
     `git server:  ${server.url}  (basic auth: ${user} / ${password})`,

@@ -17,7 +17,13 @@ import { readFile, rm, writeFile, chmod } from 'node:fs/promises';
  * - curl: a plain HTTP client for tests and diagnostics.
  */
 export const TEST_SYSTEM_PACKAGES: readonly string[] = [
-  'git', 'apache2', 'apache2-utils', 'docker-registry', 'skopeo', 'nginx-light', 'curl',
+  'git',
+  'apache2',
+  'apache2-utils',
+  'docker-registry',
+  'skopeo',
+  'nginx-light',
+  'curl',
 ];
 
 /** Packages among `names` that dpkg does not report as installed. */
@@ -59,20 +65,37 @@ export async function ensureSystemPackages(
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', NEEDRESTART_MODE: 'a' };
   const hadPolicy = existsSync(POLICY_RC_D);
   const previousPolicy = hadPolicy ? await readFile(POLICY_RC_D) : undefined;
-  await writeFile(POLICY_RC_D, '#!/bin/sh\n# written by connectors test/peers/system-packages.ts while installing\nexit 101\n');
+  await writeFile(
+    POLICY_RC_D,
+    '#!/bin/sh\n# written by connectors test/peers/system-packages.ts while installing\nexit 101\n',
+  );
   await chmod(POLICY_RC_D, 0o755);
   try {
     await run('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'update', '-q'], env);
-    await run('apt-get', [
-      '-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '-q', '--no-install-recommends',
-      '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...missing,
-    ], env);
+    await run(
+      'apt-get',
+      [
+        '-o',
+        'DPkg::Lock::Timeout=300',
+        'install',
+        '-y',
+        '-q',
+        '--no-install-recommends',
+        '-o',
+        'Dpkg::Options::=--force-confdef',
+        '-o',
+        'Dpkg::Options::=--force-confold',
+        ...missing,
+      ],
+      env,
+    );
   } finally {
     if (previousPolicy) await writeFile(POLICY_RC_D, previousPolicy);
     else await rm(POLICY_RC_D, { force: true });
   }
   const still = missingPackages(missing);
-  if (still.length > 0) throw new Error(`apt-get finished but these packages are still not installed: ${still.join(' ')}`);
+  if (still.length > 0)
+    throw new Error(`apt-get finished but these packages are still not installed: ${still.join(' ')}`);
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {

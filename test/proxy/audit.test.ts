@@ -7,23 +7,52 @@ import { registry } from '../../core/observability/metrics.ts';
 import { Audit, AUDIT_FIELDS, auditJson, stripQuery, type AuditRecord } from '../../proxy/audit.ts';
 
 const rec = (over: Partial<AuditRecord>): AuditRecord => ({
-  mode: 'reverse', connector: 'ns/c', serviceAccount: 'ns/sa', method: 'GET', path: '/x', status: 200, bytesIn: 0, bytesOut: 17, durationMs: 1.23456, injected: true, ...over,
+  mode: 'reverse',
+  connector: 'ns/c',
+  serviceAccount: 'ns/sa',
+  method: 'GET',
+  path: '/x',
+  status: 200,
+  bytesIn: 0,
+  bytesOut: 17,
+  durationMs: 1.23456,
+  injected: true,
+  ...over,
 });
 
 /** The audit fields as the generic logger wrote them before: the record with the query stripped, durationMs rounded. */
 const generic = (r: AuditRecord): Record<string, unknown> =>
-  JSON.parse(JSON.stringify(redact({ ...r, path: stripQuery(r.path), durationMs: Math.round(r.durationMs * 100) / 100 })));
+  JSON.parse(
+    JSON.stringify(redact({ ...r, path: stripQuery(r.path), durationMs: Math.round(r.durationMs * 100) / 100 })),
+  );
 
 describe('proxy: audit line', () => {
   const records: Array<[string, AuditRecord]> = [
     ['a plain reverse request', rec({})],
-    ['no injection field, a reason', rec({ mode: 'connect', injected: undefined, reason: 'forbidden: x may not get connector ns/c', status: 403 })],
+    [
+      'no injection field, a reason',
+      rec({ mode: 'connect', injected: undefined, reason: 'forbidden: x may not get connector ns/c', status: 403 }),
+    ],
     ['not injected', rec({ injected: false, reason: undefined, bytesIn: 12345678901, bytesOut: 0 })],
     ['the query is dropped', rec({ path: '/a/b?access_token=s3cr3t&x=1' })],
-    ['quotes, backslashes, control and non-ASCII characters', rec({ path: '/"q"\\b\u0001\n\t/é/\u2028/😀', connector: 'n"s/c\\', serviceAccount: 'system:anonymous', method: 'M"' })],
+    [
+      'quotes, backslashes, control and non-ASCII characters',
+      rec({
+        path: '/"q"\\b\u0001\n\t/é/\u2028/😀',
+        connector: 'n"s/c\\',
+        serviceAccount: 'system:anonymous',
+        method: 'M"',
+      }),
+    ],
     ['a lone surrogate', rec({ path: '/\ud800x' })],
-    ['every printable ASCII character but ? (the query), and DEL', rec({ path: '/' + String.fromCharCode(...Array.from({ length: 96 }, (_, i) => 0x20 + i)).replace('?', '') })],
-    ['empty strings and zero duration', rec({ connector: '', serviceAccount: '', method: '', path: '', status: 0, durationMs: 0 })],
+    [
+      'every printable ASCII character but ? (the query), and DEL',
+      rec({ path: '/' + String.fromCharCode(...Array.from({ length: 96 }, (_, i) => 0x20 + i)).replace('?', '') }),
+    ],
+    [
+      'empty strings and zero duration',
+      rec({ connector: '', serviceAccount: '', method: '', path: '', status: 0, durationMs: 0 }),
+    ],
     ['a duration to round', rec({ durationMs: 1234.5678 })],
     ['a forward path', rec({ mode: 'forward', path: 'https://h.example.com:8443/p?token=t' })],
   ];
@@ -41,10 +70,17 @@ describe('proxy: audit line', () => {
 
   it('the start of a line reused for repeated fields follows every change of them', () => {
     const seq: AuditRecord[] = [
-      rec({}), rec({}), rec({ mode: 'forward' }), rec({ mode: 'forward', connector: 'ns/d' }), rec({ mode: 'forward', connector: 'ns/d' }),
-      rec({ connector: 'ns/d', serviceAccount: 'ns/other' }), rec({ connector: 'ns/d', serviceAccount: 'ns/other', method: 'POST' }), rec({}),
+      rec({}),
+      rec({}),
+      rec({ mode: 'forward' }),
+      rec({ mode: 'forward', connector: 'ns/d' }),
+      rec({ mode: 'forward', connector: 'ns/d' }),
+      rec({ connector: 'ns/d', serviceAccount: 'ns/other' }),
+      rec({ connector: 'ns/d', serviceAccount: 'ns/other', method: 'POST' }),
+      rec({}),
     ];
-    for (const [i, r] of seq.entries()) expect(JSON.parse('{' + auditJson(r) + '}'), String(i)).to.deep.equal(generic(r));
+    for (const [i, r] of seq.entries())
+      expect(JSON.parse('{' + auditJson(r) + '}'), String(i)).to.deep.equal(generic(r));
   });
 
   it('no audit field is one whose value the logger would redact', () => {
@@ -71,7 +107,14 @@ describe('proxy: audit line', () => {
       const head = (o: Record<string, unknown>) => Object.keys(o).slice(0, 5);
       expect(head(a)).to.deep.equal(['ts', 'level', 'component', 'msg', 'audit']);
       expect(head(a)).to.deep.equal(head(g));
-      expect(a).to.include({ level: 'info', component: 'proxy', msg: 'request', audit: true, path: '/one', status: 200 });
+      expect(a).to.include({
+        level: 'info',
+        component: 'proxy',
+        msg: 'request',
+        audit: true,
+        path: '/one',
+        status: 200,
+      });
       expect(b).to.include({ path: '/two', status: 401, reason: 'no token' });
       const ts = (o: Record<string, unknown>) => Date.parse(o.ts as string);
       expect(ts(a)).to.be.within(before, middle);
@@ -93,10 +136,24 @@ describe('proxy: audit line', () => {
       expect(lines).to.deep.equal([]);
       log.preformatted('warn', 'm', '"a":1', Date.UTC(2026, 0, 2, 3, 4, 5, 6));
       log.preformatted('error', 'n', '');
-      expect(JSON.parse(lines[0])).to.deep.equal({ ts: '2026-01-02T03:04:05.006Z', level: 'warn', component: 'c', msg: 'm', base: 1, a: 1 });
+      expect(JSON.parse(lines[0])).to.deep.equal({
+        ts: '2026-01-02T03:04:05.006Z',
+        level: 'warn',
+        component: 'c',
+        msg: 'm',
+        base: 1,
+        a: 1,
+      });
       expect(JSON.parse(lines[1])).to.include({ level: 'error', msg: 'n', base: 1 });
       // Alternating levels and messages: each line keeps its own.
-      const seq: Array<['warn' | 'error', string]> = [['warn', 'm'], ['warn', 'm'], ['error', 'm'], ['error', 'n'], ['warn', 'n'], ['warn', 'm']];
+      const seq: Array<['warn' | 'error', string]> = [
+        ['warn', 'm'],
+        ['warn', 'm'],
+        ['error', 'm'],
+        ['error', 'n'],
+        ['warn', 'n'],
+        ['warn', 'm'],
+      ];
       for (const [level, msg] of seq) log.preformatted(level, msg, '"i":0', 0);
       expect(lines.slice(2).map((l) => JSON.parse(l) as Record<string, unknown>)).to.deep.equal(
         seq.map(([level, msg]) => ({ ts: '1970-01-01T00:00:00.000Z', level, component: 'c', msg, base: 1, i: 0 })),
@@ -110,11 +167,45 @@ describe('proxy: audit line', () => {
   it('isoTime is toISOString, also when the millisecond or second changes back and forth', () => {
     const day = Date.UTC(2026, 10, 22);
     const times = [
-      0, 0, 1, 9, 10, 99, 100, 999, 1000, 1000, 999, 1001, day - 1, day, day + 7, day + 70, day + 700, day + 999, day + 1000, day + 1,
-      day + 86_399_999, -1, -2, -999, -1000, -1001, 8.64e15, -8.64e15, 1.5, 1.5, 2.9, -0.5, 253402300799999, 253402300800000, 253402300800001,
+      0,
+      0,
+      1,
+      9,
+      10,
+      99,
+      100,
+      999,
+      1000,
+      1000,
+      999,
+      1001,
+      day - 1,
+      day,
+      day + 7,
+      day + 70,
+      day + 700,
+      day + 999,
+      day + 1000,
+      day + 1,
+      day + 86_399_999,
+      -1,
+      -2,
+      -999,
+      -1000,
+      -1001,
+      8.64e15,
+      -8.64e15,
+      1.5,
+      1.5,
+      2.9,
+      -0.5,
+      253402300799999,
+      253402300800000,
+      253402300800001,
     ];
     for (const ms of times) expect(isoTime(ms), String(ms)).to.equal(new Date(ms).toISOString());
-    for (let ms = day - 2500; ms < day + 2500; ms += 7) expect(isoTime(ms), String(ms)).to.equal(new Date(ms).toISOString());
+    for (let ms = day - 2500; ms < day + 2500; ms += 7)
+      expect(isoTime(ms), String(ms)).to.equal(new Date(ms).toISOString());
     expect(() => isoTime(Number.NaN)).to.throw(RangeError);
     expect(isoTime(8.64e15)).to.equal(new Date(8.64e15).toISOString());
     expect(() => isoTime(8.64e15 + 1)).to.throw(RangeError); // the same second as the last valid date
@@ -128,7 +219,13 @@ describe('proxy: audit line', () => {
     try {
       for (let i = 0; i < 3; i++) audit.record(rec({ connector: 'tally/c', status: 299 }));
       // Label sets that change from one record to the next.
-      for (const [connector, status, mode] of [['tally/c', 298, 'reverse'], ['tally/d', 299, 'reverse'], ['tally/c', 299, 'forward'], ['tally/c', 299, 'reverse']] as const) audit.record(rec({ connector, status, mode }));
+      for (const [connector, status, mode] of [
+        ['tally/c', 298, 'reverse'],
+        ['tally/d', 299, 'reverse'],
+        ['tally/c', 299, 'forward'],
+        ['tally/c', 299, 'reverse'],
+      ] as const)
+        audit.record(rec({ connector, status, mode }));
     } finally {
       restore();
     }

@@ -19,15 +19,41 @@ const connector = (ns: string, name: string, address: string, ext: string[] = []
   apiVersion: 'connectors.alauda.io/v1alpha1',
   kind: 'Connector',
   metadata: { name, namespace: ns },
-  spec: { connectorClassName: 'git', address, addressExtensions: ext.map((value, i) => ({ name: `e${i}`, value })), ...(secret ? { auth: { name: 'basicAuth', secretRef: { name: secret } } } : {}) },
+  spec: {
+    connectorClassName: 'git',
+    address,
+    addressExtensions: ext.map((value, i) => ({ name: `e${i}`, value })),
+    ...(secret ? { auth: { name: 'basicAuth', secretRef: { name: secret } } } : {}),
+  },
 });
 
 describe('proxy: decisions (pure)', () => {
   const targets: Array<[string | undefined, string, ReturnType<typeof reverseTarget>]> = [
-    [undefined, '/namespaces/ns1/connectors/git/org/repo.git/info/refs?service=git-upload-pack', { namespace: 'ns1', name: 'git', prefix: '/namespaces/ns1/connectors/git', rest: '/org/repo.git/info/refs?service=git-upload-pack' }],
-    ['proxy:8080', '/namespaces/ns1/connectors/git', { namespace: 'ns1', name: 'git', prefix: '/namespaces/ns1/connectors/git', rest: '/' }],
-    ['proxy', '/namespaces/ns1/connectors/git?x=1', { namespace: 'ns1', name: 'git', prefix: '/namespaces/ns1/connectors/git', rest: '?x=1' }],
-    ['c-github.default.svc.cluster.local', '/org/repo', { namespace: 'default', name: 'github', prefix: '', rest: '/org/repo' }],
+    [
+      undefined,
+      '/namespaces/ns1/connectors/git/org/repo.git/info/refs?service=git-upload-pack',
+      {
+        namespace: 'ns1',
+        name: 'git',
+        prefix: '/namespaces/ns1/connectors/git',
+        rest: '/org/repo.git/info/refs?service=git-upload-pack',
+      },
+    ],
+    [
+      'proxy:8080',
+      '/namespaces/ns1/connectors/git',
+      { namespace: 'ns1', name: 'git', prefix: '/namespaces/ns1/connectors/git', rest: '/' },
+    ],
+    [
+      'proxy',
+      '/namespaces/ns1/connectors/git?x=1',
+      { namespace: 'ns1', name: 'git', prefix: '/namespaces/ns1/connectors/git', rest: '?x=1' },
+    ],
+    [
+      'c-github.default.svc.cluster.local',
+      '/org/repo',
+      { namespace: 'default', name: 'github', prefix: '', rest: '/org/repo' },
+    ],
     ['c-github.default.svc:80', '/', { namespace: 'default', name: 'github', prefix: '', rest: '/' }],
     ['c-my.dotted.name.team-a.svc', '/x', { namespace: 'team-a', name: 'my.dotted.name', prefix: '', rest: '/x' }],
     ['proxy', '/namespaces/ns1/connectorsX/git', undefined],
@@ -38,12 +64,17 @@ describe('proxy: decisions (pure)', () => {
   }
 
   const urls: Array<[string, string, string]> = [
-    ['https://h.example.com', '/org/repo.git/info/refs?service=git-upload-pack', 'https://h.example.com/org/repo.git/info/refs?service=git-upload-pack'],
+    [
+      'https://h.example.com',
+      '/org/repo.git/info/refs?service=git-upload-pack',
+      'https://h.example.com/org/repo.git/info/refs?service=git-upload-pack',
+    ],
     ['https://h.example.com/gitlab', '/org/repo.git', 'https://h.example.com/gitlab/org/repo.git'],
     ['https://h.example.com/gitlab/', '/a?b=c&d', 'https://h.example.com/gitlab/a?b=c&d'],
     ['http://127.0.0.1:8080', '/', 'http://127.0.0.1:8080/'],
   ];
-  for (const [address, rest, want] of urls) it(`upstreamUrl(${address}, ${rest})`, () => expect(upstreamUrl(address, rest).href).to.equal(want));
+  for (const [address, rest, want] of urls)
+    it(`upstreamUrl(${address}, ${rest})`, () => expect(upstreamUrl(address, rest).href).to.equal(want));
   // upstreamUrl parses origin+prefix+rest as one string when that is equivalent; the general way (the origin,
   // then the pathname and search setters) is the oracle, also for the inputs that must take it.
   const bySetters = (address: string, rest: string): string => {
@@ -66,14 +97,15 @@ describe('proxy: decisions (pure)', () => {
     ['https://h.example.com/gitlab', '/a\t'],
     ['https://h.example.com', '//evil.example.com/x'],
     ['https://h.example.com/p', '/a\\b'],
-    ['https://h.example.com/p', "/sp ace/quo\"te/'/<>/é/%41?q=é&r='\"<>&s=%zz"],
+    ['https://h.example.com/p', '/sp ace/quo"te/\'/<>/é/%41?q=é&r=\'"<>&s=%zz'],
     ['https://h.example.com/p', '/a/./b/../c?d=../e'],
     ['https://h.example.com/p', '/%2e/x'],
     ['http://[::1]:8080/p/', '/x?y'],
     ['https://h.example.com:443/p', 'no-slash?x=1'],
   ];
   for (const [address, rest] of tricky) {
-    it(`upstreamUrl(${address}, ${JSON.stringify(rest)}) is the URL the setters give`, () => expect(upstreamUrl(address, rest).href).to.equal(bySetters(address, rest)));
+    it(`upstreamUrl(${address}, ${JSON.stringify(rest)}) is the URL the setters give`, () =>
+      expect(upstreamUrl(address, rest).href).to.equal(bySetters(address, rest)));
   }
   it('upstreamUrl refuses dot segments that leave the prefix', () => {
     expect(() => upstreamUrl('https://h/gitlab', '/../admin')).to.throw(/escapes/);
@@ -90,7 +122,8 @@ describe('proxy: decisions (pure)', () => {
     ['https://h.example.com', 'HTTPS://H.EXAMPLE.COM:443/x', `${base}/x`],
     ['https://h.example.com', 'http://h.example.com/x', 'http://h.example.com/x'],
   ];
-  for (const [address, loc, want] of locations) it(`rewriteLocation(${loc})`, () => expect(rewriteLocation(loc, address, base)).to.equal(want));
+  for (const [address, loc, want] of locations)
+    it(`rewriteLocation(${loc})`, () => expect(rewriteLocation(loc, address, base)).to.equal(want));
 
   it('matchTarget: scheme, host, port and path prefix; the longest prefix wins; extensions count', () => {
     const cs = [
@@ -111,9 +144,22 @@ describe('proxy: decisions (pure)', () => {
   });
 
   it('forwardCredentials: one or several connectors, URL-encoded slashes, errors', () => {
-    const h = (user: string, tok = 'T') => ({ 'proxy-authorization': 'Basic ' + Buffer.from(`${user}:${tok}`).toString('base64') });
-    expect(forwardCredentials(h('default/github'))).to.deep.equal({ ok: true, token: 'T', connectors: [{ namespace: 'default', name: 'github' }] });
-    expect(forwardCredentials(h('ns1%2Fa,ns2%2Fb', 'x:y'))).to.deep.equal({ ok: true, token: 'x:y', connectors: [{ namespace: 'ns1', name: 'a' }, { namespace: 'ns2', name: 'b' }] });
+    const h = (user: string, tok = 'T') => ({
+      'proxy-authorization': 'Basic ' + Buffer.from(`${user}:${tok}`).toString('base64'),
+    });
+    expect(forwardCredentials(h('default/github'))).to.deep.equal({
+      ok: true,
+      token: 'T',
+      connectors: [{ namespace: 'default', name: 'github' }],
+    });
+    expect(forwardCredentials(h('ns1%2Fa,ns2%2Fb', 'x:y'))).to.deep.equal({
+      ok: true,
+      token: 'x:y',
+      connectors: [
+        { namespace: 'ns1', name: 'a' },
+        { namespace: 'ns2', name: 'b' },
+      ],
+    });
     expect(forwardCredentials({}).ok).to.equal(false);
     expect(forwardCredentials(h('github')).ok).to.equal(false);
     expect(forwardCredentials(h('ns/a', '')).ok).to.equal(false);
@@ -122,14 +168,31 @@ describe('proxy: decisions (pure)', () => {
 
   it('tokenFromAuthorization: Basic password with any user, Bearer; nothing else', () => {
     expect(tokenFromAuthorization('Basic ' + Buffer.from(':tok').toString('base64'))).to.equal('tok');
-    expect(tokenFromAuthorization('basic ' + Buffer.from('anything:tok:with:colons').toString('base64'))).to.equal('tok:with:colons');
+    expect(tokenFromAuthorization('basic ' + Buffer.from('anything:tok:with:colons').toString('base64'))).to.equal(
+      'tok:with:colons',
+    );
     expect(tokenFromAuthorization('Bearer abc.def.ghi')).to.equal('abc.def.ghi');
     expect(tokenFromAuthorization('Digest x')).to.equal('');
     expect(tokenFromAuthorization(undefined)).to.equal('');
   });
 
   // The Bearer fast path against the documented rule /^\s*(\S+)\s+(.*?)\s*$/ on values around its edges.
-  const bearerValues = ['Bearer abc', 'Bearer  abc', 'Bearer abc ', 'Bearer abc\u00a0', '\u00a0Bearer abc', 'Bearer \tabc', 'Bearer a b', 'Bearer a\u2028', 'Bearer é', 'Bearer ', 'Bearer', 'Bearer\tabc', 'bearer abc', 'Bearer x'.padEnd(2000, 'y')];
+  const bearerValues = [
+    'Bearer abc',
+    'Bearer  abc',
+    'Bearer abc ',
+    'Bearer abc\u00a0',
+    '\u00a0Bearer abc',
+    'Bearer \tabc',
+    'Bearer a b',
+    'Bearer a\u2028',
+    'Bearer é',
+    'Bearer ',
+    'Bearer',
+    'Bearer\tabc',
+    'bearer abc',
+    'Bearer x'.padEnd(2000, 'y'),
+  ];
   for (const v of bearerValues) {
     it(`tokenFromAuthorization(${JSON.stringify(v.slice(0, 20))}) follows the rule`, () => {
       const m = /^\s*(\S+)\s+(.*?)\s*$/.exec(v);
@@ -154,7 +217,11 @@ describe('proxy: decisions (pure)', () => {
   it('cachedAuthorization answers for the check and token asked, whatever was asked just before', async () => {
     // SubjectAccessReview allows the Connector `ok` (get) and `ok` on connectors/proxy only in namespace a.
     const rest = {
-      call: async (_m: string, _p: string, o: { body: { spec: { resourceAttributes: { namespace: string; name: string; subresource?: string } } } }) => {
+      call: async (
+        _m: string,
+        _p: string,
+        o: { body: { spec: { resourceAttributes: { namespace: string; name: string; subresource?: string } } } },
+      ) => {
         const ra = o.body.spec.resourceAttributes;
         return { status: { allowed: ra.name === 'ok' && (ra.subresource !== 'proxy' || ra.namespace === 'a') } };
       },
@@ -162,13 +229,21 @@ describe('proxy: decisions (pure)', () => {
     const az = new Authorizer(rest);
     const auth = { authenticated: true as const, user: { username: 'u' } };
     const checks = [
-      ['k1', 'a', 'ok', false, true], ['k1', 'a', 'ok', true, true], ['k1', 'b', 'ok', true, false], ['k1', 'b', 'ok', false, true],
-      ['k1', 'a', 'no', false, false], ['k2', 'a', 'ok', false, true], ['k2', 'b', 'no', true, false],
+      ['k1', 'a', 'ok', false, true],
+      ['k1', 'a', 'ok', true, true],
+      ['k1', 'b', 'ok', true, false],
+      ['k1', 'b', 'ok', false, true],
+      ['k1', 'a', 'no', false, false],
+      ['k2', 'a', 'ok', false, true],
+      ['k2', 'b', 'no', true, false],
     ] as const;
-    for (const [key, namespace, name, proxySubresource] of checks) await az.authorize(auth, { namespace, name, proxySubresource }, key);
+    for (const [key, namespace, name, proxySubresource] of checks)
+      await az.authorize(auth, { namespace, name, proxySubresource }, key);
     for (const i of [0, 0, 1, 2, 1, 3, 4, 4, 5, 6, 0, 6, 2, 3]) {
       const [key, namespace, name, proxySubresource, allowed] = checks[i];
-      expect(az.cachedAuthorization({ namespace, name, proxySubresource }, key)?.allowed, String(checks[i])).to.equal(allowed);
+      expect(az.cachedAuthorization({ namespace, name, proxySubresource }, key)?.allowed, String(checks[i])).to.equal(
+        allowed,
+      );
     }
     expect(az.cachedAuthorization({ namespace: 'a', name: 'ok', proxySubresource: false }, 'k3')).to.equal(undefined);
   });
@@ -177,12 +252,21 @@ describe('proxy: decisions (pure)', () => {
     let reviews = 0;
     let down = false;
     const rest = {
-      call: async (_m: string, path: string, o: { body: { spec: { token?: string; resourceAttributes?: { name: string } } } }) => {
+      call: async (
+        _m: string,
+        path: string,
+        o: { body: { spec: { token?: string; resourceAttributes?: { name: string } } } },
+      ) => {
         reviews++;
         if (down) throw new Error('connection refused');
         if (path.includes('tokenreviews')) {
           const t = o.body.spec.token;
-          return { status: t === 'bad' ? { authenticated: false } : { authenticated: true, user: { username: `system:serviceaccount:ns:${t}` } } };
+          return {
+            status:
+              t === 'bad'
+                ? { authenticated: false }
+                : { authenticated: true, user: { username: `system:serviceaccount:ns:${t}` } },
+          };
         }
         return { status: { allowed: o.body.spec.resourceAttributes!.name !== 'secret' } };
       },
@@ -223,22 +307,58 @@ describe('proxy: decisions (pure)', () => {
   });
 
   it('planInjection by Secret type', () => {
-    const sec = (type: string, data: Record<string, string>): V1Secret => ({ type, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
+    const sec = (type: string, data: Record<string, string>): V1Secret => ({
+      type,
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    });
     const c = connector('ns', 'c', 'https://h', [], 's');
-    expect(planInjection(c, undefined, sec('kubernetes.io/basic-auth', { username: 'u', password: 'p' }))).to.deep.equal({ kind: 'headers', headers: { authorization: 'Basic dTpw' } });
-    expect(planInjection(c, undefined, sec('connectors.cpaas.io/bearer-token', { token: 't' }))).to.deep.equal({ kind: 'headers', headers: { authorization: 'Bearer t' } });
+    expect(
+      planInjection(c, undefined, sec('kubernetes.io/basic-auth', { username: 'u', password: 'p' })),
+    ).to.deep.equal({ kind: 'headers', headers: { authorization: 'Basic dTpw' } });
+    expect(planInjection(c, undefined, sec('connectors.cpaas.io/bearer-token', { token: 't' }))).to.deep.equal({
+      kind: 'headers',
+      headers: { authorization: 'Bearer t' },
+    });
     expect(planInjection(connector('ns', 'c', 'https://h'), undefined, undefined)).to.deep.equal({ kind: 'none' });
     expect(planInjection(c, undefined, undefined)).to.include({ kind: 'error' });
     expect(planInjection(c, undefined, sec('Opaque', { k: 'v' }))).to.include({ kind: 'error' });
-    const klass = { apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'ConnectorClass', metadata: { name: 'git' }, spec: { auth: { types: [{ name: 'basicAuth', secretType: 'Opaque', generator: { rego: 'package proxy' } }] } } } as any;
-    expect(planInjection(c, klass, sec('Opaque', { k: 'v' }))).to.deep.equal({ kind: 'generator', rego: 'package proxy', authType: 'basicAuth', data: { k: 'v' } });
+    const klass = {
+      apiVersion: 'connectors.alauda.io/v1alpha1',
+      kind: 'ConnectorClass',
+      metadata: { name: 'git' },
+      spec: { auth: { types: [{ name: 'basicAuth', secretType: 'Opaque', generator: { rego: 'package proxy' } }] } },
+    } as any;
+    expect(planInjection(c, klass, sec('Opaque', { k: 'v' }))).to.deep.equal({
+      kind: 'generator',
+      rego: 'package proxy',
+      authType: 'basicAuth',
+      data: { k: 'v' },
+    });
     const cross = connector('ns', 'c', 'https://h');
     cross.spec.auth = { name: 'basicAuth', secretRef: { name: 's', namespace: 'other' } };
-    expect(planInjection(cross, undefined, sec('kubernetes.io/basic-auth', { username: 'u', password: 'p' }))).to.include({ kind: 'error' });
+    expect(
+      planInjection(cross, undefined, sec('kubernetes.io/basic-auth', { username: 'u', password: 'p' })),
+    ).to.include({ kind: 'error' });
   });
 
   it('upstreamRequestHeaders drops hop-by-hop headers, those named by Connection, and any header carrying the token', () => {
-    const out = upstreamRequestHeaders({ connection: 'close, x-a', 'x-a': '1', 'keep-alive': 'x', te: 'trailers', 'transfer-encoding': 'chunked', upgrade: 'h2c', 'proxy-authorization': 'x', host: 'h', 'private-token': 'TOK', 'x-b': '2', 'content-length': '4' }, [], 'TOK');
+    const out = upstreamRequestHeaders(
+      {
+        connection: 'close, x-a',
+        'x-a': '1',
+        'keep-alive': 'x',
+        te: 'trailers',
+        'transfer-encoding': 'chunked',
+        upgrade: 'h2c',
+        'proxy-authorization': 'x',
+        host: 'h',
+        'private-token': 'TOK',
+        'x-b': '2',
+        'content-length': '4',
+      },
+      [],
+      'TOK',
+    );
     expect(out).to.deep.equal({ 'x-b': '2', 'content-length': '4' });
   });
 
@@ -259,15 +379,57 @@ describe('proxy: decisions (pure)', () => {
   it('TtlCache: repeated hits on the newest entry keep the least recently used order exact', () => {
     // [steps, the key evicted by a third set]: 'g' gets, 's' sets, with room for two entries.
     const cases: Array<[Array<[string, string]>, string]> = [
-      [[['s', 'a'], ['s', 'b'], ['g', 'b'], ['g', 'b']], 'a'],
-      [[['s', 'a'], ['s', 'b'], ['g', 'a'], ['g', 'a']], 'b'],
-      [[['s', 'a'], ['s', 'b'], ['g', 'a'], ['g', 'b'], ['g', 'b']], 'a'],
-      [[['s', 'a'], ['s', 'b'], ['s', 'a'], ['g', 'a']], 'b'],
-      [[['s', 'a'], ['g', 'a'], ['s', 'b'], ['g', 'a']], 'b'],
+      [
+        [
+          ['s', 'a'],
+          ['s', 'b'],
+          ['g', 'b'],
+          ['g', 'b'],
+        ],
+        'a',
+      ],
+      [
+        [
+          ['s', 'a'],
+          ['s', 'b'],
+          ['g', 'a'],
+          ['g', 'a'],
+        ],
+        'b',
+      ],
+      [
+        [
+          ['s', 'a'],
+          ['s', 'b'],
+          ['g', 'a'],
+          ['g', 'b'],
+          ['g', 'b'],
+        ],
+        'a',
+      ],
+      [
+        [
+          ['s', 'a'],
+          ['s', 'b'],
+          ['s', 'a'],
+          ['g', 'a'],
+        ],
+        'b',
+      ],
+      [
+        [
+          ['s', 'a'],
+          ['g', 'a'],
+          ['s', 'b'],
+          ['g', 'a'],
+        ],
+        'b',
+      ],
     ];
     for (const [steps, evicted] of cases) {
       const c = new TtlCache<string>(2, () => 0);
-      for (const [op, k] of steps) op === 's' ? c.set(k, k, 100) : expect(c.get(k), `${JSON.stringify(steps)} get ${k}`).to.equal(k);
+      for (const [op, k] of steps)
+        op === 's' ? c.set(k, k, 100) : expect(c.get(k), `${JSON.stringify(steps)} get ${k}`).to.equal(k);
       c.set('c', 'c', 100);
       const kept = ['a', 'b'].filter((k) => k !== evicted);
       expect(c.get(evicted), JSON.stringify(steps)).to.equal(undefined);
@@ -308,10 +470,13 @@ describe('proxy: decision caches against the real apiserver', function () {
 
       // An apiserver failure is an error, and is not cached: the next lookup asks again and succeeds.
       let down = true;
-      const flaky = { ...rest, call: (async (...args: Parameters<typeof rest.call>) => {
-        if (down) throw new Error('connection refused');
-        return rest.call(...args);
-      }) as typeof rest.call };
+      const flaky = {
+        ...rest,
+        call: (async (...args: Parameters<typeof rest.call>) => {
+          if (down) throw new Error('connection refused');
+          return rest.call(...args);
+        }) as typeof rest.call,
+      };
       const authz2 = new Authorizer(flaky, {});
       const good = await c.createToken(ns, 'sa', { audience: 'connectors-proxy' });
       let failed = false;

@@ -11,7 +11,8 @@ import { FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';
 import { compileRego } from '../../core/opa/index.ts';
 import { encodePolicyConfigMap } from '../../core/opa/store.ts';
 
-export const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+export const basic = (user: string, password: string) =>
+  'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 
 export interface Env {
   c: Cluster;
@@ -41,11 +42,19 @@ export async function setup(prefix: string, opts: ProxyOptions = {}): Promise<En
     await c.kubectl(['apply', '-n', ns, '-f', '-'], { input: yaml });
   };
   return {
-    c, ns, systemNs, proxy, logs, restoreLogs, apply,
+    c,
+    ns,
+    systemNs,
+    proxy,
+    logs,
+    restoreLogs,
+    apply,
     async serviceAccount(name, connectors) {
       await c.createServiceAccount(ns, name);
       if (connectors === 'none') return;
-      await apply(connectorReaderYaml({ name: `${name}-get`, serviceAccount: name, saNamespace: ns, resourceNames: connectors }));
+      await apply(
+        connectorReaderYaml({ name: `${name}-get`, serviceAccount: name, saNamespace: ns, resourceNames: connectors }),
+      );
     },
     token: (sa, audience = 'connectors-proxy') => c.createToken(ns, sa, { audience }),
     async setFlag(flag, on) {
@@ -72,7 +81,12 @@ export async function setup(prefix: string, opts: ProxyOptions = {}): Promise<En
  * pki/sa.key), with the claims TokenRequest would give it but any `exp`: the only way to get a token that is
  * genuinely expired, since TokenRequest refuses lifetimes under 10 minutes.
  */
-export async function signedToken(c: Cluster, ns: string, sa: string, o: { audience: string[]; expiresInSeconds: number }): Promise<string> {
+export async function signedToken(
+  c: Cluster,
+  ns: string,
+  sa: string,
+  o: { audience: string[]; expiresInSeconds: number },
+): Promise<string> {
   const key = await readFile(join(c.controlPlane.stateDir, 'pki', 'sa.key'), 'utf8');
   const account = await c.core.readNamespacedServiceAccount({ name: sa, namespace: ns });
   const now = Math.floor(Date.now() / 1000);
@@ -96,5 +110,7 @@ export async function signedToken(c: Cluster, ns: string, sa: string, o: { audie
 
 /** The audit lines (parsed) captured so far. */
 export function auditLines(logs: string[]): Array<Record<string, unknown>> {
-  return logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request' && l.audit === true);
+  return logs
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.msg === 'request' && l.audit === true);
 }

@@ -18,7 +18,11 @@ import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../
 import { eventually } from '../harness/eventually.ts';
 import { auditLines, basic, setup, type Env } from './fixture.ts';
 
-interface Res { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Res {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
 
 describe('proxy: forward mode and CONNECT', function () {
   this.timeout(300_000);
@@ -37,23 +41,34 @@ describe('proxy: forward mode and CONNECT', function () {
   const secretB = 'B-' + randomBytes(6).toString('hex');
   const secretT = 'T-' + randomBytes(6).toString('hex');
 
-  function viaProxy(target: string, o: { proxyAuth?: string; method?: string; headers?: Record<string, string> } = {}): Promise<Res> {
+  function viaProxy(
+    target: string,
+    o: { proxyAuth?: string; method?: string; headers?: Record<string, string> } = {},
+  ): Promise<Res> {
     const t = new URL(target);
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { host: t.host, ...o.headers };
       if (o.proxyAuth !== undefined) headers['proxy-authorization'] = o.proxyAuth;
-      const req = httpRequest({ host: '127.0.0.1', port: env.proxy.port, method: o.method ?? 'GET', path: target, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port: env.proxy.port, method: o.method ?? 'GET', path: target, headers },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+          );
+        },
+      );
       req.on('error', reject);
       req.end();
     });
   }
   const proxyAuth = (user: string, tok = token) => 'Basic ' + Buffer.from(`${user}:${tok}`).toString('base64');
 
-  async function httpsServer(certFor: string, onRequest: (url: string, headers: Record<string, string | string[] | undefined>) => void): Promise<HttpsServer> {
+  async function httpsServer(
+    certFor: string,
+    onRequest: (url: string, headers: Record<string, string | string[] | undefined>) => void,
+  ): Promise<HttpsServer> {
     const cert = await issueServingCert(await sharedCa(), { ipAddresses: [certFor] });
     const server = createHttpsServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
       onRequest(req.url ?? '', req.headers);
@@ -79,8 +94,12 @@ describe('proxy: forward mode and CONNECT', function () {
     b = await startRecordingUpstream();
     other = await startRecordingUpstream();
     upstreamCaPem = (await sharedCa()).certPem;
-    tlsUp = await httpsServer('127.0.0.1', (url, h) => tlsSeen.push({ url, authorization: h.authorization as string | undefined, host: h.host as string | undefined }));
-    tlsOther = await httpsServer('127.0.0.1', (url, h) => tlsSeen.push({ url: 'other:' + url, authorization: h.authorization as string | undefined }));
+    tlsUp = await httpsServer('127.0.0.1', (url, h) =>
+      tlsSeen.push({ url, authorization: h.authorization as string | undefined, host: h.host as string | undefined }),
+    );
+    tlsOther = await httpsServer('127.0.0.1', (url, h) =>
+      tlsSeen.push({ url: 'other:' + url, authorization: h.authorization as string | undefined }),
+    );
     env = await setup('proxy-fwd', { upstream: { caPem: upstreamCaPem } });
     ns2 = await env.c.createNamespace('proxy-fwd-2');
     const tlsPort = (tlsUp.address() as AddressInfo).port;
@@ -131,10 +150,15 @@ ${connectorReaderYaml({ name: 'get-b', serviceAccount: 'builder', saNamespace: e
     });
     await env.serviceAccount('builder', ['a', 'tls']);
     token = await env.token('builder');
-    await eventually('the proxy to see the connectors', async () => {
-      const r = await viaProxy(`${b.url}/ready`, { proxyAuth: proxyAuth(`${ns2}/b`) });
-      return r.status === 200 && (b.requests.at(-1)?.headers.authorization ?? '') !== '';
-    }, 30_000, 50);
+    await eventually(
+      'the proxy to see the connectors',
+      async () => {
+        const r = await viaProxy(`${b.url}/ready`, { proxyAuth: proxyAuth(`${ns2}/b`) });
+        return r.status === 200 && (b.requests.at(-1)?.headers.authorization ?? '') !== '';
+      },
+      30_000,
+      50,
+    );
   });
   after(async () => {
     await env?.stop();
@@ -154,7 +178,10 @@ ${connectorReaderYaml({ name: 'get-b', serviceAccount: 'builder', saNamespace: e
     expect(a.last().url).to.equal('/org/repo?x=1');
     expect(a.last().headers.authorization).to.equal(basic('ua', secretA));
     expect(a.last().headers['proxy-authorization']).to.equal(undefined);
-    const o = await viaProxy(`${other.url}/`, { proxyAuth: proxyAuth(`${env.ns}/a`), headers: { authorization: 'Bearer the-clients-own' } });
+    const o = await viaProxy(`${other.url}/`, {
+      proxyAuth: proxyAuth(`${env.ns}/a`),
+      headers: { authorization: 'Bearer the-clients-own' },
+    });
     expect(o.status).to.equal(200);
     expect(other.last().headers.authorization).to.equal('Bearer the-clients-own');
     expect(JSON.stringify(other.last().rawHeaders)).to.not.include(token);
@@ -165,7 +192,10 @@ ${connectorReaderYaml({ name: 'get-b', serviceAccount: 'builder', saNamespace: e
     expect(r.status).to.equal(407);
     expect(r.headers['proxy-authenticate']).to.equal('Basic realm="connectors-proxy"');
     expect((await viaProxy(`${a.url}/`, { proxyAuth: proxyAuth(`${env.ns}/a`, 'garbage') })).status).to.equal(407);
-    expect((await viaProxy(`${a.url}/`, { proxyAuth: 'Basic ' + Buffer.from('no-namespace:' + token).toString('base64') })).status).to.equal(407);
+    expect(
+      (await viaProxy(`${a.url}/`, { proxyAuth: 'Basic ' + Buffer.from('no-namespace:' + token).toString('base64') }))
+        .status,
+    ).to.equal(407);
     const forbidden = await viaProxy(`${a.url}/`, { proxyAuth: proxyAuth(`${env.ns}/a,${ns2}/not-allowed`) });
     expect(forbidden.status).to.equal(403);
     expect(a.requests).to.have.length(0);
@@ -183,7 +213,15 @@ ${connectorReaderYaml({ name: 'get-b', serviceAccount: 'builder', saNamespace: e
   });
 
   it('a redirect to another host is passed to the client and the next hop carries no injected credentials', async () => {
-    const { stdout } = await runCommand('curl', ['-sS', '-L', '-x', env.proxy.url, '--proxy-user', `${env.ns}/a:${token}`, `${a.url}/redirect-out`]);
+    const { stdout } = await runCommand('curl', [
+      '-sS',
+      '-L',
+      '-x',
+      env.proxy.url,
+      '--proxy-user',
+      `${env.ns}/a:${token}`,
+      `${a.url}/redirect-out`,
+    ]);
     expect(stdout).to.include('"url":"/landed"');
     expect(a.requests).to.have.length(1);
     expect(a.last().headers.authorization).to.equal(basic('ua', secretA));
@@ -204,26 +242,62 @@ ${connectorReaderYaml({ name: 'get-b', serviceAccount: 'builder', saNamespace: e
     const caFile = join(work, 'proxy-ca.pem');
     await writeFile(caFile, env.proxy.caPem()!);
     const port = (tlsUp.address() as AddressInfo).port;
-    const { stdout } = await runCommand('curl', ['-sS', '--fail', '-x', env.proxy.url, '--proxy-user', `${env.ns}/tls:${token}`, '--cacert', caFile, `https://127.0.0.1:${port}/secure/path?q=1`]);
+    const { stdout } = await runCommand('curl', [
+      '-sS',
+      '--fail',
+      '-x',
+      env.proxy.url,
+      '--proxy-user',
+      `${env.ns}/tls:${token}`,
+      '--cacert',
+      caFile,
+      `https://127.0.0.1:${port}/secure/path?q=1`,
+    ]);
     expect(stdout).to.equal('tls upstream saw /secure/path?q=1\n');
     expect(tlsSeen).to.have.length(1);
     expect(tlsSeen[0].authorization).to.equal(`Bearer ${secretT}`);
     // Without the proxy CA the client refuses the intercepted certificate.
     let failure = '';
-    await runCommand('curl', ['-sS', '--fail', '-x', env.proxy.url, '--proxy-user', `${env.ns}/tls:${token}`, `https://127.0.0.1:${port}/`]).catch((e: Error) => (failure = e.message));
+    await runCommand('curl', [
+      '-sS',
+      '--fail',
+      '-x',
+      env.proxy.url,
+      '--proxy-user',
+      `${env.ns}/tls:${token}`,
+      `https://127.0.0.1:${port}/`,
+    ]).catch((e: Error) => (failure = e.message));
     expect(failure).to.match(/certificate|SSL/i);
   });
 
-  it('CONNECT to any other host is tunnelled untouched (the upstream\'s own certificate, no credentials); CONNECT without credentials gets 407', async () => {
+  it("CONNECT to any other host is tunnelled untouched (the upstream's own certificate, no credentials); CONNECT without credentials gets 407", async () => {
     const caFile = join(work, 'upstream-ca.pem');
     await writeFile(caFile, upstreamCaPem);
     const port = (tlsOther.address() as AddressInfo).port;
     // Verified against the upstream's CA, not the proxy's: the proxy did not terminate TLS.
-    const { stdout } = await runCommand('curl', ['-sS', '--fail', '-x', env.proxy.url, '--proxy-user', `${env.ns}/tls:${token}`, '--cacert', caFile, `https://127.0.0.1:${port}/t`]);
+    const { stdout } = await runCommand('curl', [
+      '-sS',
+      '--fail',
+      '-x',
+      env.proxy.url,
+      '--proxy-user',
+      `${env.ns}/tls:${token}`,
+      '--cacert',
+      caFile,
+      `https://127.0.0.1:${port}/t`,
+    ]);
     expect(stdout).to.equal('tls upstream saw /t\n');
     expect(tlsSeen).to.deep.equal([{ url: 'other:/t', authorization: undefined }]);
     let failure = '';
-    await runCommand('curl', ['-sS', '--fail', '-x', env.proxy.url, '--cacert', caFile, `https://127.0.0.1:${port}/t`]).catch((e: Error) => (failure = e.message));
+    await runCommand('curl', [
+      '-sS',
+      '--fail',
+      '-x',
+      env.proxy.url,
+      '--cacert',
+      caFile,
+      `https://127.0.0.1:${port}/t`,
+    ]).catch((e: Error) => (failure = e.message));
     expect(failure).to.match(/407/);
   });
 
@@ -231,7 +305,14 @@ ${connectorReaderYaml({ name: 'get-b', serviceAccount: 'builder', saNamespace: e
     const before = env.logs.length;
     await viaProxy(`${a.url}/audited?token=zzz`, { proxyAuth: proxyAuth(`${env.ns}/a`) });
     const [line] = auditLines(env.logs.slice(before));
-    expect(line).to.include({ mode: 'forward', connector: `${env.ns}/a`, serviceAccount: `${env.ns}/builder`, method: 'GET', path: `${a.url}/audited`, status: 200 });
+    expect(line).to.include({
+      mode: 'forward',
+      connector: `${env.ns}/a`,
+      serviceAccount: `${env.ns}/builder`,
+      method: 'GET',
+      path: `${a.url}/audited`,
+      status: 200,
+    });
     const all = env.logs.join('\n');
     for (const s of [token, secretA, secretB, secretT, 'token=zzz']) expect(all).to.not.include(s);
   });

@@ -12,16 +12,32 @@ describe('proxy/http1 front', () => {
   describe('parseRequestHead', () => {
     const token = 'eyJ' + 'a'.repeat(900);
     const taken: [string, string, { keepAlive: boolean; url?: string }][] = [
-      ['GET with Host', 'GET /a?b=1 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ' + token, { keepAlive: true, url: '/a?b=1' }],
+      [
+        'GET with Host',
+        'GET /a?b=1 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ' + token,
+        { keepAlive: true, url: '/a?b=1' },
+      ],
       ['HEAD', 'HEAD / HTTP/1.1\r\nHost: h', { keepAlive: true }],
       ['Connection: close', 'GET / HTTP/1.1\r\nHost: h\r\nConnection: close', { keepAlive: false }],
       ['HTTP/1.0 without keep-alive', 'GET / HTTP/1.0', { keepAlive: false }],
       ['HTTP/1.0 with keep-alive (ab -k)', 'GET / HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: h', { keepAlive: true }],
       ['Connection: CLOSE', 'GET / HTTP/1.1\r\nHost: h\r\nConnection: CLOSE', { keepAlive: false }],
-      ['Connection listing close among others', 'GET / HTTP/1.1\r\nHost: h\r\nConnection: TE,\tclose', { keepAlive: false }],
-      ['Connection listing another token (HTTP/1.1)', 'GET / HTTP/1.1\r\nHost: h\r\nConnection: TE', { keepAlive: true }],
+      [
+        'Connection listing close among others',
+        'GET / HTTP/1.1\r\nHost: h\r\nConnection: TE,\tclose',
+        { keepAlive: false },
+      ],
+      [
+        'Connection listing another token (HTTP/1.1)',
+        'GET / HTTP/1.1\r\nHost: h\r\nConnection: TE',
+        { keepAlive: true },
+      ],
       ['HTTP/1.0, Connection listing another token', 'GET / HTTP/1.0\r\nConnection: TE', { keepAlive: false }],
-      ['HTTP/1.0, Connection listing keep-alive among others', 'GET / HTTP/1.0\r\nConnection: TE , Keep-Alive', { keepAlive: true }],
+      [
+        'HTTP/1.0, Connection listing keep-alive among others',
+        'GET / HTTP/1.0\r\nConnection: TE , Keep-Alive',
+        { keepAlive: true },
+      ],
       ['tabs and obs-text in a value', 'GET / HTTP/1.1\r\nHost: h\r\nX-A: a\tb \xe9', { keepAlive: true }],
     ];
     for (const [name, head, want] of taken) {
@@ -33,7 +49,11 @@ describe('proxy/http1 front', () => {
       });
     }
     it('lower-cases names and trims values (spaces and tabs only) as node:http does', () => {
-      expect(parseRequestHead('GET / HTTP/1.1\r\nHost:  h \r\nX-Y:z\r\nX-Z:\t\xa0z\xa0 ')!.headers).to.deep.equal({ host: 'h', 'x-y': 'z', 'x-z': '\xa0z\xa0' });
+      expect(parseRequestHead('GET / HTTP/1.1\r\nHost:  h \r\nX-Y:z\r\nX-Z:\t\xa0z\xa0 ')!.headers).to.deep.equal({
+        host: 'h',
+        'x-y': 'z',
+        'x-z': '\xa0z\xa0',
+      });
     });
 
     const handedOver: [string, string][] = [
@@ -71,7 +91,13 @@ describe('proxy/http1 front', () => {
       first.headers['x-added-by-handler'] = '1';
       delete first.headers.host;
       const second = parseRequestHead('HEAD /b?c HTTP/1.1' + same, fields)!;
-      expect(second).to.deep.equal({ method: 'HEAD', url: '/b?c', http10: false, keepAlive: false, headers: { host: 'h', authorization: 'Bearer ' + token, connection: 'close' } });
+      expect(second).to.deep.equal({
+        method: 'HEAD',
+        url: '/b?c',
+        http10: false,
+        keepAlive: false,
+        headers: { host: 'h', authorization: 'Bearer ' + token, connection: 'close' },
+      });
       second.headers.host = 'changed';
       expect(parseRequestHead('GET / HTTP/1.1' + same, fields)!.headers.host).to.equal('h');
       expect(parses).to.equal(1);
@@ -84,11 +110,24 @@ describe('proxy/http1 front', () => {
     });
 
     const starts: [string, boolean][] = [
-      ['G', true], ['GET', true], ['GET /', true], ['GET /x HTT', true], ['HEAD', true], ['HEAD /', true],
-      ['GET /x HTTP/1.1\r\nHo', true], ['P', false], ['POST /', false], ['GET http://x/', false], ['GETX', false],
-      ['\x16\x03\x01\x02\x00', false], ['GET /x HTTP/2.0\r\n', false], ['GET /x HTTP/1.1\n', false],
+      ['G', true],
+      ['GET', true],
+      ['GET /', true],
+      ['GET /x HTT', true],
+      ['HEAD', true],
+      ['HEAD /', true],
+      ['GET /x HTTP/1.1\r\nHo', true],
+      ['P', false],
+      ['POST /', false],
+      ['GET http://x/', false],
+      ['GETX', false],
+      ['\x16\x03\x01\x02\x00', false],
+      ['GET /x HTTP/2.0\r\n', false],
+      ['GET /x HTTP/1.1\n', false],
     ];
-    for (const [start, want] of starts) it(`mayStartRequest(${JSON.stringify(start)}) is ${want}`, () => expect(mayStartRequest(Buffer.from(start, 'latin1'))).to.equal(want));
+    for (const [start, want] of starts)
+      it(`mayStartRequest(${JSON.stringify(start)}) is ${want}`, () =>
+        expect(mayStartRequest(Buffer.from(start, 'latin1'))).to.equal(want));
   });
 
   describe('on a listener', function () {
@@ -138,7 +177,11 @@ describe('proxy/http1 front', () => {
     });
 
     /** Sends `text` on one connection (pieces sent `gapMs` apart) and returns all it receives until `done` says so or the connection closes. */
-    async function talk(pieces: string[], done: (got: string) => boolean, gapMs = 30): Promise<{ got: string; closed: boolean; closedAt: number }> {
+    async function talk(
+      pieces: string[],
+      done: (got: string) => boolean,
+      gapMs = 30,
+    ): Promise<{ got: string; closed: boolean; closedAt: number }> {
       const s = connect(port, '127.0.0.1');
       let got = '';
       let closed = false;
@@ -162,21 +205,36 @@ describe('proxy/http1 front', () => {
     const responses = (got: string) => got.split(/(?=HTTP\/1\.1 )/).filter(Boolean);
 
     it('answers GET itself and keeps the connection for the next one', async () => {
-      const { got, closed } = await talk(['GET /a HTTP/1.1\r\nHost: h\r\n\r\n', 'GET /b HTTP/1.1\r\nHost: h\r\n\r\n'], (g) => responses(g).length === 2);
+      const { got, closed } = await talk(
+        ['GET /a HTTP/1.1\r\nHost: h\r\n\r\n', 'GET /b HTTP/1.1\r\nHost: h\r\n\r\n'],
+        (g) => responses(g).length === 2,
+      );
       expect(seen).to.deep.equal(['front GET /a', 'front GET /b']);
       expect(responses(got)).to.have.length(2);
-      expect(got).to.match(/^HTTP\/1\.1 200 OK\r\n/).and.include('front saw GET /a').and.include('front saw GET /b').and.match(/\r\ndate: /);
+      expect(got)
+        .to.match(/^HTTP\/1\.1 200 OK\r\n/)
+        .and.include('front saw GET /a')
+        .and.include('front saw GET /b')
+        .and.match(/\r\ndate: /);
       expect(closed).to.equal(false);
     });
 
     it('hands a later POST on the same connection to node:http with its body', async () => {
-      const { got } = await talk(['GET /a HTTP/1.1\r\nHost: h\r\n\r\n', 'POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello'], (g) => g.includes('node saw'));
+      const { got } = await talk(
+        ['GET /a HTTP/1.1\r\nHost: h\r\n\r\n', 'POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello'],
+        (g) => g.includes('node saw'),
+      );
       expect(seen).to.deep.equal(['front GET /a', 'node POST /p']);
       expect(got).to.include('node saw POST /p hello');
     });
 
-    it('keeps the order of pipelined requests, the front\'s and node\'s, sent in one write', async () => {
-      const { got } = await talk(['GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\nPOST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok'], (g) => g.includes('node saw'));
+    it("keeps the order of pipelined requests, the front's and node's, sent in one write", async () => {
+      const { got } = await talk(
+        [
+          'GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\nPOST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok',
+        ],
+        (g) => g.includes('node saw'),
+      );
       expect(seen).to.deep.equal(['front GET /1', 'front GET /2', 'node POST /3']);
       const bodies = responses(got).map((r) => r.split('\r\n\r\n')[1]);
       expect(bodies).to.deep.equal(['front saw GET /1', 'front saw GET /2', 'node saw POST /3 ok']);
@@ -196,7 +254,9 @@ describe('proxy/http1 front', () => {
     });
 
     it('leaves an oversized head (431) and a malformed one (400) to node:http', async () => {
-      const big = await talk(['GET / HTTP/1.1\r\nHost: h\r\nX-Big: ' + 'a'.repeat(4000) + '\r\n\r\n'], (g) => g.includes('\r\n\r\n'));
+      const big = await talk(['GET / HTTP/1.1\r\nHost: h\r\nX-Big: ' + 'a'.repeat(4000) + '\r\n\r\n'], (g) =>
+        g.includes('\r\n\r\n'),
+      );
       expect(big.got).to.match(/^HTTP\/1\.1 431 /);
       const bad = await talk(['GET / HTTP/1.1\r\nHost: h\nX: 1\r\n\r\n'], (g) => g.includes('\r\n\r\n'));
       expect(bad.got).to.match(/^HTTP\/1\.1 400 /);
@@ -210,13 +270,19 @@ describe('proxy/http1 front', () => {
         res.end();
       };
       const kept = await talk(['GET /len HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'], (g) => g.endsWith('ab'));
-      expect(kept.got).to.include('connection: keep-alive\r\n').and.match(/\r\n\r\nab$/);
+      expect(kept.got)
+        .to.include('connection: keep-alive\r\n')
+        .and.match(/\r\n\r\nab$/);
       expect(kept.closed).to.equal(false);
       const closed = await talk(['GET /nolen HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'], () => false);
-      expect(closed.got).to.include('connection: close\r\n').and.match(/\r\n\r\nab$/);
+      expect(closed.got)
+        .to.include('connection: close\r\n')
+        .and.match(/\r\n\r\nab$/);
       expect(closed.closed).to.equal(true);
       const chunked = await talk(['GET /nolen HTTP/1.1\r\nHost: h\r\n\r\n'], (g) => g.endsWith('0\r\n\r\n'));
-      expect(chunked.got).to.include('transfer-encoding: chunked\r\n').and.match(/\r\n\r\n2\r\nab\r\n0\r\n\r\n$/);
+      expect(chunked.got)
+        .to.include('transfer-encoding: chunked\r\n')
+        .and.match(/\r\n\r\n2\r\nab\r\n0\r\n\r\n$/);
     });
 
     it('sends no body for HEAD and closes on Connection: close', async () => {
@@ -225,7 +291,9 @@ describe('proxy/http1 front', () => {
         res.end(Buffer.from('hello'));
       };
       const { got, closed } = await talk(['HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'], () => false);
-      expect(got).to.match(/content-length: 5\r\n/).and.match(/connection: close\r\n\r\n$/);
+      expect(got)
+        .to.match(/content-length: 5\r\n/)
+        .and.match(/connection: close\r\n\r\n$/);
       expect(closed).to.equal(true);
     });
 
@@ -233,7 +301,11 @@ describe('proxy/http1 front', () => {
       const { closed } = await talk(['GET / HTTP/1.1\r\nHost: h\r\n'], () => false, 10);
       expect(closed).to.equal(true);
       const t0 = Date.now();
-      const drip = await talk(['GET / HTTP/1.1\r\n', 'X-A: 1\r\n', 'X-B: 2\r\n', 'X-C: 3\r\n', 'X-D: 4\r\n', 'X-E: 5\r\n', 'X-F: 6\r\n'], () => false, 150);
+      const drip = await talk(
+        ['GET / HTTP/1.1\r\n', 'X-A: 1\r\n', 'X-B: 2\r\n', 'X-C: 3\r\n', 'X-D: 4\r\n', 'X-E: 5\r\n', 'X-F: 6\r\n'],
+        () => false,
+        150,
+      );
       expect(drip.closed).to.equal(true);
       expect(drip.got).to.equal('');
       // Closed by the 400 ms head timeout (+ a 100 ms sweep) while the pieces, 150 ms apart, still came in.
@@ -279,7 +351,10 @@ describe('proxy/http1 front', () => {
         };
         pump();
       };
-      const { got } = await talk(['GET / HTTP/1.1\r\nHost: h\r\n\r\n'], (g) => g.length - g.indexOf('\r\n\r\n') - 4 >= total);
+      const { got } = await talk(
+        ['GET / HTTP/1.1\r\nHost: h\r\n\r\n'],
+        (g) => g.length - g.indexOf('\r\n\r\n') - 4 >= total,
+      );
       expect(got.length - got.indexOf('\r\n\r\n') - 4).to.equal(total);
       expect(drains).to.be.greaterThan(0);
       expect(closeHeard).to.equal(false);

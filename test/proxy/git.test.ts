@@ -28,7 +28,8 @@ describe('proxy: git smart HTTP in reverse mode', function () {
   async function home(tok: string | undefined, extra = ''): Promise<NodeJS.ProcessEnv> {
     const dir = await mkdtemp(join(work, 'home-'));
     const lines = [];
-    if (tok !== undefined) lines.push('[http]', `    extraHeader = Authorization: Basic ${Buffer.from(':' + tok).toString('base64')}`);
+    if (tok !== undefined)
+      lines.push('[http]', `    extraHeader = Authorization: Basic ${Buffer.from(':' + tok).toString('base64')}`);
     lines.push(`[url "${proxyUrl}"]`, `    insteadOf = ${git.url}`, extra);
     await writeFile(join(dir, '.gitconfig'), lines.join('\n') + '\n');
     return gitClientEnv(dir);
@@ -48,7 +49,10 @@ describe('proxy: git smart HTTP in reverse mode', function () {
   before(async () => {
     await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
     work = await mkdtemp(join(tmpdir(), 'connectors-proxy-git-'));
-    git = await startGitServer({ users: { [GIT_USER]: GIT_PASS }, repos: { 'org/repo.git': { files: { 'README.md': 'hello\n', 'src/a.txt': 'a\n' } } } });
+    git = await startGitServer({
+      users: { [GIT_USER]: GIT_PASS },
+      repos: { 'org/repo.git': { files: { 'README.md': 'hello\n', 'src/a.txt': 'a\n' } } },
+    });
     env = await setup('proxy-git');
     await env.apply(`apiVersion: v1
 kind: Secret
@@ -71,11 +75,18 @@ spec:
     await env.serviceAccount('outsider', 'none');
     token = await env.token('builder');
     proxyUrl = `${env.proxy.url}/namespaces/${env.ns}/connectors/git`;
-    await eventually('the proxy to serve the connector', async () => {
-      const r = await fetch(`${proxyUrl}/org/repo.git/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${token}` } });
-      await r.arrayBuffer();
-      return r.status === 200;
-    }, 15_000, 50);
+    await eventually(
+      'the proxy to serve the connector',
+      async () => {
+        const r = await fetch(`${proxyUrl}/org/repo.git/info/refs?service=git-upload-pack`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        await r.arrayBuffer();
+        return r.status === 200;
+      },
+      15_000,
+      50,
+    );
   });
   after(async () => {
     await env?.stop();
@@ -86,7 +97,7 @@ spec:
     await git.clearRequests();
   });
 
-  it('clones the original URL through the proxy with only the .gitconfig of the seed; the tool sees the Connector\'s Basic credentials, never the token', async () => {
+  it("clones the original URL through the proxy with only the .gitconfig of the seed; the tool sees the Connector's Basic credentials, never the token", async () => {
     const e = await home(token);
     const dest = join(work, 'clone');
     await run(['clone', '--quiet', `${git.url}/org/repo.git`, dest], e);
@@ -110,7 +121,9 @@ spec:
     const { stdout } = await run(['show', 'origin/main:new.txt'], e, b);
     expect(stdout).to.equal('pushed through the proxy\n');
     const reqs = await git.requests();
-    expect(reqs.some((r) => r.method === 'POST' && r.path === '/org/repo.git/git-receive-pack' && r.status === 200)).to.equal(true);
+    expect(
+      reqs.some((r) => r.method === 'POST' && r.path === '/org/repo.git/git-receive-pack' && r.status === 200),
+    ).to.equal(true);
     await assertUpstreamSawOnlyConnectorCredentials(token);
   });
 
@@ -120,14 +133,18 @@ spec:
     const reqs = await git.requests();
     const refs = reqs.find((r) => r.path === '/org/repo.git/info/refs')!;
     expect(refs.headers['git-protocol']).to.equal('version=2');
-    expect(reqs.filter((r) => r.method === 'POST').every((r) => r.headers['git-protocol'] === 'version=2')).to.equal(true);
+    expect(reqs.filter((r) => r.method === 'POST').every((r) => r.headers['git-protocol'] === 'version=2')).to.equal(
+      true,
+    );
 
     await run(['clone', '--quiet', '--depth', '1', `${git.url}/org/repo.git`, join(work, 'shallow')], e);
     expect((await run(['rev-list', '--count', 'HEAD'], e, join(work, 'shallow'))).stdout.trim()).to.equal('1');
     expect(await readFile(join(work, 'shallow', '.git', 'shallow'), 'utf8')).to.match(/^[0-9a-f]{40}/);
 
     await run(['clone', '--quiet', '--filter=blob:none', `${git.url}/org/repo.git`, join(work, 'partial')], e);
-    expect((await run(['config', 'remote.origin.partialclonefilter'], e, join(work, 'partial'))).stdout.trim()).to.equal('blob:none');
+    expect(
+      (await run(['config', 'remote.origin.partialclonefilter'], e, join(work, 'partial'))).stdout.trim(),
+    ).to.equal('blob:none');
     expect(await readFile(join(work, 'partial', 'README.md'), 'utf8')).to.equal('hello\n');
     await assertUpstreamSawOnlyConnectorCredentials(token);
   });
@@ -163,7 +180,9 @@ spec:
     await run(['push', '--quiet', 'origin', 'HEAD:main'], e, dir);
     await git.clearRequests();
     await run(['fetch', '--quiet', 'origin'], e, other);
-    const upload = (await git.requests()).filter((r) => r.method === 'POST' && r.path === '/org/repo.git/git-upload-pack');
+    const upload = (await git.requests()).filter(
+      (r) => r.method === 'POST' && r.path === '/org/repo.git/git-upload-pack',
+    );
     expect(upload.some((r) => r.headers['content-encoding'] === 'gzip' && r.status === 200)).to.equal(true);
   });
 
@@ -172,7 +191,9 @@ spec:
     expect(res.status).to.equal(401);
     expect(res.headers.get('www-authenticate')).to.equal('Basic realm="connectors-proxy"');
     let failure = '';
-    await run(['ls-remote', `${git.url}/org/repo.git`], await home(undefined)).catch((err: Error) => (failure = err.message));
+    await run(['ls-remote', `${git.url}/org/repo.git`], await home(undefined)).catch(
+      (err: Error) => (failure = err.message),
+    );
     expect(failure).to.match(/Authentication failed|could not read Username/);
     expect(failure).to.not.match(/fatal: unable to access.*50\d/);
     expect(await git.requests()).to.have.length(0);
@@ -180,7 +201,9 @@ spec:
 
   it('answers 403 for a ServiceAccount without get on the Connector', async () => {
     const tok = await env.token('outsider');
-    const res = await fetch(`${proxyUrl}/org/repo.git/info/refs?service=git-upload-pack`, { headers: { authorization: basic('x', tok) } });
+    const res = await fetch(`${proxyUrl}/org/repo.git/info/refs?service=git-upload-pack`, {
+      headers: { authorization: basic('x', tok) },
+    });
     expect(res.status).to.equal(403);
     expect(await res.text()).to.match(/forbidden/);
     let failure = '';
@@ -192,9 +215,15 @@ spec:
   it('answers 401 for an expired token, a token of a deleted bound object and a wrong-audience token', async () => {
     const url = `${proxyUrl}/org/repo.git/info/refs?service=git-upload-pack`;
     // Same signing key and claims; only exp differs: the valid one is accepted, the expired one is not.
-    const valid = await signedToken(env.c, env.ns, 'builder', { audience: ['connectors-proxy'], expiresInSeconds: 600 });
+    const valid = await signedToken(env.c, env.ns, 'builder', {
+      audience: ['connectors-proxy'],
+      expiresInSeconds: 600,
+    });
     expect((await fetch(url, { headers: { authorization: `Bearer ${valid}` } })).status).to.equal(200);
-    const expired = await signedToken(env.c, env.ns, 'builder', { audience: ['connectors-proxy'], expiresInSeconds: -120 });
+    const expired = await signedToken(env.c, env.ns, 'builder', {
+      audience: ['connectors-proxy'],
+      expiresInSeconds: -120,
+    });
     const r1 = await fetch(url, { headers: { authorization: `Bearer ${expired}` } });
     expect(r1.status).to.equal(401);
     expect(r1.headers.get('www-authenticate')).to.equal('Basic realm="connectors-proxy"');
@@ -203,19 +232,30 @@ spec:
     await env.apply('apiVersion: v1\nkind: Secret\nmetadata: {name: binder}\nstringData: {k: "v"}\n');
     const binder = await env.c.core.readNamespacedSecret({ name: 'binder', namespace: env.ns });
     const tr = await env.c.core.createNamespacedServiceAccountToken({
-      name: 'builder', namespace: env.ns,
-      body: { spec: { audiences: ['connectors-proxy'], boundObjectRef: { apiVersion: 'v1', kind: 'Secret', name: 'binder', uid: binder.metadata!.uid } } },
+      name: 'builder',
+      namespace: env.ns,
+      body: {
+        spec: {
+          audiences: ['connectors-proxy'],
+          boundObjectRef: { apiVersion: 'v1', kind: 'Secret', name: 'binder', uid: binder.metadata!.uid },
+        },
+      },
     });
     const bound = tr.status!.token;
     await env.c.core.deleteNamespacedSecret({ name: 'binder', namespace: env.ns });
-    await eventually('the secret to be gone', async () => {
-      try {
-        await env.c.core.readNamespacedSecret({ name: 'binder', namespace: env.ns });
-        return false;
-      } catch {
-        return true;
-      }
-    }, 15_000, 50);
+    await eventually(
+      'the secret to be gone',
+      async () => {
+        try {
+          await env.c.core.readNamespacedSecret({ name: 'binder', namespace: env.ns });
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      15_000,
+      50,
+    );
     expect((await fetch(url, { headers: { authorization: `Bearer ${bound}` } })).status).to.equal(401);
 
     const wrongAudience = await env.token('builder', 'some-other-service');
@@ -233,10 +273,14 @@ spec:
   it('resolves the Connector from the host form c-<name>.<ns>.svc[.cluster.local][:port] too', async () => {
     for (const host of [`c-git.${env.ns}.svc.cluster.local`, `c-git.${env.ns}.svc:${env.proxy.port}`]) {
       const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest(`${env.proxy.url}/org/repo.git/info/refs?service=git-upload-pack`, { headers: { host, authorization: `Bearer ${token}` } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode!));
-        });
+        const req = httpRequest(
+          `${env.proxy.url}/org/repo.git/info/refs?service=git-upload-pack`,
+          { headers: { host, authorization: `Bearer ${token}` } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode!));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -249,7 +293,12 @@ spec:
     const tok = await env.token('builder');
     try {
       await env.setFlag('enable-connector-proxy-permissions', true);
-      await eventually('the flag to deny get-only access', async () => (await fetch(url, { headers: { authorization: `Bearer ${tok}` } })).status === 403, 15_000, 50);
+      await eventually(
+        'the flag to deny get-only access',
+        async () => (await fetch(url, { headers: { authorization: `Bearer ${tok}` } })).status === 403,
+        15_000,
+        50,
+      );
       await env.apply(`apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: use-proxy}
@@ -265,7 +314,12 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: use-proxy}
 subjects: [{kind: ServiceAccount, name: builder, namespace: ${env.ns}}]
 `);
       // The denial is cached for 5 s at most.
-      await eventually('the Role to allow', async () => (await fetch(url, { headers: { authorization: `Bearer ${tok}` } })).status === 200, 20_000, 50);
+      await eventually(
+        'the Role to allow',
+        async () => (await fetch(url, { headers: { authorization: `Bearer ${tok}` } })).status === 200,
+        20_000,
+        50,
+      );
     } finally {
       await env.setFlag('enable-connector-proxy-permissions', false);
     }
@@ -273,11 +327,19 @@ subjects: [{kind: ServiceAccount, name: builder, namespace: ${env.ns}}]
 
   it('writes one audit line per request with the fields, and no token or password in any log line', async () => {
     const before = env.logs.length;
-    await fetch(`${proxyUrl}/org/repo.git/info/refs?service=git-upload-pack&secret=xyz`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.arrayBuffer());
+    await fetch(`${proxyUrl}/org/repo.git/info/refs?service=git-upload-pack&secret=xyz`, {
+      headers: { authorization: `Bearer ${token}` },
+    }).then((r) => r.arrayBuffer());
     const lines = auditLines(env.logs.slice(before));
     expect(lines).to.have.length(1);
     const line = lines[0];
-    expect(line).to.include({ connector: `${env.ns}/git`, serviceAccount: `${env.ns}/builder`, method: 'GET', path: `/namespaces/${env.ns}/connectors/git/org/repo.git/info/refs`, status: 200 });
+    expect(line).to.include({
+      connector: `${env.ns}/git`,
+      serviceAccount: `${env.ns}/builder`,
+      method: 'GET',
+      path: `/namespaces/${env.ns}/connectors/git/org/repo.git/info/refs`,
+      status: 200,
+    });
     expect(line.bytesIn).to.equal(0);
     expect(line.bytesOut).to.be.greaterThan(0);
     expect(line.durationMs).to.be.a('number');

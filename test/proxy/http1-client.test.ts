@@ -15,7 +15,9 @@ interface Scripted {
 }
 
 /** A server that hands each request head (and what follows in the same read) to `respond`. */
-async function scripted(respond: (request: string, socket: Socket, conn: number, nth: number) => void): Promise<Scripted> {
+async function scripted(
+  respond: (request: string, socket: Socket, conn: number, nth: number) => void,
+): Promise<Scripted> {
   const received: string[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -61,15 +63,18 @@ interface Result {
 function send(client: Http1Client, spec: Partial<UpstreamRequest> & { url: URL }): Promise<Result> {
   return new Promise((resolve) => {
     const out: Result = { status: 0, headers: {}, body: '' };
-    client.request({ method: 'GET', headers: {}, ...spec }, {
-      onHead: (s, h) => {
-        out.status = s;
-        out.headers = h;
+    client.request(
+      { method: 'GET', headers: {}, ...spec },
+      {
+        onHead: (s, h) => {
+          out.status = s;
+          out.headers = h;
+        },
+        onData: (c) => (out.body += c.toString('latin1')),
+        onEnd: () => resolve(out),
+        onError: (e) => resolve({ ...out, error: e }),
       },
-      onData: (c) => (out.body += c.toString('latin1')),
-      onEnd: () => resolve(out),
-      onError: (e) => resolve({ ...out, error: e }),
-    });
+    );
   });
 }
 
@@ -90,9 +95,12 @@ describe('proxy/http1 client', function () {
 
   it('reuses one keep-alive connection for sequential requests, with Host set from the URL', async () => {
     server = await scripted((_req, s) => s.write(ok('hi')));
-    for (let i = 0; i < 3; i++) expect((await send(client, { url: new URL('/a?b=1', server.url) })).body).to.equal('hi');
+    for (let i = 0; i < 3; i++)
+      expect((await send(client, { url: new URL('/a?b=1', server.url) })).body).to.equal('hi');
     expect(server.connections).to.equal(1);
-    expect(server.received[0]).to.match(new RegExp(`^GET /a\\?b=1 HTTP/1\\.1\r\nhost: 127\\.0\\.0\\.1:${server.url.port}\r\n\r\n`));
+    expect(server.received[0]).to.match(
+      new RegExp(`^GET /a\\?b=1 HTTP/1\\.1\r\nhost: 127\\.0\\.0\\.1:${server.url.port}\r\n\r\n`),
+    );
   });
 
   it('sends a GET again on a new connection when the reused one was closed before answering', async () => {
@@ -115,7 +123,8 @@ describe('proxy/http1 client', function () {
 
   it('decodes a chunked response and a close-delimited one', async () => {
     server = await scripted((req, s) => {
-      if (req.startsWith('GET /chunked')) s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n');
+      if (req.startsWith('GET /chunked'))
+        s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n');
       else s.end('HTTP/1.1 200 OK\r\n\r\nuntil the end');
     });
     const chunked = await send(client, { url: new URL('/chunked', server.url) });
@@ -124,9 +133,16 @@ describe('proxy/http1 client', function () {
     expect((await send(client, { url: new URL('/close', server.url) })).body).to.equal('until the end');
   });
 
-  it('frames request bodies: Content-Length for a whole body, the client\'s length for a stream that has one, chunked otherwise', async () => {
-    server = await scripted((req, s) => (req.includes('0\r\n\r\n') || /content-length: [1-9]/.test(req) ? s.write(ok('ok')) : undefined));
-    await send(client, { url: server.url, method: 'PUT', body: Buffer.from('whole'), headers: { 'content-length': '999' } });
+  it("frames request bodies: Content-Length for a whole body, the client's length for a stream that has one, chunked otherwise", async () => {
+    server = await scripted((req, s) =>
+      req.includes('0\r\n\r\n') || /content-length: [1-9]/.test(req) ? s.write(ok('ok')) : undefined,
+    );
+    await send(client, {
+      url: server.url,
+      method: 'PUT',
+      body: Buffer.from('whole'),
+      headers: { 'content-length': '999' },
+    });
     expect(server.received[0]).to.include('content-length: 5\r\n\r\nwhole').and.not.include('999');
 
     const known = new PassThrough();
@@ -155,15 +171,28 @@ describe('proxy/http1 client', function () {
       { headers: { 'bad name': 'v' } },
       { method: 'GET /x HTTP/1.1\r\n' },
     ];
-    for (const c of cases) expect((await send(client, { url: server.url, ...c })).error?.kind).to.equal('invalid request');
+    for (const c of cases)
+      expect((await send(client, { url: server.url, ...c })).error?.kind).to.equal('invalid request');
     expect(server.connections).to.equal(0);
   });
 
   const failures: [string, (req: string, s: Socket) => void, string][] = [
     ['headers timeout when no response comes', () => {}, 'headers timeout'],
-    ['idle timeout when the body stops arriving', (_r, s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'), 'idle timeout'],
-    ['invalid response for a malformed one', (_r, s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx'), 'invalid response'],
-    ['connection reset when the body is cut', (_r, s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'), 'connection reset'],
+    [
+      'idle timeout when the body stops arriving',
+      (_r, s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'),
+      'idle timeout',
+    ],
+    [
+      'invalid response for a malformed one',
+      (_r, s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx'),
+      'invalid response',
+    ],
+    [
+      'connection reset when the body is cut',
+      (_r, s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'),
+      'connection reset',
+    ],
   ];
   for (const [name, respond, kind] of failures) {
     it(`reports ${name}`, async () => {
@@ -199,7 +228,7 @@ describe('proxy/http1 client', function () {
     expect(server.connections).to.equal(2);
   });
 
-  it('follows the server\'s Keep-Alive timeout hint: a 1 s hint means no reuse', async () => {
+  it("follows the server's Keep-Alive timeout hint: a 1 s hint means no reuse", async () => {
     server = await scripted((_req, s) => s.write(ok('k', 'Keep-Alive: timeout=1\r\n')));
     await send(client, { url: server.url });
     await send(client, { url: server.url });
@@ -211,19 +240,22 @@ describe('proxy/http1 client', function () {
     let received = 0;
     const error = await new Promise<UpstreamError | undefined>((resolve) => {
       let paused = false;
-      const ex = client.request({ url: server!.url, method: 'GET', headers: {} }, {
-        onHead: () => {},
-        onData: (c) => {
-          received += c.length;
-          if (!paused) {
-            paused = true;
-            ex.pause();
-            setTimeout(() => ex.resume(), 1600); // idleTimeoutMs is 1000
-          }
+      const ex = client.request(
+        { url: server!.url, method: 'GET', headers: {} },
+        {
+          onHead: () => {},
+          onData: (c) => {
+            received += c.length;
+            if (!paused) {
+              paused = true;
+              ex.pause();
+              setTimeout(() => ex.resume(), 1600); // idleTimeoutMs is 1000
+            }
+          },
+          onEnd: () => resolve(undefined),
+          onError: resolve,
         },
-        onEnd: () => resolve(undefined),
-        onError: resolve,
-      });
+      );
     });
     expect(error).to.equal(undefined);
     expect(received).to.equal(4 * 1024 * 1024);
@@ -235,23 +267,26 @@ describe('proxy/http1 client', function () {
     let received = 0;
     let atPause = 0;
     const done = new Promise<void>((resolve, reject) => {
-      const ex = client.request({ url: server!.url, method: 'GET', headers: {} }, {
-        onHead: () => {},
-        onData: (c) => {
-          received += c.length;
-          if (atPause === 0) {
-            atPause = received;
-            ex.pause();
-            setTimeout(() => {
-              // Paused: at most the rest of the read in progress arrived meanwhile.
-              expect(received - atPause).to.be.lessThan(1024 * 1024);
-              ex.resume();
-            }, 200);
-          }
+      const ex = client.request(
+        { url: server!.url, method: 'GET', headers: {} },
+        {
+          onHead: () => {},
+          onData: (c) => {
+            received += c.length;
+            if (atPause === 0) {
+              atPause = received;
+              ex.pause();
+              setTimeout(() => {
+                // Paused: at most the rest of the read in progress arrived meanwhile.
+                expect(received - atPause).to.be.lessThan(1024 * 1024);
+                ex.resume();
+              }, 200);
+            }
+          },
+          onEnd: () => resolve(),
+          onError: reject,
         },
-        onEnd: () => resolve(),
-        onError: reject,
-      });
+      );
     });
     await done;
     expect(received).to.equal(big.length);

@@ -37,28 +37,96 @@ function parseEveryWay(method: string, text: string, eof = false): Parsed {
   for (let i = 1; i < whole.length; i++) ways.push([whole.subarray(0, i), whole.subarray(i)]);
   for (const pieces of ways) {
     const got = parse(method, pieces, eof);
-    expect({ ...got, heads: got.heads.map((h) => h.status) }, `split ${pieces.map((p) => p.length).join('+')}`).to.deep.equal({ ...ref, heads: ref.heads.map((h) => h.status) });
+    expect(
+      { ...got, heads: got.heads.map((h) => h.status) },
+      `split ${pieces.map((p) => p.length).join('+')}`,
+    ).to.deep.equal({ ...ref, heads: ref.heads.map((h) => h.status) });
   }
   return ref;
 }
 
 describe('proxy/http1 response parser', () => {
-  const ok: [string, string, string, { body: string; keepAlive?: boolean; headers?: Record<string, unknown>; eof?: boolean }][] = [
-    ['Content-Length body', 'GET', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello', { body: 'hello', keepAlive: true, headers: { 'content-length': '5', 'x-a': '1' } }],
-    ['chunked body with extensions and trailers', 'GET', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n', { body: 'hello, world', keepAlive: true }],
-    ['Transfer-Encoding wins over Content-Length, which is removed', 'GET', 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n', { body: 'ab', headers: { 'transfer-encoding': 'chunked' } }],
-    ['a HEAD response has no body whatever its Content-Length', 'HEAD', 'HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n', { body: '', keepAlive: true }],
+  const ok: [
+    string,
+    string,
+    string,
+    { body: string; keepAlive?: boolean; headers?: Record<string, unknown>; eof?: boolean },
+  ][] = [
+    [
+      'Content-Length body',
+      'GET',
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello',
+      { body: 'hello', keepAlive: true, headers: { 'content-length': '5', 'x-a': '1' } },
+    ],
+    [
+      'chunked body with extensions and trailers',
+      'GET',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n',
+      { body: 'hello, world', keepAlive: true },
+    ],
+    [
+      'Transfer-Encoding wins over Content-Length, which is removed',
+      'GET',
+      'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n',
+      { body: 'ab', headers: { 'transfer-encoding': 'chunked' } },
+    ],
+    [
+      'a HEAD response has no body whatever its Content-Length',
+      'HEAD',
+      'HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n',
+      { body: '', keepAlive: true },
+    ],
     ['204 has no body', 'GET', 'HTTP/1.1 204 No Content\r\n\r\n', { body: '', keepAlive: true }],
     ['304 has no body', 'GET', 'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n', { body: '' }],
-    ['interim 100 and 103 responses are skipped', 'GET', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', { body: 'ok' }],
-    ['a body without length ends with the connection, which is not reused', 'GET', 'HTTP/1.1 200 OK\r\n\r\nuntil close', { body: 'until close', keepAlive: false, eof: true }],
-    ['Connection: close', 'GET', 'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx', { body: 'x', keepAlive: false }],
-    ['HTTP/1.0 without keep-alive is not reused', 'GET', 'HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx', { body: 'x', keepAlive: false }],
-    ['HTTP/1.0 with keep-alive is reused', 'GET', 'HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\nx', { body: 'x', keepAlive: true }],
+    [
+      'interim 100 and 103 responses are skipped',
+      'GET',
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+      { body: 'ok' },
+    ],
+    [
+      'a body without length ends with the connection, which is not reused',
+      'GET',
+      'HTTP/1.1 200 OK\r\n\r\nuntil close',
+      { body: 'until close', keepAlive: false, eof: true },
+    ],
+    [
+      'Connection: close',
+      'GET',
+      'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx',
+      { body: 'x', keepAlive: false },
+    ],
+    [
+      'HTTP/1.0 without keep-alive is not reused',
+      'GET',
+      'HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx',
+      { body: 'x', keepAlive: false },
+    ],
+    [
+      'HTTP/1.0 with keep-alive is reused',
+      'GET',
+      'HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\nx',
+      { body: 'x', keepAlive: true },
+    ],
     ['a status line without reason phrase', 'GET', 'HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n', { body: '' }],
-    ['repeated fields are joined, Set-Cookie kept as a list, obs-fold replaced by a space', 'GET', 'HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nVary: A\r\nVary: B\r\nX-Long: one\r\n two\r\nContent-Length: 0\r\n\r\n', { body: '', headers: { 'set-cookie': ['a=1', 'b=2'], vary: 'A, B', 'x-long': 'one two', 'content-length': '0' } }],
-    ['only spaces and tabs around a value are taken off (0xA0 is obs-text, kept)', 'GET', 'HTTP/1.1 200 OK\r\nX-A: \t v\xa0\t\r\nContent-Length: 0\r\n\r\n', { body: '', headers: { 'x-a': 'v\xa0', 'content-length': '0' } }],
-    ['equal repeated Content-Length values are one length', 'GET', 'HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc', { body: 'abc', headers: { 'content-length': '3' } }],
+    [
+      'repeated fields are joined, Set-Cookie kept as a list, obs-fold replaced by a space',
+      'GET',
+      'HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nVary: A\r\nVary: B\r\nX-Long: one\r\n two\r\nContent-Length: 0\r\n\r\n',
+      { body: '', headers: { 'set-cookie': ['a=1', 'b=2'], vary: 'A, B', 'x-long': 'one two', 'content-length': '0' } },
+    ],
+    [
+      'only spaces and tabs around a value are taken off (0xA0 is obs-text, kept)',
+      'GET',
+      'HTTP/1.1 200 OK\r\nX-A: \t v\xa0\t\r\nContent-Length: 0\r\n\r\n',
+      { body: '', headers: { 'x-a': 'v\xa0', 'content-length': '0' } },
+    ],
+    [
+      'equal repeated Content-Length values are one length',
+      'GET',
+      'HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc',
+      { body: 'abc', headers: { 'content-length': '3' } },
+    ],
   ];
   for (const [name, method, text, want] of ok) {
     it(name, () => {
@@ -85,9 +153,17 @@ describe('proxy/http1 response parser', () => {
   }
 
   const lastFlags: Array<[string, string[], boolean[]]> = [
-    ['a Content-Length body in pieces: only the piece that completes it', ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe', 'l', 'lo'], [false, false, true]],
+    [
+      'a Content-Length body in pieces: only the piece that completes it',
+      ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe', 'l', 'lo'],
+      [false, false, true],
+    ],
     ['a Content-Length body with its head', ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'], [true]],
-    ['a chunked body: never (its end is known only at the last chunk)', ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'], [false]],
+    [
+      'a chunked body: never (its end is known only at the last chunk)',
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'],
+      [false],
+    ],
   ];
   for (const [what, pieces, want] of lastFlags) {
     it(`onData's last flag: ${what}`, () => {
@@ -108,7 +184,11 @@ describe('proxy/http1 response parser', () => {
   });
 
   const bad: [string, string, RegExp, boolean?][] = [
-    ['conflicting Content-Length values', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc', /conflicting Content-Length/],
+    [
+      'conflicting Content-Length values',
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc',
+      /conflicting Content-Length/,
+    ],
     ['a non-numeric Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc', /Content-Length/],
     ['a bare LF inside a header line', 'HTTP/1.1 200 OK\r\nX-A: 1\nX-B: 2\r\n\r\n', /bare CR, LF/],
     ['a bare CR inside a header line', 'HTTP/1.1 200 OK\r\nX-A: 1\rX-B: 2\r\n\r\n', /bare CR, LF/],
@@ -116,8 +196,16 @@ describe('proxy/http1 response parser', () => {
     ['not HTTP', 'SSH-2.0-OpenSSH\r\n\r\n', /status line/],
     ['HTTP/2 status line', 'HTTP/2 200\r\n\r\n', /status line/],
     ['an invalid chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', /chunk size/],
-    ['chunk data longer than its size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n', /longer than its size/],
-    ['a chunk size of more than 13 hex digits', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000\r\n', /chunk size/],
+    [
+      'chunk data longer than its size',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n',
+      /longer than its size/,
+    ],
+    [
+      'a chunk size of more than 13 hex digits',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000\r\n',
+      /chunk size/,
+    ],
     ['101 Switching Protocols (the proxy never asks for it)', 'HTTP/1.1 101 Switching Protocols\r\n\r\n', /101/],
     ['a body cut short by the upstream', 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc', /cut short/, true],
     ['no response at all', '', /without a response/, true],
@@ -142,7 +230,9 @@ describe('proxy/http1 response parser', () => {
   });
 
   it('reads the Keep-Alive timeout hint', () => {
-    const got = parse('GET', [Buffer.from('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\nContent-Length: 0\r\n\r\n')]);
+    const got = parse('GET', [
+      Buffer.from('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\nContent-Length: 0\r\n\r\n'),
+    ]);
     expect(got.heads[0].keepAliveTimeoutS).to.equal(5);
   });
 
@@ -163,9 +253,18 @@ describe('proxy/http1 response parser', () => {
 
 describe('proxy/http1 field names', () => {
   const cases: Array<[string, string]> = [
-    ['host', 'host'], ['Host', 'host'], ['HOST', 'host'], ['User-Agent', 'user-agent'], ['user-agent', 'user-agent'], ['USER-AGENT', 'user-agent'],
-    ['Content-Length', 'content-length'], ['WWW-Authenticate', 'www-authenticate'], ['Www-Authenticate', 'www-authenticate'],
-    ['X-Custom-Thing', 'x-custom-thing'], ['x-custom-thing', 'x-custom-thing'], ['Docker-Content-Digest', 'docker-content-digest'],
+    ['host', 'host'],
+    ['Host', 'host'],
+    ['HOST', 'host'],
+    ['User-Agent', 'user-agent'],
+    ['user-agent', 'user-agent'],
+    ['USER-AGENT', 'user-agent'],
+    ['Content-Length', 'content-length'],
+    ['WWW-Authenticate', 'www-authenticate'],
+    ['Www-Authenticate', 'www-authenticate'],
+    ['X-Custom-Thing', 'x-custom-thing'],
+    ['x-custom-thing', 'x-custom-thing'],
+    ['Docker-Content-Digest', 'docker-content-digest'],
   ];
   for (const [name, want] of cases) it(`lowerName(${name}) is ${want}`, () => expect(lowerName(name)).to.equal(want));
 });

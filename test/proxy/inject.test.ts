@@ -26,15 +26,23 @@ auth = {"position": "header", "auth": {"Private-Token": input.data.token}}
 `;
 
 /** Raw HTTP request (node:http), so tests can send any header, including Host and hop-by-hop ones. */
-function raw(url: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function raw(
+  url: string,
+  o: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     // host/port/path options rather than a URL string: a URL would normalise dot segments before sending.
     const u = /^http:\/\/([^/:]+):(\d+)(\/.*)$/.exec(url)!;
-    const req = httpRequest({ host: u[1], port: Number(u[2]), path: u[3], method: o.method ?? 'GET', headers: o.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
+    const req = httpRequest(
+      { host: u[1], port: Number(u[2]), path: u[3], method: o.method ?? 'GET', headers: o.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(o.body);
   });
@@ -47,7 +55,8 @@ describe('proxy: credential injection and safety in reverse mode', function () {
   let token: string;
   const cls = `proxytest-${randomBytes(3).toString('hex')}`;
   const secretValue = 'S3CRET-' + randomBytes(6).toString('hex');
-  const url = (connector: string, rest: string) => `${env.proxy.url}/namespaces/${env.ns}/connectors/${connector}${rest}`;
+  const url = (connector: string, rest: string) =>
+    `${env.proxy.url}/namespaces/${env.ns}/connectors/${connector}${rest}`;
   const bearer = () => ({ authorization: `Bearer ${token}` });
 
   before(async () => {
@@ -69,7 +78,15 @@ describe('proxy: credential injection and safety in reverse mode', function () {
           return;
         }
         if (req.path === '/api/hop') {
-          res.writeHead(200, { connection: 'x-upstream-hop', 'x-upstream-hop': '1', 'keep-alive': 'timeout=5', 'x-kept': 'yes', 'content-type': 'text/plain' }).end('ok');
+          res
+            .writeHead(200, {
+              connection: 'x-upstream-hop',
+              'x-upstream-hop': '1',
+              'keep-alive': 'timeout=5',
+              'x-kept': 'yes',
+              'content-type': 'text/plain',
+            })
+            .end('ok');
           return;
         }
         echoHandler(req, res);
@@ -81,8 +98,13 @@ describe('proxy: credential injection and safety in reverse mode', function () {
       query: seedGenerator('apikey-rego-auth'),
       body: seedGenerator('body-rego-auth'),
     };
-    for (const rego of [...Object.values(gens), PRIVATE_TOKEN_EXTRACTOR, PRIVATE_TOKEN_GENERATOR]) await env.storePolicy(rego);
-    const indent = (s: string, n: number) => s.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
+    for (const rego of [...Object.values(gens), PRIVATE_TOKEN_EXTRACTOR, PRIVATE_TOKEN_GENERATOR])
+      await env.storePolicy(rego);
+    const indent = (s: string, n: number) =>
+      s
+        .split('\n')
+        .map((l) => ' '.repeat(n) + l)
+        .join('\n');
     await env.c.kubectl(['apply', '-f', '-'], {
       input: `apiVersion: connectors.alauda.io/v1alpha1
 kind: ConnectorClass
@@ -173,10 +195,15 @@ stringData: {token: "${secretValue}"}
 ${connector('hdr', 'basic-rego-auth', 'basic-opaque')}${connector('qry', 'apikey-rego-auth', 'apikey')}${connector('bdy', 'body-rego-auth', 'body')}${connector('brr', 'bearer', 'bearer')}${connector('anon', 'none')}${connector('pt', 'private-token', 'pt', `${cls}-pt`)}${connector('dead', 'bearer', 'bearer', cls, `http://127.0.0.1:${closedPort}/x`)}`);
     await env.serviceAccount('builder');
     token = await env.token('builder');
-    await eventually('the proxy to see the connectors, class and policies', async () => {
-      const r = await raw(url('pt', '/ready'), { headers: { 'private-token': token } });
-      return r.status === 200;
-    }, 30_000, 50);
+    await eventually(
+      'the proxy to see the connectors, class and policies',
+      async () => {
+        const r = await raw(url('pt', '/ready'), { headers: { 'private-token': token } });
+        return r.status === 200;
+      },
+      30_000,
+      50,
+    );
   });
   after(async () => {
     await env?.stop();
@@ -216,16 +243,27 @@ ${connector('hdr', 'basic-rego-auth', 'basic-opaque')}${connector('qry', 'apikey
   });
 
   it('generator.rego, body position (seed body-rego-auth): fields merged into the JSON body', async () => {
-    const r = await raw(url('bdy', '/login'), { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: '{"scope":"read"}' });
+    const r = await raw(url('bdy', '/login'), {
+      method: 'POST',
+      headers: { ...bearer(), 'content-type': 'application/json' },
+      body: '{"scope":"read"}',
+    });
     expect(r.status).to.equal(200);
     const got = up.last();
-    expect(JSON.parse(got.body.toString())).to.deep.equal({ scope: 'read', username: 'bob', password: secretValue, client_id: 'cli-1' });
+    expect(JSON.parse(got.body.toString())).to.deep.equal({
+      scope: 'read',
+      username: 'bob',
+      password: secretValue,
+      client_id: 'cli-1',
+    });
     expect(got.headers['content-length']).to.equal(String(got.body.length));
     assertNoToken();
   });
 
   it('connectors.cpaas.io/bearer-token Secret → Authorization: Bearer <token> (scenario 23), Basic client auth with any user (scenario 22)', async () => {
-    const r = await raw(url('brr', '/x'), { headers: { authorization: 'Basic ' + Buffer.from(`anything:${token}`).toString('base64') } });
+    const r = await raw(url('brr', '/x'), {
+      headers: { authorization: 'Basic ' + Buffer.from(`anything:${token}`).toString('base64') },
+    });
     expect(r.status).to.equal(200);
     expect(up.last().headers.authorization).to.equal(`Bearer ${secretValue}`);
     assertNoToken();
@@ -263,11 +301,20 @@ ${connector('hdr', 'basic-rego-auth', 'basic-opaque')}${connector('qry', 'apikey
 
   it('strips hop-by-hop headers both ways, and the client token from every header', async () => {
     const r = await raw(url('brr', '/hop'), {
-      headers: { ...bearer(), connection: 'keep-alive, x-client-hop', 'x-client-hop': '1', te: 'trailers', 'proxy-authorization': 'Basic eDp5', 'x-echo-token': `prefix ${token}`, 'x-ok': 'kept' },
+      headers: {
+        ...bearer(),
+        connection: 'keep-alive, x-client-hop',
+        'x-client-hop': '1',
+        te: 'trailers',
+        'proxy-authorization': 'Basic eDp5',
+        'x-echo-token': `prefix ${token}`,
+        'x-ok': 'kept',
+      },
     });
     expect(r.status).to.equal(200);
     const got = up.last();
-    for (const h of ['x-client-hop', 'te', 'proxy-authorization', 'x-echo-token']) expect(got.headers[h], h).to.equal(undefined);
+    for (const h of ['x-client-hop', 'te', 'proxy-authorization', 'x-echo-token'])
+      expect(got.headers[h], h).to.equal(undefined);
     expect(got.headers['x-ok']).to.equal('kept');
     expect(r.headers['x-upstream-hop']).to.equal(undefined);
     expect(r.headers['x-kept']).to.equal('yes');

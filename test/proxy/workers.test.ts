@@ -62,10 +62,14 @@ ${connectorReaderYaml({ name: 'client', serviceAccount: 'client', saNamespace: n
     });
     const token = await c.createToken(ns, 'client', { audience: 'connectors-proxy' });
     const port = await freePort();
-    const p = spawn(process.execPath, [cli, 'proxy', '--kubeconfig', c.kubeconfigPath, '--port', String(port), '--host', '127.0.0.1', '--workers', '2'], {
-      env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: sys, CONNECTORS_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const p = spawn(
+      process.execPath,
+      [cli, 'proxy', '--kubeconfig', c.kubeconfigPath, '--port', String(port), '--host', '127.0.0.1', '--workers', '2'],
+      {
+        env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: sys, CONNECTORS_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     proxy = p;
     let stdout = '';
     await new Promise<void>((resolve, reject) => {

@@ -21,11 +21,13 @@ describe('proxy write batching', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as { port: number };
-    sockets = await Promise.all([0, 1].map(async () => {
-      const s = connect(port, '127.0.0.1');
-      await once(s, 'connect');
-      return s;
-    }));
+    sockets = await Promise.all(
+      [0, 1].map(async () => {
+        const s = connect(port, '127.0.0.1');
+        await once(s, 'connect');
+        return s;
+      }),
+    );
   });
 
   afterEach(async () => {

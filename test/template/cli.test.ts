@@ -24,12 +24,25 @@ describe('connectors template render', function () {
   it('prints the rendering of the seed .gitconfig template', () => {
     const tpl = join(dir, 'gitconfig.tpl');
     const data = join(dir, 'data.json');
-    writeFileSync(tpl, '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n{{- range .connectors }}\n[url "{{ .status.proxyAddress }}"]\n    insteadOf = {{ .spec.address }}\n{{- end }}\n');
-    writeFileSync(data, JSON.stringify({ context: { token: 'tok' }, connectors: [{ spec: { address: 'https://github.com' }, status: { proxyAddress: 'http://proxy-a' } }] }));
+    writeFileSync(
+      tpl,
+      '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n{{- range .connectors }}\n[url "{{ .status.proxyAddress }}"]\n    insteadOf = {{ .spec.address }}\n{{- end }}\n',
+    );
+    writeFileSync(
+      data,
+      JSON.stringify({
+        context: { token: 'tok' },
+        connectors: [{ spec: { address: 'https://github.com' }, status: { proxyAddress: 'http://proxy-a' } }],
+      }),
+    );
     const r = run(['template', 'render', '--template', tpl, '--data', data]);
     expect(r.stderr).to.equal('');
     expect(r.status).to.equal(0);
-    expect(r.stdout).to.equal('[http]\n    extraHeader = Authorization: Basic ' + Buffer.from(':tok').toString('base64') + '\n[url "http://proxy-a"]\n    insteadOf = https://github.com\n');
+    expect(r.stdout).to.equal(
+      '[http]\n    extraHeader = Authorization: Basic ' +
+        Buffer.from(':tok').toString('base64') +
+        '\n[url "http://proxy-a"]\n    insteadOf = https://github.com\n',
+    );
   });
 
   it('keeps JSON integers as integers', () => {
@@ -37,7 +50,9 @@ describe('connectors template render', function () {
     const data = join(dir, 'n.json');
     writeFileSync(tpl, '{{ .n }} {{ printf "%T" .n }} {{ .f }} {{ printf "%T" .f }}');
     writeFileSync(data, '{"n": 10000000, "f": 10000000.0}');
-    expect(run(['template', 'render', '--template', tpl, '--data', data, '--name', 'x']).stdout).to.equal('10000000 int64 1e+07 float64');
+    expect(run(['template', 'render', '--template', tpl, '--data', data, '--name', 'x']).stdout).to.equal(
+      '10000000 int64 1e+07 float64',
+    );
   });
 
   it('exits 1 with the Go error on stderr for a bad template', () => {
@@ -56,6 +71,8 @@ describe('connectors template render', function () {
     writeFileSync(data, '{"a": "s"}');
     const r = run(['template', 'render', '--template', tpl, '--data', data]);
     expect(r.status).to.equal(1);
-    expect(r.stderr).to.equal('template: exec.tpl:1:5: executing "exec.tpl" at <.a.b>: can\'t evaluate field b in type interface {}\n');
+    expect(r.stderr).to.equal(
+      'template: exec.tpl:1:5: executing "exec.tpl" at <.a.b>: can\'t evaluate field b in type interface {}\n',
+    );
   });
 });

@@ -21,14 +21,21 @@ const CORPUS = join(dirname(fileURLToPath(import.meta.url)), 'corpus');
 const groups = readdirSync(CORPUS)
   .filter((f) => f.endsWith('.json'))
   .sort()
-  .map((f) => ({ group: f.replace(/\.json$/, ''), cases: JSON.parse(readFileSync(join(CORPUS, f), 'utf8')) as CorpusCase[] }));
+  .map((f) => ({
+    group: f.replace(/\.json$/, ''),
+    cases: JSON.parse(readFileSync(join(CORPUS, f), 'utf8')) as CorpusCase[],
+  }));
 
 const TEMPLATE_NAME = 'tpl';
 const EXEC_FUNCS = execTestFuncs();
 
 export function renderTS(c: CorpusCase): OracleResult {
   try {
-    const tpl = parse(TEMPLATE_NAME, c.template, c.funcs === 'exectest' ? { sprig: false, funcs: EXEC_FUNCS } : undefined);
+    const tpl = parse(
+      TEMPLATE_NAME,
+      c.template,
+      c.funcs === 'exectest' ? { sprig: false, funcs: EXEC_FUNCS } : undefined,
+    );
     const data = c.data.trim() === '' ? undefined : parseJSON(c.data);
     return { output: tpl.execute(data) };
   } catch (e) {
@@ -47,7 +54,9 @@ describe('template engine vs Go text/template + sprig v3.3.0 (differential)', fu
 
   before(async function () {
     this.timeout(900_000);
-    results = await runOracle(all.map((c) => ({ name: TEMPLATE_NAME, template: c.template, data: c.data, funcs: c.funcs ?? 'sprig' })));
+    results = await runOracle(
+      all.map((c) => ({ name: TEMPLATE_NAME, template: c.template, data: c.data, funcs: c.funcs ?? 'sprig' })),
+    );
     expect(results).to.have.length(all.length);
   });
 
@@ -61,7 +70,10 @@ describe('template engine vs Go text/template + sprig v3.3.0 (differential)', fu
           const got = renderTS(c);
           const ctx = `case ${c.name}\ntemplate: ${JSON.stringify(c.template)}\ndata: ${c.data.slice(0, 300)}`;
           if (want.error !== undefined) {
-            expect(got.error, `${ctx}\nGo failed with: ${want.error}\nTS rendered: ${JSON.stringify(got.output)}`).to.equal(want.error);
+            expect(
+              got.error,
+              `${ctx}\nGo failed with: ${want.error}\nTS rendered: ${JSON.stringify(got.output)}`,
+            ).to.equal(want.error);
             return;
           }
           expect(got.error, `${ctx}\nTS failed, Go rendered ${JSON.stringify(want.output)}`).to.equal(undefined);
@@ -75,7 +87,10 @@ describe('template engine vs Go text/template + sprig v3.3.0 (differential)', fu
             case 'shape': {
               const a = got.output!.length;
               const b = want.output!.length;
-              expect(Math.abs(a - b), `${ctx}\nGo: ${JSON.stringify(want.output)}\nTS: ${JSON.stringify(got.output)}`).to.be.at.most(Math.max(4, b * 0.1));
+              expect(
+                Math.abs(a - b),
+                `${ctx}\nGo: ${JSON.stringify(want.output)}\nTS: ${JSON.stringify(got.output)}`,
+              ).to.be.at.most(Math.max(4, b * 0.1));
               break;
             }
           }

@@ -2,35 +2,63 @@
 // sprig functions whose output is random or time-dependent (checked by shape and by verification).
 import { expect } from 'chai';
 import { createPrivateKey } from 'node:crypto';
-import { parse, parseJSON, render, renderJSON, TemplateExecError, TemplateParseError, defineFunc, GoInt } from '../../core/template/index.ts';
+import {
+  parse,
+  parseJSON,
+  render,
+  renderJSON,
+  TemplateExecError,
+  TemplateParseError,
+  defineFunc,
+  GoInt,
+} from '../../core/template/index.ts';
 import { bcryptCompare, bcryptHash } from '../../core/template/sprig/bcrypt.ts';
 
 describe('template engine API', () => {
   it('parses once and renders many times with different data', () => {
-    const tpl = parse('probe', '/{{- range .Connector.Spec.Auth.Params }}{{- if eq .Name "repository" }}{{ .Value.StringVal }}{{ end }}{{- end }}/info/refs');
+    const tpl = parse(
+      'probe',
+      '/{{- range .Connector.Spec.Auth.Params }}{{- if eq .Name "repository" }}{{ .Value.StringVal }}{{ end }}{{- end }}/info/refs',
+    );
     for (const repo of ['a/b.git', 'c/d.git']) {
-      const data = parseJSON(JSON.stringify({ Connector: { Spec: { Auth: { Params: [{ Name: 'repository', Value: { StringVal: repo } }] } } } }));
+      const data = parseJSON(
+        JSON.stringify({
+          Connector: { Spec: { Auth: { Params: [{ Name: 'repository', Value: { StringVal: repo } }] } } },
+        }),
+      );
       expect(tpl.execute(data)).to.equal(`/${repo}/info/refs`);
     }
   });
 
   it('render() returns the text or throws Go-shaped errors', () => {
     expect(render('{{ .a | upper }}', { a: 'x' })).to.equal('X');
-    expect(() => render('{{ .a.b }}', parseJSON('{"a":"s"}'), 'cfg')).to.throw(TemplateExecError, 'template: cfg:1:5: executing "cfg" at <.a.b>: can\'t evaluate field b in type interface {}');
+    expect(() => render('{{ .a.b }}', parseJSON('{"a":"s"}'), 'cfg')).to.throw(
+      TemplateExecError,
+      'template: cfg:1:5: executing "cfg" at <.a.b>: can\'t evaluate field b in type interface {}',
+    );
     expect(() => render('{{ if }}', {}, 'cfg')).to.throw(TemplateParseError, 'template: cfg:1: missing value for if');
-    expect(() => render('{{ nope 1 }}', {}, 'cfg')).to.throw(TemplateParseError, 'template: cfg:1: function "nope" not defined');
+    expect(() => render('{{ nope 1 }}', {}, 'cfg')).to.throw(
+      TemplateParseError,
+      'template: cfg:1: function "nope" not defined',
+    );
   });
 
   it('missing keys render <no value>; fields of nil error like Go', () => {
     expect(renderJSON('{{ .missing }}|{{ .a.missing.deeper }}', '{"a":{}}')).to.equal('<no value>|<no value>');
-    expect(() => renderJSON('{{ .a.b }}', '{"a":null}', 't')).to.throw('template: t:1:5: executing "t" at <.a.b>: nil pointer evaluating interface {}.b');
+    expect(() => renderJSON('{{ .a.b }}', '{"a":null}', 't')).to.throw(
+      'template: t:1:5: executing "t" at <.a.b>: nil pointer evaluating interface {}.b',
+    );
   });
 
   it('keeps JSON integers as int64 and other numbers as float64', () => {
     const d = parseJSON('{"i": 10, "f": 1.0, "e": 1e2, "big": 9223372036854775807}');
     expect(parse('t', '{{ printf "%T %T %T" .i .f .e }}').execute(d)).to.equal('int64 float64 float64');
-    expect(parse('t', '{{ .i }} {{ .f }} {{ .e }} {{ .big }} {{ add .big 0 }}').execute(d)).to.equal('10 1 100 9223372036854775807 9223372036854775807');
-    expect(() => parse('t', '{{ repeat .i "x" }}').execute(d)).to.throw('wrong type for value; expected int; got int64');
+    expect(parse('t', '{{ .i }} {{ .f }} {{ .e }} {{ .big }} {{ add .big 0 }}').execute(d)).to.equal(
+      '10 1 100 9223372036854775807 9223372036854775807',
+    );
+    expect(() => parse('t', '{{ repeat .i "x" }}').execute(d)).to.throw(
+      'wrong type for value; expected int; got int64',
+    );
     // Plain JS numbers are float64: Go prints large floats with an exponent.
     expect(render('{{ .n }}', { n: 1e6 })).to.equal('1e+06');
     expect(render('{{ .n }}', { n: 1_000_000n })).to.equal('1000000');
@@ -38,7 +66,11 @@ describe('template engine API', () => {
 
   it('accepts extra functions with Go signatures', () => {
     const tpl = parse('t', '{{ double 21 }} {{ "x" | double }}', {
-      funcs: { double: defineFunc(['interface {}'], 'interface {}', (v) => (v instanceof GoInt ? new GoInt('int', v.v * 2n) : String(v) + String(v))) },
+      funcs: {
+        double: defineFunc(['interface {}'], 'interface {}', (v) =>
+          v instanceof GoInt ? new GoInt('int', v.v * 2n) : String(v) + String(v),
+        ),
+      },
     });
     expect(tpl.execute(undefined)).to.equal('42 xx');
   });
@@ -54,7 +86,13 @@ describe('template engine API', () => {
 describe('sprig functions checked by shape or verification', () => {
   it('random strings have the requested length and alphabet', () => {
     // Rendered one by one: randAscii may produce any printable character, the separator too.
-    const [an, a, n, asc, empty] = ['randAlphaNum 20', 'randAlpha 10', 'randNumeric 8', 'randAscii 12', 'randAlphaNum 0'].map((f) => render(`{{ ${f} }}`, {}));
+    const [an, a, n, asc, empty] = [
+      'randAlphaNum 20',
+      'randAlpha 10',
+      'randNumeric 8',
+      'randAscii 12',
+      'randAlphaNum 0',
+    ].map((f) => render(`{{ ${f} }}`, {}));
     expect(an).to.match(/^[A-Za-z0-9]{20}$/);
     expect(a).to.match(/^[A-Za-z]{10}$/);
     expect(n).to.match(/^[0-9]{8}$/);
@@ -63,7 +101,10 @@ describe('sprig functions checked by shape or verification', () => {
   });
 
   it('uuidv4, randBytes, randInt and shuffle', () => {
-    const [u1, u2, rb, ri, sh] = render('{{ uuidv4 }} {{ uuidv4 }} {{ randBytes 24 }} {{ randInt 5 10 }} {{ shuffle "abcdef" }}', {}).split(' ');
+    const [u1, u2, rb, ri, sh] = render(
+      '{{ uuidv4 }} {{ uuidv4 }} {{ randBytes 24 }} {{ randInt 5 10 }} {{ shuffle "abcdef" }}',
+      {},
+    ).split(' ');
     expect(u1).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(u1).to.not.equal(u2);
     expect(Buffer.from(rb, 'base64')).to.have.length(24);
@@ -73,7 +114,10 @@ describe('sprig functions checked by shape or verification', () => {
 
   it('bcrypt matches the reference vectors and verifies its own hashes', () => {
     // OpenBSD / x/crypto test vector.
-    const salt = Buffer.from('10410410410410410410410410410410'.replace(/../g, (h) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    const salt = Buffer.from(
+      '10410410410410410410410410410410'.replace(/../g, (h) => String.fromCharCode(parseInt(h, 16))),
+      'latin1',
+    );
     expect(bcryptHash('U*U', 5, salt).slice(0, 7)).to.equal('$2a$05$');
     expect(bcryptCompare('$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'U*U')).to.equal(true);
     expect(bcryptCompare('$2a$05$CCCCCCCCCCCCCCCCCCCCC.VGOzA784oUp/Z0DY336zx7pLYAy0lwK', 'U*U*')).to.equal(true);
@@ -88,7 +132,10 @@ describe('sprig functions checked by shape or verification', () => {
   });
 
   it('encryptAES output decrypts with decryptAES', () => {
-    const out = render('{{ $c := encryptAES "key" "plain text é" }}{{ decryptAES "key" $c }}|{{ encryptAES "k" "" }}', {});
+    const out = render(
+      '{{ $c := encryptAES "key" "plain text é" }}{{ decryptAES "key" $c }}|{{ encryptAES "k" "" }}',
+      {},
+    );
     expect(out).to.equal('plain text é|');
   });
 
@@ -117,8 +164,12 @@ describe('sprig functions checked by shape or verification', () => {
   });
 
   it('env, expandenv and getHostByName are disabled with a clear error', () => {
-    expect(() => render('{{ env "HOME" }}', {}, 't')).to.throw('error calling env: env is disabled: templates cannot read the environment');
+    expect(() => render('{{ env "HOME" }}', {}, 't')).to.throw(
+      'error calling env: env is disabled: templates cannot read the environment',
+    );
     expect(() => render('{{ expandenv "$HOME" }}', {}, 't')).to.throw('error calling expandenv: expandenv is disabled');
-    expect(() => render('{{ getHostByName "example.com" }}', {}, 't')).to.throw('error calling getHostByName: getHostByName is disabled');
+    expect(() => render('{{ getHostByName "example.com" }}', {}, 't')).to.throw(
+      'error calling getHostByName: getHostByName is disabled',
+    );
   });
 });

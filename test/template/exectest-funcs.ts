@@ -9,18 +9,37 @@ import { typeName } from '../../core/template/sprig/reflect.ts';
 
 export function execTestFuncs(): FuncMap {
   return {
-    add: defineFunc([], 'int', (...args: GoInt[]) => new GoInt('int', args.reduce((a, b) => a + b.v, 0n)), { variadic: 'int' }),
-    dddArg: defineFunc(['int'], 'string', (a: GoInt, ...b: string[]) => sprintln([a, tagArray(b as GoValue[], '[]string')]), { variadic: 'string' }),
+    add: defineFunc(
+      [],
+      'int',
+      (...args: GoInt[]) =>
+        new GoInt(
+          'int',
+          args.reduce((a, b) => a + b.v, 0n),
+        ),
+      { variadic: 'int' },
+    ),
+    dddArg: defineFunc(
+      ['int'],
+      'string',
+      (a: GoInt, ...b: string[]) => sprintln([a, tagArray(b as GoValue[], '[]string')]),
+      { variadic: 'string' },
+    ),
     die: defineFunc([], 'bool', () => {
       throw new FuncError('die');
     }),
     echo: defineFunc(['interface {}'], 'interface {}', (a: GoValue) => a),
-    makemap: defineFunc([], 'map[string]string', (...arg: string[]) => {
-      if (arg.length % 2 !== 0) throw new FuncError('bad makemap');
-      const m = newMap('map[string]string');
-      for (let i = 0; i < arg.length; i += 2) m[arg[i]] = arg[i + 1];
-      return m;
-    }, { variadic: 'string' }),
+    makemap: defineFunc(
+      [],
+      'map[string]string',
+      (...arg: string[]) => {
+        if (arg.length % 2 !== 0) throw new FuncError('bad makemap');
+        const m = newMap('map[string]string');
+        for (let i = 0; i < arg.length; i += 2) m[arg[i]] = arg[i + 1];
+        return m;
+      },
+      { variadic: 'string' },
+    ),
     mapOfThree: defineFunc([], 'interface {}', () => {
       const m = newMap('map[string]int');
       m.three = new GoInt('int', 3n);

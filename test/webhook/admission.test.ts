@@ -13,7 +13,12 @@ import { builtinClasses } from '../../connectorclasses/index.ts';
 import type { Connector } from '../../core/api/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
-import { registerConfigurations, unregisterConfigurations, webhookConfigurations, type LabelSelectorRequirement } from '../../webhook/register.ts';
+import {
+  registerConfigurations,
+  unregisterConfigurations,
+  webhookConfigurations,
+  type LabelSelectorRequirement,
+} from '../../webhook/register.ts';
 import { createCA } from '../../core/pki/index.ts';
 import { cluster, kubectl, type Cluster } from '../harness/cluster.ts';
 import { eventually } from '../harness/eventually.ts';
@@ -33,13 +38,37 @@ const TASKRUN_CRD = {
     group: 'tekton.dev',
     names: { kind: 'TaskRun', plural: 'taskruns', singular: 'taskrun', categories: ['tekton'] },
     scope: 'Namespaced',
-    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } }, subresources: { status: {} } }],
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: {
+              spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+              status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+            },
+          },
+        },
+        subresources: { status: {} },
+      },
+    ],
   },
 };
 
-const applyJson = (obj: unknown, ns?: string) => kubectl(['apply', ...(ns ? ['-n', ns] : []), '-f', '-'], { input: JSON.stringify(obj) });
-const createJson = (obj: unknown, ns?: string) => kubectl(['create', ...(ns ? ['-n', ns] : []), '-f', '-'], { input: JSON.stringify(obj) });
-const failure = (p: Promise<unknown>) => p.then(() => { throw new Error('expected the API server to reject the request'); }, (e: Error) => e.message);
+const applyJson = (obj: unknown, ns?: string) =>
+  kubectl(['apply', ...(ns ? ['-n', ns] : []), '-f', '-'], { input: JSON.stringify(obj) });
+const createJson = (obj: unknown, ns?: string) =>
+  kubectl(['create', ...(ns ? ['-n', ns] : []), '-f', '-'], { input: JSON.stringify(obj) });
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error('expected the API server to reject the request');
+    },
+    (e: Error) => e.message,
+  );
 
 describe('webhook: admission through the real API server', function () {
   this.timeout(120_000);
@@ -57,23 +86,38 @@ describe('webhook: admission through the real API server', function () {
   }
 
   async function setFlag(on: boolean, hook: RunningWebhook = wh): Promise<void> {
-    await applyJson({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'connectors-config', namespace: systemNamespace }, data: { [FLAG]: String(on) } });
+    await applyJson({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'connectors-config', namespace: systemNamespace },
+      data: { [FLAG]: String(on) },
+    });
     await eventually(`flag ${FLAG}=${on} seen by the webhook`, () => hook.flags.enabled(FLAG) === on);
   }
 
   async function seedConnector(ns: string, name = 'harbor', address = 'https://harbor.example.com'): Promise<void> {
     const client = new KindClient(c.kubeConfig, 'Connector');
-    await applyJson({ apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name, namespace: ns }, spec: { connectorClassName: 'oci', address } });
+    await applyJson({
+      apiVersion: 'connectors.alauda.io/v1alpha1',
+      kind: 'Connector',
+      metadata: { name, namespace: ns },
+      spec: { connectorClassName: 'oci', address },
+    });
     const got = await client.get(name, ns);
     got.status = { proxy: { httpAddress: { url: `http://127.0.0.1:31567/namespaces/${ns}/connectors/${name}` } } };
     await client.replaceStatus(got);
   }
 
-  const getPod = async (ns: string, name: string) => JSON.parse(await kubectl(['get', 'pod', '-n', ns, name, '-o', 'json']));
+  const getPod = async (ns: string, name: string) =>
+    JSON.parse(await kubectl(['get', 'pod', '-n', ns, name, '-o', 'json']));
   const labelledPod = (name: string, connector: string, spec: Record<string, unknown>) => ({
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, labels: { 'connectors.cpaas.io/proxy-inject': 'true' }, annotations: { 'connectors.cpaas.io/connector': connector } },
+    metadata: {
+      name,
+      labels: { 'connectors.cpaas.io/proxy-inject': 'true' },
+      annotations: { 'connectors.cpaas.io/connector': connector },
+    },
     spec,
   });
 
@@ -82,8 +126,21 @@ describe('webhook: admission through the real API server', function () {
     await kubectl(['create', 'namespace', systemNamespace]);
     await applyJson(TASKRUN_CRD);
     await kubectl(['wait', '--for=condition=Established', 'crd/taskruns.tekton.dev', '--timeout=60s']);
-    await applyJson({ apiVersion: 'v1', kind: 'List', items: builtinClasses({ systemNamespace: 'connectors-system', names: ['oci'] }) });
-    wh = await startWebhook(c.kubeConfig, { host: '127.0.0.1', port: 0, register: true, stateDir, systemNamespace, configName: `connectors-webhook-${id}`, namespaceRequirements: scope, objectRequirements: scope });
+    await applyJson({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: builtinClasses({ systemNamespace: 'connectors-system', names: ['oci'] }),
+    });
+    wh = await startWebhook(c.kubeConfig, {
+      host: '127.0.0.1',
+      port: 0,
+      register: true,
+      stateDir,
+      systemNamespace,
+      configName: `connectors-webhook-${id}`,
+      namespaceRequirements: scope,
+      objectRequirements: scope,
+    });
   });
 
   after(async () => {
@@ -99,8 +156,11 @@ describe('webhook: admission through the real API server', function () {
       });
       await c.waitForServiceAccount(ns);
       await kubectl(['label', 'namespace', ns, `${TEST_LABEL}=${id}`, '--overwrite']);
-      await kubectl(['delete', 'pod', '-n', ns, '--all', '--grace-period=0', '--force', '--wait=true']).catch(() => undefined);
-      for (const doc of fixtureDocuments('003').filter((d) => /kind: Connector/.test(d.text))) await kubectl(['apply', '-n', ns, '-f', '-'], { input: doc.text });
+      await kubectl(['delete', 'pod', '-n', ns, '--all', '--grace-period=0', '--force', '--wait=true']).catch(
+        () => undefined,
+      );
+      for (const doc of fixtureDocuments('003').filter((d) => /kind: Connector/.test(d.text)))
+        await kubectl(['apply', '-n', ns, '-f', '-'], { input: doc.text });
       const client = new KindClient(c.kubeConfig, 'Connector');
       const harbor = await client.get('harbor', ns);
       harbor.status = { proxy: { httpAddress: { url: PROXY_URL } } };
@@ -116,7 +176,9 @@ describe('webhook: admission through the real API server', function () {
       const pod = fixtureDocuments('003').find((d) => /kind: Pod/.test(d.text))!;
       const msg = await failure(kubectl(['apply', '-n', ns, '-f', '-'], { input: pod.text }));
       expect(msg).to.include('admission webhook "pods.connectors.cpaas.io" denied the request');
-      expect(msg).to.include(`feature flag "${FLAG}" is off. To enable it set "${FLAG}": "true" in ConfigMap ${systemNamespace}/connectors-config (ConnectorsConfig spec.components.core.spec.featureFlags)`);
+      expect(msg).to.include(
+        `feature flag "${FLAG}" is off. To enable it set "${FLAG}": "true" in ConfigMap ${systemNamespace}/connectors-config (ConnectorsConfig spec.components.core.spec.featureFlags)`,
+      );
     });
 
     it('flag on: the seed Pod is stored with its image rewritten to the Connector proxy', async () => {
@@ -128,7 +190,15 @@ describe('webhook: admission through the real API server', function () {
     });
 
     it('a Pod without the label is untouched', async () => {
-      await createJson({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain', annotations: { 'connectors.cpaas.io/connector': `${ns}/harbor` } }, spec: { containers: [{ name: 'c', image: 'harbor.example.com/oci-connector-demo:v1' }] } }, ns);
+      await createJson(
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'plain', annotations: { 'connectors.cpaas.io/connector': `${ns}/harbor` } },
+          spec: { containers: [{ name: 'c', image: 'harbor.example.com/oci-connector-demo:v1' }] },
+        },
+        ns,
+      );
       expect((await getPod(ns, 'plain')).spec.containers[0].image).to.equal('harbor.example.com/oci-connector-demo:v1');
     });
 
@@ -136,28 +206,60 @@ describe('webhook: admission through the real API server', function () {
       await createJson(
         labelledPod('with-init', `${ns}/harbor`, {
           initContainers: [{ name: 'init', image: `harbor.example.com/tools/init@${DIGEST}` }],
-          containers: [{ name: 'app', image: 'harbor.example.com/app:v2' }, { name: 'side', image: 'busybox:1.36' }],
+          containers: [
+            { name: 'app', image: 'harbor.example.com/app:v2' },
+            { name: 'side', image: 'busybox:1.36' },
+          ],
         }),
         ns,
       );
       const stored = await getPod(ns, 'with-init');
-      expect(stored.spec.initContainers[0].image).to.equal(`127.0.0.1:31567/namespaces/${ns}/connectors/harbor/tools/init@${DIGEST}`);
-      expect(stored.spec.containers.map((x: { image: string }) => x.image)).to.deep.equal([`127.0.0.1:31567/namespaces/${ns}/connectors/harbor/app:v2`, 'busybox:1.36']);
+      expect(stored.spec.initContainers[0].image).to.equal(
+        `127.0.0.1:31567/namespaces/${ns}/connectors/harbor/tools/init@${DIGEST}`,
+      );
+      expect(stored.spec.containers.map((x: { image: string }) => x.image)).to.deep.equal([
+        `127.0.0.1:31567/namespaces/${ns}/connectors/harbor/app:v2`,
+        'busybox:1.36',
+      ]);
     });
 
     it('ephemeral containers added later (pods/ephemeralcontainers) are rewritten', async () => {
-      await kubectl(['patch', 'pod', '-n', ns, 'oci-connector-pod', '--subresource=ephemeralcontainers', '--type=strategic', '-p', JSON.stringify({ spec: { ephemeralContainers: [{ name: 'debugger', image: 'harbor.example.com/debug/shell:1', stdin: true }] } })]);
+      await kubectl([
+        'patch',
+        'pod',
+        '-n',
+        ns,
+        'oci-connector-pod',
+        '--subresource=ephemeralcontainers',
+        '--type=strategic',
+        '-p',
+        JSON.stringify({
+          spec: { ephemeralContainers: [{ name: 'debugger', image: 'harbor.example.com/debug/shell:1', stdin: true }] },
+        }),
+      ]);
       const stored = await getPod(ns, 'oci-connector-pod');
-      expect(stored.spec.ephemeralContainers[0].image).to.equal(`127.0.0.1:31567/namespaces/${ns}/connectors/harbor/debug/shell:1`);
+      expect(stored.spec.ephemeralContainers[0].image).to.equal(
+        `127.0.0.1:31567/namespaces/${ns}/connectors/harbor/debug/shell:1`,
+      );
       expect(stored.spec.containers[0].image).to.equal(REWRITTEN);
     });
 
     it('a missing Connector, or one in a namespace the Pod may not use, is denied', async () => {
-      const missing = await failure(createJson(labelledPod('missing', `${ns}/nope`, { containers: [{ name: 'c', image: 'harbor.example.com/a:1' }] }), ns));
+      const missing = await failure(
+        createJson(
+          labelledPod('missing', `${ns}/nope`, { containers: [{ name: 'c', image: 'harbor.example.com/a:1' }] }),
+          ns,
+        ),
+      );
       expect(missing).to.include(`Connector "${ns}/nope" not found`);
       const other = await labelledNamespace('wh-other');
       await c.waitForServiceAccount(other);
-      const denied = await failure(createJson(labelledPod('cross', `${ns}/harbor`, { containers: [{ name: 'c', image: 'harbor.example.com/a:1' }] }), other));
+      const denied = await failure(
+        createJson(
+          labelledPod('cross', `${ns}/harbor`, { containers: [{ name: 'c', image: 'harbor.example.com/a:1' }] }),
+          other,
+        ),
+      );
       expect(denied).to.include(`a Pod in namespace "${other}" may not use Connector "${ns}/harbor"`);
     });
   });
@@ -173,7 +275,8 @@ describe('webhook: admission through the real API server', function () {
           metadata: {
             name: 'clone',
             annotations: {
-              'connectors.cpaas.io/workspace.basic-auth': 'connector=git-connector; configuration.names=gitconfig; token.expiration=30m',
+              'connectors.cpaas.io/workspace.basic-auth':
+                'connector=git-connector; configuration.names=gitconfig; token.expiration=30m',
               'connectors.cpaas.io/workspace.output': `connector=${ns}/git-connector`,
             },
           },
@@ -184,10 +287,33 @@ describe('webhook: admission through the real API server', function () {
       const tr = JSON.parse(await kubectl(['get', 'taskrun', '-n', ns, 'clone', '-o', 'json']));
       expect(tr.spec.workspaces).to.deep.equal([
         { name: 'output', emptyDir: {} },
-        { name: 'basic-auth', csi: { driver: 'connectors-csi', readOnly: true, volumeAttributes: { connectors: `${ns}/git-connector`, 'configuration.names': 'gitconfig', 'token.expiration': '30m' } } },
+        {
+          name: 'basic-auth',
+          csi: {
+            driver: 'connectors-csi',
+            readOnly: true,
+            volumeAttributes: {
+              connectors: `${ns}/git-connector`,
+              'configuration.names': 'gitconfig',
+              'token.expiration': '30m',
+            },
+          },
+        },
       ]);
-      const bad = await failure(createJson({ apiVersion: 'tekton.dev/v1', kind: 'TaskRun', metadata: { name: 'bad', annotations: { 'connectors.cpaas.io/workspace.x': 'connector=nope' } }, spec: {} }, ns));
-      expect(bad).to.include(`metadata.annotations["connectors.cpaas.io/workspace.x"]: Connector "${ns}/nope" not found`);
+      const bad = await failure(
+        createJson(
+          {
+            apiVersion: 'tekton.dev/v1',
+            kind: 'TaskRun',
+            metadata: { name: 'bad', annotations: { 'connectors.cpaas.io/workspace.x': 'connector=nope' } },
+            spec: {},
+          },
+          ns,
+        ),
+      );
+      expect(bad).to.include(
+        `metadata.annotations["connectors.cpaas.io/workspace.x"]: Connector "${ns}/nope" not found`,
+      );
     });
   });
 
@@ -200,24 +326,67 @@ describe('webhook: admission through the real API server', function () {
         apiVersion: 'connectors.alauda.io/v1alpha1',
         kind: 'ConnectorClass',
         metadata: { name: className, labels: { [TEST_LABEL]: id } },
-        spec: { addressExtensions: [{ name: 'api' }], auth: { types: [{ name: 'basicAuth', secretType: 'kubernetes.io/basic-auth', optional: true }] } },
+        spec: {
+          addressExtensions: [{ name: 'api' }],
+          auth: { types: [{ name: 'basicAuth', secretType: 'kubernetes.io/basic-auth', optional: true }] },
+        },
       });
     });
     after(async () => {
       await kubectl(['delete', 'connectorclass', '-l', `${TEST_LABEL}=${id}`]).catch(() => undefined);
     });
-    const conn = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name, namespace: ns }, spec: { connectorClassName: className, address: 'https://tool.example.com', ...spec } });
+    const conn = (name: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'connectors.alauda.io/v1alpha1',
+      kind: 'Connector',
+      metadata: { name, namespace: ns },
+      spec: { connectorClassName: className, address: 'https://tool.example.com', ...spec },
+    });
     const api = { name: 'api', value: 'https://api.tool.example.com' };
 
     const cases: Array<{ name: string; spec: Record<string, unknown>; includes: string[] }> = [
-      { name: 'scenario 13: required extension missing', spec: {}, includes: ['admission webhook "connectors.connectors.alauda.io" denied the request', 'spec.addressExtensions: required extension "api" is missing'] },
-      { name: 'scenario 14: undeclared extension', spec: { addressExtensions: [api, { name: 'foo', value: 'https://foo.example.com' }] }, includes: ['spec.addressExtensions[1].name: "foo" is not declared by ConnectorClass'] },
-      { name: 'scenario 15: duplicate name (CRD list-map key, before the webhook)', spec: { addressExtensions: [api, { ...api, value: 'https://api2.tool.example.com' }] }, includes: ['spec.addressExtensions[1]: Duplicate value'] },
-      { name: 'scenario 15: value equal to spec.address', spec: { addressExtensions: [{ name: 'api', value: 'https://tool.example.com' }] }, includes: ['spec.addressExtensions[0].value: must differ from spec.address'] },
-      { name: 'scenario 15: ftp://x (CRD pattern, before the webhook)', spec: { addressExtensions: [{ name: 'api', value: 'ftp://x' }] }, includes: ['spec.addressExtensions[0].value: Invalid value: "ftp://x"'] },
-      { name: 'scenario 15: "" (CRD minLength, before the webhook)', spec: { addressExtensions: [{ name: 'api', value: '' }] }, includes: ['spec.addressExtensions[0].value: Invalid value: ""'] },
-      { name: 'CON-06: unknown auth name', spec: { addressExtensions: [api], auth: { name: 'basic-auth' } }, includes: ['spec.auth.name: "basic-auth" is not an auth type of ConnectorClass'] },
-      { name: 'CON-05: undeclared param', spec: { addressExtensions: [api], params: [{ name: 'colour', value: 'x' }] }, includes: ['spec.params[0].name: "colour" is not declared'] },
+      {
+        name: 'scenario 13: required extension missing',
+        spec: {},
+        includes: [
+          'admission webhook "connectors.connectors.alauda.io" denied the request',
+          'spec.addressExtensions: required extension "api" is missing',
+        ],
+      },
+      {
+        name: 'scenario 14: undeclared extension',
+        spec: { addressExtensions: [api, { name: 'foo', value: 'https://foo.example.com' }] },
+        includes: ['spec.addressExtensions[1].name: "foo" is not declared by ConnectorClass'],
+      },
+      {
+        name: 'scenario 15: duplicate name (CRD list-map key, before the webhook)',
+        spec: { addressExtensions: [api, { ...api, value: 'https://api2.tool.example.com' }] },
+        includes: ['spec.addressExtensions[1]: Duplicate value'],
+      },
+      {
+        name: 'scenario 15: value equal to spec.address',
+        spec: { addressExtensions: [{ name: 'api', value: 'https://tool.example.com' }] },
+        includes: ['spec.addressExtensions[0].value: must differ from spec.address'],
+      },
+      {
+        name: 'scenario 15: ftp://x (CRD pattern, before the webhook)',
+        spec: { addressExtensions: [{ name: 'api', value: 'ftp://x' }] },
+        includes: ['spec.addressExtensions[0].value: Invalid value: "ftp://x"'],
+      },
+      {
+        name: 'scenario 15: "" (CRD minLength, before the webhook)',
+        spec: { addressExtensions: [{ name: 'api', value: '' }] },
+        includes: ['spec.addressExtensions[0].value: Invalid value: ""'],
+      },
+      {
+        name: 'CON-06: unknown auth name',
+        spec: { addressExtensions: [api], auth: { name: 'basic-auth' } },
+        includes: ['spec.auth.name: "basic-auth" is not an auth type of ConnectorClass'],
+      },
+      {
+        name: 'CON-05: undeclared param',
+        spec: { addressExtensions: [api], params: [{ name: 'colour', value: 'x' }] },
+        includes: ['spec.params[0].name: "colour" is not declared'],
+      },
     ];
     cases.forEach((t, i) => {
       it(`rejects ${t.name}`, async () => {
@@ -227,28 +396,92 @@ describe('webhook: admission through the real API server', function () {
     });
 
     it('rejects a Secret of the wrong type; accepts the right one', async () => {
-      await createJson({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'opaque', namespace: ns }, type: 'Opaque', stringData: { username: 'u', password: 'p' } });
-      await createJson({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'basic', namespace: ns }, type: 'kubernetes.io/basic-auth', stringData: { username: 'u', password: 'p' } });
-      const msg = await failure(createJson(conn('wrong-secret', { addressExtensions: [api], auth: { name: 'basicAuth', secretRef: { name: 'opaque' } } })));
+      await createJson({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'opaque', namespace: ns },
+        type: 'Opaque',
+        stringData: { username: 'u', password: 'p' },
+      });
+      await createJson({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'basic', namespace: ns },
+        type: 'kubernetes.io/basic-auth',
+        stringData: { username: 'u', password: 'p' },
+      });
+      const msg = await failure(
+        createJson(
+          conn('wrong-secret', {
+            addressExtensions: [api],
+            auth: { name: 'basicAuth', secretRef: { name: 'opaque' } },
+          }),
+        ),
+      );
       expect(msg).to.include('spec.auth.secretRef: Secret "opaque" has type "Opaque" but auth type "basicAuth"');
-      await createJson(conn('right-secret', { addressExtensions: [api], auth: { name: 'basicAuth', secretRef: { name: 'basic' } } }));
+      await createJson(
+        conn('right-secret', { addressExtensions: [api], auth: { name: 'basicAuth', secretRef: { name: 'basic' } } }),
+      );
     });
 
     it('allows a Connector of an unknown class, with a warning', async () => {
-      const out = await kubectl(['create', '-f', '-', '--warnings-as-errors=false'], { input: JSON.stringify({ ...conn('orphan', {}), spec: { connectorClassName: `nope-${id}`, address: 'https://x.example.com' } }) });
+      const out = await kubectl(['create', '-f', '-', '--warnings-as-errors=false'], {
+        input: JSON.stringify({
+          ...conn('orphan', {}),
+          spec: { connectorClassName: `nope-${id}`, address: 'https://x.example.com' },
+        }),
+      });
       expect(out).to.include('created');
     });
 
     const classCases: Array<{ name: string; spec: Record<string, unknown>; includes: string }> = [
-      { name: 'a template that does not parse', spec: { configurations: [{ name: 'c', data: { 'config.json': '{{ .context.token | nosuchfunc }}' } }] }, includes: 'spec.configurations[0].data["config.json"]: template: config.json:1: function "nosuchfunc" not defined' },
-      { name: 'a bad file name', spec: { configurations: [{ name: 'c', data: { 'a b': 'x' } }] }, includes: 'spec.configurations[0].data["a b"]: file name may contain only' },
-      { name: 'headers of the wrong shape', spec: { livenessProbe: { http: { path: '/', httpHeaders: [{ name: 'A', value: 1 }] } } }, includes: 'spec.livenessProbe.http.httpHeaders[0].value: must be a string' },
-      { name: 'rego that does not compile', spec: { auth: { types: [{ name: 'a', secretType: 'Opaque', generator: { rego: 'package proxy\nauth = {' } }] } }, includes: 'spec.auth.types[0].generator.rego: generator.rego:' },
-      { name: 'a probe header template that does not parse', spec: { auth: { types: [{ name: 'a', secretType: 'Opaque' }] }, authProbes: [{ authName: 'a', probe: { http: { path: '/', httpHeaders: [{ name: 'Authorization', value: '{{ if .Secret }}' }] } } }] }, includes: 'spec.authProbes[0].probe.http.httpHeaders[0].value: template: value:1: unexpected EOF' },
+      {
+        name: 'a template that does not parse',
+        spec: { configurations: [{ name: 'c', data: { 'config.json': '{{ .context.token | nosuchfunc }}' } }] },
+        includes:
+          'spec.configurations[0].data["config.json"]: template: config.json:1: function "nosuchfunc" not defined',
+      },
+      {
+        name: 'a bad file name',
+        spec: { configurations: [{ name: 'c', data: { 'a b': 'x' } }] },
+        includes: 'spec.configurations[0].data["a b"]: file name may contain only',
+      },
+      {
+        name: 'headers of the wrong shape',
+        spec: { livenessProbe: { http: { path: '/', httpHeaders: [{ name: 'A', value: 1 }] } } },
+        includes: 'spec.livenessProbe.http.httpHeaders[0].value: must be a string',
+      },
+      {
+        name: 'rego that does not compile',
+        spec: {
+          auth: { types: [{ name: 'a', secretType: 'Opaque', generator: { rego: 'package proxy\nauth = {' } }] },
+        },
+        includes: 'spec.auth.types[0].generator.rego: generator.rego:',
+      },
+      {
+        name: 'a probe header template that does not parse',
+        spec: {
+          auth: { types: [{ name: 'a', secretType: 'Opaque' }] },
+          authProbes: [
+            {
+              authName: 'a',
+              probe: { http: { path: '/', httpHeaders: [{ name: 'Authorization', value: '{{ if .Secret }}' }] } },
+            },
+          ],
+        },
+        includes: 'spec.authProbes[0].probe.http.httpHeaders[0].value: template: value:1: unexpected EOF',
+      },
     ];
     classCases.forEach((t, i) => {
       it(`rejects a ConnectorClass with ${t.name}`, async () => {
-        const msg = await failure(createJson({ apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'ConnectorClass', metadata: { name: `wh-${id}-bad-${i}`, labels: { [TEST_LABEL]: id } }, spec: t.spec }));
+        const msg = await failure(
+          createJson({
+            apiVersion: 'connectors.alauda.io/v1alpha1',
+            kind: 'ConnectorClass',
+            metadata: { name: `wh-${id}-bad-${i}`, labels: { [TEST_LABEL]: id } },
+            spec: t.spec,
+          }),
+        );
         expect(msg).to.include('admission webhook "connectorclasses.connectors.alauda.io" denied the request');
         expect(msg).to.include(t.includes);
       });
@@ -258,7 +491,16 @@ describe('webhook: admission through the real API server', function () {
       const docs = [...indentedBlocks('001'), ...indentedBlocks('002')];
       let n = 0;
       for (const doc of docs) {
-        const text = textToApply({ ...doc, text: doc.text.replace(/Authorization: \{\{ \.Secret\.StringData\.token \}\}/, "Authorization: '{{ .Secret.StringData.token }}'") }, 5000 + n++);
+        const text = textToApply(
+          {
+            ...doc,
+            text: doc.text.replace(
+              /Authorization: \{\{ \.Secret\.StringData\.token \}\}/,
+              "Authorization: '{{ .Secret.StringData.token }}'",
+            ),
+          },
+          5000 + n++,
+        );
         for (const d of parseAllDocuments(text)) {
           const obj = d.toJS();
           if (!obj) continue;
@@ -306,10 +548,15 @@ describe('webhook: admission through the real API server', function () {
             });
             s.on('error', reject);
           });
-        const bundleOf = async () => JSON.parse(await kubectl(['get', 'mutatingwebhookconfiguration', `connectors-webhook-${rid}`, '-o', 'json'])).webhooks[0].clientConfig.caBundle as string;
+        const bundleOf = async () =>
+          JSON.parse(await kubectl(['get', 'mutatingwebhookconfiguration', `connectors-webhook-${rid}`, '-o', 'json']))
+            .webhooks[0].clientConfig.caBundle as string;
         const before = { fp: await fingerprint(), bundle: await bundleOf() };
         const mkPod = async (name: string) => {
-          await createJson(labelledPod(name, `${ns}/harbor`, { containers: [{ name: 'c', image: 'harbor.example.com/app:v1' }] }), ns);
+          await createJson(
+            labelledPod(name, `${ns}/harbor`, { containers: [{ name: 'c', image: 'harbor.example.com/app:v1' }] }),
+            ns,
+          );
           return (await getPod(ns, name)).spec.containers[0].image as string;
         };
         expect(await mkPod('before')).to.equal(`127.0.0.1:31567/namespaces/${ns}/connectors/harbor/app:v1`);
@@ -331,7 +578,12 @@ describe('webhook: admission through the real API server', function () {
       const name = `connectors-webhook-down-${id}`;
       const ca = await createCA({ commonName: 'unused' });
       // Production selectors (no test scoping), pointing at a port nothing listens on.
-      const objs = webhookConfigurations({ systemNamespace, target: { url: 'https://127.0.0.1:1' }, caBundlePem: ca.certPem, name });
+      const objs = webhookConfigurations({
+        systemNamespace,
+        target: { url: 'https://127.0.0.1:1' },
+        caBundlePem: ca.certPem,
+        name,
+      });
       // Not labelled for this test's own webhook: only the down configuration applies here.
       const ns = await c.createNamespace('wh-down');
       try {
@@ -352,10 +604,18 @@ describe('webhook: admission through the real API server', function () {
         // kube-system is excluded: the same opted-in Pod, a ConfigMap.
         const sysName = `probe-${id}`;
         await createJson({ ...probe, metadata: { ...probe.metadata, name: sysName } }, 'kube-system');
-        await createJson({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: sysName }, data: { a: 'b' } }, 'kube-system');
+        await createJson(
+          { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: sysName }, data: { a: 'b' } },
+          'kube-system',
+        );
         await kubectl(['delete', 'pod,configmap', '-n', 'kube-system', sysName, '--grace-period=0', '--force']);
         // Validation fails open: a Connector (here in kube-public, where cluster-level Connectors live) is admitted.
-        await applyJson({ apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name: `down-${id}`, namespace: 'kube-public' }, spec: { connectorClassName: 'oci', address: 'https://r.example.com' } });
+        await applyJson({
+          apiVersion: 'connectors.alauda.io/v1alpha1',
+          kind: 'Connector',
+          metadata: { name: `down-${id}`, namespace: 'kube-public' },
+          spec: { connectorClassName: 'oci', address: 'https://r.example.com' },
+        });
         await kubectl(['delete', 'connector', '-n', 'kube-public', `down-${id}`]);
       } finally {
         await unregisterConfigurations(c.kubeConfig, name);

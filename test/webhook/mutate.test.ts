@@ -9,7 +9,13 @@ import { escapePointerToken, pointer } from '../../webhook/jsonpatch.ts';
 
 const PROXY = 'http://192.168.1.10:31567/namespaces/oci-connector-demo/connectors/harbor';
 const conn = (address: string, url: string | null = PROXY): Connector =>
-  ({ apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name: 'harbor', namespace: 'oci-connector-demo' }, spec: { connectorClassName: 'oci', address }, status: url ? { proxy: { httpAddress: { url } } } : {} }) as Connector;
+  ({
+    apiVersion: 'connectors.alauda.io/v1alpha1',
+    kind: 'Connector',
+    metadata: { name: 'harbor', namespace: 'oci-connector-demo' },
+    spec: { connectorClassName: 'oci', address },
+    status: url ? { proxy: { httpAddress: { url } } } : {},
+  }) as Connector;
 const P = '192.168.1.10:31567/namespaces/oci-connector-demo/connectors/harbor';
 const DIGEST = 'sha256:' + 'a'.repeat(64);
 
@@ -20,7 +26,10 @@ describe('webhook: image references', () => {
     ['bitnami/redis:7', { registry: 'docker.io', repository: 'bitnami/redis', tag: '7' }],
     ['docker.io/nginx', { registry: 'docker.io', repository: 'library/nginx' }],
     ['index.docker.io/library/nginx:latest', { registry: 'docker.io', repository: 'library/nginx', tag: 'latest' }],
-    ['harbor.example.com/oci-connector-demo:v1', { registry: 'harbor.example.com', repository: 'oci-connector-demo', tag: 'v1' }],
+    [
+      'harbor.example.com/oci-connector-demo:v1',
+      { registry: 'harbor.example.com', repository: 'oci-connector-demo', tag: 'v1' },
+    ],
     ['localhost:5000/a/b/c:t', { registry: 'localhost:5000', repository: 'a/b/c', tag: 't' }],
     ['localhost/app', { registry: 'localhost', repository: 'app' }],
     [`reg.io/app@${DIGEST}`, { registry: 'reg.io', repository: 'app', digest: DIGEST }],
@@ -37,41 +46,120 @@ describe('webhook: image references', () => {
   }
 
   const rewriteCases: Array<{ image: string; address: string; want: string | undefined; why: string }> = [
-    { image: 'harbor.example.com/oci-connector-demo:v1', address: 'https://harbor.example.com', want: `${P}/oci-connector-demo:v1`, why: 'seed 003' },
-    { image: 'harbor.example.com/oci-connector-demo:v1', address: 'https://harbor.example.com/', want: `${P}/oci-connector-demo:v1`, why: 'trailing slash in address' },
-    { image: 'harbor.example.com/a/b', address: 'https://harbor.example.com/prefix', want: `${P}/a/b`, why: 'address path prefix ignored, no tag stays no tag' },
-    { image: `harbor.example.com/app@${DIGEST}`, address: 'https://harbor.example.com', want: `${P}/app@${DIGEST}`, why: 'digest kept' },
-    { image: `harbor.example.com/app:v1@${DIGEST}`, address: 'https://harbor.example.com', want: `${P}/app:v1@${DIGEST}`, why: 'tag and digest kept' },
-    { image: 'harbor.example.com:443/app:v1', address: 'https://harbor.example.com', want: `${P}/app:v1`, why: 'explicit default port' },
-    { image: 'harbor.example.com:5000/app:v1', address: 'https://harbor.example.com', want: undefined, why: 'other port is another registry' },
-    { image: 'reg.local:5000/app:v1', address: 'http://reg.local:5000', want: `${P}/app:v1`, why: 'registry with port' },
-    { image: 'nginx:1.27', address: 'https://registry-1.docker.io', want: `${P}/library/nginx:1.27`, why: 'Docker Hub default, library/ added' },
-    { image: 'docker.io/bitnami/redis', address: 'https://index.docker.io', want: `${P}/bitnami/redis`, why: 'Docker Hub aliases' },
-    { image: 'nginx', address: 'https://harbor.example.com', want: undefined, why: 'Docker Hub image, Harbor connector' },
-    { image: 'other.example.com/app:v1', address: 'https://harbor.example.com', want: undefined, why: 'other registry' },
-    { image: 'HARBOR.example.com/app', address: 'https://harbor.example.com', want: `${P}/app`, why: 'host case-insensitive' },
+    {
+      image: 'harbor.example.com/oci-connector-demo:v1',
+      address: 'https://harbor.example.com',
+      want: `${P}/oci-connector-demo:v1`,
+      why: 'seed 003',
+    },
+    {
+      image: 'harbor.example.com/oci-connector-demo:v1',
+      address: 'https://harbor.example.com/',
+      want: `${P}/oci-connector-demo:v1`,
+      why: 'trailing slash in address',
+    },
+    {
+      image: 'harbor.example.com/a/b',
+      address: 'https://harbor.example.com/prefix',
+      want: `${P}/a/b`,
+      why: 'address path prefix ignored, no tag stays no tag',
+    },
+    {
+      image: `harbor.example.com/app@${DIGEST}`,
+      address: 'https://harbor.example.com',
+      want: `${P}/app@${DIGEST}`,
+      why: 'digest kept',
+    },
+    {
+      image: `harbor.example.com/app:v1@${DIGEST}`,
+      address: 'https://harbor.example.com',
+      want: `${P}/app:v1@${DIGEST}`,
+      why: 'tag and digest kept',
+    },
+    {
+      image: 'harbor.example.com:443/app:v1',
+      address: 'https://harbor.example.com',
+      want: `${P}/app:v1`,
+      why: 'explicit default port',
+    },
+    {
+      image: 'harbor.example.com:5000/app:v1',
+      address: 'https://harbor.example.com',
+      want: undefined,
+      why: 'other port is another registry',
+    },
+    {
+      image: 'reg.local:5000/app:v1',
+      address: 'http://reg.local:5000',
+      want: `${P}/app:v1`,
+      why: 'registry with port',
+    },
+    {
+      image: 'nginx:1.27',
+      address: 'https://registry-1.docker.io',
+      want: `${P}/library/nginx:1.27`,
+      why: 'Docker Hub default, library/ added',
+    },
+    {
+      image: 'docker.io/bitnami/redis',
+      address: 'https://index.docker.io',
+      want: `${P}/bitnami/redis`,
+      why: 'Docker Hub aliases',
+    },
+    {
+      image: 'nginx',
+      address: 'https://harbor.example.com',
+      want: undefined,
+      why: 'Docker Hub image, Harbor connector',
+    },
+    {
+      image: 'other.example.com/app:v1',
+      address: 'https://harbor.example.com',
+      want: undefined,
+      why: 'other registry',
+    },
+    {
+      image: 'HARBOR.example.com/app',
+      address: 'https://harbor.example.com',
+      want: `${P}/app`,
+      why: 'host case-insensitive',
+    },
   ];
   for (const c of rewriteCases) {
-    it(`rewrites ${c.image} for ${c.address} (${c.why})`, () => expect(rewriteImage(c.image, conn(c.address))).to.equal(c.want));
+    it(`rewrites ${c.image} for ${c.address} (${c.why})`, () =>
+      expect(rewriteImage(c.image, conn(c.address))).to.equal(c.want));
   }
 
   it('needs a proxy URL; drops the scheme; gives a dotless host its port', () => {
     expect(rewriteImage('harbor.example.com/app', conn('https://harbor.example.com', null))).to.equal(undefined);
-    expect(proxyImagePrefix('http://127.0.0.1:31567/namespaces/ns/connectors/harbor/')).to.equal('127.0.0.1:31567/namespaces/ns/connectors/harbor');
-    expect(proxyImagePrefix('http://connectors-proxy/namespaces/ns/connectors/h')).to.equal('connectors-proxy:80/namespaces/ns/connectors/h');
-    expect(proxyImagePrefix('https://proxy.example.com/namespaces/ns/connectors/h')).to.equal('proxy.example.com/namespaces/ns/connectors/h');
+    expect(proxyImagePrefix('http://127.0.0.1:31567/namespaces/ns/connectors/harbor/')).to.equal(
+      '127.0.0.1:31567/namespaces/ns/connectors/harbor',
+    );
+    expect(proxyImagePrefix('http://connectors-proxy/namespaces/ns/connectors/h')).to.equal(
+      'connectors-proxy:80/namespaces/ns/connectors/h',
+    );
+    expect(proxyImagePrefix('https://proxy.example.com/namespaces/ns/connectors/h')).to.equal(
+      'proxy.example.com/namespaces/ns/connectors/h',
+    );
     expect(proxyImagePrefix('not a url')).to.equal(undefined);
   });
 
   it('escapes JSON pointers (RFC 6901)', () => {
     expect(escapePointerToken('a/b~c')).to.equal('a~1b~0c');
-    expect(pointer('metadata', 'annotations', 'connectors.cpaas.io/x')).to.equal('/metadata/annotations/connectors.cpaas.io~1x');
+    expect(pointer('metadata', 'annotations', 'connectors.cpaas.io/x')).to.equal(
+      '/metadata/annotations/connectors.cpaas.io~1x',
+    );
   });
 });
 
 describe('webhook: Pod patch and decision', () => {
   const pod = (over: Partial<PodLike['spec']> = {}, meta: PodLike['metadata'] = {}): PodLike => ({
-    metadata: { name: 'p', labels: { 'connectors.cpaas.io/proxy-inject': 'true' }, annotations: { 'connectors.cpaas.io/connector': 'oci-connector-demo/harbor' }, ...meta },
+    metadata: {
+      name: 'p',
+      labels: { 'connectors.cpaas.io/proxy-inject': 'true' },
+      annotations: { 'connectors.cpaas.io/connector': 'oci-connector-demo/harbor' },
+      ...meta,
+    },
     spec: { containers: [{ name: 'c', image: 'harbor.example.com/oci-connector-demo:v1' }], ...over },
   });
   const harbor = conn('https://harbor.example.com');
@@ -79,8 +167,14 @@ describe('webhook: Pod patch and decision', () => {
   it('rewrites containers, init containers and ephemeral containers, leaving other images', () => {
     const ops = podPatch(
       pod({
-        initContainers: [{ name: 'i', image: 'busybox' }, { name: 'j', image: `harbor.example.com/tools@${DIGEST}` }],
-        containers: [{ name: 'a', image: 'harbor.example.com/a:v1' }, { name: 'b', image: 'quay.io/b:v1' }],
+        initContainers: [
+          { name: 'i', image: 'busybox' },
+          { name: 'j', image: `harbor.example.com/tools@${DIGEST}` },
+        ],
+        containers: [
+          { name: 'a', image: 'harbor.example.com/a:v1' },
+          { name: 'b', image: 'quay.io/b:v1' },
+        ],
         ephemeralContainers: [{ name: 'd', image: 'harbor.example.com/debug:1' }],
       }),
       harbor,
@@ -93,22 +187,86 @@ describe('webhook: Pod patch and decision', () => {
   });
 
   it('is idempotent: an already rewritten Pod gets no op', () => {
-    expect(podPatch(pod({ containers: [{ name: 'c', image: `${P}/oci-connector-demo:v1` }] }), harbor)).to.deep.equal([]);
+    expect(podPatch(pod({ containers: [{ name: 'c', image: `${P}/oci-connector-demo:v1` }] }), harbor)).to.deep.equal(
+      [],
+    );
   });
 
-  const base = { namespace: 'oci-connector-demo', systemNamespace: 'connectors-system', flagEnabled: true, connector: () => harbor };
-  const cases: Array<{ name: string; input: Partial<Parameters<typeof podDecision>[0]>; allowed: boolean; match?: RegExp; ops?: number }> = [
+  const base = {
+    namespace: 'oci-connector-demo',
+    systemNamespace: 'connectors-system',
+    flagEnabled: true,
+    connector: () => harbor,
+  };
+  const cases: Array<{
+    name: string;
+    input: Partial<Parameters<typeof podDecision>[0]>;
+    allowed: boolean;
+    match?: RegExp;
+    ops?: number;
+  }> = [
     { name: 'seed 003 Pod, flag on → rewritten', input: {}, allowed: true, ops: 1 },
-    { name: 'flag off → rejected naming the flag and where to set it', input: { flagEnabled: false }, allowed: false, match: /feature flag "enable-pod-image-pull-via-connector" is off\. To enable it set "enable-pod-image-pull-via-connector": "true" in ConfigMap connectors-system\/connectors-config \(ConnectorsConfig spec\.components\.core\.spec\.featureFlags\)/ },
-    { name: 'no label → untouched, even with the flag off', input: { flagEnabled: false, pod: pod({}, { labels: {} }) }, allowed: true, ops: 0 },
-    { name: 'label without annotation → untouched', input: { pod: pod({}, { annotations: {} }) }, allowed: true, ops: 0 },
-    { name: 'Connector missing → denied', input: { connector: () => undefined }, allowed: false, match: /Connector "oci-connector-demo\/harbor" not found/ },
-    { name: 'Connector in another namespace → denied', input: { namespace: 'other' }, allowed: false, match: /in namespace "other" may not use Connector "oci-connector-demo\/harbor"/ },
-    { name: 'Connector in a project namespace the Pod namespace belongs to → allowed', input: { namespace: 'member', namespaceLabels: { 'cpaas.io/project': 'oci-connector-demo' } }, allowed: true, ops: 1 },
-    { name: 'malformed annotation → denied', input: { pod: pod({}, { annotations: { 'connectors.cpaas.io/connector': 'a/b/c' } }) }, allowed: false, match: /is not a Connector reference/ },
-    { name: 'Connector without proxy address → denied', input: { connector: () => conn('https://harbor.example.com', null) }, allowed: false, match: /has no proxy address yet/ },
-    { name: 'no image on the registry → allowed with a warning', input: { pod: pod({ containers: [{ name: 'c', image: 'nginx' }] }) }, allowed: true, ops: 0 },
-    { name: 'bare connector name means the Pod namespace', input: { pod: pod({}, { annotations: { 'connectors.cpaas.io/connector': 'harbor' } }) }, allowed: true, ops: 1 },
+    {
+      name: 'flag off → rejected naming the flag and where to set it',
+      input: { flagEnabled: false },
+      allowed: false,
+      match:
+        /feature flag "enable-pod-image-pull-via-connector" is off\. To enable it set "enable-pod-image-pull-via-connector": "true" in ConfigMap connectors-system\/connectors-config \(ConnectorsConfig spec\.components\.core\.spec\.featureFlags\)/,
+    },
+    {
+      name: 'no label → untouched, even with the flag off',
+      input: { flagEnabled: false, pod: pod({}, { labels: {} }) },
+      allowed: true,
+      ops: 0,
+    },
+    {
+      name: 'label without annotation → untouched',
+      input: { pod: pod({}, { annotations: {} }) },
+      allowed: true,
+      ops: 0,
+    },
+    {
+      name: 'Connector missing → denied',
+      input: { connector: () => undefined },
+      allowed: false,
+      match: /Connector "oci-connector-demo\/harbor" not found/,
+    },
+    {
+      name: 'Connector in another namespace → denied',
+      input: { namespace: 'other' },
+      allowed: false,
+      match: /in namespace "other" may not use Connector "oci-connector-demo\/harbor"/,
+    },
+    {
+      name: 'Connector in a project namespace the Pod namespace belongs to → allowed',
+      input: { namespace: 'member', namespaceLabels: { 'cpaas.io/project': 'oci-connector-demo' } },
+      allowed: true,
+      ops: 1,
+    },
+    {
+      name: 'malformed annotation → denied',
+      input: { pod: pod({}, { annotations: { 'connectors.cpaas.io/connector': 'a/b/c' } }) },
+      allowed: false,
+      match: /is not a Connector reference/,
+    },
+    {
+      name: 'Connector without proxy address → denied',
+      input: { connector: () => conn('https://harbor.example.com', null) },
+      allowed: false,
+      match: /has no proxy address yet/,
+    },
+    {
+      name: 'no image on the registry → allowed with a warning',
+      input: { pod: pod({ containers: [{ name: 'c', image: 'nginx' }] }) },
+      allowed: true,
+      ops: 0,
+    },
+    {
+      name: 'bare connector name means the Pod namespace',
+      input: { pod: pod({}, { annotations: { 'connectors.cpaas.io/connector': 'harbor' } }) },
+      allowed: true,
+      ops: 1,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -133,11 +291,20 @@ describe('webhook: Pod patch and decision', () => {
 });
 
 describe('webhook: TaskRun workspaces contract', () => {
-  const git = { metadata: { name: 'gh', namespace: 'ci' }, spec: { connectorClassName: 'git', address: 'https://github.com' } } as unknown as Connector;
+  const git = {
+    metadata: { name: 'gh', namespace: 'ci' },
+    spec: { connectorClassName: 'git', address: 'https://github.com' },
+  } as unknown as Connector;
   const flags = { imagePull: false, multiConnector: false };
 
   it('parses an annotation into a CSI workspace', () => {
-    expect(parseWorkspaceAnnotation('connectors.cpaas.io/workspace.basic-auth', 'connector=ci/gh; configuration.names=gitconfig; token.expiration=30m', 'ci')).to.deep.equal({
+    expect(
+      parseWorkspaceAnnotation(
+        'connectors.cpaas.io/workspace.basic-auth',
+        'connector=ci/gh; configuration.names=gitconfig; token.expiration=30m',
+        'ci',
+      ),
+    ).to.deep.equal({
       workspace: 'basic-auth',
       connectors: [{ namespace: 'ci', name: 'gh' }],
       volumeAttributes: { connectors: 'ci/gh', 'configuration.names': 'gitconfig', 'token.expiration': '30m' },
@@ -154,52 +321,122 @@ describe('webhook: TaskRun workspaces contract', () => {
   ];
   for (const [value, re] of bad) {
     it(`rejects ${JSON.stringify(value)}`, () => {
-      const d = taskRunDecision({ taskRun: { metadata: { annotations: { 'connectors.cpaas.io/workspace.source': value } }, spec: {} }, namespace: 'ci', flags, connector: () => git });
+      const d = taskRunDecision({
+        taskRun: { metadata: { annotations: { 'connectors.cpaas.io/workspace.source': value } }, spec: {} },
+        namespace: 'ci',
+        flags,
+        connector: () => git,
+      });
       expect(d.allowed).to.equal(false);
-      if (!d.allowed) expect(d.message).to.match(re).and.to.include('metadata.annotations["connectors.cpaas.io/workspace.source"]');
+      if (!d.allowed)
+        expect(d.message).to.match(re).and.to.include('metadata.annotations["connectors.cpaas.io/workspace.source"]');
     });
   }
 
   it('adds spec.workspaces, appends to it, and never overrides a bound workspace', () => {
-    const ann = { 'connectors.cpaas.io/workspace.basic-auth': 'connector=gh; configuration.names=gitconfig', 'connectors.cpaas.io/workspace.output': 'connector=ci/gh' };
-    const none = taskRunDecision({ taskRun: { metadata: { annotations: ann }, spec: {} }, namespace: 'ci', flags, connector: () => git });
+    const ann = {
+      'connectors.cpaas.io/workspace.basic-auth': 'connector=gh; configuration.names=gitconfig',
+      'connectors.cpaas.io/workspace.output': 'connector=ci/gh',
+    };
+    const none = taskRunDecision({
+      taskRun: { metadata: { annotations: ann }, spec: {} },
+      namespace: 'ci',
+      flags,
+      connector: () => git,
+    });
     expect(none.allowed && none.patch).to.deep.equal([
       {
         op: 'add',
         path: '/spec/workspaces',
         value: [
-          { name: 'basic-auth', csi: { driver: 'connectors-csi', readOnly: true, volumeAttributes: { connectors: 'ci/gh', 'configuration.names': 'gitconfig' } } },
-          { name: 'output', csi: { driver: 'connectors-csi', readOnly: true, volumeAttributes: { connectors: 'ci/gh' } } },
+          {
+            name: 'basic-auth',
+            csi: {
+              driver: 'connectors-csi',
+              readOnly: true,
+              volumeAttributes: { connectors: 'ci/gh', 'configuration.names': 'gitconfig' },
+            },
+          },
+          {
+            name: 'output',
+            csi: { driver: 'connectors-csi', readOnly: true, volumeAttributes: { connectors: 'ci/gh' } },
+          },
         ],
       },
     ]);
-    const some = taskRunDecision({ taskRun: { metadata: { annotations: ann }, spec: { workspaces: [{ name: 'output', emptyDir: {} }] } }, namespace: 'ci', flags, connector: () => git });
+    const some = taskRunDecision({
+      taskRun: { metadata: { annotations: ann }, spec: { workspaces: [{ name: 'output', emptyDir: {} }] } },
+      namespace: 'ci',
+      flags,
+      connector: () => git,
+    });
     expect(some.allowed && some.patch).to.deep.equal([
-      { op: 'add', path: '/spec/workspaces/-', value: { name: 'basic-auth', csi: { driver: 'connectors-csi', readOnly: true, volumeAttributes: { connectors: 'ci/gh', 'configuration.names': 'gitconfig' } } } },
+      {
+        op: 'add',
+        path: '/spec/workspaces/-',
+        value: {
+          name: 'basic-auth',
+          csi: {
+            driver: 'connectors-csi',
+            readOnly: true,
+            volumeAttributes: { connectors: 'ci/gh', 'configuration.names': 'gitconfig' },
+          },
+        },
+      },
     ]);
     expect(some.allowed && some.warnings[0]).to.match(/workspace "output" is already bound/);
   });
 
   it('needs enable-multi-connector for several connectors, and existing, in-scope connectors', () => {
     const multi = { 'connectors.cpaas.io/workspace.cfg': 'connectors=ci/a,ci/b' };
-    const off = taskRunDecision({ taskRun: { metadata: { annotations: multi }, spec: {} }, namespace: 'ci', flags, connector: () => git });
+    const off = taskRunDecision({
+      taskRun: { metadata: { annotations: multi }, spec: {} },
+      namespace: 'ci',
+      flags,
+      connector: () => git,
+    });
     expect(!off.allowed && off.message).to.match(/need feature flag "enable-multi-connector"/);
-    const on = taskRunDecision({ taskRun: { metadata: { annotations: multi }, spec: {} }, namespace: 'ci', flags: { ...flags, multiConnector: true }, connector: () => git });
+    const on = taskRunDecision({
+      taskRun: { metadata: { annotations: multi }, spec: {} },
+      namespace: 'ci',
+      flags: { ...flags, multiConnector: true },
+      connector: () => git,
+    });
     expect(on.allowed).to.equal(true);
-    const missing = taskRunDecision({ taskRun: { metadata: { annotations: { 'connectors.cpaas.io/workspace.x': 'connector=ci/nope' } }, spec: {} }, namespace: 'ci', flags, connector: () => undefined });
+    const missing = taskRunDecision({
+      taskRun: { metadata: { annotations: { 'connectors.cpaas.io/workspace.x': 'connector=ci/nope' } }, spec: {} },
+      namespace: 'ci',
+      flags,
+      connector: () => undefined,
+    });
     expect(!missing.allowed && missing.message).to.match(/Connector "ci\/nope" not found/);
-    const scope = taskRunDecision({ taskRun: { metadata: { annotations: { 'connectors.cpaas.io/workspace.x': 'connector=other/gh' } }, spec: {} }, namespace: 'ci', flags, connector: () => git });
+    const scope = taskRunDecision({
+      taskRun: { metadata: { annotations: { 'connectors.cpaas.io/workspace.x': 'connector=other/gh' } }, spec: {} },
+      namespace: 'ci',
+      flags,
+      connector: () => git,
+    });
     expect(!scope.allowed && scope.message).to.match(/may not use Connector "other\/gh"/);
   });
 
   it('rewrites inline step images when the TaskRun opts into the Pod contract and the flag is on', () => {
     const tr = {
-      metadata: { labels: { 'connectors.cpaas.io/proxy-inject': 'true' }, annotations: { 'connectors.cpaas.io/connector': 'oci-connector-demo/harbor' } },
+      metadata: {
+        labels: { 'connectors.cpaas.io/proxy-inject': 'true' },
+        annotations: { 'connectors.cpaas.io/connector': 'oci-connector-demo/harbor' },
+      },
       spec: { taskSpec: { steps: [{ image: 'harbor.example.com/build:1' }, { image: 'alpine' }] } },
     };
     const harbor = conn('https://harbor.example.com');
-    const on = taskRunDecision({ taskRun: tr, namespace: 'oci-connector-demo', flags: { imagePull: true, multiConnector: false }, connector: () => harbor });
-    expect(on.allowed && on.patch).to.deep.equal([{ op: 'replace', path: '/spec/taskSpec/steps/0/image', value: `${P}/build:1` }]);
+    const on = taskRunDecision({
+      taskRun: tr,
+      namespace: 'oci-connector-demo',
+      flags: { imagePull: true, multiConnector: false },
+      connector: () => harbor,
+    });
+    expect(on.allowed && on.patch).to.deep.equal([
+      { op: 'replace', path: '/spec/taskSpec/steps/0/image', value: `${P}/build:1` },
+    ]);
     const off = taskRunDecision({ taskRun: tr, namespace: 'oci-connector-demo', flags, connector: () => harbor });
     expect(off.allowed && off.patch).to.deep.equal([]);
   });

@@ -7,9 +7,19 @@ import { loadBuiltinClass } from '../../connectorclasses/index.ts';
 import { validateConnector } from '../../webhook/validate/connector.ts';
 import { validateConnectorClass } from '../../webhook/validate/connectorclass.ts';
 
-const cls = (spec: ConnectorClass['spec']): ConnectorClass => ({ apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'ConnectorClass', metadata: { name: 'tool' }, spec });
+const cls = (spec: ConnectorClass['spec']): ConnectorClass => ({
+  apiVersion: 'connectors.alauda.io/v1alpha1',
+  kind: 'ConnectorClass',
+  metadata: { name: 'tool' },
+  spec,
+});
 const connector = (spec: Partial<Connector['spec']>): Connector =>
-  ({ apiVersion: 'connectors.alauda.io/v1alpha1', kind: 'Connector', metadata: { name: 'c', namespace: 'ns' }, spec: { connectorClassName: 'tool', address: 'https://tool.example.com', ...spec } }) as Connector;
+  ({
+    apiVersion: 'connectors.alauda.io/v1alpha1',
+    kind: 'Connector',
+    metadata: { name: 'c', namespace: 'ns' },
+    spec: { connectorClassName: 'tool', address: 'https://tool.example.com', ...spec },
+  }) as Connector;
 
 const toolClass = cls({
   addressExtensions: [{ name: 'api' }, { name: 'web', default: 'https://web.example.com' }],
@@ -22,27 +32,99 @@ const toolClass = cls({
   },
   authProbes: [{ authName: 'basicAuth', params: [{ name: 'repository' }], probe: { http: { path: '/' } } }],
 });
-const ok = { addressExtensions: [{ name: 'api', value: 'https://api.example.com' }], params: [{ name: 'org', value: 'o' }], auth: { name: 'basicAuth', params: [{ name: 'repository', value: 'o/r.git' }] } };
+const ok = {
+  addressExtensions: [{ name: 'api', value: 'https://api.example.com' }],
+  params: [{ name: 'org', value: 'o' }],
+  auth: { name: 'basicAuth', params: [{ name: 'repository', value: 'o/r.git' }] },
+};
 
 describe('webhook: Connector validation', () => {
   it('accepts a valid Connector', () => {
     expect(validateConnector(connector(ok), toolClass).errors).to.deep.equal([]);
   });
 
-  const cases: Array<{ name: string; spec: Partial<Connector['spec']>; secret?: { type?: string; keys: string[] }; error: string }> = [
-    { name: 'scenario 13: a required extension missing', spec: { ...ok, addressExtensions: [] }, error: 'spec.addressExtensions: required extension "api" is missing (ConnectorClass "tool" declares it without a default)' },
-    { name: 'scenario 14: an undeclared extension', spec: { ...ok, addressExtensions: [...ok.addressExtensions, { name: 'foo', value: 'https://foo.example.com' }] }, error: 'spec.addressExtensions[1].name: "foo" is not declared by ConnectorClass "tool" (declared: api, web)' },
-    { name: 'scenario 15: a duplicate extension', spec: { ...ok, addressExtensions: [...ok.addressExtensions, { name: 'api', value: 'https://api2.example.com' }] }, error: 'spec.addressExtensions[1].name: duplicate extension "api" (also at spec.addressExtensions[0])' },
-    { name: 'scenario 15: a value equal to spec.address', spec: { ...ok, addressExtensions: [{ name: 'api', value: 'https://tool.example.com/' }] }, error: 'spec.addressExtensions[0].value: must differ from spec.address (https://tool.example.com)' },
-    { name: 'scenario 15: ftp://x', spec: { ...ok, addressExtensions: [{ name: 'api', value: 'ftp://x' }] }, error: 'spec.addressExtensions[0].value: "ftp://x" is not an http or https URL' },
-    { name: 'scenario 15: an empty value', spec: { ...ok, addressExtensions: [{ name: 'api', value: '' }] }, error: 'spec.addressExtensions[0].value: must not be empty' },
-    { name: 'CON-05: an undeclared param', spec: { ...ok, params: [{ name: 'org', value: 'o' }, { name: 'colour', value: 'x' }] }, error: 'spec.params[1].name: "colour" is not declared by ConnectorClass "tool" (declared: sslVerify, org)' },
-    { name: 'CC-04: a required param missing', spec: { ...ok, params: [] }, error: 'spec.params: required parameter "org" is missing (ConnectorClass "tool" declares it without a default)' },
-    { name: 'CON-06: an unknown auth name', spec: { ...ok, auth: { name: 'basic-auth' } }, error: 'spec.auth.name: "basic-auth" is not an auth type of ConnectorClass "tool" (one of: basicAuth, apiKey)' },
-    { name: 'CON-07: a missing secretRef for a non-optional type', spec: { ...ok, auth: { name: 'apiKey' } }, error: 'spec.auth.secretRef: required: auth type "apiKey" of ConnectorClass "tool" is not optional' },
-    { name: 'CON-08: a missing auth param', spec: { ...ok, auth: { name: 'basicAuth' } }, error: 'spec.auth.params: required parameter "repository" is missing (ConnectorClass "tool" spec.authProbes[0] for "basicAuth" declares it)' },
-    { name: 'secret type mismatch', spec: { ...ok, auth: { ...ok.auth, secretRef: { name: 's' } } }, secret: { type: 'Opaque', keys: ['username'] }, error: 'spec.auth.secretRef: Secret "s" has type "Opaque" but auth type "basicAuth" of ConnectorClass "tool" requires "kubernetes.io/basic-auth"' },
-    { name: 'CC-06: secret without a declared key', spec: { ...ok, auth: { name: 'apiKey', secretRef: { name: 's' } } }, secret: { type: 'example.com/api-key', keys: ['other'] }, error: 'spec.auth.secretRef: Secret "s" lacks key(s) "key" that auth type "apiKey" declares in params' },
+  const cases: Array<{
+    name: string;
+    spec: Partial<Connector['spec']>;
+    secret?: { type?: string; keys: string[] };
+    error: string;
+  }> = [
+    {
+      name: 'scenario 13: a required extension missing',
+      spec: { ...ok, addressExtensions: [] },
+      error:
+        'spec.addressExtensions: required extension "api" is missing (ConnectorClass "tool" declares it without a default)',
+    },
+    {
+      name: 'scenario 14: an undeclared extension',
+      spec: { ...ok, addressExtensions: [...ok.addressExtensions, { name: 'foo', value: 'https://foo.example.com' }] },
+      error: 'spec.addressExtensions[1].name: "foo" is not declared by ConnectorClass "tool" (declared: api, web)',
+    },
+    {
+      name: 'scenario 15: a duplicate extension',
+      spec: { ...ok, addressExtensions: [...ok.addressExtensions, { name: 'api', value: 'https://api2.example.com' }] },
+      error: 'spec.addressExtensions[1].name: duplicate extension "api" (also at spec.addressExtensions[0])',
+    },
+    {
+      name: 'scenario 15: a value equal to spec.address',
+      spec: { ...ok, addressExtensions: [{ name: 'api', value: 'https://tool.example.com/' }] },
+      error: 'spec.addressExtensions[0].value: must differ from spec.address (https://tool.example.com)',
+    },
+    {
+      name: 'scenario 15: ftp://x',
+      spec: { ...ok, addressExtensions: [{ name: 'api', value: 'ftp://x' }] },
+      error: 'spec.addressExtensions[0].value: "ftp://x" is not an http or https URL',
+    },
+    {
+      name: 'scenario 15: an empty value',
+      spec: { ...ok, addressExtensions: [{ name: 'api', value: '' }] },
+      error: 'spec.addressExtensions[0].value: must not be empty',
+    },
+    {
+      name: 'CON-05: an undeclared param',
+      spec: {
+        ...ok,
+        params: [
+          { name: 'org', value: 'o' },
+          { name: 'colour', value: 'x' },
+        ],
+      },
+      error: 'spec.params[1].name: "colour" is not declared by ConnectorClass "tool" (declared: sslVerify, org)',
+    },
+    {
+      name: 'CC-04: a required param missing',
+      spec: { ...ok, params: [] },
+      error: 'spec.params: required parameter "org" is missing (ConnectorClass "tool" declares it without a default)',
+    },
+    {
+      name: 'CON-06: an unknown auth name',
+      spec: { ...ok, auth: { name: 'basic-auth' } },
+      error: 'spec.auth.name: "basic-auth" is not an auth type of ConnectorClass "tool" (one of: basicAuth, apiKey)',
+    },
+    {
+      name: 'CON-07: a missing secretRef for a non-optional type',
+      spec: { ...ok, auth: { name: 'apiKey' } },
+      error: 'spec.auth.secretRef: required: auth type "apiKey" of ConnectorClass "tool" is not optional',
+    },
+    {
+      name: 'CON-08: a missing auth param',
+      spec: { ...ok, auth: { name: 'basicAuth' } },
+      error:
+        'spec.auth.params: required parameter "repository" is missing (ConnectorClass "tool" spec.authProbes[0] for "basicAuth" declares it)',
+    },
+    {
+      name: 'secret type mismatch',
+      spec: { ...ok, auth: { ...ok.auth, secretRef: { name: 's' } } },
+      secret: { type: 'Opaque', keys: ['username'] },
+      error:
+        'spec.auth.secretRef: Secret "s" has type "Opaque" but auth type "basicAuth" of ConnectorClass "tool" requires "kubernetes.io/basic-auth"',
+    },
+    {
+      name: 'CC-06: secret without a declared key',
+      spec: { ...ok, auth: { name: 'apiKey', secretRef: { name: 's' } } },
+      secret: { type: 'example.com/api-key', keys: ['other'] },
+      error: 'spec.auth.secretRef: Secret "s" lacks key(s) "key" that auth type "apiKey" declares in params',
+    },
   ];
   for (const c of cases) {
     it(`rejects ${c.name}`, () => {
@@ -51,21 +133,37 @@ describe('webhook: Connector validation', () => {
   }
 
   it('a matching secret, or none yet, is fine', () => {
-    expect(validateConnector(connector({ ...ok, auth: { ...ok.auth, secretRef: { name: 's' } } }), toolClass, { type: 'kubernetes.io/basic-auth', keys: ['username', 'password'] }).errors).to.deep.equal([]);
-    expect(validateConnector(connector({ ...ok, auth: { ...ok.auth, secretRef: { name: 's' } } }), toolClass, undefined).errors).to.deep.equal([]);
+    expect(
+      validateConnector(connector({ ...ok, auth: { ...ok.auth, secretRef: { name: 's' } } }), toolClass, {
+        type: 'kubernetes.io/basic-auth',
+        keys: ['username', 'password'],
+      }).errors,
+    ).to.deep.equal([]);
+    expect(
+      validateConnector(connector({ ...ok, auth: { ...ok.auth, secretRef: { name: 's' } } }), toolClass, undefined)
+        .errors,
+    ).to.deep.equal([]);
   });
 
   it('an unknown class: allowed with a warning, extension shape still checked', () => {
     const r = validateConnector(connector({ connectorClassName: 'nope' }), undefined);
     expect(r.errors).to.deep.equal([]);
     expect(r.warnings[0]).to.match(/ConnectorClass "nope" not found.*ConnectorClassNotFound/);
-    expect(validateConnector(connector({ addressExtensions: [{ name: 'a', value: 'ftp://x' }] }), undefined).errors).to.have.length(1);
+    expect(
+      validateConnector(connector({ addressExtensions: [{ name: 'a', value: 'ftp://x' }] }), undefined).errors,
+    ).to.have.length(1);
   });
 
   it('the seed 003 Connector is valid against the built-in oci class', () => {
     const oci = loadBuiltinClass('oci');
-    const seed = connector({ connectorClassName: 'oci', address: 'https://harbor.example.com', auth: { name: 'tokenAuth', secretRef: { name: 'harbor-secret' } } });
-    expect(validateConnector(seed, oci, { type: 'cpaas.io/distribution-registry-token', keys: ['password', 'username'] })).to.deep.equal({ errors: [], warnings: [] });
+    const seed = connector({
+      connectorClassName: 'oci',
+      address: 'https://harbor.example.com',
+      auth: { name: 'tokenAuth', secretRef: { name: 'harbor-secret' } },
+    });
+    expect(
+      validateConnector(seed, oci, { type: 'cpaas.io/distribution-registry-token', keys: ['password', 'username'] }),
+    ).to.deep.equal({ errors: [], warnings: [] });
   });
 });
 
@@ -82,29 +180,125 @@ describe('webhook: ConnectorClass validation', function () {
   });
 
   const cases: Array<{ name: string; spec: ConnectorClass['spec']; error: RegExp }> = [
-    { name: 'duplicate auth type names', spec: { auth: { types: [{ name: 'a', secretType: 'Opaque' }, { name: 'a', secretType: 'Opaque' }] } }, error: /^spec\.auth\.types\[1\]\.name: duplicate auth type "a" \(also at spec\.auth\.types\[0\]\)$/ },
-    { name: 'a header without name', spec: { livenessProbe: { http: { path: '/', httpHeaders: [{ value: 'x' }] as never } } }, error: /^spec\.livenessProbe\.http\.httpHeaders\[0\]\.name: must be a non-empty string$/ },
-    { name: 'a header map with a non-string value', spec: { livenessProbe: { http: { path: '/', httpHeaders: { 'X-A': 1 } as never } } }, error: /^spec\.livenessProbe\.http\.httpHeaders\.X-A: must be a string/ },
-    { name: 'headers that are neither list nor map', spec: { livenessProbe: { http: { path: '/', httpHeaders: 'Authorization: x' as never } } }, error: /^spec\.livenessProbe\.http\.httpHeaders: must be a list of \{name, value\} or a map/ },
-    { name: 'a bad configuration file name', spec: { configurations: [{ name: 'c', data: { 'a/b': 'x' } }] }, error: /^spec\.configurations\[0\]\.data\["a\/b"\]: file name may contain only letters, digits/ },
-    { name: 'a configuration template that does not parse', spec: { configurations: [{ name: 'c', data: { 'config.json': '{{ .context.token | nosuchfunc }}' } }] }, error: /^spec\.configurations\[0\]\.data\["config\.json"\]: template: config\.json:1: function "nosuchfunc" not defined$/ },
-    { name: 'an auth probe path template that does not parse', spec: { auth: { types: [{ name: 'a', secretType: 'Opaque' }] }, authProbes: [{ authName: 'a', probe: { http: { path: '/{{ if .Secret }}' } } }] }, error: /^spec\.authProbes\[0\]\.probe\.http\.path: template: path:1: unexpected EOF$/ },
-    { name: 'an auth probe header template that does not parse', spec: { auth: { types: [{ name: 'a', secretType: 'Opaque' }] }, authProbes: [{ authName: 'a', probe: { http: { path: '/', httpHeaders: [{ name: 'Authorization', value: '{{ .Secret.StringData.token ' }] } } }] }, error: /^spec\.authProbes\[0\]\.probe\.http\.httpHeaders\[0\]\.value: template: / },
-    { name: 'a generator that does not parse', spec: { auth: { types: [{ name: 'a', secretType: 'Opaque', generator: { rego: 'package proxy\nauth = {\n' } }] } }, error: /^spec\.auth\.types\[0\]\.generator\.rego: generator\.rego:\d+: rego_parse_error/ },
-    { name: 'a generator without the auth rule', spec: { auth: { types: [{ name: 'a', secretType: 'Opaque', generator: { rego: 'package proxy\nfoo := 1\n' } }] } }, error: /^spec\.auth\.types\[0\]\.generator\.rego: .*no rule "auth"/ },
-    { name: 'an authExtractor with an unsupported built-in', spec: { proxy: { uri: 'http://p', authExtractor: { rego: 'package proxy\nauth := {"token": http.send({"method": "get", "url": "http://x"}).body}\n' } } }, error: /^spec\.proxy\.authExtractor\.rego: authExtractor\.rego:\d+: rego_type_error: undefined function http\.send/ },
+    {
+      name: 'duplicate auth type names',
+      spec: {
+        auth: {
+          types: [
+            { name: 'a', secretType: 'Opaque' },
+            { name: 'a', secretType: 'Opaque' },
+          ],
+        },
+      },
+      error: /^spec\.auth\.types\[1\]\.name: duplicate auth type "a" \(also at spec\.auth\.types\[0\]\)$/,
+    },
+    {
+      name: 'a header without name',
+      spec: { livenessProbe: { http: { path: '/', httpHeaders: [{ value: 'x' }] as never } } },
+      error: /^spec\.livenessProbe\.http\.httpHeaders\[0\]\.name: must be a non-empty string$/,
+    },
+    {
+      name: 'a header map with a non-string value',
+      spec: { livenessProbe: { http: { path: '/', httpHeaders: { 'X-A': 1 } as never } } },
+      error: /^spec\.livenessProbe\.http\.httpHeaders\.X-A: must be a string/,
+    },
+    {
+      name: 'headers that are neither list nor map',
+      spec: { livenessProbe: { http: { path: '/', httpHeaders: 'Authorization: x' as never } } },
+      error: /^spec\.livenessProbe\.http\.httpHeaders: must be a list of \{name, value\} or a map/,
+    },
+    {
+      name: 'a bad configuration file name',
+      spec: { configurations: [{ name: 'c', data: { 'a/b': 'x' } }] },
+      error: /^spec\.configurations\[0\]\.data\["a\/b"\]: file name may contain only letters, digits/,
+    },
+    {
+      name: 'a configuration template that does not parse',
+      spec: { configurations: [{ name: 'c', data: { 'config.json': '{{ .context.token | nosuchfunc }}' } }] },
+      error:
+        /^spec\.configurations\[0\]\.data\["config\.json"\]: template: config\.json:1: function "nosuchfunc" not defined$/,
+    },
+    {
+      name: 'an auth probe path template that does not parse',
+      spec: {
+        auth: { types: [{ name: 'a', secretType: 'Opaque' }] },
+        authProbes: [{ authName: 'a', probe: { http: { path: '/{{ if .Secret }}' } } }],
+      },
+      error: /^spec\.authProbes\[0\]\.probe\.http\.path: template: path:1: unexpected EOF$/,
+    },
+    {
+      name: 'an auth probe header template that does not parse',
+      spec: {
+        auth: { types: [{ name: 'a', secretType: 'Opaque' }] },
+        authProbes: [
+          {
+            authName: 'a',
+            probe: {
+              http: { path: '/', httpHeaders: [{ name: 'Authorization', value: '{{ .Secret.StringData.token ' }] },
+            },
+          },
+        ],
+      },
+      error: /^spec\.authProbes\[0\]\.probe\.http\.httpHeaders\[0\]\.value: template: /,
+    },
+    {
+      name: 'a generator that does not parse',
+      spec: {
+        auth: { types: [{ name: 'a', secretType: 'Opaque', generator: { rego: 'package proxy\nauth = {\n' } }] },
+      },
+      error: /^spec\.auth\.types\[0\]\.generator\.rego: generator\.rego:\d+: rego_parse_error/,
+    },
+    {
+      name: 'a generator without the auth rule',
+      spec: {
+        auth: { types: [{ name: 'a', secretType: 'Opaque', generator: { rego: 'package proxy\nfoo := 1\n' } }] },
+      },
+      error: /^spec\.auth\.types\[0\]\.generator\.rego: .*no rule "auth"/,
+    },
+    {
+      name: 'an authExtractor with an unsupported built-in',
+      spec: {
+        proxy: {
+          uri: 'http://p',
+          authExtractor: {
+            rego: 'package proxy\nauth := {"token": http.send({"method": "get", "url": "http://x"}).body}\n',
+          },
+        },
+      },
+      error:
+        /^spec\.proxy\.authExtractor\.rego: authExtractor\.rego:\d+: rego_type_error: undefined function http\.send/,
+    },
   ];
   for (const c of cases) {
     it(`rejects ${c.name}`, async () => {
       const r = await v(c.spec);
-      expect(r.errors.some((e) => c.error.test(e)), r.errors.join('\n')).to.equal(true);
+      expect(
+        r.errors.some((e) => c.error.test(e)),
+        r.errors.join('\n'),
+      ).to.equal(true);
     });
   }
 
   it('accepts map-form headers (seed 002), templated headers and a compiling generator', async () => {
     const r = await v({
-      auth: { types: [{ name: 'a', secretType: 'Opaque', params: [{ name: 'token' }], generator: { rego: 'package proxy\nauth = {"position": "header", "auth": {"Authorization": concat(" ", ["Bearer", input.data.token])}}\n' } }] },
-      authProbes: [{ authName: 'a', probe: { http: { path: '/api', httpHeaders: { Authorization: '{{ .Secret.StringData.token }}' } } } }],
+      auth: {
+        types: [
+          {
+            name: 'a',
+            secretType: 'Opaque',
+            params: [{ name: 'token' }],
+            generator: {
+              rego: 'package proxy\nauth = {"position": "header", "auth": {"Authorization": concat(" ", ["Bearer", input.data.token])}}\n',
+            },
+          },
+        ],
+      },
+      authProbes: [
+        {
+          authName: 'a',
+          probe: { http: { path: '/api', httpHeaders: { Authorization: '{{ .Secret.StringData.token }}' } } },
+        },
+      ],
     });
     expect(r).to.deep.equal({ errors: [], warnings: [] });
   });
@@ -112,16 +306,21 @@ describe('webhook: ConnectorClass validation', function () {
   it('an authProbe for an undeclared auth type is a warning (seed 002 fragments declare probes alone)', async () => {
     const r = await v({ auth: { types: [{ name: 'a', secretType: 'Opaque' }] }, authProbes: [{ authName: 'b' }] });
     expect(r.errors).to.deep.equal([]);
-    expect(r.warnings).to.deep.equal(['spec.authProbes[0].authName: "b" is not one of spec.auth.types[].name (a); this probe is never used']);
+    expect(r.warnings).to.deep.equal([
+      'spec.authProbes[0].authName: "b" is not one of spec.auth.types[].name (a); this probe is never used',
+    ]);
   });
 
   it('a failure to run opa is a warning, not a rejection', async () => {
-    const r = await validateConnectorClass(cls({ auth: { types: [{ name: 'a', secretType: 'Opaque', generator: { rego: 'package proxy\n' } }] } }), {
-      checkRego: async () => {
-        throw new Error('spawn opa ENOENT');
+    const r = await validateConnectorClass(
+      cls({ auth: { types: [{ name: 'a', secretType: 'Opaque', generator: { rego: 'package proxy\n' } }] } }),
+      {
+        checkRego: async () => {
+          throw new Error('spawn opa ENOENT');
+        },
+        isPolicyError,
       },
-      isPolicyError,
-    });
+    );
     expect(r.errors).to.deep.equal([]);
     expect(r.warnings[0]).to.match(/not checked \(spawn opa ENOENT\)/);
   });

@@ -58,7 +58,11 @@ export function parseImage(image: string): ImageRef | undefined {
     registry = foldRegistry(first);
     repository = name.slice(slash + 1);
   }
-  if (!repository || !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(repository)) return undefined;
+  if (
+    !repository ||
+    !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(repository)
+  )
+    return undefined;
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
   return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }

@@ -7,7 +7,13 @@ import { connectorUsableFrom, parseConnectorRef, scopeDeniedMessage } from './sc
 export const IMAGE_PULL_FLAG = 'enable-pod-image-pull-via-connector';
 
 export interface PodLike {
-  metadata?: { name?: string; generateName?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec?: {
     containers?: Array<{ name?: string; image?: string }>;
     initContainers?: Array<{ name?: string; image?: string }>;
@@ -33,8 +39,17 @@ export type Decision =
   | { allowed: true; patch: JsonPatchOp[]; warnings: string[] }
   | { allowed: false; code: number; reason: string; message: string; warnings?: string[] };
 
-export const allow = (patch: JsonPatchOp[] = [], warnings: string[] = []): Decision => ({ allowed: true, patch, warnings });
-export const deny = (code: number, reason: string, message: string): Decision => ({ allowed: false, code, reason, message });
+export const allow = (patch: JsonPatchOp[] = [], warnings: string[] = []): Decision => ({
+  allowed: true,
+  patch,
+  warnings,
+});
+export const deny = (code: number, reason: string, message: string): Decision => ({
+  allowed: false,
+  code,
+  reason,
+  message,
+});
 
 /** The message a Pod gets when the flag is off (PERM-07: names the flag and where to turn it on). */
 export function flagOffMessage(connectorRef: string, systemNamespace: string): string {
@@ -62,18 +77,32 @@ export function podDecision(input: PodInput): Decision {
   const annotation = pod.metadata?.annotations?.[ANNOTATIONS.connector];
   if (pod.metadata?.labels?.[LABELS.proxyInject] !== 'true') return allow();
   if (annotation === undefined || annotation.trim() === '') {
-    return allow([], [`label ${LABELS.proxyInject}: "true" without annotation ${ANNOTATIONS.connector}: no image rewritten`]);
+    return allow(
+      [],
+      [`label ${LABELS.proxyInject}: "true" without annotation ${ANNOTATIONS.connector}: no image rewritten`],
+    );
   }
   const where = `metadata.annotations["${ANNOTATIONS.connector}"]`;
   if (!input.flagEnabled) return deny(403, 'Forbidden', flagOffMessage(annotation, input.systemNamespace));
   const ref = parseConnectorRef(annotation, namespace);
-  if (!ref) return deny(400, 'BadRequest', `${where}: ${JSON.stringify(annotation)} is not a Connector reference: use <namespace>/<name> or <name> (one Connector)`);
+  if (!ref)
+    return deny(
+      400,
+      'BadRequest',
+      `${where}: ${JSON.stringify(annotation)} is not a Connector reference: use <namespace>/<name> or <name> (one Connector)`,
+    );
   const id = `${ref.namespace}/${ref.name}`;
-  if (!connectorUsableFrom(namespace, input.namespaceLabels, ref.namespace)) return deny(403, 'Forbidden', `${where}: ${scopeDeniedMessage('a Pod', namespace, id)}`);
+  if (!connectorUsableFrom(namespace, input.namespaceLabels, ref.namespace))
+    return deny(403, 'Forbidden', `${where}: ${scopeDeniedMessage('a Pod', namespace, id)}`);
   const connector = input.connector(ref.namespace, ref.name);
   if (!connector) return deny(403, 'Forbidden', `${where}: Connector "${id}" not found`);
   const registry = connectorRegistry(connector.spec?.address ?? '');
-  if (!registry) return deny(400, 'BadRequest', `Connector "${id}" has no usable spec.address (${JSON.stringify(connector.spec?.address ?? '')})`);
+  if (!registry)
+    return deny(
+      400,
+      'BadRequest',
+      `Connector "${id}" has no usable spec.address (${JSON.stringify(connector.spec?.address ?? '')})`,
+    );
   const url = connector.status?.proxy?.httpAddress?.url;
   if (!proxyImagePrefix(url)) {
     return deny(
@@ -83,6 +112,7 @@ export function podDecision(input: PodInput): Decision {
     );
   }
   const patch = podPatch(pod, connector);
-  if (!patch.length) return allow([], [`no image of this Pod is on the registry of Connector ${id} (${registry}); nothing rewritten`]);
+  if (!patch.length)
+    return allow([], [`no image of this Pod is on the registry of Connector ${id} (${registry}); nothing rewritten`]);
   return allow(patch);
 }

@@ -6,7 +6,11 @@
 export const CLUSTER_CONNECTOR_NAMESPACE = 'kube-public';
 export const PROJECT_LABEL = 'cpaas.io/project';
 
-export function connectorUsableFrom(workloadNamespace: string, workloadNamespaceLabels: Record<string, string> | undefined, connectorNamespace: string): boolean {
+export function connectorUsableFrom(
+  workloadNamespace: string,
+  workloadNamespaceLabels: Record<string, string> | undefined,
+  connectorNamespace: string,
+): boolean {
   if (workloadNamespace === connectorNamespace) return true;
   if (connectorNamespace === CLUSTER_CONNECTOR_NAMESPACE) return true;
   return workloadNamespaceLabels?.[PROJECT_LABEL] === connectorNamespace;
@@ -17,7 +21,10 @@ export function scopeDeniedMessage(workload: string, workloadNamespace: string, 
 }
 
 /** `ns/name` or `name` (the workload's namespace). Undefined when malformed. */
-export function parseConnectorRef(value: string, defaultNamespace: string): { namespace: string; name: string } | undefined {
+export function parseConnectorRef(
+  value: string,
+  defaultNamespace: string,
+): { namespace: string; name: string } | undefined {
   const v = value.trim();
   const parts = v.split('/');
   const dns = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;

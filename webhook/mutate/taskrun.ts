@@ -36,7 +36,12 @@ export interface WorkspaceRequest {
 }
 
 export interface TaskRunLike {
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec?: {
     workspaces?: Array<{ name?: string; [k: string]: unknown }>;
     taskSpec?: { steps?: Array<{ image?: string }>; sidecars?: Array<{ image?: string }> };
@@ -48,20 +53,31 @@ export interface TaskRunLike {
 export function parseWorkspaceAnnotation(key: string, value: string, namespace: string): WorkspaceRequest {
   const where = `metadata.annotations["${key}"]`;
   const workspace = key.slice(WORKSPACE_ANNOTATION_PREFIX.length);
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(workspace)) throw new Error(`${where}: workspace name ${JSON.stringify(workspace)} is not a valid Tekton workspace name (lower-case letters, digits, "-")`);
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(workspace))
+    throw new Error(
+      `${where}: workspace name ${JSON.stringify(workspace)} is not a valid Tekton workspace name (lower-case letters, digits, "-")`,
+    );
   const pairs = new Map<string, string>();
   for (const part of value.split(';')) {
     if (!part.trim()) continue;
     const eq = part.indexOf('=');
-    if (eq < 0) throw new Error(`${where}: ${JSON.stringify(part.trim())} is not key=value; expected e.g. "connector=<ns>/<name>; configuration.names=<names>"`);
+    if (eq < 0)
+      throw new Error(
+        `${where}: ${JSON.stringify(part.trim())} is not key=value; expected e.g. "connector=<ns>/<name>; configuration.names=<names>"`,
+      );
     const k = part.slice(0, eq).trim();
     const v = part.slice(eq + 1).trim();
-    if (!(KEYS as readonly string[]).includes(k)) throw new Error(`${where}: unknown key ${JSON.stringify(k)}; known: ${KEYS.join(', ')}`);
+    if (!(KEYS as readonly string[]).includes(k))
+      throw new Error(`${where}: unknown key ${JSON.stringify(k)}; known: ${KEYS.join(', ')}`);
     if (pairs.has(k)) throw new Error(`${where}: key ${JSON.stringify(k)} given twice`);
     pairs.set(k, v);
   }
-  if (pairs.has('connector') && pairs.has('connectors')) throw new Error(`${where}: give either connector or connectors, not both`);
-  const list = (pairs.get('connector') ?? pairs.get('connectors') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (pairs.has('connector') && pairs.has('connectors'))
+    throw new Error(`${where}: give either connector or connectors, not both`);
+  const list = (pairs.get('connector') ?? pairs.get('connectors') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!list.length) throw new Error(`${where}: no connector: add "connector=<ns>/<name>"`);
   const connectors = list.map((c) => {
     const ref = parseConnectorRef(c, namespace);
@@ -79,12 +95,16 @@ export function parseWorkspaceAnnotation(key: string, value: string, namespace: 
     } catch (err) {
       throw new Error(`${where}: configuration.params is not JSON: ${(err as Error).message}`);
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${where}: configuration.params must be a JSON object {"<configuration>": {"<param>": "<value>"}}`);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error(
+        `${where}: configuration.params must be a JSON object {"<configuration>": {"<param>": "<value>"}}`,
+      );
     attrs['configuration.params'] = params;
   }
   const exp = pairs.get('token.expiration');
   if (exp) {
-    if (!GO_DURATION.test(exp)) throw new Error(`${where}: token.expiration ${JSON.stringify(exp)} is not a duration such as 30m or 1h`);
+    if (!GO_DURATION.test(exp))
+      throw new Error(`${where}: token.expiration ${JSON.stringify(exp)} is not a duration such as 30m or 1h`);
     attrs['token.expiration'] = exp;
   }
   return { workspace, connectors, volumeAttributes: attrs };
@@ -121,12 +141,18 @@ export function taskRunDecision(input: TaskRunInput): Decision {
   for (const req of requests) {
     const where = `metadata.annotations["${WORKSPACE_ANNOTATION_PREFIX}${req.workspace}"]`;
     if (req.connectors.length > 1 && !input.flags.multiConnector) {
-      return deny(403, 'Forbidden', `${where}: ${req.connectors.length} connectors in one workspace need feature flag "${MULTI_CONNECTOR_FLAG}"`);
+      return deny(
+        403,
+        'Forbidden',
+        `${where}: ${req.connectors.length} connectors in one workspace need feature flag "${MULTI_CONNECTOR_FLAG}"`,
+      );
     }
     for (const ref of req.connectors) {
       const id = `${ref.namespace}/${ref.name}`;
-      if (!connectorUsableFrom(namespace, input.namespaceLabels, ref.namespace)) return deny(403, 'Forbidden', `${where}: ${scopeDeniedMessage('a TaskRun', namespace, id)}`);
-      if (!input.connector(ref.namespace, ref.name)) return deny(403, 'Forbidden', `${where}: Connector "${id}" not found`);
+      if (!connectorUsableFrom(namespace, input.namespaceLabels, ref.namespace))
+        return deny(403, 'Forbidden', `${where}: ${scopeDeniedMessage('a TaskRun', namespace, id)}`);
+      if (!input.connector(ref.namespace, ref.name))
+        return deny(403, 'Forbidden', `${where}: Connector "${id}" not found`);
     }
     if (bound.has(req.workspace)) {
       warnings.push(`workspace "${req.workspace}" is already bound in spec.workspaces; ${where} ignored`);
@@ -143,12 +169,16 @@ export function taskRunDecision(input: TaskRunInput): Decision {
   const ann = annotations[ANNOTATIONS.connector];
   if (input.flags.imagePull && ann && taskRun.metadata?.labels?.[LABELS.proxyInject] === 'true') {
     const ref = parseConnectorRef(ann, namespace);
-    const connector = ref && connectorUsableFrom(namespace, input.namespaceLabels, ref.namespace) ? input.connector(ref.namespace, ref.name) : undefined;
+    const connector =
+      ref && connectorUsableFrom(namespace, input.namespaceLabels, ref.namespace)
+        ? input.connector(ref.namespace, ref.name)
+        : undefined;
     if (connector) {
       for (const list of ['steps', 'sidecars'] as const) {
         (taskRun.spec?.taskSpec?.[list] ?? []).forEach((s, i) => {
           const to = s.image ? rewriteImage(s.image, connector) : undefined;
-          if (to && to !== s.image) ops.push({ op: 'replace', path: pointer('spec', 'taskSpec', list, i, 'image'), value: to });
+          if (to && to !== s.image)
+            ops.push({ op: 'replace', path: pointer('spec', 'taskSpec', list, i, 'image'), value: to });
         });
       }
     }

@@ -22,7 +22,8 @@ function checkHeaders(field: string, headers: unknown, errors: string[]): Array<
   if (Array.isArray(headers)) {
     headers.forEach((h, i) => {
       const at = `${field}[${i}]`;
-      if (h === null || typeof h !== 'object' || Array.isArray(h)) return void errors.push(`${at}: must be an object {name, value}`);
+      if (h === null || typeof h !== 'object' || Array.isArray(h))
+        return void errors.push(`${at}: must be an object {name, value}`);
       const { name, value, ...rest } = h as Record<string, unknown>;
       if (typeof name !== 'string' || !name) errors.push(`${at}.name: must be a non-empty string`);
       if (value !== undefined && typeof value !== 'string') errors.push(`${at}.value: must be a string`);
@@ -34,7 +35,10 @@ function checkHeaders(field: string, headers: unknown, errors: string[]): Array<
   }
   if (typeof headers === 'object') {
     for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
-      if (typeof value !== 'string') errors.push(`${field}.${name}: must be a string (headers are a list of {name, value} or a map of name to string)`);
+      if (typeof value !== 'string')
+        errors.push(
+          `${field}.${name}: must be a string (headers are a list of {name, value} or a map of name to string)`,
+        );
       else out.push([`${field}.${name}`, value]);
     }
     return out;
@@ -43,7 +47,12 @@ function checkHeaders(field: string, headers: unknown, errors: string[]): Array<
   return out;
 }
 
-function checkTemplate(field: string, text: string | undefined, errors: string[], name = field.slice(field.lastIndexOf('.') + 1)): void {
+function checkTemplate(
+  field: string,
+  text: string | undefined,
+  errors: string[],
+  name = field.slice(field.lastIndexOf('.') + 1),
+): void {
   if (text === undefined || !text.includes('{{')) return;
   try {
     parseTemplate(name, text);
@@ -52,7 +61,10 @@ function checkTemplate(field: string, text: string | undefined, errors: string[]
   }
 }
 
-export async function validateConnectorClass(cls: Pick<ConnectorClass, 'spec'>, opts: ClassValidationOptions = {}): Promise<ValidationResult> {
+export async function validateConnectorClass(
+  cls: Pick<ConnectorClass, 'spec'>,
+  opts: ClassValidationOptions = {},
+): Promise<ValidationResult> {
   const errors: string[] = [];
   const warnings: string[] = [];
   const spec = cls.spec ?? {};
@@ -60,7 +72,8 @@ export async function validateConnectorClass(cls: Pick<ConnectorClass, 'spec'>, 
   const typeNames = new Map<string, number>();
   (spec.auth?.types ?? []).forEach((t, i) => {
     const prev = typeNames.get(t.name);
-    if (prev !== undefined) errors.push(`spec.auth.types[${i}].name: duplicate auth type "${t.name}" (also at spec.auth.types[${prev}])`);
+    if (prev !== undefined)
+      errors.push(`spec.auth.types[${i}].name: duplicate auth type "${t.name}" (also at spec.auth.types[${prev}])`);
     else typeNames.set(t.name, i);
   });
 
@@ -77,7 +90,10 @@ export async function validateConnectorClass(cls: Pick<ConnectorClass, 'spec'>, 
   (spec.authProbes ?? []).forEach((p, i) => {
     const at = `spec.authProbes[${i}]`;
     // A warning, not an error: the seeds' class fragments (seed 002) declare probes without auth types.
-    if (!typeNames.has(p.authName)) warnings.push(`${at}.authName: "${p.authName}" is not one of spec.auth.types[].name (${[...typeNames.keys()].join(', ') || 'none declared'}); this probe is never used`);
+    if (!typeNames.has(p.authName))
+      warnings.push(
+        `${at}.authName: "${p.authName}" is not one of spec.auth.types[].name (${[...typeNames.keys()].join(', ') || 'none declared'}); this probe is never used`,
+      );
     const prev = probeNames.get(p.authName);
     if (prev !== undefined) errors.push(`${at}.authName: duplicate "${p.authName}" (also at spec.authProbes[${prev}])`);
     else probeNames.set(p.authName, i);
@@ -89,11 +105,13 @@ export async function validateConnectorClass(cls: Pick<ConnectorClass, 'spec'>, 
   (spec.configurations ?? []).forEach((cfg, i) => {
     const at = `spec.configurations[${i}]`;
     const prev = configNames.get(cfg.name);
-    if (prev !== undefined) errors.push(`${at}.name: duplicate configuration "${cfg.name}" (also at spec.configurations[${prev}])`);
+    if (prev !== undefined)
+      errors.push(`${at}.name: duplicate configuration "${cfg.name}" (also at spec.configurations[${prev}])`);
     else configNames.set(cfg.name, i);
     for (const [file, text] of Object.entries(cfg.data ?? {})) {
       const field = `${at}.data[${JSON.stringify(file)}]`;
-      if (!FILE_NAME.test(file) || file === '.' || file === '..') errors.push(`${field}: file name may contain only letters, digits, ".", "_" and "-"`);
+      if (!FILE_NAME.test(file) || file === '.' || file === '..')
+        errors.push(`${field}: file name may contain only letters, digits, ".", "_" and "-"`);
       if (typeof text !== 'string') errors.push(`${field}: must be a string`);
       else checkTemplate(field, text, errors, file);
     }
@@ -101,9 +119,24 @@ export async function validateConnectorClass(cls: Pick<ConnectorClass, 'spec'>, 
 
   if (opts.checkRego) {
     const policies: Array<{ field: string; source: string | undefined; entrypoint: string; fileName: string }> = [
-      ...(spec.auth?.types ?? []).map((t, i) => ({ field: `spec.auth.types[${i}].generator.rego`, source: t.generator?.rego, entrypoint: 'proxy/auth', fileName: 'generator.rego' })),
-      { field: 'spec.proxy.authExtractor.rego', source: spec.proxy?.authExtractor?.rego, entrypoint: 'proxy/auth', fileName: 'authExtractor.rego' },
-      { field: 'spec.api.permissions.rego', source: spec.api?.permissions?.rego, entrypoint: 'permissions/result', fileName: 'permissions.rego' },
+      ...(spec.auth?.types ?? []).map((t, i) => ({
+        field: `spec.auth.types[${i}].generator.rego`,
+        source: t.generator?.rego,
+        entrypoint: 'proxy/auth',
+        fileName: 'generator.rego',
+      })),
+      {
+        field: 'spec.proxy.authExtractor.rego',
+        source: spec.proxy?.authExtractor?.rego,
+        entrypoint: 'proxy/auth',
+        fileName: 'authExtractor.rego',
+      },
+      {
+        field: 'spec.api.permissions.rego',
+        source: spec.api?.permissions?.rego,
+        entrypoint: 'permissions/result',
+        fileName: 'permissions.rego',
+      },
     ];
     await Promise.all(
       policies
@@ -113,7 +146,10 @@ export async function validateConnectorClass(cls: Pick<ConnectorClass, 'spec'>, 
             await opts.checkRego!(p.source!, { entrypoint: p.entrypoint, fileName: p.fileName });
           } catch (err) {
             if (!opts.isPolicyError || opts.isPolicyError(err)) errors.push(`${p.field}: ${(err as Error).message}`);
-            else warnings.push(`${p.field}: not checked (${(err as Error).message}); the controller reports compile errors in the class status`);
+            else
+              warnings.push(
+                `${p.field}: not checked (${(err as Error).message}); the controller reports compile errors in the class status`,
+              );
           }
         }),
     );

@@ -7,14 +7,19 @@ import { type BuiltinTable, fail, wantString } from './types.ts';
 
 function digest(name: string, algorithm: string) {
   return {
-    impl: (_ctx: unknown, x: unknown) => createHash(algorithm).update(wantString(name, 1, x), 'utf8').digest('hex'),
+    impl: (_ctx: unknown, x: unknown) =>
+      createHash(algorithm)
+        .update(wantString(name, 1, x), 'utf8')
+        .digest('hex'),
   };
 }
 
 function hmac(name: string, algorithm: string) {
   return {
     impl: (_ctx: unknown, x: unknown, key: unknown) =>
-      createHmac(algorithm, wantString(name, 2, key)).update(wantString(name, 1, x), 'utf8').digest('hex'),
+      createHmac(algorithm, wantString(name, 2, key))
+        .update(wantString(name, 1, x), 'utf8')
+        .digest('hex'),
   };
 }
 
@@ -35,7 +40,9 @@ export const cryptoBuiltins: BuiltinTable = {
   },
   'hmac.sha256': {
     impl: (_ctx, key: unknown, message: unknown) =>
-      createHmac('sha256', wantString('hmac.sha256', 1, key)).update(wantString('hmac.sha256', 2, message), 'utf8').digest('hex'),
+      createHmac('sha256', wantString('hmac.sha256', 1, key))
+        .update(wantString('hmac.sha256', 2, message), 'utf8')
+        .digest('hex'),
     decl: {
       type: 'function',
       args: [

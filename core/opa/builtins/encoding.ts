@@ -82,7 +82,8 @@ export const encodingBuiltins: BuiltinTable = {
   'urlquery.encode_object': {
     impl: (_ctx, obj: unknown) => {
       const name = 'urlquery.encode_object';
-      if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) fail(name, `operand 1 must be object but got ${typeName(obj)}`);
+      if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+        fail(name, `operand 1 must be object but got ${typeName(obj)}`);
       const values: Record<string, string[]> = {};
       for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
         if (typeof v === 'string') values[k] = [v];
@@ -93,6 +94,7 @@ export const encodingBuiltins: BuiltinTable = {
     },
   },
   'urlquery.decode_object': {
-    impl: (_ctx, x: unknown) => wrap('urlquery.decode_object', () => parseQuery(wantString('urlquery.decode_object', 1, x))),
+    impl: (_ctx, x: unknown) =>
+      wrap('urlquery.decode_object', () => parseQuery(wantString('urlquery.decode_object', 1, x))),
   },
 };

@@ -33,7 +33,10 @@ export const BUILTINS: BuiltinTable = {
 };
 
 /** The table as opa-wasm's `customBuiltins`, each bound to a context the caller resets per evaluation. */
-export function bindBuiltins(ctx: BuiltinContext, table: BuiltinTable = BUILTINS): Record<string, (...args: unknown[]) => unknown> {
+export function bindBuiltins(
+  ctx: BuiltinContext,
+  table: BuiltinTable = BUILTINS,
+): Record<string, (...args: unknown[]) => unknown> {
   const out: Record<string, (...args: unknown[]) => unknown> = {};
   for (const [name, def] of Object.entries(table)) out[name] = (...args: unknown[]) => def.impl(ctx, ...args);
   return out;

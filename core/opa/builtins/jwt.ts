@@ -10,7 +10,11 @@ export function goJson(value: unknown): string {
   const sorted = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sorted);
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]));
+      return Object.fromEntries(
+        Object.keys(v as object)
+          .sort()
+          .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+      );
     }
     return v;
   };
@@ -39,7 +43,8 @@ export function signJws(name: string, alg: unknown, signingInput: string, jwk: R
   const m = /^(HS|RS|PS|ES)(256|384|512)$/.exec(alg);
   const data = Buffer.from(signingInput);
   if (alg === 'EdDSA') {
-    if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') fail(name, 'EdDSA needs an OKP Ed25519 private key');
+    if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519')
+      fail(name, 'EdDSA needs an OKP Ed25519 private key');
     return b64u(sign(null, data, key));
   }
   if (!m) return fail(name, `unsupported alg ${JSON.stringify(alg)}`);
@@ -63,7 +68,8 @@ export function signJws(name: string, alg: unknown, signingInput: string, jwk: R
 }
 
 function object(name: string, position: number, v: unknown): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(name, `operand ${position} must be object but got ${typeName(v)}`);
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    fail(name, `operand ${position} must be object but got ${typeName(v)}`);
   return v as Record<string, unknown>;
 }
 
@@ -107,7 +113,11 @@ export const jwtBuiltins: BuiltinTable = {
           return fail(name, `JWT ${what} is not valid base64url-encoded JSON`);
         }
       };
-      return [decode(parts[0], 'header'), decode(parts[1], 'payload'), Buffer.from(parts[2], 'base64url').toString('hex')];
+      return [
+        decode(parts[0], 'header'),
+        decode(parts[1], 'payload'),
+        Buffer.from(parts[2], 'base64url').toString('hex'),
+      ];
     },
   },
 };

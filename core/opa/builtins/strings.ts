@@ -4,7 +4,10 @@ import { type BuiltinTable, fail, typeName } from './types.ts';
 function stringList(name: string, position: number, value: unknown): string[] {
   if (typeof value === 'string') return [value];
   if (Array.isArray(value) && value.every((x) => typeof x === 'string')) return value as string[];
-  return fail(name, `operand ${position} must be one of {string, array[string], set[string]} but got ${typeName(value)}`);
+  return fail(
+    name,
+    `operand ${position} must be one of {string, array[string], set[string]} but got ${typeName(value)}`,
+  );
 }
 
 function anyAffix(name: string, suffix: boolean) {
@@ -30,13 +33,15 @@ export const stringsBuiltins: BuiltinTable = {
       if (typeof haystack !== 'string' || typeof needle !== 'string') fail('indexof_n', 'operands must be strings');
       const out: number[] = [];
       if (needle === '') return out;
-      for (let i = haystack.indexOf(needle); i !== -1; i = haystack.indexOf(needle, i + 1)) out.push(runeIndex(haystack, i));
+      for (let i = haystack.indexOf(needle); i !== -1; i = haystack.indexOf(needle, i + 1))
+        out.push(runeIndex(haystack, i));
       return out;
     },
   },
   'strings.count': {
     impl: (_ctx, search: unknown, substring: unknown) => {
-      if (typeof search !== 'string' || typeof substring !== 'string') fail('strings.count', 'operands must be strings');
+      if (typeof search !== 'string' || typeof substring !== 'string')
+        fail('strings.count', 'operands must be strings');
       // Go's strings.Count: non-overlapping; an empty substring counts runes + 1.
       if (substring === '') return Array.from(search).length + 1;
       return search.split(substring).length - 1;

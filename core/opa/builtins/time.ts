@@ -3,7 +3,20 @@
 // as JS numbers, so present-day timestamps are handled at microsecond precision (see toNs).
 import { type BuiltinTable, type RawJson, fail, rawNumber, typeName, wantString } from './types.ts';
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
 /** Go's named layouts, accepted by time.format in place of a layout string. */
@@ -29,8 +42,15 @@ const NAMED_LAYOUTS: Record<string, string> = {
 };
 
 interface Parts {
-  year: number; month: number; day: number; hour: number; minute: number; second: number; nanos: number;
-  weekday: number; yday: number;
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  nanos: number;
+  weekday: number;
+  yday: number;
 }
 
 function partsOf(ns: bigint): Parts {
@@ -42,8 +62,14 @@ function partsOf(ns: bigint): Parts {
   if (Number.isNaN(d.getTime())) throw new Error('timestamp out of range');
   const start = Date.UTC(d.getUTCFullYear(), 0, 1);
   return {
-    year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(),
-    minute: d.getUTCMinutes(), second: d.getUTCSeconds(), nanos, weekday: d.getUTCDay(),
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+    nanos,
+    weekday: d.getUTCDay(),
     yday: Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - start) / 86_400_000) + 1,
   };
 }
@@ -54,17 +80,39 @@ const pad = (n: number, width: number, fill = '0') => String(n).padStart(width, 
 export function goFormat(ns: bigint, layout: string): string {
   const p = partsOf(ns);
   const tokens: [string, () => string][] = [
-    ['January', () => MONTHS[p.month - 1]], ['Jan', () => MONTHS[p.month - 1].slice(0, 3)],
-    ['Monday', () => DAYS[p.weekday]], ['Mon', () => DAYS[p.weekday].slice(0, 3)], ['MST', () => 'UTC'],
-    ['2006', () => pad(p.year, 4)], ['002', () => pad(p.yday, 3)], ['__2', () => pad(p.yday, 3, ' ')],
-    ['01', () => pad(p.month, 2)], ['02', () => pad(p.day, 2)], ['03', () => pad(p.hour % 12 || 12, 2)],
-    ['04', () => pad(p.minute, 2)], ['05', () => pad(p.second, 2)], ['06', () => pad(p.year % 100, 2)],
-    ['_2', () => pad(p.day, 2, ' ')], ['15', () => pad(p.hour, 2)], ['1', () => String(p.month)],
-    ['2', () => String(p.day)], ['3', () => String(p.hour % 12 || 12)], ['4', () => String(p.minute)],
-    ['5', () => String(p.second)], ['PM', () => (p.hour >= 12 ? 'PM' : 'AM')], ['pm', () => (p.hour >= 12 ? 'pm' : 'am')],
-    ['Z07:00:00', () => 'Z'], ['-07:00:00', () => '+00:00:00'], ['Z070000', () => 'Z'], ['-070000', () => '+000000'],
-    ['Z07:00', () => 'Z'], ['-07:00', () => '+00:00'], ['Z0700', () => 'Z'], ['-0700', () => '+0000'],
-    ['Z07', () => 'Z'], ['-07', () => '+00'],
+    ['January', () => MONTHS[p.month - 1]],
+    ['Jan', () => MONTHS[p.month - 1].slice(0, 3)],
+    ['Monday', () => DAYS[p.weekday]],
+    ['Mon', () => DAYS[p.weekday].slice(0, 3)],
+    ['MST', () => 'UTC'],
+    ['2006', () => pad(p.year, 4)],
+    ['002', () => pad(p.yday, 3)],
+    ['__2', () => pad(p.yday, 3, ' ')],
+    ['01', () => pad(p.month, 2)],
+    ['02', () => pad(p.day, 2)],
+    ['03', () => pad(p.hour % 12 || 12, 2)],
+    ['04', () => pad(p.minute, 2)],
+    ['05', () => pad(p.second, 2)],
+    ['06', () => pad(p.year % 100, 2)],
+    ['_2', () => pad(p.day, 2, ' ')],
+    ['15', () => pad(p.hour, 2)],
+    ['1', () => String(p.month)],
+    ['2', () => String(p.day)],
+    ['3', () => String(p.hour % 12 || 12)],
+    ['4', () => String(p.minute)],
+    ['5', () => String(p.second)],
+    ['PM', () => (p.hour >= 12 ? 'PM' : 'AM')],
+    ['pm', () => (p.hour >= 12 ? 'pm' : 'am')],
+    ['Z07:00:00', () => 'Z'],
+    ['-07:00:00', () => '+00:00:00'],
+    ['Z070000', () => 'Z'],
+    ['-070000', () => '+000000'],
+    ['Z07:00', () => 'Z'],
+    ['-07:00', () => '+00:00'],
+    ['Z0700', () => 'Z'],
+    ['-0700', () => '+0000'],
+    ['Z07', () => 'Z'],
+    ['-07', () => '+00'],
   ];
   let out = '';
   for (let i = 0; i < layout.length;) {
@@ -96,11 +144,13 @@ function timeArg(name: string, x: unknown, maxLen: number): { ns: bigint; layout
   let tz = '';
   let layout: string | undefined;
   if (Array.isArray(x)) {
-    if (x.length < 2 || x.length > maxLen) fail(name, `operand 1 must be a number or an array of ${maxLen === 3 ? '2 or 3' : '2'} elements`);
+    if (x.length < 2 || x.length > maxLen)
+      fail(name, `operand 1 must be a number or an array of ${maxLen === 3 ? '2 or 3' : '2'} elements`);
     [nsValue, tz, layout] = x as [unknown, string, string | undefined];
     wantString(name, 1, tz);
   }
-  if (typeof nsValue !== 'number' || !Number.isFinite(nsValue)) fail(name, `operand 1 must be number but got ${typeName(nsValue)}`);
+  if (typeof nsValue !== 'number' || !Number.isFinite(nsValue))
+    fail(name, `operand 1 must be number but got ${typeName(nsValue)}`);
   if (tz !== '' && tz !== 'UTC') fail(name, `time zone ${JSON.stringify(tz)} is not supported (only UTC)`);
   return { ns: toNs(nsValue), layout };
 }
@@ -123,7 +173,13 @@ export function parseRfc3339Ns(value: string): bigint {
   const [, y, mo, d, h, mi, s, frac, , sign, oh, om] = m;
   const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
   const check = new Date(ms);
-  if (check.getUTCDate() !== Number(d) || check.getUTCMonth() !== Number(mo) - 1 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
+  if (
+    check.getUTCDate() !== Number(d) ||
+    check.getUTCMonth() !== Number(mo) - 1 ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(s) > 59
+  ) {
     throw new Error(`cannot parse ${JSON.stringify(value)} as RFC3339: field out of range`);
   }
   let ns = BigInt(ms) * 1_000_000n + BigInt((frac ?? '').padEnd(9, '0') || '0');
@@ -131,14 +187,24 @@ export function parseRfc3339Ns(value: string): bigint {
   return ns;
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  μs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
+};
 
 /** Go's time.ParseDuration. */
 export function parseDurationNs(value: string): bigint {
   const m = /^([+-]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+|0)$/.exec(value);
   if (!m) throw new Error(`invalid duration ${JSON.stringify(value)}`);
   let total = 0;
-  for (const part of m[2].matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(part[1]) * DURATION_UNITS[part[2]];
+  for (const part of m[2].matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g))
+    total += Number(part[1]) * DURATION_UNITS[part[2]];
   return BigInt(Math.round(m[1] === '-' ? -total : total));
 }
 
@@ -153,15 +219,19 @@ function guarded<T>(name: string, fn: () => T): T {
 export const timeBuiltins: BuiltinTable = {
   'time.now_ns': { impl: (ctx): RawJson => rawNumber(ctx.nowNs()) },
   'time.parse_rfc3339_ns': {
-    impl: (_ctx, x: unknown) => rawNumber(guarded('time.parse_rfc3339_ns', () => parseRfc3339Ns(wantString('time.parse_rfc3339_ns', 1, x)))),
+    impl: (_ctx, x: unknown) =>
+      rawNumber(guarded('time.parse_rfc3339_ns', () => parseRfc3339Ns(wantString('time.parse_rfc3339_ns', 1, x)))),
   },
   'time.parse_duration_ns': {
-    impl: (_ctx, x: unknown) => rawNumber(guarded('time.parse_duration_ns', () => parseDurationNs(wantString('time.parse_duration_ns', 1, x)))),
+    impl: (_ctx, x: unknown) =>
+      rawNumber(guarded('time.parse_duration_ns', () => parseDurationNs(wantString('time.parse_duration_ns', 1, x)))),
   },
   'time.format': {
     impl: (_ctx, x: unknown) => {
       const { ns, layout } = timeArg('time.format', x, 3);
-      return guarded('time.format', () => goFormat(ns, layout === undefined ? NAMED_LAYOUTS.RFC3339Nano : (NAMED_LAYOUTS[layout] ?? layout)));
+      return guarded('time.format', () =>
+        goFormat(ns, layout === undefined ? NAMED_LAYOUTS.RFC3339Nano : (NAMED_LAYOUTS[layout] ?? layout)),
+      );
     },
   },
   'time.date': {
@@ -182,10 +252,18 @@ export const timeBuiltins: BuiltinTable = {
   'time.add_date': {
     impl: (_ctx, ns: unknown, years: unknown, months: unknown, days: unknown) => {
       const name = 'time.add_date';
-      for (const [i, v] of [ns, years, months, days].entries()) if (typeof v !== 'number') fail(name, `operand ${i + 1} must be number but got ${typeName(v)}`);
+      for (const [i, v] of [ns, years, months, days].entries())
+        if (typeof v !== 'number') fail(name, `operand ${i + 1} must be number but got ${typeName(v)}`);
       const base = toNs(ns as number);
       const p = guarded(name, () => partsOf(base));
-      const ms = Date.UTC(p.year + (years as number), p.month - 1 + (months as number), p.day + (days as number), p.hour, p.minute, p.second);
+      const ms = Date.UTC(
+        p.year + (years as number),
+        p.month - 1 + (months as number),
+        p.day + (days as number),
+        p.hour,
+        p.minute,
+        p.second,
+      );
       return rawNumber(BigInt(ms) * 1_000_000n + BigInt(p.nanos));
     },
   },

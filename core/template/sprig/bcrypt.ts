@@ -42,7 +42,9 @@ class Blowfish {
   }
   f(x: number): number {
     const s = this.s;
-    return ((((s[x >>> 24] + s[256 + ((x >>> 16) & 0xff)]) >>> 0) ^ s[512 + ((x >>> 8) & 0xff)]) + s[768 + (x & 0xff)]) >>> 0;
+    return (
+      ((((s[x >>> 24] + s[256 + ((x >>> 16) & 0xff)]) >>> 0) ^ s[512 + ((x >>> 8) & 0xff)]) + s[768 + (x & 0xff)]) >>> 0
+    );
   }
   encrypt(l: number, r: number): [number, number] {
     const p = this.p;

@@ -66,7 +66,8 @@ export function toFloat64(v: GoValue): number {
 /** sprig strval: strings as is, errors and Stringers through their methods, else %v. */
 export function strval(v: GoValue): string {
   if (typeof v === 'string') return v;
-  if (Array.isArray(v) && sliceType(v) === '[]uint8') return Buffer.from(v.map((b) => Number((b as GoInt).v))).toString('utf8');
+  if (Array.isArray(v) && sliceType(v) === '[]uint8')
+    return Buffer.from(v.map((b) => Number((b as GoInt).v))).toString('utf8');
   if (v instanceof GoStruct) {
     const e = v.errorText();
     if (e !== undefined) return e;

@@ -1,5 +1,15 @@
 // sprig hashes and crypto (crypto.go) on node:crypto.
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, generateKeyPairSync, randomBytes, randomUUID, scryptSync } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  generateKeyPairSync,
+  randomBytes,
+  randomUUID,
+  scryptSync,
+} from 'node:crypto';
 import { FuncError } from '../errors.ts';
 import { fn } from '../functions.ts';
 import type { FuncMap } from '../functions.ts';
@@ -31,9 +41,27 @@ function bcrypt(input: string): string {
 const TEMPLATES: Record<string, string[]> = {
   maximum: ['anoxxxxxxxxxxxxxxxxx', 'axxxxxxxxxxxxxxxxxno'],
   long: [
-    'CvcvnoCvcvCvcv', 'CvcvCvcvnoCvcv', 'CvcvCvcvCvcvno', 'CvccnoCvcvCvcv', 'CvccCvcvnoCvcv', 'CvccCvcvCvcvno', 'CvcvnoCvccCvcv', 'CvcvCvccnoCvcv',
-    'CvcvCvccCvcvno', 'CvcvnoCvcvCvcc', 'CvcvCvcvnoCvcc', 'CvcvCvcvCvccno', 'CvccnoCvccCvcv', 'CvccCvccnoCvcv', 'CvccCvccCvcvno', 'CvcvnoCvccCvcc',
-    'CvcvCvccnoCvcc', 'CvcvCvccCvccno', 'CvccnoCvcvCvcc', 'CvccCvcvnoCvcc', 'CvccCvcvCvccno',
+    'CvcvnoCvcvCvcv',
+    'CvcvCvcvnoCvcv',
+    'CvcvCvcvCvcvno',
+    'CvccnoCvcvCvcv',
+    'CvccCvcvnoCvcv',
+    'CvccCvcvCvcvno',
+    'CvcvnoCvccCvcv',
+    'CvcvCvccnoCvcv',
+    'CvcvCvccCvcvno',
+    'CvcvnoCvcvCvcc',
+    'CvcvCvcvnoCvcc',
+    'CvcvCvcvCvccno',
+    'CvccnoCvccCvcv',
+    'CvccCvccnoCvcv',
+    'CvccCvccCvcvno',
+    'CvcvnoCvccCvcc',
+    'CvcvCvccnoCvcc',
+    'CvcvCvccCvccno',
+    'CvccnoCvcvCvcc',
+    'CvccCvcvnoCvcc',
+    'CvccCvcvCvccno',
   ],
   medium: ['CvcnoCvc', 'CvcCvcno'],
   short: ['Cvcn'],
@@ -78,7 +106,10 @@ function derivePassword(counter: GoInt, passwordType: string, password: string, 
 }
 
 function pem(type: string, der: Buffer): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${type}-----\n${b64}\n-----END ${type}-----\n`;
 }
 
@@ -226,7 +257,9 @@ function buildCustomCert(b64cert: string, b64key: string): Certificate {
   try {
     createPrivateKey(key.toString('utf8'));
   } catch (e) {
-    throw new FuncError(`error parsing private key: ${/BEGIN/.test(key.toString('utf8')) ? (e as Error).message : 'no PEM data in input'}`);
+    throw new FuncError(
+      `error parsing private key: ${/BEGIN/.test(key.toString('utf8')) ? (e as Error).message : 'no PEM data in input'}`,
+    );
   }
   return new Certificate(certPem, key.toString('utf8'));
 }
@@ -246,11 +279,18 @@ export function cryptoFuncs(): FuncMap {
     sha512sum: fn([S], S, (s: string) => createHash('sha512').update(s, 'utf8').digest('hex')),
     adler32sum: fn([S], S, (s: string) => String(adler32(s))),
     bcrypt: fn([S], S, bcrypt),
-    htpasswd: fn([S, S], S, (user: string, pass: string) => (user.includes(':') ? `invalid username: ${user}` : `${user}:${bcrypt(pass)}`)),
-    randBytes: fn(['int'], S, (n: GoInt) => {
-      if (n.v < 0n) throw new FuncError('runtime error: makeslice: len out of range');
-      return randomBytes(Number(n.v)).toString('base64');
-    }, { errReturn: true }),
+    htpasswd: fn([S, S], S, (user: string, pass: string) =>
+      user.includes(':') ? `invalid username: ${user}` : `${user}:${bcrypt(pass)}`,
+    ),
+    randBytes: fn(
+      ['int'],
+      S,
+      (n: GoInt) => {
+        if (n.v < 0n) throw new FuncError('runtime error: makeslice: len out of range');
+        return randomBytes(Number(n.v)).toString('base64');
+      },
+      { errReturn: true },
+    ),
     uuidv4: fn([], S, () => randomUUID()),
     derivePassword: fn(['uint32', S, S, S, S], S, derivePassword),
     genPrivateKey: fn([S], S, generatePrivateKey),

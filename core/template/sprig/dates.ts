@@ -4,7 +4,18 @@ import { fn } from '../functions.ts';
 import type { FuncMap } from '../functions.ts';
 import type { GoValue } from '../values.ts';
 import { GoInt } from '../values.ts';
-import { GoTime, UTC, durationString, fromUnix, isParseError, loadLocation, localZone, now, parseDuration, parseTime } from './gotime.ts';
+import {
+  GoTime,
+  UTC,
+  durationString,
+  fromUnix,
+  isParseError,
+  loadLocation,
+  localZone,
+  now,
+  parseDuration,
+  parseTime,
+} from './gotime.ts';
 
 const A = 'interface {}';
 const S = 'string';

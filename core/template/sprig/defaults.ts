@@ -37,7 +37,9 @@ function fromJSON(s: string): GoValue {
 
 export function defaultFuncs(): FuncMap {
   return {
-    default: fn([A], A, (d: GoValue, ...given: GoValue[]) => (given.length === 0 || empty(given[0]) ? d : given[0]), { variadic: A }),
+    default: fn([A], A, (d: GoValue, ...given: GoValue[]) => (given.length === 0 || empty(given[0]) ? d : given[0]), {
+      variadic: A,
+    }),
     empty: fn([A], 'bool', empty),
     coalesce: fn([], A, (...v: GoValue[]) => v.find((x) => !empty(x)) ?? null, { variadic: A }),
     all: fn([], 'bool', (...v: GoValue[]) => v.every((x) => !empty(x)), { variadic: A }),

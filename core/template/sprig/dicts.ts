@@ -4,7 +4,17 @@ import { FuncError } from '../errors.ts';
 import { fn } from '../functions.ts';
 import type { FuncMap } from '../functions.ts';
 import type { GoMap, GoValue } from '../values.ts';
-import { GoStruct, isNilContainer, isPlainMap, mapSet, mapType, newMap, sliceType, tagArray, typeOf } from '../values.ts';
+import {
+  GoStruct,
+  isNilContainer,
+  isPlainMap,
+  mapSet,
+  mapType,
+  newMap,
+  sliceType,
+  tagArray,
+  typeOf,
+} from '../values.ts';
 import { empty, stringList, strval } from './cast.ts';
 
 const M = 'map[string]interface {}';
@@ -72,7 +82,8 @@ function iface(v: GoValue): string {
 function dig(...ps: GoValue[]): GoValue {
   if (ps.length < 3) throw new FuncError('dig needs at least three arguments');
   const dict = ps[ps.length - 1];
-  if (!isMap(dict) || mapType(dict) !== M) throw new FuncError(`interface conversion: interface {} is ${iface(dict)}, not map[string]interface {}`);
+  if (!isMap(dict) || mapType(dict) !== M)
+    throw new FuncError(`interface conversion: interface {} is ${iface(dict)}, not map[string]interface {}`);
   const def = ps[ps.length - 2];
   const ks: string[] = [];
   for (let i = 0; i < ps.length - 2; i++) {
@@ -86,21 +97,27 @@ function dig(...ps: GoValue[]): GoValue {
     if (!own(cur, k)) return def;
     const step = cur[k];
     if (i === ks.length - 1) return step;
-    if (!isMap(step) || mapType(step) !== M) throw new FuncError(`interface conversion: interface {} is ${iface(step)}, not map[string]interface {}`);
+    if (!isMap(step) || mapType(step) !== M)
+      throw new FuncError(`interface conversion: interface {} is ${iface(step)}, not map[string]interface {}`);
     cur = step;
   }
 }
 
 export function dictFuncs(): FuncMap {
   return {
-    dict: fn([], M, (...v: GoValue[]) => {
-      const d = newMap();
-      for (let i = 0; i < v.length; i += 2) {
-        const key = strval(v[i] === undefined ? null : v[i]);
-        mapSet(d, key, i + 1 >= v.length ? '' : v[i + 1]);
-      }
-      return d;
-    }, { variadic: A }),
+    dict: fn(
+      [],
+      M,
+      (...v: GoValue[]) => {
+        const d = newMap();
+        for (let i = 0; i < v.length; i += 2) {
+          const key = strval(v[i] === undefined ? null : v[i]);
+          mapSet(d, key, i + 1 >= v.length ? '' : v[i + 1]);
+        }
+        return d;
+      },
+      { variadic: A },
+    ),
     get: fn([M, S], A, (d: GoMap, key: string) => (own(d, key) ? d[key] : '')),
     set: fn([M, S, A], M, (d: GoMap, key: string, value: GoValue) => {
       if (isNilContainer(d)) throw new FuncError('assignment to entry in nil map');
@@ -112,38 +129,74 @@ export function dictFuncs(): FuncMap {
       return d;
     }),
     hasKey: fn([M, S], 'bool', (d: GoMap, key: string) => own(d, key)),
-    pluck: fn([S], '[]interface {}', (key: string, ...ds: GoMap[]) => ds.filter((d) => own(d, key)).map((d) => d[key]), { variadic: M }),
+    pluck: fn(
+      [S],
+      '[]interface {}',
+      (key: string, ...ds: GoMap[]) => ds.filter((d) => own(d, key)).map((d) => d[key]),
+      { variadic: M },
+    ),
     keys: fn([], '[]string', (...ds: GoMap[]) => stringList(ds.flatMap((d) => Object.keys(d))), { variadic: M }),
-    pick: fn([M], M, (dict: GoMap, ...keys: string[]) => {
-      const res = newMap();
-      for (const k of keys) if (own(dict, k)) mapSet(res, k, dict[k]);
-      return res;
-    }, { variadic: S }),
-    omit: fn([M], M, (dict: GoMap, ...keys: string[]) => {
-      const res = newMap();
-      const o = new Set(keys);
-      for (const k of Object.keys(dict)) if (!o.has(k)) mapSet(res, k, dict[k]);
-      return res;
-    }, { variadic: S }),
-    merge: fn([M], A, (dst: GoMap, ...srcs: GoMap[]) => {
-      for (const s of srcs) mergeInto(dst, s, false);
-      return dst;
-    }, { variadic: M }),
-    mergeOverwrite: fn([M], A, (dst: GoMap, ...srcs: GoMap[]) => {
-      for (const s of srcs) mergeInto(dst, s, true);
-      return dst;
-    }, { variadic: M }),
-    mustMerge: fn([M], A, (dst: GoMap, ...srcs: GoMap[]) => {
-      for (const s of srcs) mergeInto(dst, s, false);
-      return dst;
-    }, { variadic: M, errReturn: true }),
-    mustMergeOverwrite: fn([M], A, (dst: GoMap, ...srcs: GoMap[]) => {
-      for (const s of srcs) mergeInto(dst, s, true);
-      return dst;
-    }, { variadic: M, errReturn: true }),
+    pick: fn(
+      [M],
+      M,
+      (dict: GoMap, ...keys: string[]) => {
+        const res = newMap();
+        for (const k of keys) if (own(dict, k)) mapSet(res, k, dict[k]);
+        return res;
+      },
+      { variadic: S },
+    ),
+    omit: fn(
+      [M],
+      M,
+      (dict: GoMap, ...keys: string[]) => {
+        const res = newMap();
+        const o = new Set(keys);
+        for (const k of Object.keys(dict)) if (!o.has(k)) mapSet(res, k, dict[k]);
+        return res;
+      },
+      { variadic: S },
+    ),
+    merge: fn(
+      [M],
+      A,
+      (dst: GoMap, ...srcs: GoMap[]) => {
+        for (const s of srcs) mergeInto(dst, s, false);
+        return dst;
+      },
+      { variadic: M },
+    ),
+    mergeOverwrite: fn(
+      [M],
+      A,
+      (dst: GoMap, ...srcs: GoMap[]) => {
+        for (const s of srcs) mergeInto(dst, s, true);
+        return dst;
+      },
+      { variadic: M },
+    ),
+    mustMerge: fn(
+      [M],
+      A,
+      (dst: GoMap, ...srcs: GoMap[]) => {
+        for (const s of srcs) mergeInto(dst, s, false);
+        return dst;
+      },
+      { variadic: M, errReturn: true },
+    ),
+    mustMergeOverwrite: fn(
+      [M],
+      A,
+      (dst: GoMap, ...srcs: GoMap[]) => {
+        for (const s of srcs) mergeInto(dst, s, true);
+        return dst;
+      },
+      { variadic: M, errReturn: true },
+    ),
     values: fn([M], '[]interface {}', (d: GoMap) => Object.keys(d).map((k) => d[k])),
     deepCopy: fn([A], A, (v: GoValue) => {
-      if (v === null || v === undefined) throw new FuncError('deepCopy error: reflect: call of reflect.Value.Type on zero Value');
+      if (v === null || v === undefined)
+        throw new FuncError('deepCopy error: reflect: call of reflect.Value.Type on zero Value');
       return deepCopy(v);
     }),
     mustDeepCopy: fn([A], A, (v: GoValue) => (v === null || v === undefined ? null : deepCopy(v)), { errReturn: true }),

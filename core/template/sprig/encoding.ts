@@ -92,7 +92,8 @@ export function base32Decode(s: string): Buffer | string {
       bits -= 8;
     }
   }
-  if (clean.length % 8 !== 0) return `illegal base32 data at input byte ${clean.length - (clean.length % 8) + (clean.length % 8 > 0 ? clean.length % 8 : 0)}`;
+  if (clean.length % 8 !== 0)
+    return `illegal base32 data at input byte ${clean.length - (clean.length % 8) + (clean.length % 8 > 0 ? clean.length % 8 : 0)}`;
   return Buffer.from(bytes);
 }
 

@@ -20,7 +20,8 @@ export function localZone(): Zone {
   const tz = process.env.TZ;
   if (tz === undefined || tz === '' || tz === 'UTC' || tz === 'Etc/UTC') {
     const sys = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (tz === '' || tz === 'UTC' || !sys || sys === 'UTC' || sys === 'Etc/UTC') return { name: 'Local', fixed: { abbr: 'UTC', offset: 0 } };
+    if (tz === '' || tz === 'UTC' || !sys || sys === 'UTC' || sys === 'Etc/UTC')
+      return { name: 'Local', fixed: { abbr: 'UTC', offset: 0 } };
     return { name: 'Local', fixed: undefined, ...{ iana: sys } } as Zone;
   }
   return { name: 'Local', ...{ iana: tz } } as Zone;
@@ -41,7 +42,17 @@ export function zoneAt(z: Zone, unixSec: bigint): { offset: number; abbr: string
   if (!iana) return { offset: 0, abbr: 'UTC' };
   let dtf = dtfCache.get(iana);
   if (!dtf) {
-    dtf = new Intl.DateTimeFormat('en-US', { timeZone: iana, timeZoneName: 'longOffset', hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    dtf = new Intl.DateTimeFormat('en-US', {
+      timeZone: iana,
+      timeZoneName: 'longOffset',
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
     dtfCache.set(iana, dtf);
   }
   const ms = Number(unixSec) * 1000;
@@ -97,13 +108,19 @@ function readTzif(name: string): TzInfo | null {
         }
         let q = off + 44;
         const transitions: bigint[] = [];
-        for (let i = 0; i < timecnt; i++, q += tsize) transitions.push(tsize === 8 ? b.readBigInt64BE(q) : BigInt(b.readInt32BE(q)));
+        for (let i = 0; i < timecnt; i++, q += tsize)
+          transitions.push(tsize === 8 ? b.readBigInt64BE(q) : BigInt(b.readInt32BE(q)));
         const idx: number[] = [];
         for (let i = 0; i < timecnt; i++) idx.push(b[q++]);
         const raw: { offset: number; isdst: boolean; ai: number }[] = [];
-        for (let i = 0; i < typecnt; i++, q += 6) raw.push({ offset: b.readInt32BE(q), isdst: b[q + 4] === 1, ai: b[q + 5] });
+        for (let i = 0; i < typecnt; i++, q += 6)
+          raw.push({ offset: b.readInt32BE(q), isdst: b[q + 4] === 1, ai: b[q + 5] });
         const chars = b.toString('latin1', q, q + charcnt);
-        const types = raw.map((t) => ({ offset: t.offset, isdst: t.isdst, abbr: chars.slice(t.ai, chars.indexOf('\0', t.ai)) }));
+        const types = raw.map((t) => ({
+          offset: t.offset,
+          isdst: t.isdst,
+          abbr: chars.slice(t.ai, chars.indexOf('\0', t.ai)),
+        }));
         info = { transitions, idx, types };
       }
     }
@@ -186,7 +203,20 @@ function civilFromDays(z: number): [number, number, number] {
   return [m <= 2 ? y + 1 : y, m, d];
 }
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
 export class GoTime extends GoStruct {
@@ -214,7 +244,18 @@ export class GoTime extends GoStruct {
     return new GoTime(this.sec, this.nsec, z);
   }
   /** Civil fields in the time's zone. */
-  civil(): { year: number; month: number; day: number; hour: number; min: number; sec: number; wday: number; yday: number; offset: number; abbr: string } {
+  civil(): {
+    year: number;
+    month: number;
+    day: number;
+    hour: number;
+    min: number;
+    sec: number;
+    wday: number;
+    yday: number;
+    offset: number;
+    abbr: string;
+  } {
     const { offset, abbr } = zoneAt(this.zone, this.sec);
     const local = this.sec + BigInt(offset);
     let days = local / 86400n;
@@ -228,7 +269,18 @@ export class GoTime extends GoStruct {
     const r = Number(rem);
     const wday = (((d + 4) % 7) + 7) % 7;
     const yday = d - daysFromCivil(year, 1, 1) + 1;
-    return { year, month, day, hour: Math.floor(r / 3600), min: Math.floor((r % 3600) / 60), sec: r % 60, wday, yday, offset, abbr };
+    return {
+      year,
+      month,
+      day,
+      hour: Math.floor(r / 3600),
+      min: Math.floor((r % 3600) / 60),
+      sec: r % 60,
+      wday,
+      yday,
+      offset,
+      abbr,
+    };
   }
   format(layout: string): string {
     return formatTime(this, layout);
@@ -353,8 +405,39 @@ export function fromUnix(sec: bigint, zone: Zone = localZone()): GoTime {
 type Chunk = { std: string } | { lit: string };
 
 const STD = [
-  'January', 'Jan', 'Monday', 'Mon', 'MST', '2006', '06', '01', '1', '02', '2', '_2', '__2', '002', '15', '3', '03', '4', '04', '5', '05',
-  'PM', 'pm', '-07:00:00', '-0700', '-07:00', '-07', '-070000', 'Z07:00:00', 'Z0700', 'Z07:00', 'Z07', 'Z070000',
+  'January',
+  'Jan',
+  'Monday',
+  'Mon',
+  'MST',
+  '2006',
+  '06',
+  '01',
+  '1',
+  '02',
+  '2',
+  '_2',
+  '__2',
+  '002',
+  '15',
+  '3',
+  '03',
+  '4',
+  '04',
+  '5',
+  '05',
+  'PM',
+  'pm',
+  '-07:00:00',
+  '-0700',
+  '-07:00',
+  '-07',
+  '-070000',
+  'Z07:00:00',
+  'Z0700',
+  'Z07:00',
+  'Z07',
+  'Z070000',
 ];
 
 /** Splits a layout into std chunks and literals (Go's nextStdChunk). */
@@ -411,16 +494,18 @@ function chunks(layout: string): Chunk[] {
         if (s[1] === 'm') m = 'pm';
         break;
       case '-':
-        for (const z of ['-07:00:00', '-070000', '-07:00', '-0700', '-07']) if (s.startsWith(z)) {
-          m = z;
-          break;
-        }
+        for (const z of ['-07:00:00', '-070000', '-07:00', '-0700', '-07'])
+          if (s.startsWith(z)) {
+            m = z;
+            break;
+          }
         break;
       case 'Z':
-        for (const z of ['Z07:00:00', 'Z070000', 'Z07:00', 'Z0700', 'Z07']) if (s.startsWith(z)) {
-          m = z;
-          break;
-        }
+        for (const z of ['Z07:00:00', 'Z070000', 'Z07:00', 'Z0700', 'Z07'])
+          if (s.startsWith(z)) {
+            m = z;
+            break;
+          }
         break;
       case '.':
       case ',': {
@@ -572,7 +657,9 @@ export function formatTime(t: GoTime, layout: string): string {
 class ParseError extends Error {}
 
 function perr(value: string, layout: string, valueElem: string, layoutElem: string, msg = ''): never {
-  throw new ParseError(`parsing time ${quoteGo(value)} as ${quoteGo(layout)}: cannot parse ${quoteGo(valueElem)} as ${quoteGo(layoutElem)}${msg}`);
+  throw new ParseError(
+    `parsing time ${quoteGo(value)} as ${quoteGo(layout)}: cannot parse ${quoteGo(valueElem)} as ${quoteGo(layoutElem)}${msg}`,
+  );
 }
 
 /** time.ParseInLocation for the common layout elements. */
@@ -717,7 +804,15 @@ export function parseTime(layout: string, value: string, loc: Zone): GoTime {
           }
           const z = std.replace(/^Z/, '-');
           const pat =
-            z === '-07:00:00' ? /^([+-])(\d\d):(\d\d):(\d\d)/ : z === '-070000' ? /^([+-])(\d\d)(\d\d)(\d\d)/ : z === '-07:00' ? /^([+-])(\d\d):(\d\d)/ : z === '-0700' ? /^([+-])(\d\d)(\d\d)/ : /^([+-])(\d\d)/;
+            z === '-07:00:00'
+              ? /^([+-])(\d\d):(\d\d):(\d\d)/
+              : z === '-070000'
+                ? /^([+-])(\d\d)(\d\d)(\d\d)/
+                : z === '-07:00'
+                  ? /^([+-])(\d\d):(\d\d)/
+                  : z === '-0700'
+                    ? /^([+-])(\d\d)(\d\d)/
+                    : /^([+-])(\d\d)/;
           const m = pat.exec(value);
           if (!m) perr(origValue, layout, hold, std);
           zoneOffset = (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0));
@@ -802,11 +897,22 @@ export function durationString(d: bigint): string {
 function fmtFrac(v: bigint, prec: number): string {
   const p = 10n ** BigInt(prec);
   const whole = v / p;
-  let frac = String(v % p).padStart(prec, '0').replace(/0+$/, '');
+  let frac = String(v % p)
+    .padStart(prec, '0')
+    .replace(/0+$/, '');
   return frac ? `${whole}.${frac}` : `${whole}`;
 }
 
-const UNITS: Record<string, bigint> = { ns: 1n, us: 1000n, 'µs': 1000n, 'μs': 1000n, ms: 1_000_000n, s: NS, m: 60n * NS, h: 3600n * NS };
+const UNITS: Record<string, bigint> = {
+  ns: 1n,
+  us: 1000n,
+  µs: 1000n,
+  μs: 1000n,
+  ms: 1_000_000n,
+  s: NS,
+  m: 60n * NS,
+  h: 3600n * NS,
+};
 
 /** time.ParseDuration; throws FuncError with Go's message. */
 export function parseDuration(s: string): bigint {
@@ -824,7 +930,8 @@ export function parseDuration(s: string): bigint {
   if (s === '') throw new FuncError(`time: invalid duration ${quoteGo(orig)}`);
   while (s !== '') {
     const m = /^([0-9]*)(\.([0-9]*))?/.exec(s)!;
-    if (m[0] === '' || m[0] === '.' || (m[1] === '' && (m[3] ?? '') === '')) throw new FuncError(`time: invalid duration ${quoteGo(orig)}`);
+    if (m[0] === '' || m[0] === '.' || (m[1] === '' && (m[3] ?? '') === ''))
+      throw new FuncError(`time: invalid duration ${quoteGo(orig)}`);
     s = s.slice(m[0].length);
     const um = /^[^0-9.]+/.exec(s);
     if (!um) throw new FuncError(`time: missing unit in duration ${quoteGo(orig)}`);

@@ -12,7 +12,8 @@ const L = '[]interface {}';
 
 /** reflect.Kind name of a value, as sprig's error messages print it. */
 export function reflectKind(v: GoValue): string {
-  if (v === undefined || v === null) throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
+  if (v === undefined || v === null)
+    throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
   if (typeof v === 'string') return 'string';
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'number') return 'float64';

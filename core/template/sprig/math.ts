@@ -115,7 +115,12 @@ export function mathFuncs(): FuncMap {
     sub: fn([A, A], I64, (a: GoValue, b: GoValue) => wrap(toInt64(a) - toInt64(b))),
     div: fn([A, A], I64, (a: GoValue, b: GoValue) => goDiv(toInt64(a), toInt64(b))),
     mod: fn([A, A], I64, (a: GoValue, b: GoValue) => goMod(toInt64(a), toInt64(b))),
-    mul: fn([A], I64, (a: GoValue, ...v: GoValue[]) => v.reduce<bigint>((acc, b) => wrap(acc * toInt64(b)), toInt64(a)), { variadic: A }),
+    mul: fn(
+      [A],
+      I64,
+      (a: GoValue, ...v: GoValue[]) => v.reduce<bigint>((acc, b) => wrap(acc * toInt64(b)), toInt64(a)),
+      { variadic: A },
+    ),
     randInt: fn(['int', 'int'], 'int', (min: GoInt, max: GoInt) => {
       const span = max.v - min.v;
       if (span <= 0n) throw new FuncError('invalid argument to Intn');
@@ -126,11 +131,36 @@ export function mathFuncs(): FuncMap {
     subf: fn([A], F, (a: GoValue, ...v: GoValue[]) => decimalOp(a, v, decSub), { variadic: A }),
     divf: fn([A], F, (a: GoValue, ...v: GoValue[]) => decimalOp(a, v, decDiv), { variadic: A }),
     mulf: fn([A], F, (a: GoValue, ...v: GoValue[]) => decimalOp(a, v, decMul), { variadic: A }),
-    biggest: fn([A], I64, (a: GoValue, ...i: GoValue[]) => i.reduce<bigint>((acc, b) => (toInt64(b) > acc ? toInt64(b) : acc), toInt64(a)), { variadic: A }),
-    max: fn([A], I64, (a: GoValue, ...i: GoValue[]) => i.reduce<bigint>((acc, b) => (toInt64(b) > acc ? toInt64(b) : acc), toInt64(a)), { variadic: A }),
-    min: fn([A], I64, (a: GoValue, ...i: GoValue[]) => i.reduce<bigint>((acc, b) => (toInt64(b) < acc ? toInt64(b) : acc), toInt64(a)), { variadic: A }),
-    maxf: fn([A], F, (a: GoValue, ...i: GoValue[]) => i.reduce<number>((acc, b) => goMax(acc, toFloat64(b)), toFloat64(a)), { variadic: A }),
-    minf: fn([A], F, (a: GoValue, ...i: GoValue[]) => i.reduce<number>((acc, b) => goMin(acc, toFloat64(b)), toFloat64(a)), { variadic: A }),
+    biggest: fn(
+      [A],
+      I64,
+      (a: GoValue, ...i: GoValue[]) => i.reduce<bigint>((acc, b) => (toInt64(b) > acc ? toInt64(b) : acc), toInt64(a)),
+      { variadic: A },
+    ),
+    max: fn(
+      [A],
+      I64,
+      (a: GoValue, ...i: GoValue[]) => i.reduce<bigint>((acc, b) => (toInt64(b) > acc ? toInt64(b) : acc), toInt64(a)),
+      { variadic: A },
+    ),
+    min: fn(
+      [A],
+      I64,
+      (a: GoValue, ...i: GoValue[]) => i.reduce<bigint>((acc, b) => (toInt64(b) < acc ? toInt64(b) : acc), toInt64(a)),
+      { variadic: A },
+    ),
+    maxf: fn(
+      [A],
+      F,
+      (a: GoValue, ...i: GoValue[]) => i.reduce<number>((acc, b) => goMax(acc, toFloat64(b)), toFloat64(a)),
+      { variadic: A },
+    ),
+    minf: fn(
+      [A],
+      F,
+      (a: GoValue, ...i: GoValue[]) => i.reduce<number>((acc, b) => goMin(acc, toFloat64(b)), toFloat64(a)),
+      { variadic: A },
+    ),
     ceil: fn([A], F, (a: GoValue) => Math.ceil(toFloat64(a))),
     floor: fn([A], F, (a: GoValue) => Math.floor(toFloat64(a))),
     round: fn([A, 'int'], F, round, { variadic: F }),

@@ -271,7 +271,8 @@ export function compile(expr: string): Compiled {
         out += '?';
         i++;
       }
-      if (expr[i] === '*' || expr[i] === '+' || expr[i] === '?') perr('invalid nested repetition operator', expr.slice(i - 1, i + 1));
+      if (expr[i] === '*' || expr[i] === '+' || expr[i] === '?')
+        perr('invalid nested repetition operator', expr.slice(i - 1, i + 1));
       lastAtomEnd = -2;
       continue;
     }
@@ -339,7 +340,12 @@ export function compile(expr: string): Compiled {
 }
 
 function unicodeClass(name: string, expr: string): string {
-  if (/^(L|Lu|Ll|Lt|Lm|Lo|M|Mn|Mc|Me|N|Nd|Nl|No|P|Pc|Pd|Ps|Pe|Pi|Pf|Po|S|Sm|Sc|Sk|So|Z|Zs|Zl|Zp|C|Cc|Cf|Co|Cs)$/.test(name)) return name;
+  if (
+    /^(L|Lu|Ll|Lt|Lm|Lo|M|Mn|Mc|Me|N|Nd|Nl|No|P|Pc|Pd|Ps|Pe|Pi|Pf|Po|S|Sm|Sc|Sk|So|Z|Zs|Zl|Zp|C|Cc|Cf|Co|Cs)$/.test(
+      name,
+    )
+  )
+    return name;
   if (name === 'Any') return 'Any';
   try {
     new RegExp(`\\p{Script=${name}}`, 'u');
@@ -411,7 +417,10 @@ function findAll(expr: string, s: string, n: number, must: boolean): GoValue[] {
   if (n === 0) return nilSlice('[]string');
   const ms = allMatches(c, s, n);
   if (ms.length === 0) return nilSlice('[]string');
-  return tagArray(ms.map((m) => m[0]), '[]string');
+  return tagArray(
+    ms.map((m) => m[0]),
+    '[]string',
+  );
 }
 
 function find(expr: string, s: string, must: boolean): string {
@@ -529,15 +538,28 @@ export function regexFuncs(): FuncMap {
     }),
     mustRegexMatch: fn([S, S], 'bool', matchString, { errReturn: true }),
     regexFindAll: fn([S, S, 'int'], '[]string', (r: string, s: string, n: GoInt) => findAll(r, s, num(n), false)),
-    mustRegexFindAll: fn([S, S, 'int'], '[]string', (r: string, s: string, n: GoInt) => findAll(r, s, num(n), true), { errReturn: true }),
+    mustRegexFindAll: fn([S, S, 'int'], '[]string', (r: string, s: string, n: GoInt) => findAll(r, s, num(n), true), {
+      errReturn: true,
+    }),
     regexFind: fn([S, S], S, (r: string, s: string) => find(r, s, false)),
     mustRegexFind: fn([S, S], S, (r: string, s: string) => find(r, s, true), { errReturn: true }),
     regexReplaceAll: fn([S, S, S], S, (r: string, s: string, repl: string) => replaceAll(r, s, repl, false, false)),
-    mustRegexReplaceAll: fn([S, S, S], S, (r: string, s: string, repl: string) => replaceAll(r, s, repl, false, true), { errReturn: true }),
-    regexReplaceAllLiteral: fn([S, S, S], S, (r: string, s: string, repl: string) => replaceAll(r, s, repl, true, false)),
-    mustRegexReplaceAllLiteral: fn([S, S, S], S, (r: string, s: string, repl: string) => replaceAll(r, s, repl, true, true), { errReturn: true }),
+    mustRegexReplaceAll: fn([S, S, S], S, (r: string, s: string, repl: string) => replaceAll(r, s, repl, false, true), {
+      errReturn: true,
+    }),
+    regexReplaceAllLiteral: fn([S, S, S], S, (r: string, s: string, repl: string) =>
+      replaceAll(r, s, repl, true, false),
+    ),
+    mustRegexReplaceAllLiteral: fn(
+      [S, S, S],
+      S,
+      (r: string, s: string, repl: string) => replaceAll(r, s, repl, true, true),
+      { errReturn: true },
+    ),
     regexSplit: fn([S, S, 'int'], '[]string', (r: string, s: string, n: GoInt) => split(r, s, num(n), false)),
-    mustRegexSplit: fn([S, S, 'int'], '[]string', (r: string, s: string, n: GoInt) => split(r, s, num(n), true), { errReturn: true }),
+    mustRegexSplit: fn([S, S, 'int'], '[]string', (r: string, s: string, n: GoInt) => split(r, s, num(n), true), {
+      errReturn: true,
+    }),
     regexQuoteMeta: fn([S], S, quoteMeta),
   };
 }

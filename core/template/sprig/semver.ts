@@ -6,9 +6,15 @@ import { marshal } from '../json.ts';
 import type { GoMethod } from '../values.ts';
 import { GoInt, GoStruct } from '../values.ts';
 
-const SEMVER = String.raw`v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?` + String.raw`(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?` + String.raw`(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?`;
+const SEMVER =
+  String.raw`v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?` +
+  String.raw`(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?` +
+  String.raw`(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?`;
 const VERSION_RE = new RegExp('^' + SEMVER + '$');
-const CV = String.raw`v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?` + String.raw`(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?` + String.raw`(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?`;
+const CV =
+  String.raw`v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?` +
+  String.raw`(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?` +
+  String.raw`(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?`;
 const OPS = String.raw`=||!=|>|<|>=|=>|<=|=<|~|~>|\^`;
 const S = String.raw`[\t\n\f\r ]`;
 const CONSTRAINT_RE = new RegExp(`^${S}*(${OPS})${S}*(${CV})${S}*$`);
@@ -53,7 +59,15 @@ export class Version extends GoStruct {
     return marshal(this.toString());
   }
   deepEqual(o: GoStruct): boolean {
-    return o instanceof Version && o.major === this.major && o.minor === this.minor && o.patch === this.patch && o.pre === this.pre && o.metadata === this.metadata && o.original === this.original;
+    return (
+      o instanceof Version &&
+      o.major === this.major &&
+      o.minor === this.minor &&
+      o.patch === this.patch &&
+      o.pre === this.pre &&
+      o.metadata === this.metadata &&
+      o.original === this.original
+    );
   }
   compare(o: Version): number {
     for (const [a, b] of [
@@ -96,7 +110,14 @@ export class Version extends GoStruct {
       case 'String':
         return { params: [], ret: 'string', call: () => this.toString() };
       case 'IncPatch':
-        return { params: [], ret: 'semver.Version', call: () => (this.pre ? this.derive(this.major, this.minor, this.patch, '', '') : this.derive(this.major, this.minor, this.patch + 1n, '', '')) };
+        return {
+          params: [],
+          ret: 'semver.Version',
+          call: () =>
+            this.pre
+              ? this.derive(this.major, this.minor, this.patch, '', '')
+              : this.derive(this.major, this.minor, this.patch + 1n, '', ''),
+        };
       case 'IncMinor':
         return { params: [], ret: 'semver.Version', call: () => this.derive(this.major, this.minor + 1n, 0n, '', '') };
       case 'IncMajor':
@@ -161,14 +182,24 @@ function validateMetadata(m: string): void {
 
 function segment(s: string): bigint {
   const v = parseU(s);
-  if (v === undefined) throw new FuncError(`Error parsing version segment: strconv.ParseUint: parsing ${JSON.stringify(s)}: value out of range`);
+  if (v === undefined)
+    throw new FuncError(
+      `Error parsing version segment: strconv.ParseUint: parsing ${JSON.stringify(s)}: value out of range`,
+    );
   return v;
 }
 
 export function newVersion(v: string): Version {
   const m = VERSION_RE.exec(v);
   if (!m) throw new FuncError('Invalid Semantic Version');
-  const sv = new Version(segment(m[1]), m[2] ? segment(m[2].slice(1)) : 0n, m[3] ? segment(m[3].slice(1)) : 0n, m[5] ?? '', m[8] ?? '', v);
+  const sv = new Version(
+    segment(m[1]),
+    m[2] ? segment(m[2].slice(1)) : 0n,
+    m[3] ? segment(m[3].slice(1)) : 0n,
+    m[5] ?? '',
+    m[8] ?? '',
+    v,
+  );
   if (sv.pre) validatePrerelease(sv.pre);
   if (sv.metadata) validateMetadata(sv.metadata);
   return sv;
@@ -217,7 +248,14 @@ function parseConstraint(c: string): Constraint {
     }
     return { con, orig: m[2], origfunc: m[1], minorDirty, patchDirty, dirty };
   }
-  return { con: new Version(0n, 0n, 0n, '', '', '0.0.0'), orig: c, origfunc: '', minorDirty: false, patchDirty: false, dirty: true };
+  return {
+    con: new Version(0n, 0n, 0n, '', '', '0.0.0'),
+    orig: c,
+    origfunc: '',
+    minorDirty: false,
+    patchDirty: false,
+    dirty: true,
+  };
 }
 
 function check(v: Version, c: Constraint): boolean {
@@ -311,10 +349,15 @@ export function newConstraint(c: string): Constraint[][] {
 export function semverFuncs(): FuncMap {
   return {
     semver: fn(['string'], '*semver.Version', newVersion, { errReturn: true }),
-    semverCompare: fn(['string', 'string'], 'bool', (constraint: string, version: string) => {
-      const cs = newConstraint(constraint);
-      const v = newVersion(version);
-      return cs.some((and) => and.every((c) => check(v, c)));
-    }, { errReturn: true }),
+    semverCompare: fn(
+      ['string', 'string'],
+      'bool',
+      (constraint: string, version: string) => {
+        const cs = newConstraint(constraint);
+        const v = newVersion(version);
+        return cs.some((and) => and.every((c) => check(v, c)));
+      },
+      { errReturn: true },
+    ),
   };
 }

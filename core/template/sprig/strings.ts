@@ -509,7 +509,9 @@ export function stringFuncs(): FuncMap {
     repeat: fn([I, S], S, (c: GoInt, s: string) => goRepeat(n(c), s)),
     trimall: fn([S, S], S, (a: string, b: string) => U.trimCutset(b, a)),
     trimAll: fn([S, S], S, (a: string, b: string) => U.trimCutset(b, a)),
-    trimSuffix: fn([S, S], S, (a: string, b: string) => (a !== '' && b.endsWith(a) ? b.slice(0, b.length - a.length) : b)),
+    trimSuffix: fn([S, S], S, (a: string, b: string) =>
+      a !== '' && b.endsWith(a) ? b.slice(0, b.length - a.length) : b,
+    ),
     trimPrefix: fn([S, S], S, (a: string, b: string) => (a !== '' && b.startsWith(a) ? b.slice(a.length) : b)),
     nospace: fn([S], S, deleteWhiteSpace),
     initials: fn([S], S, initials),

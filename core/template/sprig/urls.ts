@@ -12,7 +12,7 @@ function shouldEscape(c: number, mode: Mode): boolean {
   if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39)) return false;
   const ch = String.fromCharCode(c);
   if (mode === 'host' || mode === 'zone') {
-    if ("!$&'()*+,;=:[]<>\"".includes(ch)) return false;
+    if ('!$&\'()*+,;=:[]<>"'.includes(ch)) return false;
   }
   if ('-_.~'.includes(ch)) return false;
   if ('$&+,/:;=?@'.includes(ch)) {
@@ -52,7 +52,7 @@ function ishex(c: string): boolean {
 
 function unescape(s: string, mode: Mode): string {
   let n = 0;
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     if (s[i] === '%') {
       n++;
       if (i + 2 >= s.length || !ishex(s[i + 1]) || !ishex(s[i + 2])) {
@@ -70,7 +70,7 @@ function unescape(s: string, mode: Mode): string {
   }
   if (n === 0) return s;
   const bytes: number[] = [];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     if (s[i] === '%') {
       bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
       i += 3;
@@ -121,7 +121,13 @@ function parseAuthority(authority: string): [URL_['user'], string] {
   if (!/^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$/.test(userinfo)) throw new URLError('net/url: invalid userinfo');
   const ci = userinfo.indexOf(':');
   if (ci < 0) return [{ username: unescape(userinfo, 'userPassword') }, host];
-  return [{ username: unescape(userinfo.slice(0, ci), 'userPassword'), password: unescape(userinfo.slice(ci + 1), 'userPassword') }, host];
+  return [
+    {
+      username: unescape(userinfo.slice(0, ci), 'userPassword'),
+      password: unescape(userinfo.slice(ci + 1), 'userPassword'),
+    },
+    host,
+  ];
 }
 
 function parseHost(host: string): string {
@@ -129,7 +135,8 @@ function parseHost(host: string): string {
     const i = host.lastIndexOf(']');
     if (i < 0) throw new URLError("missing ']' in host");
     const colonPort = host.slice(i + 1);
-    if (colonPort !== '' && !/^:[0-9]*$/.test(colonPort)) throw new URLError(`invalid port ${JSON.stringify(colonPort)} after host`);
+    if (colonPort !== '' && !/^:[0-9]*$/.test(colonPort))
+      throw new URLError(`invalid port ${JSON.stringify(colonPort)} after host`);
     return unescape(host, 'host');
   }
   const i = host.lastIndexOf(':');
@@ -148,8 +155,18 @@ export function parseURL(raw: string): URL_ {
 }
 
 function parse(rawURL: string, full: string): URL_ {
-  if (/[\x00-\x1f\x7f]/.test(rawURL)) throw new URLError(`parse ${JSON.stringify(full)}: net/url: invalid control character in URL`);
-  const url: URL_ = { scheme: '', opaque: '', host: '', path: '', rawPath: '', rawQuery: '', fragment: '', forceQuery: false };
+  if (/[\x00-\x1f\x7f]/.test(rawURL))
+    throw new URLError(`parse ${JSON.stringify(full)}: net/url: invalid control character in URL`);
+  const url: URL_ = {
+    scheme: '',
+    opaque: '',
+    host: '',
+    path: '',
+    rawPath: '',
+    rawQuery: '',
+    fragment: '',
+    forceQuery: false,
+  };
   if (rawURL === '') return url;
   let rest: string;
   try {
@@ -174,7 +191,8 @@ function parse(rawURL: string, full: string): URL_ {
       return url;
     }
     const seg = rest.split('/')[0];
-    if (seg.includes(':')) throw new URLError(`parse ${JSON.stringify(full)}: first path segment in URL cannot contain colon`);
+    if (seg.includes(':'))
+      throw new URLError(`parse ${JSON.stringify(full)}: first path segment in URL cannot contain colon`);
   }
   if ((url.scheme !== '' || !rest.startsWith('///')) && rest.startsWith('//')) {
     let authority = rest.slice(2);

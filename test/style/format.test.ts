@@ -1,0 +1,20 @@
+// The repository's code is formatted by Prettier (.prettierrc.json): `npm run format` rewrites it,
+// this test fails naming every file that differs.
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+describe('code style', () => {
+  it('every file Prettier covers is formatted (npm run format fixes it)', () => {
+    const run = spawnSync(join(root, 'node_modules/.bin/prettier'), ['--list-different', '.'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(run.error, String(run.error)).to.equal(undefined);
+    expect(run.stdout.trim(), 'files not formatted by Prettier').to.equal('');
+    expect(run.status, run.stderr).to.equal(0);
+  });
+});
