@@ -1,4 +1,5 @@
-// The YAML documents of the seed specifications (../shared/seeds), as tests apply them.
+// The YAML documents of the seed specifications, as tests apply them. The seed texts themselves are kept
+// in the repository (test/fixtures/seeds/source, copied verbatim), so a clone alone runs every test.
 // Seeds 001 and 002 kept their indentation, so their YAML blocks are cut out of the text mechanically;
 // seeds 000 and 003 lost it, so test/fixtures/seeds holds them re-indented by hand, and
 // `fixtureMatchesSeed` proves each fixture says exactly what the seed says, whitespace aside.
@@ -8,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const SEEDS_DIR = resolve(repo, '../shared/seeds');
 export const FIXTURES_DIR = join(repo, 'test/fixtures/seeds');
+export const SEEDS_DIR = join(FIXTURES_DIR, 'source');
 
 export interface SeedDocument {
   /** Where it came from, for test names: `002#7 (line 222)`. */

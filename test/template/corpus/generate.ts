@@ -4,7 +4,7 @@
 //
 // Sources: Go's own text/template tests (exec_test.go, multi_test.go, parse/parse_test.go) read from
 // $(go env GOROOT), sprig v3.3.0's *_test.go tables read from the Go module cache, every template of
-// /work/shared/seeds and /work/shared/spec, and generated families (fmt verbs, sprig functions over
+// the seed texts in test/fixtures/seeds/source (and folders named in CORPUS_SOURCES), and generated families (fmt verbs, sprig functions over
 // typed inputs, errors). Only templates and data are written: the Go oracle computes the expected
 // output at test time.
 import { execFileSync } from 'node:child_process';
@@ -12,6 +12,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unquote } from '../../../core/template/strconv.ts';
+import { SEEDS_DIR } from '../../harness/seeds.ts';
 
 const OUT = dirname(fileURLToPath(import.meta.url));
 const ORACLE_DIR = join(OUT, '..', '..', 'oracles', 'gotemplate');
@@ -299,7 +300,9 @@ function sprigTestCases(): CorpusCase[] {
 
 function seedCases(): CorpusCase[] {
   const files: string[] = [];
-  for (const dir of ['/work/shared/seeds', '/work/shared/spec']) {
+  // The seed texts kept in the repository, plus any folders named in CORPUS_SOURCES (colon-separated).
+  const extra = (process.env.CORPUS_SOURCES ?? '').split(':').filter(Boolean);
+  for (const dir of [SEEDS_DIR, ...extra]) {
     if (!existsSync(dir)) continue;
     for (const f of readdirSync(dir).sort()) files.push(join(dir, f));
   }
