@@ -26,6 +26,9 @@ import {
   planProbe,
   livenessOutcome,
   authOutcome,
+  isOciClass,
+  registryTokenProbe,
+  registryTokenOutcome,
   ProbeBuildError,
   type SecretLookup,
 } from './decide.ts';
@@ -218,7 +221,10 @@ export class ConnectorReconciler {
       auth = await this.probe('auth', async () => {
         try {
           const plan = planProbe(ap.probe!, c, cls, { what, templated: true, secret, ...common });
-          return authOutcome(await runProbe(plan.request), plan.cel, what);
+          const res = await runProbe(plan.request);
+          const tokenRequest = isOciClass(cls) ? registryTokenProbe(res, plan.request) : undefined;
+          if (tokenRequest) return registryTokenOutcome(await runProbe(tokenRequest));
+          return authOutcome(res, plan.cel, what);
         } catch (err) {
           if (err instanceof ProbeError) return F(COND.auth, 'ConnectionFailed', err.message);
           if (err instanceof ProbeBuildError) return F(COND.auth, err.reason, err.message);

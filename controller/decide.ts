@@ -14,6 +14,7 @@ import { httpProbeURL, apiProbeURL, type ProbeRequest, type ProbeResponse } from
 import { evalResponseCel, CelError } from './cel.ts';
 import { templateData, type SecretView } from './templatedata.ts';
 import { resolveEndpoint, AddressError } from './addresses.ts';
+import { parseChallenge } from '../proxy/oci/route.ts';
 
 export const COND = {
   class: 'ConnectorClassReady',
@@ -212,13 +213,16 @@ export function planProbe(
   if (probe.http) {
     const h = probe.http;
     const path = render('path', h.path ?? '/');
+    // The host is a template too: a tool whose API lives on another host (api.github.com for github.com)
+    // names it from the Connector, e.g. from an address extension. Empty means the Connector's host.
+    const host = h.host ? render('host', h.host).trim() : undefined;
     const headers = headerList(h.httpHeaders).map((x) => ({
       name: x.name,
       value: render(`httpHeaders[${x.name}]`, x.value).trim(),
     }));
     let url: string;
     try {
-      url = httpProbeURL(c.spec.address, { path, host: h.host, scheme: h.scheme });
+      url = httpProbeURL(c.spec.address, { path, host, scheme: h.scheme });
       new URL(url);
     } catch {
       throw new ProbeBuildError(
@@ -306,6 +310,51 @@ export function authOutcome(res: ProbeResponse, cel: string | undefined, what: s
   const s = res.statusCode;
   if (s >= 200 && s < 300) return T(COND.auth);
   return F(COND.auth, 'AuthenticationFailed', `Authentication failed: status code ${s}`);
+}
+
+/** A class whose tools speak the OCI distribution API: `oci`, or labelled connectors.cpaas.io/oci (as the proxy decides). */
+export function isOciClass(cls: ConnectorClass): boolean {
+  return cls.metadata?.name === 'oci' || cls.metadata?.labels?.['connectors.cpaas.io/oci'] === 'true';
+}
+
+/**
+ * Registry token auth, for auth probes of OCI classes: when the registry answers the probe with 401 and a
+ * `WWW-Authenticate: Bearer realm=...,service=...` challenge, the token request `docker login` makes — GET
+ * <realm>?service=<service> with the probe's Authorization (the Secret's Basic credentials, or none) — so
+ * that the token service judges the credentials. Undefined when the response is not such a challenge.
+ */
+export function registryTokenProbe(res: ProbeResponse, probe: ProbeRequest): ProbeRequest | undefined {
+  if (res.statusCode !== 401) return undefined;
+  const challenge = parseChallenge(res.headers['Www-Authenticate']);
+  if (challenge?.scheme !== 'bearer' || !challenge.realm) return undefined;
+  let url: URL;
+  try {
+    url = new URL(challenge.realm, res.url);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
+  if (challenge.service) url.searchParams.set('service', challenge.service);
+  const auth = probe.headers.filter((h) => h.name.toLowerCase() === 'authorization' && h.value !== '');
+  return {
+    method: 'GET',
+    url: url.toString(),
+    headers: auth,
+    timeoutMs: probe.timeoutMs,
+    extraCAs: probe.extraCAs,
+  };
+}
+
+/** The registry token service's answer: a token means the credentials are valid; any other answer that they are not. */
+export function registryTokenOutcome(res: ProbeResponse): CondInput {
+  const body = res.body as { token?: unknown; access_token?: unknown } | undefined;
+  const token = body?.token ?? body?.access_token;
+  if (res.statusCode >= 200 && res.statusCode < 300 && typeof token === 'string' && token !== '') return T(COND.auth);
+  return F(
+    COND.auth,
+    'AuthenticationFailed',
+    `Authentication failed: the registry's token service answered status code ${res.statusCode}${res.statusCode < 300 ? ' without a token' : ''}`,
+  );
 }
 
 export { U as unknown };

@@ -55,7 +55,11 @@ export const HTTPProbe = Type.Object({
   path: Str(
     'Path of the request, a Go template over .Connector and .Secret for auth probes. The path prefix of the Connector address is not added.',
   ),
-  host: Opt(Str('Host to probe; defaults to the host of the Connector address.')),
+  host: Opt(
+    Str(
+      'Host (and port) to probe, a Go template over .Connector and .Secret for auth probes; defaults to the host of the Connector address when empty.',
+    ),
+  ),
   scheme: Opt(
     Enum(['http', 'https'] as const, {
       description: "Scheme; defaults to the Connector's when host is empty or the Connector host, else http.",

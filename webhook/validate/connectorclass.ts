@@ -82,6 +82,7 @@ export async function validateConnectorClass(
     const values = checkHeaders(`${field}.httpHeaders`, http.httpHeaders, errors);
     if (templated) {
       checkTemplate(`${field}.path`, http.path, errors);
+      checkTemplate(`${field}.host`, http.host, errors);
       for (const [f, v] of values) checkTemplate(f, v, errors);
     }
   };
