@@ -118,7 +118,10 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
     probeTimeRefreshMs: opts.probeTimeRefreshMs ?? 30 * 60_000,
     probeTimeoutMs: opts.probeTimeoutMs ?? 10_000,
     failedProbePeriodMs: opts.failedProbePeriodMs ?? Math.min(probePeriodMs, 60_000),
-    flag: (name: FeatureFlag) => (flagData ? flagsFromData(flagData)[name] === 'true' : false),
+    // Read from the informer's cache, not from its events: a ConfigMap that existed before the controller
+    // started was listed (and its add event emitted) before the handlers below were attached.
+    flag: (name: FeatureFlag) =>
+      flagsFromData(flagsInformer.get(FEATURE_FLAGS_CONFIGMAP, systemNamespace)?.data)[name] === 'true',
   };
   const connectorReconciler = new ConnectorReconciler(ctx);
 
