@@ -15,6 +15,7 @@ import { readFile, rm, writeFile, chmod } from 'node:fs/promises';
  * - skopeo: a real OCI client to push and pull images.
  * - nginx-light: a plain reverse proxy used as a benchmark baseline.
  * - curl: a plain HTTP client for tests and diagnostics.
+ * - gh: the GitHub CLI, the real client of the github class's githubconfig configuration.
  */
 export const TEST_SYSTEM_PACKAGES: readonly string[] = [
   'git',
@@ -24,6 +25,7 @@ export const TEST_SYSTEM_PACKAGES: readonly string[] = [
   'skopeo',
   'nginx-light',
   'curl',
+  'gh',
 ];
 
 /** Packages among `names` that dpkg does not report as installed. */
