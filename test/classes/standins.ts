@@ -73,8 +73,8 @@ export async function startStandIn(o: StandInOptions): Promise<StandIn> {
       return;
     }
     const target = new URL(req.url ?? '/', o.relay);
-    const headers = { ...req.headers, host: target.host };
-    const upstream = httpRequest(target, { method: req.method, headers }, (up) => {
+    // The Host header stays the stand-in's: servers build absolute URLs (upload Locations) from it.
+    const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
     });
