@@ -206,7 +206,7 @@ spec:
     expect(seen.headers['proxy-authorization']).to.equal(undefined);
   });
 
-  it('harbor: the webhook rewrites a labelled Pod's image to the harbor Connector's proxy, and the rewritten image pulls', async () => {
+  it("harbor: the webhook rewrites a labelled Pod's image to the harbor Connector's proxy, and the rewritten image pulls", async () => {
     const scope = [{ key: TEST_LABEL, operator: 'In' as const, values: [id] }];
     webhook = await startWebhook(env.c.kubeConfig, {
       host: '127.0.0.1',
