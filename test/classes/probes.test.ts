@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import { freePort } from '../peers/process.ts';
 import { startRegistry, type Registry } from '../peers/registry.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import { restFor, waitClassCondition } from '../controller/helpers.ts';
 import { classEnv, leaksOf, type ClassEnv } from './fixture.ts';
 import { credentialOf, json, startStandIn, testCA, type StandIn } from './standins.ts';
 
@@ -112,6 +113,18 @@ describe('classes: liveness and auth probes against real servers and stand-ins',
     await env?.stop();
     for (const s of [github, githubApi, gitlab, harbor, sonar]) await s?.stop();
     for (const r of Object.values(registries ?? {})) await r.stop();
+  });
+
+  it('the five classes are Ready: proxy reachable, every Rego policy compiled by the real opa', async () => {
+    const rest = await restFor(env.c);
+    try {
+      for (const cls of ['github', 'gitlab', 'harbor', 'sonarqube', 'oci']) {
+        const ready = await waitClassCondition(rest, cls, 'Ready', { status: 'True' }, 60_000);
+        expect(ready.status?.conditions?.find((c) => c.type === 'PoliciesReady')?.status, cls).to.equal('True');
+      }
+    } finally {
+      await rest.close();
+    }
   });
 
   const CASES: ClassCase[] = [
