@@ -25,6 +25,10 @@ export interface PeerRecipe {
 export const KUBERNETES_VERSION = '1.36.3';
 export const ETCD_VERSION = '3.6.16';
 export const OPA_VERSION = '1.22.2';
+/** Helm renders and installs the chart in deploy/helm/connectors (npm run gen:manifests, test/install). */
+export const HELM_VERSION = '4.3.2';
+/** crane (go-containerregistry) pushes the image `npm run image` builds; the OCI tests use it as a client. */
+export const CRANE_VERSION = '0.20.6';
 
 function kubernetesWrapper(): PeerRecipe {
   const staging = [
@@ -133,6 +137,18 @@ export const PEERS: Record<string, () => PeerRecipe> = {
   'kube-controller-manager': kubeControllerManager,
   etcd: () => simpleTool('etcd', 'go.etcd.io/etcd/server/v3', ETCD_VERSION, 'go.etcd.io/etcd/server/v3'),
   opa: () => simpleTool('opa', 'github.com/open-policy-agent/opa', OPA_VERSION, 'github.com/open-policy-agent/opa'),
+  helm: () => ({
+    ...simpleTool('helm', 'helm.sh/helm/v4', HELM_VERSION, 'helm.sh/helm/v4/cmd/helm'),
+    // `helm version` reports the pinned version, not v4.0-dev.
+    ldflags: `-s -w -X helm.sh/helm/v4/internal/version.version=v${HELM_VERSION}`,
+  }),
+  crane: () =>
+    simpleTool(
+      'crane',
+      'github.com/google/go-containerregistry',
+      CRANE_VERSION,
+      'github.com/google/go-containerregistry/cmd/crane',
+    ),
 };
 
 /** Which recipe builds a given binary. */
@@ -142,6 +158,8 @@ const BINARY_TO_PEER: Record<string, string> = {
   'kube-controller-manager': 'kube-controller-manager',
   etcd: 'etcd',
   opa: 'opa',
+  helm: 'helm',
+  crane: 'crane',
 };
 
 export function cacheRoot(): string {
@@ -159,6 +177,17 @@ export function registerPeer(name: string, recipe: () => PeerRecipe): void {
 
 export type ProgressFn = (line: string) => void;
 
+/**
+ * CONNECTORS_PEERS_DIR names a directory of binaries built beforehand at the pinned versions: the container
+ * image has one (`opa`, which the controller and the webhook run to compile Rego), and no Go toolchain.
+ */
+function prebuiltBinary(binary: string): string | undefined {
+  const dir = process.env.CONNECTORS_PEERS_DIR;
+  if (!dir) return undefined;
+  const path = join(resolve(dir), binary);
+  return existsSync(path) ? path : undefined;
+}
+
 const defaultProgress: ProgressFn = (line) => process.stderr.write(line + '\n');
 
 /**
@@ -168,6 +197,8 @@ const defaultProgress: ProgressFn = (line) => process.stderr.write(line + '\n');
 export async function ensureBinary(binary: string, progress: ProgressFn = defaultProgress): Promise<string> {
   const peerName = BINARY_TO_PEER[binary];
   if (!peerName) throw new Error(`unknown peer binary ${JSON.stringify(binary)}`);
+  const prebuilt = prebuiltBinary(binary);
+  if (prebuilt) return prebuilt;
   const recipe = PEERS[peerName]();
   const dir = join(cacheRoot(), 'peers', `${peerName}-${recipe.version}`);
   const target = join(dir, 'bin', binary);
