@@ -20,6 +20,7 @@ const NOT_SHIPPED = [
   /^image\//,
   /^deploy\/helm\//,
   /^deploy\/manifests\//,
+  /^deploy\/generate\.ts$/,
   /^\.[^/]+/,
   /^node_modules\//,
   /(^|\/)tsconfig\.json$/,

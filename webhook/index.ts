@@ -11,6 +11,7 @@ import { watchFeatureFlags, type FeatureFlags } from '../core/kube/featureflags.
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
 import { CertManager, type ServingMaterial } from './certs.ts';
+import { FileCertificates } from './certfiles.ts';
 import { handlers } from './handlers.ts';
 import { clusterLookups } from './lookups.ts';
 import {
@@ -36,6 +37,9 @@ export interface WebhookOptions {
    * clientConfig and the caBundle kept current (the deploy/webhook manifests, filled in). */
   service?: { name: string; namespace: string; port?: number };
   stateDir?: string;
+  /** Serve this certificate (PEM files, reloaded when they change) instead of making one. The caBundle is then
+   * someone else's to publish (the Helm chart, cert-manager's CA injector); with `service`, nothing is applied. */
+  certFiles?: { certFile: string; keyFile: string; pollMs?: number };
   systemNamespace?: string;
   healthPort?: number;
   certValiditySeconds?: number;
@@ -52,8 +56,8 @@ export interface RunningWebhook {
   url: string;
   port: number;
   flags: FeatureFlags;
-  certificates: CertManager;
-  /** The PEM bundle currently published as caBundle. */
+  certificates: CertManager | FileCertificates;
+  /** The PEM bundle currently published as caBundle ('' when the certificate comes from files). */
   caBundle(): string;
   stop(): Promise<void>;
 }
@@ -62,6 +66,8 @@ const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T | undefined> =>
   Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
 
 export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): Promise<RunningWebhook> {
+  if (opts.register && opts.certFiles)
+    throw new Error('register makes its own certificate: certFiles cannot be used with it');
   const log = opts.log ?? createLogger('webhook');
   const host = opts.host ?? '127.0.0.1';
   const systemNamespace = opts.systemNamespace ?? defaultSystemNamespace();
@@ -94,7 +100,7 @@ export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): P
     );
   };
   let server: Awaited<ReturnType<typeof startAdmissionServer>> | undefined;
-  const certificates = new CertManager({
+  const ownCertificates = new CertManager({
     dnsNames,
     ipAddresses,
     validitySeconds: opts.certValiditySeconds,
@@ -109,6 +115,9 @@ export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): P
     },
     swap: (m) => server?.setCertificate(m.certPem, m.keyPem),
   });
+  const certificates = opts.certFiles
+    ? new FileCertificates({ ...opts.certFiles, log, swap: (m) => server?.setCertificate(m.certPem, m.keyPem) })
+    : ownCertificates;
   let health: HealthServer | undefined;
   try {
     const material = await certificates.start();
@@ -128,9 +137,9 @@ export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): P
     port = server.port;
     const url = `https://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}`;
     if (opts.register) target = { url };
-    else if (opts.service) target = { service: opts.service };
+    else if (opts.service && !opts.certFiles) target = { service: opts.service };
     if (target) {
-      await publish(material);
+      await publish(material as ServingMaterial);
       if (opts.register) cleanups.push(() => unregisterConfigurations(kc, configName));
     }
     if (opts.healthPort !== undefined) {
@@ -145,7 +154,7 @@ export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): P
       port,
       flags,
       certificates,
-      caBundle: () => certificates.current().caBundle,
+      caBundle: () => (certificates instanceof CertManager ? certificates.current().caBundle : ''),
       stop: () =>
         (stopped ??= (async () => {
           // Unregister first, so nothing is sent to a server that is going away.

@@ -9,7 +9,8 @@ export const command: Command = {
   details: `The serving certificate is made and rotated by the webhook itself (30 days, renewed at 2/3).
 With --register, it installs MutatingWebhookConfiguration and ValidatingWebhookConfiguration
 "connectors-webhook" pointing at https://127.0.0.1:PORT (local mode) and removes them on exit.
-With --service NAME, it keeps the caBundle of the deployed configurations (deploy/webhook) current.
+With --service NAME, it keeps the caBundle of the deployed configurations (deploy/webhook) current,
+unless --tls-cert-file/--tls-key-file give the certificate (then the chart or cert-manager sets caBundle).
 --print-manifests prints the deploy/webhook manifests and exits. See docs/webhook.md.`,
   options: {
     kubeconfig: {
@@ -34,6 +35,13 @@ With --service NAME, it keeps the caBundle of the deployed configurations (deplo
       valueName: 'DIR',
       description: 'Keep the serving certificate here across restarts.',
     },
+    'tls-cert-file': {
+      type: 'string',
+      valueName: 'PATH',
+      description:
+        'Serve this PEM certificate (e.g. a mounted Secret from the Helm chart or cert-manager), reloaded when it changes; with --tls-key-file. The caBundle is then not published by the webhook.',
+    },
+    'tls-key-file': { type: 'string', valueName: 'PATH', description: 'PEM private key of --tls-cert-file.' },
     'health-port': {
       type: 'string',
       valueName: 'N',
@@ -59,6 +67,10 @@ With --service NAME, it keeps the caBundle of the deployed configurations (deplo
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new Error(`--port ${values.port}: not a port number`);
     const healthPort = values['health-port'] === undefined ? undefined : Number(values['health-port']);
+    const certFile = values['tls-cert-file'] as string | undefined;
+    const keyFile = values['tls-key-file'] as string | undefined;
+    if (Boolean(certFile) !== Boolean(keyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
+    if (certFile && values.register) throw new Error('--register makes its own certificate: drop --tls-cert-file');
     const { startWebhook } = await import('../../webhook/index.ts');
     const kc = loadKubeConfig(values.kubeconfig as string | undefined);
     const wh = await startWebhook(kc, {
@@ -67,6 +79,7 @@ With --service NAME, it keeps the caBundle of the deployed configurations (deplo
       register: Boolean(values.register),
       service: values.service ? { name: values.service as string, namespace: ns } : undefined,
       stateDir: values['state-dir'] as string | undefined,
+      certFiles: certFile && keyFile ? { certFile, keyFile } : undefined,
       healthPort,
       systemNamespace: ns,
     });
