@@ -8,6 +8,14 @@ const TEST_PEERS: Array<{ name: string; ensure: (progress: ProgressFn) => Promis
     ensure: async (progress) => (await import('../peers/csi-sanity.ts')).csiSanityBinary(progress),
   },
   { name: 'crane', ensure: async (progress) => (await import('../oci/crane.ts')).craneBinary(progress) },
+  {
+    name: 'helm',
+    ensure: async (progress) => (await import('../../core/peers/index.ts')).ensureBinary('helm', progress),
+  },
+  {
+    name: 'kubeconform',
+    ensure: async (progress) => (await import('../install/kubeconform.ts')).kubeconformBinary(progress),
+  },
 ];
 
 export async function prepareTestPeers(progress: ProgressFn): Promise<void> {
