@@ -115,11 +115,15 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuiltImage> {
 }
 
 /** Pushes an OCI layout with the pinned crane; `insecure` allows a plain-HTTP registry. */
-export async function pushImage(layoutDir: string, ref: string, opts: { insecure?: boolean } = {}): Promise<string> {
+export async function pushImage(
+  layoutDir: string,
+  ref: string,
+  opts: { insecure?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<string> {
   const crane = await ensureBinary('crane');
   const args = ['push', layoutDir, ref, ...(opts.insecure ? ['--insecure'] : [])];
   return new Promise((resolvePush, reject) => {
-    const child = spawn(crane, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(crane, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c));
