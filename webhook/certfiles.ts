@@ -22,6 +22,8 @@ export class FileCertificates {
   private readonly opts: CertFilesOptions;
   private material?: { certPem: string; keyPem: string };
   private timer?: NodeJS.Timeout;
+  /** The last problem logged, so a file that stays broken is reported once, not at every poll. */
+  private lastProblem = '';
   /** How many times changed files were loaded after the first. */
   rotations = 0;
 
@@ -67,9 +69,7 @@ export class FileCertificates {
     try {
       next = await this.read();
     } catch (err) {
-      this.opts.log?.warn('certificate files unreadable; serving the previous certificate', {
-        error: (err as Error).message,
-      });
+      this.problem('certificate files unreadable; serving the previous certificate', err as Error);
       return false;
     }
     if (next.certPem === this.material?.certPem && next.keyPem === this.material?.keyPem) return false;
@@ -77,15 +77,20 @@ export class FileCertificates {
       this.opts.swap?.(next);
     } catch (err) {
       // setSecureContext rejects a key that does not match the certificate (a pair caught mid-update).
-      this.opts.log?.warn('new certificate files rejected; serving the previous certificate', {
-        error: (err as Error).message,
-      });
+      this.problem('new certificate files rejected; serving the previous certificate', err as Error);
       return false;
     }
+    this.lastProblem = '';
     this.material = next;
     this.rotations++;
     this.opts.log?.info('serving certificate reloaded from files', { certFile: this.opts.certFile });
     return true;
+  }
+
+  private problem(msg: string, err: Error): void {
+    if (err.message === this.lastProblem) return;
+    this.lastProblem = err.message;
+    this.opts.log?.warn(msg, { error: err.message });
   }
 
   stop(): void {
