@@ -14,6 +14,8 @@ export const LABELS = {
   proxyInject: 'connectors.cpaas.io/proxy-inject',
   caCert: 'connectors.cpaas.io/ca-cert',
   connectorClass: 'connectors.alauda.io/connectorclass',
+  /** On a ConnectorClass: its Connectors serve the OCI distribution API (pulls, pushes, Pod images). */
+  ociClass: 'connectors.cpaas.io/oci',
   managedBy: 'app.kubernetes.io/managed-by',
 } as const;
 
@@ -22,6 +24,7 @@ export const SECRET_TYPES = {
   basicAuth: 'kubernetes.io/basic-auth',
   sshAuth: 'kubernetes.io/ssh-auth',
   bearerToken: 'connectors.cpaas.io/bearer-token',
+  distributionRegistryToken: 'cpaas.io/distribution-registry-token',
   opaque: 'Opaque',
 } as const;
 
