@@ -25,7 +25,6 @@ import { startSecretStore, secretKey } from './secrets.ts';
 import { closeProbeAgents } from './probe.ts';
 import { MANAGED_BY, type Ctx, type ServiceObject, type ConfigMapMeta } from './context.ts';
 
-export { parseDuration } from './duration.ts';
 
 export interface StartControllerOptions {
   systemNamespace?: string;

@@ -10,7 +10,7 @@
 //
 // Several connectors need the feature flag enable-multi-connector; that check is the driver's (it reads the
 // flag), this module only parses.
-import { parseGoDuration } from './duration.ts';
+import { parseGoDurationMs } from '../core/connector/index.ts';
 import { invalidArgument } from './errors.ts';
 
 export const KEYS = {
@@ -171,7 +171,7 @@ export function parseTokenExpiration(value: string | undefined): number {
   if (value === undefined || value.trim() === '') return DEFAULT_TOKEN_EXPIRATION_SECONDS;
   let ms: number;
   try {
-    ms = parseGoDuration(value.trim());
+    ms = parseGoDurationMs(value.trim());
   } catch (err) {
     throw invalidArgument(`invalid volume attribute "token.expiration": ${(err as Error).message}`);
   }

@@ -12,4 +12,3 @@ export { TmpfsMounter, DirMounter, detectMounter, mounterFor, type Mounter } fro
 export { renderVolume, builtinFiles, forwardProxyWithAuth, type RenderInput } from './render.ts';
 export { parseVolumeRequest, KEYS as VOLUME_KEYS } from './attributes.ts';
 export { writeFileSet, readFileSet } from './atomicwriter.ts';
-export { parseGoDuration } from './duration.ts';

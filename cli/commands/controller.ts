@@ -2,6 +2,7 @@
 import type { Command } from '../command.ts';
 import { loadKubeConfig, systemNamespace } from '../../core/kube/config.ts';
 import { createLogger } from '../../core/observability/log.ts';
+import { parseFlagDuration } from '../../core/connector/duration.ts';
 
 function boolFlag(v: unknown, name: string, dflt: boolean): boolean {
   if (v === undefined) return dflt;
@@ -48,7 +49,7 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
     workers: { type: 'string', valueName: 'N', description: 'Concurrent Connector reconciles.', default: '16' },
   },
   async run(values) {
-    const { startController, parseDuration } = await import('../../controller/index.ts');
+    const { startController } = await import('../../controller/index.ts');
     const log = createLogger('controller');
     const kc = loadKubeConfig(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined);
     const port = Number(values['health-port'] ?? 8081);
@@ -57,9 +58,9 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
     const ctrl = await startController(kc, {
       systemNamespace: systemNamespace(),
       healthPort: port,
-      probePeriodMs: parseDuration(String(values['probe-period'] ?? '5m')),
-      probeTimeoutMs: parseDuration(String(values['probe-timeout'] ?? '10s')),
-      probeTimeRefreshMs: parseDuration(String(values['probe-time-refresh'] ?? '30m')),
+      probePeriodMs: parseFlagDuration(String(values['probe-period'] ?? '5m')),
+      probeTimeoutMs: parseFlagDuration(String(values['probe-timeout'] ?? '10s')),
+      probeTimeRefreshMs: parseFlagDuration(String(values['probe-time-refresh'] ?? '30m')),
       leaderElect: boolFlag(values['leader-elect'], 'leader-elect', true),
       workers: Number(values.workers ?? 16),
       log,

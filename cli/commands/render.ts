@@ -8,7 +8,7 @@ import { loadKubeConfig, systemNamespace } from '../../core/kube/config.ts';
 import { kubeRest } from '../../core/kube/rest.ts';
 import { PROXY_AUDIENCE } from '../../core/api/index.ts';
 import { createLogger, setLogLevel } from '../../core/observability/log.ts';
-import { parseGoDuration } from '../../csi/duration.ts';
+import { parseGoDurationMs } from '../../core/connector/index.ts';
 
 export const command: Command = {
   name: 'render',
@@ -73,7 +73,7 @@ export const command: Command = {
       (values.namespace as string | undefined) ?? (first.includes('/') ? first.split('/')[0] : undefined);
     if (!namespace) throw new Error('--namespace is required when --connector names no namespace');
     const serviceAccount = values['service-account'] as string;
-    const expirationSeconds = Math.round(parseGoDuration(values['token-expiration'] as string) / 1000);
+    const expirationSeconds = Math.round(parseGoDurationMs(values['token-expiration'] as string) / 1000);
 
     setLogLevel('warn');
     const kc = loadKubeConfig(values.kubeconfig as string | undefined);

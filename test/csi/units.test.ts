@@ -13,7 +13,6 @@ import {
   parseVolumeRequest,
   kubeletToken,
 } from '../../csi/attributes.ts';
-import { parseGoDuration } from '../../csi/duration.ts';
 import { inScope } from '../../csi/scope.ts';
 import { renderVolume, forwardProxyWithAuth, type ResolvedConnector } from '../../csi/render.ts';
 import { writeFileSet, readFileSet } from '../../csi/atomicwriter.ts';
@@ -31,26 +30,7 @@ function code(fn: () => unknown): { code: status; message: string } {
   throw new Error('expected an error');
 }
 
-describe('csi: Go durations (token.expiration)', () => {
-  const cases: Array<[string, number]> = [
-    ['30m', 1_800_000],
-    ['1h', 3_600_000],
-    ['1h30m', 5_400_000],
-    ['1.5h', 5_400_000],
-    ['90s', 90_000],
-    ['2h45m10s', 9_910_000],
-    ['500ms', 500],
-    ['0', 0],
-  ];
-  for (const [text, ms] of cases) it(`${text} = ${ms} ms`, () => expect(parseGoDuration(text)).to.equal(ms));
-  const bad: Array<[string, string]> = [
-    ['30', 'time: missing unit in duration "30"'],
-    ['', 'time: invalid duration ""'],
-    ['10x', 'time: unknown unit "x" in duration "10x"'],
-    ['m', 'time: invalid duration "m"'],
-  ];
-  for (const [text, message] of bad)
-    it(`rejects ${JSON.stringify(text)} as Go does`, () => expect(() => parseGoDuration(text)).to.throw(message));
+describe('csi: token.expiration', () => {
   it('token.expiration defaults to 30m and must be at least 10m', () => {
     expect(parseTokenExpiration(undefined)).to.equal(1800);
     expect(parseTokenExpiration('60m')).to.equal(3600);

@@ -2,6 +2,7 @@
 // silently wrong answer. Nanosecond results are returned as exact big integers; nanosecond arguments arrive
 // as JS numbers, so present-day timestamps are handled at microsecond precision (see toNs).
 import { type BuiltinTable, type RawJson, fail, rawNumber, typeName, wantString } from './types.ts';
+import { parseGoDuration } from '../../connector/duration.ts';
 
 const MONTHS = [
   'January',
@@ -187,27 +188,6 @@ export function parseRfc3339Ns(value: string): bigint {
   return ns;
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  μs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/** Go's time.ParseDuration. */
-export function parseDurationNs(value: string): bigint {
-  const m = /^([+-]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+|0)$/.exec(value);
-  if (!m) throw new Error(`invalid duration ${JSON.stringify(value)}`);
-  let total = 0;
-  for (const part of m[2].matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g))
-    total += Number(part[1]) * DURATION_UNITS[part[2]];
-  return BigInt(Math.round(m[1] === '-' ? -total : total));
-}
-
 function guarded<T>(name: string, fn: () => T): T {
   try {
     return fn();
@@ -224,7 +204,7 @@ export const timeBuiltins: BuiltinTable = {
   },
   'time.parse_duration_ns': {
     impl: (_ctx, x: unknown) =>
-      rawNumber(guarded('time.parse_duration_ns', () => parseDurationNs(wantString('time.parse_duration_ns', 1, x)))),
+      rawNumber(guarded('time.parse_duration_ns', () => parseGoDuration(wantString('time.parse_duration_ns', 1, x)))),
   },
   'time.format': {
     impl: (_ctx, x: unknown) => {

@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { FuncError } from '../errors.ts';
 import { marshal } from '../json.ts';
 import { quoteGo } from '../strconv.ts';
+import { DurationError, parseGoDuration } from '../../connector/duration.ts';
 import type { GoMethod, GoValue } from '../values.ts';
 import { GoInt, GoStruct } from '../values.ts';
 
@@ -903,53 +904,14 @@ function fmtFrac(v: bigint, prec: number): string {
   return frac ? `${whole}.${frac}` : `${whole}`;
 }
 
-const UNITS: Record<string, bigint> = {
-  ns: 1n,
-  us: 1000n,
-  µs: 1000n,
-  μs: 1000n,
-  ms: 1_000_000n,
-  s: NS,
-  m: 60n * NS,
-  h: 3600n * NS,
-};
-
-/** time.ParseDuration; throws FuncError with Go's message. */
+/** time.ParseDuration (core/connector/duration.ts); throws FuncError with Go's message, quoted as Go quotes. */
 export function parseDuration(s: string): bigint {
-  const orig = s;
-  let d = 0n;
-  let neg = false;
-  if (s !== '') {
-    const c = s[0];
-    if (c === '-' || c === '+') {
-      neg = c === '-';
-      s = s.slice(1);
-    }
+  try {
+    return parseGoDuration(s);
+  } catch (err) {
+    if (err instanceof DurationError) throw new FuncError(err.format(quoteGo));
+    throw err;
   }
-  if (s === '0') return 0n;
-  if (s === '') throw new FuncError(`time: invalid duration ${quoteGo(orig)}`);
-  while (s !== '') {
-    const m = /^([0-9]*)(\.([0-9]*))?/.exec(s)!;
-    if (m[0] === '' || m[0] === '.' || (m[1] === '' && (m[3] ?? '') === ''))
-      throw new FuncError(`time: invalid duration ${quoteGo(orig)}`);
-    s = s.slice(m[0].length);
-    const um = /^[^0-9.]+/.exec(s);
-    if (!um) throw new FuncError(`time: missing unit in duration ${quoteGo(orig)}`);
-    const unitName = um[0];
-    const unit = UNITS[unitName];
-    if (unit === undefined) throw new FuncError(`time: unknown unit ${quoteGo(unitName)} in duration ${quoteGo(orig)}`);
-    s = s.slice(unitName.length);
-    const whole = BigInt(m[1] || '0');
-    let v = whole * unit;
-    const frac = m[3] ?? '';
-    if (frac) {
-      const scale = 10n ** BigInt(frac.length);
-      v += (BigInt(frac) * unit) / scale;
-    }
-    d += v;
-    if (d > 9223372036854775807n) throw new FuncError(`time: invalid duration ${quoteGo(orig)}`);
-  }
-  return neg ? -d : d;
 }
 
 export type { GoValue };
