@@ -1,8 +1,8 @@
-// ConnectorClass reconciler: APIReady, ProxyReady, PoliciesReady and Ready; status.proxyAddress and
+// ConnectorClass reconciler: APIReady, ProxyReady, PoliciesReady and Ready; status.proxy.httpAddress and
 // status.api.address; every Rego policy of the class compiled with the real opa and stored as a
 // content-addressed ConfigMap (core/opa/store.ts) in the system namespace for the proxy.
 import { createHash } from 'node:crypto';
-import { API_VERSION, type ConnectorClass, type ConnectorClassStatus } from '../core/api/index.ts';
+import { API_VERSION, PROXY_AUDIENCE, type ConnectorClass, type ConnectorClassStatus } from '../core/api/index.ts';
 import { compileRego, RegoCompileError, type CompiledPolicy } from '../core/opa/index.ts';
 import { GENERATOR_ENTRYPOINT } from '../core/opa/generator.ts';
 import { AUTH_EXTRACTOR_ENTRYPOINT } from '../core/opa/extractor.ts';
@@ -107,7 +107,14 @@ export async function reconcileClass(ctx: Ctx, name: string): Promise<ReconcileR
   } else {
     try {
       const url = resolveEndpoint(proxy, 'proxy', ctx.systemNamespace);
-      status.proxyAddress = { url };
+      status.proxy = {
+        httpAddress: {
+          name: 'proxy',
+          url,
+          audience: proxy.audience || PROXY_AUDIENCE,
+          ...(proxy.CACerts ? { CACerts: proxy.CACerts } : {}),
+        },
+      };
       const absolute = proxy.uri && /^[a-z][a-z0-9+.-]*:\/\//i.test(proxy.uri);
       if (proxy.ref && !proxy.ref.address && !absolute) {
         const ns = proxy.ref.namespace || ctx.systemNamespace;

@@ -4,7 +4,7 @@
 // they depend on (Connector spec, class, Secret and CA versions): an event that changes none of those (a
 // class status write, a relist) re-runs the cheap checks only, while a change of any of them re-probes at
 // once. The memo expires after the probe period, which is when the periodic requeue arrives.
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   API_VERSION,
   PROXY_AUDIENCE,
@@ -12,6 +12,16 @@ import {
   type ConnectorClass,
   type ConnectorStatus,
 } from '../core/api/index.ts';
+import {
+  authProbeOf,
+  caCertificatesOf,
+  decodeSecret,
+  lookupSecret,
+  missingAuthProbeParams,
+  referencedSecrets,
+  type DecodedSecret,
+  type SecretResolution,
+} from '../core/connector/index.ts';
 import { KubeApiError } from '../core/kube/rest.ts';
 import type { ReconcileResult } from '../core/kube/controller.ts';
 import { counter, histogram } from '../core/observability/metrics.ts';
@@ -20,17 +30,15 @@ import {
   COND,
   checkClass,
   checkSecret,
-  secretRefOf,
-  authProbeOf,
-  missingAuthParams,
   planProbe,
+  rootProbe,
   livenessOutcome,
   authOutcome,
   isOciClass,
   registryTokenProbe,
   registryTokenOutcome,
+  rootAuthOutcome,
   ProbeBuildError,
-  type SecretLookup,
 } from './decide.ts';
 import {
   resolveEndpoint,
@@ -40,9 +48,8 @@ import {
   AddressError,
 } from './addresses.ts';
 import { runProbe, ProbeError } from './probe.ts';
-import { toView, secretKey, type SlimSecret } from './secrets.ts';
+import { secretKey, type SlimSecret } from './secrets.ts';
 import { jitter, MANAGED_BY, type Ctx, type ServiceObject } from './context.ts';
-import type { SecretView } from './templatedata.ts';
 
 interface ProbeMemo {
   hash: string;
@@ -68,35 +75,9 @@ const probeSeconds = () =>
 export const connectorKey = (c: { metadata: { namespace?: string; name?: string } }) =>
   `${c.metadata.namespace}/${c.metadata.name}`;
 
-/** Secrets a Connector reads: its auth Secret (same namespace only) and its CA Secret. */
-export function referencedSecrets(c: Connector): string[] {
-  const out: string[] = [];
-  const ref = secretRefOf(c);
-  if (ref && ref.namespace === c.metadata.namespace) out.push(secretKey(ref.namespace, ref.name));
-  if (c.spec.caCertSecretRef?.name) out.push(secretKey(c.metadata.namespace!, c.spec.caCertSecretRef.name));
-  return out;
-}
-
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** Pure (CA-02): the PEM certificates of a Secret: keys ending .crt/.pem or values holding a PEM header. */
-export function pemsOf(s: SecretView): { pems: string[]; invalid: boolean } {
-  const pems: string[] = [];
-  let candidates = 0;
-  for (const [k, v] of Object.entries(s.data)) {
-    if (!(k.endsWith('.crt') || k.endsWith('.pem') || v.includes('-----BEGIN'))) continue;
-    candidates++;
-    for (const block of v.match(PEM_BLOCK) ?? []) {
-      try {
-        new X509Certificate(block);
-        pems.push(block);
-      } catch {
-        // not a certificate
-      }
-    }
-  }
-  return { pems, invalid: candidates === 0 || pems.length === 0 };
-}
+/** Store keys of the Secrets a Connector reads: its auth Secret (same namespace only) and its CA Secret. */
+export const referencedSecretKeys = (c: Connector): string[] =>
+  referencedSecrets(c).map((r) => secretKey(r.namespace, r.name));
 
 export class ConnectorReconciler {
   private readonly ctx: Ctx;
@@ -110,18 +91,15 @@ export class ConnectorReconciler {
     this.memo.delete(key);
   }
 
-  private async lookupSecret(c: Connector): Promise<SecretLookup> {
-    const ref = secretRefOf(c);
-    if (!ref || ref.namespace !== c.metadata.namespace) return ref ? { state: 'missing' } : { state: 'none' };
-    const s = await this.ctx.secrets.get(ref.namespace, ref.name);
-    return s ? { state: 'found', secret: toView(s) } : { state: 'missing' };
+  private lookupSecret(c: Connector): Promise<SecretResolution> {
+    return lookupSecret(c, (namespace, name) => this.ctx.secrets.get(namespace, name));
   }
 
   private async caCheck(c: Connector): Promise<{ cond?: CondInput; extraCAs?: string[]; versions: string[] }> {
     if (!this.ctx.flag('enable-custom-ca-certs')) return { versions: ['ca-off'] };
     const globals = this.ctx.secrets.globalCAs();
     const extra: string[] = [];
-    for (const g of globals) extra.push(...pemsOf(toView(g)).pems);
+    for (const g of globals) extra.push(...caCertificatesOf(decodeSecret(g)).pems);
     const versions = ['ca-on', ...globals.map((g) => `${g.metadata.name}@${g.metadata.resourceVersion}`)];
     const name = c.spec.caCertSecretRef?.name;
     if (!name)
@@ -138,7 +116,7 @@ export class ConnectorReconciler {
         extraCAs: extra,
         versions,
       };
-    const { pems, invalid } = pemsOf(toView(s));
+    const { pems, invalid } = caCertificatesOf(decodeSecret(s));
     if (invalid)
       return {
         cond: {
@@ -173,7 +151,7 @@ export class ConnectorReconciler {
     c: Connector,
     cls: ConnectorClass,
     secretCond: CondInput,
-    secret: SecretView | undefined,
+    secret: DecodedSecret | undefined,
     extraCAs: string[] | undefined,
   ): Promise<{ liveness: CondInput; auth: CondInput }> {
     const ctx = this.ctx;
@@ -207,15 +185,24 @@ export class ConnectorReconciler {
       auth = T(COND.auth, 'NonAuthProbe', 'the ConnectorClass has no authProbe for this auth type');
     } else if (secretCond.status !== 'True') {
       auth = U(COND.auth, 'SecretNotReady', 'waiting for SecretReady');
-    } else if (missingAuthParams(c, ap).length) {
-      const missing = missingAuthParams(c, ap);
-      auth = F(
-        COND.auth,
-        'AuthParamsMissing',
-        `spec.auth.params is missing ${missing.map((m) => JSON.stringify(m)).join(', ')}, required by the authProbe of auth type ${JSON.stringify(ap.authName)} in connectorclass ${JSON.stringify(cls.metadata.name)}`,
-      );
     } else if (liveness.status === 'False' && liveness.reason === 'ConnectionFailed') {
       auth = U(COND.auth, 'LivenessNotReady', 'waiting for LivenessReady');
+    } else if (missingAuthProbeParams(c, ap).length) {
+      // The probe's parameters are optional for the Connector; without them only the address root can be
+      // asked whether it refuses the credentials.
+      const missing = missingAuthProbeParams(c, ap);
+      const what = `authProbe ${JSON.stringify(ap.authName)}`;
+      auth = await this.probe('auth', async () => {
+        try {
+          const plan = rootProbe(ap.probe!, c, cls, { what, secret, ...common });
+          if (!plan) return rootAuthOutcome(undefined, missing);
+          return rootAuthOutcome(await runProbe(plan.request), missing);
+        } catch (err) {
+          if (err instanceof ProbeError) return F(COND.auth, 'ConnectionFailed', err.message);
+          if (err instanceof ProbeBuildError) return F(COND.auth, err.reason, err.message);
+          throw err;
+        }
+      });
     } else {
       const what = `authProbe ${JSON.stringify(ap.authName)}`;
       auth = await this.probe('auth', async () => {

@@ -1,18 +1,12 @@
 // Pure decisions of the Connector reconciler: which condition each check yields, what a probe must send,
 // and how a probe response reads. No I/O here; connector-reconciler.ts does the reading and writing.
-import {
-  headerList,
-  type Connector,
-  type ConnectorClass,
-  type AuthType,
-  type AuthProbe,
-  type Probe,
-} from '../core/api/index.ts';
+import { headerList, type Connector, type ConnectorClass, type Probe } from '../core/api/index.ts';
+import { authTypeOf, secretProblem, type DecodedSecret, type SecretResolution } from '../core/connector/index.ts';
 import { parse } from '../core/template/index.ts';
 import { T, F, U, type CondInput } from './conditions.ts';
 import { httpProbeURL, apiProbeURL, type ProbeRequest, type ProbeResponse } from './probe.ts';
 import { evalResponseCel, CelError } from './cel.ts';
-import { templateData, type SecretView } from './templatedata.ts';
+import { templateData } from './templatedata.ts';
 import { resolveEndpoint, AddressError } from './addresses.ts';
 import { parseChallenge } from '../proxy/oci/route.ts';
 
@@ -25,12 +19,6 @@ export const COND = {
   caCert: 'CACertReady',
   ready: 'Ready',
 } as const;
-
-/** Keys a Secret of a well-known type must hold, besides the auth type's declared params. */
-const REQUIRED_KEYS: Record<string, string[]> = {
-  'kubernetes.io/ssh-auth': ['ssh-privatekey'],
-  'connectors.cpaas.io/bearer-token': ['token'],
-};
 
 export function checkClass(c: Connector, cls: ConnectorClass | undefined): CondInput {
   const name = c.spec.connectorClassName;
@@ -51,21 +39,11 @@ export function checkClass(c: Connector, cls: ConnectorClass | undefined): CondI
   return T(COND.class);
 }
 
-export function authTypeOf(c: Connector, cls: ConnectorClass): AuthType | undefined {
-  const name = c.spec.auth?.name;
-  return cls.spec?.auth?.types?.find((t) => t.name === name);
-}
-
-/** The namespaced name of the Secret the Connector references, if any. */
-export function secretRefOf(c: Connector): { name: string; namespace: string } | undefined {
-  const ref = c.spec.auth?.secretRef;
-  if (!ref?.name) return undefined;
-  return { name: ref.name, namespace: ref.namespace || c.metadata.namespace! };
-}
-
-export type SecretLookup = { state: 'found'; secret: SecretView } | { state: 'missing' } | { state: 'none' };
-
-export function checkSecret(c: Connector, cls: ConnectorClass, lookup: SecretLookup): CondInput {
+/**
+ * SecretReady from the Secret as resolved (core/connector: a reference into another namespace is never looked
+ * up) against the auth type: accepted type (the class's or a documented equivalent) and required keys.
+ */
+export function checkSecret(c: Connector, cls: ConnectorClass, lookup: SecretResolution): CondInput {
   const className = cls.metadata.name!;
   const types = cls.spec?.auth?.types ?? [];
   const authName = c.spec.auth?.name;
@@ -86,57 +64,27 @@ export function checkSecret(c: Connector, cls: ConnectorClass, lookup: SecretLoo
       `auth type ${JSON.stringify(authName)} is not defined in connectorclass ${JSON.stringify(className)} (supported: ${types.map((t) => t.name).join(', ') || 'none'})`,
     );
   }
-  const ref = c.spec.auth?.secretRef;
-  if (!ref?.name) {
-    if (type.optional)
-      return T(COND.secret, 'SecretOptional', `auth type ${JSON.stringify(authName)} is optional and no secret is set`);
-    return F(
-      COND.secret,
-      'SecretRequired',
-      `auth type ${JSON.stringify(authName)} of connectorclass ${JSON.stringify(className)} requires spec.auth.secretRef`,
-    );
+  switch (lookup.state) {
+    case 'none':
+      if (type.optional)
+        return T(
+          COND.secret,
+          'SecretOptional',
+          `auth type ${JSON.stringify(authName)} is optional and no secret is set`,
+        );
+      return F(
+        COND.secret,
+        'SecretRequired',
+        `auth type ${JSON.stringify(authName)} of connectorclass ${JSON.stringify(className)} requires spec.auth.secretRef`,
+      );
+    case 'foreign':
+      return F(COND.secret, 'SecretNamespaceMismatch', lookup.message);
+    case 'missing':
+      return F(COND.secret, 'SecretNotFound', `secrets ${JSON.stringify(lookup.ref.name)} not found`);
   }
-  if (ref.namespace && ref.namespace !== c.metadata.namespace) {
-    return F(
-      COND.secret,
-      'SecretNamespaceMismatch',
-      `spec.auth.secretRef.namespace ${JSON.stringify(ref.namespace)} differs from the Connector's namespace ${JSON.stringify(c.metadata.namespace)}: only Secrets of the Connector's namespace can be used`,
-    );
-  }
-  if (lookup.state !== 'found')
-    return F(COND.secret, 'SecretNotFound', `secrets ${JSON.stringify(ref.name)} not found`);
   const s = lookup.secret;
-  const want = type.secretType || 'Opaque';
-  if (s.type !== want) {
-    return F(
-      COND.secret,
-      'SecretTypeMismatch',
-      `secret ${JSON.stringify(s.name)} has type ${JSON.stringify(s.type)}, but auth type ${JSON.stringify(authName)} requires ${JSON.stringify(want)}`,
-    );
-  }
-  const required = [
-    ...(REQUIRED_KEYS[want] ?? []),
-    ...(type.params ?? []).filter((p) => p.default === undefined).map((p) => p.name),
-  ];
-  const missing = [...new Set(required)].filter((k) => !(k in s.data));
-  if (missing.length) {
-    return F(
-      COND.secret,
-      'SecretKeyMissing',
-      `secret ${JSON.stringify(s.name)} is missing ${missing.length > 1 ? 'keys' : 'key'} ${missing.map((k) => JSON.stringify(k)).join(', ')} required by auth type ${JSON.stringify(authName)}`,
-    );
-  }
-  return T(COND.secret);
-}
-
-export function authProbeOf(c: Connector, cls: ConnectorClass): AuthProbe | undefined {
-  return cls.spec?.authProbes?.find((p) => p.authName === c.spec.auth?.name);
-}
-
-/** Auth params the class's authProbe requires and the Connector does not give (CON-08). */
-export function missingAuthParams(c: Connector, probe: AuthProbe): string[] {
-  const given = new Set((c.spec.auth?.params ?? []).map((p) => p.name));
-  return (probe.params ?? []).filter((p) => p.default === undefined && !given.has(p.name)).map((p) => p.name);
+  const problem = secretProblem({ name: s.name, type: s.type, keys: Object.keys(s.data) }, type, className);
+  return problem ? F(COND.secret, problem.reason, problem.message) : T(COND.secret);
 }
 
 export class ProbeBuildError extends Error {
@@ -167,8 +115,11 @@ function classApiURL(cls: ConnectorClass, systemNamespace: string): string {
   }
 }
 
-/** CAPI-02..04: the headers a class API receives about the Connector and its credentials. */
-function pluginHeaders(c: Connector, secret: SecretView | undefined): Array<{ name: string; value: string }> {
+/**
+ * The headers a class API receives about the Connector: X-Plugin-Meta (its address), and with a Secret
+ * X-Plugin-Auth (the Secret type) and X-Plugin-Secret (its data), each base64-encoded JSON.
+ */
+function pluginHeaders(c: Connector, secret: DecodedSecret | undefined): Array<{ name: string; value: string }> {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const out = [{ name: 'X-Plugin-Meta', value: b64(JSON.stringify({ baseURL: c.spec.address })) }];
   if (secret) {
@@ -192,7 +143,7 @@ export function planProbe(
   o: {
     what: string;
     templated: boolean;
-    secret?: SecretView;
+    secret?: DecodedSecret;
     systemNamespace: string;
     timeoutMs?: number;
     extraCAs?: string[];
@@ -261,6 +212,51 @@ export function planProbe(
   throw new ProbeBuildError(
     o.templated ? 'InvalidAuthProbe' : 'InvalidLivenessProbe',
     `${o.what}: neither http nor api is set`,
+  );
+}
+
+/**
+ * The auth probe a Connector gets when it leaves out parameters the class's authProbe declares (they are
+ * optional: the reference's quick starts omit `repository`): the probe's request with its credentials
+ * headers, sent to the root of the probed host. Undefined for an api probe, which has no root to ask.
+ */
+export function rootProbe(
+  probe: Probe,
+  c: Connector,
+  cls: ConnectorClass,
+  o: { what: string; secret?: DecodedSecret; systemNamespace: string; timeoutMs?: number; extraCAs?: string[] },
+): ProbePlan | undefined {
+  if (!probe.http) return undefined;
+  const plan = planProbe({ http: { ...probe.http, path: '/', response: undefined } }, c, cls, {
+    ...o,
+    templated: true,
+  });
+  return { request: plan.request };
+}
+
+/**
+ * Auth at the address root: only a 401 says the server refused the credentials (any other answer, 404 or
+ * 403 included, is what a server without an index page gives valid credentials), so that is the one failure;
+ * the condition says how little was checked.
+ */
+export function rootAuthOutcome(res: ProbeResponse | undefined, missing: string[]): CondInput {
+  const params = missing.map((m) => JSON.stringify(m)).join(', ');
+  if (!res)
+    return T(
+      COND.auth,
+      'AuthParamsMissing',
+      `credentials not checked: spec.auth.params gives no ${params}, which the authProbe needs`,
+    );
+  if (res.statusCode === 401)
+    return F(
+      COND.auth,
+      'AuthenticationFailed',
+      `Authentication failed: status code 401 at the address root (spec.auth.params gives no ${params} for the authProbe's own check)`,
+    );
+  return T(
+    COND.auth,
+    'AuthParamsMissing',
+    `credentials checked at the address root only (status code ${res.statusCode}): set spec.auth.params ${params} for the authProbe's own check`,
   );
 }
 

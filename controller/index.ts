@@ -20,11 +20,10 @@ import { POLICY_LABEL_SELECTOR } from '../core/opa/store.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
 import { reconcileClass, classFingerprint } from './class-reconciler.ts';
-import { ConnectorReconciler, connectorKey, referencedSecrets } from './connector-reconciler.ts';
+import { ConnectorReconciler, connectorKey, referencedSecretKeys } from './connector-reconciler.ts';
 import { startSecretStore, secretKey } from './secrets.ts';
 import { closeProbeAgents } from './probe.ts';
 import { MANAGED_BY, type Ctx, type ServiceObject, type ConfigMapMeta } from './context.ts';
-
 
 export interface StartControllerOptions {
   systemNamespace?: string;
@@ -100,7 +99,7 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
   // Secrets are watched only once the Connectors are known, so the first list keeps exactly the referenced ones.
   await connectors.synced;
   const secrets = startSecretStore(kc, rest, systemNamespace, log);
-  for (const c of connectors.list()) secrets.setRefs(connectorKey(c), referencedSecrets(c));
+  for (const c of connectors.list()) secrets.setRefs(connectorKey(c), referencedSecretKeys(c));
 
   const ctx: Ctx = {
     kc,
@@ -136,11 +135,11 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
   };
 
   connectors.on('add', (c) => {
-    secrets.setRefs(connectorKey(c), referencedSecrets(c));
+    secrets.setRefs(connectorKey(c), referencedSecretKeys(c));
     enqueueConnector(connectorKey(c));
   });
   connectors.on('update', (c) => {
-    secrets.setRefs(connectorKey(c), referencedSecrets(c));
+    secrets.setRefs(connectorKey(c), referencedSecretKeys(c));
     enqueueConnector(connectorKey(c));
   });
   connectors.on('delete', (c) => {

@@ -8,7 +8,6 @@ import { LABELS } from '../core/api/index.ts';
 import { startInformer, type Informer, type KObject } from '../core/kube/reflector.ts';
 import { KubeApiError, type KubeRest } from '../core/kube/rest.ts';
 import type { Logger } from '../core/observability/log.ts';
-import type { SecretView } from './templatedata.ts';
 
 export interface SlimSecret {
   metadata: {
@@ -24,20 +23,6 @@ export interface SlimSecret {
 }
 
 export const secretKey = (namespace: string, name: string) => `${namespace}/${name}`;
-
-export function toView(s: SlimSecret): SecretView {
-  const data: Record<string, string> = {};
-  for (const [k, v] of Object.entries(s.data)) data[k] = Buffer.from(v, 'base64').toString('utf8');
-  return {
-    name: s.metadata.name,
-    namespace: s.metadata.namespace,
-    type: s.type,
-    data,
-    resourceVersion: s.metadata.resourceVersion,
-    uid: s.metadata.uid,
-    labels: s.metadata.labels,
-  };
-}
 
 export interface SecretStore {
   informer: Informer<SlimSecret>;

@@ -8,17 +8,7 @@
 import { GoInt } from '../core/template/index.ts';
 import { GO_TYPE } from '../core/template/values.ts';
 import type { Connector } from '../core/api/index.ts';
-
-export interface SecretView {
-  name: string;
-  namespace: string;
-  type: string;
-  /** Decoded values. */
-  data: Record<string, string>;
-  resourceVersion?: string;
-  uid?: string;
-  labels?: Record<string, string>;
-}
+import type { DecodedSecret } from '../core/connector/index.ts';
 
 type Obj = Record<string | symbol, unknown>;
 
@@ -84,7 +74,7 @@ function bytes(s: string): unknown[] {
   return arr;
 }
 
-export function secretGoView(s: SecretView | undefined): Obj | null {
+export function secretGoView(s: DecodedSecret | undefined): Obj | null {
   if (!s) return null;
   const meta = {
     Name: s.name,
@@ -103,6 +93,6 @@ export function secretGoView(s: SecretView | undefined): Obj | null {
   };
 }
 
-export function templateData(c: Connector, secret: SecretView | undefined): Obj {
+export function templateData(c: Connector, secret: DecodedSecret | undefined): Obj {
   return { Connector: connectorGoView(c), Secret: secretGoView(secret) };
 }

@@ -14,7 +14,7 @@
 //   .connector        the group's last Connector, as its JSON (metadata, spec, status) with
 //                     .connector.status.proxyAddress = status.proxy.httpAddress.url
 //   .connectors       every Connector of the group, same shape, each also with .name and .namespace
-//   .connectorclass   the class as JSON, with .connectorclass.proxyAddress = status.proxyAddress.url
+//   .connectorclass   the class as JSON, with .connectorclass.proxyAddress = status.proxy.httpAddress.url
 //   .context.token, .context.proxy.caCert
 //   .configurations   the configuration's params: declared defaults, then configuration.params
 // Later files overwrite earlier ones of the same name (later configuration, later class); then the !file
@@ -97,7 +97,7 @@ function classView(cls: ConnectorClass): Record<string, unknown> {
     metadata,
     spec: cls.spec,
     status: cls.status ?? {},
-    proxyAddress: cls.status?.proxyAddress?.url ?? '',
+    proxyAddress: cls.status?.proxy?.httpAddress?.url ?? '',
   };
 }
 

@@ -77,4 +77,13 @@ export const ParamSpec = Type.Object({
 });
 export type ParamSpec = Static<typeof ParamSpec>;
 
+/** A proxy address as the status of Connectors and ConnectorClasses gives it. */
+export const HTTPAddress = (urlDescription: string) =>
+  Type.Object({
+    name: Opt(Str('Name of the address.')),
+    url: Opt(Str(urlDescription)),
+    audience: Opt(Str('Audience of the ServiceAccount tokens the proxy accepts.')),
+    CACerts: Opt(Str('PEM CA certificates of the proxy.')),
+  });
+
 export const ParamSpecs = (description: string) => ListMap(ParamSpec, ['name'], description);

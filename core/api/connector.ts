@@ -1,7 +1,7 @@
 // Connector: one integrated instance of a tool — its address, its credentials (a Secret) and the
 // class that says how to reach and check it.
 import { Type, Str, Int, Opt, StringMap, ListMap, type Static } from './schema.ts';
-import { Conditions, NameValue, ObjectReference, LocalObjectReference } from './common.ts';
+import { Conditions, HTTPAddress, NameValue, ObjectReference, LocalObjectReference } from './common.ts';
 
 /** http(s) URL with a host; OpenAPI pattern rather than CEL, which costs nothing in the CRD's validation budget. */
 const HTTP_URL_PATTERN = '^https?://[^/?#\\s]+([/?#]\\S*)?$';
@@ -45,20 +45,13 @@ export const ConnectorSpec = Type.Object({
 });
 export type ConnectorSpec = Static<typeof ConnectorSpec>;
 
-const HTTPAddress = Type.Object({
-  name: Opt(Str('Name of the address.')),
-  url: Opt(Str("URL of the Connector's proxy.")),
-  audience: Opt(Str('Audience of the ServiceAccount tokens the proxy accepts.')),
-  CACerts: Opt(Str('PEM CA certificates of the proxy.')),
-});
-
 export const ConnectorStatus = Type.Object({
   conditions: Opt(Conditions),
   observedGeneration: Opt(Int('The generation last reconciled.')),
   annotations: Opt(StringMap('Annotations set by the controller.')),
   proxy: Opt(
     Type.Object(
-      { httpAddress: Opt(HTTPAddress) },
+      { httpAddress: Opt(HTTPAddress("URL of the Connector's proxy.")) },
       { description: 'The proxy address of this Connector, when its class has a proxy.' },
     ),
   ),

@@ -1,7 +1,7 @@
 // ConnectorClass: cluster-scoped description of one kind of tool (git, oci, ...): its address format,
 // authentication types, probes, proxy, API and client configuration templates.
 import { Type, Str, Bool, Int, Enum, StringMap, FreeObject, ListMap, AtomicList, Opt, type Static } from './schema.ts';
-import { Conditions, ParamSpec, ParamSpecs } from './common.ts';
+import { Conditions, HTTPAddress, ParamSpec, ParamSpecs } from './common.ts';
 
 const AddressSpec = Type.Object(
   {
@@ -192,7 +192,13 @@ const URLAddress = Type.Object({ url: Opt(Str('Resolved URL.')) });
 export const ConnectorClassStatus = Type.Object({
   conditions: Opt(Conditions),
   observedGeneration: Opt(Int('The generation last reconciled.')),
-  proxyAddress: Opt(URLAddress),
+  annotations: Opt(StringMap('Annotations set by the controller.')),
+  proxy: Opt(
+    Type.Object(
+      { httpAddress: Opt(HTTPAddress('URL of the proxy that serves the Connectors of this class.')) },
+      { description: 'The resolved spec.proxy; absent when the class has no proxy or it cannot be resolved.' },
+    ),
+  ),
   api: Opt(Type.Object({ address: Opt(URLAddress) })),
 });
 export type ConnectorClassStatus = Static<typeof ConnectorClassStatus>;

@@ -3,6 +3,7 @@
 // lookup (an informer, a cache with a GET fallback, the API) as a function.
 export * from './address.ts';
 export * from './auth.ts';
+export * from './ca.ts';
 export * from './credentials.ts';
 export * from './duration.ts';
 export * from './kind.ts';

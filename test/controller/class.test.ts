@@ -137,7 +137,12 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     const host = await makeClass('proxy-host', { proxy });
     const path = await makeClass('proxy-path', { proxy }, { 'connectors.cpaas.io/proxy-resolver': 'path' });
     const cls = await waitClassCondition(rest, host, 'ProxyReady', { status: 'True' });
-    expect(cls.status!.proxyAddress?.url).to.equal(`http://connectors-proxy-service.${sys}.svc.cluster.local`);
+    expect(cls.status!.proxy?.httpAddress).to.deep.equal({
+      name: 'proxy',
+      url: `http://connectors-proxy-service.${sys}.svc.cluster.local`,
+      audience: 'connectors-proxy',
+    });
+    expect(cls.status).to.not.have.property('proxyAddress');
     await makeConnector('github', host);
     const conn = await waitConnectorCondition(rest, ns, 'github', 'ProxyServiceReady', { status: 'True' });
     expect(conn.status!.proxy!.httpAddress!.url).to.equal(`http://c-github.${ns}.svc.cluster.local`);

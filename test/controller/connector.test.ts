@@ -499,7 +499,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       const bad = await waitConnectorCondition(rest, ns, 'missing-key', 'SecretReady', { status: 'False' });
       expect(cond(bad, 'SecretReady')).to.include({
         reason: 'SecretKeyMissing',
-        message: 'secret "no-token" is missing key "token" required by auth type "token"',
+        message: 'Secret "no-token" is missing key "token" required by auth type "token"',
       });
       await rest.call('POST', secretsPath(), { body: basicAuthSecret(ns, 'basic-not-opaque', 'u', 'p') });
       await rest.call('POST', connectorsPath(), {
@@ -512,8 +512,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       const bad2 = await waitConnectorCondition(rest, ns, 'wrong-type', 'SecretReady', { status: 'False' });
       expect(cond(bad2, 'SecretReady')).to.include({
         reason: 'SecretTypeMismatch',
-        message:
-          'secret "basic-not-opaque" has type "kubernetes.io/basic-auth", but auth type "token" requires "Opaque"',
+        message: `Secret "basic-not-opaque" has type "kubernetes.io/basic-auth", but auth type "token" of connectorclass "${name}" requires "Opaque"`,
       });
     });
   });
@@ -533,16 +532,30 @@ describe('controller: Connector status (real apiserver, real git server)', funct
     expect(probe?.headers.authorization).to.equal(undefined);
   });
 
-  it('missing auth params required by the authProbe give a clear message (CON-08)', async () => {
+  it('without the authProbe params (the reference omits repository) the credentials are checked at the address root: Ready, and a refused password fails', async () => {
     await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-auth', USER, PASSWORD));
+    await git.clearRequests();
     await rest.call('POST', connectorsPath(), {
       body: connector('no-params', { auth: { name: 'basicAuth', secretRef: { name: 'git-auth' } } }),
     });
-    const bad = await waitConnectorCondition(rest, ns, 'no-params', 'AuthReady', { status: 'False' });
+    const ok = await waitConnectorCondition(rest, ns, 'no-params', 'Ready', { status: 'True' });
+    expect(cond(ok, 'AuthReady')).to.include({ status: 'True', reason: 'AuthParamsMissing' });
+    expect(cond(ok, 'AuthReady')?.message).to.match(
+      /^credentials checked at the address root only \(status code 404\): set spec\.auth\.params "repository" for the authProbe's own check$/,
+    );
+    // The liveness probe asks / without credentials; the auth probe asks it with them.
+    const atRoot = (await git.requests()).filter((r) => r.path === '/').map((r) => r.headers.authorization);
+    expect(atRoot).to.include(`Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`);
+
+    await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-refused', USER, 'not-the-password'));
+    await rest.call('POST', connectorsPath(), {
+      body: connector('no-params-refused', { auth: { name: 'basicAuth', secretRef: { name: 'git-refused' } } }),
+    });
+    const bad = await waitConnectorCondition(rest, ns, 'no-params-refused', 'AuthReady', { status: 'False' });
     expect(cond(bad, 'AuthReady')).to.include({
-      reason: 'AuthParamsMissing',
+      reason: 'AuthenticationFailed',
       message:
-        'spec.auth.params is missing "repository", required by the authProbe of auth type "basicAuth" in connectorclass "git"',
+        'Authentication failed: status code 401 at the address root (spec.auth.params gives no "repository" for the authProbe\'s own check)',
     });
   });
 

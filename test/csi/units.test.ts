@@ -185,7 +185,9 @@ function gitClass(extra: Partial<ConnectorClass['spec']> = {}): ConnectorClass {
       ],
       ...extra,
     },
-    status: { proxyAddress: { url: 'http://connectors-proxy-service.connectors-system.svc.cluster.local' } },
+    status: {
+      proxy: { httpAddress: { url: 'http://connectors-proxy-service.connectors-system.svc.cluster.local' } },
+    },
   };
 }
 
