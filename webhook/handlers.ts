@@ -1,12 +1,19 @@
 // The admission handlers: the thin shell that fetches what the pure decisions need and turns them into
 // AdmissionReview responses. One handler per webhook path.
-import { ANNOTATIONS, type Connector } from '../core/api/index.ts';
+import { ANNOTATIONS, type Connector, type ConnectorClass } from '../core/api/index.ts';
+import {
+  CLUSTER_SCOPE_NAMESPACE,
+  parseConnectorRef,
+  refString,
+  secretRefOf,
+  type ConnectorRef,
+  type Labels,
+} from '../core/connector/index.ts';
 import type { FeatureFlags } from '../core/kube/featureflags.ts';
 import { compileRego, RegoCompileError } from '../core/opa/index.ts';
 import { toResponse, type AdmissionRequest, type AdmissionResponse, type Verdict } from './admission.ts';
 import type { Lookups } from './lookups.ts';
 import { IMAGE_PULL_FLAG, podDecision, type Decision } from './mutate/pod.ts';
-import { CLUSTER_CONNECTOR_NAMESPACE, parseConnectorRef } from './mutate/scope.ts';
 import { MULTI_CONNECTOR_FLAG, WORKSPACE_ANNOTATION_PREFIX, taskRunDecision } from './mutate/taskrun.ts';
 import { validateConnector, type ValidationResult } from './validate/connector.ts';
 import { validateConnectorClass, type RegoChecker } from './validate/connectorclass.ts';
@@ -42,25 +49,39 @@ function fromValidation(kind: string, r: ValidationResult): Verdict {
   return { allowed: true, warnings: r.warnings };
 }
 
-/** Connectors named by the object (annotation refs), fetched up front so the pure decisions stay synchronous. */
-async function prefetch(lookups: Lookups, refs: Array<{ namespace: string; name: string } | undefined>) {
-  const found = new Map<string, Connector | undefined>();
-  await Promise.all(
-    refs
-      .filter((r): r is { namespace: string; name: string } => Boolean(r))
-      .map(async (r) => found.set(`${r.namespace}/${r.name}`, await lookups.connector(r.namespace, r.name))),
-  );
-  return (namespace: string, name: string) => found.get(`${namespace}/${name}`);
+/**
+ * What the pure decisions read about the Connectors an object names — the Connectors, their classes, and the
+ * labels of the namespaces the scope rule needs — fetched up front so the decisions stay synchronous.
+ */
+async function prefetch(lookups: Lookups, workloadNamespace: string, refs: ConnectorRef[]) {
+  const connectors = new Map<string, Connector | undefined>();
+  const classes = new Map<string, ConnectorClass | undefined>();
+  const labels = new Map<string, Labels>();
+  const namespaces = new Set<string>();
+  for (const r of refs)
+    if (r.namespace !== workloadNamespace && r.namespace !== CLUSTER_SCOPE_NAMESPACE)
+      namespaces.add(r.namespace).add(workloadNamespace);
+  await Promise.all([
+    ...refs.map(async (r) => {
+      const c = await lookups.connector(r.namespace, r.name);
+      connectors.set(refString(r), c);
+      const className = c?.spec?.connectorClassName;
+      if (className && !classes.has(className)) classes.set(className, await lookups.connectorClass(className));
+    }),
+    ...[...namespaces].map(async (n) => labels.set(n, await lookups.namespaceLabels(n))),
+  ]);
+  return {
+    connector: (namespace: string, name: string) => connectors.get(`${namespace}/${name}`),
+    connectorClass: (name: string) => classes.get(name),
+    namespaceLabels: (name: string) => labels.get(name),
+  };
 }
 
-async function namespaceLabelsIfNeeded(
-  lookups: Lookups,
-  namespace: string,
-  refs: Array<{ namespace: string } | undefined>,
-) {
-  const needed = refs.some((r) => r && r.namespace !== namespace && r.namespace !== CLUSTER_CONNECTOR_NAMESPACE);
-  return needed ? lookups.namespaceLabels(namespace) : undefined;
-}
+const refsOf = (values: string[], namespace: string): ConnectorRef[] =>
+  values.flatMap((v) => {
+    const r = parseConnectorRef(v, namespace);
+    return r.ok ? [r.ref] : [];
+  });
 
 export function handlers(deps: HandlerDeps): Record<string, Handler> {
   const { lookups, flags } = deps;
@@ -76,18 +97,16 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
       const namespace = req.namespace ?? pod.metadata?.namespace ?? 'default';
       const ann = pod.metadata?.annotations?.[ANNOTATIONS.connector];
       const flagEnabled = flags.enabled(IMAGE_PULL_FLAG);
-      const ref = ann && flagEnabled ? parseConnectorRef(ann, namespace) : undefined;
-      const [connector, namespaceLabels] = await Promise.all([
-        prefetch(lookups, [ref]),
-        namespaceLabelsIfNeeded(lookups, namespace, [ref]),
-      ]);
+      // Nothing is looked up for a Pod the decision refuses or leaves alone without it.
+      const wanted = ann && flagEnabled ? refsOf([ann], namespace) : [];
+      const found = await prefetch(lookups, namespace, wanted);
       const d = podDecision({
         pod,
         namespace,
-        namespaceLabels,
+        operation: req.operation === 'UPDATE' ? 'UPDATE' : 'CREATE',
         flagEnabled,
         systemNamespace: deps.systemNamespace,
-        connector,
+        ...found,
       });
       return toResponse(req.uid, fromDecision(d));
     },
@@ -96,26 +115,21 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
       const tr = req.object ?? {};
       const namespace = req.namespace ?? tr.metadata?.namespace ?? 'default';
       const annotations: Record<string, string> = tr.metadata?.annotations ?? {};
-      const refs: Array<{ namespace: string; name: string } | undefined> = [];
+      const values: string[] = [];
       for (const [k, v] of Object.entries(annotations)) {
         if (k.startsWith(WORKSPACE_ANNOTATION_PREFIX)) {
           const m = /(?:^|;)\s*connectors?\s*=([^;]*)/.exec(v);
-          for (const c of (m?.[1] ?? '').split(',')) refs.push(parseConnectorRef(c, namespace));
+          values.push(...(m?.[1] ?? '').split(','));
         }
       }
-      if (annotations[ANNOTATIONS.connector])
-        refs.push(parseConnectorRef(annotations[ANNOTATIONS.connector], namespace));
-      if (!refs.length) return toResponse(req.uid, { allowed: true });
-      const [connector, namespaceLabels] = await Promise.all([
-        prefetch(lookups, refs),
-        namespaceLabelsIfNeeded(lookups, namespace, refs),
-      ]);
+      if (annotations[ANNOTATIONS.connector]) values.push(annotations[ANNOTATIONS.connector]);
+      if (!values.length) return toResponse(req.uid, { allowed: true });
+      const found = await prefetch(lookups, namespace, refsOf(values, namespace));
       const d = taskRunDecision({
         taskRun: tr,
         namespace,
-        namespaceLabels,
         flags: { imagePull: flags.enabled(IMAGE_PULL_FLAG), multiConnector: flags.enabled(MULTI_CONNECTOR_FLAG) },
-        connector,
+        ...found,
       });
       return toResponse(req.uid, fromDecision(d));
     },
@@ -123,18 +137,21 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
     async [PATHS.connectors](req) {
       const obj = req.object ?? {};
       const namespace = req.namespace ?? obj.metadata?.namespace ?? 'default';
+      const connector = { ...obj, metadata: { ...(obj.metadata ?? {}), namespace }, spec: obj.spec ?? {} };
       const warnings: string[] = [];
       const cls = obj.spec?.connectorClassName ? await lookups.connectorClass(obj.spec.connectorClassName) : undefined;
-      const ref = obj.spec?.auth?.secretRef;
+      // Only a Secret of the Connector's own namespace is ever read: a reference into another namespace is
+      // refused by validateConnector without a lookup, so admission says nothing about other namespaces.
+      const ref = secretRefOf(connector);
       let secret;
-      if (ref?.name) {
+      if (ref.state === 'local') {
         try {
-          secret = await lookups.secret(ref.namespace || namespace, ref.name);
+          secret = await lookups.secret(ref.ref.namespace, ref.ref.name);
         } catch (err) {
           warnings.push(`spec.auth.secretRef: Secret not checked (${(err as Error).message})`);
         }
       }
-      const r = validateConnector(obj, cls, secret);
+      const r = validateConnector(connector, cls, secret);
       return toResponse(
         req.uid,
         fromValidation(`Connector "${obj.metadata?.name ?? req.name}"`, {

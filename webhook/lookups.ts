@@ -1,7 +1,8 @@
-// What the handlers read from the cluster: Connectors and Namespaces from watched caches (Pod admission is
-// on the hot path), with a direct GET when the cache does not have the object yet (or has a Connector
-// without its proxy address, which the controller may just have written); ConnectorClasses and Secrets
-// with a direct GET (Connector admission is rare, and caching every Secret is not worth it).
+// What the handlers read from the cluster: Connectors, ConnectorClasses and Namespaces from watched caches
+// (Pod admission is on the hot path), with a direct GET when the cache does not have the object yet (or has
+// a Connector without its proxy address, which the controller may just have written); Secrets with a direct
+// GET, and only their type and key names (Connector admission is rare, and caching every Secret is not
+// worth it).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Connector, ConnectorClass } from '../core/api/index.ts';
 import { startInformer, type Informer } from '../core/kube/reflector.ts';
@@ -27,6 +28,9 @@ export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Look
   const rest = await kubeRest(kc);
   const connectors: Informer<Connector> = startInformer<Connector>(kc, collectionPath('Connector'), { log });
   const namespaces: Informer<NamespaceObj> = startInformer<NamespaceObj>(kc, '/api/v1/namespaces', { log });
+  const classes: Informer<ConnectorClass> = startInformer<ConnectorClass>(kc, collectionPath('ConnectorClass'), {
+    log,
+  });
   return {
     async connector(namespace, name) {
       const cached = connectors.get(name, namespace);
@@ -38,17 +42,21 @@ export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Look
       if (cached) return cached.metadata?.labels ?? {};
       return (await rest.getIfExists<NamespaceObj>(`/api/v1/namespaces/${encodeURIComponent(name)}`))?.metadata?.labels;
     },
-    connectorClass: (name) =>
-      rest.getIfExists<ConnectorClass>(`${collectionPath('ConnectorClass')}/${encodeURIComponent(name)}`),
+    async connectorClass(name) {
+      return (
+        classes.get(name) ??
+        rest.getIfExists<ConnectorClass>(`${collectionPath('ConnectorClass')}/${encodeURIComponent(name)}`)
+      );
+    },
     async secret(namespace, name) {
       const s = await rest.getIfExists<{ type?: string; data?: Record<string, string> }>(
         `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
       );
       return s ? { type: s.type, keys: Object.keys(s.data ?? {}) } : undefined;
     },
-    synced: Promise.all([connectors.synced, namespaces.synced]).then(() => undefined),
+    synced: Promise.all([connectors.synced, namespaces.synced, classes.synced]).then(() => undefined),
     async stop() {
-      await Promise.all([connectors.stop(), namespaces.stop()]);
+      await Promise.all([connectors.stop(), namespaces.stop(), classes.stop()]);
       await rest.close();
     },
   };

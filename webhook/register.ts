@@ -90,8 +90,17 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [KubernetesOb
           },
         ],
         namespaceSelector: selector(nsReqs),
-        // Only Pods that opt in are ever sent, so failing closed cannot block anything else.
-        objectSelector: selector([], { [LABELS.proxyInject]: 'true' }),
+        // Only Pods that opt in are ever sent — labelled proxy-inject, or annotated with a Connector (refused
+        // while the image-pull flag is off, label or not) — so failing closed cannot block anything else. An
+        // annotation cannot be selected by objectSelector, hence a match condition.
+        matchConditions: [
+          {
+            name: 'opted-in',
+            expression:
+              `(has(object.metadata.labels) && '${LABELS.proxyInject}' in object.metadata.labels && object.metadata.labels['${LABELS.proxyInject}'] == 'true')` +
+              ` || (has(object.metadata.annotations) && '${ANNOTATIONS.connector}' in object.metadata.annotations)`,
+          },
+        ],
         failurePolicy: 'Fail',
         reinvocationPolicy: 'IfNeeded',
         timeoutSeconds: 5,

@@ -53,6 +53,19 @@ export function scopeDenial(who: string, workloadNamespace: string, ref: Connect
   );
 }
 
+/** Pure: the scope rule with the labels at hand, and the denial message when it refuses. */
+export function scopeDecision(
+  who: string,
+  workloadNamespace: string,
+  workloadLabels: Labels,
+  ref: ConnectorRef,
+  connectorNamespaceLabels: Labels,
+): ScopeDecision {
+  if (usableFrom(workloadNamespace, workloadLabels, ref.namespace, connectorNamespaceLabels)) return { allowed: true };
+  const level = connectorLevel(ref.namespace, connectorNamespaceLabels);
+  return { allowed: false, level, message: scopeDenial(who, workloadNamespace, ref, level) };
+}
+
 /** Labels of a namespace; undefined or null when it does not exist. */
 export type NamespaceLabelsSource = (name: string) => Labels | Promise<Labels>;
 

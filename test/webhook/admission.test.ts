@@ -177,7 +177,36 @@ describe('webhook: admission through the real API server', function () {
       const msg = await failure(kubectl(['apply', '-n', ns, '-f', '-'], { input: pod.text }));
       expect(msg).to.include('admission webhook "pods.connectors.cpaas.io" denied the request');
       expect(msg).to.include(
-        `feature flag "${FLAG}" is off. To enable it set "${FLAG}": "true" in ConfigMap ${systemNamespace}/connectors-config (ConnectorsConfig spec.components.core.spec.featureFlags)`,
+        `metadata.annotations["connectors.cpaas.io/connector"]: image pull via Connector "oci-connector-demo/harbor" is disabled: ` +
+          `feature flag "${FLAG}" is off. To enable it set "${FLAG}": "true" in ConfigMap ${systemNamespace}/connectors-config (ConnectorsConfig spec.components.core.spec.featureFlags)`,
+      );
+    });
+
+    it('flag off: a Pod with only the annotation (no label) is rejected too', async () => {
+      await setFlag(false);
+      const msg = await failure(
+        createJson(
+          {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name: 'annotated-only', annotations: { 'connectors.cpaas.io/connector': `${ns}/harbor` } },
+            spec: { containers: [{ name: 'c', image: 'harbor.example.com/oci-connector-demo:v1' }] },
+          },
+          ns,
+        ),
+      );
+      expect(msg).to.include('admission webhook "pods.connectors.cpaas.io" denied the request');
+      expect(msg).to.include(`metadata.annotations["connectors.cpaas.io/connector"]`);
+      expect(msg).to.include(`feature flag "${FLAG}" is off`);
+      // A Pod with neither is not even sent to the webhook.
+      await createJson(
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'neither' },
+          spec: { containers: [{ name: 'c', image: 'harbor.example.com/oci-connector-demo:v1' }] },
+        },
+        ns,
       );
     });
 
@@ -418,10 +447,98 @@ describe('webhook: admission through the real API server', function () {
           }),
         ),
       );
-      expect(msg).to.include('spec.auth.secretRef: Secret "opaque" has type "Opaque" but auth type "basicAuth"');
+      expect(msg).to.include('spec.auth.secretRef: Secret "opaque" has type "Opaque", but auth type "basicAuth"');
       await createJson(
         conn('right-secret', { addressExtensions: [api], auth: { name: 'basicAuth', secretRef: { name: 'basic' } } }),
       );
+    });
+
+    it('rejects a secretRef into another namespace without reading it: the message names the field, not the Secret', async () => {
+      const other = await labelledNamespace('wh-secrets');
+      await createJson({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'deploy-key', namespace: other },
+        type: 'kubernetes.io/ssh-auth',
+        stringData: { 'ssh-privatekey': 'not a key' },
+      });
+      const msg = await failure(
+        createJson(
+          conn('foreign-secret', {
+            addressExtensions: [api],
+            auth: { name: 'basicAuth', secretRef: { name: 'deploy-key', namespace: other } },
+          }),
+        ),
+      );
+      expect(msg).to.include(
+        `spec.auth.secretRef.namespace "${other}" is not the Connector's namespace "${ns}": only Secrets of the Connector's namespace can be used`,
+      );
+      expect(msg).to.not.include('ssh-auth');
+      expect(msg).to.not.include('has type');
+    });
+
+    it('rejects a spec.address no URL parser reads, naming the field', async () => {
+      const msg = await failure(createJson(conn('bad-address', { address: 'http://[x', addressExtensions: [api] })));
+      expect(msg).to.include('spec.address: "http://[x" is not a valid URL');
+    });
+
+    it('refuses spec.caCertSecretRef.namespace: the field does not exist, so no other namespace can be named', async () => {
+      const msg = await failure(
+        createJson(conn('ca-elsewhere', { addressExtensions: [api], caCertSecretRef: { name: 'ca', namespace: 'x' } })),
+      );
+      expect(msg).to.match(/unknown field "spec\.caCertSecretRef\.namespace"/);
+    });
+
+    it('accepts the reference git Connector without spec.auth.params (a warning says what is checked instead)', async () => {
+      await createJson({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'github-secret', namespace: ns },
+        type: 'kubernetes.io/basic-auth',
+        stringData: { username: 'u', password: 'p' },
+      });
+      await applyJson({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: builtinClasses({ systemNamespace: 'connectors-system', names: ['git'] }).map((x) => ({
+          ...x,
+          metadata: { ...x.metadata, name: `git-${id}`, labels: { ...x.metadata?.labels, [TEST_LABEL]: id } },
+        })),
+      });
+      const out = await kubectl(['create', '-f', '-', '--warnings-as-errors=false'], {
+        input: JSON.stringify({
+          apiVersion: 'connectors.alauda.io/v1alpha1',
+          kind: 'Connector',
+          metadata: { name: 'git-github', namespace: ns },
+          spec: {
+            connectorClassName: `git-${id}`,
+            address: 'https://github.com',
+            auth: { name: 'basicAuth', secretRef: { name: 'github-secret' } },
+          },
+        }),
+      });
+      expect(out).to.include('created');
+    });
+
+    it('accepts a kubernetes.io/basic-auth Secret on an OCI Connector', async () => {
+      await createJson({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'registry-basic', namespace: ns },
+        type: 'kubernetes.io/basic-auth',
+        stringData: { username: 'robot', password: 'p' },
+      });
+      const out = await createJson({
+        apiVersion: 'connectors.alauda.io/v1alpha1',
+        kind: 'Connector',
+        metadata: { name: 'registry', namespace: ns },
+        spec: {
+          connectorClassName: 'oci',
+          address: 'https://harbor.example.com',
+          auth: { name: 'tokenAuth', secretRef: { name: 'registry-basic' } },
+        },
+      });
+      expect(out).to.include('created');
     });
 
     it('allows a Connector of an unknown class, with a warning', async () => {

@@ -1,9 +1,9 @@
 // Pure decisions of the mutating webhook: image parsing and rewriting, the Pod patch, the TaskRun contract.
 import { expect } from 'chai';
-import type { Connector } from '../../core/api/index.ts';
+import type { Connector, ConnectorClass } from '../../core/api/index.ts';
+import { loadBuiltinClass } from '../../connectorclasses/index.ts';
 import { parseImage, proxyImagePrefix, rewriteImage } from '../../webhook/mutate/image.ts';
 import { flagOffMessage, podDecision, podPatch, type PodLike } from '../../webhook/mutate/pod.ts';
-import { connectorUsableFrom } from '../../webhook/mutate/scope.ts';
 import { parseWorkspaceAnnotation, taskRunDecision } from '../../webhook/mutate/taskrun.ts';
 import { escapePointerToken, pointer } from '../../webhook/jsonpatch.ts';
 
@@ -17,6 +17,12 @@ const conn = (address: string, url: string | null = PROXY): Connector =>
     status: url ? { proxy: { httpAddress: { url } } } : {},
   }) as Connector;
 const P = '192.168.1.10:31567/namespaces/oci-connector-demo/connectors/harbor';
+const CLASSES: Record<string, ConnectorClass> = { oci: loadBuiltinClass('oci'), git: loadBuiltinClass('git') };
+/** Namespace labels for the scope rule, by namespace name. */
+const labels =
+  (byNamespace: Record<string, Record<string, string>> = {}) =>
+  (name: string) =>
+    byNamespace[name];
 const DIGEST = 'sha256:' + 'a'.repeat(64);
 
 describe('webhook: image references', () => {
@@ -194,9 +200,12 @@ describe('webhook: Pod patch and decision', () => {
 
   const base = {
     namespace: 'oci-connector-demo',
+    operation: 'CREATE' as const,
     systemNamespace: 'connectors-system',
     flagEnabled: true,
+    namespaceLabels: labels(),
     connector: () => harbor,
+    connectorClass: (name: string) => CLASSES[name],
   };
   const cases: Array<{
     name: string;
@@ -207,15 +216,40 @@ describe('webhook: Pod patch and decision', () => {
   }> = [
     { name: 'seed 003 Pod, flag on → rewritten', input: {}, allowed: true, ops: 1 },
     {
-      name: 'flag off → rejected naming the flag and where to set it',
+      name: 'flag off → rejected naming the field, the flag and where to set it',
       input: { flagEnabled: false },
       allowed: false,
       match:
-        /feature flag "enable-pod-image-pull-via-connector" is off\. To enable it set "enable-pod-image-pull-via-connector": "true" in ConfigMap connectors-system\/connectors-config \(ConnectorsConfig spec\.components\.core\.spec\.featureFlags\)/,
+        /^metadata\.annotations\["connectors\.cpaas\.io\/connector"\]: image pull via Connector "oci-connector-demo\/harbor" is disabled: feature flag "enable-pod-image-pull-via-connector" is off\. To enable it set "enable-pod-image-pull-via-connector": "true" in ConfigMap connectors-system\/connectors-config \(ConnectorsConfig spec\.components\.core\.spec\.featureFlags\)/,
     },
     {
-      name: 'no label → untouched, even with the flag off',
+      name: 'annotation without the label, flag off → rejected all the same',
       input: { flagEnabled: false, pod: pod({}, { labels: {} }) },
+      allowed: false,
+      match:
+        /^metadata\.annotations\["connectors\.cpaas\.io\/connector"\]: .*feature flag "enable-pod-image-pull-via-connector" is off/,
+    },
+    {
+      name: 'annotation without the label, flag off, an ephemeral container added → allowed (nothing to rewrite)',
+      input: { flagEnabled: false, operation: 'UPDATE', pod: pod({}, { labels: {} }) },
+      allowed: true,
+      ops: 0,
+    },
+    {
+      name: 'labelled, flag off, an ephemeral container added → rejected',
+      input: { flagEnabled: false, operation: 'UPDATE' },
+      allowed: false,
+      match: /feature flag "enable-pod-image-pull-via-connector" is off/,
+    },
+    {
+      name: 'annotation without the label, flag on → untouched',
+      input: { pod: pod({}, { labels: {} }) },
+      allowed: true,
+      ops: 0,
+    },
+    {
+      name: 'no label and no annotation, flag off → untouched',
+      input: { flagEnabled: false, pod: pod({}, { labels: {}, annotations: {} }) },
       allowed: true,
       ops: 0,
     },
@@ -239,9 +273,35 @@ describe('webhook: Pod patch and decision', () => {
     },
     {
       name: 'Connector in a project namespace the Pod namespace belongs to → allowed',
-      input: { namespace: 'member', namespaceLabels: { 'cpaas.io/project': 'oci-connector-demo' } },
+      input: {
+        namespace: 'member',
+        namespaceLabels: labels({
+          member: { 'cpaas.io/project': 'team' },
+          'oci-connector-demo': { 'cpaas.io/inner-namespace': 'team' },
+        }),
+      },
       allowed: true,
       ops: 1,
+    },
+    {
+      name: 'a Pod namespace labelled cpaas.io/project=<the Connector namespace>, which is no project namespace → denied',
+      input: { namespace: 'member', namespaceLabels: labels({ member: { 'cpaas.io/project': 'oci-connector-demo' } }) },
+      allowed: false,
+      match:
+        /a Pod in namespace "member" may not use Connector "oci-connector-demo\/harbor": it is usable only from namespace "oci-connector-demo"/,
+    },
+    {
+      name: 'a Connector of a class that is not OCI-kind → denied, naming the class',
+      input: { connector: () => ({ ...harbor, spec: { ...harbor.spec, connectorClassName: 'git' } }) },
+      allowed: false,
+      match:
+        /Connector "oci-connector-demo\/harbor" cannot serve images: its connectorclass "git" does not serve the OCI distribution API \(a class labelled connectors\.cpaas\.io\/oci: "true" does\)/,
+    },
+    {
+      name: 'a Connector whose class is missing → denied',
+      input: { connectorClass: () => undefined },
+      allowed: false,
+      match: /its connectorclass "oci" was not found/,
     },
     {
       name: 'malformed annotation → denied',
@@ -280,14 +340,6 @@ describe('webhook: Pod patch and decision', () => {
   it('flag-off message text', () => {
     expect(flagOffMessage('ns/x', 'connectors-system')).to.include('"enable-pod-image-pull-via-connector": "true"');
   });
-
-  it('scope: own namespace, kube-public, project members only', () => {
-    expect(connectorUsableFrom('a', {}, 'a')).to.equal(true);
-    expect(connectorUsableFrom('a', {}, 'kube-public')).to.equal(true);
-    expect(connectorUsableFrom('ns1', { 'cpaas.io/project': 'group-1' }, 'group-1')).to.equal(true);
-    expect(connectorUsableFrom('other', {}, 'group-1')).to.equal(false);
-    expect(connectorUsableFrom('ns-1', {}, 'default')).to.equal(false);
-  });
 });
 
 describe('webhook: TaskRun workspaces contract', () => {
@@ -296,6 +348,7 @@ describe('webhook: TaskRun workspaces contract', () => {
     spec: { connectorClassName: 'git', address: 'https://github.com' },
   } as unknown as Connector;
   const flags = { imagePull: false, multiConnector: false };
+  const trDeps = { namespaceLabels: labels(), connectorClass: (name: string) => CLASSES[name] };
 
   it('parses an annotation into a CSI workspace', () => {
     expect(
@@ -322,6 +375,7 @@ describe('webhook: TaskRun workspaces contract', () => {
   for (const [value, re] of bad) {
     it(`rejects ${JSON.stringify(value)}`, () => {
       const d = taskRunDecision({
+        ...trDeps,
         taskRun: { metadata: { annotations: { 'connectors.cpaas.io/workspace.source': value } }, spec: {} },
         namespace: 'ci',
         flags,
@@ -339,6 +393,7 @@ describe('webhook: TaskRun workspaces contract', () => {
       'connectors.cpaas.io/workspace.output': 'connector=ci/gh',
     };
     const none = taskRunDecision({
+      ...trDeps,
       taskRun: { metadata: { annotations: ann }, spec: {} },
       namespace: 'ci',
       flags,
@@ -365,6 +420,7 @@ describe('webhook: TaskRun workspaces contract', () => {
       },
     ]);
     const some = taskRunDecision({
+      ...trDeps,
       taskRun: { metadata: { annotations: ann }, spec: { workspaces: [{ name: 'output', emptyDir: {} }] } },
       namespace: 'ci',
       flags,
@@ -390,6 +446,7 @@ describe('webhook: TaskRun workspaces contract', () => {
   it('needs enable-multi-connector for several connectors, and existing, in-scope connectors', () => {
     const multi = { 'connectors.cpaas.io/workspace.cfg': 'connectors=ci/a,ci/b' };
     const off = taskRunDecision({
+      ...trDeps,
       taskRun: { metadata: { annotations: multi }, spec: {} },
       namespace: 'ci',
       flags,
@@ -397,6 +454,7 @@ describe('webhook: TaskRun workspaces contract', () => {
     });
     expect(!off.allowed && off.message).to.match(/need feature flag "enable-multi-connector"/);
     const on = taskRunDecision({
+      ...trDeps,
       taskRun: { metadata: { annotations: multi }, spec: {} },
       namespace: 'ci',
       flags: { ...flags, multiConnector: true },
@@ -404,6 +462,7 @@ describe('webhook: TaskRun workspaces contract', () => {
     });
     expect(on.allowed).to.equal(true);
     const missing = taskRunDecision({
+      ...trDeps,
       taskRun: { metadata: { annotations: { 'connectors.cpaas.io/workspace.x': 'connector=ci/nope' } }, spec: {} },
       namespace: 'ci',
       flags,
@@ -411,6 +470,7 @@ describe('webhook: TaskRun workspaces contract', () => {
     });
     expect(!missing.allowed && missing.message).to.match(/Connector "ci\/nope" not found/);
     const scope = taskRunDecision({
+      ...trDeps,
       taskRun: { metadata: { annotations: { 'connectors.cpaas.io/workspace.x': 'connector=other/gh' } }, spec: {} },
       namespace: 'ci',
       flags,
@@ -429,6 +489,7 @@ describe('webhook: TaskRun workspaces contract', () => {
     };
     const harbor = conn('https://harbor.example.com');
     const on = taskRunDecision({
+      ...trDeps,
       taskRun: tr,
       namespace: 'oci-connector-demo',
       flags: { imagePull: true, multiConnector: false },
@@ -437,7 +498,21 @@ describe('webhook: TaskRun workspaces contract', () => {
     expect(on.allowed && on.patch).to.deep.equal([
       { op: 'replace', path: '/spec/taskSpec/steps/0/image', value: `${P}/build:1` },
     ]);
-    const off = taskRunDecision({ taskRun: tr, namespace: 'oci-connector-demo', flags, connector: () => harbor });
+    const off = taskRunDecision({
+      ...trDeps,
+      taskRun: tr,
+      namespace: 'oci-connector-demo',
+      flags,
+      connector: () => harbor,
+    });
     expect(off.allowed && off.patch).to.deep.equal([]);
+    const gitKind = taskRunDecision({
+      ...trDeps,
+      taskRun: tr,
+      namespace: 'oci-connector-demo',
+      flags: { imagePull: true, multiConnector: false },
+      connector: () => ({ ...harbor, spec: { ...harbor.spec, connectorClassName: 'git' } }),
+    });
+    expect(gitKind.allowed && gitKind.patch, 'a git-kind Connector serves no images').to.deep.equal([]);
   });
 });

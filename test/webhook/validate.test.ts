@@ -1,7 +1,10 @@
-// Pure rules of the validating webhook: Connectors against their class (CON-04..08, CC-04, CC-06) and
-// ConnectorClasses (CC-05, CC-11, CC-12, CC-13, CC-19), with Rego compiled by the real opa.
+// Pure rules of the validating webhook: Connectors (addresses, the same-namespace Secret rule, against their
+// class) and ConnectorClasses, with Rego compiled by the real opa; and the Connector handler's lookups.
 import { expect } from 'chai';
 import type { Connector, ConnectorClass } from '../../core/api/index.ts';
+import type { AdmissionRequest } from '../../webhook/admission.ts';
+import { handlers, PATHS } from '../../webhook/handlers.ts';
+import type { Lookups } from '../../webhook/lookups.ts';
 import { compileRego, RegoCompileError } from '../../core/opa/index.ts';
 import { loadBuiltinClass } from '../../connectorclasses/index.ts';
 import { validateConnector } from '../../webhook/validate/connector.ts';
@@ -73,7 +76,39 @@ describe('webhook: Connector validation', () => {
     {
       name: 'scenario 15: ftp://x',
       spec: { ...ok, addressExtensions: [{ name: 'api', value: 'ftp://x' }] },
-      error: 'spec.addressExtensions[0].value: "ftp://x" is not an http or https URL',
+      error: 'spec.addressExtensions[0].value: "ftp://x" is not an http:// or https:// URL',
+    },
+    {
+      name: 'an extension that no URL parser reads',
+      spec: { ...ok, addressExtensions: [{ name: 'api', value: 'http://[x' }] },
+      error: 'spec.addressExtensions[0].value: "http://[x" is not a valid URL',
+    },
+    {
+      name: 'spec.address that no URL parser reads',
+      spec: { ...ok, address: 'http://[x' },
+      error: 'spec.address: "http://[x" is not a valid URL',
+    },
+    {
+      name: 'spec.address without a host',
+      spec: { ...ok, address: 'http://' },
+      error: 'spec.address: "http://" is not a valid URL',
+    },
+    {
+      name: 'spec.address of another scheme',
+      spec: { ...ok, address: 'ssh://git.example.com' },
+      error: 'spec.address: "ssh://git.example.com" is not an http:// or https:// URL',
+    },
+    {
+      name: 'spec.address with credentials in it',
+      spec: { ...ok, address: 'https://me:secret@tool.example.com' },
+      error:
+        'spec.address: "https://xxxxx:xxxxx@tool.example.com/" must not carry credentials: put them in the Secret of spec.auth.secretRef',
+    },
+    {
+      name: 'a secretRef into another namespace',
+      spec: { ...ok, auth: { ...ok.auth, secretRef: { name: 's', namespace: 'other' } } },
+      error:
+        'spec.auth.secretRef.namespace "other" is not the Connector\'s namespace "ns": only Secrets of the Connector\'s namespace can be used',
     },
     {
       name: 'scenario 15: an empty value',
@@ -107,23 +142,17 @@ describe('webhook: Connector validation', () => {
       error: 'spec.auth.secretRef: required: auth type "apiKey" of ConnectorClass "tool" is not optional',
     },
     {
-      name: 'CON-08: a missing auth param',
-      spec: { ...ok, auth: { name: 'basicAuth' } },
-      error:
-        'spec.auth.params: required parameter "repository" is missing (ConnectorClass "tool" spec.authProbes[0] for "basicAuth" declares it)',
-    },
-    {
       name: 'secret type mismatch',
       spec: { ...ok, auth: { ...ok.auth, secretRef: { name: 's' } } },
       secret: { type: 'Opaque', keys: ['username'] },
       error:
-        'spec.auth.secretRef: Secret "s" has type "Opaque" but auth type "basicAuth" of ConnectorClass "tool" requires "kubernetes.io/basic-auth"',
+        'spec.auth.secretRef: Secret "s" has type "Opaque", but auth type "basicAuth" of connectorclass "tool" requires "kubernetes.io/basic-auth"',
     },
     {
-      name: 'CC-06: secret without a declared key',
+      name: 'secret without a declared key',
       spec: { ...ok, auth: { name: 'apiKey', secretRef: { name: 's' } } },
       secret: { type: 'example.com/api-key', keys: ['other'] },
-      error: 'spec.auth.secretRef: Secret "s" lacks key(s) "key" that auth type "apiKey" declares in params',
+      error: 'spec.auth.secretRef: Secret "s" is missing key "key" required by auth type "apiKey"',
     },
   ];
   for (const c of cases) {
@@ -143,6 +172,73 @@ describe('webhook: Connector validation', () => {
       validateConnector(connector({ ...ok, auth: { ...ok.auth, secretRef: { name: 's' } } }), toolClass, undefined)
         .errors,
     ).to.deep.equal([]);
+  });
+
+  it('auth probe params are optional: a missing one is a warning saying what is checked instead', () => {
+    const r = validateConnector(connector({ ...ok, auth: { name: 'basicAuth' } }), toolClass);
+    expect(r.errors).to.deep.equal([]);
+    expect(r.warnings).to.deep.equal([
+      'spec.auth.params: "repository" not given: ConnectorClass "tool" spec.authProbes[0] for "basicAuth" uses it to check the credentials, which are checked at the address root only without it',
+    ]);
+  });
+
+  it('the reference git Connector without spec.auth.params is valid against the built-in git class', () => {
+    const git = loadBuiltinClass('git');
+    const r = validateConnector(
+      connector({
+        connectorClassName: 'git',
+        address: 'https://github.com',
+        auth: { name: 'basicAuth', secretRef: { name: 'github-secret' } },
+      }),
+      git,
+      { type: 'kubernetes.io/basic-auth', keys: ['username', 'password'] },
+    );
+    expect(r.errors).to.deep.equal([]);
+  });
+
+  it('an OCI Connector takes a kubernetes.io/basic-auth Secret (documented equivalent), not an Opaque one', () => {
+    const oci = loadBuiltinClass('oci');
+    const c = connector({
+      connectorClassName: 'oci',
+      address: 'https://harbor.example.com',
+      auth: { name: 'tokenAuth', secretRef: { name: 'harbor-secret' } },
+    });
+    expect(
+      validateConnector(c, oci, { type: 'kubernetes.io/basic-auth', keys: ['username', 'password'] }).errors,
+    ).to.deep.equal([]);
+    expect(validateConnector(c, oci, { type: 'Opaque', keys: ['username', 'password'] }).errors).to.deep.equal([
+      'spec.auth.secretRef: Secret "harbor-secret" has type "Opaque", but auth type "tokenAuth" of connectorclass "oci" requires "cpaas.io/distribution-registry-token" or "kubernetes.io/basic-auth"',
+    ]);
+  });
+
+  it('the handler never reads a Secret of another namespace: refused without a lookup, its type unnamed', async () => {
+    const asked: string[] = [];
+    const lookups = {
+      connectorClass: async () => toolClass,
+      secret: async (namespace: string, name: string) => {
+        asked.push(`${namespace}/${name}`);
+        return { type: 'kubernetes.io/ssh-auth', keys: ['ssh-privatekey'] };
+      },
+    } as unknown as Lookups;
+    const h = handlers({ lookups, flags: { enabled: () => false } as never, systemNamespace: 'connectors-system' });
+    const review = (secretRef: { name: string; namespace?: string }): AdmissionRequest => ({
+      uid: 'u',
+      kind: { group: 'connectors.alauda.io', version: 'v1alpha1', kind: 'Connector' },
+      resource: { group: 'connectors.alauda.io', version: 'v1alpha1', resource: 'connectors' },
+      namespace: 'ns',
+      operation: 'CREATE',
+      object: connector({ ...ok, auth: { ...ok.auth, secretRef } }),
+    });
+    const foreign = await h[PATHS.connectors](review({ name: 'deploy-key', namespace: 'kube-system' }));
+    expect(foreign.allowed).to.equal(false);
+    expect(foreign.status?.message).to.include(
+      'spec.auth.secretRef.namespace "kube-system" is not the Connector\'s namespace "ns"',
+    );
+    expect(foreign.status?.message).to.not.match(/ssh-auth|has type/);
+    expect(asked).to.deep.equal([]);
+    const local = await h[PATHS.connectors](review({ name: 'deploy-key' }));
+    expect(local.status?.message).to.include('Secret "deploy-key" has type "kubernetes.io/ssh-auth"');
+    expect(asked).to.deep.equal(['ns/deploy-key']);
   });
 
   it('an unknown class: allowed with a warning, extension shape still checked', () => {

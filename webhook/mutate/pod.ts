@@ -1,8 +1,18 @@
-// Pure decisions of the Pod webhook (PERM-07, seed 003): which images to rewrite, and when to refuse.
-import { ANNOTATIONS, LABELS, FEATURE_FLAGS_CONFIGMAP, type Connector } from '../../core/api/index.ts';
+// Pure decisions of the Pod webhook: which images to rewrite to pull through a Connector, and when to refuse.
+// A Pod asks with the annotation connectors.cpaas.io/connector: <ns>/<name> and opts into rewriting with the
+// label connectors.cpaas.io/proxy-inject: "true". With the feature flag enable-pod-image-pull-via-connector
+// off, a Pod carrying the annotation is refused, label or not; with it on, a labelled Pod's images on the
+// Connector's registry are rewritten, for an OCI-kind Connector in the Pod's scope only.
+import {
+  ANNOTATIONS,
+  LABELS,
+  FEATURE_FLAGS_CONFIGMAP,
+  type Connector,
+  type ConnectorClass,
+} from '../../core/api/index.ts';
+import { isOciClass, parseConnectorRef, refString, scopeDecision, type Labels } from '../../core/connector/index.ts';
 import { pointer, type JsonPatchOp } from '../jsonpatch.ts';
 import { connectorRegistry, proxyImagePrefix, rewriteImage } from './image.ts';
-import { connectorUsableFrom, parseConnectorRef, scopeDeniedMessage } from './scope.ts';
 
 export const IMAGE_PULL_FLAG = 'enable-pod-image-pull-via-connector';
 
@@ -51,12 +61,24 @@ export const deny = (code: number, reason: string, message: string): Decision =>
   message,
 });
 
-/** The message a Pod gets when the flag is off (PERM-07: names the flag and where to turn it on). */
+export const CONNECTOR_ANNOTATION_PATH = `metadata.annotations["${ANNOTATIONS.connector}"]`;
+
+/** The message a Pod gets when the flag is off: the field that asks, the flag, and where to turn it on. */
 export function flagOffMessage(connectorRef: string, systemNamespace: string): string {
   return (
-    `image pull via Connector is disabled: this Pod is labelled ${LABELS.proxyInject}: "true" and annotated ${ANNOTATIONS.connector}: ${connectorRef}, ` +
-    `but feature flag "${IMAGE_PULL_FLAG}" is off. To enable it set "${IMAGE_PULL_FLAG}": "true" in ConfigMap ${systemNamespace}/${FEATURE_FLAGS_CONFIGMAP} ` +
-    `(ConnectorsConfig spec.components.core.spec.featureFlags), or remove the label and annotation to pull without the Connector`
+    `${CONNECTOR_ANNOTATION_PATH}: image pull via Connector ${JSON.stringify(connectorRef)} is disabled: ` +
+    `feature flag "${IMAGE_PULL_FLAG}" is off. To enable it set "${IMAGE_PULL_FLAG}": "true" in ConfigMap ${systemNamespace}/${FEATURE_FLAGS_CONFIGMAP} ` +
+    `(ConnectorsConfig spec.components.core.spec.featureFlags), or remove the annotation to pull without the Connector`
+  );
+}
+
+/** What an image rewrite needs to know of a Connector's class: only OCI-kind classes serve images. */
+export function notOciMessage(id: string, className: string, cls: ConnectorClass | undefined): string {
+  return (
+    `${CONNECTOR_ANNOTATION_PATH}: Connector "${id}" cannot serve images: ` +
+    (cls
+      ? `its connectorclass ${JSON.stringify(className)} does not serve the OCI distribution API (a class labelled ${LABELS.ociClass}: "true" does)`
+      : `its connectorclass ${JSON.stringify(className)} was not found`)
   );
 }
 
@@ -64,38 +86,59 @@ export interface PodInput {
   pod: PodLike;
   /** The namespace of the request (pods are created in it). */
   namespace: string;
-  namespaceLabels?: Record<string, string>;
+  /** CREATE of a Pod, or UPDATE of pods/ephemeralcontainers. */
+  operation: 'CREATE' | 'UPDATE';
+  /** Labels of the namespaces the scope rule needs (the Pod's and the Connector's), fetched beforehand. */
+  namespaceLabels: (name: string) => Labels;
   flagEnabled: boolean;
   systemNamespace: string;
   /** Looks the Connector up; undefined = not found. */
   connector: (namespace: string, name: string) => Connector | undefined;
+  /** Looks a ConnectorClass up; undefined = not found. */
+  connectorClass: (name: string) => ConnectorClass | undefined;
 }
 
 /** The whole decision for one Pod (CREATE, or UPDATE of pods/ephemeralcontainers). */
 export function podDecision(input: PodInput): Decision {
   const { pod, namespace } = input;
   const annotation = pod.metadata?.annotations?.[ANNOTATIONS.connector];
-  if (pod.metadata?.labels?.[LABELS.proxyInject] !== 'true') return allow();
+  const labelled = pod.metadata?.labels?.[LABELS.proxyInject] === 'true';
   if (annotation === undefined || annotation.trim() === '') {
+    if (!labelled) return allow();
     return allow(
       [],
       [`label ${LABELS.proxyInject}: "true" without annotation ${ANNOTATIONS.connector}: no image rewritten`],
     );
   }
-  const where = `metadata.annotations["${ANNOTATIONS.connector}"]`;
-  if (!input.flagEnabled) return deny(403, 'Forbidden', flagOffMessage(annotation, input.systemNamespace));
-  const ref = parseConnectorRef(annotation, namespace);
-  if (!ref)
-    return deny(
-      400,
-      'BadRequest',
-      `${where}: ${JSON.stringify(annotation)} is not a Connector reference: use <namespace>/<name> or <name> (one Connector)`,
+  const where = CONNECTOR_ANNOTATION_PATH;
+  // A Pod created asking for a Connector while the flag is off is refused, label or not. An ephemeral
+  // container added to an unlabelled Pod has nothing to rewrite, so only labelled Pods are held to it.
+  if (!input.flagEnabled && (labelled || input.operation === 'CREATE'))
+    return deny(403, 'Forbidden', flagOffMessage(annotation, input.systemNamespace));
+  if (!labelled)
+    return allow(
+      [],
+      [
+        `${where} without label ${LABELS.proxyInject}: "true": no image rewritten (add the label to pull through the Connector)`,
+      ],
     );
-  const id = `${ref.namespace}/${ref.name}`;
-  if (!connectorUsableFrom(namespace, input.namespaceLabels, ref.namespace))
-    return deny(403, 'Forbidden', `${where}: ${scopeDeniedMessage('a Pod', namespace, id)}`);
+  const parsed = parseConnectorRef(annotation, namespace);
+  if (!parsed.ok) return deny(400, 'BadRequest', `${where}: ${parsed.error} (one Connector)`);
+  const ref = parsed.ref;
+  const id = refString(ref);
+  const scope = scopeDecision(
+    'a Pod',
+    namespace,
+    input.namespaceLabels(namespace),
+    ref,
+    input.namespaceLabels(ref.namespace),
+  );
+  if (!scope.allowed) return deny(403, 'Forbidden', `${where}: ${scope.message}`);
   const connector = input.connector(ref.namespace, ref.name);
   if (!connector) return deny(403, 'Forbidden', `${where}: Connector "${id}" not found`);
+  const className = connector.spec?.connectorClassName ?? '';
+  const cls = input.connectorClass(className);
+  if (!isOciClass(cls)) return deny(400, 'BadRequest', notOciMessage(id, className, cls));
   const registry = connectorRegistry(connector.spec?.address ?? '');
   if (!registry)
     return deny(

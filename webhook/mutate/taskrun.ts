@@ -15,18 +15,25 @@
 // of its inline spec.taskSpec steps and sidecars rewritten like a Pod's, so that Tekton's entrypoint lookup
 // (which reads the image config with the TaskRun ServiceAccount's imagePullSecrets) already sees the proxy
 // reference; the Pods Tekton creates are rewritten by the Pod webhook anyway.
-import { ANNOTATIONS, LABELS, type Connector } from '../../core/api/index.ts';
+import { ANNOTATIONS, LABELS, type Connector, type ConnectorClass } from '../../core/api/index.ts';
+import {
+  DurationError,
+  isOciClass,
+  parseConnectorRef,
+  parseGoDuration,
+  refString,
+  scopeDecision,
+  type Labels,
+} from '../../core/connector/index.ts';
 import { pointer, type JsonPatchOp } from '../jsonpatch.ts';
 import { rewriteImage } from './image.ts';
 import { allow, deny, type Decision } from './pod.ts';
-import { connectorUsableFrom, parseConnectorRef, scopeDeniedMessage } from './scope.ts';
 
 export const WORKSPACE_ANNOTATION_PREFIX = 'connectors.cpaas.io/workspace.';
 export const CSI_DRIVER = 'connectors-csi';
 export const MULTI_CONNECTOR_FLAG = 'enable-multi-connector';
 
 const KEYS = ['connector', 'connectors', 'configuration.names', 'configuration.params', 'token.expiration'] as const;
-const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 
 export interface WorkspaceRequest {
   workspace: string;
@@ -80,9 +87,9 @@ export function parseWorkspaceAnnotation(key: string, value: string, namespace: 
     .filter(Boolean);
   if (!list.length) throw new Error(`${where}: no connector: add "connector=<ns>/<name>"`);
   const connectors = list.map((c) => {
-    const ref = parseConnectorRef(c, namespace);
-    if (!ref) throw new Error(`${where}: ${JSON.stringify(c)} is not a Connector reference (<ns>/<name> or <name>)`);
-    return ref;
+    const r = parseConnectorRef(c, namespace);
+    if (!r.ok) throw new Error(`${where}: ${r.error}`);
+    return r.ref;
   });
   const attrs: Record<string, string> = { connectors: connectors.map((c) => `${c.namespace}/${c.name}`).join(',') };
   const names = pairs.get('configuration.names');
@@ -103,8 +110,14 @@ export function parseWorkspaceAnnotation(key: string, value: string, namespace: 
   }
   const exp = pairs.get('token.expiration');
   if (exp) {
-    if (!GO_DURATION.test(exp))
+    let ns: bigint;
+    try {
+      ns = parseGoDuration(exp);
+    } catch (err) {
+      if (!(err instanceof DurationError)) throw err;
       throw new Error(`${where}: token.expiration ${JSON.stringify(exp)} is not a duration such as 30m or 1h`);
+    }
+    if (ns < 0n) throw new Error(`${where}: token.expiration ${JSON.stringify(exp)} must not be negative`);
     attrs['token.expiration'] = exp;
   }
   return { workspace, connectors, volumeAttributes: attrs };
@@ -117,14 +130,19 @@ export function workspaceBinding(req: WorkspaceRequest): Record<string, unknown>
 export interface TaskRunInput {
   taskRun: TaskRunLike;
   namespace: string;
-  namespaceLabels?: Record<string, string>;
+  /** Labels of the namespaces the scope rule needs (the TaskRun's and its Connectors'), fetched beforehand. */
+  namespaceLabels: (name: string) => Labels;
   flags: { imagePull: boolean; multiConnector: boolean };
   connector: (namespace: string, name: string) => Connector | undefined;
+  /** Looks a ConnectorClass up (for step images: only OCI-kind Connectors serve images). */
+  connectorClass: (name: string) => ConnectorClass | undefined;
 }
 
 export function taskRunDecision(input: TaskRunInput): Decision {
   const { taskRun, namespace } = input;
   const annotations = taskRun.metadata?.annotations ?? {};
+  const scope = (ref: { namespace: string; name: string }) =>
+    scopeDecision('a TaskRun', namespace, input.namespaceLabels(namespace), ref, input.namespaceLabels(ref.namespace));
   const requests: WorkspaceRequest[] = [];
   for (const key of Object.keys(annotations).sort()) {
     if (!key.startsWith(WORKSPACE_ANNOTATION_PREFIX)) continue;
@@ -148,9 +166,9 @@ export function taskRunDecision(input: TaskRunInput): Decision {
       );
     }
     for (const ref of req.connectors) {
-      const id = `${ref.namespace}/${ref.name}`;
-      if (!connectorUsableFrom(namespace, input.namespaceLabels, ref.namespace))
-        return deny(403, 'Forbidden', `${where}: ${scopeDeniedMessage('a TaskRun', namespace, id)}`);
+      const id = refString(ref);
+      const s = scope(ref);
+      if (!s.allowed) return deny(403, 'Forbidden', `${where}: ${s.message}`);
       if (!input.connector(ref.namespace, ref.name))
         return deny(403, 'Forbidden', `${where}: Connector "${id}" not found`);
     }
@@ -165,15 +183,13 @@ export function taskRunDecision(input: TaskRunInput): Decision {
     else for (const b of newBindings) ops.push({ op: 'add', path: '/spec/workspaces/-', value: b });
   }
 
-  // Inline step and sidecar images, when the TaskRun opts into the Pod contract and the flag is on.
+  // Inline step and sidecar images, when the TaskRun opts into the Pod contract and the flag is on, for an
+  // OCI-kind Connector in scope (the Pods Tekton creates get the Pod webhook's verdict on anything else).
   const ann = annotations[ANNOTATIONS.connector];
   if (input.flags.imagePull && ann && taskRun.metadata?.labels?.[LABELS.proxyInject] === 'true') {
-    const ref = parseConnectorRef(ann, namespace);
-    const connector =
-      ref && connectorUsableFrom(namespace, input.namespaceLabels, ref.namespace)
-        ? input.connector(ref.namespace, ref.name)
-        : undefined;
-    if (connector) {
+    const r = parseConnectorRef(ann, namespace);
+    const connector = r.ok && scope(r.ref).allowed ? input.connector(r.ref.namespace, r.ref.name) : undefined;
+    if (connector && isOciClass(input.connectorClass(connector.spec.connectorClassName))) {
       for (const list of ['steps', 'sidecars'] as const) {
         (taskRun.spec?.taskSpec?.[list] ?? []).forEach((s, i) => {
           const to = s.image ? rewriteImage(s.image, connector) : undefined;

@@ -1,6 +1,16 @@
-// Pure admission rules for Connectors against their ConnectorClass (CON-04..CON-08, CC-04, CC-06).
+// Pure admission rules for Connectors: spec.address and the address extensions are http(s) URLs; the Secret
+// reference stays in the Connector's namespace (refused before any lookup); against the class, declared
+// extensions and params, the auth type, the Secret's type (the class's or a documented equivalent) and keys.
 // Every message names the field: `spec.addressExtensions[1].name: ...`.
 import type { Connector, ConnectorClass } from '../../core/api/index.ts';
+import {
+  authProbeOf,
+  authTypeOf,
+  missingAuthProbeParams,
+  parseAddress,
+  secretProblem,
+  secretRefOf,
+} from '../../core/connector/index.ts';
 
 export interface ValidationResult {
   errors: string[];
@@ -16,18 +26,13 @@ export interface SecretInfo {
 const names = (list: Array<{ name: string }> | undefined) => (list ?? []).map((p) => p.name);
 const declared = (list: string[]) => (list.length ? `declared: ${list.join(', ')}` : 'it declares none');
 
-function isHttpUrl(value: string): boolean {
-  try {
-    const u = new URL(value);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && Boolean(u.host);
-  } catch {
-    return false;
-  }
-}
-
 const sameAddress = (a: string, b: string) =>
   a.trim().replace(/\/+$/, '').toLowerCase() === b.trim().replace(/\/+$/, '').toLowerCase();
 
+/**
+ * `secret` is what the handler read of the referenced Secret: only ever one of the Connector's own namespace
+ * (undefined: not found, or not looked up).
+ */
 export function validateConnector(
   connector: Pick<Connector, 'spec'> & { metadata?: { namespace?: string } },
   cls: ConnectorClass | undefined,
@@ -38,7 +43,17 @@ export function validateConnector(
   const spec = connector.spec ?? ({} as Connector['spec']);
   const className = spec.connectorClassName;
 
-  // addressExtensions: shape rules hold whatever the class (CON-04).
+  // spec.address, whatever the class: the CRD pattern lets through what no URL parser reads (http://[x).
+  if (typeof spec.address === 'string') {
+    const address = parseAddress(spec.address);
+    if (!address.ok) errors.push(`spec.address: ${address.error}`);
+  }
+
+  // The Secret stays in the Connector's namespace, whatever the class.
+  const secretRef = secretRefOf({ metadata: connector.metadata ?? {}, spec });
+  if (secretRef.state === 'foreign') errors.push(secretRef.message);
+
+  // addressExtensions: shape rules hold whatever the class.
   const exts = spec.addressExtensions ?? [];
   const seen = new Map<string, number>();
   exts.forEach((e, i) => {
@@ -48,8 +63,8 @@ export function validateConnector(
       errors.push(`${at}.name: duplicate extension "${e.name}" (also at spec.addressExtensions[${prev}])`);
     else seen.set(e.name, i);
     const value = e.value ?? '';
-    if (value.trim() === '') errors.push(`${at}.value: must not be empty`);
-    else if (!isHttpUrl(value)) errors.push(`${at}.value: ${JSON.stringify(value)} is not an http or https URL`);
+    const parsed = parseAddress(value);
+    if (!parsed.ok) errors.push(`${at}.value: ${parsed.error}`);
     else if (spec.address && sameAddress(value, spec.address))
       errors.push(`${at}.value: must differ from spec.address (${spec.address})`);
   });
@@ -77,7 +92,7 @@ export function validateConnector(
       );
   }
 
-  // params (CON-05, CC-04).
+  // params: declared ones only, required ones present.
   const declaredParams = names(c.params);
   const given = new Set<string>();
   (spec.params ?? []).forEach((p, i) => {
@@ -95,7 +110,7 @@ export function validateConnector(
       );
   }
 
-  // auth (CON-06..CON-08, CC-06).
+  // auth: a type of the class, its Secret when not optional, of an accepted type with the declared keys.
   const types = c.auth?.types ?? [];
   const auth = spec.auth;
   if (!auth) {
@@ -106,7 +121,7 @@ export function validateConnector(
       );
     return { errors, warnings };
   }
-  const type = types.find((t) => t.name === auth.name);
+  const type = authTypeOf({ spec: { auth } }, cls);
   if (!type) {
     errors.push(
       `spec.auth.name: "${auth.name}" is not an auth type of ConnectorClass "${className}" (${types.length ? `one of: ${names(types).join(', ')}` : 'it declares none'})`,
@@ -117,33 +132,19 @@ export function validateConnector(
     errors.push(
       `spec.auth.secretRef: required: auth type "${type.name}" of ConnectorClass "${className}" is not optional`,
     );
-  const secretType = type.secretType || 'Opaque';
-  if (auth.secretRef?.name && secret) {
-    const ref = `Secret "${auth.secretRef.namespace ? auth.secretRef.namespace + '/' : ''}${auth.secretRef.name}"`;
-    if ((secret.type || 'Opaque') !== secretType) {
-      errors.push(
-        `spec.auth.secretRef: ${ref} has type "${secret.type || 'Opaque'}" but auth type "${type.name}" of ConnectorClass "${className}" requires "${secretType}"`,
-      );
-    } else {
-      const missing = (type.params ?? [])
-        .filter((p) => p.default === undefined && !secret.keys.includes(p.name))
-        .map((p) => p.name);
-      if (missing.length)
-        errors.push(
-          `spec.auth.secretRef: ${ref} lacks key(s) ${missing.map((m) => `"${m}"`).join(', ')} that auth type "${type.name}" declares in params`,
-        );
-    }
+  if (secretRef.state === 'local' && secret) {
+    const problem = secretProblem({ name: secretRef.ref.name, ...secret }, type, className);
+    if (problem) errors.push(`spec.auth.secretRef: ${problem.message}`);
   }
-  const probe = (c.authProbes ?? []).find((p) => p.authName === type.name);
-  const authParams = new Set((auth.params ?? []).map((p) => p.name));
+  const probe = authProbeOf({ spec: { auth } }, cls);
   const probeIndex = (c.authProbes ?? []).findIndex((p) => p.authName === type.name);
-  for (const d of probe?.params ?? []) {
-    if (d.default === undefined && !authParams.has(d.name)) {
-      errors.push(
-        `spec.auth.params: required parameter "${d.name}" is missing (ConnectorClass "${className}" spec.authProbes[${probeIndex}] for "${type.name}" declares it)`,
-      );
-    }
-  }
+  // Probe parameters are optional (the reference's quick starts leave out the git class's repository): without
+  // them the controller can only check the credentials at the address root.
+  const missing = probe ? missingAuthProbeParams({ spec: { auth } }, probe) : [];
+  if (missing.length)
+    warnings.push(
+      `spec.auth.params: ${missing.map((m) => JSON.stringify(m)).join(', ')} not given: ConnectorClass "${className}" spec.authProbes[${probeIndex}] for "${type.name}" uses ${missing.length > 1 ? 'them' : 'it'} to check the credentials, which are checked at the address root only without ${missing.length > 1 ? 'them' : 'it'}`,
+    );
   const declaredAuthParams = names(probe?.params);
   (auth.params ?? []).forEach((p, i) => {
     if (!declaredAuthParams.includes(p.name))
