@@ -10,7 +10,7 @@
 //
 // Several connectors need the feature flag enable-multi-connector; that check is the driver's (it reads the
 // flag), this module only parses.
-import { parseGoDurationMs } from '../core/connector/index.ts';
+import { parseConnectorRef, parseGoDurationMs, refString, type ConnectorRef } from '../core/connector/index.ts';
 import { invalidArgument } from './errors.ts';
 
 export const KEYS = {
@@ -32,10 +32,7 @@ export const DEFAULT_TOKEN_EXPIRATION_SECONDS = 30 * 60;
 /** TokenRequest rejects shorter lifetimes. */
 export const MIN_TOKEN_EXPIRATION_SECONDS = 10 * 60;
 
-export interface ConnectorRef {
-  namespace: string;
-  name: string;
-}
+export type { ConnectorRef };
 
 export interface PodInfo {
   name: string;
@@ -64,25 +61,10 @@ export interface VolumeRequest {
   kubeletToken?: KubeletToken;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function checkName(what: string, value: string, pattern: RegExp, max: number): void {
-  if (!pattern.test(value) || value.length > max)
-    throw invalidArgument(`invalid ${what} ${JSON.stringify(value)} in volume attributes`);
-}
-
-function parseRef(item: string, podNamespace: string): ConnectorRef {
-  const parts = item.split('/');
-  if (parts.length > 2)
-    throw invalidArgument(
-      `invalid connector ${JSON.stringify(item)} in volume attribute "connectors": use name or namespace/name`,
-    );
-  const [namespace, name] =
-    parts.length === 2 ? [parts[0].trim() || podNamespace, parts[1].trim()] : [podNamespace, parts[0].trim()];
-  checkName('connector namespace', namespace, DNS_LABEL, 63);
-  checkName('connector name', name, DNS_SUBDOMAIN, 253);
-  return { namespace, name };
+function parseRef(attribute: string, item: string, defaultNamespace: string): ConnectorRef {
+  const r = parseConnectorRef(item, defaultNamespace);
+  if (!r.ok) throw invalidArgument(`invalid volume attribute ${JSON.stringify(attribute)}: ${r.error}`);
+  return r.ref;
 }
 
 /** The connectors a volume names: `connectors`, else the deprecated `connector.name` (+ `connector.namespace`). */
@@ -91,14 +73,16 @@ export function parseConnectors(attrs: Record<string, string>, podNamespace: str
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const fromList = list.map((item) => parseRef(item, podNamespace));
+  const fromList = list.map((item) => parseRef(KEYS.connectors, item, podNamespace));
   const single = attrs[KEYS.connectorName]?.trim();
-  const fromSingle = single ? [parseRef(single, attrs[KEYS.connectorNamespace]?.trim() || podNamespace)] : [];
-  if (fromSingle.length && attrs[KEYS.connectorName]?.includes('/')) {
+  if (single?.includes('/')) {
     throw invalidArgument(
       `invalid volume attribute "connector.name" ${JSON.stringify(single)}: give the namespace in "connector.namespace"`,
     );
   }
+  const fromSingle = single
+    ? [parseRef(KEYS.connectorName, single, attrs[KEYS.connectorNamespace]?.trim() || podNamespace)]
+    : [];
   if (fromList.length && fromSingle.length) {
     const s = fromSingle[0];
     if (fromList.length !== 1 || fromList[0].namespace !== s.namespace || fromList[0].name !== s.name) {
@@ -112,7 +96,7 @@ export function parseConnectors(attrs: Record<string, string>, podNamespace: str
     throw invalidArgument('volume attribute "connectors" (or the deprecated "connector.name") is required');
   const seen = new Set<string>();
   return refs.filter((r) => {
-    const key = `${r.namespace}/${r.name}`;
+    const key = refString(r);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

@@ -1,10 +1,10 @@
 // The connectors-csi node driver: CSI Identity and Node services over a unix socket (csi.proto).
 //
-// NodePublishVolume for an ephemeral inline volume (CSI-01..12):
+// NodePublishVolume for an ephemeral inline volume:
 //   1. argument presence (volume_id, target_path, volume_capability) — before anything else, as csi-sanity
 //      expects; then ephemeral-only, mount access type only, readOnly required;
 //   2. volume attributes (attributes.ts), the multi-connector feature flag;
-//   3. per Connector: scope (scope.ts), existence, class, proxy address — from watched caches, with a live GET
+//   3. per Connector: scope (core/connector), existence, class, proxy address — from watched caches, with a live GET
 //      on a cache miss so a Connector created a moment ago is found;
 //   4. the token (token.ts), the proxy CA, rendering (render.ts) — all in memory;
 //   5. only then the mount (mounter.ts) and the atomic write (atomicwriter.ts). A failure in 5 on a first
@@ -19,6 +19,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { KubeConfig, V1ConfigMap, V1Namespace } from '@kubernetes/client-node';
 import { PROXY_AUDIENCE, PROXY_SERVICE_NAME, type Connector, type ConnectorClass } from '../core/api/index.ts';
+import { checkScope } from '../core/connector/index.ts';
 import { startInformer, type Informer } from '../core/kube/reflector.ts';
 import { collectionPath } from '../core/kube/resources.ts';
 import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
@@ -28,10 +29,18 @@ import { createLogger, type Logger } from '../core/observability/log.ts';
 import { counter, histogram } from '../core/observability/metrics.ts';
 import { PROXY_CA_NAME } from '../proxy/ca.ts';
 import { KEYS, parseVolumeRequest, type ConnectorRef } from './attributes.ts';
-import { CsiError, codeName, failedPrecondition, internal, invalidArgument, notFound, unavailable } from './errors.ts';
+import {
+  CsiError,
+  codeName,
+  failedPrecondition,
+  internal,
+  invalidArgument,
+  notFound,
+  permissionDenied,
+  unavailable,
+} from './errors.ts';
 import { mounterFor, type Mounter } from './mounter.ts';
-import { renderVolume, type ResolvedConnector } from './render.ts';
-import { inScope, scopeError } from './scope.ts';
+import { renderVolume, unknownConfigurations, type ResolvedConnector } from './render.ts';
 import { TokenSource } from './token.ts';
 import { writeFileSet } from './atomicwriter.ts';
 
@@ -252,13 +261,19 @@ export class NodeServer {
       );
 
     const resolved: ResolvedConnector[] = [];
-    const podNs = await this.namespace(vreq.pod.namespace);
+    const labelsOf = async (name: string) => (await this.namespace(name))?.metadata?.labels;
     for (const ref of vreq.connectors) {
-      const connNs = ref.namespace === vreq.pod.namespace ? podNs : await this.namespace(ref.namespace);
-      if (!inScope(vreq.pod.namespace, podNs?.metadata?.labels, ref.namespace, connNs?.metadata?.labels))
-        throw scopeError(vreq.pod.namespace, ref);
+      const scope = await checkScope('a Pod', vreq.pod.namespace, ref, labelsOf);
+      if (!scope.allowed) throw permissionDenied(`permission denied: ${scope.message}`);
       resolved.push(await this.resolveConnector(ref, vreq.pod.namespace));
     }
+    const unknown = unknownConfigurations(resolved, vreq.includes);
+    if (unknown.length && unknown.length < vreq.includes.length)
+      this.log.warn('configurations not found, skipped', {
+        pod: `${vreq.pod.namespace}/${vreq.pod.name}`,
+        configurations: unknown,
+        classes: [...new Set(resolved.map((r) => r.cls.metadata.name))],
+      });
     const token = await this.tokens.token(vreq);
     const caCert = this.caConfigMaps.get(PROXY_CA_NAME, this.systemNamespace)?.data?.['ca.crt'] ?? '';
     const files = renderVolume({

@@ -18,7 +18,8 @@
 //   .context.token, .context.proxy.caCert
 //   .configurations   the configuration's params: declared defaults, then configuration.params
 // Later files overwrite earlier ones of the same name (later configuration, later class); then the !file
-// exclusions remove files, built-in or rendered.
+// exclusions remove files, built-in or rendered. A configuration name no class of the volume declares is
+// skipped (the driver logs it); only when none of the names given is declared does the volume fail.
 import type { Connector, ConnectorClass, Configuration } from '../core/api/index.ts';
 import { parse, parseJSON, type Template } from '../core/template/index.ts';
 import { CsiError, internal, invalidArgument, notFound } from './errors.ts';
@@ -152,6 +153,13 @@ export function groupByClass(resolved: ResolvedConnector[]): Group[] {
   return [...groups.values()];
 }
 
+/** Configuration names the volume asks for that no class of its Connectors declares. */
+export function unknownConfigurations(connectors: ResolvedConnector[], includes: string[]): string[] {
+  return includes.filter(
+    (name) => !connectors.some(({ cls }) => cls.spec?.configurations?.some((c) => c.name === name)),
+  );
+}
+
 /** The files of the volume, in write order. Throws CsiError. */
 export function renderVolume(input: RenderInput): Map<string, string> {
   if (!input.connectors.length) throw invalidArgument('no connector in volume');
@@ -159,10 +167,8 @@ export function renderVolume(input: RenderInput): Map<string, string> {
   const files = builtinFiles(last, input.token, input.caCert, input.forwardProxyURL);
   const groups = groupByClass(input.connectors);
 
-  const unknown = input.includes.filter(
-    (name) => !groups.some((g) => g.cls.spec?.configurations?.some((c) => c.name === name)),
-  );
-  if (unknown.length) {
+  const unknown = unknownConfigurations(input.connectors, input.includes);
+  if (unknown.length && unknown.length === input.includes.length) {
     const classes = groups.map((g) => `"${g.cls.metadata.name}"`).join(', ');
     throw notFound(
       `configuration ${unknown.map((n) => JSON.stringify(n)).join(', ')} not found in connectorclass ${classes}`,

@@ -70,6 +70,14 @@ describe('csi: NodePublishVolume against the real apiserver', function () {
     if (env.driver.mounter.kind === 'tmpfs') expect((await mountPoints()).has(target)).to.equal(true);
   });
 
+  it('renders the configurations found when some are not, and logs the ones skipped', async () => {
+    const { target } = await env.publish({ connectors: 'git-connector', 'configuration.names': 'gitconfig,nosuch' });
+    const set = await files(target);
+    expect(set.has('.gitconfig')).to.equal(true);
+    const skipped = env.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'configurations not found, skipped');
+    expect(skipped).to.deep.include({ pod: `${env.ns}/${env.pod.name}`, configurations: ['nosuch'] });
+  });
+
   it("issues a token for the pod's ServiceAccount, bound to the pod, audience connectors-proxy, 30m by default and token.expiration otherwise", async () => {
     for (const [attr, seconds] of [
       [undefined, 1800],
@@ -238,7 +246,7 @@ describe('csi: scope and multi-connector against the real apiserver', function (
       (e: RpcError) => e,
     );
     expect(denied?.code).to.equal(status.PERMISSION_DENIED);
-    expect(denied?.details).to.contain(`pods in namespace "${outsider}" may not use connector "${group}/shared"`);
+    expect(denied?.details).to.contain(`a Pod in namespace "${outsider}" may not use Connector "${group}/shared"`);
     await env.connectors.delete(publicName, 'kube-public');
   });
 
@@ -344,7 +352,7 @@ describe('csi: NodePublishVolume errors, each leaving nothing at the target path
       attrs: () => ({ connectors: `${other}/foreign` }),
       code: status.PERMISSION_DENIED,
       message: () =>
-        `permission denied: pods in namespace "${env.ns}" may not use connector "${other}/foreign" (usable from its own namespace, from anywhere when in kube-public, or from the members of its project)`,
+        `permission denied: a Pod in namespace "${env.ns}" may not use Connector "${other}/foreign": it is usable only from namespace "${other}" (Connectors in kube-public are usable from every namespace, those of a namespace labelled cpaas.io/inner-namespace from the namespaces of that project)`,
     },
     {
       name: 'several connectors with enable-multi-connector off',

@@ -13,8 +13,7 @@ import {
   parseVolumeRequest,
   kubeletToken,
 } from '../../csi/attributes.ts';
-import { inScope } from '../../csi/scope.ts';
-import { renderVolume, forwardProxyWithAuth, type ResolvedConnector } from '../../csi/render.ts';
+import { renderVolume, forwardProxyWithAuth, unknownConfigurations, type ResolvedConnector } from '../../csi/render.ts';
 import { writeFileSet, readFileSet } from '../../csi/atomicwriter.ts';
 import { DirMounter, TmpfsMounter, detectMounter, mountPoints } from '../../csi/mounter.ts';
 import { CsiError } from '../../csi/errors.ts';
@@ -110,39 +109,6 @@ describe('csi: volume attributes', () => {
       undefined,
     );
   });
-});
-
-describe('csi: connector scope', () => {
-  const cases: Array<
-    [string, string, Record<string, string> | undefined, string, Record<string, string> | undefined, boolean]
-  > = [
-    ['same namespace', 'ns-1', undefined, 'ns-1', undefined, true],
-    ['kube-public from anywhere', 'default', undefined, 'kube-public', undefined, true],
-    [
-      'project member',
-      'ns1',
-      { 'cpaas.io/project': 'group-1' },
-      'group-1',
-      { 'cpaas.io/inner-namespace': 'group-1' },
-      true,
-    ],
-    ['the group namespace itself', 'group-1', undefined, 'proj-ns', { 'cpaas.io/inner-namespace': 'group-1' }, true],
-    [
-      'a namespace of another project',
-      'other',
-      { 'cpaas.io/project': 'group-2' },
-      'group-1',
-      { 'cpaas.io/inner-namespace': 'group-1' },
-      false,
-    ],
-    ['an unlabelled namespace', 'other', undefined, 'group-1', { 'cpaas.io/inner-namespace': 'group-1' }, false],
-    ['an ordinary namespace', 'ns-1', undefined, 'default', undefined, false],
-    ['member label without a project namespace', 'ns1', { 'cpaas.io/project': 'default' }, 'default', undefined, false],
-  ];
-  for (const [what, podNs, podLabels, connNs, connLabels, allowed] of cases) {
-    it(`${what}: ${allowed ? 'allowed' : 'denied'}`, () =>
-      expect(inScope(podNs, podLabels, connNs, connLabels)).to.equal(allowed));
-  }
 });
 
 function connector(ns: string, name: string, address: string, proxy: string, cls = 'git'): Connector {
@@ -271,10 +237,18 @@ describe('csi: rendering', () => {
     expect(base(one, { includes: ['override', 'gitconfig'] }).get('.gitconfig')).to.contain('[http]');
   });
 
-  it('fails for an unknown configuration, even with exclusions (CSI-06)', () => {
-    const e = code(() => base(one, { includes: ['nonexistent'], excludes: ['context.token'] }));
+  it('fails when none of the configurations is found, even with exclusions', () => {
+    const e = code(() => base(one, { includes: ['nonexistent', 'other'], excludes: ['context.token'] }));
     expect(e.code).to.equal(status.NOT_FOUND);
-    expect(e.message).to.equal('configuration "nonexistent" not found in connectorclass "git"');
+    expect(e.message).to.equal('configuration "nonexistent", "other" not found in connectorclass "git"');
+  });
+
+  it('renders the configurations found and skips unknown ones; exclusions still apply', () => {
+    const files = base(one, { includes: ['nonexistent', 'config1'], excludes: ['config1.extra', 'context.token'] });
+    expect(files.get('config1.conf')).to.equal('one');
+    expect(files.has('config1.extra')).to.equal(false);
+    expect(files.has('context.token')).to.equal(false);
+    expect(unknownConfigurations(one, ['nonexistent', 'config1', 'gitconfig'])).to.deep.equal(['nonexistent']);
   });
 
   it('reports template errors as failed to generate configuration with the Go error', () => {
