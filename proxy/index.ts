@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PROXY_AUDIENCE } from '../core/api/index.ts';
+import { isOciClass } from '../core/connector/index.ts';
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
 import { kubeRest } from '../core/kube/rest.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
@@ -95,12 +96,10 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
   };
   const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
   const oci: OciState = { auth: new RegistryAuth(upstream, { now: opts.now }) };
-  /** Connectors whose class serves the OCI distribution API (label connectors.cpaas.io/oci or class `oci`). */
+  /** Connectors whose class serves the OCI distribution API (core/connector: the class label, not its name). */
   const isOciConnector = (ns: string, name: string) => {
     const c = state.connector(ns, name);
-    if (!c) return false;
-    const cls = state.connectorClass(c.spec.connectorClassName);
-    return c.spec.connectorClassName === 'oci' || cls?.metadata?.labels?.['connectors.cpaas.io/oci'] === 'true';
+    return c !== undefined && isOciClass(state.connectorClass(c.spec.connectorClassName));
   };
 
   let ca: CertificateAuthority | undefined;

@@ -2,6 +2,8 @@
 // real distribution registry per auth mode, and one Connector of class `oci` per registry whose Secret
 // (type cpaas.io/distribution-registry-token) holds the registry user the proxy logs in with.
 import { randomBytes } from 'node:crypto';
+import { stringify } from 'yaml';
+import { loadBuiltinClass } from '../../connectorclasses/index.ts';
 import { startRegistry, type Registry, type RegistryOptions } from '../peers/registry.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
 import { eventually } from '../harness/eventually.ts';
@@ -27,6 +29,8 @@ export async function ociSetup(prefix: string): Promise<OciEnv> {
   const robotPassword = 'robot-' + randomBytes(8).toString('hex');
   const registries: Registry[] = [];
   const host = new URL(env.proxy.url).host;
+  // The built-in oci class: the proxy treats a Connector as a registry by its class's label.
+  await env.apply(stringify(loadBuiltinClass('oci')));
   await env.serviceAccount('fixture-waiter');
   const waiterToken = await env.token('fixture-waiter');
   return {
