@@ -1,8 +1,8 @@
 // Admission webhook latency under load: 200 Pods/s for 10 s (override: RATE, SECONDS), in two setups.
-//   A. direct:   realistic AdmissionReview bodies (the seed 003 Pod as the API server sends it) POSTed to
+//   A. direct:   realistic AdmissionReview bodies (the OCI quick start's Pod as the API server sends it) POSTed to
 //                the webhook's HTTPS server over keep-alive connections;
 //   B. apiserver: real Pod creates through a local kube-apiserver with the webhook registered (url
-//                clientConfig), the Pods labelled and annotated as in seed 003, the flag on.
+//                clientConfig), the Pods labelled and annotated as in the OCI quick start, the flag on.
 //   C. baseline: the same creates with the webhook unregistered.
 // Reports p50/p90/p99/max of the webhook's own handling time (measured inside the server, from the
 // request's arrival to the response written: body read, JSON parse, decision, patch, serialisation) and of

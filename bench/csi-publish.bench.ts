@@ -1,5 +1,5 @@
 // CSI driver: NodePublishVolume latency with warm caches, against the real apiserver (etcd + kube-apiserver +
-// kube-controller-manager of the test harness). Each publish is a new volume (seed 000's attributes:
+// kube-controller-manager of the test harness). Each publish is a new volume (the Git quick start's attributes:
 // connector.name + configuration.names: gitconfig) for the same Pod: validate, scope, Connector and class from
 // the watched caches, the Pod's token (TokenRequest once, then the driver's token cache), render, tmpfs mount
 // (or directory where mounting is impossible), atomic write. Latency is measured at the gRPC client, as kubelet

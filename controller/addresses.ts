@@ -3,7 +3,7 @@
 // Class endpoints (spec.proxy, spec.api) — `ref` Service plus optional `uri`:
 //   ref.address set         → that address (how `connectors up` points classes at an in-process proxy/API)
 //   ref to a Service        → proxy: http://<name>.<ns>.svc.cluster.local   api: https://<name>.<ns>.svc
-//                             (the API form is the one seed 002 documents: `https://git.default.svc`; the
+//                             (the API form is the one the reference documents: `https://git.default.svc`; the
 //                             proxy gets the fully qualified name because pods in any namespace resolve it)
 //   uri absolute            → uri as written
 //   uri relative with ref   → the ref's URL + uri

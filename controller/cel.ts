@@ -1,4 +1,4 @@
-// `response.cel` of probes (CC-09), evaluated with @marcbachmann/cel-js, a maintained, dependency-free CEL
+// `response.cel` of probes (must yield a boolean), evaluated with @marcbachmann/cel-js, a maintained, dependency-free CEL
 // implementation. Variables: response.statusCode (int), response.bodyString, response.headers
 // (map[string][]string, canonical header names) and response.body (parsed JSON, when the body is JSON).
 import { Environment } from '@marcbachmann/cel-js';

@@ -1,5 +1,6 @@
 // HTTP probes (liveness, auth, class API reachability), with the reference system's rules:
-// - http probes use only the scheme and host of the Connector address (CON-03); `host`/`scheme` per CC-08;
+// - http probes use only the scheme and host of the Connector address, never its path prefix; an empty
+//   `host` is the Connector's, and an empty `scheme` is the Connector's when the host is too, else http;
 // - redirects are followed (at most 10, like Go) unless disableRedirect; a redirect to another origin
 //   (scheme, host or port) never carries Authorization, Cookie or any header the probe configured, so no
 //   credential reaches a host other than the Connector's;
@@ -40,7 +41,7 @@ const MAX_BODY = 1 << 20;
 const MAX_REDIRECTS = 10;
 const SENSITIVE = new Set(['authorization', 'cookie', 'proxy-authorization', 'www-authenticate']);
 
-/** Pure: URL of an http probe against a Connector address (CON-03, CC-08). */
+/** Pure: URL of an http probe against a Connector address (scheme and host only, see above). */
 export function httpProbeURL(address: string, probe: { path: string; host?: string; scheme?: string }): string {
   const a = new URL(address);
   const host = probe.host?.trim() || '';

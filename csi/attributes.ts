@@ -1,5 +1,5 @@
 // Pure parsing of what kubelet hands NodePublishVolume for a `connectors-csi` inline volume: the Pod's
-// volumeAttributes (CSI-02) plus the pod-info keys kubelet adds (podInfoOnMount) and, when the CSIDriver
+// volumeAttributes plus the pod-info keys kubelet adds (podInfoOnMount) and, when the CSIDriver
 // asks for it, the ServiceAccount tokens (tokenRequests; in volume_context, or in secrets per KEP-5538).
 //
 //   connectors            "a,ns2/b"  — comma list of name (the Pod's namespace) or namespace/name

@@ -1,6 +1,6 @@
 // Pure: the files of one volume, from the resolved Connectors and their classes, the token and the proxy CA.
 //
-// Built-in files (CSI-03), always written unless excluded:
+// Built-in files, always written unless excluded:
 //   .env                             http_proxy=, https_proxy=, no_proxy= (key=value lines)
 //   http.proxy, https.proxy          forward-proxy URL with embedded auth: http://<ns>%2F<name>:<token>@<host:port>
 //   context.token                    the ServiceAccount token for audience connectors-proxy
@@ -8,7 +8,7 @@
 //   connector.status.proxyAddress    the Connector's status.proxy.httpAddress.url
 // With several Connectors the proxy values come from the last one.
 //
-// Rendered files (CSI-04..10): the Connectors are grouped by class, in the order the volume names them
+// Rendered files: the Connectors are grouped by class, in the order the volume names them
 // (a group's position is that of its first Connector). For each group, every selected configuration the class
 // declares is rendered with Go text/template + sprig over:
 //   .connector        the group's last Connector, as its JSON (metadata, spec, status) with

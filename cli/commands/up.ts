@@ -14,7 +14,7 @@ import { applyObjects } from '../../core/kube/apply.ts';
 import { allCrds, FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';
 
 /**
- * Flags on by default in a local embedded cluster (a playground): seed 003's secretless image pull needs
+ * Flags on by default in a local embedded cluster (a playground): the OCI quick start's secretless image pull needs
  * this Alpha flag, and there is no production traffic to protect. Against a real cluster every flag keeps
  * the documented default, off.
  */

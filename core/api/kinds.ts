@@ -139,7 +139,7 @@ type StatusOf<N extends KindName> = Info<N> extends { status: infer S extends TS
 
 /**
  * An object of kind N, typed from its entry in KINDS (which also gives its CRD schema): `spec` is optional
- * where the schema does not require it (seed 002 shows ConnectorClasses with metadata only).
+ * where the schema does not require it (the reference shows ConnectorClasses with metadata only).
  */
 export type KindObject<N extends KindName> = {
   apiVersion: `${typeof GROUP}/${typeof VERSION}`;

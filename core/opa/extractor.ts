@@ -1,4 +1,4 @@
-// `spec.proxy.authExtractor.rego` (PRX-07): where the client's token is, for clients that cannot send it as
+// `spec.proxy.authExtractor.rego`: where the client's token is, for clients that cannot send it as
 // Basic or Bearer (e.g. `Private-Token: <token>`). Input `{request}` (see request.ts); result `auth.token`.
 import { compileRego } from './compile.ts';
 import type { PolicyOptions } from './generator.ts';

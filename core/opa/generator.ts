@@ -1,4 +1,4 @@
-// `auth.types[].generator.rego` (CC-13, PRX-08): what credentials the proxy injects into the backend request,
+// `auth.types[].generator.rego`: what credentials the proxy injects into the backend request,
 // and the pure function that injects them.
 import { queryEscape, queryUnescape } from './builtins/encoding.ts';
 import { type CompileOptions, compileRego } from './compile.ts';

@@ -1,4 +1,4 @@
-// `spec.api.permissions.rego` (CC-18): package `permissions`, decision `result.verb` ∈ read|write|delete|"".
+// `spec.api.permissions.rego`: package `permissions`, decision `result.verb` ∈ read|write|delete|"".
 // `""` (or an undefined result) means "fall back to the HTTP-method mapping". Input `{request}` (request.ts).
 import { compileRego } from './compile.ts';
 import type { PolicyOptions } from './generator.ts';

@@ -1,5 +1,5 @@
-// The ConnectorClass reconciler (scenarios 16-20 of core.md §14), local-mode addresses, API auth probes
-// (scenario 11) and custom CA certificates (scenario 58), against a real kube-apiserver.
+// The ConnectorClass reconciler (proxy and API addresses, their checks), local-mode addresses, API auth probes
+// and custom CA certificates, against a real kube-apiserver.
 import { eventually } from '../harness/eventually.ts';
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:https';
@@ -164,7 +164,7 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     expect((svc as { statusCode?: number }).statusCode).to.equal(404);
   });
 
-  it('a missing proxy Service: ProxyReady=False/ProxyServiceNotFound, and its Connectors ProxyServiceReady=False (CON-15)', async () => {
+  it('a missing proxy Service: ProxyReady=False/ProxyServiceNotFound, and its Connectors ProxyServiceReady=False', async () => {
     const name = await makeClass('proxy-missing', {
       proxy: { ref: { kind: 'Service', name: 'no-such-proxy', namespace: sys } },
     });

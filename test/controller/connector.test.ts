@@ -1,5 +1,5 @@
 // The Connector reconciler against a real kube-apiserver and a real git smart-HTTP server with basic auth:
-// seed 000 becomes Ready with the built-in git class; each fault gives its documented condition and
+// the Git quick start becomes Ready with the built-in git class; each fault gives its documented condition and
 // repairing it brings Ready back at once (watches, not the 5-minute period); broken classes give clear
 // messages without stopping the controller; probes never carry credentials to another host; no password
 // reaches the logs.
@@ -95,7 +95,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
     await rest?.close();
   });
 
-  it('seed 000: the Secret and Connector become Ready with every condition True, using the built-in git class', async () => {
+  it('the Git quick start: the Secret and Connector become Ready with every condition True, using the built-in git class', async () => {
     const docs = parseAllDocuments(readFileSync(join(FIXTURES_DIR, '000-1-git-connector.yaml'), 'utf8')).map((d) =>
       d.toJS(),
     );
@@ -430,7 +430,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       expect(b.requests.filter((r) => r.path === '/landing')).to.have.length(0);
     });
 
-    it('response.cel over the JSON body (scenario 8): {status: ok} → True, {status: bad} → False', async () => {
+    it('response.cel over the JSON body: {status: ok} → True, {status: bad} → False', async () => {
       let status = 'ok';
       a.setHandler((req, res) => {
         if (req.path === '/check')
@@ -456,11 +456,11 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       await rest.call('PUT', connectorPath(ns, 'cel-body'), { body: cur });
       const bad = await waitConnectorCondition(rest, ns, 'cel-body', 'AuthReady', { status: 'False' });
       expect(cond(bad, 'AuthReady')?.reason).to.equal('AuthenticationFailed');
-      // CON-03: the address path prefix is not added to the probe path.
+      // The address path prefix is not added to the probe path.
       expect(a.requests.filter((r) => r.path.startsWith('/prefix'))).to.have.length(0);
     });
 
-    it('liveness: 200 → True, 500 → LivenessReady=False (scenario 7)', async () => {
+    it('liveness: 200 → True, 500 → LivenessReady=False ', async () => {
       a.setHandler((req, res) => void res.writeHead(req.path === '/healthz' ? 500 : 200).end('x'));
       const name = await tokenClass('live500', {});
       await upsert(rest, secretsPath(), tokenSecret('token-auth'));
@@ -517,7 +517,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
     });
   });
 
-  it('optional auth without a Secret: SecretOptional, and the probe sends no Authorization (scenario 3, 10)', async () => {
+  it('optional auth without a Secret: SecretOptional, and the probe sends no Authorization', async () => {
     await git.clearRequests();
     await rest.call('POST', connectorsPath(), {
       body: connector('anonymous', {

@@ -29,7 +29,7 @@ const secret = {
 };
 
 describe('controller: probe templates and the git class configuration', () => {
-  it('scenario 10: the git authProbe renders GET <addr>/org/repo.git/info/refs?service=git-upload-pack with Authorization: Basic dTpw', () => {
+  it('the git authProbe renders GET <addr>/org/repo.git/info/refs?service=git-upload-pack with Authorization: Basic dTpw', () => {
     const git = loadBuiltinClass('git');
     const plan = planProbe(git.spec.authProbes![0].probe!, connector, git, {
       what: 'authProbe "basicAuth"',
@@ -90,7 +90,7 @@ describe('controller: probe templates and the git class configuration', () => {
       spec: { address: 'https://gitlab.com' },
     };
     const b64 = Buffer.from(':tok').toString('base64');
-    it('one connector: exactly the seed 002 form', () => {
+    it('one connector: exactly the reference form', () => {
       const out = parse('.gitconfig', text).execute({ context: { token: 'tok' }, connector: one, connectors: [one] });
       expect(out).to.equal(
         `[http]\n    extraHeader = Authorization: Basic ${b64}\n[url "http://c-a.ns.svc.cluster.local"]\n    insteadOf = https://github.com\n`,

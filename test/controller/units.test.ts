@@ -101,7 +101,7 @@ describe('controller units', () => {
     });
   });
 
-  describe('class endpoints (CC-14, CC-16, scenario 20)', () => {
+  describe('class endpoints (proxy and API: ref, uri, ref + uri)', () => {
     const cases: Array<[string, Parameters<typeof resolveEndpoint>[0], 'proxy' | 'api', string]> = [
       ['api ref', { ref: { kind: 'Service', name: 'git', namespace: 'default' } }, 'api', 'https://git.default.svc'],
       [
@@ -130,7 +130,7 @@ describe('controller units', () => {
       expect(() => resolveEndpoint({ uri: '/api' }, 'api', 'sys')).to.throw(AddressError, 'relative'));
   });
 
-  describe('Connector proxy address (CON-16, scenarios 16-17, local mode)', () => {
+  describe('Connector proxy address (host and path resolvers, local mode)', () => {
     const proxy = { ref: { kind: 'Service', name: 'connectors-proxy-service', namespace: 'connectors-system' } };
     const base = 'http://connectors-proxy-service.connectors-system.svc.cluster.local';
     it('host resolver (default)', () => {
@@ -161,7 +161,7 @@ describe('controller units', () => {
     });
   });
 
-  describe('probe URLs (CON-03, CC-08, CC-10)', () => {
+  describe('probe URLs (scheme and host only; probe host and scheme; API path)', () => {
     const cases: Array<[string, string, { path: string; host?: string; scheme?: string }, string]> = [
       ['path prefix dropped', 'https://h.example.com/gitlab', { path: '/' }, 'https://h.example.com/'],
       ['connector scheme and port', 'http://127.0.0.1:8080/x', { path: '/a?b=c' }, 'http://127.0.0.1:8080/a?b=c'],

@@ -26,7 +26,7 @@ import { startCsiDriver, type CsiDriver } from '../../csi/index.ts';
 import { mountPoints, TmpfsMounter } from '../../csi/mounter.ts';
 import { csiClient, publishRequest, type CsiClient } from './client.ts';
 
-describe('csi: seed 000 git clone through the CSI volume, with the real components', function () {
+describe('csi: the Git quick start clone through the CSI volume, with the real components', function () {
   this.timeout(240_000);
   let c: Cluster;
   let ns: string;

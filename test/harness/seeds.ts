@@ -97,7 +97,7 @@ export function textToApply(doc: SeedDocument, index: number): string {
     .join('---');
 }
 
-/** auth type name → generator.rego, from every ConnectorClass example in seed 002 (as written there). */
+/** auth type name → generator.rego, from every ConnectorClass example of the ConnectorClass reference text (as written there). */
 export function seedGenerators(): Map<string, { rego: string; origin: string }> {
   const out = new Map<string, { rego: string; origin: string }>();
   for (const doc of indentedBlocks('002')) {

@@ -113,7 +113,7 @@ describe('opa: compileRego', function () {
     });
   }
 
-  it('accepts `import time` (seed 002) by blanking the import, with a warning; line numbers stay', async () => {
+  it('accepts `import time` (as the reference example writes it) by blanking the import, with a warning; line numbers stay', async () => {
     const c = await compile('package proxy\n\nimport time\n\nauth := {"t": time.now_ns()}\n');
     assert.deepEqual(c.warnings, ['line 3: ignored "import time": built-ins need no import']);
     const bad = await compile('package proxy\nimport time\nauth := {"t": time.now_ns(}\n').catch((x: Error) => x);

@@ -1,4 +1,4 @@
-// The domain wrappers: generator result validation and injection, authExtractor (PRX-07), permissions (CC-18),
+// The domain wrappers: generator result validation and injection, authExtractor, permissions,
 // and the `input.request` shape.
 import assert from 'node:assert/strict';
 import { ensureBinary } from '../../core/peers/index.ts';
@@ -271,7 +271,7 @@ describe('opa: input.request', () => {
   });
 });
 
-describe('opa: authExtractor (PRX-07)', function () {
+describe('opa: authExtractor', function () {
   this.timeout(600_000);
   before(async () => {
     await ensureBinary('opa');
@@ -317,7 +317,7 @@ auth := {"token": t} if { t := input.request.query.private_token[0] }
   });
 });
 
-describe('opa: permissions (CC-18)', function () {
+describe('opa: permissions', function () {
   this.timeout(600_000);
   before(async () => {
     await ensureBinary('opa');

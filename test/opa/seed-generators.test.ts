@@ -1,4 +1,4 @@
-// The generator.rego examples of seed 002, cut out of the seed text as written (v0 syntax, `input.<key>`,
+// The generator.rego examples of the ConnectorClass reference text, cut out as written (v0 syntax, `input.<key>`,
 // `import time`, `hmac.sha256`), compiled with the real opa to wasm and evaluated with opa-wasm; then the
 // injection is applied to a backend request the way the proxy does.
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ const backend = regoRequest({
   headers: { accept: 'application/json' },
 });
 
-describe('opa: seed 002 generator.rego examples', function () {
+describe('opa: the reference generator.rego examples', function () {
   this.timeout(600_000);
   const generators = seedGenerators();
 

@@ -148,7 +148,7 @@ describe('webhook: admission through the real API server', function () {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  describe('Pods (seed 003)', () => {
+  describe('Pods (the OCI quick start)', () => {
     const ns = 'oci-connector-demo';
     before(async () => {
       await kubectl(['create', 'namespace', ns]).catch((e: Error) => {
@@ -374,7 +374,7 @@ describe('webhook: admission through the real API server', function () {
 
     const cases: Array<{ name: string; spec: Record<string, unknown>; includes: string[] }> = [
       {
-        name: 'scenario 13: required extension missing',
+        name: 'required extension missing',
         spec: {},
         includes: [
           'admission webhook "connectors.connectors.alauda.io" denied the request',
@@ -382,37 +382,37 @@ describe('webhook: admission through the real API server', function () {
         ],
       },
       {
-        name: 'scenario 14: undeclared extension',
+        name: 'undeclared extension',
         spec: { addressExtensions: [api, { name: 'foo', value: 'https://foo.example.com' }] },
         includes: ['spec.addressExtensions[1].name: "foo" is not declared by ConnectorClass'],
       },
       {
-        name: 'scenario 15: duplicate name (CRD list-map key, before the webhook)',
+        name: 'duplicate name (CRD list-map key, before the webhook)',
         spec: { addressExtensions: [api, { ...api, value: 'https://api2.tool.example.com' }] },
         includes: ['spec.addressExtensions[1]: Duplicate value'],
       },
       {
-        name: 'scenario 15: value equal to spec.address',
+        name: 'value equal to spec.address',
         spec: { addressExtensions: [{ name: 'api', value: 'https://tool.example.com' }] },
         includes: ['spec.addressExtensions[0].value: must differ from spec.address'],
       },
       {
-        name: 'scenario 15: ftp://x (CRD pattern, before the webhook)',
+        name: 'ftp://x (CRD pattern, before the webhook)',
         spec: { addressExtensions: [{ name: 'api', value: 'ftp://x' }] },
         includes: ['spec.addressExtensions[0].value: Invalid value: "ftp://x"'],
       },
       {
-        name: 'scenario 15: "" (CRD minLength, before the webhook)',
+        name: '"" (CRD minLength, before the webhook)',
         spec: { addressExtensions: [{ name: 'api', value: '' }] },
         includes: ['spec.addressExtensions[0].value: Invalid value: ""'],
       },
       {
-        name: 'CON-06: unknown auth name',
+        name: 'unknown auth name',
         spec: { addressExtensions: [api], auth: { name: 'basic-auth' } },
         includes: ['spec.auth.name: "basic-auth" is not an auth type of ConnectorClass'],
       },
       {
-        name: 'CON-05: undeclared param',
+        name: 'undeclared param',
         spec: { addressExtensions: [api], params: [{ name: 'colour', value: 'x' }] },
         includes: ['spec.params[0].name: "colour" is not declared'],
       },
@@ -633,7 +633,7 @@ describe('webhook: admission through the real API server', function () {
           for (const d of parseAllDocuments(doc.text)) {
             const obj = d.toJS();
             if (!obj) continue;
-            obj.metadata.namespace = ns; // seed 000 names its own namespace; here it is this test's
+            obj.metadata.namespace = ns; // the Git quick start names its own namespace; here it is this test's
             expect(await applyJson(obj, ns), doc.origin).to.match(/created|configured|unchanged/);
           }
         }

@@ -56,7 +56,7 @@ describe('webhook: image references', () => {
       image: 'harbor.example.com/oci-connector-demo:v1',
       address: 'https://harbor.example.com',
       want: `${P}/oci-connector-demo:v1`,
-      why: 'seed 003',
+      why: 'the OCI quick start',
     },
     {
       image: 'harbor.example.com/oci-connector-demo:v1',
@@ -214,7 +214,7 @@ describe('webhook: Pod patch and decision', () => {
     match?: RegExp;
     ops?: number;
   }> = [
-    { name: 'seed 003 Pod, flag on → rewritten', input: {}, allowed: true, ops: 1 },
+    { name: 'the OCI quick start Pod, flag on → rewritten', input: {}, allowed: true, ops: 1 },
     {
       name: 'flag off → rejected naming the field, the flag and where to set it',
       input: { flagEnabled: false },

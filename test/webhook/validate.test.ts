@@ -53,28 +53,28 @@ describe('webhook: Connector validation', () => {
     error: string;
   }> = [
     {
-      name: 'scenario 13: a required extension missing',
+      name: 'a required extension missing',
       spec: { ...ok, addressExtensions: [] },
       error:
         'spec.addressExtensions: required extension "api" is missing (ConnectorClass "tool" declares it without a default)',
     },
     {
-      name: 'scenario 14: an undeclared extension',
+      name: 'an undeclared extension',
       spec: { ...ok, addressExtensions: [...ok.addressExtensions, { name: 'foo', value: 'https://foo.example.com' }] },
       error: 'spec.addressExtensions[1].name: "foo" is not declared by ConnectorClass "tool" (declared: api, web)',
     },
     {
-      name: 'scenario 15: a duplicate extension',
+      name: 'a duplicate extension',
       spec: { ...ok, addressExtensions: [...ok.addressExtensions, { name: 'api', value: 'https://api2.example.com' }] },
       error: 'spec.addressExtensions[1].name: duplicate extension "api" (also at spec.addressExtensions[0])',
     },
     {
-      name: 'scenario 15: a value equal to spec.address',
+      name: 'a value equal to spec.address',
       spec: { ...ok, addressExtensions: [{ name: 'api', value: 'https://tool.example.com/' }] },
       error: 'spec.addressExtensions[0].value: must differ from spec.address (https://tool.example.com)',
     },
     {
-      name: 'scenario 15: ftp://x',
+      name: 'ftp://x',
       spec: { ...ok, addressExtensions: [{ name: 'api', value: 'ftp://x' }] },
       error: 'spec.addressExtensions[0].value: "ftp://x" is not an http:// or https:// URL',
     },
@@ -111,12 +111,12 @@ describe('webhook: Connector validation', () => {
         'spec.auth.secretRef.namespace "other" is not the Connector\'s namespace "ns": only Secrets of the Connector\'s namespace can be used',
     },
     {
-      name: 'scenario 15: an empty value',
+      name: 'an empty value',
       spec: { ...ok, addressExtensions: [{ name: 'api', value: '' }] },
       error: 'spec.addressExtensions[0].value: must not be empty',
     },
     {
-      name: 'CON-05: an undeclared param',
+      name: 'an undeclared param',
       spec: {
         ...ok,
         params: [
@@ -127,17 +127,17 @@ describe('webhook: Connector validation', () => {
       error: 'spec.params[1].name: "colour" is not declared by ConnectorClass "tool" (declared: sslVerify, org)',
     },
     {
-      name: 'CC-04: a required param missing',
+      name: 'a required param missing',
       spec: { ...ok, params: [] },
       error: 'spec.params: required parameter "org" is missing (ConnectorClass "tool" declares it without a default)',
     },
     {
-      name: 'CON-06: an unknown auth name',
+      name: 'an unknown auth name',
       spec: { ...ok, auth: { name: 'basic-auth' } },
       error: 'spec.auth.name: "basic-auth" is not an auth type of ConnectorClass "tool" (one of: basicAuth, apiKey)',
     },
     {
-      name: 'CON-07: a missing secretRef for a non-optional type',
+      name: 'a missing secretRef for a non-optional type',
       spec: { ...ok, auth: { name: 'apiKey' } },
       error: 'spec.auth.secretRef: required: auth type "apiKey" of ConnectorClass "tool" is not optional',
     },
@@ -250,7 +250,7 @@ describe('webhook: Connector validation', () => {
     ).to.have.length(1);
   });
 
-  it('the seed 003 Connector is valid against the built-in oci class', () => {
+  it('the OCI quick start Connector is valid against the built-in oci class', () => {
     const oci = loadBuiltinClass('oci');
     const seed = connector({
       connectorClassName: 'oci',
@@ -375,7 +375,7 @@ describe('webhook: ConnectorClass validation', function () {
     });
   }
 
-  it('accepts map-form headers (seed 002), templated headers and a compiling generator', async () => {
+  it('accepts map-form headers (the reference form), templated headers and a compiling generator', async () => {
     const r = await v({
       auth: {
         types: [
@@ -399,7 +399,7 @@ describe('webhook: ConnectorClass validation', function () {
     expect(r).to.deep.equal({ errors: [], warnings: [] });
   });
 
-  it('an authProbe for an undeclared auth type is a warning (seed 002 fragments declare probes alone)', async () => {
+  it('an authProbe for an undeclared auth type is a warning (the reference class fragments declare probes alone)', async () => {
     const r = await v({ auth: { types: [{ name: 'a', secretType: 'Opaque' }] }, authProbes: [{ authName: 'b' }] });
     expect(r.errors).to.deep.equal([]);
     expect(r.warnings).to.deep.equal([

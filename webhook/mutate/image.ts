@@ -1,7 +1,7 @@
 // Pure image-reference handling for the Pod webhook: parse a container image reference the way the
 // container runtimes normalise it (distribution/reference: docker.io default, `library/` for official
 // images, index.docker.io alias, host:port registries, tags and digests) and rewrite the ones hosted on a
-// Connector's registry to the Connector's proxy address (seed 003):
+// Connector's registry to the Connector's proxy address, as the OCI quick start shows:
 //   harbor.example.com/oci-connector-demo:v1
 //   → 192.168.x.x:31567/namespaces/oci-connector-demo/connectors/harbor/oci-connector-demo:v1
 import type { Connector } from '../../core/api/index.ts';

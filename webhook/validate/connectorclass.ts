@@ -1,4 +1,4 @@
-// Admission rules for ConnectorClasses (CC-05, CC-11, CC-12, CC-13, CC-19, CC-18, PRX-07): unique auth type
+// Admission rules for ConnectorClasses: unique auth type
 // names, authProbes naming declared types, httpHeaders shape, configuration file names, Go templates that
 // parse, and Rego that compiles (with the real opa, through core/opa's cache). Messages name the field.
 import type { ConnectorClass, HTTPProbe } from '../../core/api/index.ts';
@@ -90,7 +90,7 @@ export async function validateConnectorClass(
   const probeNames = new Map<string, number>();
   (spec.authProbes ?? []).forEach((p, i) => {
     const at = `spec.authProbes[${i}]`;
-    // A warning, not an error: the seeds' class fragments (seed 002) declare probes without auth types.
+    // A warning, not an error: the reference's class fragments declare probes without auth types.
     if (!typeNames.has(p.authName))
       warnings.push(
         `${at}.authName: "${p.authName}" is not one of spec.auth.types[].name (${[...typeNames.keys()].join(', ') || 'none declared'}); this probe is never used`,
