@@ -18,7 +18,13 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { KubeConfig, V1ConfigMap, V1Namespace } from '@kubernetes/client-node';
-import { PROXY_AUDIENCE, PROXY_SERVICE_NAME, type Connector, type ConnectorClass } from '../core/api/index.ts';
+import {
+  PROXY_AUDIENCE,
+  PROXY_CA_NAME,
+  PROXY_SERVICE_NAME,
+  type Connector,
+  type ConnectorClass,
+} from '../core/api/index.ts';
 import { checkScope } from '../core/connector/index.ts';
 import { startInformer, type Informer } from '../core/kube/reflector.ts';
 import { collectionPath } from '../core/kube/resources.ts';
@@ -27,7 +33,6 @@ import { watchFeatureFlags, type FeatureFlags } from '../core/kube/featureflags.
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { counter, histogram } from '../core/observability/metrics.ts';
-import { PROXY_CA_NAME } from '../proxy/ca.ts';
 import { KEYS, parseVolumeRequest, type ConnectorRef } from './attributes.ts';
 import {
   CsiError,

@@ -6,8 +6,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
 import { createCA, loadCA, type CertificateAuthority } from '../core/pki/index.ts';
+import { PROXY_CA_NAME } from '../core/api/index.ts';
 
-export const PROXY_CA_NAME = 'connectors-proxy-ca';
+export { PROXY_CA_NAME };
 
 interface SecretLike {
   data?: Record<string, string>;

@@ -8,7 +8,7 @@ import { loadKubeConfig, systemNamespace } from '../../core/kube/config.ts';
 import { kubeRest } from '../../core/kube/rest.ts';
 import { PROXY_AUDIENCE } from '../../core/api/index.ts';
 import { createLogger, setLogLevel } from '../../core/observability/log.ts';
-import { parseGoDurationMs } from '../../core/connector/index.ts';
+import { parseConnectorRef, parseGoDurationMs } from '../../core/connector/index.ts';
 
 export const command: Command = {
   name: 'render',
@@ -60,7 +60,7 @@ export const command: Command = {
       description: 'Directory to write (created; its previous contents are replaced). Required.',
     },
   },
-  details: `Example (the seed's git quick start, on the embedded control plane):
+  details: `Example (the Git quick start, on the embedded control plane):
   connectors render --connector git-connector-demo/git-connector --configuration gitconfig --out /tmp/gitdemo
   HOME=/tmp/gitdemo git clone <original repository URL>`,
   async run(values) {
@@ -68,9 +68,9 @@ export const command: Command = {
     const out = values.out as string | undefined;
     if (!connector) throw new Error('--connector is required');
     if (!out) throw new Error('--out is required');
-    const first = connector.split(',')[0].trim();
-    const namespace =
-      (values.namespace as string | undefined) ?? (first.includes('/') ? first.split('/')[0] : undefined);
+    // The volume's Pod namespace: --namespace, else that of the first Connector when it names one.
+    const first = parseConnectorRef(connector.split(',')[0]);
+    const namespace = (values.namespace as string | undefined) ?? (first.ok ? first.ref.namespace : undefined);
     if (!namespace) throw new Error('--namespace is required when --connector names no namespace');
     const serviceAccount = values['service-account'] as string;
     const expirationSeconds = Math.round(parseGoDurationMs(values['token-expiration'] as string) / 1000);

@@ -44,3 +44,8 @@ export const SYSTEM_NAMESPACE_DEFAULT = 'connectors-system';
 export const FEATURE_FLAGS_CONFIGMAP = 'connectors-config';
 export const PROXY_SERVICE_NAME = 'connectors-proxy-service';
 export const PROXY_AUDIENCE = 'connectors-proxy';
+/**
+ * The proxy's CA for HTTPS interception: the Secret of this name in the system namespace (with its key), and
+ * the ConfigMap of the same name holding only the public certificate (ca.crt), which the CSI driver mounts.
+ */
+export const PROXY_CA_NAME = 'connectors-proxy-ca';

@@ -1,0 +1,56 @@
+// The layering docs/architecture.md describes, checked on the import graph: core depends on no component;
+// a component (controller, webhook, proxy, csi, api) imports core and itself only, never another component;
+// connectorclasses and controlplane sit on core. cli is the composition root and may import anything.
+import { expect } from 'chai';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const COMPONENTS = ['controller', 'webhook', 'proxy', 'csi', 'api'];
+const ALLOWED: Record<string, string[]> = {
+  core: ['core'],
+  connectorclasses: ['core', 'connectorclasses'],
+  controlplane: ['core', 'controlplane'],
+  ...Object.fromEntries(COMPONENTS.map((c) => [c, ['core', c]])),
+};
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...sources(p));
+    else if (e.name.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+/** Relative import specifiers of a module: static, re-exports and dynamic import(). */
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const found = [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm)];
+  return found.map((m) => m[1]);
+}
+
+describe('layers: the import graph', () => {
+  for (const [layer, allowed] of Object.entries(ALLOWED)) {
+    const dir = join(root, layer);
+    let exists = false;
+    try {
+      exists = statSync(dir).isDirectory();
+    } catch {
+      // a component that does not exist yet
+    }
+    if (!exists) continue;
+    it(`${layer}/ imports only ${allowed.join(' and ')}`, () => {
+      const wrong: string[] = [];
+      for (const file of sources(dir)) {
+        for (const spec of imports(file)) {
+          const target = relative(root, resolve(dirname(file), spec)).split('/')[0];
+          if (!allowed.includes(target)) wrong.push(`${relative(root, file)} → ${spec}`);
+        }
+      }
+      expect(wrong).to.deep.equal([]);
+    });
+  }
+});
