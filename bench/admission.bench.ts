@@ -16,6 +16,7 @@ import { startControlPlane } from '../controlplane/index.ts';
 import { kubeRest } from '../core/kube/rest.ts';
 import { setLogLevel } from '../core/observability/log.ts';
 import { startWebhook } from '../webhook/index.ts';
+import { loadBuiltinClass } from '../connectorclasses/index.ts';
 
 const RATE = Number(process.env.RATE ?? 200);
 const SECONDS = Number(process.env.SECONDS ?? 10);
@@ -90,6 +91,8 @@ try {
   await rest.call('POST', `/api/v1/namespaces/${SYSTEM_NS}/configmaps`, {
     body: { metadata: { name: 'connectors-config' }, data: { 'enable-pod-image-pull-via-connector': 'true' } },
   });
+  // The built-in oci class: images are rewritten only for Connectors of an OCI-kind class.
+  await rest.call('POST', '/apis/connectors.alauda.io/v1alpha1/connectorclasses', { body: loadBuiltinClass('oci') });
   await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${NS}/connectors`, {
     body: {
       apiVersion: 'connectors.alauda.io/v1alpha1',
