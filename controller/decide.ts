@@ -1,14 +1,19 @@
 // Pure decisions of the Connector reconciler: which condition each check yields, what a probe must send,
 // and how a probe response reads. No I/O here; connector-reconciler.ts does the reading and writing.
 import { headerList, type Connector, type ConnectorClass, type Probe } from '../core/api/index.ts';
-import { authTypeOf, secretProblem, type DecodedSecret, type SecretResolution } from '../core/connector/index.ts';
+import {
+  authTypeOf,
+  parseChallenge,
+  secretProblem,
+  type DecodedSecret,
+  type SecretResolution,
+} from '../core/connector/index.ts';
 import { parse } from '../core/template/index.ts';
 import { T, F, U, type CondInput } from './conditions.ts';
 import { httpProbeURL, apiProbeURL, type ProbeRequest, type ProbeResponse } from './probe.ts';
 import { evalResponseCel, CelError } from './cel.ts';
 import { templateData } from './templatedata.ts';
 import { resolveEndpoint, AddressError } from './addresses.ts';
-import { parseChallenge } from '../proxy/oci/route.ts';
 
 export const COND = {
   class: 'ConnectorClassReady',
@@ -306,11 +311,6 @@ export function authOutcome(res: ProbeResponse, cel: string | undefined, what: s
   const s = res.statusCode;
   if (s >= 200 && s < 300) return T(COND.auth);
   return F(COND.auth, 'AuthenticationFailed', `Authentication failed: status code ${s}`);
-}
-
-/** A class whose tools speak the OCI distribution API: `oci`, or labelled connectors.cpaas.io/oci (as the proxy decides). */
-export function isOciClass(cls: ConnectorClass): boolean {
-  return cls.metadata?.name === 'oci' || cls.metadata?.labels?.['connectors.cpaas.io/oci'] === 'true';
 }
 
 /**

@@ -8,5 +8,6 @@ export * from './credentials.ts';
 export * from './duration.ts';
 export * from './kind.ts';
 export * from './ref.ts';
+export * from './registry.ts';
 export * from './scope.ts';
 export * from './secret.ts';

@@ -187,31 +187,8 @@ export function rewriteLink(link: string, rewrite: (url: string) => string): str
   return link.replace(/<([^>]*)>/g, (_m, u: string) => `<${rewrite(u)}>`);
 }
 
-export interface Challenge {
-  scheme: 'basic' | 'bearer' | 'none';
-  realm?: string;
-  service?: string;
-  scope?: string;
-}
-
-/** Parses the registry's `WWW-Authenticate` (pure); the first Bearer or Basic challenge wins, Bearer first. */
-export function parseChallenge(value: string | string[] | undefined): Challenge | undefined {
-  const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
-  let basic: Challenge | undefined;
-  for (const v of values) {
-    const bearer = /(?:^|[\s,])bearer\s+/i.exec(v);
-    if (bearer) {
-      const params: Record<string, string> = {};
-      const pre = /([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
-      const text = v.slice(bearer.index + bearer[0].length);
-      for (let p = pre.exec(text); p; p = pre.exec(text))
-        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
-      return { scheme: 'bearer', realm: params.realm, service: params.service, scope: params.scope };
-    }
-    if (/(?:^|[\s,])basic(\s|$)/i.test(v)) basic ??= { scheme: 'basic' };
-  }
-  return basic;
-}
+// The registry's challenge is read by the controller's probes too: core/connector holds it.
+export { parseChallenge, type Challenge } from '../../core/connector/index.ts';
 
 /** Repository names in a catalog or tag list body, as the client sees them (pure; undefined: leave the body). */
 export function prefixNames(body: Buffer, kind: 'catalog' | 'tags', namePrefix: string): Buffer | undefined {
