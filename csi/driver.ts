@@ -252,18 +252,19 @@ export class NodeServer {
       throw invalidArgument(`readOnly must be true: set readOnly: true on the csi volume of driver ${DRIVER_NAME}`);
     const target = resolve(req.target_path);
     const vreq = parseVolumeRequest(ctx, req.secrets ?? {}, PROXY_AUDIENCE);
-    if (vreq.connectors.length > 1 && !this.flags.enabled(MULTI_CONNECTOR_FLAG)) {
-      throw failedPrecondition(
-        `several connectors in one volume (${vreq.connectors.map((c) => `${c.namespace}/${c.name}`).join(', ')}) need the feature flag ${MULTI_CONNECTOR_FLAG}: ` +
-          `set ${MULTI_CONNECTOR_FLAG}: "true" in ConfigMap connectors-config of namespace ${this.systemNamespace}, or mount one connector per volume`,
-      );
-    }
     if (!this.isSynced)
       await withTimeout(
         this.synced,
         this.syncTimeoutMs,
         'the driver has not yet listed Connectors and ConnectorClasses; retry',
       );
+    // After the sync: a fresh driver (or `connectors render`) has not read the flags before its first list.
+    if (vreq.connectors.length > 1 && !this.flags.enabled(MULTI_CONNECTOR_FLAG)) {
+      throw failedPrecondition(
+        `several connectors in one volume (${vreq.connectors.map((c) => `${c.namespace}/${c.name}`).join(', ')}) need the feature flag ${MULTI_CONNECTOR_FLAG}: ` +
+          `set ${MULTI_CONNECTOR_FLAG}: "true" in ConfigMap connectors-config of namespace ${this.systemNamespace}, or mount one connector per volume`,
+      );
+    }
 
     const resolved: ResolvedConnector[] = [];
     const labelsOf = async (name: string) => (await this.namespace(name))?.metadata?.labels;

@@ -8,6 +8,8 @@
 // - a host:port of an https address of a listed Connector is intercepted: the proxy answers 200, terminates
 //   TLS with a certificate for that host signed by its CA (Secret/ConfigMap connectors-proxy-ca, the
 //   CSI driver's ca.crt), and handles the requests inside like plain forward requests;
+// - a host:port of an http address of a listed Connector (clients such as Yarn tunnel plain HTTP too): the
+//   requests inside the tunnel are read as plain HTTP and handled like forward requests;
 // - any other host is tunnelled untouched (`connectPolicy: 'tunnel'`, the default: the proxy sees no
 //   plaintext and injects nothing, so nothing can leak, and workloads whose https_proxy points here keep
 //   working for their other hosts), or refused with 403 (`connectPolicy: 'refuse'`).
@@ -27,6 +29,8 @@ export type ConnectPolicy = 'tunnel' | 'refuse';
 interface Tunnel {
   /** host:port of the CONNECT. */
   authority: string;
+  /** What the client speaks inside: TLS (intercepted) or plain HTTP (an http Connector address). */
+  scheme: 'https' | 'http';
   connectors: ConnectorRef[];
   token: string;
 }
@@ -200,16 +204,37 @@ export class ForwardProxy {
     const listed = creds.connectors
       .map((r) => this.ctx.state.connector(r.namespace, r.name))
       .filter((c): c is Connector => Boolean(c));
-    const origin = originOf(new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`));
-    const intercepted = listed.find((c) =>
-      [c.spec.address, ...(c.spec.addressExtensions ?? []).map((e) => e.value)].some((a) => {
-        try {
-          return originOf(new URL(a)) === origin;
-        } catch {
-          return false;
-        }
-      }),
-    );
+    const hostPort = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const addressed = (scheme: 'https' | 'http') => {
+      const origin = originOf(new URL(`${scheme}://${hostPort}`));
+      return listed.find((c) =>
+        [c.spec.address, ...(c.spec.addressExtensions ?? []).map((e) => e.value)].some((a) => {
+          try {
+            return originOf(new URL(a)) === origin;
+          } catch {
+            return false;
+          }
+        }),
+      );
+    };
+    const intercepted = addressed('https');
+    // Some clients tunnel plain HTTP too (Yarn's proxy agent sends CONNECT for http:// registries): for the
+    // host:port of an http Connector address, the tunnel carries HTTP requests handled like forward requests.
+    const plain = intercepted ? undefined : addressed('http');
+    if (plain) {
+      record.connector = `${plain.metadata.namespace}/${plain.metadata.name}`;
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) socket.unshift(head);
+      this.tunnels.set(socket, {
+        authority: hostPort,
+        scheme: 'http',
+        connectors: creds.connectors,
+        token: creds.token,
+      });
+      this.track(socket);
+      this.inner.emit('connection', socket);
+      return finish(200, 'plain http tunnel');
+    }
     if (intercepted) {
       if (!this.certs) {
         reply(501, 'HTTPS interception is not configured on this proxy (no CA)');
@@ -229,7 +254,8 @@ export class ForwardProxy {
       const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
       tls.on('error', () => socket.destroy());
       this.tunnels.set(tls, {
-        authority: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+        authority: hostPort,
+        scheme: 'https',
         connectors: creds.connectors,
         token: creds.token,
       });
@@ -272,12 +298,12 @@ export class ForwardProxy {
     }
     let target: URL;
     try {
-      target = new URL(req.url?.startsWith('/') ? `https://${tunnel.authority}${req.url}` : (req.url ?? ''));
+      target = new URL(req.url?.startsWith('/') ? `${tunnel.scheme}://${tunnel.authority}${req.url}` : (req.url ?? ''));
     } catch {
       sendText(res, 400, 'invalid request target');
       return;
     }
-    if (originOf(target) !== originOf(new URL(`https://${tunnel.authority}`))) {
+    if (originOf(target) !== originOf(new URL(`${tunnel.scheme}://${tunnel.authority}`))) {
       sendText(res, 421, 'request for another host inside this tunnel');
       return;
     }

@@ -16,6 +16,17 @@ const TEST_PEERS: Array<{ name: string; ensure: (progress: ProgressFn) => Promis
     name: 'kubeconform',
     ensure: async (progress) => (await import('../install/kubeconform.ts')).kubeconformBinary(progress),
   },
+  // The class journeys' registry tools (test/peers/tools.ts): servers and clients from npm, PyPI and Maven Central.
+  { name: 'verdaccio', ensure: async (progress) => (await import('../peers/tools.ts')).verdaccioMain(progress) },
+  { name: 'yarn', ensure: async (progress) => (await import('../peers/tools.ts')).yarnMain(progress) },
+  {
+    name: 'pypiserver+twine',
+    ensure: async (progress) => (await import('../peers/tools.ts')).pythonToolsBin(progress),
+  },
+  {
+    name: 'maven plugins',
+    ensure: async (progress) => (await import('../peers/tools.ts')).mavenSeedRepository(progress),
+  },
 ];
 
 export async function prepareTestPeers(progress: ProgressFn): Promise<void> {

@@ -16,6 +16,8 @@ import { readFile, rm, writeFile, chmod } from 'node:fs/promises';
  * - nginx-light: a plain reverse proxy used as a benchmark baseline.
  * - curl: a plain HTTP client for tests and diagnostics.
  * - gh: the GitHub CLI, the real client of the github class's githubconfig configuration.
+ * - maven (brings a JDK): the real Maven client of the maven/nexus/jfrog class journeys.
+ * - python3-venv: a venv from Debian's python3 for pypiserver and twine (test/peers/tools.ts).
  */
 export const TEST_SYSTEM_PACKAGES: readonly string[] = [
   'git',
@@ -26,6 +28,8 @@ export const TEST_SYSTEM_PACKAGES: readonly string[] = [
   'nginx-light',
   'curl',
   'gh',
+  'maven',
+  'python3-venv',
 ];
 
 /** Packages among `names` that dpkg does not report as installed. */

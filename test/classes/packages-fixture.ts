@@ -1,0 +1,289 @@
+// Shared set-up for the class journeys: the real apiserver, a private system namespace, the real controller and
+// proxy in-process, the built-in classes as `connectors up` installs them (local mode: the in-process proxy's
+// address), and helpers to render a workload's files with the real `connectors render` command, to run real
+// clients with nothing but those files, and to check that a secret appears in no file, environment, argument or
+// log line.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { cluster, type Cluster } from '../harness/cluster.ts';
+import { eventually } from '../harness/eventually.ts';
+import { connectorReaderYaml } from '../harness/rbac.ts';
+import { runCommand } from '../peers/process.ts';
+import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import { startProxy, type ProxyOptions, type RunningProxy } from '../../proxy/index.ts';
+import { startController, type RunningController } from '../../controller/index.ts';
+import { builtinClasses } from '../../connectorclasses/index.ts';
+import { KindClient } from '../../core/kube/resources.ts';
+import { FEATURE_FLAGS_CONFIGMAP, PROXY_AUDIENCE, type Connector } from '../../core/api/index.ts';
+import { kubeRest as makeRest } from '../../core/kube/rest.ts';
+import { DirMounter, NodeServer } from '../../csi/index.ts';
+import { setLogSink } from '../../core/observability/log.ts';
+
+export interface ClientRun {
+  cmd: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Rendered {
+  dir: string;
+  /** The Pod's ServiceAccount token the files carry. */
+  token: string;
+  file(name: string): Promise<string>;
+}
+
+export interface ClassEnv {
+  c: Cluster;
+  ns: string;
+  systemNs: string;
+  proxy: RunningProxy;
+  controller: RunningController;
+  /** Log lines of the proxy and controller. */
+  logs: string[];
+  work: string;
+  /** Every client run, with its arguments, environment and output. */
+  runs: ClientRun[];
+  apply(yaml: string, namespace?: string): Promise<void>;
+  setFlag(flag: string, on: boolean): Promise<void>;
+  /** A ServiceAccount of the test namespace allowed to `get` the given Connectors (what the proxy checks). */
+  workload(name: string, connectors: string[]): Promise<void>;
+  /** Waits for the Connector's Ready condition to be `status` (default True) and returns the Connector. */
+  ready(name: string, status?: 'True' | 'False'): Promise<Connector>;
+  condition(name: string, type: string): Promise<{ status: string; reason?: string; message?: string } | undefined>;
+  /** The files of a CSI volume for the ServiceAccount, as `connectors render` writes them. */
+  render(o: {
+    connectors: string[];
+    configuration: string;
+    params?: object;
+    serviceAccount: string;
+  }): Promise<Rendered>;
+  /** Runs a client; fails with its output on a non-zero exit. */
+  run(cmd: string, args: string[], o: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<ClientRun>;
+  /** Fails if `secret` is in any file under `dirs`, any client's arguments, environment or output, or any log line. */
+  expectNowhere(secret: string, dirs: string[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function randomSecret(prefix: string): string {
+  return `${prefix}-${randomBytes(9).toString('hex')}`;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+export async function setupClasses(
+  prefix: string,
+  o: { classes: string[]; proxy?: ProxyOptions; flags?: string[] },
+): Promise<ClassEnv> {
+  await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
+  const c = await cluster();
+  const ns = await c.createNamespace(prefix);
+  const systemNs = await c.createNamespace(`${prefix}-sys`);
+  const work = await mkdtemp(join(tmpdir(), `connectors-${prefix}-`));
+  const logs: string[] = [];
+  const restoreLogs = setLogSink((line) => logs.push(line));
+  const apply = async (yaml: string, namespace = ns) => {
+    await c.kubectl(['apply', '-n', namespace, '-f', '-'], { input: yaml });
+  };
+  const setFlag = async (flag: string, on: boolean) =>
+    apply(
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${FEATURE_FLAGS_CONFIGMAP}}\ndata:\n  ${flag}: "${on}"\n`,
+      systemNs,
+    );
+  for (const f of o.flags ?? []) await setFlag(f, true);
+  const proxy = await startProxy(c.kubeConfig, { host: '127.0.0.1', port: 0, systemNamespace: systemNs, ...o.proxy });
+  const controller = await startController(c.kubeConfig, {
+    systemNamespace: systemNs,
+    leaderElect: false,
+    probePeriodMs: 60_000,
+  });
+  const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
+  const previous = new Map<string, unknown>();
+  for (const cls of builtinClasses({ systemNamespace: systemNs, proxyAddress: proxy.url, names: o.classes })) {
+    previous.set(cls.metadata.name!, await classes.get(cls.metadata.name!).catch(() => undefined));
+    await c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=class-test', '-f', '-'], {
+      input: JSON.stringify(cls),
+    });
+  }
+  const connectors = new KindClient(c.kubeConfig, 'Connector');
+  const kubeRest = await makeRest(c.kubeConfig);
+  const node = new NodeServer(c.kubeConfig, kubeRest, new DirMounter(), {
+    endpoint: 'render',
+    nodeId: 'render',
+    proxyURL: proxy.url,
+    systemNamespace: systemNs,
+  });
+  await node.synced;
+  const runs: ClientRun[] = [];
+  const condition = async (name: string, type: string) =>
+    (await connectors.get(name, ns)).status?.conditions?.find((x) => x.type === type);
+  let renders = 0;
+  return {
+    c,
+    ns,
+    systemNs,
+    proxy,
+    controller,
+    logs,
+    work,
+    runs,
+    apply,
+    setFlag,
+    async workload(name, names) {
+      await c.createServiceAccount(ns, name).catch(() => {});
+      await apply(
+        connectorReaderYaml({ name: `${name}-get`, serviceAccount: name, saNamespace: ns, resourceNames: names }),
+      );
+    },
+    condition,
+    async ready(name, status = 'True') {
+      try {
+        await eventually(
+          `Connector ${name} Ready=${status}`,
+          async () => (await condition(name, 'Ready'))?.status === status,
+          90_000,
+          200,
+        );
+      } catch (err) {
+        const conds = (await connectors.get(name, ns).catch(() => undefined))?.status?.conditions;
+        throw new Error(`${(err as Error).message}; conditions: ${JSON.stringify(conds)}`);
+      }
+      return connectors.get(name, ns);
+    },
+    async render(r) {
+      // What `connectors render` does (cli/commands/render.ts), in-process: the driver's own NodeServer publishes
+      // the volume into a directory with a token minted for the ServiceAccount. In-process because the command
+      // was seen, twice on a busy machine, not to exit after writing the volume (see the catalog report).
+      const dir = join(work, `render-${++renders}`);
+      const review = await kubeRest.call<{ status: { token: string; expirationTimestamp: string } }>(
+        'POST',
+        `/api/v1/namespaces/${ns}/serviceaccounts/${r.serviceAccount}/token`,
+        {
+          body: {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenRequest',
+            spec: { audiences: [PROXY_AUDIENCE], expirationSeconds: 1800 },
+          },
+        },
+      );
+      const context: Record<string, string> = {
+        'csi.storage.k8s.io/ephemeral': 'true',
+        'csi.storage.k8s.io/pod.namespace': ns,
+        'csi.storage.k8s.io/pod.name': 'connectors-render',
+        'csi.storage.k8s.io/pod.uid': 'connectors-render',
+        'csi.storage.k8s.io/serviceAccount.name': r.serviceAccount,
+        'csi.storage.k8s.io/serviceAccount.tokens': JSON.stringify({ [PROXY_AUDIENCE]: review.status }),
+        connectors: r.connectors.map((n) => `${ns}/${n}`).join(','),
+        'configuration.names': r.configuration,
+      };
+      if (r.params) context['configuration.params'] = JSON.stringify(r.params);
+      await node.nodePublishVolume({
+        volume_id: `render-${renders}`,
+        target_path: dir,
+        staging_target_path: '',
+        volume_capability: { access_type: 'mount', mount: {} },
+        readonly: true,
+        secrets: {},
+        volume_context: context,
+        publish_context: {},
+      });
+      const token = await readFile(join(dir, 'context.token'), 'utf8');
+      return { dir, token, file: (name) => readFile(join(dir, name), 'utf8') };
+    },
+    async run(cmd, args, ro) {
+      try {
+        const { stdout, stderr } = await runCommand(cmd, args, ro);
+        const r = { cmd, args, env: ro.env, stdout, stderr };
+        runs.push(r);
+        return r;
+      } catch (err) {
+        runs.push({ cmd, args, env: ro.env, stdout: '', stderr: (err as Error).message });
+        throw err;
+      }
+    },
+    async expectNowhere(secret, dirs) {
+      for (const d of dirs)
+        for (const f of await filesUnder(d))
+          expect((await readFile(f)).includes(secret), `the secret is in ${f}`).to.equal(false);
+      for (const r of runs) {
+        expect(JSON.stringify([r.cmd, r.args]), `the secret is in the arguments of ${r.cmd}`).to.not.include(secret);
+        expect(JSON.stringify(r.env), `the secret is in the environment of ${r.cmd}`).to.not.include(secret);
+        expect(r.stdout + r.stderr, `the secret is in the output of ${r.cmd}`).to.not.include(secret);
+      }
+      // Any process still running on the machine (the clients have exited; the peers hold the secret only in files).
+      const { stdout } = await runCommand('sh', ['-c', 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " "']);
+      expect(stdout.includes(secret), 'the secret is in a process argument').to.equal(false);
+      expect(logs.join('\n'), 'the secret is in a log line').to.not.include(secret);
+    },
+    async stop() {
+      await node.stop();
+      await kubeRest.close();
+      restoreLogs();
+      await controller.stop();
+      await proxy.stop();
+      for (const [name, prev] of previous) {
+        if (prev)
+          await c
+            .kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=class-test', '-f', '-'], {
+              input: JSON.stringify({ ...(prev as object), metadata: { name }, status: undefined }),
+            })
+            .catch(() => {});
+        else await classes.delete(name).catch(() => {});
+      }
+      await c.deleteNamespace(ns);
+      await c.deleteNamespace(systemNs);
+      await rm(work, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A basic-auth Secret and a Connector of `className` using it (no Secret when `password` is undefined). */
+export function connectorYaml(o: {
+  name: string;
+  className: string;
+  address: string;
+  authName?: string;
+  secretType?: string;
+  data?: Record<string, string>;
+  params?: Record<string, string>;
+  caSecret?: string;
+}): string {
+  const auth = o.authName
+    ? `  auth:\n    name: ${o.authName}\n` + (o.data ? `    secretRef: {name: ${o.name}-auth}\n` : '')
+    : '';
+  const params = o.params
+    ? `  params:\n${Object.entries(o.params)
+        .map(([k, v]) => `  - {name: ${JSON.stringify(k)}, value: ${JSON.stringify(v)}}\n`)
+        .join('')}`
+    : '';
+  const secret = o.data
+    ? `apiVersion: v1\nkind: Secret\nmetadata: {name: ${o.name}-auth}\ntype: ${o.secretType ?? 'kubernetes.io/basic-auth'}\nstringData: ${JSON.stringify(o.data)}\n---\n`
+    : '';
+  const ca = o.caSecret ? `  caCertSecretRef: {name: ${o.caSecret}}\n` : '';
+  return `${secret}apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: ${o.name}}
+spec:
+  connectorClassName: ${o.className}
+  address: ${JSON.stringify(o.address)}
+${auth}${params}${ca}`;
+}
+
+/** Writes `text` to `dir/name` and returns the path. */
+export async function writeIn(dir: string, name: string, text: string): Promise<string> {
+  const p = join(dir, name);
+  await writeFile(p, text);
+  return p;
+}

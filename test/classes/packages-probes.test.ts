@@ -1,0 +1,158 @@
+// The probes of every class that has an auth probe, against the real servers of the journeys: the right
+// credentials make AuthReady True; a wrong password (or token) makes it False with AuthenticationFailed and the
+// Connector not Ready; an address where nothing listens makes LivenessReady (and Ready) False with ConnectionFailed.
+import { expect } from 'chai';
+import { cluster } from '../harness/cluster.ts';
+import { eventually } from '../harness/eventually.ts';
+import { freePort } from '../peers/process.ts';
+import { startPypiServer, type PypiServer } from '../peers/pypiserver.ts';
+import { NEXUS_PYPI, startRepoServer, type RepoServer } from '../peers/repo-server.ts';
+import { startVerdaccio, type Verdaccio } from '../peers/verdaccio.ts';
+import { connectorYaml, randomSecret, setupClasses, type ClassEnv } from './packages-fixture.ts';
+
+interface ProbeCase {
+  cls: string;
+  address: () => string;
+  /** An address on the same scheme where nothing listens. */
+  down: (port: number) => string;
+  authName: string;
+  secretType?: string;
+  good: () => Record<string, string>;
+  bad: () => Record<string, string>;
+}
+
+describe('classes: probes — AuthenticationFailed for a wrong password, ConnectionFailed for an unreachable address', function () {
+  this.timeout(300_000);
+  let env: ClassEnv;
+  let repo: RepoServer;
+  let registry: Verdaccio;
+  let index: PypiServer;
+  let k8sToken: string;
+  let closedPort: number;
+  const password = randomSecret('probe-pass');
+  const users = { 'probe-user': password };
+  const basic = (p: string) => ({ username: 'probe-user', password: p });
+
+  const CASES: ProbeCase[] = [
+    {
+      cls: 'k8s',
+      address: () => env.c.server,
+      down: (port) => `https://127.0.0.1:${port}`,
+      authName: 'bearerTokenAuth',
+      secretType: 'connectors.cpaas.io/bearer-token',
+      good: () => ({ token: k8sToken }),
+      bad: () => ({ token: k8sToken.slice(0, -8) + 'AAAAAAAA' }),
+    },
+    {
+      cls: 'maven',
+      address: () => `${repo.url}/repository/maven-releases`,
+      down: (port) => `http://127.0.0.1:${port}/repository/maven-releases`,
+      authName: 'basicAuth',
+      good: () => basic(password),
+      bad: () => basic('wrong-' + password),
+    },
+    {
+      cls: 'npm',
+      address: () => registry.url,
+      down: (port) => `http://127.0.0.1:${port}`,
+      authName: 'basicAuth',
+      good: () => basic(password),
+      bad: () => basic('wrong-' + password),
+    },
+    {
+      cls: 'pypi',
+      address: () => `${repo.url}${NEXUS_PYPI.replace(/\/$/, '')}`,
+      down: (port) => `http://127.0.0.1:${port}/repository/pypi-hosted`,
+      authName: 'basicAuth',
+      good: () => basic(password),
+      bad: () => basic('wrong-' + password),
+    },
+    ...['nexus', 'jfrog'].map((cls): ProbeCase => ({
+      cls,
+      address: () => repo.url,
+      down: (port) => `http://127.0.0.1:${port}`,
+      authName: 'basicAuth',
+      good: () => basic(password),
+      bad: () => basic('wrong-' + password),
+    })),
+  ];
+
+  before(async () => {
+    const cp = (await cluster()).controlPlane;
+    env = await setupClasses('class-probes', {
+      classes: CASES.map((c) => c.cls),
+      flags: ['enable-custom-ca-certs'],
+    });
+    registry = await startVerdaccio({ users });
+    index = await startPypiServer({ users });
+    repo = await startRepoServer({ users, maven: { 'maven-releases': null }, pypi: index.url });
+    closedPort = await freePort();
+    await env.c.createServiceAccount(env.ns, 'api-user');
+    k8sToken = await env.c.createToken(env.ns, 'api-user', { expirationSeconds: 3600 });
+    let yaml = `apiVersion: v1\nkind: Secret\nmetadata: {name: apiserver-ca}\nstringData: {ca.crt: ${JSON.stringify(cp.caPem)}}\n---\n`;
+    for (const c of CASES)
+      for (const [suffix, address, data] of [
+        ['good', c.address(), c.good()],
+        ['bad', c.address(), c.bad()],
+        ['down', c.down(closedPort), c.good()],
+      ] as const)
+        yaml +=
+          connectorYaml({
+            name: `${c.cls}-${suffix}`,
+            className: c.cls,
+            address,
+            authName: c.authName,
+            secretType: c.secretType,
+            data,
+            caSecret: c.cls === 'k8s' ? 'apiserver-ca' : undefined,
+          }) + '---\n';
+    await env.apply(yaml);
+  });
+  after(async () => {
+    await env?.stop();
+    await repo?.stop();
+    await registry?.stop();
+    await index?.stop();
+  });
+
+  const settled = (name: string, type: string, status: string) =>
+    eventually(
+      `${name} ${type}=${status}`,
+      async () => {
+        const c = await env.condition(name, type);
+        return c?.status === status && c;
+      },
+      90_000,
+      200,
+    );
+
+  for (const c of CASES) {
+    describe(c.cls, () => {
+      it('the right credentials: LivenessReady and AuthReady True, Ready', async () => {
+        await settled(`${c.cls}-good`, 'AuthReady', 'True');
+        expect(await env.condition(`${c.cls}-good`, 'LivenessReady')).to.include({ status: 'True' });
+        await env.ready(`${c.cls}-good`);
+      });
+
+      it('a wrong password: AuthReady False with AuthenticationFailed, not Ready', async () => {
+        const auth = await settled(`${c.cls}-bad`, 'AuthReady', 'False');
+        expect(auth.reason).to.equal('AuthenticationFailed');
+        expect(auth.message).to.not.include(password);
+        expect(await env.condition(`${c.cls}-bad`, 'Ready')).to.include({
+          status: 'False',
+          reason: 'AuthenticationFailed',
+        });
+      });
+
+      it('nothing listening at the address: LivenessReady False with ConnectionFailed, not Ready', async () => {
+        const live = await settled(`${c.cls}-down`, 'LivenessReady', 'False');
+        expect(live.reason).to.equal('ConnectionFailed');
+        expect(live.message).to.include(`127.0.0.1:${closedPort}`);
+        expect(await env.condition(`${c.cls}-down`, 'Ready')).to.include({
+          status: 'False',
+          reason: 'ConnectionFailed',
+        });
+      });
+    });
+  }
+});

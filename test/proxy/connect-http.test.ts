@@ -1,0 +1,71 @@
+// CONNECT to the host:port of an http Connector address: clients whose proxy agent tunnels every request (Yarn's)
+// send plain HTTP inside the tunnel; the proxy reads it as forward requests and injects the Connector's
+// credentials. Other hosts are still tunnelled untouched.
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { runCommand } from '../peers/process.ts';
+import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
+import { eventually } from '../harness/eventually.ts';
+import { auditLines, basic, setup, type Env } from './fixture.ts';
+
+describe('proxy: CONNECT tunnels carrying plain HTTP to an http Connector address', function () {
+  this.timeout(120_000);
+  let env: Env;
+  let up: RecordingUpstream;
+  let other: RecordingUpstream;
+  let token: string;
+  const secret = 'P-' + randomBytes(6).toString('hex');
+  const curl = (url: string, user = `${env.ns}/plain`) =>
+    runCommand('curl', ['-sS', '--fail', '-p', '-x', env.proxy.url, '--proxy-user', `${user}:${token}`, url]);
+
+  before(async () => {
+    up = await startRecordingUpstream();
+    other = await startRecordingUpstream();
+    env = await setup('proxy-connect-http');
+    await env.apply(`apiVersion: v1
+kind: Secret
+metadata: {name: plain}
+type: kubernetes.io/basic-auth
+stringData: {username: up-user, password: "${secret}"}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: plain}
+spec:
+  connectorClassName: git
+  address: ${up.url}
+  auth: {name: basicAuth, secretRef: {name: plain}}
+`);
+    await env.serviceAccount('client', ['plain']);
+    token = await env.token('client');
+    await eventually(
+      'the proxy to see the connector',
+      async () => (await curl(`${up.url}/ready`)) && up.requests.length > 0,
+      30_000,
+      100,
+    );
+  });
+  after(async () => {
+    await env?.stop();
+    await up?.stop();
+    await other?.stop();
+  });
+
+  it('injects the credentials into the requests inside the tunnel (curl --proxytunnel), and audits them', async () => {
+    up.clear();
+    const before = env.logs.length;
+    const { stdout } = await curl(`${up.url}/pkg/a?x=1`);
+    expect(JSON.parse(stdout).url).to.equal('/pkg/a?x=1');
+    expect(up.last().headers.authorization).to.equal(basic('up-user', secret));
+    expect(up.last().headers['proxy-authorization']).to.equal(undefined);
+    const lines = auditLines(env.logs.slice(before));
+    expect(lines.some((l) => l.mode === 'connect' && l.path === `${up.url}/pkg/a` && l.status === 200)).to.equal(true);
+  });
+
+  it('tunnels any other http host untouched: nothing injected', async () => {
+    other.clear();
+    await curl(`${other.url}/x`);
+    expect(other.last().headers.authorization).to.equal(undefined);
+    expect(JSON.stringify(other.last().rawHeaders)).to.not.include(secret);
+  });
+});
