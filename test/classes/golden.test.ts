@@ -98,7 +98,7 @@ const CASES: Case[] = [
 
 function render(c: Case): string {
   const cls = loadBuiltinClass(c.cls);
-  cls.status = { proxyAddress: { url: CLASS_PROXY } } as typeof cls.status;
+  cls.status = { proxy: { httpAddress: { url: CLASS_PROXY } } } as unknown as typeof cls.status;
   const connector: Connector = {
     apiVersion: 'connectors.alauda.io/v1alpha1',
     kind: 'Connector',
