@@ -11,3 +11,6 @@ if (major < 24) {
 }
 const { main } = await import('./main.ts');
 process.exitCode = await main(process.argv.slice(2));
+// A command that has returned is done (servers return once stopped). A handle one of them left open, such as a
+// watch reconnect timer, must not keep the CLI alive: give stragglers a moment, then exit.
+setTimeout(() => process.exit(), 2000).unref();
