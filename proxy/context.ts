@@ -4,6 +4,7 @@ import { applyAuthInjection, AuthInjectionError, regoRequest } from '../core/opa
 import type { Connector, ConnectorClass } from '../core/api/index.ts';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Audit } from './audit.ts';
+import type { ConnectorTrust } from './ca-pool.ts';
 import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import type { Authorizer, Authentication } from './auth/review.ts';
 import { ReviewError, serviceAccountName, tokenKey } from './auth/review.ts';
@@ -20,6 +21,8 @@ export interface ProxyContext {
   authorizer: Authorizer;
   policies: Policies;
   upstream: Upstream;
+  /** Custom CAs per Connector for upstream TLS (enable-custom-ca-certs). */
+  trust: ConnectorTrust;
   audit: Audit;
   log: Logger;
   /** Largest request body buffered for generator body injection. */

@@ -149,7 +149,8 @@ export class ForwardProxy {
       ({ headers, target: upstream, body } = prepared);
       record.injected = prepared.injected;
     }
-    const result = await this.ctx.upstream.forward({ req, res, target: upstream, headers, body });
+    const trust = match ? this.ctx.trust.for(match) : undefined;
+    const result = await this.ctx.upstream.forward({ req, res, target: upstream, headers, body, trust });
     record.bytesIn = result.bytesIn;
     record.bytesOut = result.bytesOut;
     finish(result.status, result.error);

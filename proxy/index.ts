@@ -15,6 +15,7 @@ import type { CertificateAuthority } from '../core/pki/index.ts';
 import { Audit } from './audit.ts';
 import { Authorizer } from './auth/review.ts';
 import { ensureProxyCA } from './ca.ts';
+import { ConnectorTrust } from './ca-pool.ts';
 import type { ProxyContext } from './context.ts';
 import { ForwardProxy, type ConnectPolicy } from './forward.ts';
 import { Policies } from './policies.ts';
@@ -52,6 +53,8 @@ export interface ProxyOptions {
   maxHeaderSize?: number;
   /** Idle keep-alive time of client connections (default 65 s). */
   keepAliveTimeoutMs?: number;
+  /** How long a Connector's custom CA pool is cached (default 5 min; enable-custom-ca-certs). */
+  caPoolTtlMs?: number;
   /** Largest request body buffered for body-position credentials (default 8 MiB). */
   maxInjectBodyBytes?: number;
   /** Clock for cache expiry (tests). */
@@ -90,6 +93,7 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     authorizer,
     policies: new Policies(state),
     upstream,
+    trust: new ConnectorTrust(state, { ttlMs: opts.caPoolTtlMs, now: opts.now }),
     audit: new Audit(log.child({ audit: true })),
     log,
     maxInjectBodyBytes: opts.maxInjectBodyBytes ?? 8 * 1024 * 1024,
@@ -200,6 +204,7 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     clearAuthCache: () => {
       authorizer.clear();
       oci.auth.clear();
+      ctx.trust.clear();
     },
     registryTokenFetches: () => oci.auth.tokenFetches,
     async stop() {

@@ -207,6 +207,7 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
     target: prepared.target,
     headers: prepared.headers,
     body: prepared.body,
+    trust: ctx.trust.for(connector),
     // The proxy's own URL of the Connector is only needed for a Location header: built then.
     rewriteLocation: (loc) => rewriteLocation(loc, address, proxyBase(req, target.prefix)),
   });

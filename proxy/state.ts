@@ -8,11 +8,18 @@ import { watchFeatureFlags, type FeatureFlags } from '../core/kube/featureflags.
 import type { KubeRest } from '../core/kube/rest.ts';
 import type { Logger } from '../core/observability/log.ts';
 import { POLICY_LABEL_SELECTOR } from '../core/opa/store.ts';
+import { LABELS } from '../core/api/index.ts';
+
+const CA_CERT_LABEL = LABELS.caCert;
 
 export interface ProxyState {
   connector(namespace: string, name: string): Connector | undefined;
   connectorClass(name: string): ConnectorClass | undefined;
   secret(namespace: string, name: string): V1Secret | undefined;
+  /** Secrets of the system namespace labelled connectors.cpaas.io/ca-cert=true (custom CAs). */
+  caSecrets(): V1Secret[];
+  /** Called when a Secret is added, changed or deleted (after the cache has it). */
+  onSecret(cb: (namespace: string, name: string) => void): void;
   /** A compiled-policy ConfigMap of the system namespace. */
   systemConfigMap(name: string): V1ConfigMap | undefined;
   flags: FeatureFlags;
@@ -20,14 +27,16 @@ export interface ProxyState {
   stop(): Promise<void>;
 }
 
-/** Secrets are kept slim: name, namespace, type and data only. */
+/** Secrets are kept slim: name, namespace, type and data only (and the custom-CA label when set). */
 function slimSecret(raw: KObject): V1Secret {
   const s = raw as V1Secret;
+  const ca = s.metadata?.labels?.[CA_CERT_LABEL] === 'true';
   return {
     metadata: {
       name: s.metadata?.name,
       namespace: s.metadata?.namespace,
       resourceVersion: s.metadata?.resourceVersion,
+      ...(ca ? { labels: { [CA_CERT_LABEL]: 'true' } } : {}),
     },
     type: s.type,
     data: s.data,
@@ -53,6 +62,13 @@ export function watchState(kc: KubeConfig, systemNamespace: string, log: Logger,
     connector: (ns, name) => connectors.get(name, ns),
     connectorClass: (name) => classes.get(name),
     secret: (ns, name) => secrets.get(name, ns),
+    caSecrets: () => secrets.list(systemNamespace).filter((s) => s.metadata?.labels?.[CA_CERT_LABEL] === 'true'),
+    onSecret(cb) {
+      const call = (s: V1Secret) => cb(s.metadata?.namespace ?? '', s.metadata?.name ?? '');
+      secrets.on('add', call);
+      secrets.on('update', call);
+      secrets.on('delete', call);
+    },
     systemConfigMap: (name) => configMaps.get(name, systemNamespace),
     flags,
     synced: Promise.all([connectors.synced, classes.synced, secrets.synced, configMaps.synced, flags.synced]).then(

@@ -7,6 +7,7 @@ import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { rootCertificates } from 'node:tls';
 import { Http1Client, UpstreamError } from './http1/client.ts';
 import { counter } from '../core/observability/metrics.ts';
+import type { UpstreamTrust } from './ca-pool.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones a proxy must never pass on. */
 const HOP_BY_HOP = new Set([
@@ -119,6 +120,8 @@ export interface Forwarding {
   method?: string;
   /** Do not send the client's body (a followed redirect). */
   noBody?: boolean;
+  /** CAs for an https target (the Connector's custom CAs, proxy/ca-pool.ts); default the system pool. */
+  trust?: UpstreamTrust;
 }
 
 const upstreamErrors = () =>
@@ -168,7 +171,7 @@ export class Upstream {
   /** A small request the proxy makes itself (token endpoints, registry pings): the body is read up to `limit`. */
   fetch(
     url: URL,
-    init: { method?: string; headers?: Record<string, string | string[]> } = {},
+    init: { method?: string; headers?: Record<string, string | string[]>; trust?: UpstreamTrust } = {},
     limit = 1024 * 1024,
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     return new Promise((resolve, reject) => {
@@ -177,7 +180,7 @@ export class Upstream {
       const chunks: Buffer[] = [];
       let size = 0;
       const exchange = this.client.request(
-        { url, method: init.method ?? 'GET', headers: init.headers ?? {} },
+        { url, method: init.method ?? 'GET', headers: init.headers ?? {}, trust: init.trust },
         {
           onHead: (s, h) => {
             status = s;
@@ -236,7 +239,7 @@ export class Upstream {
         res.uncork();
       };
       const exchange = this.client.request(
-        { url: target, method: f.method ?? req.method ?? 'GET', headers: f.headers, body },
+        { url: target, method: f.method ?? req.method ?? 'GET', headers: f.headers, body, trust: f.trust },
         {
           onHead: (statusCode, upstreamHeaders) => {
             status = statusCode;

@@ -36,6 +36,11 @@ export interface UpstreamRequest {
   headers: Record<string, string | string[]>;
   /** A whole body, or a stream sent with back-pressure (with its Content-Length if the headers have one, chunked otherwise). */
   body?: Buffer | Readable;
+  /**
+   * CAs for an https origin instead of the client's (custom CAs of a Connector); `key` names the set.
+   * Connections are pooled per origin and key, never shared between two sets.
+   */
+  trust?: { key: string; ca: string[] };
 }
 
 export interface ResponseHandler {
@@ -341,10 +346,15 @@ class OriginPool {
 
   readonly client: Http1Client;
   readonly origin: URL;
+  /** Pool key: the origin, and the CA set's key when the pool has its own CAs. */
+  readonly key: string;
+  private readonly ca: string[] | undefined;
 
-  constructor(client: Http1Client, origin: URL) {
+  constructor(client: Http1Client, origin: URL, key: string, ca: string[] | undefined) {
     this.client = client;
     this.origin = origin;
+    this.key = key;
+    this.ca = ca;
   }
 
   send(r: Request): void {
@@ -389,6 +399,7 @@ class OriginPool {
 
   private open(): Connection {
     const { origin, client } = this;
+    const ca = this.ca ?? client.ca;
     const host = origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname;
     const https = origin.protocol === 'https:';
     const port = Number(origin.port) || (https ? 443 : 80);
@@ -398,7 +409,7 @@ class OriginPool {
           port,
           servername: isIP(host) ? undefined : host,
           ALPNProtocols: ['http/1.1'],
-          ...(client.ca ? { ca: client.ca } : {}),
+          ...(ca ? { ca } : {}),
         })
       : netConnect({ host, port });
     const conn = new Connection(this, socket, https);
@@ -459,24 +470,26 @@ export class Http1Client {
       process.nextTick(() => handler.onError(e));
       return { pause() {}, resume() {}, abort() {}, bytesSent: 0 };
     }
-    this.pool(spec.url).send(r);
+    this.pool(spec).send(r);
     return r;
   }
 
   /** Sends `r` on a new connection (a replay after a reused connection failed). */
   connectFresh(r: Request): void {
-    this.pool(r.spec.url).sendFresh(r);
+    this.pool(r.spec).sendFresh(r);
   }
 
-  private pool(url: URL): OriginPool {
-    const key = url.origin;
+  private pool(spec: UpstreamRequest): OriginPool {
+    const origin = spec.url.origin;
+    const trust = spec.url.protocol === 'https:' ? spec.trust : undefined;
+    const key = trust ? `${origin}\n${trust.key}` : origin;
     let p = this.pools.get(key);
-    if (!p) this.pools.set(key, (p = new OriginPool(this, new URL(key))));
+    if (!p) this.pools.set(key, (p = new OriginPool(this, new URL(origin), key, trust?.ca)));
     return p;
   }
 
   dropPool(p: OriginPool): void {
-    if (this.pools.get(p.origin.origin) === p) this.pools.delete(p.origin.origin);
+    if (this.pools.get(p.key) === p) this.pools.delete(p.key);
   }
 
   /** Closes every connection; requests in flight fail. */

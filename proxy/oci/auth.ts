@@ -8,6 +8,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { Connector } from '../../core/api/index.ts';
 import { secretData, secretRefOf } from '../inject.ts';
 import type { Upstream } from '../upstream.ts';
+import type { UpstreamTrust } from '../ca-pool.ts';
 import { parseChallenge, type Challenge } from './route.ts';
 
 export interface RegistryCredentials {
@@ -94,13 +95,13 @@ export class RegistryAuth {
     return c;
   }
 
-  private async challenge(base: URL): Promise<Challenge> {
+  private async challenge(base: URL, trust: UpstreamTrust | undefined): Promise<Challenge> {
     const key = RegistryAuth.apiBase(base).href;
     const cached = this.challenges.get(key);
     if (cached && this.now() - cached.at < this.challengeTtlMs) return cached.challenge;
     let r: Awaited<ReturnType<Upstream['fetch']>>;
     try {
-      r = await this.upstream.fetch(RegistryAuth.apiBase(base), {}, 64 * 1024);
+      r = await this.upstream.fetch(RegistryAuth.apiBase(base), { trust }, 64 * 1024);
     } catch (err) {
       throw new RegistryAuthError(`registry ${base.host} did not answer /v2/: ${(err as Error).message}`);
     }
@@ -116,7 +117,8 @@ export class RegistryAuth {
   /**
    * The `Authorization` to send upstream for a request needing `scopes`, undefined when the registry wants none.
    * `fresh` skips the token cache (after the registry refused a cached token); `extraScope` is the scope of the
-   * registry's challenge to that refusal, asked for as well.
+   * registry's challenge to that refusal, asked for as well. `trust`: the Connector's CAs for the registry and its
+   * token service (proxy/ca-pool.ts).
    */
   async authorization(
     connector: string,
@@ -125,8 +127,9 @@ export class RegistryAuth {
     scopes: string[],
     fresh = false,
     extraScope?: string,
+    trust?: UpstreamTrust,
   ): Promise<string | undefined> {
-    const c = await this.challenge(base);
+    const c = await this.challenge(base, trust);
     if (c.scheme === 'none') return undefined;
     if (c.scheme === 'basic') return creds.username !== undefined ? basicHeader(creds) : undefined;
     if (!c.realm) throw new RegistryAuthError(`registry ${base.host} sent a Bearer challenge without a realm`);
@@ -142,7 +145,7 @@ export class RegistryAuth {
     if (!fresh && cached && cached.expiresAt > this.now()) return 'Bearer ' + cached.token;
     let pending = this.inflight.get(key);
     if (!pending || fresh) {
-      pending = this.fetchToken(c, creds, all).finally(() => this.inflight.delete(key));
+      pending = this.fetchToken(c, creds, all, trust).finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     const t = await pending;
@@ -155,7 +158,12 @@ export class RegistryAuth {
     return 'Bearer ' + t.token;
   }
 
-  private async fetchToken(c: Challenge, creds: RegistryCredentials, scopes: string[]): Promise<CachedToken> {
+  private async fetchToken(
+    c: Challenge,
+    creds: RegistryCredentials,
+    scopes: string[],
+    trust: UpstreamTrust | undefined,
+  ): Promise<CachedToken> {
     let url: URL;
     try {
       url = new URL(c.realm!);
@@ -170,7 +178,7 @@ export class RegistryAuth {
     const started = this.now();
     let r: Awaited<ReturnType<Upstream['fetch']>>;
     try {
-      r = await this.upstream.fetch(url, { headers }, 1024 * 1024);
+      r = await this.upstream.fetch(url, { headers, trust }, 1024 * 1024);
     } catch (err) {
       throw new RegistryAuthError(`registry token service ${url.host} failed: ${(err as Error).message}`);
     }

@@ -186,8 +186,9 @@ export async function handleOci(
   const connectorKey = record.connector;
   const namePrefix = route.namePrefix;
 
+  const trust = ctx.trust.for(connector);
   const authorization = async (fresh: boolean, extraScope?: string): Promise<string | undefined> =>
-    oci.auth.authorization(connectorKey, base, creds.creds, scopes, fresh, extraScope);
+    oci.auth.authorization(connectorKey, base, creds.creds, scopes, fresh, extraScope, trust);
   let authz: string | undefined;
   try {
     authz = await authorization(false);
@@ -228,6 +229,7 @@ export async function handleOci(
       headers,
       method,
       noBody: !sendBody,
+      trust,
       responseHeaders,
       intercept: (status, h) => {
         if (status === 401 && replayable && !retried && current === target) return true;
@@ -282,7 +284,7 @@ export async function handleOci(
       try {
         const h = withAuth(a);
         delete h['accept-encoding'];
-        r = await ctx.upstream.fetch(target, { method: 'GET', headers: h }, 32 * 1024 * 1024);
+        r = await ctx.upstream.fetch(target, { method: 'GET', headers: h, trust }, 32 * 1024 * 1024);
       } catch (err) {
         sendOciError(res, 502, 'UNAVAILABLE', `registry ${base.host} failed: ${(err as Error).message}`);
         return finish(502, 'upstream failed');

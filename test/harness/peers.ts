@@ -27,6 +27,10 @@ const TEST_PEERS: Array<{ name: string; ensure: (progress: ProgressFn) => Promis
     name: 'maven plugins',
     ensure: async (progress) => (await import('../peers/tools.ts')).mavenSeedRepository(progress),
   },
+  {
+    name: 'oci-conformance',
+    ensure: async (progress) => (await import('../oci/conformance.ts')).conformanceBinary(progress),
+  },
 ];
 
 export async function prepareTestPeers(progress: ProgressFn): Promise<void> {
