@@ -22,6 +22,7 @@ import {
   PROXY_AUDIENCE,
   PROXY_CA_NAME,
   PROXY_SERVICE_NAME,
+  PROXY_TLS_CONFIGMAP,
   type Connector,
   type ConnectorClass,
 } from '../core/api/index.ts';
@@ -33,6 +34,7 @@ import { watchFeatureFlags, type FeatureFlags } from '../core/kube/featureflags.
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { counter, histogram } from '../core/observability/metrics.ts';
+import { caBundle, proxyTlsOf, tlsBaseURL, withTlsAddress } from './tls.ts';
 import { KEYS, parseVolumeRequest, type ConnectorRef } from './attributes.ts';
 import {
   CsiError,
@@ -152,6 +154,8 @@ export class NodeServer {
   private readonly classes: Informer<ConnectorClass>;
   private readonly namespaces: Informer<V1Namespace>;
   private readonly caConfigMaps: Informer<V1ConfigMap>;
+  /** ConfigMap connectors-proxy-tls: the proxy's TLS listener, when it has one (csi/tls.ts). */
+  private readonly tlsConfigMaps: Informer<V1ConfigMap>;
   private readonly flags: FeatureFlags;
   private readonly tokens: TokenSource;
   private readonly locks = new Locks();
@@ -184,6 +188,10 @@ export class NodeServer {
       fieldSelector: `metadata.name=${PROXY_CA_NAME}`,
       log: this.log,
     });
+    this.tlsConfigMaps = startInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${this.systemNamespace}/configmaps`, {
+      fieldSelector: `metadata.name=${PROXY_TLS_CONFIGMAP}`,
+      log: this.log,
+    });
     this.flags = opts.flags ?? watchFeatureFlags(kc, this.systemNamespace, this.log);
     this.tokens = new TokenSource(rest, { audience: PROXY_AUDIENCE });
     this.synced = Promise.all([
@@ -191,6 +199,7 @@ export class NodeServer {
       this.classes.synced,
       this.namespaces.synced,
       this.caConfigMaps.synced,
+      this.tlsConfigMaps.synced,
       this.flags.synced,
     ]).then(() => {
       this.isSynced = true;
@@ -207,6 +216,7 @@ export class NodeServer {
       this.classes.stop(),
       this.namespaces.stop(),
       this.caConfigMaps.stop(),
+      this.tlsConfigMaps.stop(),
       this.flags.stop(),
     ]);
   }
@@ -281,15 +291,23 @@ export class NodeServer {
         classes: [...new Set(resolved.map((r) => r.cls.metadata.name))],
       });
     const token = await this.tokens.token(vreq);
-    const caCert = this.caConfigMaps.get(PROXY_CA_NAME, this.systemNamespace)?.data?.['ca.crt'] ?? '';
+    let caCert = this.caConfigMaps.get(PROXY_CA_NAME, this.systemNamespace)?.data?.['ca.crt'] ?? '';
+    let forwardProxyURL = this.proxyURL;
+    let connectors = resolved;
+    const tls = proxyTlsOf(this.tlsConfigMaps.get(PROXY_TLS_CONFIGMAP, this.systemNamespace)?.data);
+    if (tls) {
+      forwardProxyURL = tlsBaseURL(this.proxyURL, tls);
+      caCert = caBundle(tls, caCert);
+      connectors = resolved.map((r) => ({ ...r, connector: withTlsAddress(r.connector, r.cls, forwardProxyURL, tls) }));
+    }
     const files = renderVolume({
-      connectors: resolved,
+      connectors,
       includes: vreq.includes,
       excludes: vreq.excludes,
       params: vreq.params,
       token: token.token,
       caCert,
-      forwardProxyURL: this.proxyURL,
+      forwardProxyURL,
     });
 
     const changed = await this.locks.run(target, async () => {

@@ -16,6 +16,7 @@ import { Audit } from './audit.ts';
 import { Authorizer } from './auth/review.ts';
 import { ensureProxyCA } from './ca.ts';
 import { ConnectorTrust } from './ca-pool.ts';
+import { DEFAULT_TLS_PORT, DEFAULT_TLS_SECRET, startTlsListener, unpublishTls, type TlsListener } from './tls.ts';
 import type { ProxyContext } from './context.ts';
 import { ForwardProxy, type ConnectPolicy } from './forward.ts';
 import { Policies } from './policies.ts';
@@ -29,6 +30,7 @@ import { installFront } from './http1/front.ts';
 import type { ProxyResponse } from './exchange.ts';
 
 export { readProxyCA, ensureProxyCA, PROXY_CA_NAME } from './ca.ts';
+export { PROXY_TLS_CONFIGMAP } from './tls.ts';
 export { reverseTarget, upstreamUrl, rewriteLocation } from './reverse.ts';
 export { planInjection, matchTarget } from './inject.ts';
 
@@ -53,6 +55,11 @@ export interface ProxyOptions {
   maxHeaderSize?: number;
   /** Idle keep-alive time of client connections (default 65 s). */
   keepAliveTimeoutMs?: number;
+  /**
+   * Also listen on TLS, with the certificate of this Secret of the system namespace (tls.crt, tls.key, ca.crt;
+   * replaced when the Secret changes). Port default 8443 (0: a free one).
+   */
+  tls?: { secretName?: string; port?: number };
   /** How long a Connector's custom CA pool is cached (default 5 min; enable-custom-ca-certs). */
   caPoolTtlMs?: number;
   /** Largest request body buffered for body-position credentials (default 8 MiB). */
@@ -66,6 +73,11 @@ export interface RunningProxy {
   port: number;
   /** `http://HOST:PORT` (127.0.0.1 when listening on every interface). */
   url: string;
+  /** With `tls`: the TLS listener's port and `https://HOST:PORT`. */
+  tlsPort?: number;
+  tlsUrl?: string;
+  /** With `tls`: the PEM clients trust, once a certificate is loaded. */
+  tlsCaPem(): string | undefined;
   healthPort?: number;
   /** PEM of the interception CA, once loaded. */
   caPem(): string | undefined;
@@ -189,16 +201,39 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
   });
   const port = (server.address() as AddressInfo).port;
   const host = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  let tls: TlsListener | undefined;
+  if (opts.tls) {
+    tls = await startTlsListener(
+      server,
+      state,
+      rest,
+      namespace,
+      {
+        secretName: opts.tls.secretName ?? DEFAULT_TLS_SECRET,
+        port: opts.tls.port ?? DEFAULT_TLS_PORT,
+        host: opts.host ?? '0.0.0.0',
+      },
+      log,
+    );
+  } else await unpublishTls(rest, namespace, log);
   let ready = false;
   void state.synced.then(() => (ready = true));
   let health: HealthServer | undefined;
   if (opts.healthPort !== undefined)
     health = await startHealthServer({ port: opts.healthPort, host: opts.host, readiness: { caches: () => ready } });
-  log.info('proxy listening', { url: `http://${host}:${port}`, namespace, interceptHttps: Boolean(ca) });
+  log.info('proxy listening', {
+    url: `http://${host}:${port}`,
+    tlsPort: tls?.port,
+    namespace,
+    interceptHttps: Boolean(ca),
+  });
 
   return {
     port,
     url: `http://${host}:${port}`,
+    tlsPort: tls?.port,
+    tlsUrl: tls ? `https://${host}:${tls.port}` : undefined,
+    tlsCaPem: () => tls?.caPem(),
     healthPort: health?.port,
     caPem: () => ca?.certPem,
     clearAuthCache: () => {
@@ -214,6 +249,7 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       });
+      await tls?.close();
       forward.close();
       await health?.close();
       await upstream.close();

@@ -30,6 +30,18 @@ for the hosts of the listed Connectors with the CA in Secret connectors-proxy-ca
       default: 'tunnel',
       description: "CONNECT to hosts that are not a listed Connector's.",
     },
+    'tls-secret': {
+      type: 'string',
+      valueName: 'NAME',
+      description:
+        'Also listen on TLS with tls.crt/tls.key of this Secret (type kubernetes.io/tls) in the system namespace; a changed Secret is used without a restart. Published for the CSI driver in ConfigMap connectors-proxy-tls.',
+    },
+    'tls-port': {
+      type: 'string',
+      valueName: 'PORT',
+      default: '8443',
+      description: 'Port of the TLS listener (with --tls-secret).',
+    },
     'no-apiserver-audience': { type: 'boolean', description: 'Accept only tokens with the connectors-proxy audience.' },
     workers: {
       type: 'string',
@@ -52,12 +64,15 @@ for the hosts of the listed Connectors with the CA in Secret connectors-proxy-ca
       host: String(values.host ?? '0.0.0.0'),
       healthPort: values['health-port'] !== undefined ? Number(values['health-port']) : undefined,
       connectPolicy: policy,
+      tls: values['tls-secret']
+        ? { secretName: String(values['tls-secret']), port: Number(values['tls-port'] ?? 8443) }
+        : undefined,
       acceptApiserverAudience: !values['no-apiserver-audience'],
     });
     if (cluster.isWorker) process.send!({ listening: proxy.url, healthPort: proxy.healthPort });
     else
       process.stdout.write(
-        `connectors proxy listening on ${proxy.url}${proxy.healthPort ? ` (health ${proxy.healthPort})` : ''}\n`,
+        `connectors proxy listening on ${proxy.url}${proxy.tlsUrl ? ` and ${proxy.tlsUrl}` : ''}${proxy.healthPort ? ` (health ${proxy.healthPort})` : ''}\n`,
       );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

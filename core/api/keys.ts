@@ -49,3 +49,5 @@ export const PROXY_AUDIENCE = 'connectors-proxy';
  * the ConfigMap of the same name holding only the public certificate (ca.crt), which the CSI driver mounts.
  */
 export const PROXY_CA_NAME = 'connectors-proxy-ca';
+/** ConfigMap of the system namespace where the proxy publishes its TLS listener (port, ca.crt) for the CSI driver. */
+export const PROXY_TLS_CONFIGMAP = 'connectors-proxy-tls';
