@@ -83,6 +83,8 @@ export interface GitServerOptions {
   logHeaders?: string[];
   /** Keep the temporary directory after stop() (debugging). */
   keep?: boolean;
+  /** Serve HTTPS (mod_ssl) with this certificate chain and key (PEM) instead of plain HTTP. */
+  tls?: { certPem: string; keyPem: string };
 }
 
 /** Request headers recorded for every request. */
@@ -113,7 +115,13 @@ function workerIdentity(): { user: string; uid: number; gid: number } | undefine
   return { user: 'www-data', uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
 }
 
-function apacheConfig(o: { dir: string; port: number; worker?: { user: string }; headers: string[] }): string {
+function apacheConfig(o: {
+  dir: string;
+  port: number;
+  worker?: { user: string };
+  headers: string[];
+  tls: boolean;
+}): string {
   const modules = [
     'mpm_prefork',
     'authz_core',
@@ -125,12 +133,21 @@ function apacheConfig(o: { dir: string; port: number; worker?: { user: string };
     'env',
     'setenvif',
     'alias',
+    ...(o.tls ? ['socache_shmcb', 'ssl'] : []),
   ];
   const fields = ['%{msec}t', '%m', '%U', '%q', '%>s', '%u', ...o.headers.map((h) => `%{${h}}i`)];
   return [
     `ServerRoot "${o.dir}"`,
     'ServerName 127.0.0.1',
     `Listen 127.0.0.1:${o.port}`,
+    ...(o.tls
+      ? [
+          'SSLEngine on',
+          `SSLCertificateFile "${o.dir}/tls.crt"`,
+          `SSLCertificateKeyFile "${o.dir}/tls.key"`,
+          `SSLSessionCache "shmcb:${o.dir}/run/ssl_scache(512000)"`,
+        ]
+      : []),
     `PidFile "${o.dir}/run/httpd.pid"`,
     `DefaultRuntimeDir "${o.dir}/run"`,
     ...modules.map((m) => `LoadModule ${m}_module ${APACHE_MODULES}/mod_${m}.so`),
@@ -192,6 +209,10 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
   await writeFile(join(dir, 'gitconfig'), SERVER_GITCONFIG, { mode: 0o644 });
   await writeHtpasswd(join(dir, 'htpasswd'), opts.users);
   await writeFile(join(dir, 'requests.log'), '');
+  if (opts.tls) {
+    await writeFile(join(dir, 'tls.crt'), opts.tls.certPem, { mode: 0o644 });
+    await writeFile(join(dir, 'tls.key'), opts.tls.keyPem, { mode: 0o600 });
+  }
   const worker = workerIdentity();
   const headers = [
     ...LOGGED_HEADERS,
@@ -204,7 +225,7 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
   let port = 0;
   for (let attempt = 0; attempt < 5 && !peer; attempt++) {
     port = await freePort();
-    await writeFile(join(dir, 'httpd.conf'), apacheConfig({ dir, port, worker, headers }));
+    await writeFile(join(dir, 'httpd.conf'), apacheConfig({ dir, port, worker, headers, tls: Boolean(opts.tls) }));
     const p = spawnPeer(APACHE, ['-f', join(dir, 'httpd.conf'), '-DFOREGROUND'], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
       cleanupDir: opts.keep ? undefined : dir,
@@ -219,7 +240,8 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     }
   }
   if (!peer) throw new Error('apache2 could not get a free port after 5 attempts');
-  const url = `http://127.0.0.1:${port}`;
+  const scheme = opts.tls ? 'https' : 'http';
+  const url = `${scheme}://127.0.0.1:${port}`;
   const running = peer;
 
   const server: GitServer = {
@@ -230,7 +252,7 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
       return createRepo(dir, url, path, ropts, worker);
     },
     authUrl(path, user, password) {
-      return `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${path.replace(/^\//, '')}`;
+      return `${scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${path.replace(/^\//, '')}`;
     },
     async setUsers(users) {
       const tmp = join(dir, 'htpasswd.new');

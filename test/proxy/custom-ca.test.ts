@@ -1,0 +1,185 @@
+// Custom CA certificates (feature flag enable-custom-ca-certs) for the proxy's connections to the tools: a real
+// git server over HTTPS (apache + mod_ssl) whose certificate comes from a private CA, reached through the
+// reverse proxy by a real git client. Without the CA the proxy refuses the upstream (502, certificate not
+// trusted); with the flag on, the CA is trusted from the Connector's caCertSecretRef or from a labelled Secret of
+// the system namespace, each Connector with exactly its own set; a pool is cached per Connector for the proxy's
+// TTL (shortened here to 1.5 s; 5 min by default).
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCA, issueServingCert } from '../../core/pki/index.ts';
+import { caCertificatesOf } from '../../core/pki/ca-certs.ts';
+import { eventually } from '../harness/eventually.ts';
+import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
+import { runCommand } from '../peers/process.ts';
+import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import { basic, setup, type Env } from './fixture.ts';
+
+describe('proxy: custom CA certificates for upstream TLS (enable-custom-ca-certs)', function () {
+  this.timeout(180_000);
+  let env: Env;
+  let git: GitServer;
+  let work: string;
+  let token: string;
+  let caPem: string;
+  const GIT_USER = 'git-robot';
+  const GIT_PASS = 'p4ss-' + randomBytes(6).toString('hex');
+
+  const connectorYaml = (name: string, caRef?: string) => `apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: ${name}}
+spec:
+  connectorClassName: git
+  address: ${git.url}
+  ${caRef ? `caCertSecretRef: {name: ${caRef}}` : ''}
+  auth:
+    name: basicAuth
+    secretRef: {name: git-creds}
+    params: [{name: repository, value: org/repo.git}]
+`;
+  /** Status and body of the git ref advertisement through the proxy for a Connector. */
+  const refs = async (connector: string) => {
+    const r = await fetch(
+      `${env.proxy.url}/namespaces/${env.ns}/connectors/${connector}/org/repo.git/info/refs?service=git-upload-pack`,
+      { headers: { authorization: basic('u', token) } },
+    );
+    return { status: r.status, body: await r.text() };
+  };
+  const untrusted = async (connector: string) => {
+    const r = await refs(connector);
+    expect(r.status, r.body).to.equal(502);
+    expect(r.body).to.match(/upstream 127\.0\.0\.1:\d+ failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
+  };
+  const cloneThrough = async (connector: string) => {
+    const home = await mkdtemp(join(work, 'home-'));
+    await writeFile(
+      join(home, '.gitconfig'),
+      `[http]\n    extraHeader = Authorization: Basic ${Buffer.from(':' + token).toString('base64')}\n` +
+        `[url "${env.proxy.url}/namespaces/${env.ns}/connectors/${connector}"]\n    insteadOf = ${git.url}\n`,
+    );
+    const dest = join(work, `clone-${connector}-${randomBytes(3).toString('hex')}`);
+    await runCommand('git', ['clone', '--quiet', `${git.url}/org/repo.git`, dest], { env: gitClientEnv(home) });
+    return readFile(join(dest, 'README.md'), 'utf8');
+  };
+
+  before(async () => {
+    await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
+    work = await mkdtemp(join(tmpdir(), 'connectors-custom-ca-'));
+    const ca = await createCA({ commonName: 'connectors test private CA' });
+    caPem = ca.certPem;
+    const serving = await issueServingCert(ca, { ipAddresses: ['127.0.0.1'] });
+    git = await startGitServer({
+      users: { [GIT_USER]: GIT_PASS },
+      repos: { 'org/repo.git': { files: { 'README.md': 'private tls\n' } } },
+      tls: { certPem: serving.certPem, keyPem: serving.keyPem },
+    });
+    env = await setup('proxy-ca', { caPoolTtlMs: 1500 });
+    await env.apply(`apiVersion: v1
+kind: Secret
+metadata: {name: git-creds}
+type: kubernetes.io/basic-auth
+stringData: {username: ${GIT_USER}, password: ${GIT_PASS}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: git-ca}
+stringData:
+  ca.crt: |
+${caPem
+  .trim()
+  .split('\n')
+  .map((l) => '    ' + l)
+  .join('\n')}
+  notes: not a certificate, and its key is ignored
+---
+${connectorYaml('with-ref', 'git-ca')}
+---
+${connectorYaml('plain')}
+`);
+    await env.serviceAccount('builder');
+    token = await env.token('builder');
+    await eventually('the proxy to know the connectors', async () => (await refs('plain')).status === 502, 15_000);
+  });
+  after(async () => {
+    await env?.stop();
+    await git?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('the private git server is really private: git refuses it directly without the CA', async () => {
+    const home = await mkdtemp(join(work, 'home-'));
+    await writeFile(join(home, '.gitconfig'), '');
+    const err = await runCommand('git', ['ls-remote', git.authUrl('org/repo.git', GIT_USER, GIT_PASS)], {
+      env: gitClientEnv(home),
+    }).then(
+      () => '',
+      (e: Error) => e.message,
+    );
+    expect(err).to.match(/certificate|SSL/i);
+  });
+
+  it('with the flag off, the caCertSecretRef is not used: the upstream certificate is not trusted (502)', async () => {
+    await untrusted('with-ref');
+  });
+
+  it("with the flag on, a Connector's caCertSecretRef is trusted (git clone through the proxy)", async () => {
+    await env.setFlag('enable-custom-ca-certs', true);
+    await eventually('the flag to reach the proxy', async () => (await refs('with-ref')).status === 200, 20_000);
+    expect(await cloneThrough('with-ref')).to.equal('private tls\n');
+  });
+
+  it("a Connector without the reference does not get another Connector's CA, not even its pooled connection", async () => {
+    expect((await refs('with-ref')).status).to.equal(200); // a kept-alive connection verified with git-ca
+    await untrusted('plain');
+  });
+
+  it('a labelled Secret of the system namespace is trusted for every Connector, once its cached pool expires', async () => {
+    await env.c.kubectl(['apply', '-n', env.systemNs, '-f', '-'], {
+      input: `apiVersion: v1
+kind: Secret
+metadata:
+  name: corporate-ca
+  labels: {connectors.cpaas.io/ca-cert: "true"}
+stringData:
+  private-ca.pem: |
+${caPem
+  .trim()
+  .split('\n')
+  .map((l) => '    ' + l)
+  .join('\n')}
+`,
+    });
+    await env.apply(connectorYaml('fresh'));
+    // A Connector with no cached pool sees the Secret as soon as the proxy's watch has it.
+    await eventually('the labelled CA for a new connector', async () => (await refs('fresh')).status === 200, 20_000);
+    // One with a cached pool (plain was refused above) within the TTL.
+    await eventually('the cached pool of plain to expire', async () => (await refs('plain')).status === 200, 20_000);
+    expect(await cloneThrough('plain')).to.equal('private tls\n');
+  });
+
+  it('with the flag off again, no custom CA is trusted', async () => {
+    await env.setFlag('enable-custom-ca-certs', false);
+    await eventually('the flag to reach the proxy', async () => (await refs('with-ref')).status === 502, 20_000);
+    await untrusted('with-ref');
+    await untrusted('plain');
+  });
+
+  it('takes certificates from keys ending .crt or .pem and from values with a PEM header, nothing else', () => {
+    const cases: Array<[string, Record<string, string>, number, boolean]> = [
+      ['ca.crt', { 'ca.crt': caPem }, 1, false],
+      ['x.pem', { 'x.pem': caPem }, 1, false],
+      ['a PEM value under any key', { bundle: caPem }, 1, false],
+      ['two in one value', { 'ca.crt': caPem + caPem }, 2, false],
+      ['a .crt key without a certificate', { 'ca.crt': 'garbage' }, 0, true],
+      ['no qualifying key', { notes: 'hello' }, 0, true],
+      ['a broken PEM block', { 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }, 0, true],
+    ];
+    for (const [name, data, n, invalid] of cases) {
+      const r = caCertificatesOf(data);
+      expect(r.pems.length, name).to.equal(n);
+      expect(r.invalid, name).to.equal(invalid);
+    }
+  });
+});
