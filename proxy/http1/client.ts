@@ -277,7 +277,13 @@ class Connection implements Expiring {
     if (!r || !r.responseEnded || !r.requestSent) return;
     this.request = undefined;
     if (!this.keepAlive || this.keepAliveMs <= 0 || this.destroyed) this.destroy();
-    else this.pool.release(this);
+    else {
+      // The response may have ended while its reader paused the socket (a slow client): no 'drain' resumes it
+      // after the end, and a paused kept connection would never read the next response (nor see the server
+      // close it).
+      this.socket.resume();
+      this.pool.release(this);
+    }
   }
 
   private onSocketEnd(): void {

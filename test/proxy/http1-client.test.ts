@@ -291,4 +291,23 @@ describe('proxy/http1 client', function () {
     await done;
     expect(received).to.equal(big.length);
   });
+
+  it('a connection whose response ended while its reader had paused it serves the next request at once', async () => {
+    // A slow client pauses the last chunk of a body and is never resumed (its 'drain' comes after the end, or
+    // never): the kept connection must not stay paused, or the next request on it waits for its head timeout.
+    server = await scripted((_req, s) => s.write(ok('z'.repeat(64 * 1024))));
+    await new Promise<void>((resolve, reject) => {
+      const ex = client.request(
+        { url: server!.url, method: 'GET', headers: {} },
+        { onHead: () => {}, onData: (_c, last) => last && ex.pause(), onEnd: resolve, onError: reject },
+      );
+    });
+    await sleep(10); // released to the pool
+    const started = Date.now();
+    const second = await send(client, { url: server.url });
+    expect(second.error?.kind).to.equal(undefined);
+    expect(second.body.length).to.equal(64 * 1024);
+    expect(server.connections, 'the kept connection was reused').to.equal(1);
+    expect(Date.now() - started).to.be.lessThan(500); // headersTimeoutMs is 1000
+  });
 });
