@@ -520,7 +520,9 @@ async function startInDir(
     const upstream = httpRequest({ host: '127.0.0.1', port, method: req.method, path: req.url, headers }, (ures) => {
       rec.status = ures.statusCode;
       res.writeHead(ures.statusCode ?? 502, ures.statusMessage, ures.rawHeaders);
-      ures.pipe(res);
+      // A body cut short by the registry (e.g. its 416 answers declare a Content-Length they do not send, then
+      // close) is cut short for the client too, as without the relay: never left hanging.
+      pipeline(ures, res).catch(() => res.destroy());
     });
     upstream.on('error', (err) => {
       rec.status = 502;
