@@ -25,7 +25,14 @@ import {
 } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type RequestListener,
+  type Server,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +79,11 @@ export interface RegistryOptions {
    * server over the registry's storage directory, on another origin; see `storageUrl`/`storageRequests`.
    */
   redirectBlobs?: boolean;
+  /**
+   * Serve the registry's address (`url`) and the token service over HTTPS with this certificate (PEM), e.g. one
+   * from a private CA (custom CA tests). The registry behind the relay stays plain HTTP on `directUrl`.
+   */
+  tls?: { certPem: string; keyPem: string };
 }
 
 export interface RecordedHttpRequest {
@@ -256,6 +268,13 @@ function close(server: Server, destroy: () => void): Promise<void> {
   });
 }
 
+/** An HTTP server, or HTTPS with the registry's `tls` certificate. */
+function serve(opts: RegistryOptions, handler: RequestListener): Server {
+  return opts.tls
+    ? (createHttpsServer({ cert: opts.tls.certPem, key: opts.tls.keyPem }, handler) as unknown as Server)
+    : createHttpServer(handler);
+}
+
 export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
   if (!existsSync(DOCKER_REGISTRY))
     throw new Error(`${DOCKER_REGISTRY} is missing: run ensureSystemPackages(TEST_SYSTEM_PACKAGES) first`);
@@ -311,7 +330,7 @@ async function startInDir(
   } else {
     signing = await makeSigningMaterial();
     await writeFile(join(dir, 'token-ca.pem'), signing.certPem);
-    const tokenServer = createServer((req, res) => {
+    const tokenServer = serve(opts, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -406,7 +425,7 @@ async function startInDir(
     const tokenPort = await listen(tokenServer);
     const destroy = trackSockets(tokenServer);
     cleanups.push(() => close(tokenServer, destroy));
-    tokenRealm = `http://127.0.0.1:${tokenPort}/token`;
+    tokenRealm = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${tokenPort}/token`;
     auth.token = {
       realm: tokenRealm,
       service: TOKEN_SERVICE,
@@ -421,7 +440,7 @@ async function startInDir(
   let storageUrl: string | undefined;
   if (opts.redirectBlobs) {
     const storageRoot = join(dir, 'storage');
-    const storage = createServer((req, res) => {
+    const storage = createHttpServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://storage.invalid');
       const rec: RecordedHttpRequest = {
         method: req.method ?? '',
@@ -499,7 +518,7 @@ async function startInDir(
 
   // Transparent recording relay in front of the registry. Host is passed through unchanged, so the registry
   // builds Location headers for the relay's address.
-  const relay = createServer((req, res) => {
+  const relay = serve(opts, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://relay.invalid');
     const rec: RecordedHttpRequest = {
       method: req.method ?? '',
@@ -517,6 +536,8 @@ async function startInDir(
       const prev = headers[name];
       headers[name] = prev === undefined ? value : ([] as string[]).concat(prev, value);
     }
+    // Behind a TLS relay the registry must build its Location URLs with https.
+    if (opts.tls) headers['X-Forwarded-Proto'] = 'https';
     const upstream = httpRequest({ host: '127.0.0.1', port, method: req.method, path: req.url, headers }, (ures) => {
       rec.status = ures.statusCode;
       res.writeHead(ures.statusCode ?? 502, ures.statusMessage, ures.rawHeaders);
@@ -534,7 +555,7 @@ async function startInDir(
   const relayPort = await listen(relay);
   const destroyRelay = trackSockets(relay);
   cleanups.push(() => close(relay, destroyRelay));
-  const url = `http://127.0.0.1:${relayPort}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${relayPort}`;
 
   // Ready once the registry answers its API base.
   const deadline = Date.now() + 20_000;

@@ -14,6 +14,7 @@ import { caCertificatesOf } from '../../core/pki/ca-certs.ts';
 import { eventually } from '../harness/eventually.ts';
 import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
 import { runCommand } from '../peers/process.ts';
+import { skopeo, startRegistry, type Registry } from '../peers/registry.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
 import { basic, setup, type Env } from './fixture.ts';
 
@@ -21,6 +22,7 @@ describe('proxy: custom CA certificates for upstream TLS (enable-custom-ca-certs
   this.timeout(180_000);
   let env: Env;
   let git: GitServer;
+  let registry: Registry;
   let work: string;
   let token: string;
   let caPem: string;
@@ -75,6 +77,13 @@ spec:
       repos: { 'org/repo.git': { files: { 'README.md': 'private tls\n' } } },
       tls: { certPem: serving.certPem, keyPem: serving.keyPem },
     });
+    // A registry whose address and token service are HTTPS with a certificate of the same private CA.
+    registry = await startRegistry({
+      auth: 'token',
+      users: { robot: 'robot-pass' },
+      tls: { certPem: serving.certPem, keyPem: serving.keyPem },
+    });
+    await registry.pushTestImage('team/app:v1');
     env = await setup('proxy-ca', { caPoolTtlMs: 1500 });
     await env.apply(`apiVersion: v1
 kind: Secret
@@ -97,7 +106,26 @@ ${caPem
 ${connectorYaml('with-ref', 'git-ca')}
 ---
 ${connectorYaml('plain')}
-`);
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: reg-creds}
+type: cpaas.io/distribution-registry-token
+stringData: {username: robot, password: robot-pass}
+${['reg-ref', 'reg-plain']
+  .map(
+    (name) => `---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: ${name}}
+spec:
+  connectorClassName: oci
+  address: ${registry.url}
+  ${name === 'reg-ref' ? 'caCertSecretRef: {name: git-ca}' : ''}
+  auth: {name: tokenAuth, secretRef: {name: reg-creds}}
+`,
+  )
+  .join('')}`);
     await env.serviceAccount('builder');
     token = await env.token('builder');
     await eventually('the proxy to know the connectors', async () => (await refs('plain')).status === 502, 15_000);
@@ -105,6 +133,7 @@ ${connectorYaml('plain')}
   after(async () => {
     await env?.stop();
     await git?.stop();
+    await registry?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
@@ -128,6 +157,22 @@ ${connectorYaml('plain')}
     await env.setFlag('enable-custom-ca-certs', true);
     await eventually('the flag to reach the proxy', async () => (await refs('with-ref')).status === 200, 20_000);
     expect(await cloneThrough('with-ref')).to.equal('private tls\n');
+  });
+
+  it('the OCI proxy trusts the caCertSecretRef for the registry and its token service (skopeo through the proxy)', async () => {
+    const ref = (c: string) =>
+      `docker://${new URL(env.proxy.url).host}/namespaces/${env.ns}/connectors/${c}/team/app:v1`;
+    const inspect = (c: string) =>
+      skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', `u:${token}`, ref(c)]).then(
+        (r) => JSON.parse(r.stdout).schemaVersion as number,
+        (e: Error) => e.message,
+      );
+    expect(await inspect('reg-ref')).to.equal(2);
+    expect(registry.tokenRequests.length).to.be.greaterThan(0);
+    const refused = await inspect('reg-plain');
+    expect(refused)
+      .to.be.a('string')
+      .that.matches(/502|UNAVAILABLE|did not answer|certificate/i);
   });
 
   it("a Connector without the reference does not get another Connector's CA, not even its pooled connection", async () => {
