@@ -14,7 +14,8 @@ export interface ProxyResponse {
   readonly headersSent: boolean;
   readonly writableFinished: boolean;
   writeHead(status: number, headers?: Record<string, string | string[] | number>): unknown;
-  write(chunk: Buffer): boolean;
+  /** `done`, when the response supports it, is called once the chunk has left (node:http's ServerResponse). */
+  write(chunk: Buffer, done?: () => void): boolean;
   end(data?: string | Buffer): unknown;
   destroy(): unknown;
   cork(): void;

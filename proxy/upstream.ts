@@ -122,6 +122,11 @@ export interface Forwarding {
   noBody?: boolean;
   /** CAs for an https target (the Connector's custom CAs, proxy/ca-pool.ts); default the system pool. */
   trust?: UpstreamTrust;
+  /**
+   * `res.write` calls its callback once a chunk has left (node:http's ServerResponse does): the response is read
+   * into recycled buffers (http1/client.ts), no memory allocated per read of a large body.
+   */
+  recycleReads?: boolean;
 }
 
 const upstreamErrors = () =>
@@ -239,7 +244,14 @@ export class Upstream {
         res.uncork();
       };
       const exchange = this.client.request(
-        { url: target, method: f.method ?? req.method ?? 'GET', headers: f.headers, body, trust: f.trust },
+        {
+          url: target,
+          method: f.method ?? req.method ?? 'GET',
+          headers: f.headers,
+          body,
+          trust: f.trust,
+          recycle: f.recycleReads,
+        },
         {
           onHead: (statusCode, upstreamHeaders) => {
             status = statusCode;
@@ -253,8 +265,9 @@ export class Upstream {
             if (f.responseHeaders) headers = f.responseHeaders(statusCode, headers);
             res.writeHead(statusCode, headers);
           },
-          onData: (chunk, last) => {
+          onData: (chunk, last, release) => {
             if (held) {
+              // Kept: its buffer is not released (left to the garbage collector).
               if (held.size < 65536) held.chunks.push(chunk);
               held.size += chunk.length;
               return;
@@ -267,7 +280,7 @@ export class Upstream {
               res.cork();
               process.nextTick(uncork);
             }
-            if (!res.write(chunk) && !paused) {
+            if (!(release ? res.write(chunk, release) : res.write(chunk)) && !paused) {
               paused = true;
               exchange.pause();
               res.once('drain', onDrain);

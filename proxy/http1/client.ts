@@ -41,12 +41,21 @@ export interface UpstreamRequest {
    * Connections are pooled per origin and key, never shared between two sets.
    */
   trust?: { key: string; ca: string[] };
+  /**
+   * The consumer hands every body chunk back once it is done with it (the `release` of onData): the response is
+   * then read into recycled buffers (plain http), so a large body allocates no memory per read. See ReadBuffers.
+   */
+  recycle?: boolean;
 }
 
 export interface ResponseHandler {
   onHead(status: number, headers: Record<string, string | string[]>): void;
-  /** `last`: the body ends with this chunk, onEnd follows at once (known for Content-Length bodies). */
-  onData(chunk: Buffer, last: boolean): void;
+  /**
+   * `last`: the body ends with this chunk, onEnd follows at once (known for Content-Length bodies). `release` is
+   * given for a request with `recycle`: call it when the chunk's bytes are no longer needed (e.g. written to the
+   * client's socket); never calling it is safe (the buffer is then left to the garbage collector).
+   */
+  onData(chunk: Buffer, last: boolean, release?: () => void): void;
   onEnd(): void;
   /** Called at most once, instead of or after onHead; never after onEnd. */
   onError(err: UpstreamError): void;
@@ -191,6 +200,42 @@ class Request implements Exchange {
   }
 }
 
+/**
+ * Read buffers handed back by their consumer and used again. A socket's default reads allocate a new 64 KiB buffer
+ * each: through a large blob that is the whole body again in garbage, and V8 answers that much external memory with
+ * full (mark-compact) collections of the proxy's heap (its watch caches), which were most of the proxy's CPU on an
+ * image pull. A buffer goes back to the free list only when every piece of it given to the consumer was released
+ * and nothing else kept a view of it (the parser copies a partial head).
+ */
+const READ_BUFFER_SIZE = 256 * 1024;
+const MAX_FREE_READ_BUFFERS = 64; // 16 MiB kept at most
+const freeReadBuffers: Buffer[] = [];
+
+/** One read into a recycled buffer: recycled when the connection and every released piece are done with it. */
+class ReadTicket {
+  refs = 1;
+  /** A piece went to a consumer that does not release: the buffer is left to the garbage collector. */
+  kept = false;
+  readonly buf: Buffer;
+  constructor(buf: Buffer) {
+    this.buf = buf;
+  }
+  piece(): () => void {
+    this.refs++;
+    let done = false;
+    return () => {
+      if (!done) {
+        done = true;
+        this.unref();
+      }
+    };
+  }
+  unref(): void {
+    if (--this.refs === 0 && !this.kept && freeReadBuffers.length < MAX_FREE_READ_BUFFERS)
+      freeReadBuffers.push(this.buf);
+  }
+}
+
 /** A socket to one origin with its parser; also the parser's sink for the request it carries. */
 class Connection implements Expiring {
   readonly parser = new ResponseParser();
@@ -216,7 +261,7 @@ class Connection implements Expiring {
       this.connected = true;
       if (this.request && !this.request.finished) this.arm(pool.client.headersTimeoutMs);
     });
-    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk)); // TLS sockets (plain ones read by onRead)
     socket.on('end', () => this.onSocketEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(socketError(err)));
     socket.on('close', () => this.onSocketClose());
@@ -235,7 +280,34 @@ class Connection implements Expiring {
 
   onData(chunk: Buffer, last: boolean): void {
     const r = this.request!;
-    if (!r.finished) r.handler.onData(chunk, last);
+    if (r.finished) return;
+    const t = this.ticket;
+    if (t && r.spec.recycle) r.handler.onData(chunk, last, t.piece());
+    else {
+      if (t) t.kept = true;
+      r.handler.onData(chunk, last);
+    }
+  }
+
+  /** The recycled buffer of the read being parsed, if any. */
+  private ticket: ReadTicket | undefined;
+
+  /** A buffer for the next read (onread): recycled when the request hands its chunks back, else a fresh one. */
+  readBuffer(): Buffer {
+    if (this.request?.spec.recycle) return freeReadBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+    return Buffer.allocUnsafe(65536);
+  }
+
+  /** A read into `buf` (onread). */
+  onRead(n: number, buf: Buffer): void {
+    if (buf.length !== READ_BUFFER_SIZE) return this.onSocketData(buf.subarray(0, n));
+    const t = (this.ticket = new ReadTicket(buf));
+    try {
+      this.onSocketData(buf.subarray(0, n));
+    } finally {
+      this.ticket = undefined;
+      t.unref();
+    }
   }
 
   onEnd(): void {
@@ -409,6 +481,7 @@ class OriginPool {
     const host = origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname;
     const https = origin.protocol === 'https:';
     const port = Number(origin.port) || (https ? 443 : 80);
+    let conn: Connection | undefined;
     const socket = https
       ? tlsConnect({
           host,
@@ -417,10 +490,22 @@ class OriginPool {
           ALPNProtocols: ['http/1.1'],
           ...(ca ? { ca } : {}),
         })
-      : netConnect({ host, port });
-    const conn = new Connection(this, socket, https);
-    this.all.add(conn);
-    return conn;
+      : netConnect({
+          host,
+          port,
+          onread: {
+            // Called at once for the first read, before `conn` exists.
+            buffer: () => (conn ? conn.readBuffer() : Buffer.allocUnsafe(65536)),
+            callback: (n: number, buf: Uint8Array) => {
+              conn!.onRead(n, buf as Buffer);
+              return true;
+            },
+          },
+        });
+    const created = new Connection(this, socket, https);
+    conn = created;
+    this.all.add(created);
+    return created;
   }
 
   connections(): Iterable<Connection> {

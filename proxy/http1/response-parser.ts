@@ -140,7 +140,8 @@ export class ResponseParser {
     if (end === -1) {
       if (all.length - start > MAX_HEAD_BYTES)
         throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
-      this.partial = kept ? all : chunk.subarray(from);
+      // A copy: the read buffer may be used again for the next read (client.ts, recycled reads).
+      this.partial = kept ? all : Buffer.from(chunk.subarray(from));
       return chunk.length;
     }
     if (end - start > MAX_HEAD_BYTES) throw new ResponseParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);

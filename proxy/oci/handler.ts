@@ -230,6 +230,8 @@ export async function handleOci(
       method,
       noBody: !sendBody,
       trust,
+      recycleReads: true, // node:http's ServerResponse: write callbacks tell when a chunk has left
+
       responseHeaders,
       intercept: (status, h) => {
         if (status === 401 && replayable && !retried && current === target) return true;
