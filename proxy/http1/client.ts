@@ -43,7 +43,7 @@ export interface UpstreamRequest {
   trust?: { key: string; ca: string[] };
   /**
    * The consumer hands every body chunk back once it is done with it (the `release` of onData): the response is
-   * then read into recycled buffers (plain http), so a large body allocates no memory per read. See ReadBuffers.
+   * then read into recycled buffers (plain http), so a large body allocates no memory per read. See ReadTicket.
    */
   recycle?: boolean;
 }

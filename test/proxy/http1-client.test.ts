@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { createServer, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { randomBytes } from 'node:crypto';
 import { Http1Client, type UpstreamError, type UpstreamRequest } from '../../proxy/http1/client.ts';
 
 interface Scripted {
@@ -309,5 +310,51 @@ describe('proxy/http1 client', function () {
     expect(second.body.length).to.equal(64 * 1024);
     expect(server.connections, 'the kept connection was reused').to.equal(1);
     expect(Date.now() - started).to.be.lessThan(500); // headersTimeoutMs is 1000
+  });
+
+  it('recycled reads: a chunk keeps its bytes until released, with two large responses read at once', async () => {
+    // Each chunk is copied only later (as a socket write completes later) and released after: a buffer used again
+    // before its release would show other bytes in the copy.
+    const bodies = [randomBytes(3 * 1024 * 1024), randomBytes(3 * 1024 * 1024)];
+    server = await scripted((req, s) => {
+      const body = bodies[req.includes('/one') ? 0 : 1];
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      s.write(body);
+    });
+    const fetchDelayed = (path: string) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const copies: Promise<Buffer>[] = [];
+        let released = 0;
+        let pieces = 0;
+        client.request(
+          { url: new URL(path, server!.url), method: 'GET', headers: {}, recycle: true },
+          {
+            onHead: () => {},
+            onData: (chunk, _last, release) => {
+              pieces++;
+              copies.push(
+                sleep(5).then(() => {
+                  const copy = Buffer.from(chunk);
+                  if (release) {
+                    release();
+                    released++;
+                  }
+                  return copy;
+                }),
+              );
+            },
+            onEnd: () =>
+              void Promise.all(copies).then((c) => {
+                // The first read of a new connection is not a recycled one; the rest are.
+                expect(released).to.be.greaterThan(pieces / 2);
+                resolve(Buffer.concat(c));
+              }, reject),
+            onError: reject,
+          },
+        );
+      });
+    const [one, two] = await Promise.all([fetchDelayed('/one'), fetchDelayed('/two')]);
+    expect(one.equals(bodies[0])).to.equal(true);
+    expect(two.equals(bodies[1])).to.equal(true);
   });
 });
