@@ -149,10 +149,14 @@ ${connectorReaderYaml({ name: 'pod-reads', serviceAccount: 'default', saNamespac
   });
 
   it("renders docker's config.json for the TLS host, and skopeo pulls with it", async () => {
-    const { target } = await env.publish({ connectors: 'reg', 'configuration.names': 'registry-config' });
+    const { target } = await env.publish({ connectors: 'reg', 'configuration.names': 'registry-config,buildkitd' });
     const config = JSON.parse(await readFile(join(target, 'config.json'), 'utf8'));
     const host = `127.0.0.1:${proxy.tlsPort}`;
     expect(Object.keys(config.auths)).to.deep.equal([host]);
+    // BuildKit: TLS to that host (no `http = true`), not verified (its CA path is not known to the template).
+    const buildkitd = await readFile(join(target, 'buildkitd.toml'), 'utf8');
+    expect(buildkitd).to.include(`[registry."${host}"]\n  insecure = true\n`);
+    expect(buildkitd).to.not.include('http = true');
     // As docker does with certs.d/<host>/ca.crt: the mounted CA in a directory of its own.
     const certs = await mkdtemp(join(env.dir, 'certs-'));
     await copyFile(join(target, 'ca.crt'), join(certs, 'ca.crt'));
