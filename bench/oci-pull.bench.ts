@@ -102,7 +102,9 @@ ${benchUserYaml(ns)}`,
       const s = [...xs].sort((a, b) => a - b);
       return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     };
-    out(`\nskopeo copy docker://... dir:... of a ${mib.toFixed(0)} MiB image (token-auth registry), median of ${RUNS}:`);
+    out(
+      `\nskopeo copy docker://... dir:... of a ${mib.toFixed(0)} MiB image (token-auth registry), median of ${RUNS}:`,
+    );
     out(
       `    direct       ${median(direct).toFixed(2)} s  ${(mib / median(direct)).toFixed(0)} MiB/s   runs: ${direct.map((s) => s.toFixed(2)).join(', ')}`,
     );
