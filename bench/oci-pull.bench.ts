@@ -87,17 +87,22 @@ ${benchUserYaml(ns)}`,
     await pull(`${prefix}/bench/big:v1`, `u:${token}`);
     const direct: number[] = [];
     const via: number[] = [];
+    /** utime and stime of the proxy process, in seconds (clock ticks of 1/100 s). */
     const cpuSeconds = async () => {
       const f = (await readFile(`/proc/${proxy!.pid}/stat`, 'utf8')).split(') ')[1].split(' ');
-      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+      return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
     };
-    let proxyCpu = 0;
+    let proxyUser = 0;
+    let proxySystem = 0;
     for (let i = 0; i < RUNS; i++) {
       direct.push(await pull(`${directHost}/bench/big:v1`, 'robot:robot-pass'));
       const cpu0 = await cpuSeconds();
       via.push(await pull(`${prefix}/bench/big:v1`, `u:${token}`));
-      proxyCpu += (await cpuSeconds()) - cpu0;
+      const cpu1 = await cpuSeconds();
+      proxyUser += cpu1.user - cpu0.user;
+      proxySystem += cpu1.system - cpu0.system;
     }
+    const proxyCpu = proxyUser + proxySystem;
     const median = (xs: number[]) => {
       const s = [...xs].sort((a, b) => a - b);
       return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -113,7 +118,7 @@ ${benchUserYaml(ns)}`,
     );
     out(`    throughput ratio proxy/direct = ${(median(direct) / median(via)).toFixed(2)} (goal >= 0.9)`);
     out(
-      `    proxy CPU per pull: ${(proxyCpu / RUNS).toFixed(2)} s (${((mib * RUNS) / proxyCpu).toFixed(0)} MiB per CPU-second)`,
+      `    proxy CPU per pull: ${(proxyCpu / RUNS).toFixed(2)} s (user ${(proxyUser / RUNS).toFixed(2)}, system ${(proxySystem / RUNS).toFixed(2)}; ${((mib * RUNS) / proxyCpu).toFixed(0)} MiB per CPU-second)`,
     );
     const rss = proxy.pid ? Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${proxy.pid}/status`, 'utf8'))![1]) : 0;
     out(`    proxy RSS after the pulls: ${(rss / 1024).toFixed(1)} MiB`);
