@@ -10,7 +10,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
-import { caCertificatesOf } from '../../core/pki/ca-certs.ts';
 import { eventually } from '../harness/eventually.ts';
 import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
 import { runCommand } from '../peers/process.ts';
@@ -209,22 +208,5 @@ ${caPem
     await eventually('the flag to reach the proxy', async () => (await refs('with-ref')).status === 502, 20_000);
     await untrusted('with-ref');
     await untrusted('plain');
-  });
-
-  it('takes certificates from keys ending .crt or .pem and from values with a PEM header, nothing else', () => {
-    const cases: Array<[string, Record<string, string>, number, boolean]> = [
-      ['ca.crt', { 'ca.crt': caPem }, 1, false],
-      ['x.pem', { 'x.pem': caPem }, 1, false],
-      ['a PEM value under any key', { bundle: caPem }, 1, false],
-      ['two in one value', { 'ca.crt': caPem + caPem }, 2, false],
-      ['a .crt key without a certificate', { 'ca.crt': 'garbage' }, 0, true],
-      ['no qualifying key', { notes: 'hello' }, 0, true],
-      ['a broken PEM block', { 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }, 0, true],
-    ];
-    for (const [name, data, n, invalid] of cases) {
-      const r = caCertificatesOf(data);
-      expect(r.pems.length, name).to.equal(n);
-      expect(r.invalid, name).to.equal(invalid);
-    }
   });
 });
