@@ -156,7 +156,18 @@ describe('install: the Helm chart', function () {
       const objs = objects(await helmTemplate(ns, values)).filter((o) => !THIRD_PARTY_KINDS.includes(o.kind));
       const input = objs.map((o) => JSON.stringify(o)).join('\n');
       const out = await c.kubectl(
-        ['apply', '--server-side', '--dry-run=server', '--validate=strict', '--field-manager=helm-test', '-f', '-'],
+        // Cluster-scoped objects (CRDs, classes) may already exist in the shared test cluster under other field
+        // managers; a dry run only validates, so it takes the fields over instead of failing on the conflict.
+        [
+          'apply',
+          '--server-side',
+          '--force-conflicts',
+          '--dry-run=server',
+          '--validate=strict',
+          '--field-manager=helm-test',
+          '-f',
+          '-',
+        ],
         { input },
       );
       const lines = out.trim().split('\n');

@@ -9,6 +9,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeHtpasswd } from './htpasswd.ts';
 import { freePort, runCommand, spawnPeer, waitForPort, type PeerProcess } from './process.ts';
 
@@ -199,6 +200,22 @@ const SERVER_GITCONFIG = [
   '',
 ].join('\n');
 
+/**
+ * The request log once apache has stopped adding to it. Apache writes a request's line after it has sent the
+ * response, so a client can be done before its last line is written: on a busy machine tests read the log
+ * too early (and a truncation could come before a late line). Read until unchanged for 250 ms (at most 5 s).
+ */
+async function settledLog(path: string): Promise<string> {
+  let last = await readFile(path, 'utf8');
+  for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+    await sleep(250);
+    const now = await readFile(path, 'utf8');
+    if (now === last) break;
+    last = now;
+  }
+  return last;
+}
+
 export async function startGitServer(opts: GitServerOptions): Promise<GitServer> {
   if (!existsSync(APACHE))
     throw new Error(`${APACHE} is missing: run ensureSystemPackages(TEST_SYSTEM_PACKAGES) first`);
@@ -260,9 +277,11 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
       await runCommand('mv', ['-f', tmp, join(dir, 'htpasswd')]);
     },
     async requests() {
-      return parseRequestLog(await readFile(join(dir, 'requests.log'), 'utf8'), headers);
+      return parseRequestLog(await settledLog(join(dir, 'requests.log')), headers);
     },
     async clearRequests() {
+      // Let the lines of requests just answered arrive first, or they would land after the truncation.
+      await settledLog(join(dir, 'requests.log'));
       // Truncate in place: apache keeps the file open in O_APPEND mode.
       await writeFile(join(dir, 'requests.log'), '');
     },
