@@ -17,12 +17,24 @@ import { IMAGE_PULL_FLAG, podDecision, type Decision } from './mutate/pod.ts';
 import { MULTI_CONNECTOR_FLAG, WORKSPACE_ANNOTATION_PREFIX, taskRunDecision } from './mutate/taskrun.ts';
 import { validateConnector, type ValidationResult } from './validate/connector.ts';
 import { validateConnectorClass, type RegoChecker } from './validate/connectorclass.ts';
+import { validateResourceInterface } from './validate/resourceinterface.ts';
+import {
+  integrationConnectorRefs,
+  integrationsDecision,
+  runIntegrations,
+  type RunLike,
+} from './mutate/integrations.ts';
+import { IntegrationError, type Integration } from '../core/resourceinterface/integration.ts';
+import { Evaluator } from '../core/resourceinterface/expression.ts';
+import { applyPatch } from './jsonpatch.ts';
 
 export const PATHS = {
   pods: '/mutate/pods',
   taskruns: '/mutate/taskruns',
+  pipelineruns: '/mutate/pipelineruns',
   connectors: '/validate/connectors',
   connectorclasses: '/validate/connectorclasses',
+  resourceinterfaces: '/validate/resourceinterfaces',
 } as const;
 
 export interface HandlerDeps {
@@ -83,6 +95,46 @@ const refsOf = (values: string[], namespace: string): ConnectorRef[] =>
     return r.ok ? [r.ref] : [];
   });
 
+/**
+ * The pipeline-integration decision for a PipelineRun or TaskRun: parses the annotation, fetches the
+ * Connectors, their classes and the ResourceInterfaces, and evaluates in a fresh sandbox.
+ */
+async function integrationVerdict(
+  deps: HandlerDeps,
+  run: RunLike,
+  kind: 'PipelineRun' | 'TaskRun',
+  namespace: string,
+): Promise<Decision> {
+  let integrations: Integration[];
+  try {
+    integrations = runIntegrations({ ...run, kind }, namespace);
+  } catch (err) {
+    if (err instanceof IntegrationError)
+      return { allowed: false, code: 400, reason: 'BadRequest', message: err.message };
+    throw err;
+  }
+  if (!integrations.length) return { allowed: true, patch: [], warnings: [] };
+  const [found, resourceInterfaces] = await Promise.all([
+    prefetch(deps.lookups, namespace, integrationConnectorRefs(integrations)),
+    deps.lookups.resourceInterfaces(),
+  ]);
+  const evaluator = await Evaluator.create();
+  try {
+    return integrationsDecision({
+      run,
+      kind,
+      namespace,
+      integrations,
+      multiConnector: deps.flags.enabled(MULTI_CONNECTOR_FLAG),
+      ...found,
+      resourceInterfaces,
+      evaluator,
+    });
+  } finally {
+    evaluator.dispose();
+  }
+}
+
 export function handlers(deps: HandlerDeps): Record<string, Handler> {
   const { lookups, flags } = deps;
   const checkRego: RegoChecker =
@@ -111,9 +163,19 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
       return toResponse(req.uid, fromDecision(d));
     },
 
+    async [PATHS.pipelineruns](req) {
+      const pr = req.object ?? {};
+      const namespace = req.namespace ?? pr.metadata?.namespace ?? 'default';
+      return toResponse(req.uid, fromDecision(await integrationVerdict(deps, pr, 'PipelineRun', namespace)));
+    },
+
     async [PATHS.taskruns](req) {
-      const tr = req.object ?? {};
-      const namespace = req.namespace ?? tr.metadata?.namespace ?? 'default';
+      const original = req.object ?? {};
+      const namespace = req.namespace ?? original.metadata?.namespace ?? 'default';
+      // Integrations first; the workspace annotations then see (and never override) what they bound.
+      const integrated = await integrationVerdict(deps, original, 'TaskRun', namespace);
+      if (!integrated.allowed) return toResponse(req.uid, fromDecision(integrated));
+      const tr = integrated.patch.length ? applyPatch(original, integrated.patch) : original;
       const annotations: Record<string, string> = tr.metadata?.annotations ?? {};
       const values: string[] = [];
       for (const [k, v] of Object.entries(annotations)) {
@@ -123,7 +185,7 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
         }
       }
       if (annotations[ANNOTATIONS.connector]) values.push(annotations[ANNOTATIONS.connector]);
-      if (!values.length) return toResponse(req.uid, { allowed: true });
+      if (!values.length) return toResponse(req.uid, fromDecision(integrated));
       const found = await prefetch(lookups, namespace, refsOf(values, namespace));
       const d = taskRunDecision({
         taskRun: tr,
@@ -131,7 +193,14 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
         flags: { imagePull: flags.enabled(IMAGE_PULL_FLAG), multiConnector: flags.enabled(MULTI_CONNECTOR_FLAG) },
         ...found,
       });
-      return toResponse(req.uid, fromDecision(d));
+      return toResponse(
+        req.uid,
+        fromDecision(
+          d.allowed
+            ? { ...d, patch: [...integrated.patch, ...d.patch], warnings: [...integrated.warnings, ...d.warnings] }
+            : d,
+        ),
+      );
     },
 
     async [PATHS.connectors](req) {
@@ -158,6 +227,14 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
           errors: r.errors,
           warnings: [...r.warnings, ...warnings],
         }),
+      );
+    },
+
+    async [PATHS.resourceinterfaces](req) {
+      const obj = req.object ?? {};
+      return toResponse(
+        req.uid,
+        fromValidation(`ResourceInterface "${obj.metadata?.name ?? req.name}"`, validateResourceInterface(obj)),
       );
     },
 

@@ -4,7 +4,7 @@
 // GET, and only their type and key names (Connector admission is rare, and caching every Secret is not
 // worth it).
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Connector, ConnectorClass } from '../core/api/index.ts';
+import type { Connector, ConnectorClass, ResourceInterface } from '../core/api/index.ts';
 import { startInformer, type Informer } from '../core/kube/reflector.ts';
 import { collectionPath } from '../core/kube/resources.ts';
 import { kubeRest } from '../core/kube/rest.ts';
@@ -16,6 +16,8 @@ export interface Lookups {
   namespaceLabels(name: string): Promise<Record<string, string> | undefined>;
   connectorClass(name: string): Promise<ConnectorClass | undefined>;
   secret(namespace: string, name: string): Promise<SecretInfo | undefined>;
+  /** Every ResourceInterface (cluster-scoped and few: a watched cache, a direct LIST until it has synced). */
+  resourceInterfaces(): Promise<ResourceInterface[]>;
   synced: Promise<void>;
   stop(): Promise<void>;
 }
@@ -31,6 +33,11 @@ export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Look
   const classes: Informer<ConnectorClass> = startInformer<ConnectorClass>(kc, collectionPath('ConnectorClass'), {
     log,
   });
+  const interfaces: Informer<ResourceInterface> = startInformer<ResourceInterface>(
+    kc,
+    collectionPath('ResourceInterface'),
+    { log },
+  );
   return {
     async connector(namespace, name) {
       const cached = connectors.get(name, namespace);
@@ -54,9 +61,15 @@ export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Look
       );
       return s ? { type: s.type, keys: Object.keys(s.data ?? {}) } : undefined;
     },
-    synced: Promise.all([connectors.synced, namespaces.synced, classes.synced]).then(() => undefined),
+    async resourceInterfaces() {
+      if (interfaces.hasSynced()) return interfaces.list();
+      return (await rest.call<{ items: ResourceInterface[] }>('GET', collectionPath('ResourceInterface'))).items;
+    },
+    synced: Promise.all([connectors.synced, namespaces.synced, classes.synced, interfaces.synced]).then(
+      () => undefined,
+    ),
     async stop() {
-      await Promise.all([connectors.stop(), namespaces.stop(), classes.stop()]);
+      await Promise.all([connectors.stop(), namespaces.stop(), classes.stop(), interfaces.stop()]);
       await rest.close();
     },
   };

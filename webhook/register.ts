@@ -7,6 +7,7 @@ import { applyObjects } from '../core/kube/apply.ts';
 import { kubeRest, KubeApiError } from '../core/kube/rest.ts';
 import { PATHS } from './handlers.ts';
 import { WORKSPACE_ANNOTATION_PREFIX } from './mutate/taskrun.ts';
+import { INTEGRATIONS_ANNOTATION, PIPELINE_RUN_LABEL } from './mutate/integrations.ts';
 
 export const DEFAULT_CONFIG_NAME = 'connectors-webhook';
 export const SERVICE_NAME = 'connectors-webhook';
@@ -119,17 +120,43 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [KubernetesOb
           },
         ],
         namespaceSelector: selector(nsReqs),
-        // Only TaskRuns carrying our annotations are sent.
+        // Only TaskRuns carrying our annotations are sent; the integrations of a PipelineRun's TaskRuns
+        // (Tekton copies its annotations) were expanded on the PipelineRun.
         matchConditions: [
           {
             name: 'has-connector-annotations',
-            expression: `has(object.metadata.annotations) && object.metadata.annotations.exists(k, k.startsWith('${WORKSPACE_ANNOTATION_PREFIX}') || k == '${ANNOTATIONS.connector}')`,
+            expression: `has(object.metadata.annotations) && object.metadata.annotations.exists(k, k.startsWith('${WORKSPACE_ANNOTATION_PREFIX}') || k == '${ANNOTATIONS.connector}' || (k == '${INTEGRATIONS_ANNOTATION}' && !(has(object.metadata.labels) && '${PIPELINE_RUN_LABEL}' in object.metadata.labels)))`,
           },
         ],
         // Not every TaskRun can be selected by label; a TaskRun admitted without its workspace fails in Tekton
         // with "workspace not provided", which is safe.
         failurePolicy: 'Ignore',
         timeoutSeconds: 5,
+        ...common,
+      },
+      {
+        name: 'pipelineruns.connectors.cpaas.io',
+        clientConfig: clientConfig(opts.target, PATHS.pipelineruns, opts.caBundlePem),
+        rules: [
+          {
+            apiGroups: ['tekton.dev'],
+            apiVersions: ['v1'],
+            operations: ['CREATE'],
+            resources: ['pipelineruns'],
+            scope: 'Namespaced',
+          },
+        ],
+        namespaceSelector: selector(nsReqs),
+        matchConditions: [
+          {
+            name: 'has-integrations-annotation',
+            expression: `has(object.metadata.annotations) && '${INTEGRATIONS_ANNOTATION}' in object.metadata.annotations`,
+          },
+        ],
+        // As for TaskRuns: a PipelineRun admitted without its integrations fails visibly in Tekton (a
+        // required param or workspace is missing). Expressions run in a sandbox with a 2 s deadline.
+        failurePolicy: 'Ignore',
+        timeoutSeconds: 10,
         ...common,
       },
     ],
@@ -174,6 +201,25 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [KubernetesOb
         matchConditions: [specChanged],
         failurePolicy: 'Ignore',
         // A cold Rego compile takes 0.1-0.3 s; the budget covers a slow machine.
+        timeoutSeconds: 10,
+        ...common,
+      },
+      {
+        name: `resourceinterfaces.${GROUP}`,
+        clientConfig: clientConfig(opts.target, PATHS.resourceinterfaces, opts.caBundlePem),
+        rules: [
+          {
+            apiGroups: [GROUP],
+            apiVersions: [VERSION],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['resourceinterfaces'],
+            scope: 'Cluster',
+          },
+        ],
+        objectSelector: selector(objReqs),
+        matchConditions: [specChanged],
+        // The mutating webhook reports an expression that does not parse when a run uses it.
+        failurePolicy: 'Ignore',
         timeoutSeconds: 10,
         ...common,
       },

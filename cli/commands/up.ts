@@ -51,6 +51,12 @@ async function manifests(folder: string): Promise<KubernetesObject[]> {
   return objects;
 }
 
+/** The built-in ResourceInterfaces (resourceinterfaces/*.yaml). */
+async function builtinResourceInterfaceObjects(): Promise<KubernetesObject[]> {
+  const { builtinResourceInterfaces } = await import('../../resourceinterfaces/index.ts');
+  return builtinResourceInterfaces() as unknown as KubernetesObject[];
+}
+
 async function builtinClassObjects(systemNamespace: string, proxyAddress?: string): Promise<KubernetesObject[]> {
   const modulePath = fileURLToPath(new URL('../../connectorclasses/index.ts', import.meta.url));
   if (!existsSync(modulePath)) return [];
@@ -88,7 +94,8 @@ export const command: Command = {
     },
     install: {
       type: 'boolean',
-      description: 'With KUBECONFIG: also install the CRDs and built-in ConnectorClasses into that cluster.',
+      description:
+        'With KUBECONFIG: also install the CRDs, the built-in ConnectorClasses and the ResourceInterfaces into that cluster.',
     },
   },
   details: `Components started: ${
@@ -154,12 +161,23 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
         kubeconfigYaml = cp.kubeconfigYaml;
         kubeconfigOut = resolve((values.kubeconfig as string | undefined) ?? join(stateDir, 'kubeconfig'));
         log(`control plane ready at ${cp.server} in ${(cp.readyMs / 1000).toFixed(1)}s`);
-        await applyObjects(kc, [...systemObjects(systemNamespace, flags), ...(await manifests('rbac'))]);
+        const interfaces = await builtinResourceInterfaceObjects();
+        await applyObjects(kc, [...systemObjects(systemNamespace, flags), ...(await manifests('rbac')), ...interfaces]);
+        log(
+          `installed ${interfaces.length} ResourceInterface(s): ${interfaces.map((r) => r.metadata?.name).join(', ')}`,
+        );
       } else {
         kc = loadKubeConfig();
         log(`using the cluster of KUBECONFIG (${kc.getCurrentCluster()?.server})`);
-        if (values.install)
+        if (values.install) {
           await applyObjects(kc, [...(allCrds() as KubernetesObject[]), ...(await manifests('rbac'))]);
+          // After the CRDs: a ResourceInterface needs its CRD established.
+          const interfaces = await builtinResourceInterfaceObjects();
+          await applyObjects(kc, interfaces);
+          log(
+            `installed ${interfaces.length} ResourceInterface(s): ${interfaces.map((r) => r.metadata?.name).join(', ')}`,
+          );
+        }
       }
 
       const ctx: UpContext = { kc, embedded, systemNamespace, stateDir, published: {}, log };

@@ -19,6 +19,15 @@ export const LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
 } as const;
 
+/** Labels of ResourceInterfaces, and the prefix of the compatibility labels of ConnectorClasses. */
+export const RESOURCE_INTERFACE_LABELS = {
+  category: 'resourceinterface.connectors.cpaas.io/category',
+  version: 'resourceinterface.connectors.cpaas.io/version',
+  schemaVersion: 'resourceinterface.connectors.cpaas.io/schema-version',
+  /** `resourceinterface.connectors.cpaas.io/<ri-name>: "true"` on a ConnectorClass. */
+  classPrefix: 'resourceinterface.connectors.cpaas.io/',
+} as const;
+
 /** Secret types with a meaning of their own to the proxy. */
 export const SECRET_TYPES = {
   basicAuth: 'kubernetes.io/basic-auth',
