@@ -40,6 +40,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Write the files a connectors-csi volume would hold into a directory, without a kubelet.',
     load: async () => (await import('./commands/render.ts')).command,
   },
+  'pipeline-integration': {
+    summary: 'Print or write the ResourceInterfaces and the bundled Tekton Tasks as manifests.',
+    load: async () => (await import('./commands/pipeline-integration.ts')).command,
+  },
   webhook: {
     summary:
       'Run the admission webhooks (Pod image rewrite, TaskRun workspaces, Connector and ConnectorClass validation).',

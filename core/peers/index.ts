@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile, rename, readFile, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -13,8 +13,12 @@ export interface PeerRecipe {
   /** Binary names produced by the build. */
   binaries: string[];
   version: string;
-  /** go.mod text of a wrapper module, or a directory of a Go module in this repository. */
-  module: { goMod: string; extraFiles?: Record<string, string> } | { dir: string };
+  /**
+   * go.mod text of a wrapper module, a directory of a Go module in this repository, or a published module
+   * built in place from the Go module cache with its own go.mod and go.sum (its requirements and replaces,
+   * exactly as its authors pinned them; packages are then relative, e.g. ./cmd/controller).
+   */
+  module: { goMod: string; extraFiles?: Record<string, string> } | { dir: string } | { published: string };
   /** Packages to build, one per binary, in the same order. */
   packages: string[];
   ldflags?: string;
@@ -29,6 +33,9 @@ export const OPA_VERSION = '1.22.2';
 export const HELM_VERSION = '4.3.2';
 /** crane (go-containerregistry) pushes the image `npm run image` builds; the OCI tests use it as a client. */
 export const CRANE_VERSION = '0.20.6';
+/** Tekton Pipelines: the controller and webhook the pipeline-integration tests run against. */
+export const TEKTON_PIPELINE_MODULE = 'github.com/tektoncd/pipeline';
+export const TEKTON_PIPELINE_VERSION = '1.6.0';
 
 function kubernetesWrapper(): PeerRecipe {
   const staging = [
@@ -131,6 +138,21 @@ function kubeControllerManager(): PeerRecipe {
   };
 }
 
+/**
+ * Tekton's controller and webhook, built from the published module in the module cache with its own
+ * go.mod (its k8s.io and knative.dev versions differ from our kubernetes wrapper's).
+ */
+function tektonPipelines(): PeerRecipe {
+  return {
+    binaries: ['tekton-controller', 'tekton-webhook'],
+    version: TEKTON_PIPELINE_VERSION,
+    module: { published: `${TEKTON_PIPELINE_MODULE}@v${TEKTON_PIPELINE_VERSION}` },
+    packages: ['./cmd/controller', './cmd/webhook'],
+    ldflags: '-s -w',
+    env: { CGO_ENABLED: '0' },
+  };
+}
+
 /** Every pinned peer, by the name callers use. */
 export const PEERS: Record<string, () => PeerRecipe> = {
   kubernetes: kubernetesWrapper,
@@ -149,6 +171,7 @@ export const PEERS: Record<string, () => PeerRecipe> = {
       CRANE_VERSION,
       'github.com/google/go-containerregistry/cmd/crane',
     ),
+  'tekton-pipelines': tektonPipelines,
 };
 
 /** Which recipe builds a given binary. */
@@ -160,6 +183,8 @@ const BINARY_TO_PEER: Record<string, string> = {
   opa: 'opa',
   helm: 'helm',
   crane: 'crane',
+  'tekton-controller': 'tekton-pipelines',
+  'tekton-webhook': 'tekton-pipelines',
 };
 
 export function cacheRoot(): string {
@@ -222,6 +247,8 @@ async function buildRecipe(name: string, recipe: PeerRecipe, dir: string, progre
   if ('goMod' in recipe.module) {
     await writeFile(join(work, 'go.mod'), recipe.module.goMod);
     for (const [file, text] of Object.entries(recipe.module.extraFiles ?? {})) await writeFile(join(work, file), text);
+  } else if ('published' in recipe.module) {
+    moduleDir = await goModuleDir(recipe.module.published);
   } else {
     moduleDir = recipe.module.dir;
   }
@@ -233,7 +260,12 @@ async function buildRecipe(name: string, recipe: PeerRecipe, dir: string, progre
     `connectors: building ${name} v${recipe.version} from Go modules into ${dir} (first use only; may take minutes)`,
   );
   try {
-    const env = { ...process.env, GOFLAGS: '-mod=mod', ...recipe.env };
+    // A published module is built where it lies, read-only: its go.sum must already cover the build.
+    const env = {
+      ...process.env,
+      GOFLAGS: 'published' in recipe.module ? '-mod=readonly' : '-mod=mod',
+      ...recipe.env,
+    };
     if ('goMod' in recipe.module) await run('go', ['mod', 'tidy'], moduleDir, env);
     // One `go build` per binary so each gets its recipe's name (etcd's main package is .../server/v3).
     for (const [i, pkg] of recipe.packages.entries()) {
@@ -266,6 +298,34 @@ async function nameBinaries(recipe: PeerRecipe, dir: string): Promise<void> {
     const to = join(dir, 'bin', binary);
     if (built !== binary && !existsSync(to) && existsSync(from)) await rename(from, to);
   }
+}
+
+/**
+ * The directory of a published module (`path@vX.Y.Z`) in the Go module cache, downloaded through the module
+ * proxy on first use. Read-only: build in it, never write.
+ */
+export async function goModuleDir(moduleAtVersion: string): Promise<string> {
+  const out = await runOutput('go', ['mod', 'download', '-json', moduleAtVersion], tmpdir(), process.env);
+  const info = JSON.parse(out) as { Dir?: string; Error?: string };
+  if (info.Error || !info.Dir) throw new Error(`go mod download ${moduleAtVersion}: ${info.Error ?? 'no directory'}`);
+  return info.Dir;
+}
+
+function runOutput(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString();
+      // `go mod download -json` reports a failure in the JSON (and exits 1): let the caller read it.
+      if (code === 0 || stdout.trim().startsWith('{')) resolvePromise(stdout);
+      else reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${err}`));
+    });
+  });
 }
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<void> {

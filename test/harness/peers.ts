@@ -31,6 +31,15 @@ const TEST_PEERS: Array<{ name: string; ensure: (progress: ProgressFn) => Promis
     name: 'oci-conformance',
     ensure: async (progress) => (await import('../oci/conformance.ts')).conformanceBinary(progress),
   },
+  // Tekton's controller and webhook (one recipe, built together; the second call finds the cache).
+  {
+    name: 'tekton-controller',
+    ensure: async (progress) => (await import('../../core/peers/index.ts')).ensureBinary('tekton-controller', progress),
+  },
+  {
+    name: 'tekton-webhook',
+    ensure: async (progress) => (await import('../../core/peers/index.ts')).ensureBinary('tekton-webhook', progress),
+  },
 ];
 
 export async function prepareTestPeers(progress: ProgressFn): Promise<void> {

@@ -18,6 +18,7 @@ import { readFile, rm, writeFile, chmod } from 'node:fs/promises';
  * - gh: the GitHub CLI, the real client of the github class's githubconfig configuration.
  * - maven (brings a JDK): the real Maven client of the maven/nexus/jfrog class journeys.
  * - python3-venv: a venv from Debian's python3 for pypiserver and twine (test/peers/tools.ts).
+ * - buildah: builds and pushes images as the bundled oci-build-push Task does (test/tekton/steps.test.ts).
  */
 export const TEST_SYSTEM_PACKAGES: readonly string[] = [
   'git',
@@ -30,6 +31,7 @@ export const TEST_SYSTEM_PACKAGES: readonly string[] = [
   'gh',
   'maven',
   'python3-venv',
+  'buildah',
 ];
 
 /** Packages among `names` that dpkg does not report as installed. */
