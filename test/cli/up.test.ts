@@ -84,6 +84,26 @@ describe('connectors up (embedded control plane)', function () {
     expect(out).to.include('connectorclass.connectors.alauda.io/git');
   });
 
+  it('installs the ResourceInterfaces, and its webhook rejects one whose expression does not parse', async () => {
+    const out = await kubectl(['get', 'resourceinterfaces', '-o', 'name']);
+    expect(out.trim().split('\n').sort()).to.deep.equal(
+      ['gitcoderepository', 'mavenrepository', 'npmrepository', 'ociartifact'].map(
+        (n) => `resourceinterface.connectors.alauda.io/${n}`,
+      ),
+    );
+    const bad = {
+      apiVersion: 'connectors.alauda.io/v1alpha1',
+      kind: 'ResourceInterface',
+      metadata: { name: 'broken' },
+      spec: { attributes: [{ name: 'url', expression: '{connector.spec.address +}' }] },
+    };
+    const msg = await kubectl(['create', '-f', '-'], JSON.stringify(bad)).then(
+      () => 'created',
+      (e: Error) => e.message,
+    );
+    expect(msg).to.include('spec.attributes[0].expression: the expression opened at column 1 does not parse');
+  });
+
   it('accepts `kubectl apply -f` of every seed YAML', async () => {
     await kubectl(['create', 'namespace', 'git-connector-demo']);
     await kubectl(['create', 'namespace', 'oci-connector-demo']);
