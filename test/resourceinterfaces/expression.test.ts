@@ -165,10 +165,16 @@ describe('resourceinterfaces: expressions', () => {
       }
     });
 
-    it('stops an expression that exhausts the memory limit', () => {
-      expect(() =>
-        ev.evaluate("{(() => { const a = []; for (let i = 0; ; i++) a.push({ i, s: 'y' + i }) })()}", scope),
-      ).to.throw(ExpressionError, /InternalError: out of memory/);
+    it('stops an expression that exhausts the memory limit', async () => {
+      // A small heap and a generous deadline, so the memory limit is what stops it even on a busy machine.
+      const small = await Evaluator.create({ memoryBytes: 4 * 1024 * 1024, deadlineMs: 120_000 });
+      try {
+        expect(() =>
+          small.evaluate("{(() => { const a = []; for (let i = 0; ; i++) a.push({ i, s: 'y' + i }) })()}", scope),
+        ).to.throw(ExpressionError, /InternalError: out of memory/);
+      } finally {
+        small.dispose();
+      }
     });
 
     it(`refuses a value larger than ${DEFAULT_LIMITS.resultBytes} bytes`, () => {
