@@ -87,9 +87,15 @@ describe('connectors up (embedded control plane)', function () {
   it('installs the ResourceInterfaces, and its webhook rejects one whose expression does not parse', async () => {
     const out = await kubectl(['get', 'resourceinterfaces', '-o', 'name']);
     expect(out.trim().split('\n').sort()).to.deep.equal(
-      ['gitcoderepository', 'mavenrepository', 'npmrepository', 'ociartifact'].map(
-        (n) => `resourceinterface.connectors.alauda.io/${n}`,
-      ),
+      [
+        'gitcoderepository',
+        'githubcoderepository',
+        'gitlabcoderepository',
+        'harborociartifact',
+        'mavenrepository',
+        'npmrepository',
+        'ociartifact',
+      ].map((n) => `resourceinterface.connectors.alauda.io/${n}`),
     );
     const bad = {
       apiVersion: 'connectors.alauda.io/v1alpha1',

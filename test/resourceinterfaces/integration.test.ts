@@ -71,14 +71,18 @@ describe('resourceinterfaces: pipeline integration', () => {
 
   function decide(
     r: RunLike,
-    o: { multiConnector?: boolean; interfaces?: ResourceInterface[]; labels?: Record<string, string> } = {},
+    o: {
+      multiConnector?: boolean;
+      interfaces?: ResourceInterface[];
+      labels?: Record<string, Record<string, string>>;
+    } = {},
   ) {
     const kind = r.kind as 'PipelineRun' | 'TaskRun';
     return integrationsDecision({
       run: r,
       kind,
       namespace: NS,
-      namespaceLabels: o.labels,
+      namespaceLabels: (name) => o.labels?.[name],
       integrations: runIntegrations(r, NS),
       multiConnector: o.multiConnector ?? false,
       connector: (ns, name) => CONNECTORS.find((c) => c.metadata.namespace === ns && c.metadata.name === name),
@@ -188,7 +192,8 @@ describe('resourceinterfaces: pipeline integration', () => {
       ).to.deep.equal({ name: 'git-url', value: 'https://git.example.com/org/app.git' });
       expect(
         decide(run('PipelineRun', [gitIntegration({ connectorRef: { name: 'elsewhere', namespace: 'team-b' } })]), {
-          labels: { 'cpaas.io/project': 'team-b' },
+          // team-b is a project's namespace; team-a belongs to that project.
+          labels: { 'team-b': { 'cpaas.io/inner-namespace': 'proj' }, [NS]: { 'cpaas.io/project': 'proj' } },
         }).allowed,
       ).to.equal(true);
     });

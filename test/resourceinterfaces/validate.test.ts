@@ -1,20 +1,51 @@
 // Admission rules of ResourceInterfaces (webhook/validate/resourceinterface.ts), on the built-in ones and on
 // one broken field at a time.
 import { expect } from 'chai';
-import type { ResourceInterface } from '../../core/api/index.ts';
+import { builtinClasses } from '../../connectorclasses/index.ts';
+import { RESOURCE_INTERFACE_LABELS, type ResourceInterface } from '../../core/api/index.ts';
 import { builtinResourceInterfaces } from '../../resourceinterfaces/index.ts';
 import { validateResourceInterface } from '../../webhook/validate/resourceinterface.ts';
 
 const git = () => structuredClone(builtinResourceInterfaces(['gitcoderepository'])[0]);
 
 describe('resourceinterfaces: admission rules', () => {
-  it('ships gitcoderepository, mavenrepository, npmrepository and ociartifact', () => {
+  it('ships the interfaces of the reference and those the built-in classes declare', () => {
     expect(builtinResourceInterfaces().map((r) => r.metadata.name)).to.deep.equal([
       'gitcoderepository',
+      'githubcoderepository',
+      'gitlabcoderepository',
+      'harborociartifact',
       'mavenrepository',
       'npmrepository',
       'ociartifact',
     ]);
+  });
+
+  it('every ResourceInterface a built-in class declares exists, and interfaces of a category share attributes and workspaces', () => {
+    const interfaces = builtinResourceInterfaces();
+    const names = new Set(interfaces.map((r) => r.metadata.name));
+    for (const cls of builtinClasses({ systemNamespace: 'connectors-system' }))
+      for (const [label, value] of Object.entries(cls.metadata.labels ?? {}))
+        if (label.startsWith(RESOURCE_INTERFACE_LABELS.classPrefix) && label !== RESOURCE_INTERFACE_LABELS.category) {
+          expect(value, `${cls.metadata.name}: ${label}`).to.equal('true');
+          expect(
+            names.has(label.slice(RESOURCE_INTERFACE_LABELS.classPrefix.length)),
+            `${cls.metadata.name}: ${label}`,
+          ).to.equal(true);
+        }
+    const shape = (r: ResourceInterface) =>
+      JSON.stringify({
+        params: r.spec!.params,
+        attributes: (r.spec!.attributes ?? []).map((a) => [a.name, a.type, a.parameterize]),
+        workspaces: (r.spec!.workspaces ?? []).map((w) => [w.name, w.workspaceMapping]),
+      });
+    const byCategory = new Map<string, ResourceInterface[]>();
+    for (const r of interfaces) {
+      const c = r.metadata.labels![RESOURCE_INTERFACE_LABELS.category];
+      byCategory.set(c, [...(byCategory.get(c) ?? []), r]);
+    }
+    for (const [category, members] of byCategory)
+      for (const m of members) expect(shape(m), `${category}: ${m.metadata.name}`).to.equal(shape(members[0]));
   });
 
   for (const ri of builtinResourceInterfaces()) {
