@@ -9,6 +9,7 @@ import { startControlPlane, type ControlPlane } from '../../controlplane/index.t
 import { CHART_DIR, runHelm } from '../../deploy/generate.ts';
 import { kubectlWith } from '../harness/cluster.ts';
 import { objects, type K8sObject } from './render.ts';
+import { deployManifests } from '../../webhook/register.ts';
 
 const NS = 'connectors-system';
 
@@ -95,7 +96,11 @@ describe('install: helm install into the embedded control plane', function () {
       return out;
     };
     const before = await bundles();
-    expect(before.length).to.equal(4);
+    // Every webhook of both configurations (webhook/register.ts).
+    const webhookCount = deployManifests(NS)
+      .map((c) => ((c as unknown as { webhooks: unknown[] }).webhooks ?? []).length)
+      .reduce((a, b) => a + b, 0);
+    expect(before.length).to.equal(webhookCount).and.be.greaterThan(0);
     for (const b of before) expect(b).to.equal(secret.data['ca.crt']);
 
     await helm([
