@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinClasses } from '../../connectorclasses/index.ts';
-import { RESOURCE_INTERFACE_LABELS } from '../../core/api/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
 import { builtinResourceInterfaces } from '../../resourceinterfaces/index.ts';
 import { bundledTasks } from '../../tasks/index.ts';
@@ -33,14 +32,6 @@ const CONNECTORS: Record<string, string> = {
   'pypi-connector': 'pypi',
   'k8s-connector': 'k8s',
 };
-/** Classes the examples need that may not be built in (yet): metadata-only stand-ins with the labels. */
-const STAND_IN_LABELS: Record<string, string[]> = {
-  maven: ['mavenrepository'],
-  npm: ['npmrepository'],
-  pypi: [],
-  k8s: [],
-};
-
 const examples = integrationReadmes().flatMap(yamlExamples);
 
 describe('tekton: bundled Tasks and pipeline integration on real Tekton', function () {
@@ -72,21 +63,14 @@ describe('tekton: bundled Tasks and pipeline integration on real Tekton', functi
     systemNamespace = await c.createNamespace('tekton-sys');
     await c.kubectl(['label', 'namespace', ns, `${TEST_LABEL}=${id}`]);
 
-    // Classes: the built-in ones with their ResourceInterface labels; stand-ins for the others the examples name.
+    // The built-in classes the examples' Connectors belong to, with their ResourceInterface labels (created when
+    // absent, removed afterwards).
     const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
     const builtin = builtinClasses({ systemNamespace });
     for (const name of new Set(Object.values(CONNECTORS))) {
       if (await classes.get(name).catch(() => undefined)) continue;
-      const cls = builtin.find((b) => b.metadata.name === name) ?? {
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'ConnectorClass',
-        metadata: {
-          name,
-          labels: Object.fromEntries(
-            STAND_IN_LABELS[name].map((ri) => [RESOURCE_INTERFACE_LABELS.classPrefix + ri, 'true']),
-          ),
-        },
-      };
+      const cls = builtin.find((b) => b.metadata.name === name);
+      if (!cls) throw new Error(`the examples use ConnectorClass ${name}, which is not built in`);
       await kubectlJson(['create', '-f', '-'], cls);
       createdClasses.push(name);
     }
