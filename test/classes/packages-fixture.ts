@@ -97,11 +97,16 @@ export async function setupClasses(
   const apply = async (yaml: string, namespace = ns) => {
     await c.kubectl(['apply', '-n', namespace, '-f', '-'], { input: yaml });
   };
-  const setFlag = async (flag: string, on: boolean) =>
-    apply(
-      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${FEATURE_FLAGS_CONFIGMAP}}\ndata:\n  ${flag}: "${on}"\n`,
-      systemNs,
+  // Server-side apply with a field manager per flag: each call owns its own key, so setting a second flag keeps
+  // the first (a client-side apply of a one-key ConfigMap would remove the keys of the previous apply).
+  const setFlag = async (flag: string, on: boolean) => {
+    await c.kubectl(
+      ['apply', '--server-side', '--force-conflicts', `--field-manager=flag-${flag}`, '-n', systemNs, '-f', '-'],
+      {
+        input: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${FEATURE_FLAGS_CONFIGMAP}}\ndata:\n  ${flag}: "${on}"\n`,
+      },
     );
+  };
   for (const f of o.flags ?? []) await setFlag(f, true);
   const proxy = await startProxy(c.kubeConfig, { host: '127.0.0.1', port: 0, systemNamespace: systemNs, ...o.proxy });
   const controller = await startController(c.kubeConfig, {

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinClasses } from '../../connectorclasses/index.ts';
-import { ensureBinary } from '../../core/peers/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
 import { setLogSink } from '../../core/observability/log.ts';
@@ -423,23 +422,6 @@ spec: {connectorClassName: oci, address: '${dst.url}', auth: {name: tokenAuth, s
         'org.example.run': 'steps-test',
       });
       await expectNoCredentials([source, ...Object.values(ws)], r.envs);
-    });
-  });
-
-  describe('kubectl', () => {
-    it('runs kubectl with the kubeconfig of its workspace and its args, without a shell', async () => {
-      // The k8s ConnectorClass (its kubeconfig configuration) is not built in yet: the workspace holds a kubeconfig
-      // with the ServiceAccount's own token for the test cluster, so this checks the Task, not a Connector.
-      const kube = await mkdtemp(join(dir, 'kubeconfig-'));
-      await writeFile(join(kube, 'kubeconfig'), c.tokenKubeconfig(await c.createToken(ns, 'pipeline')));
-      const kubectlDir = (await ensureBinary('kubectl')).replace(/\/kubectl$/, '');
-      const r = await runTask(task('kubectl'), {
-        params: { args: ['get', 'connector', 'git-connector', '-n', ns, '-o', 'name'] },
-        workspaces: { kubeconfig: kube },
-        env: { PATH: `${kubectlDir}:/usr/bin:/bin` },
-      });
-      expect(r.output).to.include('connector.connectors.alauda.io/git-connector');
-      expect(r.envs[0].KUBECONFIG).to.equal(join(kube, 'kubeconfig'));
     });
   });
 
