@@ -24,6 +24,7 @@ import { ConnectorReconciler, connectorKey, referencedSecretKeys } from './conne
 import { startSecretStore, secretKey } from './secrets.ts';
 import { closeProbeAgents } from './probe.ts';
 import { MANAGED_BY, type Ctx, type ServiceObject, type ConfigMapMeta } from './context.ts';
+import { approvalController, type ApprovalController } from './approval/index.ts';
 
 export interface StartControllerOptions {
   systemNamespace?: string;
@@ -55,8 +56,10 @@ export interface RunningController {
   synced: Promise<void>;
   isLeader(): boolean;
   identity: string;
-  /** Reconciles this instance has run (both kinds). */
+  /** Reconciles this instance has run (all kinds). */
   reconciles(): number;
+  /** The AccessPolicy and AccessRequest controllers (active with both approval flags on). */
+  approval: ApprovalController;
   health?: HealthServer;
   stop(): Promise<void>;
 }
@@ -122,6 +125,7 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
       flagsFromData(flagsInformer.get(FEATURE_FLAGS_CONFIGMAP, systemNamespace)?.data)[name] === 'true',
   };
   const connectorReconciler = new ConnectorReconciler(ctx);
+  const approval = approvalController({ kc, rest, log, recorder, systemNamespace, connectors, flag: ctx.flag });
 
   let classCtl: Controller | undefined;
   let connectorCtl: Controller | undefined;
@@ -179,7 +183,10 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
   const onFlags = (cm: { data?: Record<string, string> }) => {
     const before = JSON.stringify(flagsFromData(flagData));
     flagData = cm.data ?? {};
-    if (JSON.stringify(flagsFromData(flagData)) !== before) enqueueAllConnectors();
+    if (JSON.stringify(flagsFromData(flagData)) !== before) {
+      enqueueAllConnectors();
+      approval.flagsChanged();
+    }
   };
   flagsInformer.on('add', onFlags);
   flagsInformer.on('update', onFlags);
@@ -224,6 +231,7 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
     connectorCtl.start();
     for (const cls of classes.list()) enqueueClass(cls.metadata.name!);
     enqueueAllConnectors();
+    approval.setLeading(true);
     log.info('reconciling', { classes: classes.size(), connectors: connectors.size() });
   };
   const stopLeading = async () => {
@@ -231,7 +239,8 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
     const b = connectorCtl;
     classCtl = undefined;
     connectorCtl = undefined;
-    await Promise.all([a?.stop(), b?.stop()]);
+    approval.setLeading(false);
+    await Promise.all([a?.stop(), b?.stop(), approval.settled()]);
   };
 
   let elector: LeaderElector | undefined;
@@ -273,13 +282,15 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
   return {
     synced,
     isLeader: () => leading,
-    reconciles: () => reconcileCount,
+    reconciles: () => reconcileCount + approval.reconciles(),
+    approval,
     identity: elector?.identity ?? opts.identity ?? 'controller',
     health,
     async stop() {
       if (stopped) return;
       stopped = true;
       await stopLeading();
+      await approval.stop();
       await elector?.stop();
       await Promise.all([
         flagsInformer.stop(),

@@ -50,6 +50,7 @@ import { mounterFor, type Mounter } from './mounter.ts';
 import { renderVolume, unknownConfigurations, type ResolvedConnector } from './render.ts';
 import { TokenSource } from './token.ts';
 import { writeFileSet } from './atomicwriter.ts';
+import { MountApproval } from './approval.ts';
 
 export const DRIVER_NAME = 'connectors-csi';
 export const MULTI_CONNECTOR_FLAG = 'enable-multi-connector';
@@ -158,6 +159,7 @@ export class NodeServer {
   private readonly tlsConfigMaps: Informer<V1ConfigMap>;
   private readonly flags: FeatureFlags;
   private readonly tokens: TokenSource;
+  private readonly approval: MountApproval;
   private readonly locks = new Locks();
   private readonly log: Logger;
   readonly mounter: Mounter;
@@ -194,6 +196,7 @@ export class NodeServer {
     });
     this.flags = opts.flags ?? watchFeatureFlags(kc, this.systemNamespace, this.log);
     this.tokens = new TokenSource(rest, { audience: PROXY_AUDIENCE });
+    this.approval = new MountApproval(rest, this.flags, this.log);
     this.synced = Promise.all([
       this.connectors.synced,
       this.classes.synced,
@@ -290,7 +293,9 @@ export class NodeServer {
         configurations: unknown,
         classes: [...new Set(resolved.map((r) => r.cls.metadata.name))],
       });
-    const token = await this.tokens.token(vreq);
+    // With approval active: wait (Unavailable), refuse, or mount only .error.json when rejected.
+    const rejected = await this.approval.gateMount(vreq);
+    const token = rejected ? undefined : await this.tokens.token(vreq);
     let caCert = this.caConfigMaps.get(PROXY_CA_NAME, this.systemNamespace)?.data?.['ca.crt'] ?? '';
     let forwardProxyURL = this.proxyURL;
     let connectors = resolved;
@@ -300,15 +305,17 @@ export class NodeServer {
       caCert = caBundle(tls, caCert);
       connectors = resolved.map((r) => ({ ...r, connector: withTlsAddress(r.connector, r.cls, forwardProxyURL, tls) }));
     }
-    const files = renderVolume({
-      connectors,
-      includes: vreq.includes,
-      excludes: vreq.excludes,
-      params: vreq.params,
-      token: token.token,
-      caCert,
-      forwardProxyURL,
-    });
+    const files =
+      rejected ??
+      renderVolume({
+        connectors,
+        includes: vreq.includes,
+        excludes: vreq.excludes,
+        params: vreq.params,
+        token: token!.token,
+        caCert,
+        forwardProxyURL,
+      });
 
     const changed = await this.locks.run(target, async () => {
       const wasMounted = await this.mounter.isMounted(target);
@@ -341,7 +348,7 @@ export class NodeServer {
       pod: `${vreq.pod.namespace}/${vreq.pod.name}`,
       connectors: vreq.connectors.map((c) => `${c.namespace}/${c.name}`),
       files: [...files.keys()],
-      issuer: token.source,
+      issuer: token?.source ?? 'none (approval rejected)',
       mounter: this.mounter.kind,
       ms: Math.round((performance.now() - started) * 10) / 10,
     });

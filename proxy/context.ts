@@ -13,6 +13,7 @@ import { type Policies, PolicyNotReadyError } from './policies.ts';
 import type { ProxyState } from './state.ts';
 import { sendText, type Upstream } from './upstream.ts';
 import { lowerName } from './http1/fields.ts';
+import { approvalActive } from '../core/approval/names.ts';
 
 export const REALM = 'connectors-proxy';
 
@@ -63,11 +64,18 @@ export function checkAccess(
 ): Access | Promise<Access> {
   const key = connectionTokenKey(token, conn);
   const auth = ctx.authorizer.cachedAuthentication(key);
-  if (auth) return decide(ctx, auth, connectors, key, 0, ctx.state.flags.enabled('enable-connector-proxy-permissions'));
+  if (auth) return decide(ctx, auth, connectors, key, 0, proxyMode(ctx));
   return reviewed(ctx, async () => {
     const fresh = await ctx.authorizer.authenticate(token, key);
-    return decide(ctx, fresh, connectors, key, 0, ctx.state.flags.enabled('enable-connector-proxy-permissions'));
+    return decide(ctx, fresh, connectors, key, 0, proxyMode(ctx));
   });
+}
+
+/** 'get' only; or also the connectors/proxy subresource; or that or its pod-bound form (approval active). */
+type ProxyMode = 'get' | 'proxy' | 'proxy+pod';
+function proxyMode(ctx: ProxyContext): ProxyMode {
+  if (!ctx.state.flags.enabled('enable-connector-proxy-permissions')) return 'get';
+  return approvalActive((f) => ctx.state.flags.enabled(f)) ? 'proxy+pod' : 'proxy';
 }
 
 /** The access of `auth` to connectors[from...]: synchronously while the decisions are cached. */
@@ -77,19 +85,24 @@ function decide(
   connectors: { namespace: string; name: string }[],
   key: string,
   from: number,
-  proxySubresource: boolean,
+  mode: ProxyMode,
 ): Access | Promise<Access> {
   if (!auth.authenticated) return { ok: false, status: 401, reason: auth.reason, serviceAccount: '' };
   const serviceAccount = serviceAccountName(auth.user.username);
   for (let i = from; i < connectors.length; i++) {
     const c = connectors[i];
-    const check = { namespace: c.namespace, name: c.name, proxySubresource };
+    const check = {
+      namespace: c.namespace,
+      name: c.name,
+      proxySubresource: mode !== 'get',
+      podBound: mode === 'proxy+pod',
+    };
     const decision = ctx.authorizer.cachedAuthorization(check, key);
     if (!decision) {
       return reviewed(ctx, async () => {
         const fresh = await ctx.authorizer.authorize(auth, check, key);
         if (!fresh.allowed) return { ok: false, status: 403, reason: fresh.reason, serviceAccount };
-        return decide(ctx, auth, connectors, key, i + 1, proxySubresource);
+        return decide(ctx, auth, connectors, key, i + 1, mode);
       });
     }
     if (!decision.allowed) return { ok: false, status: 403, reason: decision.reason, serviceAccount };

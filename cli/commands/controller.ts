@@ -47,8 +47,18 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
       default: 'true',
     },
     workers: { type: 'string', valueName: 'N', description: 'Concurrent Connector reconciles.', default: '16' },
+    'print-templates': {
+      type: 'boolean',
+      description:
+        'Print the built-in AccessPolicy templates (ConfigMaps of the system namespace, deploy/approval) and exit.',
+    },
   },
   async run(values) {
+    if (values['print-templates']) {
+      const { templatesManifest } = await import('../../core/approval/templates.ts');
+      process.stdout.write(templatesManifest(systemNamespace()));
+      return 0;
+    }
     const { startController } = await import('../../controller/index.ts');
     const log = createLogger('controller');
     const kc = loadKubeConfig(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined);

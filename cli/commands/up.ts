@@ -12,6 +12,7 @@ import { availableComponents, startComponent, type RunningComponent, type UpCont
 import { loadKubeConfig, systemNamespace as defaultSystemNamespace } from '../../core/kube/config.ts';
 import { applyObjects } from '../../core/kube/apply.ts';
 import { allCrds, FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';
+import { builtinTemplates } from '../../core/approval/templates.ts';
 
 /**
  * Flags on by default in a local embedded cluster (a playground): the OCI quick start's secretless image pull needs
@@ -25,7 +26,10 @@ function defaultStateDir(): string {
   return join(base, 'connectors');
 }
 
-/** The system namespace and the feature-flag ConfigMap, all flags off unless given. */
+/**
+ * The system namespace, the feature-flag ConfigMap (all flags off unless given) and the built-in AccessPolicy
+ * templates.
+ */
 function systemObjects(namespace: string, flags: string[]): KubernetesObject[] {
   const data: Record<string, string> = {};
   for (const f of FEATURE_FLAGS) data[f] = flags.includes(f) ? 'true' : 'false';
@@ -37,6 +41,7 @@ function systemObjects(namespace: string, flags: string[]): KubernetesObject[] {
       metadata: { name: FEATURE_FLAGS_CONFIGMAP, namespace },
       data,
     } as KubernetesObject,
+    ...builtinTemplates(namespace),
   ];
 }
 
@@ -95,7 +100,7 @@ export const command: Command = {
     install: {
       type: 'boolean',
       description:
-        'With KUBECONFIG: also install the CRDs, the built-in ConnectorClasses and the ResourceInterfaces into that cluster.',
+        'With KUBECONFIG: also install the CRDs, the built-in ConnectorClasses, the ResourceInterfaces and the built-in AccessPolicy templates into that cluster.',
     },
   },
   details: `Components started: ${
@@ -170,7 +175,11 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
         kc = loadKubeConfig();
         log(`using the cluster of KUBECONFIG (${kc.getCurrentCluster()?.server})`);
         if (values.install) {
-          await applyObjects(kc, [...(allCrds() as KubernetesObject[]), ...(await manifests('rbac'))]);
+          await applyObjects(kc, [
+            ...(allCrds() as KubernetesObject[]),
+            ...(await manifests('rbac')),
+            ...builtinTemplates(systemNamespace),
+          ]);
           // After the CRDs: a ResourceInterface needs its CRD established.
           const interfaces = await builtinResourceInterfaceObjects();
           await applyObjects(kc, interfaces);

@@ -1,6 +1,6 @@
 // AccessPolicy and AccessRequest: who may use a Connector through the proxy, at once or after checks
 // such as an approval pass.
-import { Type, Str, Int, Opt, FreeObject, ListMap, AtomicList, type Static } from './schema.ts';
+import { Type, Str, Int, Opt, FreeObject, ListMap, AtomicList, StringMap, type Static } from './schema.ts';
 import { Condition, Conditions, MatchExpressions, MatchLabels, ObjectReference } from './common.ts';
 
 const ConfigMapRef = Type.Object(
@@ -15,50 +15,56 @@ export const RoleTemplate = Type.Object(
 
 export const BindingTemplate = Type.Object(
   {
-    serviceAccounts: Opt(
-      AtomicList(
-        Type.Object({
-          names: Opt(
-            AtomicList(
-              Type.String(),
-              'ServiceAccount names; empty means every ServiceAccount of the selected namespaces.',
-            ),
+    serviceAccounts: AtomicList(
+      Type.Object({
+        names: Opt(
+          AtomicList(
+            Type.String(),
+            'ServiceAccount names; empty means every ServiceAccount of the selected namespaces.',
           ),
-          namespaceSelector: Opt(
-            Type.Object(
-              {
-                names: Opt(AtomicList(Type.String(), 'Namespace names.')),
-                matchLabels: Opt(MatchLabels),
-                matchExpressions: Opt(MatchExpressions),
-              },
-              { description: 'Namespaces of the ServiceAccounts; {} means every namespace.' },
-            ),
+        ),
+        namespaceSelector: Opt(
+          Type.Object(
+            {
+              names: Opt(AtomicList(Type.String(), 'Namespace names.')),
+              matchLabels: Opt(MatchLabels),
+              matchExpressions: Opt(MatchExpressions),
+            },
+            { description: 'Namespaces of the ServiceAccounts; {} means every namespace.' },
           ),
-        }),
-        'ServiceAccounts to bind.',
-      ),
+        ),
+      }),
+      'ServiceAccounts to bind; at least one item.',
+      { minItems: 1 },
     ),
   },
   { description: 'Who receives the permission.' },
 );
 
-const ObjectSelector = Type.Object({
-  objectRef: Type.Object(
-    {
-      apiVersion: Str('API version of the check resource, e.g. openshift-pipelines.org/v1alpha1.'),
-      kind: Str('Kind of the check resource, e.g. ApprovalTask.'),
-    },
-    { description: 'The kind of resource that carries the check result.' },
-  ),
-  matchLabels: Opt(
-    Type.Unsafe<Record<string, string>>({
-      type: 'object',
-      additionalProperties: { type: 'string' },
-      description: 'Labels the check resource must carry; values may be JSONPath templates over {object: <pod>}.',
-    }),
-  ),
-  matchExpressions: Opt(MatchExpressions),
-});
+const ObjectSelector = Type.Object(
+  {
+    objectRef: Type.Object(
+      {
+        apiVersion: Str('API version of the check resource, e.g. openshift-pipelines.org/v1alpha1.'),
+        kind: Str('Kind of the check resource, e.g. ApprovalTask.'),
+      },
+      { description: 'The kind of resource that carries the check result.' },
+    ),
+    matchLabels: Opt(
+      Type.Unsafe<Record<string, string>>({
+        type: 'object',
+        additionalProperties: { type: 'string' },
+        description: 'Labels the check resource must carry; values may be JSONPath templates over {object: <pod>}.',
+      }),
+    ),
+    matchExpressions: Opt(MatchExpressions),
+  },
+  {
+    description:
+      "How to find the check resources: their kind, and labels in the namespace of the context Pod. Label values (also in matchExpressions) may be kubectl JSONPath templates over {object: <pod>}, e.g. '{.object.metadata.labels.tekton\\.dev/pipelineRun}'.",
+    'x-kubernetes-map-type': 'atomic',
+  },
+);
 
 export const CheckSpec = Type.Object({
   selector: ObjectSelector,
@@ -96,8 +102,15 @@ export const AccessPolicySpec = Type.Object(
           matchExpressions: Opt(MatchExpressions),
         },
         {
-          description: 'Which Connectors of this namespace the policy covers; {} covers all.',
+          description:
+            'Which Connectors of this namespace the policy covers: by names, or by labels (e.g. connectors.alauda.io/connectorclass: oci, which the controller keeps on every Connector); {} covers all.',
           'x-kubernetes-map-type': 'atomic',
+          'x-kubernetes-validations': [
+            {
+              rule: '!has(self.names) || size(self.names) == 0 || (!has(self.matchLabels) && !has(self.matchExpressions))',
+              message: 'names and label selectors (matchLabels, matchExpressions) are mutually exclusive',
+            },
+          ],
         },
       ),
     ),
@@ -113,7 +126,6 @@ export const AccessPolicySpec = Type.Object(
           spec: Type.Object({
             checks: AtomicList(Check, 'Checks that must all pass before access is granted.', { minItems: 1 }),
             roleTemplate: RoleTemplate,
-            bindingTemplate: Opt(BindingTemplate),
           }),
         },
         { description: 'Proxy access granted per workload after checks pass.' },
@@ -132,6 +144,7 @@ export const AccessPolicySpec = Type.Object(
 export type AccessPolicySpec = Static<typeof AccessPolicySpec>;
 
 export const AccessPolicyStatus = Type.Object({
+  annotations: Opt(StringMap('Additional status fields, kept for compatibility.')),
   conditions: Opt(Conditions),
   observedGeneration: Opt(Int('The generation last reconciled.')),
   matchedConnectors: Opt(
@@ -143,22 +156,35 @@ export const AccessRequestSpec = Type.Object(
   {
     subject: Type.Object(
       {
-        kind: Str('ServiceAccount, User or Group.'),
+        kind: Str('ServiceAccount, User or Group; access is granted only to the ServiceAccount of the context Pod.'),
         name: Str('Name of the subject.'),
-        namespace: Opt(Str('Namespace of a ServiceAccount subject.')),
+        namespace: Opt(Str('Namespace of a ServiceAccount subject; defaults to the namespace of the context Pod.')),
         apiGroup: Opt(Str('API group of the subject.')),
       },
-      { description: 'Who asks for access.' },
+      { description: 'Who asks for access.', 'x-kubernetes-map-type': 'atomic' },
     ),
-    connectorRef: Type.Object({ name: Str('Name of a Connector in this namespace.') }),
+    connectorRef: Type.Object(
+      { name: Str('Name of a Connector in this namespace.', { minLength: 1 }) },
+      { 'x-kubernetes-map-type': 'atomic' },
+    ),
     context: Type.Object({
       objectRef: Type.Object(
         {
           ...ObjectReference.properties,
           kind: Str('Kind of the workload; only Pod is supported.'),
-          name: Str('Name of the workload.'),
+          name: Str('Name of the workload.', { minLength: 1 }),
         },
-        { 'x-kubernetes-validations': [{ rule: "self.kind == 'Pod'", message: 'only kind Pod is supported' }] },
+        {
+          description:
+            'The Pod whose lifetime bounds the access; its namespace defaults to the AccessRequest namespace.',
+          'x-kubernetes-validations': [
+            { rule: "self.kind == 'Pod'", message: 'only kind Pod is supported' },
+            {
+              rule: "!has(self.apiVersion) || self.apiVersion == '' || self.apiVersion == 'v1'",
+              message: 'a Pod reference has apiVersion v1',
+            },
+          ],
+        },
       ),
     }),
   },
@@ -167,16 +193,21 @@ export const AccessRequestSpec = Type.Object(
 export type AccessRequestSpec = Static<typeof AccessRequestSpec>;
 
 export const AccessRequestStatus = Type.Object({
+  annotations: Opt(StringMap('Additional status fields, kept for compatibility.')),
   conditions: Opt(Conditions),
   observedGeneration: Opt(Int('The generation last reconciled.')),
   policies: Opt(
     ListMap(
       Type.Object({
         name: Str('Name of the matched AccessPolicy.'),
-        policySpec: Opt(FreeObject('Snapshot of the policy spec when it first matched.')),
+        policySpec: FreeObject<AccessPolicySpec>('Snapshot of the policy spec when it first matched.'),
         matchedChecks: Opt(
           AtomicList(
-            Type.Object({ name: Str('Check name.'), ref: Opt(ObjectReference), condition: Opt(Condition) }),
+            Type.Object({
+              name: Str('Name of the check in the policy.'),
+              ref: ObjectReference,
+              condition: Condition,
+            }),
             'Check resources found and their state.',
           ),
         ),
@@ -187,3 +218,8 @@ export const AccessRequestStatus = Type.Object({
     ),
   ),
 });
+export type AccessRequestStatus = Static<typeof AccessRequestStatus>;
+export type AccessPolicyStatus = Static<typeof AccessPolicyStatus>;
+export type CheckSpec = Static<typeof CheckSpec>;
+export type Check = Static<typeof Check>;
+export type BindingTemplate = Static<typeof BindingTemplate>;

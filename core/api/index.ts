@@ -13,6 +13,14 @@ export type {
   Probe,
   Configuration,
 } from './connectorclass.ts';
-export type { AccessPolicySpec, AccessRequestSpec } from './approval.ts';
+export type {
+  AccessPolicySpec,
+  AccessRequestSpec,
+  AccessPolicyStatus,
+  AccessRequestStatus,
+  CheckSpec,
+  Check,
+  BindingTemplate,
+} from './approval.ts';
 export type { ResourceInterfaceSpec } from './resourceinterface.ts';
 export { headerList } from './connectorclass.ts';

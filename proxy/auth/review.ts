@@ -17,6 +17,7 @@ import { plainCounter } from '../../core/observability/metrics.ts';
 import { TtlCache } from './cache.ts';
 import { rememberLast } from '../remember-last.ts';
 import { unverifiedClaims } from './credentials.ts';
+import { podOfUser, podProxySubresource } from '../../core/approval/names.ts';
 
 export interface UserInfo {
   username: string;
@@ -34,6 +35,11 @@ export interface AccessCheck {
   name: string;
   /** Also require `*` on connectors/proxy (enable-connector-proxy-permissions). */
   proxySubresource: boolean;
+  /**
+   * With approval active: `*` on the pod-bound connectors/proxy/v1/pod/<ns>/<pod> of the Pod the token is bound
+   * to (TokenReview's extra) also grants the proxy, as an approved AccessRequest does.
+   */
+  podBound?: boolean;
 }
 
 export type Authorization = { allowed: true } | { allowed: false; reason: string };
@@ -69,16 +75,17 @@ let authzHit: { inc(): void } | undefined;
 export const tokenKey = (token: string): string => hash('sha256', token, 'hex');
 
 const authzKey = (check: AccessCheck, key: string) =>
-  `${key}|${check.namespace}|${check.name}|${check.proxySubresource ? 'proxy' : 'get'}`;
+  `${key}|${check.namespace}|${check.name}|${check.proxySubresource ? (check.podBound ? 'proxy+pod' : 'proxy') : 'get'}`;
 /** authzKey, the last one reused while its parts repeat (a keep-alive client asking for the same Connector). */
-let last = { key: '', namespace: '', name: '', proxySubresource: false, authzKey: '' };
+let last = { key: '', namespace: '', name: '', proxySubresource: false, podBound: false, authzKey: '' };
 function cachedAuthzKey(check: AccessCheck, key: string): string {
   const l = last;
   if (
     l.key === key &&
     l.namespace === check.namespace &&
     l.name === check.name &&
-    l.proxySubresource === check.proxySubresource
+    l.proxySubresource === check.proxySubresource &&
+    l.podBound === (check.podBound ?? false)
   )
     return l.authzKey;
   last = {
@@ -86,6 +93,7 @@ function cachedAuthzKey(check: AccessCheck, key: string): string {
     namespace: check.namespace,
     name: check.name,
     proxySubresource: check.proxySubresource,
+    podBound: check.podBound ?? false,
     authzKey: authzKey(check, key),
   };
   return last.authzKey;
@@ -210,16 +218,22 @@ export class Authorizer {
     }
     cacheLookup('subjectaccessreview', 'miss').inc();
     return this.once('authz:' + k, async () => {
-      const checks = [{ verb: 'get', subresource: undefined as string | undefined }];
-      if (check.proxySubresource) checks.push({ verb: '*', subresource: 'proxy' });
+      const checks = [
+        { verb: 'get', subresource: undefined as string | undefined, or: undefined as string | undefined },
+      ];
+      if (check.proxySubresource) {
+        const pod = check.podBound ? podOfUser(auth.user) : undefined;
+        checks.push({ verb: '*', subresource: 'proxy', or: pod && podProxySubresource(pod.namespace, pod.name) });
+      }
       let result: Authorization = { allowed: true };
       for (const c of checks) {
-        const allowed = await this.sar(auth.user, check, c.verb, c.subresource);
+        let allowed = await this.sar(auth.user, check, c.verb, c.subresource);
+        if (!allowed && c.or) allowed = await this.sar(auth.user, check, c.verb, c.or);
         if (!allowed) {
           result = {
             allowed: false,
             reason: c.subresource
-              ? `${auth.user.username} may not use connectors/proxy of ${check.namespace}/${check.name}`
+              ? `${auth.user.username} may not use connectors/proxy of ${check.namespace}/${check.name}${c.or ? ` (nor connectors/${c.or})` : ''}`
               : `${auth.user.username} may not get connector ${check.namespace}/${check.name}`,
           };
           break;

@@ -1,0 +1,40 @@
+// Writing the status of an AccessPolicy or AccessRequest: only when something other than timestamps changed,
+// through the status subresource, guarded by the resourceVersion read from the cache (a conflict retries
+// the reconcile with fresh data).
+import { API_VERSION, type Condition } from '../../core/api/index.ts';
+import { collectionPath } from '../../core/kube/resources.ts';
+import type { KubeRest } from '../../core/kube/rest.ts';
+import { canonical, conditionsEqual, mergeConditions, type CondInput } from '../conditions.ts';
+
+interface WithStatus {
+  metadata: { name?: string; namespace?: string; resourceVersion?: string; generation?: number };
+  status?: { conditions?: Condition[]; [k: string]: unknown };
+}
+
+/** The status to store: `next` conditions merged into the stored ones (transition times kept when unchanged). */
+export function nextStatus(
+  obj: WithStatus,
+  conditions: CondInput[],
+  fields: Record<string, unknown>,
+  now: Date,
+): { status: Record<string, unknown>; changed: boolean } {
+  const generation = obj.metadata.generation;
+  const merged = mergeConditions(obj.status?.conditions, conditions, { now, generation, probeTimeRefreshMs: 0 });
+  const status: Record<string, unknown> = { ...(obj.status ?? {}), ...fields, conditions: merged };
+  if (generation !== undefined) status.observedGeneration = generation;
+  const { conditions: oldConds, ...oldRest } = obj.status ?? {};
+  const { conditions: _n, ...newRest } = status;
+  const changed = !conditionsEqual(oldConds, merged) || canonical(oldRest) !== canonical(newRest);
+  return { status, changed };
+}
+
+export async function writeStatus(
+  rest: KubeRest,
+  kind: 'AccessPolicy' | 'AccessRequest',
+  obj: WithStatus & { apiVersion?: string; kind?: string; spec?: unknown },
+  status: Record<string, unknown>,
+): Promise<void> {
+  const path = `${collectionPath(kind, obj.metadata.namespace)}/${encodeURIComponent(obj.metadata.name!)}/status`;
+  // Listed items carry no apiVersion/kind; the PUT needs them.
+  await rest.call('PUT', path, { body: { ...obj, apiVersion: API_VERSION, kind, status } });
+}
