@@ -299,9 +299,8 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
     chain = chain.then(async () => {
       try {
         if (wanted() && !current) current = await start();
-        if (current && !wanted())
-          reconcileState(); // turned off while starting
-        else if (!wanted() && current) {
+        // (also when the flags were turned off while it was starting)
+        if (!wanted() && current) {
           const r = current;
           current = undefined;
           await halt(r);

@@ -33,7 +33,7 @@ export async function reconcilePolicy(ctx: ApprovalCtx, key: string): Promise<vo
     { matchedConnectors: connectors.map((n) => ({ name: n })) },
     ctx.now(),
   );
-  if (changed) await writeStatus(ctx.rest, 'AccessPolicy', ap, status);
+  if (changed) await writeStatus(ctx.rest, 'AccessPolicy', ap, status, ctx.policies);
 }
 
 async function syncDefaultPermission(ctx: ApprovalCtx, ap: AccessPolicy, connectors: string[]): Promise<CondInput> {

@@ -74,7 +74,7 @@ export async function reconcileRequest(ctx: ApprovalCtx, key: string): Promise<R
   const prev = (type: string) => ar.status?.conditions?.find((c) => c.type === type);
   const write = async (parts: Parameters<typeof requestConditions>[0], policies?: PolicyStatus[]) => {
     const { status, changed } = nextStatus(ar, requestConditions(parts), policies ? { policies } : {}, ctx.now());
-    if (changed) await writeStatus(ctx.rest, 'AccessRequest', ar, status);
+    if (changed) await writeStatus(ctx.rest, 'AccessRequest', ar, status, ctx.requests);
   };
 
   const context = contextCondition(ar, pod);
@@ -236,7 +236,7 @@ async function evaluateCheck(
     const all = await ctx.checkObjects.list(apiVersion, kind, podNs);
     if (!all)
       return {
-        verdicts: [{ status: 'Unknown', reason: 'Pending', message: `listing ${kind} resources` }],
+        verdicts: [{ status: 'Unknown', reason: 'Pending', message: `listing the ${kind} resources of the cluster` }],
         matched: [],
         recheck: true,
       };
@@ -249,7 +249,7 @@ async function evaluateCheck(
           {
             status: 'Unknown',
             reason: 'Pending',
-            message: `waiting for a ${kind} with labels ${describeSelector(selector)} in namespace ${podNs}`,
+            message: `waiting for ${/^[AEIOU]/.test(kind) ? 'an' : 'a'} ${kind} with labels ${describeSelector(selector)} in namespace ${podNs}`,
           },
         ],
         matched: [],

@@ -4,6 +4,7 @@
 import { API_VERSION, type Condition } from '../../core/api/index.ts';
 import { collectionPath } from '../../core/kube/resources.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
+import type { KObject } from '../../core/kube/reflector.ts';
 import { canonical, conditionsEqual, mergeConditions, type CondInput } from '../conditions.ts';
 
 interface WithStatus {
@@ -28,13 +29,19 @@ export function nextStatus(
   return { status, changed };
 }
 
-export async function writeStatus(
+/**
+ * Writes the status and puts the written object into the cache at once, so the next reconcile of the same
+ * object (often triggered by what this one created) does not start from the old resourceVersion.
+ */
+export async function writeStatus<T extends WithStatus & { apiVersion?: string; kind?: string; spec?: unknown }>(
   rest: KubeRest,
   kind: 'AccessPolicy' | 'AccessRequest',
-  obj: WithStatus & { apiVersion?: string; kind?: string; spec?: unknown },
+  obj: T,
   status: Record<string, unknown>,
+  cache: { upsert(raw: KObject): void },
 ): Promise<void> {
   const path = `${collectionPath(kind, obj.metadata.namespace)}/${encodeURIComponent(obj.metadata.name!)}/status`;
   // Listed items carry no apiVersion/kind; the PUT needs them.
-  await rest.call('PUT', path, { body: { ...obj, apiVersion: API_VERSION, kind, status } });
+  const written = await rest.call<KObject>('PUT', path, { body: { ...obj, apiVersion: API_VERSION, kind, status } });
+  if (written?.metadata?.resourceVersion) cache.upsert(written);
 }
