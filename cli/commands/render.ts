@@ -9,6 +9,7 @@ import { kubeRest } from '../../core/kube/rest.ts';
 import { PROXY_AUDIENCE } from '../../core/api/index.ts';
 import { createLogger, setLogLevel } from '../../core/observability/log.ts';
 import { parseConnectorRef, parseGoDurationMs } from '../../core/connector/index.ts';
+import { CsiError, codeName } from '../../csi/errors.ts';
 
 export const command: Command = {
   name: 'render',
@@ -43,6 +44,12 @@ export const command: Command = {
       valueName: 'NS',
       description: 'Namespace of the workload (default: that of the first Connector).',
     },
+    pod: {
+      type: 'string',
+      valueName: 'NAME',
+      description:
+        'Render for this Pod of --namespace, as kubelet would mount its volume: its ServiceAccount, a token bound to it, and with approval on (enable-connectors-approval) the same approval gate (AccessRequest) as the CSI driver.',
+    },
     'token-expiration': {
       type: 'string',
       valueName: 'DURATION',
@@ -62,7 +69,9 @@ export const command: Command = {
   },
   details: `Example (the Git quick start, on the embedded control plane):
   connectors render --connector git-connector-demo/git-connector --configuration gitconfig --out /tmp/gitdemo
-  HOME=/tmp/gitdemo git clone <original repository URL>`,
+  HOME=/tmp/gitdemo git clone <original repository URL>
+With --pod, the mount is the one of that (existing) Pod; with approval on it may wait for an AccessRequest
+(exit 1, "Unavailable: waiting for approval ...") or hold only .error.json when rejected (docs/approval.md).`,
   async run(values) {
     const connector = values.connector as string | undefined;
     const out = values.out as string | undefined;
@@ -72,7 +81,7 @@ export const command: Command = {
     const first = parseConnectorRef(connector.split(',')[0]);
     const namespace = (values.namespace as string | undefined) ?? (first.ok ? first.ref.namespace : undefined);
     if (!namespace) throw new Error('--namespace is required when --connector names no namespace');
-    const serviceAccount = values['service-account'] as string;
+    const podName = values.pod as string | undefined;
     const expirationSeconds = Math.round(parseGoDurationMs(values['token-expiration'] as string) / 1000);
 
     setLogLevel('warn');
@@ -87,6 +96,15 @@ export const command: Command = {
       log: createLogger('render'),
     });
     try {
+      // With --pod, the Pod's identity and a token bound to it (as kubelet's token for the CSI driver is);
+      // otherwise no Pod exists: the driver only uses the uid to mint pod-bound tokens, and this token is given.
+      const pod = podName
+        ? await rest.getIfExists<{ metadata: { uid: string }; spec?: { serviceAccountName?: string } }>(
+            `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podName)}`,
+          )
+        : undefined;
+      if (podName && !pod) throw new Error(`pod "${namespace}/${podName}" not found`);
+      const serviceAccount = pod ? pod.spec?.serviceAccountName || 'default' : (values['service-account'] as string);
       const review = await rest.call<{ status: { token: string; expirationTimestamp: string } }>(
         'POST',
         `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`,
@@ -94,16 +112,21 @@ export const command: Command = {
           body: {
             apiVersion: 'authentication.k8s.io/v1',
             kind: 'TokenRequest',
-            spec: { audiences: [PROXY_AUDIENCE], expirationSeconds },
+            spec: {
+              audiences: [PROXY_AUDIENCE],
+              expirationSeconds,
+              ...(pod && podName
+                ? { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: podName, uid: pod.metadata.uid } }
+                : {}),
+            },
           },
         },
       );
       const context: Record<string, string> = {
         'csi.storage.k8s.io/ephemeral': 'true',
         'csi.storage.k8s.io/pod.namespace': namespace,
-        'csi.storage.k8s.io/pod.name': 'connectors-render',
-        // No Pod exists; the driver only uses the uid to mint pod-bound tokens, and this token is given.
-        'csi.storage.k8s.io/pod.uid': 'connectors-render',
+        'csi.storage.k8s.io/pod.name': podName ?? 'connectors-render',
+        'csi.storage.k8s.io/pod.uid': pod?.metadata.uid ?? 'connectors-render',
         'csi.storage.k8s.io/serviceAccount.name': serviceAccount,
         'csi.storage.k8s.io/serviceAccount.tokens': JSON.stringify({ [PROXY_AUDIENCE]: review.status }),
         connectors: connector,
@@ -122,13 +145,13 @@ export const command: Command = {
         publish_context: {},
       });
       process.stdout.write(
-        `wrote the volume of ${connector} for ServiceAccount ${namespace}/${serviceAccount} to ${resolve(out)}\n`,
+        `wrote the volume of ${connector} for ServiceAccount ${namespace}/${serviceAccount}${podName ? ` of pod ${podName}` : ''} to ${resolve(out)}\n`,
       );
       return 0;
     } catch (err) {
-      // gRPC errors from the driver carry the documented code and message.
-      const e = err as { details?: string; message: string };
-      throw new Error(e.details ?? e.message);
+      // Errors of the driver carry the gRPC code kubelet would report, and the documented message.
+      if (err instanceof CsiError) throw new Error(`${codeName(err.code)}: ${err.message}`);
+      throw err;
     } finally {
       await server.stop();
       await rest.close();

@@ -159,7 +159,12 @@ describe('approval: the AccessPolicy controller', function () {
     await env.apply(ns, [
       accessPolicy('all-here', defaultAccess({}, [{ names: ['builder'], namespaceSelector: { names: [ns] } }])),
     ]);
-    const ap = await env.waitForPolicy(ns, 'all-here', 'Ready', (p) => env.condition(p, 'Ready')?.status === 'True');
+    const ap = await env.waitForPolicy(
+      ns,
+      'all-here',
+      'Ready',
+      (p) => env.condition(p, 'Ready')?.status === 'True' && p.status?.matchedConnectors?.length === 3,
+    );
     expect(ap.status!.matchedConnectors!.map((c) => c.name)).to.deep.equal(['gitlab', 'harbor-a', 'harbor-b']);
     expect(await may(ns, 'builder', 'harbor-a', other), 'the same name in another namespace').to.equal(false);
     await env.c.deleteNamespace(other);
