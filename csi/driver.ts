@@ -6,8 +6,9 @@
 //   2. volume attributes (attributes.ts), the multi-connector feature flag;
 //   3. per Connector: scope (core/connector), existence, class, proxy address — from watched caches, with a live GET
 //      on a cache miss so a Connector created a moment ago is found;
-//   4. the token (token.ts), the proxy CA, rendering (render.ts) — all in memory;
-//   5. only then the mount (mounter.ts) and the atomic write (atomicwriter.ts). A failure in 5 on a first
+//   4. with approval active, the approval gate (approval.ts): wait, refuse, or only .error.json;
+//   5. the token (token.ts), the proxy CA, rendering (render.ts) — all in memory;
+//   6. only then the mount (mounter.ts) and the atomic write (atomicwriter.ts). A failure in 6 on a first
 //      publish unmounts again, so a failed publish leaves nothing at the target path. A republish
 //      (requiresRepublish, or a retry) of a mounted volume rewrites its files atomically, never the mount.
 // Nothing from volume_context or secrets is logged except the pod's identity and the connector names.
