@@ -14,6 +14,8 @@ import { collectionPath } from '../../core/kube/resources.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { Logger } from '../../core/observability/log.ts';
 import { POLICY_LABEL_SELECTOR } from '../../core/opa/store.ts';
+
+const POLICY_LABEL_KEY = POLICY_LABEL_SELECTOR.split('=')[0];
 import { ensureClassLabel } from './class-label.ts';
 import type { ApprovalCtx, NamespaceObject, TemplateMap } from './context.ts';
 import { reconcilePolicy } from './policy-reconciler.ts';
@@ -109,15 +111,16 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
       rest,
       transform: (raw: KObject) => ({ metadata: { name: raw.metadata?.name, labels: raw.metadata?.labels } }),
     });
+    // ConfigMaps of the system namespace, except the compiled-policy ones (wasm, not templates).
     const templates = startInformer<TemplateMap>(kc, `/api/v1/namespaces/${systemNamespace}/configmaps`, {
       log,
       rest,
-      // Compiled-policy ConfigMaps (wasm) are not templates.
-      transform: (raw: KObject) =>
-        raw.metadata?.labels &&
-        POLICY_LABEL_SELECTOR.split('=')[1] === raw.metadata.labels[POLICY_LABEL_SELECTOR.split('=')[0]]
-          ? undefined
-          : (stripManagedFields<TemplateMap & { binaryData?: unknown }>(raw) as TemplateMap),
+      labelSelector: `${POLICY_LABEL_KEY}!=true`,
+      transform: (raw: KObject) => {
+        const cm = stripManagedFields<TemplateMap & { binaryData?: unknown }>(raw);
+        delete cm.binaryData;
+        return cm;
+      },
     });
     const managed = `${APPROVAL_LABELS.managedBy}=${APPROVAL_MANAGER}`;
     const roles = startInformer<RoleObject>(kc, '/apis/rbac.authorization.k8s.io/v1/roles', {

@@ -33,6 +33,7 @@ import {
   conditionSummary,
   pipelineApproval,
   setupApproval,
+  dumpLogsOnFailure,
   type ApprovalEnv,
 } from './fixture.ts';
 
@@ -110,6 +111,9 @@ describe('approval end to end: CSI, controller, proxy and git', function () {
     proxyAddress = created.status?.proxy?.httpAddress?.url ?? '';
   });
 
+  afterEach(function () {
+    dumpLogsOnFailure(this, env);
+  });
   after(async () => {
     client?.close();
     await driver?.stop();

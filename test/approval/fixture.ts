@@ -209,3 +209,9 @@ export const pipelineApproval = (connector: Record<string, unknown>) => ({
     },
   },
 });
+
+/** After a failed test, the last log lines of the components (kept in memory otherwise). */
+export function dumpLogsOnFailure(test: Mocha.Context, env: ApprovalEnv | undefined): void {
+  if (test.currentTest?.state === 'failed' && env)
+    process.stderr.write(`--- last component log lines ---\n${env.logs.slice(-40).join('\n')}\n`);
+}

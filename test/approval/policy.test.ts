@@ -7,7 +7,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../harness/eventually.ts';
 import { mayUseProxy } from '../../core/approval/review.ts';
 import { policyGrantName } from '../../controller/approval/policy-reconciler.ts';
-import { accessPolicy, conditionSummary, connector, setupApproval, APPROVAL_ON, type ApprovalEnv } from './fixture.ts';
+import {
+  accessPolicy,
+  conditionSummary,
+  connector,
+  setupApproval,
+  dumpLogsOnFailure,
+  APPROVAL_ON,
+  type ApprovalEnv,
+} from './fixture.ts';
 
 const CLASS_LABEL = 'connectors.alauda.io/connectorclass';
 
@@ -31,6 +39,9 @@ describe('approval: the AccessPolicy controller', function () {
     ns = await env.c.createNamespace('ap-devops');
     for (const sa of ['builder', 'deployer', 'other']) await env.c.createServiceAccount(ns, sa);
     await env.apply(ns, [connector('harbor-a', 'oci'), connector('harbor-b', 'oci'), connector('gitlab', 'git')]);
+  });
+  afterEach(function () {
+    dumpLogsOnFailure(this, env);
   });
   after(async () => {
     await env?.stop();
@@ -59,11 +70,12 @@ describe('approval: the AccessPolicy controller', function () {
         ]),
       ),
     ]);
+    // (A Connector is matched once the controller has put its class label on it.)
     const ap = await env.waitForPolicy(
       ns,
       'oci-default-access',
-      'Ready',
-      (p) => env.condition(p, 'Ready')?.status === 'True',
+      'Ready with both OCI Connectors',
+      (p) => env.condition(p, 'Ready')?.status === 'True' && p.status?.matchedConnectors?.length === 2,
     );
     expect(ap.status!.matchedConnectors).to.deep.equal([{ name: 'harbor-a' }, { name: 'harbor-b' }]);
     expect(conditionSummary(ap)).to.deep.equal({
@@ -260,6 +272,9 @@ describe('approval: nothing happens while approval is off', function () {
     });
     ns = await env.c.createNamespace('ap-off');
     await env.apply(ns, [connector('harbor', 'oci')]);
+  });
+  afterEach(function () {
+    dumpLogsOnFailure(this, env);
   });
   after(async () => {
     await env?.stop();

@@ -16,6 +16,7 @@ import {
   connector,
   pipelineApproval,
   setupApproval,
+  dumpLogsOnFailure,
   type ApprovalEnv,
 } from './fixture.ts';
 
@@ -30,6 +31,9 @@ describe('approval: the AccessRequest lifecycle', function () {
     await env.c.createServiceAccount(ns, 'builder');
     await env.apply(ns, [connector('prod-harbor', 'oci'), connector('other-tool', 'git')]);
     await env.apply(ns, [accessPolicy('prod-harbor-approval', pipelineApproval({ names: ['prod-harbor'] }))]);
+  });
+  afterEach(function () {
+    dumpLogsOnFailure(this, env);
   });
   after(async () => {
     await env?.stop();
@@ -46,11 +50,9 @@ describe('approval: the AccessRequest lifecycle', function () {
 
   it('waits for the ApprovalTask, then grants the Pod its pod-bound proxy access with a Role + RoleBinding it owns', async () => {
     const { pod, name } = await requestFor('build-1', 'release-1');
-    let ar = await env.waitForRequest(
-      ns,
-      name,
-      'pending',
-      (a) => env.condition(a, 'AccessCheckReady')?.reason === 'Pending',
+    // (Pending first reads "listing the ApprovalTask resources" until the controller has listed them.)
+    let ar = await env.waitForRequest(ns, name, 'waiting for the ApprovalTask', (a) =>
+      /^waiting for an ApprovalTask/.test(env.condition(a, 'AccessCheckReady')?.message ?? ''),
     );
     expect(conditionSummary(ar)).to.deep.include({
       ContextObjectValid: 'True/Active',
@@ -339,5 +341,37 @@ describe('approval: the AccessRequest lifecycle', function () {
       (a) => env.condition(a, 'ContextObjectValid')?.reason === 'SubjectMismatch',
     );
     expect(conditionSummary(got)).to.deep.include({ AccessPermissionSync: 'True/PermissionCleanUp' });
+  });
+
+  it('the CRD keeps spec immutable and takes only v1 Pods as context', async () => {
+    const p = await env.createPod(ns, 'build-immutable', { serviceAccount: 'builder' });
+    const ar = accessRequestFor(p, { namespace: ns, name: 'prod-harbor' });
+    await env.requests.create(ar);
+    const rejected = (args: string[], input?: string) =>
+      env.c.kubectl(args, { input }).then(
+        () => 'accepted',
+        (e: Error) => e.message,
+      );
+    for (const patch of [
+      { spec: { connectorRef: { name: 'other-tool' } } },
+      { spec: { context: { objectRef: { ...ar.spec.context.objectRef, name: 'build-2' } } } },
+    ])
+      expect(
+        await rejected([
+          'patch',
+          'accessrequest',
+          ar.metadata.name!,
+          '-n',
+          ns,
+          '--type=merge',
+          '-p',
+          JSON.stringify(patch),
+        ]),
+      ).to.match(/spec: Invalid value: .*spec is immutable/);
+    const wrongPod = { ...ar, metadata: { name: 'apps-pod', namespace: ns } };
+    wrongPod.spec = { ...ar.spec, context: { objectRef: { ...ar.spec.context.objectRef, apiVersion: 'apps/v1' } } };
+    expect(await rejected(['create', '-f', '-'], JSON.stringify(wrongPod))).to.match(
+      /a Pod reference has apiVersion v1/,
+    );
   });
 });
