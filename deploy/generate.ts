@@ -3,7 +3,8 @@
 // 1. deploy/helm/connectors/crds/ ← the CRDs of core/api (as deploy/crds);
 //    deploy/helm/connectors/files/generated/*.json ← the built-in ConnectorClasses (connectorclasses/*.yaml),
 //    the ResourceInterfaces (resourceinterfaces/*.yaml, when that folder exists), every RBAC object of
-//    deploy/rbac/*.yaml, and the webhook configurations (webhook/register.ts). The chart's templates read
+//    deploy/rbac/*.yaml, the webhook configurations (webhook/register.ts) and the built-in AccessPolicy
+//    templates (core/approval/templates.ts). The chart's templates read
 //    these at render time, so a new class, ResourceInterface or role in the repository is in the next chart.
 // 2. deploy/manifests/connectors.yaml ← `helm template` of the chart with the plain-manifest values
 //    (namespace created and labelled, the webhook making its own certificate), for `kubectl apply`.
@@ -19,6 +20,7 @@ import { crdFiles } from '../cli/commands/crds.ts';
 import { builtinClasses } from '../connectorclasses/index.ts';
 import { ensureBinary } from '../core/peers/index.ts';
 import { deployManifests } from '../webhook/register.ts';
+import { builtinTemplates } from '../core/approval/templates.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const CHART_DIR = join(ROOT, 'deploy/helm/connectors');
@@ -50,6 +52,7 @@ export function generatedChartFiles(): Record<string, string> {
   files['files/generated/resourceinterfaces.json'] = json(yamlObjects(join(ROOT, 'resourceinterfaces')));
   files['files/generated/rbac.json'] = json(yamlObjects(join(ROOT, 'deploy/rbac')));
   files['files/generated/webhook-configurations.json'] = json(deployManifests(NAMESPACE_PLACEHOLDER));
+  files['files/generated/approval-templates.json'] = json(builtinTemplates(NAMESPACE_PLACEHOLDER));
   return files;
 }
 

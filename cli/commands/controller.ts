@@ -49,8 +49,7 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
     workers: { type: 'string', valueName: 'N', description: 'Concurrent Connector reconciles.', default: '16' },
     'print-templates': {
       type: 'boolean',
-      description:
-        'Print the built-in AccessPolicy templates (ConfigMaps of the system namespace, deploy/approval) and exit.',
+      description: 'Print the built-in AccessPolicy templates (ConfigMaps of the system namespace) as YAML and exit.',
     },
   },
   async run(values) {
