@@ -151,7 +151,7 @@ export async function reconcileRequest(ctx: ApprovalCtx, key: string): Promise<R
   // 5. The permission.
   let permission: CondInput;
   if (checks.status === 'True') {
-    permission = await grant_(ctx, ar, connectorName, policies, pod!, podNs, grant, involved);
+    permission = await grantRequest(ctx, ar, connectorName, policies, pod!, podNs, grant, involved);
   } else if (checks.reason === R.rejected) {
     await ctx.rbac.remove(namespace, grant, { ifCached: true });
     permission = T(C.accessPermissionSync, R.noPermissionRequired, 'the request was rejected: nothing is granted');
@@ -170,7 +170,7 @@ export async function reconcileRequest(ctx: ApprovalCtx, key: string): Promise<R
 }
 
 /** The Role + RoleBinding of a request whose checks passed. */
-async function grant_(
+async function grantRequest(
   ctx: ApprovalCtx,
   ar: AccessRequest,
   connectorName: string,
