@@ -4,7 +4,7 @@
 // logger's generic copy-and-redact.
 import type { Logger } from '../core/observability/log.ts';
 import { plainCounter, plainHistogram } from '../core/observability/metrics.ts';
-import { rememberLast } from './remember-last.ts';
+import { rememberLast } from '../core/util/remember-last.ts';
 
 export interface AuditRecord {
   mode: 'reverse' | 'forward' | 'connect';

@@ -13,16 +13,13 @@ import { createHash } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import type { Connector } from '../core/api/index.ts';
 import { caCertificatesOf, caSecretRefOf, decodeSecret } from '../core/connector/index.ts';
-import type { ProxyState } from './state.ts';
+import type { UpstreamTrust } from '../core/http1/upstream.ts';
+import type { ConnectorsState } from '../core/kube/state.ts';
 
 export const CUSTOM_CA_FLAG = 'enable-custom-ca-certs';
 export const DEFAULT_CA_POOL_TTL_MS = 5 * 60_000;
 
-/** The CAs an upstream TLS connection verifies against, with a key naming the set (for connection pooling). */
-export interface UpstreamTrust {
-  key: string;
-  ca: string[];
-}
+export type { UpstreamTrust } from '../core/http1/upstream.ts';
 
 export interface ConnectorTrustOptions {
   ttlMs?: number;
@@ -30,14 +27,14 @@ export interface ConnectorTrustOptions {
 }
 
 export class ConnectorTrust {
-  private readonly state: ProxyState;
+  private readonly state: ConnectorsState;
   private readonly ttlMs: number;
   private readonly now: () => number;
   private readonly cache = new Map<string, { at: number; ref: string; trust: UpstreamTrust | undefined }>();
   /** One array per distinct CA set, shared by the Connectors that have it. */
   private readonly sets = new Map<string, UpstreamTrust>();
 
-  constructor(state: ProxyState, opts: ConnectorTrustOptions = {}) {
+  constructor(state: ConnectorsState, opts: ConnectorTrustOptions = {}) {
     this.state = state;
     this.ttlMs = opts.ttlMs ?? DEFAULT_CA_POOL_TTL_MS;
     this.now = opts.now ?? Date.now;

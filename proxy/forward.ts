@@ -21,8 +21,8 @@ import type { Connector } from '../core/api/index.ts';
 import { ServingCertCache, type CertificateAuthority } from '../core/pki/index.ts';
 import { forwardCredentials, type ConnectorRef } from './auth/credentials.ts';
 import { checkAccess, deny, injectCredentials, type ProxyContext } from './context.ts';
-import { matchTarget, originOf } from './inject.ts';
-import { sendText, upstreamRequestHeaders } from './upstream.ts';
+import { matchTarget, originOf } from '../core/connector/inject.ts';
+import { sendText, upstreamRequestHeaders } from '../core/http1/upstream.ts';
 
 export type ConnectPolicy = 'tunnel' | 'refuse';
 

@@ -1,7 +1,7 @@
 // The Connectors Proxy: one HTTP listener for both modes. Origin-form requests (`GET /path`) are reverse
 // mode (reverse.ts); absolute-form requests (`GET http://host/path`) and CONNECT are forward mode
 // (forward.ts). Cluster state comes from watched caches (state.ts); the client's token is checked with
-// TokenReview and SubjectAccessReview, cached briefly (auth/review.ts).
+// TokenReview and SubjectAccessReview, cached briefly (core/auth/review.ts).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -13,26 +13,26 @@ import { createLogger, type Logger } from '../core/observability/log.ts';
 import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
 import type { CertificateAuthority } from '../core/pki/index.ts';
 import { Audit } from './audit.ts';
-import { Authorizer } from './auth/review.ts';
+import { Authorizer } from '../core/auth/review.ts';
 import { ensureProxyCA } from './ca.ts';
 import { ConnectorTrust } from './ca-pool.ts';
 import { DEFAULT_TLS_PORT, DEFAULT_TLS_SECRET, startTlsListener, unpublishTls, type TlsListener } from './tls.ts';
 import type { ProxyContext } from './context.ts';
 import { ForwardProxy, type ConnectPolicy } from './forward.ts';
-import { Policies } from './policies.ts';
+import { Policies } from '../core/opa/policies.ts';
 import { handleReverse } from './reverse.ts';
 import { RegistryAuth } from './oci/auth.ts';
 import { handleOci, type OciState } from './oci/handler.ts';
 import { ociRoute } from './oci/route.ts';
-import { watchState } from './state.ts';
-import { sendText, Upstream, type UpstreamOptions } from './upstream.ts';
-import { installFront } from './http1/front.ts';
-import type { ProxyResponse } from './exchange.ts';
+import { watchState } from '../core/kube/state.ts';
+import { sendText, Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
+import { installFront } from '../core/http1/front.ts';
+import type { ProxyResponse } from '../core/http1/exchange.ts';
 
 export { readProxyCA, ensureProxyCA, PROXY_CA_NAME } from './ca.ts';
 export { PROXY_TLS_CONFIGMAP } from './tls.ts';
 export { reverseTarget, upstreamUrl, rewriteLocation } from './reverse.ts';
-export { planInjection, matchTarget } from './inject.ts';
+export { planInjection, matchTarget } from '../core/connector/inject.ts';
 
 export interface ProxyOptions {
   host?: string;

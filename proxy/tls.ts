@@ -22,7 +22,7 @@ import { PROXY_TLS_CONFIGMAP } from '../core/api/index.ts';
 import { KubeApiError, type KubeRest } from '../core/kube/rest.ts';
 import type { Logger } from '../core/observability/log.ts';
 import { counter } from '../core/observability/metrics.ts';
-import type { ProxyState } from './state.ts';
+import type { ConnectorsState } from '../core/kube/state.ts';
 
 export { PROXY_TLS_CONFIGMAP };
 export const DEFAULT_TLS_PORT = 8443;
@@ -81,7 +81,7 @@ export interface TlsListener {
  */
 export async function startTlsListener(
   server: HttpServer,
-  state: ProxyState,
+  state: ConnectorsState,
   rest: KubeRest,
   namespace: string,
   opts: TlsListenerOptions,

@@ -94,15 +94,3 @@ export function forwardCredentials(headers: IncomingHttpHeaders): ForwardCredent
     return { ok: false, reason: 'Proxy-Authorization user name lists no connector (<namespace>/<name>)' };
   return { ok: true, connectors, token: basic.password };
 }
-
-/** The claims of a JWT, without verifying it (used only to pick the audience to ask TokenReview for). */
-export function unverifiedClaims(token: string): { aud?: string | string[]; exp?: number } | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-    return claims && typeof claims === 'object' ? claims : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Connector } from '../../core/api/index.ts';
-import { secretData, secretRefOf } from '../inject.ts';
-import type { Upstream } from '../upstream.ts';
-import type { UpstreamTrust } from '../ca-pool.ts';
+import { secretData, secretRefOf } from '../../core/connector/inject.ts';
+import type { Upstream } from '../../core/http1/upstream.ts';
+import type { UpstreamTrust } from '../../core/http1/upstream.ts';
 import { parseChallenge, type Challenge } from './route.ts';
 
 export interface RegistryCredentials {

@@ -2,7 +2,7 @@
 // ServiceAccount token (Basic password with any user name, as `docker login`/skopeo --creds send it, or Bearer);
 // a request without one gets 401 with `WWW-Authenticate: Basic realm="connectors-proxy"`, which every registry
 // client answers by retrying with its credentials. The proxy then does the registry's own auth (auth.ts) and
-// streams the request and response (proxy/upstream.ts, back-pressure, nothing buffered) with:
+// streams the request and response (core/http1/upstream.ts, back-pressure, nothing buffered) with:
 // - Location and Link headers on the registry's /v2/ API rewritten to the client-visible proxy path (upload
 //   sessions keep their query, e.g. `_state`), absolute when the registry's were absolute;
 // - a 401 of the registry on a request without a body retried once with a fresh token;
@@ -11,10 +11,10 @@
 // - challenges the registry sends replaced by the proxy's own, so the client never sees the registry's realm.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { reverseToken } from '../auth/credentials.ts';
-import { ReviewError, tokenKey } from '../auth/review.ts';
+import { ReviewError, tokenKey } from '../../core/auth/review.ts';
 import { checkAccess, REALM, type ProxyContext } from '../context.ts';
-import { pathPrefix } from '../inject.ts';
-import { hasBody, upstreamRequestHeaders } from '../upstream.ts';
+import { pathPrefix } from '../../core/connector/inject.ts';
+import { hasBody, upstreamRequestHeaders } from '../../core/http1/upstream.ts';
 import { registryCredentials, RegistryAuth, RegistryAuthError } from './auth.ts';
 import {
   isBaseCheck,

@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { Http1Client, type UpstreamError, type UpstreamRequest } from '../../proxy/http1/client.ts';
+import { Http1Client, type UpstreamError, type UpstreamRequest } from '../../core/http1/client.ts';
 
 interface Scripted {
   url: URL;
@@ -81,7 +81,7 @@ function send(client: Http1Client, spec: Partial<UpstreamRequest> & { url: URL }
 
 const ok = (body: string, extra = '') => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`;
 
-describe('proxy/http1 client', function () {
+describe('core/http1 client', function () {
   this.timeout(20_000);
   let server: Scripted | undefined;
   let client: Http1Client;

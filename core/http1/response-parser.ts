@@ -3,7 +3,7 @@
 // Content-Length, bare CR or LF in the head, bad chunk framing) and decodes chunked bodies, so the proxy can
 // re-frame them for its client. One response at a time (the client never pipelines).
 import { BAD_VALUE, HEAD_END, lowerName, TOKEN, trimOws } from './fields.ts';
-import { rememberLast } from '../remember-last.ts';
+import { rememberLast } from '../util/remember-last.ts';
 
 export interface ResponseHead {
   status: number;

@@ -1,9 +1,9 @@
-// Writes of one event-loop turn held until its end (proxy/http1/write-batch.ts), on real loopback sockets.
+// Writes of one event-loop turn held until its end (core/http1/write-batch.ts), on real loopback sockets.
 import { expect } from 'chai';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { batchWrites } from '../../proxy/http1/write-batch.ts';
+import { batchWrites } from '../../core/http1/write-batch.ts';
 
 describe('proxy write batching', () => {
   let server: Server;

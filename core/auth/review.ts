@@ -11,13 +11,13 @@
 // token for `denyTtlMs` (5 s). SubjectAccessReview: allowed for `allowTtlMs` (30 s, and never past `exp`),
 // denied for `denyTtlMs`. Errors (apiserver unreachable, 5xx) are never cached.
 import { hash } from 'node:crypto';
-import { GROUP } from '../../core/api/index.ts';
-import type { KubeRest } from '../../core/kube/rest.ts';
-import { plainCounter } from '../../core/observability/metrics.ts';
+import { GROUP } from '../api/index.ts';
+import type { KubeRest } from '../kube/rest.ts';
+import { plainCounter } from '../observability/metrics.ts';
 import { TtlCache } from './cache.ts';
-import { rememberLast } from '../remember-last.ts';
-import { unverifiedClaims } from './credentials.ts';
-import { podOfUser, podProxySubresource } from '../../core/approval/names.ts';
+import { rememberLast } from '../util/remember-last.ts';
+import { unverifiedClaims } from './claims.ts';
+import { podOfUser, podProxySubresource } from '../approval/names.ts';
 
 export interface UserInfo {
   username: string;
@@ -52,6 +52,18 @@ export interface AuthorizerOptions {
   denyTtlMs?: number;
   maxEntries?: number;
   now?: () => number;
+  /** Names the cache metric: `<prefix>_auth_cache_total` (default connectors_proxy). */
+  metricPrefix?: string;
+}
+
+/** A SubjectAccessReview's resource attributes (group default connectors.alauda.io). */
+export interface ResourceCheck {
+  verb: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  group?: string;
 }
 
 /** The apiserver could not be asked; the proxy answers 503/502 and caches nothing. */
@@ -59,17 +71,12 @@ export class ReviewError extends Error {
   override name = 'ReviewError';
 }
 
-const cacheLookups = () =>
-  plainCounter('connectors_proxy_auth_cache_total', 'Authentication and authorisation cache lookups.', [
+/** The cache-lookup counter of a component (`<prefix>_auth_cache_total`) for one label set. */
+const cacheLookup = (prefix: string, kind: 'tokenreview' | 'subjectaccessreview', result: 'hit' | 'miss') =>
+  plainCounter(`${prefix}_auth_cache_total`, 'Authentication and authorisation cache lookups.', [
     'kind',
     'result',
-  ]);
-/** The cache-lookup counter for one label set. */
-const cacheLookup = (kind: 'tokenreview' | 'subjectaccessreview', result: 'hit' | 'miss') =>
-  cacheLookups().child(kind, result);
-/** The hit counters, looked up once (a hit is the per-request case). */
-let authnHit: { inc(): void } | undefined;
-let authzHit: { inc(): void } | undefined;
+  ]).child(kind, result);
 
 /** sha256 of the token (hex), the cache key: one-shot hashing, no Hash object per request. */
 export const tokenKey = (token: string): string => hash('sha256', token, 'hex');
@@ -110,6 +117,10 @@ export class Authorizer {
   private readonly authn: TtlCache<Authentication>;
   private readonly authz: TtlCache<Authorization>;
   private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly metricPrefix: string;
+  /** The hit counters, looked up once (a hit is the per-request case). */
+  private authnHit: { inc(): void } | undefined;
+  private authzHit: { inc(): void } | undefined;
 
   constructor(rest: KubeRest, opts: AuthorizerOptions = {}) {
     this.rest = rest;
@@ -121,6 +132,7 @@ export class Authorizer {
     this.now = opts.now ?? Date.now;
     this.authn = new TtlCache(opts.maxEntries ?? 10_000, this.now);
     this.authz = new TtlCache(opts.maxEntries ?? 10_000, this.now);
+    this.metricPrefix = opts.metricPrefix ?? 'connectors_proxy';
   }
 
   /** Forget every cached decision (tests; a RoleBinding change is otherwise seen within allowTtlMs). */
@@ -146,14 +158,14 @@ export class Authorizer {
   /** The cached TokenReview outcome of a token key, without waiting (undefined: call authenticate). */
   cachedAuthentication(key: string): Authentication | undefined {
     const cached = this.authn.get(key);
-    if (cached) (authnHit ??= cacheLookup('tokenreview', 'hit')).inc();
+    if (cached) (this.authnHit ??= cacheLookup(this.metricPrefix, 'tokenreview', 'hit')).inc();
     return cached;
   }
 
   async authenticate(token: string, key = tokenKey(token)): Promise<Authentication> {
     const cached = this.cachedAuthentication(key);
     if (cached) return cached;
-    cacheLookup('tokenreview', 'miss').inc();
+    cacheLookup(this.metricPrefix, 'tokenreview', 'miss').inc();
     return this.once('authn:' + key, async () => {
       const claims = unverifiedClaims(token);
       const expiresAt = typeof claims?.exp === 'number' ? claims.exp * 1000 : undefined;
@@ -201,7 +213,7 @@ export class Authorizer {
   /** The cached SubjectAccessReview outcome, without waiting (undefined: call authorize). */
   cachedAuthorization(check: AccessCheck, key: string): Authorization | undefined {
     const cached = this.authz.get(cachedAuthzKey(check, key));
-    if (cached) (authzHit ??= cacheLookup('subjectaccessreview', 'hit')).inc();
+    if (cached) (this.authzHit ??= cacheLookup(this.metricPrefix, 'subjectaccessreview', 'hit')).inc();
     return cached;
   }
 
@@ -213,10 +225,10 @@ export class Authorizer {
     const k = authzKey(check, key);
     const cached = this.authz.get(k);
     if (cached) {
-      cacheLookup('subjectaccessreview', 'hit').inc();
+      cacheLookup(this.metricPrefix, 'subjectaccessreview', 'hit').inc();
       return cached;
     }
-    cacheLookup('subjectaccessreview', 'miss').inc();
+    cacheLookup(this.metricPrefix, 'subjectaccessreview', 'miss').inc();
     return this.once('authz:' + k, async () => {
       const checks = [
         { verb: 'get', subresource: undefined as string | undefined, or: undefined as string | undefined },
@@ -244,7 +256,17 @@ export class Authorizer {
     });
   }
 
-  private async sar(user: UserInfo, check: AccessCheck, verb: string, subresource?: string): Promise<boolean> {
+  private sar(user: UserInfo, check: AccessCheck, verb: string, subresource?: string): Promise<boolean> {
+    return this.review(user, {
+      verb,
+      resource: 'connectors',
+      subresource,
+      namespace: check.namespace,
+      name: check.name,
+    });
+  }
+
+  private async review(user: UserInfo, check: ResourceCheck): Promise<boolean> {
     let review: { status?: { allowed?: boolean } };
     try {
       review = await this.rest.call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
@@ -257,12 +279,12 @@ export class Authorizer {
             groups: user.groups,
             extra: user.extra,
             resourceAttributes: {
-              group: GROUP,
-              resource: 'connectors',
-              subresource,
+              group: check.group ?? GROUP,
+              resource: check.resource,
+              subresource: check.subresource,
               namespace: check.namespace,
               name: check.name,
-              verb,
+              verb: check.verb,
             },
           },
         },
@@ -272,7 +294,38 @@ export class Authorizer {
     }
     return review.status?.allowed === true;
   }
+
+  /**
+   * Whether the user may do `check` (one SubjectAccessReview of any resource), cached like authorize(): an
+   * allow for allowTtlMs (never past the token's exp), a denial for denyTtlMs. `key` is the token's key.
+   */
+  cachedResourceAccess(check: ResourceCheck, key: string): boolean | undefined {
+    const cached = this.authz.get(resourceKey(check, key));
+    if (cached) (this.authzHit ??= cacheLookup(this.metricPrefix, 'subjectaccessreview', 'hit')).inc();
+    return cached ? cached.allowed : undefined;
+  }
+
+  async resourceAccess(
+    auth: Extract<Authentication, { authenticated: true }>,
+    check: ResourceCheck,
+    key: string,
+  ): Promise<boolean> {
+    const k = resourceKey(check, key);
+    const cached = this.authz.get(k);
+    if (cached) return cached.allowed;
+    cacheLookup(this.metricPrefix, 'subjectaccessreview', 'miss').inc();
+    return this.once('authz:' + k, async () => {
+      const allowed = await this.review(auth.user, check);
+      const result: Authorization = allowed ? { allowed: true } : { allowed: false, reason: 'denied' };
+      this.authz.set(k, result, allowed ? this.ttlFor(this.allowTtlMs, auth.expiresAt) : this.denyTtlMs);
+      return allowed;
+    });
+  }
 }
+
+/** The cache key of a resource check: every attribute, after the token's key (`|` is in none of them). */
+const resourceKey = (c: ResourceCheck, key: string) =>
+  `${key}|r|${c.verb}|${c.group ?? GROUP}|${c.resource}|${c.subresource ?? ''}|${c.namespace ?? ''}|${c.name ?? ''}`;
 
 /**
  * `system:serviceaccount:ns:name` → `ns/name`; other users as they are. Asked once per proxied request, mostly

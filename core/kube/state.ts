@@ -1,18 +1,19 @@
-// What the proxy knows about the cluster, from watched caches only (no apiserver call per request):
-// Connectors, ConnectorClasses, Secrets, the policy ConfigMaps of the system namespace and the feature flags.
+// What the proxy and the Connectors API know about the cluster, from watched caches only (no apiserver call
+// per request): Connectors, ConnectorClasses, Secrets, the policy ConfigMaps of the system namespace and the
+// feature flags.
 import type { KubeConfig, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
-import type { Connector, ConnectorClass } from '../core/api/index.ts';
-import { startInformer, stripManagedFields, type Informer, type KObject } from '../core/kube/reflector.ts';
-import { collectionPath } from '../core/kube/resources.ts';
-import { watchFeatureFlags, type FeatureFlags } from '../core/kube/featureflags.ts';
-import type { KubeRest } from '../core/kube/rest.ts';
-import type { Logger } from '../core/observability/log.ts';
-import { POLICY_LABEL_SELECTOR } from '../core/opa/store.ts';
-import { LABELS } from '../core/api/index.ts';
+import type { Connector, ConnectorClass } from '../api/index.ts';
+import { startInformer, stripManagedFields, type Informer, type KObject } from './reflector.ts';
+import { collectionPath } from './resources.ts';
+import { watchFeatureFlags, type FeatureFlags } from './featureflags.ts';
+import type { KubeRest } from './rest.ts';
+import type { Logger } from '../observability/log.ts';
+import { POLICY_LABEL_SELECTOR } from '../opa/store.ts';
+import { LABELS } from '../api/index.ts';
 
 const CA_CERT_LABEL = LABELS.caCert;
 
-export interface ProxyState {
+export interface ConnectorsState {
   connector(namespace: string, name: string): Connector | undefined;
   connectorClass(name: string): ConnectorClass | undefined;
   secret(namespace: string, name: string): V1Secret | undefined;
@@ -43,7 +44,7 @@ function slimSecret(raw: KObject): V1Secret {
   };
 }
 
-export function watchState(kc: KubeConfig, systemNamespace: string, log: Logger, rest?: KubeRest): ProxyState {
+export function watchState(kc: KubeConfig, systemNamespace: string, log: Logger, rest?: KubeRest): ConnectorsState {
   const connectors = startInformer<Connector & KObject>(kc, collectionPath('Connector'), { log, rest });
   const classes = startInformer<ConnectorClass & KObject>(kc, collectionPath('ConnectorClass'), { log, rest });
   const secrets = startInformer<V1Secret & KObject>(kc, '/api/v1/secrets', { log, rest, transform: slimSecret });

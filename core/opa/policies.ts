@@ -1,4 +1,5 @@
-// generator.rego and authExtractor.rego, evaluated in-process with opa-wasm. The proxy never runs opa: the
+// generator.rego, authExtractor.rego and permissions.rego, evaluated in-process with opa-wasm. The proxy and
+// the Connectors API never run opa: the
 // controller compiles each policy once and stores the wasm in a content-addressed ConfigMap of the system
 // namespace (core/opa/store.ts); the proxy reads it from its watched cache and keeps the loaded policy by
 // ConfigMap name (content-addressed, so never stale).
@@ -14,21 +15,36 @@ import {
   type AuthInjection,
   type Policy,
   type RegoRequest,
-} from '../core/opa/index.ts';
-import { AUTH_EXTRACTOR_ENTRYPOINT } from '../core/opa/extractor.ts';
-import { decodePolicyConfigMap, policyConfigMapName, PolicyConfigMapError } from '../core/opa/store.ts';
-import type { ProxyState } from './state.ts';
+} from './index.ts';
+import { AUTH_EXTRACTOR_ENTRYPOINT } from './extractor.ts';
+import {
+  PERMISSIONS_ENTRYPOINT,
+  PERMISSIONS_FILE,
+  PermissionsPolicyError,
+  toPermissionVerb,
+  type PermissionVerb,
+} from './permissions.ts';
+import { decodePolicyConfigMap, policyConfigMapName, PolicyConfigMapError } from './store.ts';
 
 /** The compiled policy is not (yet) in the system namespace: the controller has not compiled it. */
 export class PolicyNotReadyError extends Error {
   override name = 'PolicyNotReadyError';
 }
 
+/** Where compiled policies are found: the watched ConfigMaps of the system namespace. */
+export interface PolicySource {
+  systemConfigMap(
+    name: string,
+  ):
+    | { metadata?: { name?: string; annotations?: Record<string, string> }; binaryData?: Record<string, string> }
+    | undefined;
+}
+
 export class Policies {
-  private readonly state: ProxyState;
+  private readonly state: PolicySource;
   private readonly loaded = new Map<string, Promise<Policy>>();
 
-  constructor(state: ProxyState) {
+  constructor(state: PolicySource) {
     this.state = state;
   }
 
@@ -77,5 +93,22 @@ export class Policies {
       throw err;
     }
     return toExtractedToken(result);
+  }
+
+  /**
+   * The verb class of a request by `spec.api.permissions.rego` (read, write, delete, or '' for the HTTP method's
+   * own). Throws PolicyNotReadyError or PermissionsPolicyError.
+   */
+  async permission(rego: string, request: RegoRequest): Promise<PermissionVerb> {
+    const policy = await this.policy(rego, PERMISSIONS_ENTRYPOINT, 'permissions.rego');
+    let result: unknown;
+    try {
+      result = policy.evaluate({ request });
+    } catch (err) {
+      if (err instanceof PolicyEvaluationError)
+        throw new PermissionsPolicyError(`${PERMISSIONS_FILE}: evaluation failed: ${err.message}`);
+      throw err;
+    }
+    return toPermissionVerb(result);
   }
 }

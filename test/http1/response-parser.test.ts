@@ -1,8 +1,8 @@
 // The upstream response parser, table-driven: every response is also fed split at every byte boundary, so a
 // result never depends on how the bytes arrived.
 import { expect } from 'chai';
-import { ResponseParser, type ResponseHead } from '../../proxy/http1/response-parser.ts';
-import { lowerName } from '../../proxy/http1/fields.ts';
+import { ResponseParser, type ResponseHead } from '../../core/http1/response-parser.ts';
+import { lowerName } from '../../core/http1/fields.ts';
 
 interface Parsed {
   heads: ResponseHead[];
@@ -45,7 +45,7 @@ function parseEveryWay(method: string, text: string, eof = false): Parsed {
   return ref;
 }
 
-describe('proxy/http1 response parser', () => {
+describe('core/http1 response parser', () => {
   const ok: [
     string,
     string,
@@ -251,7 +251,7 @@ describe('proxy/http1 response parser', () => {
   });
 });
 
-describe('proxy/http1 field names', () => {
+describe('core/http1 field names', () => {
   const cases: Array<[string, string]> = [
     ['host', 'host'],
     ['Host', 'host'],

@@ -1,14 +1,14 @@
-// The listener's front (proxy/http1/front.ts): which requests it answers itself, and that every other request,
+// The listener's front (core/http1/front.ts): which requests it answers itself, and that every other request,
 // also later on the same connection or pipelined behind one of its own, reaches node:http byte for byte.
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProxyRequest, ProxyResponse } from '../../proxy/exchange.ts';
-import { installFront, mayStartRequest, parseFields, parseRequestHead } from '../../proxy/http1/front.ts';
-import { rememberLast } from '../../proxy/remember-last.ts';
+import type { ProxyRequest, ProxyResponse } from '../../core/http1/exchange.ts';
+import { installFront, mayStartRequest, parseFields, parseRequestHead } from '../../core/http1/front.ts';
+import { rememberLast } from '../../core/util/remember-last.ts';
 
-describe('proxy/http1 front', () => {
+describe('core/http1 front', () => {
   describe('parseRequestHead', () => {
     const token = 'eyJ' + 'a'.repeat(900);
     const taken: [string, string, { keepAlive: boolean; url?: string }][] = [

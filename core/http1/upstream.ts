@@ -5,9 +5,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { rootCertificates } from 'node:tls';
-import { Http1Client, UpstreamError } from './http1/client.ts';
-import { counter } from '../core/observability/metrics.ts';
-import type { UpstreamTrust } from './ca-pool.ts';
+import { Http1Client, UpstreamError } from './client.ts';
+import { counter } from '../observability/metrics.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones a proxy must never pass on. */
 const HOP_BY_HOP = new Set([
@@ -26,6 +25,12 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+/** The CAs an upstream TLS connection verifies against, with a key naming the set (for connection pooling). */
+export interface UpstreamTrust {
+  key: string;
+  ca: string[];
+}
+
 export interface UpstreamOptions {
   connectTimeoutMs?: number;
   /** Time to the response headers. */
@@ -35,6 +40,8 @@ export interface UpstreamOptions {
   /** Extra PEM CAs trusted for https upstreams, besides the system ones. */
   caPem?: string;
   connections?: number;
+  /** Names the error metric: `<prefix>_upstream_errors_total` (default connectors_proxy). */
+  metricPrefix?: string;
 }
 
 /** Response hop-by-hop headers: Proxy-Authenticate is the tool's to send on. */
@@ -120,21 +127,21 @@ export interface Forwarding {
   method?: string;
   /** Do not send the client's body (a followed redirect). */
   noBody?: boolean;
-  /** CAs for an https target (the Connector's custom CAs, proxy/ca-pool.ts); default the system pool. */
+  /** CAs for an https target (a Connector's custom CAs, e.g. the proxy's ca-pool.ts); default the system pool. */
   trust?: UpstreamTrust;
   /**
    * `res.write` calls its callback once a chunk has left (node:http's ServerResponse does): the response is read
-   * into recycled buffers (http1/client.ts), no memory allocated per read of a large body.
+   * into recycled buffers (client.ts), no memory allocated per read of a large body.
    */
   recycleReads?: boolean;
+  /** How an upstream failure is answered (default: a short text body). */
+  sendError?: (res: ProxyResponse, status: number, text: string) => void;
 }
 
-const upstreamErrors = () =>
-  counter(
-    'connectors_proxy_upstream_errors_total',
-    'Requests the upstream failed (connect errors, timeouts, resets).',
-    ['kind'],
-  );
+const upstreamErrorsOf = (prefix: string) =>
+  counter(`${prefix}_upstream_errors_total`, 'Requests the upstream failed (connect errors, timeouts, resets).', [
+    'kind',
+  ]);
 
 /** Whether the client's request has a body (by its framing headers). */
 export function hasBody(req: ProxyRequest): boolean {
@@ -158,6 +165,7 @@ export function sendText(res: ProxyResponse, status: number, text: string, heade
 
 export class Upstream {
   private readonly client: Http1Client;
+  private readonly metricPrefix: string;
 
   constructor(opts: UpstreamOptions = {}) {
     this.client = new Http1Client({
@@ -167,6 +175,7 @@ export class Upstream {
       maxConnectionsPerOrigin: opts.connections,
       ca: opts.caPem ? [...rootCertificates, opts.caPem] : undefined,
     });
+    this.metricPrefix = opts.metricPrefix ?? 'connectors_proxy';
   }
 
   async close(): Promise<void> {
@@ -304,10 +313,10 @@ export class Upstream {
           onError: (err) => {
             if (done) return;
             if (status === 0 || held) {
-              finish(this.failed(res, err, target, exchange.bytesSent));
+              finish(this.failed(res, err, target, exchange.bytesSent, f.sendError));
             } else {
               // The response has started: cut the connection so the client sees a truncated body.
-              upstreamErrors().inc({ kind: err.kind });
+              upstreamErrorsOf(this.metricPrefix).inc({ kind: err.kind });
               res.destroy();
               finish({ status, bytesIn: exchange.bytesSent, bytesOut, error: `response interrupted: ${err.kind}` });
             }
@@ -318,9 +327,15 @@ export class Upstream {
     });
   }
 
-  private failed(res: ProxyResponse, err: unknown, target: URL, bytesIn: number): ForwardResult {
+  private failed(
+    res: ProxyResponse,
+    err: unknown,
+    target: URL,
+    bytesIn: number,
+    send: (res: ProxyResponse, status: number, text: string) => void = sendText,
+  ): ForwardResult {
     const kind = errorKind(err);
-    upstreamErrors().inc({ kind });
+    upstreamErrorsOf(this.metricPrefix).inc({ kind });
     if (kind === 'aborted') {
       res.destroy();
       return { status: 499, bytesIn, bytesOut: 0, error: 'client closed the request' };
@@ -328,7 +343,7 @@ export class Upstream {
     const timeout = kind.endsWith('timeout');
     const status = timeout ? 504 : 502;
     const text = timeout ? `upstream ${target.host} timed out (${kind})` : `upstream ${target.host} failed: ${kind}`;
-    sendText(res, status, text);
+    send(res, status, text);
     return { status, bytesIn, bytesOut: 0, error: text };
   }
 }

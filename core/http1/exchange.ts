@@ -1,5 +1,5 @@
 // What the proxy's request handlers use of the client's request and response: node:http's IncomingMessage and
-// ServerResponse satisfy these, and so do the front's lighter ones (proxy/http1/front.ts).
+// ServerResponse satisfy these, and so do the front's lighter ones (core/http1/front.ts).
 import type { IncomingHttpHeaders } from 'node:http';
 
 export interface ProxyRequest extends AsyncIterable<Buffer> {

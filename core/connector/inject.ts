@@ -1,10 +1,10 @@
 // What credentials go into a request to the tool (pure). The Connector's Secret is resolved and decoded by
 // core/connector (same-namespace rule; kubernetes.io/basic-auth → `Authorization: Basic`,
 // connectors.cpaas.io/bearer-token → `Authorization: Bearer`); any other type goes through the class auth
-// type's generator.rego (evaluated by the caller, see policies.ts). No secretRef (an optional auth type) →
+// type's generator.rego (evaluated by the caller, see core/opa/policies.ts and inject-request.ts). No secretRef (an optional auth type) →
 // nothing is injected.
 import type { V1Secret } from '@kubernetes/client-node';
-import type { Connector, ConnectorClass } from '../core/api/index.ts';
+import type { Connector, ConnectorClass } from '../api/index.ts';
 import {
   authorizationHeader,
   authTypeOf,
@@ -12,10 +12,10 @@ import {
   decodeSecret,
   resolveSecret,
   secretRefOf as secretRefState,
-} from '../core/connector/index.ts';
+} from './index.ts';
 
-// Address matching is core/connector's; re-exported for the proxy's modules.
-export { matchTarget, originOf, pathPrefix, underPrefix } from '../core/connector/index.ts';
+// Address matching is core/connector's (address.ts); re-exported for the callers of this module.
+export { matchTarget, originOf, pathPrefix, underPrefix } from './index.ts';
 
 export type InjectionPlan =
   | { kind: 'none' }

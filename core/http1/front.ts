@@ -6,11 +6,11 @@
 // that node:http would read differently.
 import { STATUS_CODES, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ProxyRequest, ProxyResponse } from '../exchange.ts';
+import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { sweepDeadlines, type Expiring } from './deadlines.ts';
 import { BAD_VALUE, HEAD_END, lowerName, TOKEN, trimOws } from './fields.ts';
 import { batchWrites } from './write-batch.ts';
-import { rememberLast } from '../remember-last.ts';
+import { rememberLast } from '../util/remember-last.ts';
 
 export interface ParsedRequest {
   method: 'GET' | 'HEAD';
