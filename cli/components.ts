@@ -46,6 +46,16 @@ export const COMPONENTS: ComponentEntry[] = [
     },
   },
   {
+    name: 'git-plugin',
+    module: 'plugins/git/index.ts',
+    async start(mod, ctx) {
+      // Loopback only, also against a real cluster: its requests carry Connector credentials.
+      const plugin = await mod.startGitPlugin({ host: '127.0.0.1', port: 0 });
+      ctx.published.gitPluginURL = plugin.url;
+      return { summary: `git-plugin  ${plugin.url}`, stop: () => plugin.stop() };
+    },
+  },
+  {
     name: 'controller',
     module: 'controller/index.ts',
     async start(mod, ctx) {
@@ -78,7 +88,23 @@ export const COMPONENTS: ComponentEntry[] = [
       return { summary: `csi         ${csi.endpoint}`, stop: () => csi.stop() };
     },
   },
+  {
+    name: 'api',
+    module: 'api/index.ts',
+    async start(mod, ctx) {
+      const api = await mod.startApi(ctx.kc, {
+        host: ctx.embedded ? '127.0.0.1' : '0.0.0.0',
+        port: ctx.embedded ? 0 : 8081,
+        healthPort: 0,
+      });
+      ctx.published.apiURL = api.url;
+      return { summary: `api         ${api.url}`, stop: () => api.stop() };
+    },
+  },
 ];
+
+/** Components whose published addresses the built-in classes carry in local mode: classes are installed after them. */
+export const CLASS_ADDRESS_COMPONENTS = ['proxy', 'git-plugin'];
 
 export function availableComponents(): ComponentEntry[] {
   return COMPONENTS.filter((c) => existsSync(repoPath(c.module)));

@@ -20,6 +20,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Run the Connectors Proxy (reverse and forward modes, credential injection).',
     load: async () => (await import('./commands/proxy.ts')).command,
   },
+  api: {
+    summary: 'Run the Connectors API (tool APIs and class API plugins through Connectors, the operator API).',
+    load: async () => (await import('./commands/api.ts')).command,
+  },
+  'git-plugin': {
+    summary: 'Run the git ConnectorClass API plugin (GET /git/gitrefs: branches and tags through smart HTTP).',
+    load: async () => (await import('./commands/git-plugin.ts')).command,
+  },
   controller: {
     summary: 'Run the controller that keeps ConnectorClass and Connector status true.',
     load: async () => (await import('./commands/controller.ts')).command,

@@ -1,7 +1,8 @@
 // The built-in ConnectorClasses: every *.yaml in this folder (git.yaml, oci.yaml, ...). `builtinClasses`
-// gives the objects to install: references to the built-in proxy (the Service connectors-proxy-service)
-// point at the system namespace, and in local mode (`connectors up` with an in-process proxy) carry
-// `ref.address`, so that Connector proxy addresses are usable as written by processes on this machine.
+// gives the objects to install: references to the built-in proxy (the Service connectors-proxy-service) and to
+// built-in class API plugins (e.g. connectors-git-plugin) point at the system namespace, and in local mode
+// (`connectors up` with in-process components) carry `ref.address`, so that Connector proxy addresses and class
+// API addresses are usable as written by processes on this machine.
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +44,8 @@ export interface BuiltinOptions {
   systemNamespace: string;
   /** Local mode: the address of the in-process proxy, e.g. http://127.0.0.1:8080. */
   proxyAddress?: string;
+  /** Local mode: the addresses of in-process class API plugins by their Service name, e.g. connectors-git-plugin. */
+  pluginAddresses?: Record<string, string>;
   /** Only these classes (default all). */
   names?: string[];
 }
@@ -57,8 +60,12 @@ function adjustClass(cls: BuiltinClass, o: BuiltinOptions): BuiltinClass {
     else delete ref.address;
   }
   const apiRef = out.spec.api?.ref;
-  if (apiRef && (!apiRef.namespace || apiRef.namespace === SYSTEM_NAMESPACE_DEFAULT))
+  if (apiRef && (!apiRef.namespace || apiRef.namespace === SYSTEM_NAMESPACE_DEFAULT)) {
     apiRef.namespace = o.systemNamespace;
+    const local = o.pluginAddresses?.[apiRef.name];
+    if (local) apiRef.address = local;
+    else delete apiRef.address;
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 // Connector reconciler: ConnectorClassReady, SecretReady, LivenessReady, AuthReady, ProxyServiceReady,
-// CACertReady (only with enable-custom-ca-certs) and Ready; status.proxy.httpAddress; the per-Connector
+// CACertReady (only with enable-custom-ca-certs) and Ready; status.proxy.httpAddress; status.api.path (where the
+// Connectors API serves this Connector, relative to the cluster's entry point); the per-Connector
 // ExternalName Service c-<name>. Probe results are memoised per Connector against a hash of everything
 // they depend on (Connector spec, class, Secret and CA versions): an event that changes none of those (a
 // class status write, a relist) re-runs the cheap checks only, while a change of any of them re-probes at
@@ -23,6 +24,7 @@ import {
   type DecodedSecret,
   type SecretResolution,
 } from '../core/connector/index.ts';
+import { connectorApiPath } from '../core/connector/api-path.ts';
 import { KubeApiError } from '../core/kube/rest.ts';
 import type { ReconcileResult } from '../core/kube/controller.ts';
 import { counter, histogram } from '../core/observability/metrics.ts';
@@ -415,6 +417,7 @@ export class ConnectorReconciler {
     const next: ConnectorStatus = { ...prev };
     delete next.proxy;
     if (proxyStatus) next.proxy = proxyStatus;
+    next.api = { path: connectorApiPath(ns, name) };
     next.observedGeneration = c.metadata.generation;
     next.conditions = mergeConditions(prev.conditions, all, {
       now: new Date(),

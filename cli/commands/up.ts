@@ -8,7 +8,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Command } from '../command.ts';
-import { availableComponents, startComponent, type RunningComponent, type UpContext } from '../components.ts';
+import {
+  availableComponents,
+  CLASS_ADDRESS_COMPONENTS,
+  startComponent,
+  type RunningComponent,
+  type UpContext,
+} from '../components.ts';
 import { loadKubeConfig, systemNamespace as defaultSystemNamespace } from '../../core/kube/config.ts';
 import { applyObjects } from '../../core/kube/apply.ts';
 import { allCrds, FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';
@@ -62,11 +68,18 @@ async function builtinResourceInterfaceObjects(): Promise<KubernetesObject[]> {
   return builtinResourceInterfaces() as unknown as KubernetesObject[];
 }
 
-async function builtinClassObjects(systemNamespace: string, proxyAddress?: string): Promise<KubernetesObject[]> {
+async function builtinClassObjects(
+  systemNamespace: string,
+  local?: { proxyAddress?: string; gitPluginAddress?: string },
+): Promise<KubernetesObject[]> {
   const modulePath = fileURLToPath(new URL('../../connectorclasses/index.ts', import.meta.url));
   if (!existsSync(modulePath)) return [];
   const { builtinClasses } = await import(modulePath);
-  return builtinClasses({ systemNamespace, proxyAddress });
+  return builtinClasses({
+    systemNamespace,
+    proxyAddress: local?.proxyAddress,
+    pluginAddresses: local?.gitPluginAddress ? { 'connectors-git-plugin': local.gitPluginAddress } : undefined,
+  });
 }
 
 export const command: Command = {
@@ -195,18 +208,23 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
       const installClasses = async () => {
         if (classesInstalled || !(embedded || values.install)) return;
         classesInstalled = true;
-        const classes = await builtinClassObjects(systemNamespace, embedded ? ctx.published.proxyURL : undefined);
+        const classes = await builtinClassObjects(
+          systemNamespace,
+          embedded ? { proxyAddress: ctx.published.proxyURL, gitPluginAddress: ctx.published.gitPluginURL } : undefined,
+        );
         await applyObjects(kc, classes);
         log(
           `installed ${classes.length} built-in ConnectorClass(es): ${classes.map((c) => c.metadata?.name).join(', ')}`,
         );
       };
-      for (const entry of availableComponents()) {
+      const components = availableComponents();
+      const classInputs = components.filter((c) => CLASS_ADDRESS_COMPONENTS.includes(c.name)).map((c) => c.name);
+      for (const entry of components) {
         const component = await startComponent(entry, ctx);
         stops.push(() => component.stop());
         running.push(component);
-        // The classes point at the proxy, so they are installed once its address is known.
-        if (entry.name === 'proxy') await installClasses();
+        // The classes point at the proxy and the class API plugins: installed once their addresses are known.
+        if (entry.name === classInputs[classInputs.length - 1]) await installClasses();
       }
       await installClasses();
 

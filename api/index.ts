@@ -1,0 +1,183 @@
+// The Connectors API: clients (UIs, pipelines) query a tool through a Connector with their own Kubernetes
+// token, never holding the tool's credentials. One HTTP listener:
+//   /connectors/v1alpha1/namespaces/{ns}/connectors/{name}/path/{api-path}   (and /connectors/v1alpha1/{ns}/{name}/path/…)
+//   /connectors-operator/featureflags
+// express routes every request and answers errors; bodiless GET/HEAD requests on the Connector routes, the
+// frequent case, are answered by the same handler from the listener's front (core/http1/front.ts) without
+// node:http's server and express's layers, which cost more than the rest of such a request (docs/api.md).
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { Authorizer } from '../core/auth/review.ts';
+import { installFront } from '../core/http1/front.ts';
+import type { ProxyResponse } from '../core/http1/exchange.ts';
+import { Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
+import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
+import { kubeRest } from '../core/kube/rest.ts';
+import { watchState } from '../core/kube/state.ts';
+import { createLogger, type Logger } from '../core/observability/log.ts';
+import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
+import { Policies } from '../core/opa/policies.ts';
+import { sendStatus } from '../core/plugin/status.ts';
+import { AccessLog } from './access-log.ts';
+import { handleApiRequest, type ApiContext } from './handler.ts';
+import { FEATURE_FLAGS_PATH, handleFeatureFlags } from './operator.ts';
+import { API_ROUTE_PREFIX } from './route.ts';
+
+export { parseApiRoute } from './route.ts';
+export { matchOperation, selectAddress } from './openapi.ts';
+
+export interface ApiOptions {
+  host?: string;
+  /** 0 picks a free port. Default 8080. */
+  port?: number;
+  /** Serve /healthz, /readyz and /metrics on this port (0: a free one); none when undefined. */
+  healthPort?: number;
+  systemNamespace?: string;
+  /** Answer bodiless GET/HEAD on the Connector routes from the front (default true); false: express for all. */
+  front?: boolean;
+  /** Requests to tools. */
+  upstream?: UpstreamOptions;
+  /** Extra PEM CAs trusted for class API plugins (e.g. the CA of the plugins' serving certificates). */
+  pluginCaPem?: string;
+  authCache?: { authnTtlMs?: number; allowTtlMs?: number; denyTtlMs?: number; maxEntries?: number };
+  /** Request header limit; larger requests get 431 (default 32 KiB). */
+  maxHeaderSize?: number;
+  /** Largest request body buffered for body credentials or a permissions policy (default 8 MiB). */
+  maxBodyBytes?: number;
+  keepAliveTimeoutMs?: number;
+  now?: () => number;
+  log?: Logger;
+}
+
+export interface RunningApi {
+  port: number;
+  /** `http://HOST:PORT` (127.0.0.1 when listening on every interface). */
+  url: string;
+  healthPort?: number;
+  /** Forget cached authentication and authorisation decisions. */
+  clearAuthCache(): void;
+  stop(): Promise<void>;
+}
+
+export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<RunningApi> {
+  const log = opts.log ?? createLogger('api');
+  const namespace = opts.systemNamespace ?? defaultSystemNamespace();
+  const rest = await kubeRest(kc);
+  const state = watchState(kc, namespace, log, rest);
+  // Tokens for the apiserver's own audiences (what `kubectl create token` and UIs hold); a token minted for the
+  // proxy's audience is refused, so a workload's proxy token is no key to the API.
+  const authorizer = new Authorizer(rest, {
+    audiences: [],
+    acceptApiserverAudience: true,
+    metricPrefix: 'connectors_api',
+    ...opts.authCache,
+    now: opts.now,
+  });
+  const ctx: ApiContext = {
+    state,
+    authorizer,
+    policies: new Policies(state),
+    upstream: new Upstream({ ...opts.upstream, metricPrefix: 'connectors_api' }),
+    plugins: new Upstream({ ...opts.upstream, caPem: opts.pluginCaPem, metricPrefix: 'connectors_api_plugin' }),
+    access: new AccessLog(log.child({ access: true })),
+    log,
+    maxInjectBodyBytes: opts.maxBodyBytes ?? 8 * 1024 * 1024,
+  };
+
+  const crashed = (res: ProxyResponse) => (err: unknown) => {
+    log.error('request failed', { error: (err as Error)?.message, stack: (err as Error)?.stack });
+    sendStatus(res, 500, 'internal error of the Connectors API');
+  };
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false);
+  const connectorRoute = (req: Request, res: Response, next: NextFunction) =>
+    void handleApiRequest(ctx, req, res).catch(next);
+  app.all('/connectors/v1alpha1/namespaces/:namespace/connectors/:name/path{/*rest}', connectorRoute);
+  app.all('/connectors/v1alpha1/:namespace/:name/path{/*rest}', connectorRoute);
+  app.get(FEATURE_FLAGS_PATH, (req, res, next) => void handleFeatureFlags(ctx, req, res).catch(next));
+  app.use((req: Request, res: Response) =>
+    sendStatus(
+      res,
+      404,
+      `no route for ${req.method} ${req.path}: the API serves ${API_ROUTE_PREFIX}<namespace>/<name>/path/<api-path> and ${FEATURE_FLAGS_PATH}`,
+    ),
+  );
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => crashed(res)(err));
+
+  const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
+  const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;
+  const headersTimeoutMs = 60_000;
+  const server = createServer(
+    { maxHeaderSize, requestTimeout: 0, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs },
+    (req: IncomingMessage, res: ServerResponse) => app(req, res),
+  );
+  const front =
+    opts.front === false
+      ? undefined
+      : installFront({
+          server,
+          maxHeaderSize,
+          headersTimeoutMs,
+          keepAliveTimeoutMs,
+          accepts: (r) => r.url.startsWith(API_ROUTE_PREFIX),
+          handle: (req, res) => void handleApiRequest(ctx, req, res).catch(crashed(res)),
+        });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: code === 431 ? 'request header fields too large' : 'bad request',
+      reason: code === 431 ? 'RequestHeaderFieldsTooLarge' : 'BadRequest',
+      code,
+    });
+    socket.end(
+      `HTTP/1.1 ${code} ${code === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+
+  await Promise.race([state.synced, new Promise<void>((r) => setTimeout(r, 30_000).unref())]);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 8080, opts.host ?? '0.0.0.0', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  let ready = false;
+  void state.synced.then(() => (ready = true));
+  let health: HealthServer | undefined;
+  if (opts.healthPort !== undefined)
+    health = await startHealthServer({ port: opts.healthPort, host: opts.host, readiness: { caches: () => ready } });
+  log.info('api listening', { url: `http://${host}:${port}`, namespace, front: Boolean(front) });
+
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    healthPort: health?.port,
+    clearAuthCache: () => authorizer.clear(),
+    async stop() {
+      front?.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+      await health?.close();
+      await ctx.upstream.close();
+      await ctx.plugins.close();
+      await state.stop();
+      await rest.close();
+    },
+  };
+}
