@@ -16,7 +16,7 @@
 //   (d) BENCH_CALLGRIND=1 (needs valgrind): user-space instructions per proxied request of (b)'s kind, counted by
 //       callgrind for this proxy (and the BENCH_COMPARE_WITH one): repeatable to ~0.3% where time on a shared VM
 //       is not; it leaves out the kernel's share and weighs all instructions alike, so it guides, time decides.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { cluster, stopCluster } from '../test/harness/cluster.ts';
 import { gitClientEnv, startGitServer } from '../test/peers/git-server.ts';
-import { benchUserYaml, machineLine, onCpu, startProxyProcess } from './proxy-process.ts';
+import { benchUserYaml, cpuSeconds, machineLine, onCpu, startNginx, startProxyProcess } from './proxy-process.ts';
 import { freePort, runCommand } from '../test/peers/process.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
 
@@ -60,19 +60,6 @@ const CALLGRIND_REQUESTS = 3000;
 /** Requests of the one-connection latency runs. */
 const SERIAL_REQUESTS = Number(process.env.BENCH_SERIAL_REQUESTS ?? 5000);
 const out = (s: string) => process.stdout.write(s + '\n');
-
-/** CPU time (user and system, seconds) of `pid` and its children (nginx's workers), from /proc. */
-async function cpuSeconds(pid: number): Promise<{ user: number; system: number }> {
-  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  let user = 0;
-  let system = 0;
-  for (const p of [pid, ...children.split(' ').filter(Boolean).map(Number)]) {
-    const fields = (await readFile(`/proc/${p}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
-    user += Number(fields[11]); // utime, stime: fields 14 and 15 of stat
-    system += Number(fields[12]);
-  }
-  return { user: user / 100, system: system / 100 }; // USER_HZ
-}
 
 function rssKiB(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)![1]));
@@ -143,43 +130,6 @@ async function load(opts: {
     ]),
   );
   return JSON.parse(stdout.trim().split('\n').pop()!);
-}
-
-/** nginx serving `servers` (http-block text) from `dir`, with `workers` worker processes. */
-async function startNginx(
-  dir: string,
-  workers: number,
-  probePort: number,
-  servers: string,
-  cpu: number | undefined,
-): Promise<ChildProcess> {
-  await mkdir(dir, { recursive: true, mode: 0o777 });
-  const conf = `worker_processes ${workers};
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  # nginx's default: one access-log line per request, as the proxy writes one audit line per request.
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
-${servers}
-}
-`;
-  await writeFile(join(dir, 'nginx.conf'), conf);
-  const child = spawn(
-    ...onCpu(cpu, '/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'daemon off;']),
-    { stdio: 'ignore' },
-  );
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${probePort}/`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return child;
-    await sleep(50);
-  }
-  throw new Error('nginx did not start: ' + (await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')));
 }
 
 async function timeClone(url: string, dest: string, env: NodeJS.ProcessEnv): Promise<number> {

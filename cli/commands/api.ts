@@ -24,6 +24,11 @@ Errors are Kubernetes Status objects. See docs/api.md.`,
       valueName: 'PORT',
       description: 'Serve /healthz, /readyz and /metrics on this port.',
     },
+    'no-front': {
+      type: 'boolean',
+      description:
+        'Route every request through express, also the bodiless GETs the front answers by default (for measurements).',
+    },
     'plugin-ca-file': {
       type: 'string',
       valueName: 'PATH',
@@ -40,6 +45,7 @@ Errors are Kubernetes Status objects. See docs/api.md.`,
       host: String(values.host ?? '0.0.0.0'),
       healthPort: values['health-port'] !== undefined ? Number(values['health-port']) : undefined,
       pluginCaPem: caFile ? await readFile(caFile, 'utf8') : undefined,
+      front: !values['no-front'],
     });
     process.stdout.write(
       `connectors api listening on ${api.url}${api.healthPort ? ` (health ${api.healthPort})` : ''}\n`,

@@ -11,7 +11,11 @@ import { runCommand } from '../peers/process.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
 import { eventually } from '../harness/eventually.ts';
 import { FEATURE_FLAGS } from '../../core/api/index.ts';
-import { setupApi, type ApiEnv } from './fixture.ts';
+import { createCA, issueServingCert } from '../../core/pki/index.ts';
+import { startApi } from '../../api/index.ts';
+import { startGitPlugin } from '../../plugins/git/index.ts';
+import { loadBuiltinClass } from '../../connectorclasses/index.ts';
+import { curl, setupApi, type ApiEnv } from './fixture.ts';
 
 const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
 
@@ -31,6 +35,7 @@ describe('api: the Connectors API against a real cluster, git server and tools',
   let classApi: RecordingUpstream;
   const tokens: Record<string, string> = {};
   let refsWanted: Array<{ name: string; commitID: string }>;
+  const gitServer = () => git;
 
   before(async () => {
     await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
@@ -577,6 +582,67 @@ spec:
     );
     expect(seenAfter).to.be.lessThan(5_000);
     await env.setFlags([]);
+  });
+
+  it('reaches a plugin serving TLS (the in-cluster shape) only when it trusts the plugin CA (--plugin-ca-file)', async () => {
+    const ca = await createCA({ commonName: 'plugins' });
+    const cert = await issueServingCert(ca, { ipAddresses: ['127.0.0.1'] });
+    const tlsPlugin = await startGitPlugin({
+      host: '127.0.0.1',
+      port: 0,
+      tls: { cert: cert.certPem, key: cert.keyPem },
+    });
+    const trusting = await startApi(env.c.kubeConfig, {
+      host: '127.0.0.1',
+      port: 0,
+      systemNamespace: env.sys,
+      pluginCaPem: ca.certPem,
+    });
+    const cls = `tlsgit-${sfx}`;
+    try {
+      const git = loadBuiltinClass('git');
+      await env.apply(
+        JSON.stringify({
+          apiVersion: 'connectors.alauda.io/v1alpha1',
+          kind: 'ConnectorClass',
+          metadata: { name: cls },
+          spec: {
+            address: git.spec.address,
+            auth: git.spec.auth,
+            api: { uri: tlsPlugin.url, openapi: git.spec.api!.openapi },
+          },
+        }),
+        'default',
+      );
+      await env.apply(`apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: tlsgit}
+spec:
+  connectorClassName: ${cls}
+  address: ${gitServer().url}
+  auth: {name: basicAuth, secretRef: {name: git-creds}}
+`);
+      const path = env.path(
+        'tlsgit',
+        `/git/gitrefs?repositoryUrl=${encodeURIComponent(gitServer().url + '/org/private.git')}`,
+      );
+      await eventually('the class API address', async () => {
+        const c = JSON.parse(await env.c.kubectl(['get', 'connectorclass', cls, '-o', 'json']));
+        return c.status?.api?.address?.url === tlsPlugin.url;
+      });
+      const ok = await eventually('the trusting API to list the refs', async () => {
+        const r = await curl(trusting.url + path, { token: tokens.reader });
+        return r.status === 200 && r;
+      });
+      expect(ok.json().listMeta.totalItems).to.equal(4);
+      const untrusted = await env.curl(path, { token: tokens.reader });
+      expect(untrusted.status).to.equal(502);
+      expect(untrusted.json()).to.include({ kind: 'Status', reason: 'BadGateway' });
+    } finally {
+      await trusting.stop();
+      await tlsPlugin.stop();
+      await env.c.kubectl(['delete', 'connectorclass', cls, '--ignore-not-found']);
+    }
   });
 
   it('logs one access line per request and no credential anywhere', () => {
