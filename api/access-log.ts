@@ -3,6 +3,7 @@
 // credential's), so the line skips the logger's generic copy-and-redact, as the proxy's audit line does.
 import type { Logger } from '../core/observability/log.ts';
 import { plainCounter, plainHistogram } from '../core/observability/metrics.ts';
+import { rememberLast } from '../core/util/remember-last.ts';
 
 export interface AccessRecord {
   /** `ns/name`, '' before a Connector is named. */
@@ -24,26 +25,32 @@ export interface AccessRecord {
 
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const str = (s: string) => (PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s));
+// The JSON of fields that consecutive requests mostly repeat.
+const connectorJson = rememberLast(str);
+const userJson = rememberLast(str);
+const methodJson = rememberLast(str);
+const templateJson = rememberLast(str);
 
 /** The members of one access line's JSON object (pure). */
 export function accessJson(r: AccessRecord): string {
   const q = r.path.indexOf('?');
   let j =
     '"connector":' +
-    str(r.connector) +
+    connectorJson(r.connector) +
     ',"user":' +
-    str(r.user) +
+    userJson(r.user) +
     ',"method":' +
-    str(r.method) +
+    methodJson(r.method) +
     ',"path":' +
     str(q === -1 ? r.path : r.path.slice(0, q)) +
     ',"status":' +
     r.status +
-    ',"provider":' +
-    str(r.provider) +
+    ',"provider":"' +
+    r.provider +
+    '"' +
     ',"durationMs":' +
     (Math.round(r.durationMs * 100) / 100).toString();
-  if (r.template) j += ',"template":' + str(r.template);
+  if (r.template) j += ',"template":' + templateJson(r.template);
   if (r.reason !== undefined) j += ',"reason":' + str(r.reason);
   return j;
 }
@@ -65,9 +72,26 @@ export class AccessLog {
     this.log = log;
   }
 
+  /** The metric children of the last provider and status (consecutive requests mostly repeat them). */
+  private last = {
+    provider: '',
+    status: 0,
+    requests: undefined as { inc(): void } | undefined,
+    duration: undefined as { observe(v: number): void } | undefined,
+  };
+
   record(r: AccessRecord): void {
-    this.requests.child(r.provider, String(r.status)).inc();
-    this.duration.child(r.provider).observe(r.durationMs / 1000);
+    let l = this.last;
+    if (l.provider !== r.provider || l.status !== r.status || !l.requests) {
+      l = this.last = {
+        provider: r.provider,
+        status: r.status,
+        requests: this.requests.child(r.provider, String(r.status)),
+        duration: this.duration.child(r.provider),
+      };
+    }
+    l.requests!.inc();
+    l.duration!.observe(r.durationMs / 1000);
     this.log.preformatted('info', 'request', accessJson(r));
   }
 }

@@ -12,7 +12,7 @@
 //                credentials injected as the proxy injects them (core/connector), streamed both ways.
 // Every answer of the API's own is a Kubernetes Status object; the tool's and the plugin's answers pass unchanged.
 import { secretRefOf } from '../core/connector/inject.ts';
-import { injectCredentials, readBody, type InjectionContext } from '../core/connector/inject-request.ts';
+import { injectCredentials, readBody, type InjectionContext, type Prepared } from '../core/connector/inject-request.ts';
 import { upstreamUrl, rewriteLocation } from '../core/connector/upstream-url.ts';
 import type { Authorizer, Authentication, ResourceCheck } from '../core/auth/review.ts';
 import { ReviewError } from '../core/auth/review.ts';
@@ -51,6 +51,10 @@ type Authenticated = Extract<Authentication, { authenticated: true }>;
 export function bearerToken(value: string | string[] | undefined): string {
   const v = Array.isArray(value) ? (value.length === 1 ? value[0] : '') : value;
   if (!v) return '';
+  // The usual `Bearer <token>` with nothing to trim, without running a pattern over a ~1 KiB token: the
+  // front and node:http already refused control characters in field values, so only spaces and tabs remain.
+  if (v.startsWith('Bearer ') && v.length > 7 && v.indexOf(' ', 7) === -1 && v.indexOf('\t') === -1)
+    return v.charCodeAt(7) === 0x20 ? '' : v.slice(7);
   const m = /^[ \t]*bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(v);
   return m ? m[1] : '';
 }
@@ -99,7 +103,8 @@ function allowed(ctx: ApiContext, auth: Authenticated, check: ResourceCheck, key
   return cached !== undefined ? cached : ctx.authorizer.resourceAccess(auth, check, key);
 }
 
-export function handleApiRequest(ctx: ApiContext, req: ProxyRequest, res: ProxyResponse): Promise<void> {
+/** Handles one request; a promise when it waits for something (a review, the tool), nothing when answered at once. */
+export function handleApiRequest(ctx: ApiContext, req: ProxyRequest, res: ProxyResponse): Promise<void> | void {
   const started = performance.now();
   const url = req.url ?? '/';
   const method = req.method ?? 'GET';
@@ -114,10 +119,9 @@ export function handleApiRequest(ctx: ApiContext, req: ProxyRequest, res: ProxyR
     durationMs: 0,
     reason: undefined,
   };
-  const done = Promise.resolve();
   const route = parseApiRoute(url);
   if (!route) {
-    answer(
+    return answer(
       ctx,
       res,
       record,
@@ -125,16 +129,14 @@ export function handleApiRequest(ctx: ApiContext, req: ProxyRequest, res: ProxyR
       404,
       'no connector in the path: use /connectors/v1alpha1/namespaces/<namespace>/connectors/<name>/path/<api-path> or /connectors/v1alpha1/<namespace>/<name>/path/<api-path>',
     );
-    return done;
   }
   record.connector = route.namespace + '/' + route.name;
   const write = WRITE_METHODS.has(method);
   if (!write && !READ_METHODS.has(method)) {
-    answer(ctx, res, record, started, 405, `method ${method} is not allowed`, { allow: ALLOW_ALL });
-    return done;
+    return answer(ctx, res, record, started, 405, `method ${method} is not allowed`, { allow: ALLOW_ALL });
   }
   if (write && !ctx.state.flags.enabled('enable-connector-apis-write-passthrough')) {
-    answer(
+    return answer(
       ctx,
       res,
       record,
@@ -143,14 +145,12 @@ export function handleApiRequest(ctx: ApiContext, req: ProxyRequest, res: ProxyR
       `method ${method} is not allowed: write methods pass through only with the feature flag enable-connector-apis-write-passthrough`,
       { allow: ALLOW_READ },
     );
-    return done;
   }
   const token = bearerToken(req.headers.authorization);
   if (!token) {
-    answer(ctx, res, record, started, 401, 'a Bearer token is required (Authorization: Bearer <token>)', {
+    return answer(ctx, res, record, started, 401, 'a Bearer token is required (Authorization: Bearer <token>)', {
       'www-authenticate': `Bearer realm="${REALM}"`,
     });
-    return done;
   }
   const key = connectionTokenKey(token, req.socket);
   const cachedAuth = ctx.authorizer.cachedAuthentication(key);
@@ -164,7 +164,7 @@ export function handleApiRequest(ctx: ApiContext, req: ProxyRequest, res: ProxyR
 function reviewFailed(ctx: ApiContext, res: ProxyResponse, record: AccessRecord, started: number, err: unknown): void {
   if (!(err instanceof ReviewError)) throw err;
   ctx.log.warn('cannot check the client token', { error: err.message });
-  answer(ctx, res, record, started, 503, 'cannot check the token with the Kubernetes API now');
+  return answer(ctx, res, record, started, 503, 'cannot check the token with the Kubernetes API now');
 }
 
 function authorized(
@@ -177,25 +177,22 @@ function authorized(
   token: string,
   key: string,
   auth: Authentication,
-): Promise<void> {
-  if (!auth.authenticated) {
-    answer(ctx, res, record, started, 401, 'the token is invalid, expired or for another audience', {
+): Promise<void> | void {
+  if (!auth.authenticated)
+    return answer(ctx, res, record, started, 401, 'the token is invalid, expired or for another audience', {
       'www-authenticate': `Bearer realm="${REALM}"`,
     });
-    return Promise.resolve();
-  }
   record.user = auth.user.username;
   const check: ResourceCheck = { verb: 'get', resource: 'connectors', namespace: route.namespace, name: route.name };
   let may: boolean | Promise<boolean>;
   try {
     may = allowed(ctx, auth, check, key);
   } catch (err) {
-    reviewFailed(ctx, res, record, started, err);
-    return Promise.resolve();
+    return reviewFailed(ctx, res, record, started, err);
   }
   const go = (ok: boolean) => {
     if (!ok) {
-      answer(
+      return answer(
         ctx,
         res,
         record,
@@ -203,14 +200,14 @@ function authorized(
         403,
         `connectors.connectors.alauda.io ${JSON.stringify(route.name)} is forbidden: User ${JSON.stringify(auth.user.username)} cannot get resource "connectors" in API group "connectors.alauda.io" in the namespace ${JSON.stringify(route.namespace)}`,
       );
-      return Promise.resolve();
     }
     return serve(ctx, req, res, record, started, route, token, key, auth);
   };
   return may instanceof Promise ? may.then(go, (err) => reviewFailed(ctx, res, record, started, err)) : go(may);
 }
 
-async function serve(
+/** The Connector, its class and the operation; then the apis check (with the flag) and the forwarding. */
+function serve(
   ctx: ApiContext,
   req: ProxyRequest,
   res: ProxyResponse,
@@ -220,7 +217,7 @@ async function serve(
   token: string,
   key: string,
   auth: Authenticated,
-): Promise<void> {
+): Promise<void> | void {
   const method = req.method ?? 'GET';
   const connector = ctx.state.connector(route.namespace, route.name);
   if (!connector)
@@ -243,7 +240,6 @@ async function serve(
       503,
       `connectorclass ${JSON.stringify(className)} of the connector not found`,
     );
-
   let op: OperationMatch;
   try {
     op = matchOperation(cls.spec?.api?.openapi, method, route.apiPath);
@@ -253,75 +249,91 @@ async function serve(
   }
   record.template = op.template ?? '';
   record.provider = op.providerType;
+  const go = (body: Buffer | undefined) =>
+    op.providerType === 'api'
+      ? toPlugin(ctx, req, res, record, started, route, token, connector, cls, body)
+      : toTool(ctx, req, res, record, started, route, token, connector, op, body);
+  if (!ctx.state.flags.enabled('enable-connector-apis-permissions')) return go(undefined);
+  return checkApis(ctx, req, res, record, started, route, key, auth, cls, op).then((checked) =>
+    checked.ok ? go(checked.body) : undefined,
+  );
+}
 
-  // A request body the permissions policy reads (JSON writes only), held to be sent on unchanged.
+/**
+ * enable-connector-apis-permissions: the verb (by the method or the class's permissions.rego) on one of the
+ * connectors/apis levels. Answers the client itself when refused; `body` is a JSON body the policy read.
+ */
+async function checkApis(
+  ctx: ApiContext,
+  req: ProxyRequest,
+  res: ProxyResponse,
+  record: AccessRecord,
+  started: number,
+  route: ApiRoute,
+  key: string,
+  auth: Authenticated,
+  cls: ConnectorClass,
+  op: OperationMatch,
+): Promise<{ ok: boolean; body?: Buffer }> {
+  const refused = { ok: false };
+  const method = req.method ?? 'GET';
+  const className = cls.metadata.name!;
   let body: Buffer | undefined;
-  if (ctx.state.flags.enabled('enable-connector-apis-permissions')) {
-    let verb: string | undefined;
-    const rego = cls.spec?.api?.permissions?.rego;
-    if (rego?.trim()) {
-      if (hasBody(req) && isJsonMediaType(mediaType(one(req.headers['content-type'])))) {
-        body = await readBody(req, ctx.maxInjectBodyBytes);
-        if (!body)
-          return answer(
-            ctx,
-            res,
-            record,
-            started,
-            413,
-            `a JSON body larger than ${ctx.maxInjectBodyBytes} bytes cannot be checked by the permissions policy`,
-          );
-      }
-      try {
-        const v = await ctx.policies.permission(
-          rego,
-          regoRequest({
-            method,
-            path: route.apiPath + route.query,
-            host: req.headers.host,
-            headers: req.headers,
-            body,
-          }),
-        );
-        verb = policyVerb(v, method);
-      } catch (err) {
-        if (err instanceof PolicyNotReadyError) return answer(ctx, res, record, started, 503, err.message);
-        if (err instanceof PermissionsPolicyError)
-          return answer(ctx, res, record, started, 500, `connectorclass ${JSON.stringify(className)}: ${err.message}`);
-        throw err;
-      }
-    } else verb = methodVerb(method);
-    const subresources = apisSubresources(className, op.template);
-    let ok = false;
-    try {
-      for (const subresource of subresources) {
-        const a = allowed(
+  let verb: string | undefined;
+  const rego = cls.spec?.api?.permissions?.rego;
+  if (rego?.trim()) {
+    if (hasBody(req) && isJsonMediaType(mediaType(one(req.headers['content-type'])))) {
+      body = await readBody(req, ctx.maxInjectBodyBytes);
+      if (!body) {
+        answer(
           ctx,
-          auth,
-          { verb: verb!, resource: 'connectors', subresource, namespace: route.namespace, name: route.name },
-          key,
+          res,
+          record,
+          started,
+          413,
+          `a JSON body larger than ${ctx.maxInjectBodyBytes} bytes cannot be checked by the permissions policy`,
         );
-        if (a instanceof Promise ? await a : a) {
-          ok = true;
-          break;
-        }
+        return refused;
       }
-    } catch (err) {
-      return reviewFailed(ctx, res, record, started, err);
     }
-    if (!ok)
-      return answer(
-        ctx,
-        res,
-        record,
-        started,
-        403,
-        `User ${JSON.stringify(auth.user.username)} cannot ${verb} connectors/${subresources[subresources.length - 1]} of connector ${record.connector} (enable-connector-apis-permissions is on: a role must grant ${verb} on one of ${subresources.map((s) => 'connectors/' + s).join(', ')})`,
+    try {
+      const v = await ctx.policies.permission(
+        rego,
+        regoRequest({ method, path: route.apiPath + route.query, host: req.headers.host, headers: req.headers, body }),
       );
+      verb = policyVerb(v, method);
+    } catch (err) {
+      if (err instanceof PolicyNotReadyError) answer(ctx, res, record, started, 503, err.message);
+      else if (err instanceof PermissionsPolicyError)
+        answer(ctx, res, record, started, 500, `connectorclass ${JSON.stringify(className)}: ${err.message}`);
+      else throw err;
+      return refused;
+    }
+  } else verb = methodVerb(method);
+  const subresources = apisSubresources(className, op.template);
+  try {
+    for (const subresource of subresources) {
+      const a = allowed(
+        ctx,
+        auth,
+        { verb: verb!, resource: 'connectors', subresource, namespace: route.namespace, name: route.name },
+        key,
+      );
+      if (a instanceof Promise ? await a : a) return { ok: true, body };
+    }
+  } catch (err) {
+    reviewFailed(ctx, res, record, started, err);
+    return refused;
   }
-
-  if (op.providerType === 'api') return toPlugin(ctx, req, res, record, started, route, token, connector, cls, body);
-  return toTool(ctx, req, res, record, started, route, token, connector, op, body);
+  answer(
+    ctx,
+    res,
+    record,
+    started,
+    403,
+    `User ${JSON.stringify(auth.user.username)} cannot ${verb} connectors/${subresources[subresources.length - 1]} of connector ${record.connector} (enable-connector-apis-permissions is on: a role must grant ${verb} on one of ${subresources.map((s) => 'connectors/' + s).join(', ')})`,
+  );
+  return refused;
 }
 
 function one(v: string | string[] | undefined): string | undefined {
@@ -331,7 +343,7 @@ function one(v: string | string[] | undefined): string | undefined {
 type Connector = NonNullable<ReturnType<ConnectorsState['connector']>>;
 type ConnectorClass = NonNullable<ReturnType<ConnectorsState['connectorClass']>>;
 
-async function toTool(
+function toTool(
   ctx: ApiContext,
   req: ProxyRequest,
   res: ProxyResponse,
@@ -342,7 +354,7 @@ async function toTool(
   connector: Connector,
   op: OperationMatch,
   body: Buffer | undefined,
-): Promise<void> {
+): Promise<void> | void {
   let address: string;
   try {
     address = selectAddress(op.address, connector);
@@ -372,19 +384,23 @@ async function toTool(
     );
   }
   const headers = upstreamRequestHeaders(req.headers, STRIP_TO_TOOL, token);
+  const forward = (prepared: Prepared): Promise<void> | void => {
+    if (!prepared.ok) return answer(ctx, res, record, started, prepared.status, prepared.reason);
+    return ctx.upstream
+      .forward({
+        req,
+        res,
+        target: prepared.target,
+        headers: prepared.headers,
+        body: prepared.body ?? body,
+        rewriteLocation: (loc) => rewriteLocation(loc, address, apiBase(req, route)),
+        sendError,
+      })
+      .then((result) => finish(ctx, record, started, result.status, result.error));
+  };
+  // Header credentials come without a promise; a generator.rego is evaluated first.
   const injecting = injectCredentials(ctx, req, connector, target, headers);
-  const prepared = injecting instanceof Promise ? await injecting : injecting;
-  if (!prepared.ok) return answer(ctx, res, record, started, prepared.status, prepared.reason);
-  const result = await ctx.upstream.forward({
-    req,
-    res,
-    target: prepared.target,
-    headers: prepared.headers,
-    body: prepared.body ?? body,
-    rewriteLocation: (loc) => rewriteLocation(loc, address, apiBase(req, route)),
-    sendError,
-  });
-  finish(ctx, record, started, result.status, result.error);
+  return injecting instanceof Promise ? injecting.then(forward) : forward(injecting);
 }
 
 async function toPlugin(

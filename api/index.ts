@@ -11,7 +11,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Authorizer } from '../core/auth/review.ts';
 import { installFront } from '../core/http1/front.ts';
-import type { ProxyResponse } from '../core/http1/exchange.ts';
+import type { ProxyRequest, ProxyResponse } from '../core/http1/exchange.ts';
 import { Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
 import { kubeRest } from '../core/kube/rest.ts';
@@ -94,8 +94,15 @@ export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<R
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', false);
-  const connectorRoute = (req: Request, res: Response, next: NextFunction) =>
-    void handleApiRequest(ctx, req, res).catch(next);
+  /** handleApiRequest, its failures (thrown or rejected) given to `failed`. */
+  const handle = (req: ProxyRequest, res: ProxyResponse, failed: (err: unknown) => void) => {
+    try {
+      handleApiRequest(ctx, req, res)?.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  };
+  const connectorRoute = (req: Request, res: Response, next: NextFunction) => handle(req, res, next);
   app.all('/connectors/v1alpha1/namespaces/:namespace/connectors/:name/path{/*rest}', connectorRoute);
   app.all('/connectors/v1alpha1/:namespace/:name/path{/*rest}', connectorRoute);
   app.get(FEATURE_FLAGS_PATH, (req, res, next) => void handleFeatureFlags(ctx, req, res).catch(next));
@@ -124,7 +131,7 @@ export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<R
           headersTimeoutMs,
           keepAliveTimeoutMs,
           accepts: (r) => r.url.startsWith(API_ROUTE_PREFIX),
-          handle: (req, res) => void handleApiRequest(ctx, req, res).catch(crashed(res)),
+          handle: (req, res) => handle(req, res, crashed(res)),
         });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();

@@ -6,18 +6,20 @@
 // GitLab's project ids use, stays one segment).
 
 import { API_ROUTE_PREFIX } from '../core/connector/api-path.ts';
+import { rememberLast } from '../core/util/remember-last.ts';
 
 export { API_ROUTE_PREFIX };
 
+/** Read-only: parseApiRoute hands the same object out for a repeated target. */
 export interface ApiRoute {
-  namespace: string;
-  name: string;
+  readonly namespace: string;
+  readonly name: string;
   /** The client-visible prefix up to and including `/path`, e.g. `/connectors/v1alpha1/ns/git/path`. */
-  prefix: string;
+  readonly prefix: string;
   /** The tool path, always starting with `/` (`/` when the client sent none). */
-  apiPath: string;
+  readonly apiPath: string;
   /** `?…` as sent, or ''. */
-  query: string;
+  readonly query: string;
 }
 
 /** A namespace: an RFC 1123 label. */
@@ -30,6 +32,13 @@ const SHORT = /^\/connectors\/v1alpha1\/([^/?#]+)\/([^/?#]+)\/path(?=[/?]|$)/;
 
 /** The route of a request target (origin form), or undefined when it names no Connector validly. */
 export function parseApiRoute(url: string): ApiRoute | undefined {
+  return lastRoute(url);
+}
+
+/** A keep-alive client mostly repeats its target: the last one's route (read-only) is reused. */
+const lastRoute = rememberLast(parse);
+
+function parse(url: string): ApiRoute | undefined {
   if (!url.startsWith(API_ROUTE_PREFIX)) return undefined;
   // The long form first: its fourth segment is `connectors`, where the short form has `path`.
   const m = LONG.exec(url) ?? SHORT.exec(url);

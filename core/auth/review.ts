@@ -324,8 +324,26 @@ export class Authorizer {
 }
 
 /** The cache key of a resource check: every attribute, after the token's key (`|` is in none of them). */
-const resourceKey = (c: ResourceCheck, key: string) =>
+const resourceKeyOf = (c: ResourceCheck, key: string) =>
   `${key}|r|${c.verb}|${c.group ?? GROUP}|${c.resource}|${c.subresource ?? ''}|${c.namespace ?? ''}|${c.name ?? ''}`;
+/** resourceKeyOf, the last one reused while its parts repeat (a keep-alive client asking again). */
+let lastResource = { key: '', check: { verb: '', resource: '' } as ResourceCheck, resourceKey: '' };
+function resourceKey(c: ResourceCheck, key: string): string {
+  const l = lastResource;
+  const p = l.check;
+  if (
+    l.key === key &&
+    p.verb === c.verb &&
+    p.resource === c.resource &&
+    p.subresource === c.subresource &&
+    p.namespace === c.namespace &&
+    p.name === c.name &&
+    p.group === c.group
+  )
+    return l.resourceKey;
+  lastResource = { key, check: { ...c }, resourceKey: resourceKeyOf(c, key) };
+  return lastResource.resourceKey;
+}
 
 /**
  * `system:serviceaccount:ns:name` → `ns/name`; other users as they are. Asked once per proxied request, mostly
