@@ -113,7 +113,13 @@ export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<R
       `no route for ${req.method} ${req.path}: the API serves ${API_ROUTE_PREFIX}<namespace>/<name>/path/<api-path> and ${FEATURE_FLAGS_PATH}`,
     ),
   );
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => crashed(res)(err));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    // express's own refusals (a path that does not decode) carry a 4xx status: the client's mistake.
+    const status = (err as { status?: unknown })?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500)
+      return sendStatus(res, status, (err as Error).message || 'bad request');
+    crashed(res)(err);
+  });
 
   const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
   const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;

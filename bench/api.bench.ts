@@ -8,10 +8,13 @@
 //       and the API with every request through express (`--no-front`); requests/s, CPU per request of the
 //       answering process; the API/proxy ratio per round and its median (goal ≥ 0.8).
 //   (b) the latency each hop adds without queueing: BENCH_SERIAL_REQUESTS (5000) GETs on one connection, one at a
-//       time (bench/load.ts, µs precision); p50 and p99 added over direct (goal: p99 < 5 ms).
-// BENCH_PIN=1 puts the proxy and the API under test alone on CPU 1, the load generator and the tool on CPU 0.
+//       time (bench/load.ts, µs precision), in BENCH_ROUNDS interleaved rounds; p50 and p99 added over direct per
+//       round and their medians (goal: p99 < 5 ms).
+//   (c) BENCH_CALLGRIND=1 (installs valgrind): user-space instructions per passthrough GET under callgrind, for
+//       the proxy and the API (front and all-express): repeatable where time on a shared machine is not.
+// BENCH_ROUNDS=0 with BENCH_CALLGRIND=1 runs (c) alone. BENCH_PIN=1 puts the proxy and the API under test alone on CPU 1, the load generator and the tool on CPU 0.
 import type { ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,6 +32,9 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SERIAL_REQUESTS = Number(process.env.BENCH_SERIAL_REQUESTS ?? 5000);
 const PIN = process.env.BENCH_PIN === '1';
+const CALLGRIND = process.env.BENCH_CALLGRIND === '1';
+/** Requests counted by callgrind, after two uncounted runs of as many. */
+const CALLGRIND_REQUESTS = 3000;
 const UNDER_TEST_CPU = PIN ? 1 : undefined;
 const LOAD_CPU = PIN ? 0 : undefined;
 const out = (s: string) => process.stdout.write(s + '\n');
@@ -86,7 +92,7 @@ const row = (name: string, r: Result) =>
     `    ${name.padEnd(26)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${r.cpuUs.toFixed(0)} µs/req`}`,
   );
 
-await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
+await ensureSystemPackages(CALLGRIND ? [...TEST_SYSTEM_PACKAGES, 'valgrind'] : TEST_SYSTEM_PACKAGES);
 const work = await mkdtemp(join(tmpdir(), 'connectors-api-bench-'));
 await chmod(work, 0o755);
 const c = await cluster();
@@ -176,22 +182,93 @@ ${benchUserYaml(ns)}`,
       `    api/proxy rps = ${(viaApi.rps / viaProxy.rps).toFixed(2)}; api (all express)/proxy = ${(viaExpress.rps / viaProxy.rps).toFixed(2)}`,
     );
   }
-  out(`  api/proxy rps: median ${median(ratios).toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
-  out(
-    `  api (all express)/proxy rps: median ${median(expressRatios).toFixed(2)} of ${expressRatios.map((r) => r.toFixed(2)).join(', ')}`,
-  );
+  if (ROUNDS > 0) {
+    out(`  api/proxy rps: median ${median(ratios).toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
+    out(
+      `  api (all express)/proxy rps: median ${median(expressRatios).toFixed(2)} of ${expressRatios.map((r) => r.toFixed(2)).join(', ')}`,
+    );
+  }
 
-  out(`\n(b) latency added without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts):`);
-  const s0 = await serial(targets.direct);
-  const s1 = await serial(targets.proxy);
-  const s2 = await serial(targets.api);
-  const s3 = await serial(targets.apiExpress);
-  row('tool directly', s0);
-  row('connectors proxy', s1);
-  row('connectors api', s2);
-  row('connectors api, all express', s3);
-  const added = (s: Result) => `p50 ${(s.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s.p99Ms - s0.p99Ms).toFixed(2)} ms`;
-  out(`    added over direct: proxy ${added(s1)}; api ${added(s2)}; api (all express) ${added(s3)}`);
+  out(
+    `\n(b) latency added without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts), ${ROUNDS} interleaved rounds:`,
+  );
+  const addedP99: Record<string, number[]> = { proxy: [], api: [], express: [] };
+  const addedP50: Record<string, number[]> = { proxy: [], api: [], express: [] };
+  for (let round = 1; round <= ROUNDS; round++) {
+    const s0 = await serial(targets.direct);
+    const s1 = await serial(targets.proxy);
+    const s2 = await serial(targets.api);
+    const s3 = await serial(targets.apiExpress);
+    out(`  round ${round}:`);
+    row('tool directly', s0);
+    row('connectors proxy', s1);
+    row('connectors api', s2);
+    row('connectors api, all express', s3);
+    for (const [k, r] of [
+      ['proxy', s1],
+      ['api', s2],
+      ['express', s3],
+    ] as const) {
+      addedP50[k].push(r.p50Ms - s0.p50Ms);
+      addedP99[k].push(r.p99Ms - s0.p99Ms);
+    }
+  }
+  const added = (k: string) =>
+    `p50 ${median(addedP50[k]).toFixed(2)} ms, p99 ${median(addedP99[k]).toFixed(2)} ms (p99 of the rounds: ${addedP99[k].map((x) => x.toFixed(2)).join(', ')})`;
+  if (ROUNDS > 0)
+    out(
+      `  added over direct, medians: proxy ${added('proxy')}; api ${added('api')}; api (all express) ${added('express')}`,
+    );
+
+  if (CALLGRIND) {
+    out(
+      `\n(c) user-space instructions per passthrough GET under callgrind (${CALLGRIND_REQUESTS} GETs at ${CONCURRENCY} connections after ${2 * CALLGRIND_REQUESTS} uncounted):`,
+    );
+    const measured: Array<[string, string, string[], string, Record<string, string>]> = [
+      ['connectors proxy', 'proxy', [], `/namespaces/${ns}/connectors/small/x`, targets.proxy.headers],
+      ['connectors api', 'api', [], `/connectors/v1alpha1/${ns}/small/path/x`, targets.api.headers],
+      [
+        'connectors api, all express',
+        'api',
+        ['--no-front'],
+        `/connectors/v1alpha1/${ns}/small/path/x`,
+        targets.api.headers,
+      ],
+    ];
+    const counts: number[] = [];
+    for (const [i, [name, command, args, path, headers]] of measured.entries()) {
+      const outFile = join(work, `callgrind-${i}.out`);
+      const { proxy: p, port } = await startProxyProcess({
+        ...common,
+        command,
+        args,
+        wrapper: [
+          'valgrind',
+          '--tool=callgrind',
+          '--smc-check=all-non-file',
+          '--instr-atstart=no',
+          `--callgrind-out-file=${outFile}`,
+        ],
+      });
+      try {
+        const t = { url: `http://127.0.0.1:${port}${path}`, headers };
+        await ab(t, CALLGRIND_REQUESTS);
+        await ab(t, CALLGRIND_REQUESTS);
+        await runCommand('callgrind_control', ['-i', 'on', String(p.pid)]);
+        await ab(t, CALLGRIND_REQUESTS);
+        await runCommand('callgrind_control', ['-i', 'off', String(p.pid)]);
+        await runCommand('callgrind_control', ['-d', String(p.pid)]); // written to <outFile>.1
+        const totals = /^totals: (\d+)/m.exec(await readFile(outFile + '.1', 'utf8'));
+        counts.push(Number(totals?.[1]) / CALLGRIND_REQUESTS);
+        out(`    ${name.padEnd(28)} ${(counts[i] / 1000).toFixed(1)}k instructions/request`);
+      } finally {
+        p.kill('SIGKILL');
+      }
+    }
+    out(
+      `    proxy/api instructions = ${(counts[0] / counts[1]).toFixed(2)}; proxy/api (all express) = ${(counts[0] / counts[2]).toFixed(2)}`,
+    );
+  }
 } finally {
   for (const p of children) p.kill('SIGTERM');
   await stopCluster();

@@ -403,6 +403,25 @@ spec:
     expect(unknown.json()).to.include({ code: 404, reason: 'NotFound' });
   });
 
+  it('malformed requests get a Status answer and the API keeps serving', async () => {
+    for (const [method, path, code] of [
+      ['OPTIONS', '/connectors/v1alpha1/%E0%A4%A/x/path/y', 400],
+      ['GET', '/connectors/v1alpha1/%E0%A4%A/x/path/y', 404],
+      ['OPTIONS', '/nowhere', 404],
+      ['GET', '/connectors/v1alpha1/ns/x/path/%zz', 401],
+    ] as const) {
+      const r = await env.curl(path, { method });
+      expect(r.status, `${method} ${path}`).to.equal(code);
+      expect(r.json()).to.include({ kind: 'Status', code });
+    }
+    const big = await env.curl(env.path('tool', '/things/1'), {
+      token: tokens.reader,
+      headers: { 'X-Big': 'x'.repeat(40_000) },
+    });
+    expect(big.status).to.equal(431);
+    expect((await env.curl(env.path('tool', '/things/1'), { token: tokens.reader })).status).to.equal(200);
+  });
+
   it('POST gets 405 with enable-connector-apis-write-passthrough off, even for cluster-admin, and reaches the tool unchanged with it on', async () => {
     const admin = await env.clusterServiceAccount('admin', 'cluster-admin');
     await env.setFlags([]);

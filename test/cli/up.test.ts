@@ -184,6 +184,50 @@ describe('connectors up (embedded control plane)', function () {
     expect(claims.sub).to.equal('system:serviceaccount:git-connector-demo:default');
   });
 
+  it('runs the Connectors API and the git plugin: a Connector API path reaches the plugin, the feature flags answer', async () => {
+    const apiURL = /\n\s+api\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1];
+    const pluginURL = /git-plugin\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1];
+    expect(await kubectl(['get', 'connectorclass', 'git', '-o', 'jsonpath={.spec.api.ref.address}'])).to.equal(
+      pluginURL,
+    );
+    const deadline = Date.now() + 30_000;
+    let path = '';
+    while (!path) {
+      path = await kubectl([
+        'get',
+        'connector',
+        'git-connector',
+        '-n',
+        'git-connector-demo',
+        '-o',
+        'jsonpath={.status.api.path}',
+      ]);
+      if (!path && Date.now() > deadline) throw new Error('the controller did not set status.api.path');
+      if (!path) await sleep(200);
+    }
+    expect(path).to.equal('/connectors/v1alpha1/git-connector-demo/git-connector/path');
+    // `default` may view the namespace (the RoleBinding of the test before): get on the Connector.
+    const token = (await kubectl(['create', 'token', 'default', '-n', 'git-connector-demo'])).trim();
+    const auth = { authorization: `Bearer ${token}` };
+    // A repository outside the Connector's address: the git plugin itself refuses it (no request to github.com).
+    const refs = await fetch(
+      `${apiURL}${path}/git/gitrefs?repositoryUrl=${encodeURIComponent('https://example.org/x.git')}`,
+      {
+        headers: auth,
+      },
+    );
+    expect(refs.status).to.equal(400);
+    expect(((await refs.json()) as { message: string }).message).to.match(
+      /is not a repository under the connector address "https:\/\/github\.com"/,
+    );
+    const flags = await fetch(`${apiURL}/connectors-operator/featureflags`, { headers: auth });
+    expect(flags.status).to.equal(200);
+    expect(await flags.json()).to.include({
+      'enable-pod-image-pull-via-connector': 'true',
+      'enable-connector-apis-permissions': 'false',
+    });
+  });
+
   it('stops on SIGTERM leaving no child process and no listening port', async () => {
     const children = descendants(up.pid!);
     const ports = listeningPorts([up.pid!, ...children]);
