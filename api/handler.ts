@@ -11,7 +11,8 @@
 //   forward    → `api`: the class API with the plugin headers; `proxy`: the tool with the Connector's
 //                credentials injected as the proxy injects them (core/connector), streamed both ways.
 // Every answer of the API's own is a Kubernetes Status object; the tool's and the plugin's answers pass unchanged.
-import { secretRefOf } from '../core/connector/inject.ts';
+import type { V1Secret } from '@kubernetes/client-node';
+import { secretRefOf } from '../core/connector/secret.ts';
 import { injectCredentials, readBody, type InjectionContext, type Prepared } from '../core/connector/inject-request.ts';
 import { upstreamUrl, rewriteLocation } from '../core/connector/upstream-url.ts';
 import type { Authorizer, Authentication, ResourceCheck } from '../core/auth/review.ts';
@@ -430,19 +431,12 @@ async function toPlugin(
   const base = cls.status?.api?.address?.url;
   if (!base)
     return answer(ctx, res, record, started, 400, `api address of connectorclass '${className}' is not resolved`);
-  let secret;
+  // The Secret as it is stored (type and base64 data), by the same-namespace rule of core/connector.
+  let secret: V1Secret | undefined;
   const ref = secretRefOf(connector);
-  if (ref) {
-    if (ref.namespace !== connector.metadata.namespace)
-      return answer(
-        ctx,
-        res,
-        record,
-        started,
-        502,
-        `secretRef of connector ${record.connector} points to another namespace`,
-      );
-    secret = ctx.state.secret(ref.namespace, ref.name);
+  if (ref.state === 'foreign') return answer(ctx, res, record, started, 502, ref.message);
+  if (ref.state === 'local') {
+    secret = ctx.state.secret(ref.ref.namespace, ref.ref.name);
     if (!secret)
       return answer(
         ctx,
@@ -450,7 +444,7 @@ async function toPlugin(
         record,
         started,
         502,
-        `secret ${ref.namespace}/${ref.name} of the connector was not found`,
+        `Secret ${JSON.stringify(ref.ref.name)} of namespace ${JSON.stringify(ref.ref.namespace)} not found`,
       );
   }
   let target: URL;

@@ -1,7 +1,7 @@
 // Where a request relayed to a tool goes (pure): the Connector address (with its path prefix) + the client's path
 // and query, never above the prefix; and how a tool's Location header reads for the client. Shared by the proxy's
 // reverse mode and the Connectors API.
-import { pathPrefix, underPrefix } from './inject.ts';
+import { pathPrefix, underPrefix } from './address.ts';
 
 /** Origin and path prefix of Connector addresses, parsed once per address string (bounded). */
 const addresses = new Map<string, { origin: string; prefix: string }>();

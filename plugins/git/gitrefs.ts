@@ -2,6 +2,7 @@
 // credentials, the discovery request, and the list items. The repository must be the Connector's own tool: same
 // scheme, host and port as the Connector address and under its path, so a caller cannot have the credentials
 // sent to a host of its choosing.
+import { basicAuthorization } from '../../core/connector/credentials.ts';
 import type { AdvertisedRef } from './pktline.ts';
 
 export class GitRefsRequestError extends Error {
@@ -59,7 +60,7 @@ export function infoRefsUrl(repo: URL): URL {
 /** How the plugin authenticates to the git server with the Connector's Secret. */
 export function gitAuthorization(secretType: string | undefined, data: Record<string, string>): string | undefined {
   if (secretType === 'kubernetes.io/basic-auth' && (data.username !== undefined || data.password !== undefined))
-    return 'Basic ' + Buffer.from(`${data.username ?? ''}:${data.password ?? ''}`).toString('base64');
+    return basicAuthorization(data.username ?? '', data.password ?? '');
   if (secretType === 'connectors.cpaas.io/bearer-token' && data.token) return `Bearer ${data.token}`;
   return undefined;
 }

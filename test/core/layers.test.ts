@@ -1,5 +1,5 @@
 // The layering docs/architecture.md describes, checked on the import graph: core depends on no component;
-// a component (controller, webhook, proxy, csi, api) imports core and itself only, never another component;
+// a component (controller, webhook, proxy, csi, api, plugins) imports core and itself only, never another component;
 // connectorclasses and controlplane sit on core. cli is the composition root and may import anything.
 import { expect } from 'chai';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const COMPONENTS = ['controller', 'webhook', 'proxy', 'csi', 'api'];
+const COMPONENTS = ['controller', 'webhook', 'proxy', 'csi', 'api', 'plugins'];
 const ALLOWED: Record<string, string[]> = {
   core: ['core'],
   connectorclasses: ['core', 'connectorclasses'],

@@ -5,6 +5,7 @@
 // flags its `connectors` command accepts.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -238,6 +239,7 @@ describe('install: the Helm chart', function () {
       'connectors-api',
       'connectors-controller-manager',
       'connectors-csi',
+      'connectors-git-plugin',
       'connectors-proxy',
       'connectors-webhook',
     ]);
@@ -352,6 +354,7 @@ describe('install: the Helm chart', function () {
       'connectors-api-metrics',
       'connectors-controller-manager-metrics',
       'connectors-csi-metrics',
+      'connectors-git-plugin-metrics',
       'connectors-proxy-metrics',
       'connectors-webhook-metrics',
     ]);
@@ -369,6 +372,40 @@ describe('install: the Helm chart', function () {
       );
       expect(ports, s.metadata.name).to.include((s.spec as any).ports[0].targetPort);
     }
+  });
+
+  it('runs the git plugin behind Service connectors-git-plugin with a chart-made certificate the API trusts, reachable from the API only', () => {
+    const objs = rendered.defaults;
+    const find = (kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name)! as any;
+    const gitClass = find('ConnectorClass', 'git');
+    expect(gitClass.spec.api.ref).to.deep.equal({ kind: 'Service', name: 'connectors-git-plugin', namespace: NS });
+    expect(find('Service', 'connectors-git-plugin').spec.ports).to.deep.equal([
+      { name: 'https', port: 443, targetPort: 'https' },
+    ]);
+    const plugin = find('Deployment', 'connectors-git-plugin').spec.template.spec.containers[0];
+    expect(plugin.args).to.include.members([
+      'git-plugin',
+      '--tls-cert-file=/etc/connectors/git-plugin-tls/tls.crt',
+      '--tls-key-file=/etc/connectors/git-plugin-tls/tls.key',
+    ]);
+    const api = find('Deployment', 'connectors-api').spec.template.spec;
+    expect(api.containers[0].args).to.include('--plugin-ca-file=/etc/connectors/git-plugin-ca/ca.crt');
+    expect(api.volumes.find((v: any) => v.name === 'git-plugin-ca').secret.secretName).to.equal(
+      'connectors-git-plugin-tls',
+    );
+    const secret = find('Secret', 'connectors-git-plugin-tls');
+    const ca = new X509Certificate(Buffer.from(secret.data['ca.crt'], 'base64'));
+    const cert = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
+    expect(cert.verify(ca.publicKey)).to.equal(true);
+    // The name the git class resolves to (https://connectors-git-plugin.<ns>.svc).
+    expect(cert.checkHost(`connectors-git-plugin.${NS}.svc`)).to.equal(`connectors-git-plugin.${NS}.svc`);
+    const policy = find('NetworkPolicy', 'connectors-git-plugin');
+    const serving = policy.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === 8443));
+    expect(serving.from).to.deep.equal([
+      { podSelector: { matchLabels: find('Deployment', 'connectors-api').spec.selector.matchLabels } },
+    ]);
+    const noApi = rendered['Ingress expose with TLS, no API, no CSI, no NetworkPolicies'];
+    expect(noApi.some((o) => o.metadata.name === 'connectors-git-plugin')).to.equal(false);
   });
 });
 

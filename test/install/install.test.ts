@@ -71,6 +71,7 @@ describe('install: helm install into the embedded control plane', function () {
     expect(deployments).to.deep.equal([
       'deployment.apps/connectors-api',
       'deployment.apps/connectors-controller-manager',
+      'deployment.apps/connectors-git-plugin',
       'deployment.apps/connectors-proxy',
       'deployment.apps/connectors-webhook',
     ]);
