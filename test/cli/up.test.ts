@@ -220,8 +220,23 @@ describe('connectors up (embedded control plane)', function () {
     expect(((await refs.json()) as { message: string }).message).to.match(
       /is not a repository under the connector address "https:\/\/github\.com"/,
     );
-    const flags = await fetch(`${apiURL}/connectors-operator/featureflags`, { headers: auth });
-    expect(flags.status).to.equal(200);
+    // Listing ConnectorClasses (cluster-scoped) needs more than a namespace's RoleBinding.
+    const denied = await fetch(`${apiURL}/connectors-operator/featureflags`, { headers: auth });
+    expect(denied.status).to.equal(403);
+    await kubectl([
+      'create',
+      'clusterrolebinding',
+      'classes-view',
+      '--clusterrole=view',
+      '--serviceaccount=git-connector-demo:default',
+    ]);
+    let flags = denied;
+    const flagsDeadline = Date.now() + 10_000;
+    // The cached denial lasts 5 s.
+    while ((flags = await fetch(`${apiURL}/connectors-operator/featureflags`, { headers: auth })).status !== 200) {
+      if (Date.now() > flagsDeadline) throw new Error(`featureflags: ${flags.status}`);
+      await sleep(500);
+    }
     expect(await flags.json()).to.include({
       'enable-pod-image-pull-via-connector': 'true',
       'enable-connector-apis-permissions': 'false',
