@@ -28,7 +28,8 @@ export const MANIFESTS_FILE = join(ROOT, 'deploy/manifests/connectors.yaml');
 /** Stands for the release namespace in generated files; the templates replace it. */
 export const NAMESPACE_PLACEHOLDER = 'connectors-release-namespace';
 /** Values of the plain manifests (deploy/manifests/connectors.yaml). */
-export const MANIFEST_VALUES = ['namespace.create=true', 'webhook.certificate.source=self'];
+// The git plugin's serving certificate is made by Helm at install time: static manifests leave the plugin out.
+export const MANIFEST_VALUES = ['namespace.create=true', 'webhook.certificate.source=self', 'gitPlugin.enabled=false'];
 export const MANIFEST_RELEASE = { name: 'connectors', namespace: 'connectors-system' };
 
 type Obj = Record<string, unknown>;

@@ -12,9 +12,10 @@ export type K8sObject = {
 /** Value sets the tests render: the defaults and every choice that changes which objects exist. */
 export const VALUE_SETS: Record<string, string[]> = {
   defaults: [],
-  'plain manifests (namespace, self-made webhook certificate)': [
+  'plain manifests (namespace, self-made webhook certificate, no git plugin)': [
     'namespace.create=true',
     'webhook.certificate.source=self',
+    'gitPlugin.enabled=false',
   ],
   'cert-manager, NodePort expose, HPA, ServiceMonitor': [
     'webhook.certificate.source=cert-manager',
