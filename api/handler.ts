@@ -12,6 +12,7 @@
 //                credentials injected as the proxy injects them (core/connector), streamed both ways.
 // Every answer of the API's own is a Kubernetes Status object; the tool's and the plugin's answers pass unchanged.
 import type { V1Secret } from '@kubernetes/client-node';
+import type { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { secretRefOf } from '../core/connector/secret.ts';
 import { injectCredentials, readBody, type InjectionContext, type Prepared } from '../core/connector/inject-request.ts';
 import { upstreamUrl, rewriteLocation } from '../core/connector/upstream-url.ts';
@@ -36,6 +37,8 @@ export const REALM = 'connectors-api';
 
 export interface ApiContext extends InjectionContext {
   state: ConnectorsState;
+  /** Custom CAs per Connector for tools over TLS (enable-custom-ca-certs), as the proxy trusts them. */
+  trust: ConnectorTrust;
   authorizer: Authorizer;
   policies: Policies;
   /** Requests to tools. */
@@ -394,6 +397,7 @@ function toTool(
         target: prepared.target,
         headers: prepared.headers,
         body: prepared.body ?? body,
+        trust: ctx.trust.for(connector),
         rewriteLocation: (loc) => rewriteLocation(loc, address, apiBase(req, route)),
         sendError,
       })

@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Authorizer } from '../core/auth/review.ts';
+import { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { installFront } from '../core/http1/front.ts';
 import type { ProxyRequest, ProxyResponse } from '../core/http1/exchange.ts';
 import { Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
@@ -77,6 +78,7 @@ export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<R
   });
   const ctx: ApiContext = {
     state,
+    trust: new ConnectorTrust(state, { now: opts.now }),
     authorizer,
     policies: new Policies(state),
     upstream: new Upstream({ ...opts.upstream, metricPrefix: 'connectors_api' }),
@@ -179,7 +181,10 @@ export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<R
     port,
     url: `http://${host}:${port}`,
     healthPort: health?.port,
-    clearAuthCache: () => authorizer.clear(),
+    clearAuthCache: () => {
+      authorizer.clear();
+      ctx.trust.clear();
+    },
     async stop() {
       front?.close();
       await new Promise<void>((resolve) => {

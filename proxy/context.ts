@@ -1,7 +1,7 @@
 // What every request handler of the proxy shares, and the answers the proxy gives itself.
 import type { Logger } from '../core/observability/log.ts';
 import type { Audit } from './audit.ts';
-import type { ConnectorTrust } from './ca-pool.ts';
+import type { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import type { ProxyResponse } from '../core/http1/exchange.ts';
 import type { Authorizer, Authentication } from '../core/auth/review.ts';
 import { ReviewError, serviceAccountName } from '../core/auth/review.ts';

@@ -15,7 +15,7 @@ import type { CertificateAuthority } from '../core/pki/index.ts';
 import { Audit } from './audit.ts';
 import { Authorizer } from '../core/auth/review.ts';
 import { ensureProxyCA } from './ca.ts';
-import { ConnectorTrust } from './ca-pool.ts';
+import { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { DEFAULT_TLS_PORT, DEFAULT_TLS_SECRET, startTlsListener, unpublishTls, type TlsListener } from './tls.ts';
 import type { ProxyContext } from './context.ts';
 import { ForwardProxy, type ConnectPolicy } from './forward.ts';

@@ -127,7 +127,7 @@ export interface Forwarding {
   method?: string;
   /** Do not send the client's body (a followed redirect). */
   noBody?: boolean;
-  /** CAs for an https target (a Connector's custom CAs, e.g. the proxy's ca-pool.ts); default the system pool. */
+  /** CAs for an https target (a Connector's custom CAs, core/connector/ca-pool.ts); default the system pool. */
   trust?: UpstreamTrust;
   /**
    * `res.write` calls its callback once a chunk has left (node:http's ServerResponse does): the response is read

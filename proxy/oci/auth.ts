@@ -118,7 +118,7 @@ export class RegistryAuth {
    * The `Authorization` to send upstream for a request needing `scopes`, undefined when the registry wants none.
    * `fresh` skips the token cache (after the registry refused a cached token); `extraScope` is the scope of the
    * registry's challenge to that refusal, asked for as well. `trust`: the Connector's CAs for the registry and its
-   * token service (proxy/ca-pool.ts).
+   * token service (core/connector/ca-pool.ts).
    */
   async authorization(
     connector: string,

@@ -3,7 +3,8 @@
 // tokens from `kubectl create token`, requests made with curl. Each test sets the feature flags it needs.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startGitServer, type GitServer } from '../peers/git-server.ts';
 import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
@@ -662,6 +663,61 @@ spec:
       await tlsPlugin.stop();
       await env.c.kubectl(['delete', 'connectorclass', cls, '--ignore-not-found']);
     }
+  });
+
+  it("reaches a tool over TLS with a private CA only with enable-custom-ca-certs and the Connector's caCertSecretRef, as the proxy does", async () => {
+    const ca = await createCA({ commonName: 'tool-ca' });
+    const cert = await issueServingCert(ca, { ipAddresses: ['127.0.0.1'] });
+    const seen: string[] = [];
+    const server = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+      seen.push(String(req.headers.authorization));
+      res.end('tls tool');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await env.apply(`apiVersion: v1
+kind: Secret
+metadata: {name: tool-ca}
+stringData: {ca.crt: ${JSON.stringify(ca.certPem)}}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: tls-tool}
+spec:
+  connectorClassName: ${TOOL_CLASS}
+  address: ${url}
+  caCertSecretRef: {name: tool-ca}
+  auth: {name: basicAuth, secretRef: {name: tool-creds}}
+`);
+      await env.setFlags([]);
+      const untrusted = await eventually('the Connector in the cache', async () => {
+        const r = await env.curl(env.path('tls-tool', '/things/1'), { token: tokens.reader });
+        return r.status !== 404 && r;
+      });
+      expect(untrusted.status).to.equal(502);
+      expect(seen).to.deep.equal([]);
+      await env.setFlags(['enable-custom-ca-certs']);
+      env.api.clearAuthCache();
+      const trusted = await env.curl(env.path('tls-tool', '/things/1'), { token: tokens.reader });
+      expect(trusted.status, trusted.body).to.equal(200);
+      expect(trusted.body).to.equal('tls tool');
+      expect(seen).to.deep.equal([basic('tool-user', TOOL_PASS)]);
+    } finally {
+      await env.setFlags([]);
+      server.close();
+    }
+  });
+
+  it('serves /healthz, /readyz and /metrics on its health port, with the request metrics', async () => {
+    const health = `http://127.0.0.1:${env.api.healthPort}`;
+    expect((await curl(`${health}/healthz`)).status).to.equal(200);
+    expect((await curl(`${health}/readyz`)).status).to.equal(200);
+    const metrics = (await curl(`${health}/metrics`)).body;
+    expect(metrics).to.match(/^connectors_api_requests_total\{provider="proxy",code="200"\} [1-9]\d*$/m);
+    expect(metrics).to.match(/^connectors_api_requests_total\{provider="api",code="200"\} [1-9]\d*$/m);
+    expect(metrics).to.match(/^connectors_api_auth_cache_total\{kind="tokenreview",result="hit"\} [1-9]\d*$/m);
+    expect(metrics).to.include('connectors_api_request_duration_seconds_bucket');
   });
 
   it('logs one access line per request and no credential anywhere', () => {

@@ -125,7 +125,13 @@ export async function setupApi(prefix: string, opts: ApiOptions = {}): Promise<A
   await c.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify(gitClass) });
   const controller = await startController(c.kubeConfig, { systemNamespace: sys, leaderElect: false, healthPort: 0 });
   await controller.synced;
-  const api = await startApi(c.kubeConfig, { host: '127.0.0.1', port: 0, systemNamespace: sys, ...opts });
+  const api = await startApi(c.kubeConfig, {
+    host: '127.0.0.1',
+    port: 0,
+    healthPort: 0,
+    systemNamespace: sys,
+    ...opts,
+  });
   const apply = async (yaml: string, namespace = ns) => {
     await c.kubectl(['apply', '-n', namespace, '-f', '-'], { input: yaml });
   };

@@ -1,8 +1,8 @@
-// Custom CA certificates for the proxy's connections to the tools (feature flag enable-custom-ca-certs): a
-// Connector's upstream TLS trusts the system pool, plus every Secret of the system namespace labelled
-// `connectors.cpaas.io/ca-cert: "true"`, plus the Connector's own `spec.caCertSecretRef` (a Secret of the
-// Connector's namespace: the reference has no namespace field, so it cannot name another one). Which keys count
-// is core/connector/ca.ts, shared with the controller's probes.
+// Custom CA certificates for the connections of the proxy and the Connectors API to the tools (feature flag
+// enable-custom-ca-certs): a Connector's upstream TLS trusts the system pool, plus every Secret of the system
+// namespace labelled `connectors.cpaas.io/ca-cert: "true"`, plus the Connector's own `spec.caCertSecretRef` (a
+// Secret of the Connector's namespace: the reference has no namespace field, so it cannot name another one).
+// Which keys count is core/connector/ca.ts, shared with the controller's probes.
 //
 // The pool is cached per Connector for 5 minutes (`ttlMs`): a new, changed or removed CA Secret reaches a
 // Connector's requests within that time, without a restart; a change of the Connector's caCertSecretRef itself
@@ -11,15 +11,22 @@
 // connection verified under one set of CAs is never reused for a request that must trust another.
 import { createHash } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import type { Connector } from '../core/api/index.ts';
-import { caCertificatesOf, caSecretRefOf, decodeSecret } from '../core/connector/index.ts';
-import type { UpstreamTrust } from '../core/http1/upstream.ts';
-import type { ConnectorsState } from '../core/kube/state.ts';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { Connector, FeatureFlag } from '../api/index.ts';
+import { caCertificatesOf } from './ca.ts';
+import { caSecretRefOf, decodeSecret } from './secret.ts';
+import type { UpstreamTrust } from '../http1/upstream.ts';
+
+/** What the pool reads: the watched flags and Secrets (core/kube/state.ts gives them). */
+export interface TrustSource {
+  flags: { enabled(flag: FeatureFlag): boolean };
+  /** The labelled CA Secrets of the system namespace. */
+  caSecrets(): V1Secret[];
+  secret(namespace: string, name: string): V1Secret | undefined;
+}
 
 export const CUSTOM_CA_FLAG = 'enable-custom-ca-certs';
 export const DEFAULT_CA_POOL_TTL_MS = 5 * 60_000;
-
-export type { UpstreamTrust } from '../core/http1/upstream.ts';
 
 export interface ConnectorTrustOptions {
   ttlMs?: number;
@@ -27,14 +34,14 @@ export interface ConnectorTrustOptions {
 }
 
 export class ConnectorTrust {
-  private readonly state: ConnectorsState;
+  private readonly state: TrustSource;
   private readonly ttlMs: number;
   private readonly now: () => number;
   private readonly cache = new Map<string, { at: number; ref: string; trust: UpstreamTrust | undefined }>();
   /** One array per distinct CA set, shared by the Connectors that have it. */
   private readonly sets = new Map<string, UpstreamTrust>();
 
-  constructor(state: ConnectorsState, opts: ConnectorTrustOptions = {}) {
+  constructor(state: TrustSource, opts: ConnectorTrustOptions = {}) {
     this.state = state;
     this.ttlMs = opts.ttlMs ?? DEFAULT_CA_POOL_TTL_MS;
     this.now = opts.now ?? Date.now;
