@@ -57,8 +57,7 @@ export function bearerToken(value: string | string[] | undefined): string {
   if (!v) return '';
   // The usual `Bearer <token>` with nothing to trim, without running a pattern over a ~1 KiB token: the
   // front and node:http already refused control characters in field values, so only spaces and tabs remain.
-  if (v.startsWith('Bearer ') && v.length > 7 && v.indexOf(' ', 7) === -1 && v.indexOf('\t') === -1)
-    return v.slice(7);
+  if (v.startsWith('Bearer ') && v.length > 7 && v.indexOf(' ', 7) === -1 && v.indexOf('\t') === -1) return v.slice(7);
   const m = /^[ \t]*bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(v);
   return m ? m[1] : '';
 }
