@@ -17,4 +17,14 @@ describe('code style', () => {
     expect(run.stdout.trim(), 'files not formatted by Prettier').to.equal('');
     expect(run.status, run.stderr).to.equal(0);
   });
+
+  it('no file holds a merge conflict marker', () => {
+    // git grep over tracked files: a marker left by a rebase in a Markdown page or a YAML file breaks nothing
+    // a compiler sees, so it must be caught here.
+    const run = spawnSync('git', ['grep', '-n', '-E', '^(<<<<<<< |>>>>>>> |=======$)', '--', '.', ':!node_modules'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(run.stdout.trim(), 'conflict markers').to.equal('');
+  });
 });
