@@ -1,8 +1,8 @@
 // Shared set-up for the class journeys: the real apiserver, a private system namespace, the real controller and
 // proxy in-process, the built-in classes as `connectors up` installs them (local mode: the in-process proxy's
-// address), and helpers to render a workload's files with the real `connectors render` command, to run real
-// clients with nothing but those files, and to check that a secret appears in no file, environment, argument or
-// log line.
+// address), and helpers to render a workload's files with the CSI driver's own NodePublishVolume (what
+// `connectors render` runs), to run real clients with nothing but those files, and to check that a secret appears
+// in no file, environment, argument or log line.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -85,7 +85,13 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 export async function setupClasses(
   prefix: string,
-  o: { classes: string[]; proxy?: ProxyOptions; flags?: string[] },
+  o: {
+    classes: string[];
+    proxy?: ProxyOptions;
+    flags?: string[];
+    /** Addresses of in-process class API plugins by Service name (as `connectors up` passes them). */
+    pluginAddresses?: Record<string, string>;
+  },
 ): Promise<ClassEnv> {
   await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
   const c = await cluster();
@@ -116,7 +122,12 @@ export async function setupClasses(
   });
   const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
   const previous = new Map<string, unknown>();
-  for (const cls of builtinClasses({ systemNamespace: systemNs, proxyAddress: proxy.url, names: o.classes })) {
+  for (const cls of builtinClasses({
+    systemNamespace: systemNs,
+    proxyAddress: proxy.url,
+    pluginAddresses: o.pluginAddresses,
+    names: o.classes,
+  })) {
     previous.set(cls.metadata.name!, await classes.get(cls.metadata.name!).catch(() => undefined));
     await c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=class-test', '-f', '-'], {
       input: JSON.stringify(cls),
@@ -169,8 +180,8 @@ export async function setupClasses(
     },
     async render(r) {
       // What `connectors render` does (cli/commands/render.ts), in-process: the driver's own NodeServer publishes
-      // the volume into a directory with a token minted for the ServiceAccount. In-process because the command
-      // was seen, twice on a busy machine, not to exit after writing the volume (see the catalog report).
+      // the volume into a directory with a token minted for the ServiceAccount. In-process to spare a Node.js
+      // start per volume; fixture.ts (github, gitlab, harbor, oci, sonarqube) runs the command itself.
       const dir = join(work, `render-${++renders}`);
       const review = await kubeRest.call<{ status: { token: string; expirationTimestamp: string } }>(
         'POST',
@@ -263,10 +274,17 @@ export function connectorYaml(o: {
   secretType?: string;
   data?: Record<string, string>;
   params?: Record<string, string>;
+  /** spec.auth.params, e.g. the git class's repository. */
+  authParams?: Record<string, string>;
   caSecret?: string;
 }): string {
+  const authParams = o.authParams
+    ? `    params:\n${Object.entries(o.authParams)
+        .map(([k, v]) => `    - {name: ${JSON.stringify(k)}, value: ${JSON.stringify(v)}}\n`)
+        .join('')}`
+    : '';
   const auth = o.authName
-    ? `  auth:\n    name: ${o.authName}\n` + (o.data ? `    secretRef: {name: ${o.name}-auth}\n` : '')
+    ? `  auth:\n    name: ${o.authName}\n` + (o.data ? `    secretRef: {name: ${o.name}-auth}\n` : '') + authParams
     : '';
   const params = o.params
     ? `  params:\n${Object.entries(o.params)

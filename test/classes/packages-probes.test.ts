@@ -1,13 +1,17 @@
-// The probes of every class that has an auth probe, against the real servers of the journeys: the right
-// credentials make AuthReady True; a wrong password (or token) makes it False with AuthenticationFailed and the
-// Connector not Ready; an address where nothing listens makes LivenessReady (and Ready) False with ConnectionFailed.
+// The probes of the package-registry classes and git, against the real servers of the journeys (probes.test.ts has
+// the other classes with an auth probe; auth-probe-tables.ts lists both): the right credentials make AuthReady
+// True; a wrong password (or token) makes it False with AuthenticationFailed and the Connector not Ready; an address
+// where nothing listens makes LivenessReady (and Ready) False with ConnectionFailed.
 import { expect } from 'chai';
 import { cluster } from '../harness/cluster.ts';
 import { eventually } from '../harness/eventually.ts';
+import { startGitPlugin, type RunningGitPlugin } from '../../plugins/git/index.ts';
+import { startGitServer, type GitServer } from '../peers/git-server.ts';
 import { freePort } from '../peers/process.ts';
 import { startPypiServer, type PypiServer } from '../peers/pypiserver.ts';
 import { NEXUS_PYPI, startRepoServer, type RepoServer } from '../peers/repo-server.ts';
 import { startVerdaccio, type Verdaccio } from '../peers/verdaccio.ts';
+import { AUTH_PROBE_TABLES } from './auth-probe-tables.ts';
 import { connectorYaml, randomSecret, setupClasses, type ClassEnv } from './packages-fixture.ts';
 
 interface ProbeCase {
@@ -17,6 +21,7 @@ interface ProbeCase {
   down: (port: number) => string;
   authName: string;
   secretType?: string;
+  authParams?: Record<string, string>;
   good: () => Record<string, string>;
   bad: () => Record<string, string>;
 }
@@ -27,6 +32,8 @@ describe('classes: probes — AuthenticationFailed for a wrong password, Connect
   let repo: RepoServer;
   let registry: Verdaccio;
   let index: PypiServer;
+  let git: GitServer;
+  let gitPlugin: RunningGitPlugin;
   let k8sToken: string;
   let closedPort: number;
   const password = randomSecret('probe-pass');
@@ -34,6 +41,16 @@ describe('classes: probes — AuthenticationFailed for a wrong password, Connect
   const basic = (p: string) => ({ username: 'probe-user', password: p });
 
   const CASES: ProbeCase[] = [
+    {
+      // git's auth probe reads the repository's refs with the credentials (spec.auth.params repository).
+      cls: 'git',
+      address: () => git.url,
+      down: (port) => `http://127.0.0.1:${port}`,
+      authName: 'basicAuth',
+      authParams: { repository: 'team/app.git' },
+      good: () => basic(password),
+      bad: () => basic('wrong-' + password),
+    },
     {
       cls: 'k8s',
       address: () => env.c.server,
@@ -79,13 +96,17 @@ describe('classes: probes — AuthenticationFailed for a wrong password, Connect
 
   before(async () => {
     const cp = (await cluster()).controlPlane;
+    // The git class is Ready only with its API plugin reachable, as `connectors up` runs it.
+    gitPlugin = await startGitPlugin({ host: '127.0.0.1', port: 0 });
     env = await setupClasses('class-probes', {
       classes: CASES.map((c) => c.cls),
       flags: ['enable-custom-ca-certs'],
+      pluginAddresses: { 'connectors-git-plugin': gitPlugin.url },
     });
     registry = await startVerdaccio({ users });
     index = await startPypiServer({ users });
     repo = await startRepoServer({ users, maven: { 'maven-releases': null }, pypi: index.url });
+    git = await startGitServer({ users, repos: { 'team/app.git': { files: { 'README.md': 'app\n' } } } });
     closedPort = await freePort();
     await env.c.createServiceAccount(env.ns, 'api-user');
     k8sToken = await env.c.createToken(env.ns, 'api-user', { expirationSeconds: 3600 });
@@ -103,6 +124,7 @@ describe('classes: probes — AuthenticationFailed for a wrong password, Connect
             address,
             authName: c.authName,
             secretType: c.secretType,
+            authParams: c.authParams,
             data,
             caSecret: c.cls === 'k8s' ? 'apiserver-ca' : undefined,
           }) + '---\n';
@@ -113,6 +135,12 @@ describe('classes: probes — AuthenticationFailed for a wrong password, Connect
     await repo?.stop();
     await registry?.stop();
     await index?.stop();
+    await git?.stop();
+    await gitPlugin?.stop();
+  });
+
+  it('covers the classes auth-probe-tables.ts gives this table', () => {
+    expect(CASES.map((c) => c.cls).sort()).to.deep.equal([...AUTH_PROBE_TABLES.packages].sort());
   });
 
   const settled = (name: string, type: string, status: string) =>

@@ -11,6 +11,7 @@ import { freePort } from '../peers/process.ts';
 import { startRegistry, type Registry } from '../peers/registry.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
 import { restFor, waitClassCondition } from '../controller/helpers.ts';
+import { AUTH_PROBE_TABLES } from './auth-probe-tables.ts';
 import { classEnv, leaksOf, type ClassEnv } from './fixture.ts';
 import { credentialOf, json, startStandIn, testCA, type StandIn } from './standins.ts';
 
@@ -180,6 +181,10 @@ describe('classes: liveness and auth probes against real servers and stand-ins',
       probed: () => [],
     })),
   ];
+
+  it('covers the classes auth-probe-tables.ts gives this table', () => {
+    expect([...new Set(CASES.map((c) => c.cls))].sort()).to.deep.equal([...AUTH_PROBE_TABLES.services].sort());
+  });
 
   const connectorYaml = (name: string, k: ClassCase, address: string, credential: string) => `apiVersion: v1
 kind: Secret
