@@ -16,8 +16,17 @@ import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
 import { FEATURE_FLAGS_CONFIGMAP, LABELS, type Connector, type Condition } from '../../core/api/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
+import { runCommand } from '../peers/process.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** A client process a test ran: what it was handed and what it printed. */
+export interface ClientRun {
+  cmd: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  output: string;
+}
 
 export interface ClassEnv {
   c: Cluster;
@@ -29,6 +38,16 @@ export interface ClassEnv {
   logs: string[];
   /** Output of every `connectors render` run so far. */
   cliOutput: string[];
+  /** Every client run so far (env.run, env.record). */
+  clientRuns: ClientRun[];
+  /** Runs a client (fails with its output on a non-zero exit) and records its arguments, environment and output. */
+  run(
+    cmd: string,
+    args: string[],
+    o: { env: NodeJS.ProcessEnv; cwd?: string },
+  ): Promise<{ stdout: string; stderr: string }>;
+  /** Records a client run made by a helper (e.g. skopeo() of test/peers/registry.ts). */
+  record(run: ClientRun): void;
   dir: string;
   apply(yaml: string): Promise<void>;
   connector(name: string): Promise<Connector>;
@@ -54,6 +73,7 @@ export async function classEnv(prefix: string, o: ClassEnvOptions): Promise<Clas
   const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
   const logs: string[] = [];
   const cliOutput: string[] = [];
+  const clientRuns: ClientRun[] = [];
   const restoreLogs = setLogSink((l) => logs.push(l));
   if (o.trustCaPem) {
     const pem = JSON.stringify(o.trustCaPem);
@@ -101,6 +121,18 @@ data: {enable-custom-ca-certs: "true"}
     controller,
     logs,
     cliOutput,
+    clientRuns,
+    async run(cmd, args, ro) {
+      try {
+        const r = await runCommand(cmd, args, ro);
+        clientRuns.push({ cmd, args, env: ro.env, output: r.stdout + r.stderr });
+        return r;
+      } catch (err) {
+        clientRuns.push({ cmd, args, env: ro.env, output: (err as Error).message });
+        throw err;
+      }
+    },
+    record: (r) => void clientRuns.push(r),
     dir,
     apply: async (yaml) => void (await c.kubectl(['apply', '-n', ns, '-f', '-'], { input: yaml })),
     connector: (name) => connectors.get(name, ns),
@@ -186,12 +218,33 @@ data: {enable-custom-ca-certs: "true"}
   return env;
 }
 
-/** Every place a secret must never appear: logs, CLI output, rendered files. Returns the places it does. */
+/** Every file under `dir`, recursively. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Every place a secret must never appear: log lines of the components, `connectors render` output, every file
+ * under `dirs` (rendered volumes, client homes), the arguments, environment and output of every client run, and the
+ * arguments of every process running on the machine. Returns the places it does.
+ */
 export async function leaksOf(env: ClassEnv, secret: string, dirs: string[] = []): Promise<string[]> {
   const found: string[] = [];
   env.logs.forEach((l, i) => l.includes(secret) && found.push(`log line ${i}: ${l.slice(0, 200)}`));
   env.cliOutput.forEach((l) => l.includes(secret) && found.push(`connectors render output`));
-  for (const d of dirs)
-    for (const [f, text] of Object.entries(await env.files(d))) if (text.includes(secret)) found.push(`${d}/${f}`);
+  for (const d of dirs) for (const f of await filesUnder(d)) if ((await readFile(f)).includes(secret)) found.push(f);
+  for (const r of env.clientRuns) {
+    if (JSON.stringify([r.cmd, r.args]).includes(secret)) found.push(`arguments of ${r.cmd}`);
+    if (JSON.stringify(r.env).includes(secret)) found.push(`environment of ${r.cmd}`);
+    if (r.output.includes(secret)) found.push(`output of ${r.cmd}`);
+  }
+  const { stdout } = await runCommand('sh', ['-c', 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " "']);
+  if (stdout.includes(secret)) found.push('arguments of a running process');
   return found;
 }

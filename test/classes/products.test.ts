@@ -120,7 +120,7 @@ describe('classes: nexus and jfrog — Maven, npm, yarn and PyPI clients through
             (q) => q.method === 'PUT' && q.path.startsWith(new URL(p.maven(repo.url, 'maven-releases')).pathname),
           ),
         ).to.equal(true);
-        await env.expectNowhere(password, [r.dir]);
+        await env.expectNowhere(password, [r.dir, env.work]);
       });
 
       it(`npmrc and yarnrc: npm publishes and installs, yarn installs, at ${p.npmPath}`, async () => {
@@ -142,7 +142,7 @@ describe('classes: nexus and jfrog — Maven, npm, yarn and PyPI clients through
           expect(q.headers.authorization, `${q.method} ${q.path}`).to.equal(
             `Basic ${Buffer.from(`rm-user:${password}`).toString('base64')}`,
           );
-        await env.expectNowhere(password, [r.dir]);
+        await env.expectNowhere(password, [r.dir, env.work]);
       });
 
       it(`pipconf and pypirc: twine uploads and pip installs, at ${p.pypiPath}`, async () => {
