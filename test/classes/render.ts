@@ -11,6 +11,8 @@ export interface ConnectorInput {
   /** status.proxy.httpAddress.url */
   proxy: string;
   addressExtensions?: Array<{ name: string; value: string }>;
+  /** spec.params */
+  params?: Record<string, string>;
 }
 
 export function connectorOf(className: string, c: ConnectorInput): Connector {
@@ -22,6 +24,7 @@ export function connectorOf(className: string, c: ConnectorInput): Connector {
       connectorClassName: className,
       address: c.address,
       ...(c.addressExtensions ? { addressExtensions: c.addressExtensions } : {}),
+      ...(c.params ? { params: Object.entries(c.params).map(([name, value]) => ({ name, value })) } : {}),
     },
     status: { proxy: { httpAddress: { url: c.proxy } } },
   };
@@ -32,14 +35,24 @@ export function renderClass(
   className: string,
   connectors: ConnectorInput[],
   names: string[],
-  o: { token?: string; caCert?: string; forwardProxyURL?: string; cls?: BuiltinClass } = {},
+  o: {
+    token?: string;
+    caCert?: string;
+    forwardProxyURL?: string;
+    cls?: BuiltinClass;
+    /** The volume attribute configuration.params, by configuration name. */
+    params?: Record<string, Record<string, string>>;
+    /** The class's status.proxy.httpAddress.url (.connectorclass.proxyAddress). */
+    classProxy?: string;
+  } = {},
 ): Map<string, string> {
-  const cls = o.cls ?? loadBuiltinClass(className);
+  const cls = structuredClone(o.cls ?? loadBuiltinClass(className));
+  if (o.classProxy) cls.status = { ...cls.status, proxy: { httpAddress: { url: o.classProxy } } } as typeof cls.status;
   return renderVolume({
     connectors: connectors.map((c) => ({ connector: connectorOf(className, c), cls })),
     includes: names,
     excludes: [],
-    params: {},
+    params: o.params ?? {},
     token: o.token ?? 'token-for-tests',
     caCert: o.caCert ?? '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
     forwardProxyURL: o.forwardProxyURL ?? 'http://connectors-proxy-service.connectors-system.svc.cluster.local',

@@ -1,7 +1,6 @@
-// The configurations of the built-in classes github, gitlab, harbor, sonarqube and oci, rendered by the CSI
-// driver's code (csi/render.ts):
-// - byte for byte as the reference documentation prints them (golden files, test/fixtures/classes/golden,
-//   SOURCES.md there says where each comes from);
+// The configurations of the built-in classes, rendered by the CSI driver's code (csi/render.ts):
+// - byte for byte as the reference documentation prints them, for every one it prints (golden files copied
+//   verbatim, test/fixtures/classes/golden; SOURCES.md there says where each comes from and what the test masks);
 // - exactly as Go text/template + sprig renders the same templates over the same data (the oracle of the
 //   template tests), for one and for two Connectors, host-form and path-form proxy addresses;
 // - and what each file means to its client: parsed back and checked.
@@ -10,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
-import { loadBuiltinClass } from '../../connectorclasses/index.ts';
+import { builtinClasses, loadBuiltinClass } from '../../connectorclasses/index.ts';
 import { FIXTURES_DIR } from '../harness/seeds.ts';
 import { runOracle, type OracleResult } from '../oracles/gotemplate/oracle.ts';
 import { b64, connectorOf, renderClass, type ConnectorInput } from './render.ts';
@@ -24,8 +23,14 @@ interface GoldenCase {
   file: string;
   connector: ConnectorInput;
   token: string;
-  /** The value the example masks, derived from the token, and the example's mask. */
-  mask?: (token: string) => [value: string, mask: string];
+  /** The volume attribute configuration.params. */
+  params?: Record<string, Record<string, string>>;
+  /** The class's proxy address (.connectorclass.proxyAddress). */
+  classProxy?: string;
+  /** Values the example masks or leaves out: [rendered value, what the example prints], after checking the first. */
+  masks?: (token: string) => Array<[value: string, mask: string]>;
+  /** The example prints only the end of the file (its root element abbreviated): the rendered file ends with it. */
+  tail?: boolean;
 }
 
 const OCI_EXAMPLE: ConnectorInput = {
@@ -34,8 +39,74 @@ const OCI_EXAMPLE: ConnectorInput = {
   address: 'https://registry.example.com',
   proxy: 'http://c-<connector-name>.<namespace>.svc.cluster.local',
 };
+/** The proxy CA renderClass mounts, and the class-level proxy address of the built-in proxy. */
+const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+const CLASS_PROXY = 'http://connectors-proxy-service.connectors-system.svc.cluster.local';
+const example = (namespace: string, name: string, address: string): ConnectorInput => ({
+  namespace,
+  name,
+  address,
+  proxy: `http://c-${name}.${namespace}.svc.cluster.local`,
+});
+/** npm's and Yarn's placeholder credentials (so that they always send an Authorization for the proxy to replace). */
+const placeholderAuth = (): Array<[string, string]> => [[b64('user:password'), 'fAd326jYkI123456789xxx']];
 
 const GOLDEN_CASES: GoldenCase[] = [
+  {
+    cls: 'k8s',
+    configuration: 'kubeconfig',
+    file: 'kubeconfig',
+    connector: example('k8s-connector-demo', 'k8s-connector', 'https://192.168.1.100:6443'),
+    token: 'eyJhbGcxxxx',
+    masks: () => [[b64(CA), 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0xxxxxQo=']],
+  },
+  {
+    cls: 'maven',
+    configuration: 'settings',
+    file: 'settings.xml',
+    connector: example(
+      'connectors-maven-demo',
+      'maven-connector',
+      'https://nexus.example.com/repository/maven-snapshots',
+    ),
+    token: 'eyJhbGciOiJEnEZaTQ',
+  },
+  ...(['npmrc', 'yarnrc'] as const).map((configuration): GoldenCase => ({
+    cls: 'npm',
+    configuration,
+    file: configuration === 'npmrc' ? '.npmrc' : '.yarnrc.yml',
+    connector: {
+      ...example('connectors-npm-demo', 'npm-connector', 'https://nexus.example.com/repository/npm'),
+      params: { registryType: 'all', 'strict-ssl': 'false' },
+    },
+    token: 'fAd326jYkI123456789xxx',
+    masks: placeholderAuth,
+  })),
+  ...(['pipconf', 'pypirc'] as const).map((configuration): GoldenCase => ({
+    cls: 'pypi',
+    configuration,
+    file: configuration === 'pipconf' ? 'pip.conf' : '.pypirc',
+    connector: example('connectors-pypi-demo', 'pypi-connector', 'https://nexus.example.com/repository/pypi'),
+    token: 'eyJhbGciOiJEnEZaTQ',
+  })),
+  {
+    cls: 'nexus',
+    configuration: 'settings',
+    file: 'settings.xml',
+    connector: example('connectors-nexus-demo', 'nexus-connector', 'https://nexus.example.com'),
+    token: 'eyJhbGciOiJEnEZaTQ',
+    classProxy: CLASS_PROXY,
+  },
+  {
+    cls: 'jfrog',
+    configuration: 'settings',
+    file: 'settings.xml',
+    connector: example('connectors-jfrog-demo', 'jfrog-connector', 'https://jfrog.example.com'),
+    token: 'TOKEN',
+    params: { settings: { mirrorRepository: 'libs-release' } },
+    classProxy: CLASS_PROXY,
+    tail: true,
+  },
   {
     cls: 'gitlab',
     configuration: 'gitconfig',
@@ -47,30 +118,22 @@ const GOLDEN_CASES: GoldenCase[] = [
       proxy: 'http://c-gitlab-demo.default.svc',
     },
     token: 'eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.payload.signature',
-    mask: (token) => [b64(':' + token), 'OmV5Smhixxxxxxxxx=='],
+    masks: (token) => [[b64(':' + token), 'OmV5Smhixxxxxxxxx==']],
   },
   {
     cls: 'gitlab',
     configuration: 'gitlabconfig',
     file: 'config.yml',
-    connector: {
-      namespace: 'default',
-      name: 'gitlab-demo',
-      address: 'https://gitlab.com',
-      proxy: 'http://c-gitlab-demo.default.svc.cluster.local',
-    },
+    connector: example('default', 'gitlab-demo', 'https://gitlab.com'),
     token: 'k8s-api-token-xxxxxxxx',
+    // The example predates connector_address, which the gitlab-connector-automatic-creation Task reads.
+    masks: () => [['connector_address: https://gitlab.com\n', '']],
   },
   {
     cls: 'sonarqube',
     configuration: 'sonar-scanner',
     file: 'sonar-project.properties',
-    connector: {
-      namespace: 'default',
-      name: 'sonarqube-connector',
-      address: 'https://sonarqube.example.com',
-      proxy: 'http://c-sonarqube-connector.default.svc.cluster.local',
-    },
+    connector: example('default', 'sonarqube-connector', 'https://sonarqube.example.com'),
     token: '<connector-token>',
   },
   ...['oci', 'harbor'].flatMap((cls): GoldenCase[] => [
@@ -81,7 +144,7 @@ const GOLDEN_CASES: GoldenCase[] = [
       file: 'config.json',
       connector: OCI_EXAMPLE,
       token: 'eyJ.sa.token',
-      mask: (token) => [b64('u:' + token), '<base64-encoded-token>'],
+      masks: (token) => [[b64('u:' + token), '<base64-encoded-token>']],
     },
   ]),
 ];
@@ -91,22 +154,28 @@ describe('classes: configuration templates', function () {
 
   describe('render byte for byte as the reference documentation prints them', () => {
     for (const g of GOLDEN_CASES) {
-      it(`${g.cls} ${g.configuration} → ${g.file}`, () => {
-        let out = renderClass(g.cls, [g.connector], [g.configuration], { token: g.token }).get(g.file);
+      const path = `${g.cls}/${g.configuration}.${g.file}`;
+      it(`${g.cls} ${g.configuration} → ${g.file} = test/fixtures/classes/golden/${path}`, () => {
+        let out = renderClass(g.cls, [g.connector], [g.configuration], {
+          token: g.token,
+          caCert: CA,
+          params: g.params,
+          classProxy: g.classProxy,
+        }).get(g.file);
         expect(out, `${g.file} rendered`).to.be.a('string');
-        if (g.mask) {
-          const [value, mask] = g.mask(g.token);
+        for (const [value, mask] of g.masks?.(g.token) ?? []) {
           expect(out).to.include(value);
           out = out!.replaceAll(value, mask);
         }
-        expect(out).to.equal(golden(`${g.cls}/${g.configuration}.${g.file}`));
+        if (g.tail) expect(out!.endsWith(golden(path)), out).to.equal(true);
+        else expect(out).to.equal(golden(path));
       });
     }
   });
 
   describe('render as Go text/template + sprig does', () => {
     // The data renderVolume (csi/render.ts) gives a template, for the given Connectors.
-    const dataOf = (cls: string, connectors: ConnectorInput[]) => {
+    const dataOf = (cls: string, connectors: ConnectorInput[], configurations: Record<string, string> = {}) => {
       const klass = loadBuiltinClass(cls);
       const views = connectors.map((c) => {
         const k = connectorOf(cls, c);
@@ -115,12 +184,12 @@ describe('classes: configuration templates', function () {
       return JSON.stringify({
         connector: views[views.length - 1],
         connectors: views.map((v) => ({ ...v, name: v.metadata.name, namespace: v.metadata.namespace })),
-        connectorclass: { ...klass, status: {}, proxyAddress: '' },
+        connectorclass: { ...klass, status: {}, proxyAddress: CLASS_PROXY },
         context: {
           token: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln',
           proxy: { caCert: '-----BEGIN CERTIFICATE-----\n' },
         },
-        configurations: {},
+        configurations,
       });
     };
     const hostForm = (cls: string, name: string, address: string, ext?: ConnectorInput['addressExtensions']) => ({
@@ -136,7 +205,12 @@ describe('classes: configuration templates', function () {
       address,
       proxy: `http://127.0.0.1:38080/namespaces/team-b/connectors/${name}`,
     });
+    const withParams = (c: ConnectorInput, params: Record<string, string>): ConnectorInput => ({ ...c, params });
     const SETS: Record<string, ConnectorInput[][]> = {
+      git: [
+        [hostForm('git', 'g', 'https://github.com')],
+        [hostForm('git', 'g1', 'https://git.example.com/'), pathForm('git', 'g2', 'https://git2.example.com')],
+      ],
       github: [
         [hostForm('github', 'gh', 'https://github.com', [{ name: 'api', value: 'https://api.github.com' }])],
         [hostForm('github', 'gh', 'https://github.com'), pathForm('github', 'ghe', 'https://0.0.0.0:8443')],
@@ -158,6 +232,55 @@ describe('classes: configuration templates', function () {
         [hostForm('oci', 'reg', 'https://registry.example.com')],
         [pathForm('oci', 'reg', 'https://r.example.com')],
       ],
+      k8s: [
+        [hostForm('k8s', 'k', 'https://192.168.1.100:6443')],
+        [
+          {
+            ...pathForm('k8s', 'k2', 'https://platform.example.com/kubernetes/global'),
+            proxy: 'https://p.example.com:8443',
+          },
+        ],
+      ],
+      maven: [
+        [
+          withParams(hostForm('maven', 'm', 'https://nexus.example.com/repository/maven-public'), {
+            useAsMirror: 'true',
+          }),
+        ],
+        [
+          hostForm('maven', 'deploy', 'https://nexus.example.com/repository/maven-releases'),
+          withParams(pathForm('maven', 'mirror', 'https://repo.maven.apache.org/maven2'), { useAsMirror: 'true' }),
+        ],
+      ],
+      npm: [
+        [
+          withParams(hostForm('npm', 'n', 'https://registry.npmjs.org'), {
+            registryType: 'all',
+            'strict-ssl': 'false',
+          }),
+        ],
+        [
+          withParams(hostForm('npm', 'pub', 'https://nexus.example.com/repository/npm-hosted/'), {
+            registryType: 'publish',
+          }),
+          withParams(pathForm('npm', 'mir', 'http://npm.example.com:4873'), { registryType: 'mirror' }),
+        ],
+        [hostForm('npm', 'a', 'https://a.example.com/npm'), hostForm('npm', 'b', 'https://b.example.com')],
+      ],
+      pypi: [
+        [hostForm('pypi', 'p', 'https://pypi.org')],
+        [pathForm('pypi', 'p2', 'https://nexus.example.com/repository/pypi/')],
+      ],
+      nexus: [[hostForm('nexus', 'nx', 'https://nexus.example.com')], [pathForm('nexus', 'nx2', 'http://nexus:8081/')]],
+      jfrog: [[hostForm('jfrog', 'jf', 'https://jfrog.example.com')], [pathForm('jfrog', 'jf2', 'http://af:8082/')]],
+    };
+    // configuration.params of the repository managers' configurations (ignored by the other classes).
+    const CONFIGURATION_PARAMS = {
+      mirrorRepository: 'maven-public',
+      registry: 'npm-proxy',
+      repository: 'pypi-proxy',
+      deployRepository: 'pypi-hosted',
+      strictSSL: 'false',
     };
     const cases = Object.entries(SETS).flatMap(([cls, sets]) =>
       sets.flatMap((connectors, i) =>
@@ -165,7 +288,7 @@ describe('classes: configuration templates', function () {
           Object.entries(cfg.data ?? {}).map(([file, template]) => ({
             title: `${cls} ${cfg.name} ${file} (data set ${i + 1}, ${connectors.length} connector${connectors.length > 1 ? 's' : ''})`,
             template,
-            data: dataOf(cls, connectors),
+            data: dataOf(cls, connectors, CONFIGURATION_PARAMS),
           })),
         ),
       ),
@@ -175,9 +298,13 @@ describe('classes: configuration templates', function () {
       this.timeout(900_000);
       results = await runOracle(cases.map((c) => ({ name: 'tpl', template: c.template, data: c.data })));
     });
-    it('every template of the five classes, with every data set, renders as Go renders it', async () => {
+    it('every template of every built-in class, with every data set, renders as Go renders it', async () => {
       const { parse, parseJSON } = await import('../../core/template/index.ts');
-      expect(cases.length).to.be.greaterThan(30);
+      expect(Object.keys(SETS).sort()).to.deep.equal(
+        builtinClasses({ systemNamespace: 'connectors-system' })
+          .map((c) => c.metadata.name!)
+          .sort(),
+      );
       cases.forEach((c, i) => {
         const go = results[i];
         expect(go.error, `${c.title}: Go failed`).to.equal(undefined);
@@ -187,6 +314,25 @@ describe('classes: configuration templates', function () {
   });
 
   describe('mean what their clients read', () => {
+    it('every configuration that names a ca.cert mounts the proxy CA there', () => {
+      const c = { namespace: 'n', name: 'c', address: 'https://r.example.com', proxy: 'http://c-c.n.svc' };
+      const params = {
+        settings: {},
+        npmrc: { registry: 'r', repository: 'r' },
+        yarnrc: { registry: 'r', repository: 'r' },
+      };
+      let seen = 0;
+      for (const cls of builtinClasses({ systemNamespace: 'connectors-system' }))
+        for (const cfg of cls.spec.configurations ?? []) {
+          if (!cfg.data?.['ca.cert']) continue;
+          seen++;
+          const files = renderClass(cls.metadata.name!, [c], [cfg.name], { caCert: CA, params });
+          expect(files.get('ca.cert'), `${cls.metadata.name} ${cfg.name}`).to.equal(CA);
+        }
+      // maven settings; npm npmrc, yarnrc; nexus and jfrog settings, npmrc, yarnrc; github githubconfig
+      expect(seen).to.be.greaterThanOrEqual(10);
+    });
+
     it('github hosts.yml: one gh host per Connector (the host of spec.address) with the placeholder token; gitconfig as the git class', () => {
       const files = renderClass(
         'github',
@@ -220,7 +366,6 @@ describe('classes: configuration templates', function () {
           `[url "http://c-gh.a.svc.cluster.local"]\n    insteadOf = https://github.com\n` +
           `[url "http://c-ghe.a.svc.cluster.local"]\n    insteadOf = https://ghe.example.com:8443/\n`,
       );
-      for (const [, text] of files) expect(text).to.not.include('ghp_');
     });
 
     it('gitlab config.yml with a path-form proxy address: api_host carries the path, so <api_protocol>://<api_host>/api/v4 is the Connector', () => {
