@@ -1,7 +1,7 @@
 // The k8s class end to end: a Connector holding a ServiceAccount token that may list the namespace's Pods, the
 // real controller (probes against the real apiserver, which it trusts through the Connector's caCertSecretRef),
-// the real proxy (forward mode; HTTPS to the apiserver intercepted with the proxy CA, the Connector's bearer token
-// injected), `connectors render` of the kubeconfig configuration for a workload ServiceAccount that may NOT list
+// the real proxy (forward mode; HTTPS to the apiserver intercepted with the proxy CA, the apiserver verified with
+// the same caCertSecretRef, the Connector's bearer token injected), `connectors render` of the kubeconfig configuration for a workload ServiceAccount that may NOT list
 // Pods, and the pinned kubectl with KUBECONFIG=<rendered kubeconfig> and nothing else.
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,12 +21,9 @@ describe('classes: k8s — kubectl through the proxy with the rendered kubeconfi
   before(async () => {
     kubectl = await ensureBinary('kubectl');
     const cp = (await cluster()).controlPlane;
-    // The proxy trusts the apiserver's CA for its upstream TLS (in a deployment: NODE_EXTRA_CA_CERTS, or a public CA).
-    env = await setupClasses('class-k8s', {
-      classes: ['k8s'],
-      proxy: { upstream: { caPem: cp.caPem } },
-      flags: ['enable-custom-ca-certs'],
-    });
+    // The controller's probes and the proxy's upstream TLS trust the apiserver's private CA through the Connector's
+    // caCertSecretRef (feature flag enable-custom-ca-certs), as a deployment would configure it.
+    env = await setupClasses('class-k8s', { classes: ['k8s'], flags: ['enable-custom-ca-certs'] });
     // The identity the Connector lends: a ServiceAccount that may list Pods in the namespace.
     await env.c.createServiceAccount(env.ns, 'pod-lister');
     await env.apply(`apiVersion: rbac.authorization.k8s.io/v1
