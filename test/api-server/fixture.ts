@@ -9,6 +9,7 @@ import { startApi, type ApiOptions, type RunningApi } from '../../api/index.ts';
 import { startGitPlugin, type RunningGitPlugin } from '../../plugins/git/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
+import { installClasses } from '../harness/classes.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 import { FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP, GROUP } from '../../core/api/index.ts';
 
@@ -117,12 +118,11 @@ export async function setupApi(prefix: string, opts: ApiOptions = {}): Promise<A
   const restoreLogs = setLogSink((line) => logs.push(line));
   const plugin = await startGitPlugin({ host: '127.0.0.1', port: 0 });
   // The built-in git class as `connectors up` installs it, pointing at this test's plugin.
-  const [gitClass] = builtinClasses({
-    systemNamespace: sys,
-    pluginAddresses: { 'connectors-git-plugin': plugin.url },
-    names: ['git'],
-  });
-  await c.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify(gitClass) });
+  const gitClass = await installClasses(
+    c,
+    'api-test',
+    builtinClasses({ systemNamespace: sys, pluginAddresses: { 'connectors-git-plugin': plugin.url }, names: ['git'] }),
+  );
   const controller = await startController(c.kubeConfig, { systemNamespace: sys, leaderElect: false, healthPort: 0 });
   await controller.synced;
   const api = await startApi(c.kubeConfig, {
@@ -196,6 +196,7 @@ export async function setupApi(prefix: string, opts: ApiOptions = {}): Promise<A
       await api.stop();
       await controller.stop();
       await plugin.stop();
+      await gitClass.restore();
       const bindings = await c.kubectl(['get', 'clusterrolebindings', '-o', 'name']);
       for (const b of bindings
         .split('\n')

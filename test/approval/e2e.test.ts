@@ -26,6 +26,7 @@ import { startCsiDriver, type CsiDriver } from '../../csi/index.ts';
 import { mountPoints, TmpfsMounter } from '../../csi/mounter.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
+import { installClasses, type InstalledClasses } from '../harness/classes.ts';
 import { requestGrantName } from '../../controller/approval/request-reconciler.ts';
 import {
   accessPolicy,
@@ -47,7 +48,7 @@ describe('approval end to end: CSI, controller, proxy and git', function () {
   let driver: CsiDriver;
   let client: CsiClient;
   let dir: string;
-  let previousGitClass: unknown;
+  let gitClass: InstalledClasses | undefined;
   let proxyAddress: string;
   const USER = 'builder-bot';
   const PASS = 'pass-' + randomBytes(8).toString('hex');
@@ -99,12 +100,11 @@ describe('approval end to end: CSI, controller, proxy and git', function () {
     });
     await driver.synced;
     client = csiClient(driver.endpoint);
-    const classes = new KindClient(env.c.kubeConfig, 'ConnectorClass');
-    previousGitClass = await classes.get('git').catch(() => undefined);
-    const [gitClass] = builtinClasses({ systemNamespace: env.systemNs, proxyAddress: proxy.url, names: ['git'] });
-    await env.c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=approval-test', '-f', '-'], {
-      input: JSON.stringify(gitClass),
-    });
+    gitClass = await installClasses(
+      env.c,
+      'approval-test',
+      builtinClasses({ systemNamespace: env.systemNs, proxyAddress: proxy.url, names: ['git'] }),
+    );
     ns = await gitNamespace('e2e-devops', 'git-connector');
     await env.apply(ns, [accessPolicy('git-approval', pipelineApproval({ names: ['git-connector'] }))]);
     const created = await new KindClient(env.c.kubeConfig, 'Connector').get('git-connector', ns);
@@ -120,14 +120,7 @@ describe('approval end to end: CSI, controller, proxy and git', function () {
     await proxy?.stop();
     await git?.stop();
     if (env) {
-      const classes = new KindClient(env.c.kubeConfig, 'ConnectorClass');
-      if (previousGitClass)
-        await env.c
-          .kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=approval-test', '-f', '-'], {
-            input: JSON.stringify({ ...(previousGitClass as object), metadata: { name: 'git' }, status: undefined }),
-          })
-          .catch(() => {});
-      else await classes.delete('git').catch(() => {});
+      await gitClass?.restore();
       await env.stop();
       for (const n of [ns, openNs]) if (n) await env.c.deleteNamespace(n);
     }

@@ -17,6 +17,7 @@ import { startProxy, type ProxyOptions, type RunningProxy } from '../../proxy/in
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
+import { installClasses } from '../harness/classes.ts';
 import { FEATURE_FLAGS_CONFIGMAP, PROXY_AUDIENCE, type Connector } from '../../core/api/index.ts';
 import { kubeRest as makeRest } from '../../core/kube/rest.ts';
 import { DirMounter, NodeServer } from '../../csi/index.ts';
@@ -120,19 +121,16 @@ export async function setupClasses(
     leaderElect: false,
     probePeriodMs: 60_000,
   });
-  const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
-  const previous = new Map<string, unknown>();
-  for (const cls of builtinClasses({
-    systemNamespace: systemNs,
-    proxyAddress: proxy.url,
-    pluginAddresses: o.pluginAddresses,
-    names: o.classes,
-  })) {
-    previous.set(cls.metadata.name!, await classes.get(cls.metadata.name!).catch(() => undefined));
-    await c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=class-test', '-f', '-'], {
-      input: JSON.stringify(cls),
-    });
-  }
+  const installed = await installClasses(
+    c,
+    'class-test',
+    builtinClasses({
+      systemNamespace: systemNs,
+      proxyAddress: proxy.url,
+      pluginAddresses: o.pluginAddresses,
+      names: o.classes,
+    }),
+  );
   const connectors = new KindClient(c.kubeConfig, 'Connector');
   const kubeRest = await makeRest(c.kubeConfig);
   const node = new NodeServer(c.kubeConfig, kubeRest, new DirMounter(), {
@@ -249,15 +247,7 @@ export async function setupClasses(
       restoreLogs();
       await controller.stop();
       await proxy.stop();
-      for (const [name, prev] of previous) {
-        if (prev)
-          await c
-            .kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=class-test', '-f', '-'], {
-              input: JSON.stringify({ ...(prev as object), metadata: { name }, status: undefined }),
-            })
-            .catch(() => {});
-        else await classes.delete(name).catch(() => {});
-      }
+      await installed.restore();
       await c.deleteNamespace(ns);
       await c.deleteNamespace(systemNs);
       await rm(work, { recursive: true, force: true });

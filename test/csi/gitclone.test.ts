@@ -21,6 +21,7 @@ import { readProxyCA } from '../../proxy/ca.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
+import { installClasses, type InstalledClasses } from '../harness/classes.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 import { startCsiDriver, type CsiDriver } from '../../csi/index.ts';
 import { mountPoints, TmpfsMounter } from '../../csi/mounter.ts';
@@ -37,7 +38,7 @@ describe('csi: the Git quick start clone through the CSI volume, with the real c
   let driver: CsiDriver;
   let client: CsiClient;
   let dir: string;
-  let previousGitClass: unknown;
+  let gitClass: InstalledClasses | undefined;
   const logs: string[] = [];
   let restoreLogs: () => void;
   const GIT_USER = 'seed-user';
@@ -69,12 +70,11 @@ describe('csi: the Git quick start clone through the CSI volume, with the real c
     client = csiClient(driver.endpoint);
 
     // The built-in git class as `connectors up` installs it (local mode: the in-process proxy's address).
-    const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
-    previousGitClass = await classes.get('git').catch(() => undefined);
-    const [gitClass] = builtinClasses({ systemNamespace: systemNs, proxyAddress: proxy.url, names: ['git'] });
-    await c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=csi-test', '-f', '-'], {
-      input: JSON.stringify(gitClass),
-    });
+    gitClass = await installClasses(
+      c,
+      'csi-test',
+      builtinClasses({ systemNamespace: systemNs, proxyAddress: proxy.url, names: ['git'] }),
+    );
 
     // Seed 000 step 2, pointed at the test git server; step 3's RBAC for the Pod's ServiceAccount.
     const seed = (await readFile(join(FIXTURES_DIR, '000-1-git-connector.yaml'), 'utf8'))
@@ -100,14 +100,7 @@ describe('csi: the Git quick start clone through the CSI volume, with the real c
     await proxy?.stop();
     await git?.stop();
     restoreLogs?.();
-    const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
-    if (previousGitClass)
-      await c
-        .kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=csi-test', '-f', '-'], {
-          input: JSON.stringify({ ...(previousGitClass as object), metadata: { name: 'git' }, status: undefined }),
-        })
-        .catch(() => {});
-    else await classes.delete('git').catch(() => {});
+    await gitClass?.restore();
     if (dir) {
       for (const m of await mountPoints())
         if (m.startsWith(dir + '/')) await new TmpfsMounter().unmount(m).catch(() => {});

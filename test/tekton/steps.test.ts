@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
+import { installClasses, type InstalledClasses } from '../harness/classes.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { bundledTasks } from '../../tasks/index.ts';
@@ -47,7 +48,7 @@ describe('tekton: bundled Task steps on the host, through the Connectors proxy',
   let controller: RunningController;
   let restoreLogs: () => void;
   const logs: string[] = [];
-  const previousClasses = new Map<string, unknown>();
+  let installed: InstalledClasses | undefined;
   /** Workspaces rendered by `connectors render`. */
   const ws: Record<string, string> = {};
   let proxyHost: string;
@@ -136,13 +137,11 @@ describe('tekton: bundled Task steps on the host, through the Connectors proxy',
     });
 
     // The built-in classes as `connectors up` installs them (local mode: the in-process proxy's address).
-    const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
-    for (const cls of builtinClasses({ systemNamespace: systemNs, proxyAddress: proxy.url, names: ['git', 'oci'] })) {
-      previousClasses.set(cls.metadata.name!, await classes.get(cls.metadata.name!).catch(() => undefined));
-      await c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=steps-test', '-f', '-'], {
-        input: JSON.stringify(cls),
-      });
-    }
+    installed = await installClasses(
+      c,
+      'steps-test',
+      builtinClasses({ systemNamespace: systemNs, proxyAddress: proxy.url, names: ['git', 'oci'] }),
+    );
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
       input: `apiVersion: v1
 kind: Secret
@@ -229,16 +228,7 @@ spec: {connectorClassName: oci, address: '${dst.url}', auth: {name: tokenAuth, s
     await proxy?.stop();
     await Promise.all([git?.stop(), src?.stop(), dst?.stop()]);
     restoreLogs?.();
-    const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
-    for (const [name, previous] of previousClasses) {
-      if (previous)
-        await c
-          .kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=steps-test', '-f', '-'], {
-            input: JSON.stringify({ ...(previous as object), metadata: { name }, status: undefined }),
-          })
-          .catch(() => {});
-      else await classes.delete(name).catch(() => {});
-    }
+    await installed?.restore();
     if (ns) await c.deleteNamespace(ns);
     if (systemNs) await c.deleteNamespace(systemNs);
     if (dir) await rm(dir, { recursive: true, force: true });

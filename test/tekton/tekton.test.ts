@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
+import { installClasses, type InstalledClasses } from '../harness/classes.ts';
 import { builtinResourceInterfaces } from '../../resourceinterfaces/index.ts';
 import { bundledTasks } from '../../tasks/index.ts';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
@@ -43,7 +44,7 @@ describe('tekton: bundled Tasks and pipeline integration on real Tekton', functi
   let wh: RunningWebhook;
   let ns: string;
   let systemNamespace: string;
-  const createdClasses: string[] = [];
+  let installed: InstalledClasses | undefined;
   const proxyUrl = (name: string) => `http://127.0.0.1:31567/namespaces/${ns}/connectors/${name}`;
 
   const kubectlJson = async (args: string[], input?: unknown) =>
@@ -63,17 +64,14 @@ describe('tekton: bundled Tasks and pipeline integration on real Tekton', functi
     systemNamespace = await c.createNamespace('tekton-sys');
     await c.kubectl(['label', 'namespace', ns, `${TEST_LABEL}=${id}`]);
 
-    // The built-in classes the examples' Connectors belong to, with their ResourceInterface labels (created when
-    // absent, removed afterwards).
-    const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
-    const builtin = builtinClasses({ systemNamespace });
-    for (const name of new Set(Object.values(CONNECTORS))) {
-      if (await classes.get(name).catch(() => undefined)) continue;
-      const cls = builtin.find((b) => b.metadata.name === name);
-      if (!cls) throw new Error(`the examples use ConnectorClass ${name}, which is not built in`);
-      await kubectlJson(['create', '-f', '-'], cls);
-      createdClasses.push(name);
-    }
+    // The built-in classes the examples' Connectors belong to, with their ResourceInterface labels (restored to
+    // what was there before afterwards).
+    const names = [...new Set(Object.values(CONNECTORS))];
+    const builtin = builtinClasses({ systemNamespace, names });
+    const missing = names.filter((n) => !builtin.some((b) => b.metadata.name === n));
+    if (missing.length)
+      throw new Error(`the examples use ConnectorClasses ${missing.join(', ')}, which are not built in`);
+    installed = await installClasses(c, 'tekton-test', builtin);
     await kubectlJson(['apply', '--server-side', '--field-manager=tekton-test', '-f', '-'], {
       apiVersion: 'v1',
       kind: 'List',
@@ -110,7 +108,7 @@ describe('tekton: bundled Tasks and pipeline integration on real Tekton', functi
   after(async () => {
     await wh?.stop();
     await tekton?.stop();
-    for (const name of createdClasses) await c.kubectl(['delete', 'connectorclass', name, '--ignore-not-found']);
+    await installed?.restore();
     if (ns) await c.deleteNamespace(ns);
     if (systemNamespace) await c.deleteNamespace(systemNamespace);
     rmSync(stateDir, { recursive: true, force: true });
