@@ -87,7 +87,7 @@ export async function reconcileClass(ctx: Ctx, name: string): Promise<ReconcileR
     try {
       const url = resolveEndpoint(spec.api, 'api', ctx.systemNamespace);
       status.api = { address: { url } };
-      await tryConnect(url, ctx.probeTimeoutMs);
+      await tryConnect(url, ctx.probeTimeoutMs, ctx.pluginCAs);
       probeTotal().inc({ type: 'api', result: 'success' });
       conds.push({ ...T('APIReady'), probed: true });
     } catch (err) {

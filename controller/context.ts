@@ -57,6 +57,8 @@ export interface Settings {
   probeTimeoutMs: number;
   /** Re-check period of failing probes (default min(period, 60 s)). */
   failedProbePeriodMs: number;
+  /** PEM CA certificates trusted, besides the system ones, by the APIReady probe of class APIs (plugins). */
+  pluginCAs?: string[];
 }
 
 export interface Ctx extends Settings {

@@ -48,6 +48,8 @@ export interface StartControllerOptions {
   healthHost?: string;
   /** Connector reconcile workers (default 16). */
   workers?: number;
+  /** PEM CA certificates trusted, besides the system ones, when probing class APIs (spec.api) for APIReady. */
+  pluginCaPem?: string;
   log?: Logger;
 }
 
@@ -119,6 +121,7 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
     probeTimeRefreshMs: opts.probeTimeRefreshMs ?? 30 * 60_000,
     probeTimeoutMs: opts.probeTimeoutMs ?? 10_000,
     failedProbePeriodMs: opts.failedProbePeriodMs ?? Math.min(probePeriodMs, 60_000),
+    pluginCAs: opts.pluginCaPem ? [opts.pluginCaPem] : undefined,
     // Read from the informer's cache, not from its events: a ConfigMap that existed before the controller
     // started was listed (and its add event emitted) before the handlers below were attached.
     flag: (name: FeatureFlag) =>

@@ -1,4 +1,5 @@
 // `connectors controller`: the controller that keeps ConnectorClass and Connector status true.
+import { readFile } from 'node:fs/promises';
 import type { Command } from '../command.ts';
 import { loadKubeConfig, systemNamespace } from '../../core/kube/config.ts';
 import { createLogger } from '../../core/observability/log.ts';
@@ -47,6 +48,11 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
       default: 'true',
     },
     workers: { type: 'string', valueName: 'N', description: 'Concurrent Connector reconciles.', default: '16' },
+    'plugin-ca-file': {
+      type: 'string',
+      valueName: 'PATH',
+      description: 'PEM CA certificates trusted for class API plugins when probing them (besides the system ones).',
+    },
     'print-templates': {
       type: 'boolean',
       description: 'Print the built-in AccessPolicy templates (ConfigMaps of the system namespace) as YAML and exit.',
@@ -64,6 +70,7 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
     const port = Number(values['health-port'] ?? 8081);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new Error(`--health-port must be a port number, not ${JSON.stringify(values['health-port'])}`);
+    const caFile = values['plugin-ca-file'] as string | undefined;
     const ctrl = await startController(kc, {
       systemNamespace: systemNamespace(),
       healthPort: port,
@@ -72,6 +79,7 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
       probeTimeRefreshMs: parseFlagDuration(String(values['probe-time-refresh'] ?? '30m')),
       leaderElect: boolFlag(values['leader-elect'], 'leader-elect', true),
       workers: Number(values.workers ?? 16),
+      pluginCaPem: caFile ? await readFile(caFile, 'utf8') : undefined,
       log,
     });
     log.info('controller started', {

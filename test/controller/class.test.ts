@@ -30,6 +30,8 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
   let sys: string;
   let ctrl: RunningController;
   let up: RecordingUpstream;
+  /** The CA of class API plugins the controller trusts (`connectors controller --plugin-ca-file`). */
+  let pluginCa: pki.CertificateAuthority;
   const suffix = Math.random().toString(16).slice(2, 8);
   const created: string[] = [];
 
@@ -68,7 +70,12 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     sys = `ctrl-sys-${suffix}`;
     await ensureNamespace(rest, sys);
     await createProxyService(rest, sys);
-    ctrl = await startController(c.kubeConfig, { systemNamespace: sys, leaderElect: false });
+    pluginCa = await pki.createCA({ commonName: 'ctrl-test-plugin-ca' });
+    ctrl = await startController(c.kubeConfig, {
+      systemNamespace: sys,
+      leaderElect: false,
+      pluginCaPem: pluginCa.certPem,
+    });
     await ctrl.synced;
   });
 
@@ -115,6 +122,31 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     expect(cond(ok, 'Ready')?.status).to.equal('True');
     expect(ok.status!.api?.address?.url).to.equal(`${up.url}/api`);
     up.setHandler((_req, res) => void res.writeHead(200).end('ok'));
+  });
+
+  it('an API plugin serving TLS: APIReady=True with a certificate of the plugin CA the controller trusts, False with another', async () => {
+    const other = await pki.createCA({ commonName: 'ctrl-test-other-ca' });
+    const servers: Server[] = [];
+    try {
+      const urls: string[] = [];
+      for (const ca of [pluginCa, other]) {
+        const cert = await pki.issueServingCert(ca, { commonName: '127.0.0.1', ipAddresses: ['127.0.0.1'] });
+        const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (_req, res) => res.writeHead(404).end());
+        servers.push(server);
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+        urls.push(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      }
+      const trusted = await makeClass('api-plugin-ca', { api: { uri: urls[0] } });
+      const untrusted = await makeClass('api-other-ca', { api: { uri: urls[1] } });
+      expect(cond(await waitClassCondition(rest, trusted, 'APIReady', { status: 'True' }), 'Ready')?.status).to.equal(
+        'True',
+      );
+      const refused = await waitClassCondition(rest, untrusted, 'APIReady', { status: 'False' });
+      expect(cond(refused, 'APIReady')).to.include({ reason: 'ConnectionFailed' });
+      expect(cond(refused, 'APIReady')?.message).to.contain('x509: certificate signed by unknown authority');
+    } finally {
+      for (const s of servers) s.close();
+    }
   });
 
   it('20: api.ref Service git/default with uri /prefix → status.api.address.url = https://git.default.svc/prefix', async () => {
