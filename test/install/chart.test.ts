@@ -283,7 +283,11 @@ describe('install: the Helm chart', function () {
       (objs.find((o) => o.kind === 'ConnectorClass' && o.metadata.name === 'git')!.spec as any).proxy.ref;
     const cases = [
       { set: 'defaults', address: undefined, service: undefined, ingress: false },
-      { set: 'cert-manager, NodePort expose, HPA, ServiceMonitor', address: 'http://192.0.2.10:30080', ingress: false },
+      {
+        set: 'cert-manager, NodePort expose, HPA, ServiceMonitor, proxy TLS listener',
+        address: 'http://192.0.2.10:30080',
+        ingress: false,
+      },
       {
         set: 'Ingress expose with TLS, no API, no CSI, no NetworkPolicies',
         address: 'https://connectors.example.com',
@@ -322,7 +326,7 @@ describe('install: the Helm chart', function () {
     }
   });
 
-  it('runs the controller with leader election, 2 replicas and its memory setting; proxy and webhook with PDBs', () => {
+  it('runs the controller with leader election, 2 replicas and its memory setting; proxy, webhook and API with PDBs', () => {
     const objs = rendered.defaults;
     const deploy = (n: string) => objs.find((o) => o.kind === 'Deployment' && o.metadata.name === n)! as any;
     const controller = deploy('connectors-controller-manager');
@@ -332,7 +336,7 @@ describe('install: the Helm chart', function () {
       name: 'NODE_OPTIONS',
       value: '--max-semi-space-size=2',
     });
-    for (const n of ['connectors-proxy', 'connectors-webhook'])
+    for (const n of ['connectors-proxy', 'connectors-webhook', 'connectors-api'])
       expect(
         objs.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === n),
         n,
@@ -344,7 +348,7 @@ describe('install: the Helm chart', function () {
         expect(ctr.livenessProbe.httpGet.path, t.owner.metadata.name).to.equal('/healthz');
         expect(ctr.readinessProbe.httpGet.path, t.owner.metadata.name).to.equal('/readyz');
       }
-    const hpaSet = rendered['cert-manager, NodePort expose, HPA, ServiceMonitor'];
+    const hpaSet = rendered['cert-manager, NodePort expose, HPA, ServiceMonitor, proxy TLS listener'];
     expect(hpaSet.some((o) => o.kind === 'HorizontalPodAutoscaler')).to.equal(true);
     const proxy = hpaSet.find((o) => o.kind === 'Deployment' && o.metadata.name === 'connectors-proxy')! as any;
     expect(proxy.spec.replicas, 'the HPA owns the proxy replicas').to.equal(undefined);
@@ -374,7 +378,29 @@ describe('install: the Helm chart', function () {
     }
   });
 
-  it('runs the git plugin behind Service connectors-git-plugin with a chart-made certificate the API trusts, reachable from the API only', () => {
+  it('admits with its NetworkPolicy every port the pods of each component serve', () => {
+    for (const [set, objs] of Object.entries(rendered)) {
+      const policies = objs.filter((o) => o.kind === 'NetworkPolicy') as any[];
+      if (set.includes('no NetworkPolicies')) {
+        expect(policies, set).to.deep.equal([]);
+        continue;
+      }
+      for (const t of podTemplates(objs)) {
+        const name = t.owner.metadata.name;
+        const selecting = policies.filter((p) =>
+          Object.entries(p.spec.podSelector.matchLabels as Record<string, string>).every(
+            ([k, v]) => t.metadata.labels?.[k] === v,
+          ),
+        );
+        expect(selecting.length, `${set}: ${name}`).to.be.above(0);
+        const admitted = selecting.flatMap((p) => p.spec.ingress.flatMap((r: any) => r.ports.map((x: any) => x.port)));
+        const served = t.spec.containers.flatMap((c) => (c.ports ?? []).map((p: any) => p.containerPort));
+        expect(admitted, `${set}: ${name}`).to.include.members(served);
+      }
+    }
+  });
+
+  it('runs the git plugin behind Service connectors-git-plugin with a chart-made certificate the API trusts, reachable from the API and the controller only', () => {
     const objs = rendered.defaults;
     const find = (kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name)! as any;
     const gitClass = find('ConnectorClass', 'git');
@@ -388,11 +414,14 @@ describe('install: the Helm chart', function () {
       '--tls-cert-file=/etc/connectors/git-plugin-tls/tls.crt',
       '--tls-key-file=/etc/connectors/git-plugin-tls/tls.key',
     ]);
-    const api = find('Deployment', 'connectors-api').spec.template.spec;
-    expect(api.containers[0].args).to.include('--plugin-ca-file=/etc/connectors/git-plugin-ca/ca.crt');
-    expect(api.volumes.find((v: any) => v.name === 'git-plugin-ca').secret.secretName).to.equal(
-      'connectors-git-plugin-tls',
-    );
+    // The API calls it, the controller probes it (APIReady): both trust its CA.
+    for (const n of ['connectors-api', 'connectors-controller-manager']) {
+      const spec = find('Deployment', n).spec.template.spec;
+      expect(spec.containers[0].args, n).to.include('--plugin-ca-file=/etc/connectors/git-plugin-ca/ca.crt');
+      expect(spec.volumes.find((v: any) => v.name === 'git-plugin-ca').secret.secretName, n).to.equal(
+        'connectors-git-plugin-tls',
+      );
+    }
     const secret = find('Secret', 'connectors-git-plugin-tls');
     const ca = new X509Certificate(Buffer.from(secret.data['ca.crt'], 'base64'));
     const cert = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
@@ -401,9 +430,12 @@ describe('install: the Helm chart', function () {
     expect(cert.checkHost(`connectors-git-plugin.${NS}.svc`)).to.equal(`connectors-git-plugin.${NS}.svc`);
     const policy = find('NetworkPolicy', 'connectors-git-plugin');
     const serving = policy.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === 8443));
-    expect(serving.from).to.deep.equal([
-      { podSelector: { matchLabels: find('Deployment', 'connectors-api').spec.selector.matchLabels } },
-    ]);
+    // The API calls it; the controller connects to it for the git class's APIReady condition.
+    expect(serving.from).to.deep.equal(
+      ['connectors-api', 'connectors-controller-manager'].map((n) => ({
+        podSelector: { matchLabels: find('Deployment', n).spec.selector.matchLabels },
+      })),
+    );
     // Without the plugin (no API, or the plain manifests, whose files cannot hold a certificate Helm makes at
     // install time) the git class has no custom API: its paths go to the tool.
     for (const set of [

@@ -17,8 +17,9 @@ export const VALUE_SETS: Record<string, string[]> = {
     'webhook.certificate.source=self',
     'gitPlugin.enabled=false',
   ],
-  'cert-manager, NodePort expose, HPA, ServiceMonitor': [
+  'cert-manager, NodePort expose, HPA, ServiceMonitor, proxy TLS listener': [
     'webhook.certificate.source=cert-manager',
+    'proxy.tls.secretName=connectors-proxy-tls',
     'proxy.expose.type=NodePort',
     'proxy.expose.domain=192.0.2.10',
     'proxy.autoscaling.enabled=true',
