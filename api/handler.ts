@@ -15,7 +15,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { secretRefOf } from '../core/connector/secret.ts';
 import { injectCredentials, readBody, type InjectionContext, type Prepared } from '../core/connector/inject-request.ts';
-import { upstreamUrl, rewriteLocation } from '../core/connector/upstream-url.ts';
+import { upstreamUrl, rewriteLocation, withoutQueryValues } from '../core/connector/upstream-url.ts';
 import type { Authorizer, Authentication, ResourceCheck } from '../core/auth/review.ts';
 import { ReviewError } from '../core/auth/review.ts';
 import { connectionTokenKey } from '../core/auth/token-key.ts';
@@ -397,7 +397,8 @@ function toTool(
         headers: prepared.headers,
         body: prepared.body ?? body,
         trust: ctx.trust.for(connector),
-        rewriteLocation: (loc) => rewriteLocation(loc, address, apiBase(req, route)),
+        rewriteLocation: (loc) =>
+          withoutQueryValues(rewriteLocation(loc, address, apiBase(req, route)), prepared.queryCredentials),
         sendError,
       })
       .then((result) => finish(ctx, record, started, result.status, result.error));

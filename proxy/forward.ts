@@ -22,6 +22,7 @@ import { ServingCertCache, type CertificateAuthority } from '../core/pki/index.t
 import { forwardCredentials, type ConnectorRef } from './auth/credentials.ts';
 import { checkAccess, deny, injectCredentials, type ProxyContext } from './context.ts';
 import { matchTarget, originOf } from '../core/connector/inject.ts';
+import { withoutQueryValues } from '../core/connector/upstream-url.ts';
 import { sendText, upstreamRequestHeaders } from '../core/http1/upstream.ts';
 
 export type ConnectPolicy = 'tunnel' | 'refuse';
@@ -139,6 +140,7 @@ export class ForwardProxy {
     let headers = upstreamRequestHeaders(req.headers, [], token);
     let upstream = target;
     let body: Buffer | undefined;
+    let queryCredentials: string[] | undefined;
     if (match) {
       record.connector = `${match.metadata.namespace}/${match.metadata.name}`;
       const prepared = await injectCredentials(this.ctx, req, match, target, headers);
@@ -146,11 +148,19 @@ export class ForwardProxy {
         sendText(res, prepared.status, prepared.reason);
         return finish(prepared.status, prepared.reason);
       }
-      ({ headers, target: upstream, body } = prepared);
+      ({ headers, target: upstream, body, queryCredentials } = prepared);
       record.injected = prepared.injected;
     }
     const trust = match ? this.ctx.trust.for(match) : undefined;
-    const result = await this.ctx.upstream.forward({ req, res, target: upstream, headers, body, trust });
+    const result = await this.ctx.upstream.forward({
+      req,
+      res,
+      target: upstream,
+      headers,
+      body,
+      trust,
+      rewriteLocation: queryCredentials && ((loc) => withoutQueryValues(loc, queryCredentials)),
+    });
     record.bytesIn = result.bytesIn;
     record.bytesOut = result.bytesOut;
     finish(result.status, result.error);

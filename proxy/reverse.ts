@@ -7,7 +7,7 @@ import { reverseToken } from './auth/credentials.ts';
 import type { AuditRecord } from './audit.ts';
 import type { ProxyRequest, ProxyResponse } from '../core/http1/exchange.ts';
 import { checkAccess, deny, injectCredentials, type ProxyContext } from './context.ts';
-import { rewriteLocation, upstreamUrl } from '../core/connector/upstream-url.ts';
+import { rewriteLocation, upstreamUrl, withoutQueryValues } from '../core/connector/upstream-url.ts';
 import { upstreamRequestHeaders, sendText } from '../core/http1/upstream.ts';
 
 export { rewriteLocation, upstreamUrl };
@@ -150,7 +150,8 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
     body: prepared.body,
     trust: ctx.trust.for(connector),
     // The proxy's own URL of the Connector is only needed for a Location header: built then.
-    rewriteLocation: (loc) => rewriteLocation(loc, address, proxyBase(req, target.prefix)),
+    rewriteLocation: (loc) =>
+      withoutQueryValues(rewriteLocation(loc, address, proxyBase(req, target.prefix)), prepared.queryCredentials),
   });
   record.bytesIn = result.bytesIn;
   record.bytesOut = result.bytesOut;

@@ -33,7 +33,15 @@ export async function readBody(req: ProxyRequest, limit: number): Promise<Buffer
 }
 
 export type Prepared =
-  | { ok: true; target: URL; headers: Record<string, string | string[]>; body?: Buffer; injected: boolean }
+  | {
+      ok: true;
+      target: URL;
+      headers: Record<string, string | string[]>;
+      body?: Buffer;
+      injected: boolean;
+      /** Credential values put into the query (to keep them out of a Location the client sees). */
+      queryCredentials?: string[];
+    }
   | { ok: false; status: number; reason: string };
 
 /**
@@ -123,7 +131,14 @@ async function generated(
     const applied = applyAuthInjection({ headers, query: target.search.slice(1), body }, injection);
     const t = new URL(target);
     t.search = applied.query ? '?' + applied.query : '';
-    return { ok: true, target: t, headers: applied.headers, body: applied.body ?? body, injected: true };
+    return {
+      ok: true,
+      target: t,
+      headers: applied.headers,
+      body: applied.body ?? body,
+      injected: true,
+      queryCredentials: injection.position === 'query' ? Object.values(injection.auth) : undefined,
+    };
   } catch (err) {
     if (err instanceof PolicyNotReadyError) return { ok: false, status: 503, reason: err.message };
     if (err instanceof AuthInjectionError) return { ok: false, status: 502, reason: err.message };

@@ -1,6 +1,6 @@
 // Where a request relayed to a tool goes (pure): the Connector address (with its path prefix) + the client's path
-// and query, never above the prefix; and how a tool's Location header reads for the client. Shared by the proxy's
-// reverse mode and the Connectors API.
+// and query, never above the prefix; and how a tool's Location header reads for the client (on the proxy or API,
+// and without credentials injected into the query). Shared by the proxy and the Connectors API.
 import { pathPrefix, underPrefix } from './address.ts';
 
 /** Origin and path prefix of Connector addresses, parsed once per address string (bounded). */
@@ -62,4 +62,33 @@ export function rewriteLocation(location: string, address: string, proxyBase: st
     return absolute ? location : loc.href;
   }
   return proxyBase.replace(/\/$/, '') + (loc.pathname.slice(prefix.length) || '/') + loc.search + loc.hash;
+}
+
+/**
+ * A Location without the query parameters whose value is a credential injected into the request's query (a
+ * generator.rego with `position: query`): a tool that redirects keeping its query (`/x?api_key=…` → `/x/?api_key=…`)
+ * must not hand the credential to the client. Other parameters are kept byte for byte.
+ */
+export function withoutQueryValues(location: string, values: readonly string[] | undefined): string {
+  if (!values?.length) return location;
+  const hashAt = location.indexOf('#');
+  const head = hashAt === -1 ? location : location.slice(0, hashAt);
+  const q = head.indexOf('?');
+  if (q === -1) return location;
+  const secrets = values.filter((v) => v !== '');
+  const kept = head
+    .slice(q + 1)
+    .split('&')
+    .filter((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq === -1) return pair !== '';
+      let value: string;
+      try {
+        value = decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
+      } catch {
+        return true;
+      }
+      return !secrets.includes(value);
+    });
+  return head.slice(0, q) + (kept.length ? '?' + kept.join('&') : '') + (hashAt === -1 ? '' : location.slice(hashAt));
 }

@@ -11,6 +11,7 @@ import { startRecordingUpstream, type RecordingUpstream } from '../peers/recordi
 import { runCommand } from '../peers/process.ts';
 import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
 import { eventually } from '../harness/eventually.ts';
+import { seedGenerators } from '../harness/seeds.ts';
 import { FEATURE_FLAGS } from '../../core/api/index.ts';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { startApi } from '../../api/index.ts';
@@ -26,6 +27,8 @@ describe('api: the Connectors API against a real cluster, git server and tools',
   const TOOL_CLASS = `tool-${sfx}`;
   const NOAPI_CLASS = `git-noapi-${sfx}`;
   const REGO_CLASS = `rego-${sfx}`;
+  const APIKEY_CLASS = `apikey-${sfx}`;
+  const API_KEY = 'key-' + randomBytes(8).toString('hex');
   const GIT_USER = 'robot';
   const GIT_PASS = 'pw-' + randomBytes(8).toString('hex');
   const TOOL_PASS = 'tool-' + randomBytes(8).toString('hex');
@@ -115,6 +118,24 @@ spec:
         } else := {"verb": "delete"} if {
           startswith(input.request.path, "/purge")
         } else := {"verb": ""}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: ConnectorClass
+metadata: {name: ${APIKEY_CLASS}}
+spec:
+  address: {type: string}
+  auth:
+    types:
+    - name: apikey-rego-auth
+      secretType: Opaque
+      generator:
+        rego: |
+${seedGenerators()
+  .get('apikey-rego-auth')!
+  .rego.trimEnd()
+  .split('\n')
+  .map((l) => '          ' + l)
+  .join('\n')}
 `,
       'default',
     );
@@ -161,6 +182,20 @@ spec:
   connectorClassName: ${REGO_CLASS}
   address: ${tool.url}
   auth: {name: basicAuth, secretRef: {name: tool-creds}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: apikey}
+type: Opaque
+stringData: {apikey: ${API_KEY}}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: apikey}
+spec:
+  connectorClassName: ${APIKEY_CLASS}
+  address: ${tool.url}
+  auth: {name: apikey-rego-auth, secretRef: {name: apikey}}
 `);
     const get = { resources: ['connectors'], verbs: ['get'] };
     tokens.reader = await env.serviceAccount('reader', [get]);
@@ -183,6 +218,10 @@ spec:
         { resources: [`connectors/apis/${TOOL_CLASS}`], verbs: [verb] },
       ]);
     await env.setFlags([]);
+    const policiesReady = async (cls: string) =>
+      JSON.parse(await env.c.kubectl(['get', 'connectorclass', cls, '-o', 'json'])).status?.conditions?.some(
+        (c: any) => c.type === 'PoliciesReady' && c.status === 'True' && c.reason !== 'NoPolicies',
+      );
     await eventually('the controller to resolve the class APIs and the Connectors API paths', async () => {
       const cls = JSON.parse(await env.c.kubectl(['get', 'connectorclass', 'git', '-o', 'json']));
       const tc = JSON.parse(await env.c.kubectl(['get', 'connectorclass', TOOL_CLASS, '-o', 'json']));
@@ -190,18 +229,25 @@ spec:
       return (
         cls.status?.api?.address?.url === env.plugin.url &&
         tc.status?.api?.address?.url === classApi.url &&
-        cs.items.length === 4 &&
+        cs.items.length === 5 &&
         cs.items.every((c: any) => c.status?.api?.path) &&
-        JSON.parse(await env.c.kubectl(['get', 'connectorclass', REGO_CLASS, '-o', 'json'])).status?.conditions?.some(
-          (c: any) => c.type === 'PoliciesReady' && c.status === 'True' && c.reason !== 'NoPolicies',
-        )
+        (await policiesReady(REGO_CLASS)) &&
+        (await policiesReady(APIKEY_CLASS))
       );
     });
   });
 
   after(async () => {
     await env?.stop();
-    await env?.c.kubectl(['delete', 'connectorclass', TOOL_CLASS, NOAPI_CLASS, REGO_CLASS, '--ignore-not-found']);
+    await env?.c.kubectl([
+      'delete',
+      'connectorclass',
+      TOOL_CLASS,
+      NOAPI_CLASS,
+      REGO_CLASS,
+      APIKEY_CLASS,
+      '--ignore-not-found',
+    ]);
     await git?.stop();
     await tool?.stop();
     await ext?.stop();
@@ -322,6 +368,31 @@ spec:
     expect(ftp.json()).to.include({ code: 400, reason: 'BadRequest' });
     expect(ftp.json().message).to.include('"ftp://files.example.com" is not a valid http(s) URL');
     expect(tool.requests).to.have.length(0);
+  });
+
+  it('a redirect never hands the client a credential injected into the query (generator.rego, position query)', async () => {
+    tool.clear();
+    // A tool that redirects keeping the query, as a trailing-slash redirect does; then one to another host.
+    let away = false;
+    tool.setHandler((req, res) => {
+      const q = req.url!.slice(req.url!.indexOf('?'));
+      res.writeHead(301, {
+        location: away ? `https://elsewhere.example.com/landing${q}#top` : `${tool.url}/things/${q}`,
+      });
+      res.end();
+    });
+    try {
+      const r = await env.curl(env.path('apikey', '/things?q=1&page=2'), { token: tokens.reader });
+      expect(r.status).to.equal(301);
+      expect(tool.last().url).to.equal(`/things?q=1&page=2&api_key=${API_KEY}`);
+      expect(r.headers.location).to.equal(`${env.api.url}${env.path('apikey', '/things/?q=1&page=2')}`);
+      away = true;
+      const other = await env.curl(env.path('apikey', '/things?q=1'), { token: tokens.reader });
+      expect(other.headers.location).to.equal('https://elsewhere.example.com/landing?q=1#top');
+      for (const x of [r, other]) expect(JSON.stringify(x)).to.not.include(API_KEY);
+    } finally {
+      tool.setHandler((req, res) => void res.end('ok'));
+    }
   });
 
   it('x-provider-type api goes to the class API with X-Plugin-Meta, X-Plugin-Auth and X-Plugin-Secret, and none of the client credentials', async () => {
@@ -726,6 +797,6 @@ spec:
     expect(access.length).to.be.greaterThan(50);
     expect(access.some((l) => l.provider === 'api' && l.status === 200)).to.equal(true);
     const text = env.logs.join('\n');
-    for (const secret of [GIT_PASS, TOOL_PASS, ...Object.values(tokens)]) expect(text).to.not.include(secret);
+    for (const secret of [GIT_PASS, TOOL_PASS, API_KEY, ...Object.values(tokens)]) expect(text).to.not.include(secret);
   });
 });

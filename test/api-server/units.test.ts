@@ -1,6 +1,6 @@
 // The Connectors API's pure decisions, table-driven: routes, OpenAPI operation matching and address selection,
 // the verb mapping and the connectors/apis levels, Status objects, the plugin headers (the reference's own
-// encoded examples), lists and pagination.
+// encoded examples), lists and pagination, and a tool's Location without a credential injected into the query.
 import { expect } from 'chai';
 import { parseApiRoute } from '../../api/route.ts';
 import { matchOperation, OpenApiError, operationMethod, selectAddress } from '../../api/openapi.ts';
@@ -8,6 +8,7 @@ import { apisSubresources, methodVerb, policyVerb } from '../../api/permissions.
 import { bearerToken } from '../../api/handler.ts';
 import { accessJson } from '../../api/access-log.ts';
 import { connectorApiPath } from '../../core/connector/api-path.ts';
+import { withoutQueryValues } from '../../core/connector/upstream-url.ts';
 import { failure, statusReason } from '../../core/plugin/status.ts';
 import { pluginHeaders, readPluginHeaders, PluginHeaderError } from '../../core/plugin/contract.ts';
 import { paginate, parsePagination, PaginationError } from '../../core/plugin/list.ts';
@@ -307,4 +308,20 @@ describe('api: Status, plugin headers, lists', () => {
       reason: 'a "quoted" reason',
     });
   });
+
+  const locations: Array<[string, string[] | undefined, string]> = [
+    ['http://api/x/?q=1&api_key=K', ['K'], 'http://api/x/?q=1'],
+    ['/x?api_key=K', ['K'], '/x'],
+    ['/x?api_key=K#frag', ['K'], '/x#frag'],
+    ['https://elsewhere/x?a=%4B&b=2', ['K'], 'https://elsewhere/x?b=2'],
+    ['/x?token=a+b&c=a%20b&d=ab', ['a b'], '/x?d=ab'],
+    ['/x?q=%zz&k=K', ['K'], '/x?q=%zz'],
+    ['/x?q=1&flag&=&k=K', ['K'], '/x?q=1&flag&='],
+    ['/x?q=K', undefined, '/x?q=K'],
+    ['/x?q=', [''], '/x?q='],
+    ['/x#a?k=K', ['K'], '/x#a?k=K'],
+  ];
+  for (const [location, values, want] of locations)
+    it(`Location ${location} without ${JSON.stringify(values)} → ${want}`, () =>
+      expect(withoutQueryValues(location, values)).to.equal(want));
 });

@@ -1,7 +1,8 @@
 // Forward mode (scenarios 26-28) and CONNECT: Proxy-Authorization with one or several Connectors,
 // credentials only for targets matching a listed Connector's address, 407 without credentials, HTTPS
 // interception for Connector hosts (certificate from the proxy CA, published in connectors-proxy-ca) and
-// untouched tunnelling for other hosts; redirects to another host carry no injected credentials.
+// untouched tunnelling for other hosts; redirects to another host carry no injected credentials, and a Location
+// never carries a credential injected into the query.
 import { connectorReaderYaml } from '../harness/rbac.ts';
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +17,7 @@ import { readProxyCA, PROXY_CA_NAME } from '../../proxy/index.ts';
 import { runCommand } from '../peers/process.ts';
 import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../peers/recording-upstream.ts';
 import { eventually } from '../harness/eventually.ts';
+import { seedGenerators } from '../harness/seeds.ts';
 import { auditLines, basic, setup, type Env } from './fixture.ts';
 
 interface Res {
@@ -228,6 +230,67 @@ ${connectorReaderYaml({ name: 'get-b', serviceAccount: 'builder', saNamespace: e
     expect(other.last().path).to.equal('/landed');
     expect(other.last().headers.authorization).to.equal(undefined);
     expect(JSON.stringify(other.last().rawHeaders)).to.not.include(secretA);
+  });
+
+  it('a redirect keeping the query hands the client no credential injected there (generator.rego, position query)', async () => {
+    const cls = `fwd-apikey-${randomBytes(3).toString('hex')}`;
+    const key = 'K-' + randomBytes(6).toString('hex');
+    const rego = seedGenerators().get('apikey-rego-auth')!.rego;
+    const q = await startRecordingUpstream({
+      handler: (req, res) =>
+        void res.writeHead(301, { location: `${q.url}/kept/${req.url.slice(req.url.indexOf('?'))}` }).end(),
+    });
+    try {
+      await env.storePolicy(rego);
+      await env.c.kubectl(['apply', '-f', '-'], {
+        input: JSON.stringify({
+          apiVersion: 'connectors.alauda.io/v1alpha1',
+          kind: 'ConnectorClass',
+          metadata: { name: cls },
+          spec: {
+            address: { name: 'address', type: 'string' },
+            auth: { types: [{ name: 'apikey-rego-auth', secretType: 'Opaque', generator: { rego } }] },
+          },
+        }),
+      });
+      await env.apply(`apiVersion: v1
+kind: Secret
+metadata: {name: apikey}
+type: Opaque
+stringData: {apikey: "${key}"}
+---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata: {name: qry}
+spec:
+  connectorClassName: ${cls}
+  address: ${q.url}
+  auth: {name: apikey-rego-auth, secretRef: {name: apikey}}
+`);
+      await env.apply(
+        connectorReaderYaml({
+          name: 'builder-get-qry',
+          serviceAccount: 'builder',
+          saNamespace: env.ns,
+          resourceNames: ['qry'],
+        }),
+      );
+      env.proxy.clearAuthCache();
+      const r = await eventually(
+        'the proxy to inject the key',
+        async () => {
+          const got = await viaProxy(`${q.url}/things?q=1`, { proxyAuth: proxyAuth(`${env.ns}/qry`) });
+          return got.status === 301 && q.requests.at(-1)?.query.get('api_key') === key && got;
+        },
+        30_000,
+        100,
+      );
+      expect(q.last().url).to.equal(`/things?q=1&api_key=${key}`);
+      expect(r.headers.location).to.equal(`${q.url}/kept/?q=1`);
+    } finally {
+      await q.stop();
+      await env.c.kubectl(['delete', 'connectorclass', cls, '--ignore-not-found']);
+    }
   });
 
   it('publishes the interception CA in connectors-proxy-ca (Secret with the key, ConfigMap with ca.crt)', async () => {

@@ -73,6 +73,14 @@ describe('proxy: credential injection and safety in reverse mode', function () {
           res.writeHead(301, { location: `${up.url}/api/moved/here?y=2` }).end();
           return;
         }
+        if (req.path === '/api/redirect-keep-query' || req.path === '/api/redirect-away-keep-query') {
+          // Keeps the query it was sent, as a trailing-slash redirect does.
+          const q = req.url!.slice(req.url!.indexOf('?'));
+          const to =
+            req.path === '/api/redirect-keep-query' ? `${up.url}/api/kept/${q}` : `http://elsewhere.invalid/x${q}`;
+          res.writeHead(301, { location: to }).end();
+          return;
+        }
         if (req.path === '/api/redirect-relative') {
           res.writeHead(302, { location: '/api/rel/target' }).end();
           return;
@@ -297,6 +305,15 @@ ${connector('hdr', 'basic-rego-auth', 'basic-opaque')}${connector('qry', 'apikey
     expect(self.headers.location).to.equal(`${url('brr', '/moved/here')}?y=2`);
     const rel = await raw(url('brr', '/redirect-relative'), { headers: bearer() });
     expect(rel.headers.location).to.equal(url('brr', '/rel/target'));
+  });
+
+  it('a redirect keeping the query never hands the client a credential injected there (generator.rego, position query)', async () => {
+    const self = await raw(url('qry', '/redirect-keep-query?q=1'), { headers: bearer() });
+    expect(up.last().query.get('api_key')).to.equal(secretValue);
+    expect(self.status).to.equal(301);
+    expect(self.headers.location).to.equal(`${url('qry', '/kept/')}?q=1`);
+    const away = await raw(url('qry', '/redirect-away-keep-query?q=1'), { headers: bearer() });
+    expect(away.headers.location).to.equal('http://elsewhere.invalid/x?q=1');
   });
 
   it('strips hop-by-hop headers both ways, and the client token from every header', async () => {
