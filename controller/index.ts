@@ -50,6 +50,8 @@ export interface StartControllerOptions {
   workers?: number;
   /** PEM CA certificates trusted, besides the system ones, when probing class APIs (spec.api) for APIReady. */
   pluginCaPem?: string;
+  /** How long an ended AccessRequest is kept before it is deleted (default 1 h; Infinity: kept). */
+  accessRequestTtlMs?: number;
   log?: Logger;
 }
 
@@ -128,7 +130,16 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
       flagsFromData(flagsInformer.get(FEATURE_FLAGS_CONFIGMAP, systemNamespace)?.data)[name] === 'true',
   };
   const connectorReconciler = new ConnectorReconciler(ctx);
-  const approval = approvalController({ kc, rest, log, recorder, systemNamespace, connectors, flag: ctx.flag });
+  const approval = approvalController({
+    kc,
+    rest,
+    log,
+    recorder,
+    systemNamespace,
+    connectors,
+    flag: ctx.flag,
+    requestTtlMs: opts.accessRequestTtlMs,
+  });
 
   let classCtl: Controller | undefined;
   let connectorCtl: Controller | undefined;

@@ -13,6 +13,11 @@ function boolFlag(v: unknown, name: string, dflt: boolean): boolean {
   throw new Error(`--${name} must be true or false, not ${JSON.stringify(v)}`);
 }
 
+/** `--access-request-ttl`: a duration, or `never`. */
+export function accessRequestTtl(v: string): number {
+  return v === 'never' ? Infinity : parseFlagDuration(v);
+}
+
 export const command: Command = {
   name: 'controller',
   summary:
@@ -53,6 +58,13 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
       valueName: 'PATH',
       description: 'PEM CA certificates trusted for class API plugins when probing them (besides the system ones).',
     },
+    'access-request-ttl': {
+      type: 'string',
+      valueName: 'DUR|never',
+      description:
+        'Delete an AccessRequest this long after it ended (its Pod completed or went away); "never" keeps them.',
+      default: '1h',
+    },
     'print-templates': {
       type: 'boolean',
       description: 'Print the built-in AccessPolicy templates (ConfigMaps of the system namespace) as YAML and exit.',
@@ -80,6 +92,7 @@ else POD_NAMESPACE, else connectors-system. Durations: 300ms, 30s, 5m, 1h30m.`,
       leaderElect: boolFlag(values['leader-elect'], 'leader-elect', true),
       workers: Number(values.workers ?? 16),
       pluginCaPem: caFile ? await readFile(caFile, 'utf8') : undefined,
+      accessRequestTtlMs: accessRequestTtl(String(values['access-request-ttl'] ?? '1h')),
       log,
     });
     log.info('controller started', {

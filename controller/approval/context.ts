@@ -30,6 +30,8 @@ export interface ApprovalCtx {
   pods: PodStore;
   checkObjects: CheckObjects;
   rbac: RbacWriter;
+  /** How long an ended AccessRequest is kept before it is deleted (Infinity: kept). */
+  requestTtlMs: number;
   now(): Date;
 }
 

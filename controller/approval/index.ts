@@ -34,6 +34,8 @@ export interface ApprovalOptions {
   flag(name: FeatureFlag): boolean;
   /** AccessRequest reconcile workers (default 4). */
   workers?: number;
+  /** How long an ended AccessRequest is kept before it is deleted (default 1 h; Infinity: kept). */
+  requestTtlMs?: number;
   now?: () => Date;
 }
 
@@ -48,6 +50,9 @@ export interface ApprovalController {
   reconciles(): number;
   stop(): Promise<void>;
 }
+
+/** An ended AccessRequest is deleted this long after it ended. */
+export const DEFAULT_REQUEST_TTL_MS = 60 * 60_000;
 
 const key = (o: { metadata?: { name?: string; namespace?: string } }) =>
   `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -168,6 +173,7 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
       pods,
       checkObjects,
       rbac: new RbacWriter(rest, roles, bindings),
+      requestTtlMs: opts.requestTtlMs ?? DEFAULT_REQUEST_TTL_MS,
       now: opts.now ?? (() => new Date()),
     };
     const backoff = { baseDelayMs: 200, maxDelayMs: 60_000 };
@@ -224,9 +230,10 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
       ))
         r.requestCtl.enqueue(key(ar));
     }
+    // Every change, final requests included (their TTL).
     const onRequest = (ar: AccessRequest) => {
       pods.setRef(key(ar), podOf(ar));
-      if (r.ready && !isFinal(ar)) r.requestCtl.enqueue(key(ar));
+      if (r.ready) r.requestCtl.enqueue(key(ar));
     };
     requests.on('add', onRequest);
     requests.on('update', onRequest);
@@ -284,7 +291,7 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
     r.ready = true;
     for (const c of opts.connectors.list()) r.labelCtl.enqueue(key(c));
     allPolicies();
-    for (const ar of openRequests(r)) r.requestCtl.enqueue(key(ar));
+    for (const ar of requests.list()) r.requestCtl.enqueue(key(ar));
     log.info('approval controllers running', { policies: policies.size(), requests: requests.size() });
     return r;
   }

@@ -10,7 +10,10 @@
 //      request's namespace, owned by it (label connectors.alauda.io/accessRequest), granting the roleTemplate
 //      rules (the pod-bound connectors/proxy/v1/pod/<ns>/<pod>) on this Connector to the Pod's ServiceAccount.
 //   6. When the Pod completes or goes away, or the Connector does: the Role and RoleBinding are deleted,
-//      AccessPermissionSync=True/PermissionCleanUp, and the request is final (never reconciled again).
+//      AccessPermissionSync=True/PermissionCleanUp, and the request is final: its status never changes again.
+//   7. A final request is deleted once it has been final for the request TTL (default 1 h), as Kubernetes'
+//      CSR cleaner deletes approved and denied CertificateSigningRequests: a record of a Pod that is gone,
+//      created for every Pod and Connector, would otherwise pile up in etcd without end.
 // A passed verdict is kept: deleting a check resource that already passed does not revoke access.
 import {
   API_VERSION,
@@ -20,8 +23,9 @@ import {
   type Connector,
 } from '../../core/api/index.ts';
 import { APPROVAL_LABELS, boundedName, labelValue } from '../../core/approval/names.ts';
-import { AR_CONDITIONS as C, AR_REASONS as R, isFinal } from '../../core/approval/request.ts';
+import { AR_CONDITIONS as C, AR_REASONS as R, endedRequestTtlLeft, isFinal } from '../../core/approval/request.ts';
 import { collectionPath } from '../../core/kube/resources.ts';
+import { KubeApiError } from '../../core/kube/rest.ts';
 import type { ReconcileResult } from '../../core/kube/controller.ts';
 import { F, T, U, type CondInput } from '../conditions.ts';
 import {
@@ -59,7 +63,8 @@ const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 export async function reconcileRequest(ctx: ApprovalCtx, key: string): Promise<ReconcileResult | void> {
   const [namespace, name] = key.split('/');
   const ar = ctx.requests.get(name, namespace);
-  if (!ar || isFinal(ar)) return;
+  if (!ar) return;
+  if (isFinal(ar)) return collectEnded(ctx, ar);
   const ref = ar.spec.context.objectRef;
   const podNs = ref.namespace || namespace;
   const pod = await ctx.pods.get(podNs, ref.name);
@@ -167,6 +172,24 @@ export async function reconcileRequest(ctx: ApprovalCtx, key: string): Promise<R
   }));
   await write({ context, connector: connectorCond, matched, checks, permission }, policies);
   return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+}
+
+/** 7. An ended request: deleted once its TTL has passed, else looked at again then. */
+async function collectEnded(ctx: ApprovalCtx, ar: AccessRequest): Promise<ReconcileResult | void> {
+  const left = endedRequestTtlLeft(ar, ctx.requestTtlMs, ctx.now());
+  if (left === undefined) return;
+  if (left > 0) return { requeueAfterMs: left };
+  const { namespace, name, uid } = ar.metadata;
+  try {
+    // Preconditioned on the uid: a new request of the same name (a new Pod) is never the one deleted.
+    await ctx.rest.call('DELETE', `${collectionPath('AccessRequest', namespace)}/${encodeURIComponent(name!)}`, {
+      body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } },
+    });
+  } catch (err) {
+    if (err instanceof KubeApiError && (err.statusCode === 404 || err.statusCode === 409)) return;
+    throw err;
+  }
+  ctx.log.info('ended AccessRequest deleted', { accessRequest: `${namespace}/${name}`, ttlMs: ctx.requestTtlMs });
 }
 
 /** The Role + RoleBinding of a request whose checks passed. */

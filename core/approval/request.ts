@@ -88,6 +88,25 @@ export function isFinal(ar: Pick<AccessRequest, 'status'>): boolean {
   return sync?.status === 'True' && sync.reason === AR_REASONS.cleanUp;
 }
 
+/**
+ * How long until an ended (final) AccessRequest is deleted: `ttlMs` after its permission was cleaned up (the
+ * AccessPermissionSync=PermissionCleanUp transition). 0 or less: now; undefined: never (not final, or an
+ * infinite TTL). Without a readable transition time it counts from the request's creation, a fixed point:
+ * counting from `now` would put the deletion off at every look.
+ */
+export function endedRequestTtlLeft(
+  ar: Pick<AccessRequest, 'status'> & { metadata?: Pick<AccessRequest['metadata'], 'creationTimestamp'> },
+  ttlMs: number,
+  now: Date,
+): number | undefined {
+  if (!isFinal(ar) || !Number.isFinite(ttlMs)) return undefined;
+  const sync = ar.status?.conditions?.find((c) => c.type === AR_CONDITIONS.accessPermissionSync);
+  const since = [sync?.lastTransitionTime, ar.metadata?.creationTimestamp]
+    .map((t) => (t ? Date.parse(String(t)) : NaN))
+    .find((t) => !Number.isNaN(t));
+  return (since ?? now.getTime()) + ttlMs - now.getTime();
+}
+
 /** What an AccessRequest's status means for a mount that lacks the proxy permission. */
 export type GateOutcome =
   /** Checks are running or the grant is on its way: kubelet should retry. */

@@ -41,6 +41,9 @@ export interface WorkQueueOptions extends RateLimiterOptions {
   onDepth?: (depth: number) => void;
 }
 
+/** setTimeout fires at once (after 1 ms) for a delay above 2^31-1 ms (~24.8 days): a delayed add could spin. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class WorkQueue {
   private readonly queue: string[] = [];
   private head = 0;
@@ -93,12 +96,25 @@ export class WorkQueue {
     const existing = this.waiting.get(key);
     if (existing && existing.due <= due) return;
     if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
-      this.waiting.delete(key);
-      this.add(key);
-    }, delayMs);
+    this.waiting.set(key, { due, timer: this.armTimer(key, due) });
+  }
+
+  /** A timer adding `key` at `due`; longer waits than one timer holds are chained (see MAX_TIMER_MS). */
+  private armTimer(key: string, due: number): NodeJS.Timeout {
+    const timer = setTimeout(
+      () => {
+        const entry = this.waiting.get(key);
+        if (entry && entry.due > Date.now()) {
+          entry.timer = this.armTimer(key, entry.due);
+          return;
+        }
+        this.waiting.delete(key);
+        this.add(key);
+      },
+      Math.min(Math.max(due - Date.now(), 1), MAX_TIMER_MS),
+    );
     timer.unref?.();
-    this.waiting.set(key, { due, timer });
+    return timer;
   }
 
   /** Re-queue after this key's next backoff delay. */

@@ -16,7 +16,7 @@ import {
   type Condition,
 } from '../../core/api/index.ts';
 import { builtinTemplates } from '../../core/approval/templates.ts';
-import { startController, type RunningController } from '../../controller/index.ts';
+import { startController, type RunningController, type StartControllerOptions } from '../../controller/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 
 export const APPROVAL_ON = {
@@ -31,6 +31,11 @@ export interface ApprovalEnv {
   rest: KubeRest;
   systemNs: string;
   controller: RunningController;
+  /**
+   * Stops the controller and starts a new one (a restart; `between` runs meanwhile) with the same options,
+   * `options` overriding them.
+   */
+  restartController(between?: () => Promise<void>, options?: StartControllerOptions): Promise<void>;
   /** Log lines of the components started in this process (JSON). */
   logs: string[];
   policies: KindClient<'AccessPolicy'>;
@@ -65,7 +70,11 @@ export interface ApprovalEnv {
   stop(): Promise<void>;
 }
 
-export async function setupApproval(prefix: string, flags: Record<string, string> = APPROVAL_ON): Promise<ApprovalEnv> {
+export async function setupApproval(
+  prefix: string,
+  flags: Record<string, string> = APPROVAL_ON,
+  controllerOptions: StartControllerOptions = {},
+): Promise<ApprovalEnv> {
   const c = await cluster();
   const logs: string[] = [];
   const restoreLogs = setLogSink((line) => logs.push(line));
@@ -89,12 +98,18 @@ export async function setupApproval(prefix: string, flags: Record<string, string
     apply(systemNs, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: FEATURE_FLAGS_CONFIGMAP }, data: f }]);
   await setFlags(flags);
   await apply(systemNs, builtinTemplates(systemNs));
-  const controller = await startController(c.kubeConfig, {
-    systemNamespace: systemNs,
-    leaderElect: false,
-    probePeriodMs: 10 * 60_000,
-  });
-  await controller.synced;
+  const startOne = async (overrides: StartControllerOptions = {}) => {
+    const started = await startController(c.kubeConfig, {
+      systemNamespace: systemNs,
+      leaderElect: false,
+      probePeriodMs: 10 * 60_000,
+      ...controllerOptions,
+      ...overrides,
+    });
+    await started.synced;
+    return started;
+  };
+  const controller = await startOne();
   const policies = new KindClient(c.kubeConfig, 'AccessPolicy');
   const requests = new KindClient(c.kubeConfig, 'AccessRequest');
   const condition = (obj: { status?: { conditions?: Condition[] } } | undefined, type: string) =>
@@ -110,11 +125,16 @@ export async function setupApproval(prefix: string, flags: Record<string, string
       },
     );
   };
-  return {
+  const env: ApprovalEnv = {
     c,
     rest,
     systemNs,
     controller,
+    async restartController(between, options) {
+      await env.controller.stop();
+      await between?.();
+      env.controller = await startOne(options);
+    },
     logs,
     policies,
     requests,
@@ -172,12 +192,13 @@ export async function setupApproval(prefix: string, flags: Record<string, string
     roleBinding: (namespace, name) =>
       get(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings/${name}`),
     async stop() {
-      await controller.stop();
+      await env.controller.stop();
       await rest.close();
       restoreLogs();
       await c.deleteNamespace(systemNs);
     },
   };
+  return env;
 }
 
 /** `{type: status/reason}` of the conditions, for compact assertions. */

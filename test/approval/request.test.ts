@@ -1,7 +1,8 @@
 // The AccessRequest controller against the real apiserver and kube-controller-manager, with the built-in
 // templates and ApprovalTasks (a stand-in CRD): pending → approved → Role + RoleBinding owned by the request;
 // rejected; the Pod completing or going away revokes within seconds and ends the request; snapshots; checks
-// by Rego (real opa) over other kinds; a Pod of another ServiceAccount.
+// by Rego (real opa) over other kinds; a Pod of another ServiceAccount; a controller restart mid-flow; ended
+// requests deleted after their TTL.
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../harness/eventually.ts';
@@ -12,6 +13,7 @@ import { requestGrantName } from '../../controller/approval/request-reconciler.t
 import type { AccessRequest } from '../../core/api/index.ts';
 import {
   accessPolicy,
+  APPROVAL_ON,
   conditionSummary,
   connector,
   pipelineApproval,
@@ -373,5 +375,82 @@ describe('approval: the AccessRequest lifecycle', function () {
     expect(await rejected(['create', '-f', '-'], JSON.stringify(wrongPod))).to.match(
       /a Pod reference has apiVersion v1/,
     );
+  });
+});
+
+describe('approval: a controller restart mid-flow, and ended AccessRequests deleted after their TTL', function () {
+  // The controller starts with --access-request-ttl=never and restarts with TTL_MS.
+  this.timeout(120_000);
+  // Generous: the test must see a request's end before its deletion on a busy machine.
+  const TTL_MS = 8_000;
+  let env: ApprovalEnv;
+  let ns: string;
+
+  before(async () => {
+    env = await setupApproval('ar-ttl', APPROVAL_ON, { accessRequestTtlMs: Infinity });
+    ns = await env.c.createNamespace('ar-ttl');
+    await env.c.createServiceAccount(ns, 'builder');
+    await env.apply(ns, [
+      connector('prod-harbor', 'oci'),
+      accessPolicy('prod-harbor-approval', pipelineApproval({ names: ['prod-harbor'] })),
+    ]);
+  });
+  afterEach(function () {
+    dumpLogsOnFailure(this, env);
+  });
+  after(async () => {
+    await env?.stop();
+    if (ns) await env.c.deleteNamespace(ns);
+  });
+
+  async function requestFor(pod: string, run: string) {
+    const p = await env.createPod(ns, pod, { serviceAccount: 'builder', labels: { 'tekton.dev/pipelineRun': run } });
+    const ar = accessRequestFor(p, { namespace: ns, name: 'prod-harbor' });
+    await env.requests.create(ar);
+    return ar.metadata.name!;
+  }
+  const ready = (a: AccessRequest) => env.condition(a, 'Ready')?.status === 'True';
+  const exists = async (name: string) =>
+    Boolean(await env.rest.getIfExists(`/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/accessrequests/${name}`));
+
+  const cleanedUp = (x: AccessRequest) => env.condition(x, 'AccessPermissionSync')?.reason === 'PermissionCleanUp';
+
+  it('converges after a restart: an approval and a Pod deletion that happened while it was down', async () => {
+    const a = await requestFor('build-a', 'run-a');
+    const b = await requestFor('build-b', 'run-b');
+    // d ends before the restart, and "never" keeps it.
+    const d = await requestFor('build-d', 'run-d');
+    await env.c.kubectl(['delete', 'pod', 'build-d', '-n', ns, '--wait=true']);
+    await env.waitForRequest(ns, d, 'ended before the restart', cleanedUp);
+    await env.approvalTask(ns, 'run-b-approve', 'run-b', 'approved');
+    await env.waitForRequest(ns, b, 'Ready', ready);
+    await env.waitForRequest(ns, a, 'pending', (x) =>
+      /^waiting for an ApprovalTask/.test(env.condition(x, 'AccessCheckReady')?.message ?? ''),
+    );
+    expect(await exists(d), 'an ended request with a TTL of never is kept').to.equal(true);
+    await env.restartController(
+      async () => {
+        await env.approvalTask(ns, 'run-a-approve', 'run-a', 'approved');
+        await env.c.kubectl(['delete', 'pod', 'build-b', '-n', ns, '--wait=true']);
+      },
+      { accessRequestTtlMs: TTL_MS },
+    );
+    // b first: it is deleted TTL_MS after it ends.
+    const ended = await env.waitForRequest(ns, b, 'cleaned up after the restart', cleanedUp);
+    expect(await env.role(ns, requestGrantName(b))).to.equal(undefined);
+    expect(await env.roleBinding(ns, requestGrantName(b))).to.equal(undefined);
+    await env.waitForRequest(ns, a, 'Ready after the restart', ready);
+    expect(await env.role(ns, requestGrantName(a))).to.not.equal(undefined);
+    // Ended before this controller started, so no event brings it back: deleted TTL_MS after its end.
+    await eventually('the request ended before the restart deleted', async () => !(await exists(d)), 30_000, 100);
+
+    // The ended request is deleted once it has been final for the TTL; the granted one of a live Pod stays.
+    const endedAt = Date.parse(env.condition(ended, 'AccessPermissionSync')!.lastTransitionTime as string);
+    await eventually('the ended request deleted', async () => !(await exists(b)), 30_000, 100);
+    // (lastTransitionTime has whole seconds.)
+    expect(Date.now() - endedAt, 'not before its TTL').to.be.at.least(TTL_MS - 1000);
+    await sleep(TTL_MS);
+    expect(await exists(a), 'a request of a running Pod is kept').to.equal(true);
+    expect(conditionSummary(await env.requests.get(a, ns))).to.deep.include({ AccessPermissionSync: 'True/Synced' });
   });
 });

@@ -20,9 +20,11 @@ import { evaluateStateRego } from '../../controller/approval/rego.ts';
 import { checksCondition, contextCondition, requestConditions } from '../../controller/approval/conditions.ts';
 import { classLabelPatch } from '../../controller/approval/class-label.ts';
 import { T, F, U } from '../../controller/conditions.ts';
+import { accessRequestTtl } from '../../cli/commands/controller.ts';
 import {
   accessRequestFor,
   accessRequestName,
+  endedRequestTtlLeft,
   errorStatusJson,
   gateOutcome,
   isFinal,
@@ -586,6 +588,47 @@ status := {"state": input.data.decision, "message": input.data.note} if input.da
       expect(isFinal(withConds([['AccessPermissionSync', 'True', 'PermissionCleanUp']]))).to.equal(true);
       expect(isFinal(withConds([['AccessPermissionSync', 'True', 'Synced']]))).to.equal(false);
     });
+
+    const ended = (at?: string, created = '2026-01-01T11:00:00Z') => ({
+      metadata: { creationTimestamp: created },
+      status: {
+        conditions: [
+          {
+            type: 'AccessPermissionSync',
+            status: 'True' as const,
+            reason: 'PermissionCleanUp',
+            message: '',
+            ...(at ? { lastTransitionTime: at } : {}),
+          },
+        ],
+      },
+    });
+    const now = new Date('2026-01-01T12:00:00Z');
+    const ttlCases: Array<[string, Parameters<typeof endedRequestTtlLeft>[0], number, number | undefined]> = [
+      ['ended 10 min ago, TTL 1 h: 50 min left', ended('2026-01-01T11:50:00Z'), 3_600_000, 3_000_000],
+      ['ended 2 h ago, TTL 1 h: due', ended('2026-01-01T10:00:00Z'), 3_600_000, -3_600_000],
+      ['ended now, TTL 0: due', ended('2026-01-01T12:00:00Z'), 0, 0],
+      ['no transition time: the TTL from creation (1 h ago)', ended(), 7_200_000, 3_600_000],
+      ['an unreadable transition time: the TTL from creation', ended('yesterday'), 3_600_000, 0],
+      ['a TTL of Infinity: kept', ended('2026-01-01T10:00:00Z'), Infinity, undefined],
+      ['granted, not ended: kept', withConds([['AccessPermissionSync', 'True', 'Synced']]), 0, undefined],
+    ];
+    for (const [name, ar, ttl, want] of ttlCases)
+      it(`deleting an ended request: ${name}`, () => expect(endedRequestTtlLeft(ar, ttl, now)).to.equal(want));
+
+    const ttlFlags: Array<[string, number | string]> = [
+      ['1h', 3_600_000],
+      ['90s', 90_000],
+      ['0', 0],
+      ['never', Infinity],
+      ['forever', 'invalid duration "forever"'],
+      ['-1h', 'must not be negative'],
+    ];
+    for (const [flag, want] of ttlFlags)
+      it(`--access-request-ttl=${flag}`, () =>
+        typeof want === 'number'
+          ? expect(accessRequestTtl(flag)).to.equal(want)
+          : expect(() => accessRequestTtl(flag)).to.throw(want));
 
     it('builds the AccessRequest CSI creates: in the Connector namespace, labelled, bound to the Pod uid', () => {
       const ar = accessRequestFor(pod, connector);

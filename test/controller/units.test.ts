@@ -2,6 +2,7 @@
 // Go-like error messages, CEL, the policy ConfigMap codec, the work queue, durations and the git class.
 import { expect } from 'chai';
 import { gzipSync } from 'node:zlib';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { aggregateReady, mergeConditions, T, F, U } from '../../controller/conditions.ts';
 import { resolveEndpoint, connectorProxyURL, externalNameTarget, AddressError } from '../../controller/addresses.ts';
 import { httpProbeURL, apiProbeURL, goErrorMessage } from '../../controller/probe.ts';
@@ -323,6 +324,13 @@ describe('controller units', () => {
       const t0 = Date.now();
       expect(await q.get()).to.equal('x');
       expect(Date.now() - t0).to.be.below(1000);
+      q.shutDown();
+    });
+    it('addAfter of more than setTimeout can hold (2^31-1 ms) waits instead of firing at once', async () => {
+      const q = new WorkQueue();
+      q.addAfter('x', 30 * 24 * 3_600_000);
+      await sleep(100);
+      expect([q.len(), q.waitingLen()]).to.deep.equal([0, 1]);
       q.shutDown();
     });
     it('backs off exponentially per key, up to the cap, and forget resets', () => {
