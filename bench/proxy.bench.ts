@@ -16,6 +16,8 @@
 //   (d) BENCH_CALLGRIND=1 (needs valgrind): user-space instructions per proxied request of (b)'s kind, counted by
 //       callgrind for this proxy (and the BENCH_COMPARE_WITH one): repeatable to ~0.3% where time on a shared VM
 //       is not; it leaves out the kernel's share and weighs all instructions alike, so it guides, time decides.
+//       BENCH_ONLY=callgrind skips (a)-(c); BENCH_CALLGRIND_RUNS=N repeats (d), alternating the two proxies'
+//       order, and prints medians (on a busy machine the counts wander: the process runs slower than the clock).
 import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -55,22 +57,36 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Requests before each measured run of (b), not counted. */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
 const CALLGRIND = process.env.BENCH_CALLGRIND === '1';
-/** Requests counted by callgrind, after two warm-up runs of as many uncounted. */
-const CALLGRIND_REQUESTS = 3000;
+/** Requests counted by callgrind (BENCH_CALLGRIND_REQUESTS), after BENCH_CALLGRIND_WARMUP uncounted (twice as many). */
+const CALLGRIND_REQUESTS = Number(process.env.BENCH_CALLGRIND_REQUESTS ?? 3000);
+const CALLGRIND_WARMUP = Number(process.env.BENCH_CALLGRIND_WARMUP ?? 2 * CALLGRIND_REQUESTS);
+/** BENCH_CALLGRIND_RUNS: (d) this many times, this proxy and the BENCH_COMPARE_WITH one in alternating order. */
+const CALLGRIND_RUNS = Number(process.env.BENCH_CALLGRIND_RUNS ?? 1);
+/** BENCH_ONLY=callgrind: only (d), without (a)-(c). */
+const CALLGRIND_ONLY = process.env.BENCH_ONLY === 'callgrind';
+if (CALLGRIND_ONLY && !CALLGRIND) throw new Error('BENCH_ONLY=callgrind needs BENCH_CALLGRIND=1');
 /** Requests of the one-connection latency runs. */
 const SERIAL_REQUESTS = Number(process.env.BENCH_SERIAL_REQUESTS ?? 5000);
 const out = (s: string) => process.stdout.write(s + '\n');
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 function rssKiB(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)![1]));
 }
 
 /** `n` requests from ApacheBench (keep-alive, CONCURRENCY connections) to `url`; its report on stdout. */
-function ab(url: string, headers: Record<string, string> | undefined, n: number): Promise<{ stdout: string }> {
+function ab(
+  url: string,
+  headers: Record<string, string> | undefined,
+  n: number,
+  timeoutS = 30,
+): Promise<{ stdout: string }> {
   return runCommand(
     ...onCpu(LOAD_CPU, 'ab', [
       '-q',
       '-k',
+      '-s',
+      String(timeoutS),
       '-c',
       String(CONCURRENCY),
       '-n',
@@ -208,37 +224,38 @@ ${benchUserYaml(ns)}`,
   }
   out(await machineLine());
 
-  // (a) clone throughput
-  const home = join(work, 'home');
-  await mkdir(home);
-  await writeFile(
-    join(home, '.gitconfig'),
-    `[http]\n    extraHeader = Authorization: Basic ${Buffer.from(':' + token).toString('base64')}\n[url "${proxyBase}/git"]\n    insteadOf = ${git.url}\n`,
-  );
-  const viaEnv = gitClientEnv(home);
-  const directEnv = gitClientEnv(join(work, 'nohome'));
-  const direct: number[] = [];
-  const via: number[] = [];
-  for (let i = 0; i < CLONE_RUNS; i++) {
-    direct.push(await timeClone(git.authUrl('org/big.git', 'bench', 'bench-pass'), join(work, 'direct'), directEnv));
-    via.push(await timeClone(`${git.url}/org/big.git`, join(work, 'via'), viaEnv));
+  if (!CALLGRIND_ONLY) {
+    // (a) clone throughput
+    const home = join(work, 'home');
+    await mkdir(home);
+    await writeFile(
+      join(home, '.gitconfig'),
+      `[http]\n    extraHeader = Authorization: Basic ${Buffer.from(':' + token).toString('base64')}\n[url "${proxyBase}/git"]\n    insteadOf = ${git.url}\n`,
+    );
+    const viaEnv = gitClientEnv(home);
+    const directEnv = gitClientEnv(join(work, 'nohome'));
+    const direct: number[] = [];
+    const via: number[] = [];
+    for (let i = 0; i < CLONE_RUNS; i++) {
+      direct.push(await timeClone(git.authUrl('org/big.git', 'bench', 'bench-pass'), join(work, 'direct'), directEnv));
+      via.push(await timeClone(`${git.url}/org/big.git`, join(work, 'via'), viaEnv));
+    }
+    const { stdout: packBytes } = await runCommand('du', ['-sb', join(work, 'via', '.git', 'objects')]);
+    const mb = Number(packBytes.split('\t')[0]) / 1024 / 1024;
+    const best = (xs: number[]) => Math.min(...xs);
+    out(`\n(a) git clone of ${repo.path} (${mb.toFixed(0)} MiB of objects), ${CLONE_RUNS} runs each, alternating:`);
+    out(
+      `    direct       ${best(direct).toFixed(2)} s  ${(mb / best(direct)).toFixed(0)} MiB/s   runs: ${direct.map((s) => s.toFixed(2)).join(', ')}`,
+    );
+    out(
+      `    via proxy    ${best(via).toFixed(2)} s  ${(mb / best(via)).toFixed(0)} MiB/s   runs: ${via.map((s) => s.toFixed(2)).join(', ')}`,
+    );
+    out(
+      `    throughput ratio proxy/direct = ${(median(direct) / median(via)).toFixed(2)} (medians), ${(best(direct) / best(via)).toFixed(2)} (best runs)`,
+    );
+    await rm(join(work, 'direct'), { recursive: true, force: true });
+    await rm(join(work, 'via'), { recursive: true, force: true });
   }
-  const { stdout: packBytes } = await runCommand('du', ['-sb', join(work, 'via', '.git', 'objects')]);
-  const mb = Number(packBytes.split('\t')[0]) / 1024 / 1024;
-  const best = (xs: number[]) => Math.min(...xs);
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  out(`\n(a) git clone of ${repo.path} (${mb.toFixed(0)} MiB of objects), ${CLONE_RUNS} runs each, alternating:`);
-  out(
-    `    direct       ${best(direct).toFixed(2)} s  ${(mb / best(direct)).toFixed(0)} MiB/s   runs: ${direct.map((s) => s.toFixed(2)).join(', ')}`,
-  );
-  out(
-    `    via proxy    ${best(via).toFixed(2)} s  ${(mb / best(via)).toFixed(0)} MiB/s   runs: ${via.map((s) => s.toFixed(2)).join(', ')}`,
-  );
-  out(
-    `    throughput ratio proxy/direct = ${(median(direct) / median(via)).toFixed(2)} (medians), ${(best(direct) / best(via)).toFixed(2)} (best runs)`,
-  );
-  await rm(join(work, 'direct'), { recursive: true, force: true });
-  await rm(join(work, 'via'), { recursive: true, force: true });
 
   // (b) small requests
   // The tool and the baseline proxy are separate nginx processes, so nginx pays the same process-to-process hop
@@ -250,145 +267,156 @@ ${benchUserYaml(ns)}`,
     `  server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "ok from the tool\\n"; } }`,
     LOAD_CPU,
   );
-  nginx = await startNginx(
-    join(work, 'nginx-proxy'),
-    WORKERS,
-    nginxPort,
-    `  upstream tool { server 127.0.0.1:${upstreamPort}; keepalive 256; }
-  server {
-    listen 127.0.0.1:${nginxPort};
-    location / {
-      proxy_pass http://tool;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "${basicAuth}";
+  if (!CALLGRIND_ONLY) {
+    nginx = await startNginx(
+      join(work, 'nginx-proxy'),
+      WORKERS,
+      nginxPort,
+      `  upstream tool { server 127.0.0.1:${upstreamPort}; keepalive 256; }
+    server {
+      listen 127.0.0.1:${nginxPort};
+      location / {
+        proxy_pass http://tool;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Authorization "${basicAuth}";
+      }
+    }`,
+      PROXY_CPU,
+    );
+    const targets = {
+      direct: { url: `http://127.0.0.1:${upstreamPort}/x`, pid: upstreamNginx.pid },
+      nginx: { url: `http://127.0.0.1:${nginxPort}/x`, pid: nginx.pid },
+      proxy: { url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` }, pid: proxy.pid },
+      previous: startedPrevious && {
+        url: `${connectorsUrl(startedPrevious.port)}/small/x`,
+        headers: { authorization: `Bearer ${token}` },
+        pid: startedPrevious.proxy.pid,
+      },
+    };
+    // CPU: of the process answering that target (the tool itself for "directly"), per request of the measured run.
+    const row = (name: string, r: LoadResult) =>
+      out(
+        `    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${(r.cpuUs.user + r.cpuUs.system).toFixed(0)} µs/req (user ${r.cpuUs.user.toFixed(0)}, system ${r.cpuUs.system.toFixed(0)})`}`,
+      );
+    out(
+      `\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds${PIN ? ', each proxy alone on CPU 1, load and tool on CPU 0' : ''}:`,
+    );
+    // Rounds interleave the three targets, so that a slow or fast spell of the machine meets all of them.
+    const ratios: number[] = [];
+    const previousRatios: number[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const reference = await load(targets.direct);
+      const viaNginx = await load(targets.nginx);
+      const viaProxy = await load(targets.proxy);
+      const viaPrevious = targets.previous && (await load(targets.previous));
+      out(`  round ${round}:`);
+      row('upstream directly', reference);
+      row(`nginx (${WORKERS} worker${WORKERS > 1 ? 's' : ''})`, viaNginx);
+      row('connectors proxy', viaProxy);
+      if (viaPrevious) {
+        row('previous version', viaPrevious);
+        previousRatios.push(viaProxy.rps / viaPrevious.rps);
+      }
+      ratios.push(viaProxy.rps / viaNginx.rps);
+      out(
+        `    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`,
+      );
     }
-  }`,
-    PROXY_CPU,
-  );
-  const targets = {
-    direct: { url: `http://127.0.0.1:${upstreamPort}/x`, pid: upstreamNginx.pid },
-    nginx: { url: `http://127.0.0.1:${nginxPort}/x`, pid: nginx.pid },
-    proxy: { url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` }, pid: proxy.pid },
-    previous: startedPrevious && {
-      url: `${connectorsUrl(startedPrevious.port)}/small/x`,
-      headers: { authorization: `Bearer ${token}` },
-      pid: startedPrevious.proxy.pid,
-    },
-  };
-  // CPU: of the process answering that target (the tool itself for "directly"), per request of the measured run.
-  const row = (name: string, r: LoadResult) =>
+    out(`  proxy/nginx rps: median ${median(ratios).toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
+    if (COMPARE_WITH)
+      out(
+        `  proxy/previous version (${COMPARE_WITH}) rps: median ${median(previousRatios).toFixed(2)} of ${previousRatios.map((r) => r.toFixed(2)).join(', ')}`,
+      );
+    const serial = async (t: { url: string; headers?: Record<string, string> }) =>
+      load({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
+    const [s0, s1, s2] = [await serial(targets.direct), await serial(targets.nginx), await serial(targets.proxy)];
     out(
-      `    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${(r.cpuUs.user + r.cpuUs.system).toFixed(0)} µs/req (user ${r.cpuUs.user.toFixed(0)}, system ${r.cpuUs.system.toFixed(0)})`}`,
+      `\n(b') latency added by each hop without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts):`,
     );
-  out(
-    `\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds${PIN ? ', each proxy alone on CPU 1, load and tool on CPU 0' : ''}:`,
-  );
-  // Rounds interleave the three targets, so that a slow or fast spell of the machine meets all of them.
-  const ratios: number[] = [];
-  const previousRatios: number[] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    const reference = await load(targets.direct);
-    const viaNginx = await load(targets.nginx);
-    const viaProxy = await load(targets.proxy);
-    const viaPrevious = targets.previous && (await load(targets.previous));
-    out(`  round ${round}:`);
-    row('upstream directly', reference);
-    row(`nginx (${WORKERS} worker${WORKERS > 1 ? 's' : ''})`, viaNginx);
-    row('connectors proxy', viaProxy);
-    if (viaPrevious) {
-      row('previous version', viaPrevious);
-      previousRatios.push(viaProxy.rps / viaPrevious.rps);
-    }
-    ratios.push(viaProxy.rps / viaNginx.rps);
+    row('upstream directly', s0);
+    row('nginx', s1);
+    row('connectors proxy', s2);
     out(
-      `    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`,
+      `    added over direct: proxy p50 ${(s2.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s2.p99Ms - s0.p99Ms).toFixed(2)} ms; nginx p50 ${(s1.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s1.p99Ms - s0.p99Ms).toFixed(2)} ms`,
     );
-  }
-  out(`  proxy/nginx rps: median ${median(ratios).toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
-  if (COMPARE_WITH)
-    out(
-      `  proxy/previous version (${COMPARE_WITH}) rps: median ${median(previousRatios).toFixed(2)} of ${previousRatios.map((r) => r.toFixed(2)).join(', ')}`,
-    );
-  const serial = async (t: { url: string; headers?: Record<string, string> }) =>
-    load({ ...t, connections: 1, loadgen: 'node', requests: SERIAL_REQUESTS });
-  const [s0, s1, s2] = [await serial(targets.direct), await serial(targets.nginx), await serial(targets.proxy)];
-  out(
-    `\n(b') latency added by each hop without queueing: ${SERIAL_REQUESTS} GETs, 1 connection, one at a time (bench/load.ts):`,
-  );
-  row('upstream directly', s0);
-  row('nginx', s1);
-  row('connectors proxy', s2);
-  out(
-    `    added over direct: proxy p50 ${(s2.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s2.p99Ms - s0.p99Ms).toFixed(2)} ms; nginx p50 ${(s1.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s1.p99Ms - s0.p99Ms).toFixed(2)} ms`,
-  );
 
-  // (c) idle keep-alive connections
-  await sleep(1000);
-  const rssBefore = await rssKiB(proxy.pid!);
-  const sockets: Socket[] = [];
-  const request = `GET /namespaces/${ns}/connectors/small/idle HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
-  for (let i = 0; i < IDLE; i += 50) {
-    await Promise.all(
-      Array.from(
-        { length: Math.min(50, IDLE - i) },
-        () =>
-          new Promise<void>((resolve, reject) => {
-            const s = connect(proxyPort, '127.0.0.1', () => s.write(request));
-            s.once('data', (d) =>
-              d.toString().startsWith('HTTP/1.1 200') ? resolve() : reject(new Error(d.toString().slice(0, 80))),
-            );
-            s.once('error', reject);
-            sockets.push(s);
-          }),
-      ),
+    // (c) idle keep-alive connections
+    await sleep(1000);
+    const rssBefore = await rssKiB(proxy.pid!);
+    const sockets: Socket[] = [];
+    const request = `GET /namespaces/${ns}/connectors/small/idle HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
+    for (let i = 0; i < IDLE; i += 50) {
+      await Promise.all(
+        Array.from(
+          { length: Math.min(50, IDLE - i) },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const s = connect(proxyPort, '127.0.0.1', () => s.write(request));
+              s.once('data', (d) =>
+                d.toString().startsWith('HTTP/1.1 200') ? resolve() : reject(new Error(d.toString().slice(0, 80))),
+              );
+              s.once('error', reject);
+              sockets.push(s);
+            }),
+        ),
+      );
+    }
+    await sleep(2000);
+    const rssAfter = await rssKiB(proxy.pid!);
+    out(
+      `\n(c) proxy RSS${WORKERS > 1 ? ' (primary process only: use BENCH_WORKERS=1 for this)' : ''}: ${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`,
     );
+    for (const s of sockets) s.destroy();
   }
-  await sleep(2000);
-  const rssAfter = await rssKiB(proxy.pid!);
-  out(
-    `\n(c) proxy RSS${WORKERS > 1 ? ' (primary process only: use BENCH_WORKERS=1 for this)' : ''}: ${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`,
-  );
-  for (const s of sockets) s.destroy();
 
   if (CALLGRIND) {
     out(
-      `\n(d) user-space instructions per request under callgrind (${CALLGRIND_REQUESTS} GETs at ${CONCURRENCY} connections after ${2 * CALLGRIND_REQUESTS} uncounted):`,
+      `\n(d) user-space instructions per request under callgrind (${CALLGRIND_REQUESTS} GETs at ${CONCURRENCY} connections after ${CALLGRIND_WARMUP} uncounted), ${CALLGRIND_RUNS} run(s)${CALLGRIND_RUNS > 1 && COMPARE_WITH ? ', the order alternating' : ''}:`,
     );
     const checkouts: Array<[string, string | undefined]> = [['connectors proxy', undefined]];
     if (COMPARE_WITH) checkouts.push(['previous version', COMPARE_WITH]);
-    for (const [i, [name, checkout]] of checkouts.entries()) {
-      const outFile = join(work, `callgrind-${i}.out`);
-      const { proxy: p, port } = await startProxyProcess({
-        kubeconfigPath: c.kubeconfigPath,
-        systemNamespace: sys,
-        cpu: PROXY_CPU,
-        checkout,
-        wrapper: [
-          'valgrind',
-          '--tool=callgrind',
-          '--smc-check=all-non-file',
-          '--instr-atstart=no',
-          `--callgrind-out-file=${outFile}`,
-        ],
-      });
-      try {
-        const run = () =>
-          ab(`${connectorsUrl(port)}/small/x`, { authorization: `Bearer ${token}` }, CALLGRIND_REQUESTS);
-        await run();
-        await run();
-        await runCommand('callgrind_control', ['-i', 'on', String(p.pid)]);
-        await run();
-        await runCommand('callgrind_control', ['-i', 'off', String(p.pid)]);
-        await runCommand('callgrind_control', ['-d', String(p.pid)]); // written to <outFile>.1
-        const totals = /^totals: (\d+)/m.exec(await readFile(outFile + '.1', 'utf8'));
-        out(
-          `    ${name.padEnd(22)} ${(Number(totals?.[1]) / CALLGRIND_REQUESTS / 1000).toFixed(1)}k instructions/request`,
-        );
-      } finally {
-        p.kill('SIGKILL');
+    const counts = new Map<string, number[]>(checkouts.map(([name]) => [name, []]));
+    for (let runNo = 0; runNo < CALLGRIND_RUNS; runNo++) {
+      const order = runNo % 2 === 0 ? checkouts : [...checkouts].reverse();
+      for (const [name, checkout] of order) {
+        const outFile = join(work, `callgrind-${runNo}-${checkout ? 'previous' : 'this'}.out`);
+        const { proxy: p, port } = await startProxyProcess({
+          kubeconfigPath: c.kubeconfigPath,
+          systemNamespace: sys,
+          cpu: PROXY_CPU,
+          checkout,
+          wrapper: [
+            'valgrind',
+            '--tool=callgrind',
+            '--smc-check=all-non-file',
+            '--instr-atstart=no',
+            `--callgrind-out-file=${outFile}`,
+          ],
+        });
+        try {
+          // A proxy under callgrind runs some fifty times slower: its first answers may take longer than ab's 30 s.
+          const run = (n: number) => ab(`${connectorsUrl(port)}/small/x`, { authorization: `Bearer ${token}` }, n, 600);
+          for (let left = CALLGRIND_WARMUP; left > 0; left -= CALLGRIND_REQUESTS)
+            await run(Math.min(left, CALLGRIND_REQUESTS));
+          await runCommand('callgrind_control', ['-i', 'on', String(p.pid)]);
+          await run(CALLGRIND_REQUESTS);
+          await runCommand('callgrind_control', ['-i', 'off', String(p.pid)]);
+          await runCommand('callgrind_control', ['-d', String(p.pid)]); // written to <outFile>.1
+          const totals = /^totals: (\d+)/m.exec(await readFile(outFile + '.1', 'utf8'));
+          const k = Number(totals?.[1]) / CALLGRIND_REQUESTS / 1000;
+          counts.get(name)!.push(k);
+          out(
+            `    ${name.padEnd(22)} ${k.toFixed(1)}k instructions/request${CALLGRIND_RUNS > 1 ? ` (run ${runNo + 1})` : ''}`,
+          );
+        } finally {
+          p.kill('SIGKILL');
+        }
       }
     }
+    if (CALLGRIND_RUNS > 1)
+      for (const [name, ks] of counts)
+        out(`    ${name.padEnd(22)} median ${median(ks).toFixed(1)}k of ${ks.map((k) => k.toFixed(1)).join(', ')}`);
   }
 } finally {
   proxy?.kill('SIGTERM');

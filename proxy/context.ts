@@ -2,7 +2,7 @@
 import type { Logger } from '../core/observability/log.ts';
 import type { Audit } from './audit.ts';
 import type { ConnectorTrust } from '../core/connector/ca-pool.ts';
-import type { ProxyResponse } from '../core/http1/exchange.ts';
+import type { ProxyRequest, ProxyResponse } from '../core/http1/exchange.ts';
 import type { Authorizer, Authentication } from '../core/auth/review.ts';
 import { ReviewError, serviceAccountName } from '../core/auth/review.ts';
 import { connectionTokenKey } from '../core/auth/token-key.ts';
@@ -12,6 +12,7 @@ import { sendText, type Upstream } from '../core/http1/upstream.ts';
 import { approvalActive } from '../core/approval/names.ts';
 
 export { injectCredentials, readBody, type Prepared } from '../core/connector/inject-request.ts';
+import type { ConcurrencyLimit, Slot } from '../core/util/limits.ts';
 
 export const REALM = 'connectors-proxy';
 
@@ -26,18 +27,20 @@ export interface ProxyContext {
   log: Logger;
   /** Largest request body buffered for generator body injection. */
   maxInjectBodyBytes: number;
+  /** Requests each ServiceAccount may have in flight to the tools. */
+  perServiceAccount: ConcurrencyLimit;
 }
 
 /** The outcome of checking a client token for a set of Connectors. */
 export type Access =
   | { ok: true; auth: Extract<Authentication, { authenticated: true }>; serviceAccount: string }
-  | { ok: false; status: 401 | 403 | 503; reason: string; serviceAccount: string };
+  | { ok: false; status: 401 | 403 | 429 | 503; reason: string; serviceAccount: string };
 
 /**
  * TokenReview, then SubjectAccessReview on every Connector listed (all must pass). `conn` (the client's
- * socket) lets a connection's repeated token skip hashing. When every decision is cached (the common case:
- * a client repeating its token) the answer is given at once, not as a promise: a proxied request then waits
- * for no microtask turns here.
+ * socket) lets a connection's repeated token skip hashing, and its address is charged for failed
+ * authentications. When every decision is cached (the common case: a client repeating its token) the answer is
+ * given at once, not as a promise: a proxied request then waits for no microtask turns here.
  */
 export function checkAccess(
   ctx: ProxyContext,
@@ -49,7 +52,7 @@ export function checkAccess(
   const auth = ctx.authorizer.cachedAuthentication(key);
   if (auth) return decide(ctx, auth, connectors, key, 0, proxyMode(ctx));
   return reviewed(ctx, async () => {
-    const fresh = await ctx.authorizer.authenticate(token, key);
+    const fresh = await ctx.authorizer.authenticate(token, key, sourceAddress(conn));
     return decide(ctx, fresh, connectors, key, 0, proxyMode(ctx));
   });
 }
@@ -93,12 +96,21 @@ function decide(
   return { ok: true, auth, serviceAccount };
 }
 
-/** Waits for a review: an apiserver that cannot be asked is a 503 (never cached). */
+/** The client's address (the key of its failed-authentication budget), '' when unknown. */
+export function sourceAddress(conn: object | undefined): string {
+  return (conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? '';
+}
+
+/**
+ * Waits for a review: an apiserver that cannot be asked, or is asked too much, is a 503; a client address with
+ * too many failed authentications a 429 (neither cached).
+ */
 async function reviewed(ctx: ProxyContext, review: () => Promise<Access>): Promise<Access> {
   try {
     return await review();
   } catch (err) {
     if (err instanceof ReviewError) {
+      if (err.status === 429) return { ok: false, status: 429, reason: err.message, serviceAccount: '' };
       ctx.log.warn('cannot check the client token', { error: err.message });
       return {
         ok: false,
@@ -115,5 +127,32 @@ export function deny(res: ProxyResponse, status: number, reason: string): void {
   const headers: Record<string, string> = {};
   if (status === 401) headers['www-authenticate'] = `Basic realm="${REALM}"`;
   if (status === 407) headers['proxy-authenticate'] = `Basic realm="${REALM}"`;
+  if (status === 429 || status === 503) headers['retry-after'] = '1';
   sendText(res, status, reason, headers);
+}
+
+/**
+ * Counts a request of `serviceAccount` in flight: its slot, which the caller gives back with
+ * ctx.perServiceAccount.release once the exchange ends; or, when that ServiceAccount already has as many as the
+ * proxy lets one have, answers 429 and gives undefined (the caller stops).
+ */
+export function admitted(ctx: ProxyContext, res: ProxyResponse, serviceAccount: string): Slot | undefined {
+  const slot = ctx.perServiceAccount.acquire(serviceAccount);
+  if (slot) return slot;
+  sendText(
+    res,
+    429,
+    `${serviceAccount} has ${ctx.perServiceAccount.max} requests in flight through the proxy already: retry later`,
+    { 'retry-after': '1' },
+  );
+  return undefined;
+}
+
+/**
+ * `Expect: 100-continue` is answered only once the client is authenticated and authorised (node:http's
+ * checkContinue hands such requests over without answering): a client that may not send its body is told
+ * so before it does.
+ */
+export function continueIfExpected(req: ProxyRequest, res: ProxyResponse): void {
+  if (req.headers.expect !== undefined && res.writeContinue && !res.headersSent) res.writeContinue();
 }

@@ -4,15 +4,18 @@
 // target matches a listed Connector's spec.address or addressExtensions[].value (scheme, host, port, path
 // prefix); other targets are forwarded without credentials.
 //
+// Hosts that are not a listed Connector's are refused with 403, unless the operator allows them
+// (`forwardAllowHosts`); then they are reached without credentials, but never at a loopback or link-local
+// address or the proxy itself, judged on the resolved address when connecting (rules/target-policy.ts).
+//
 // HTTPS (`CONNECT host:port`):
 // - a host:port of an https address of a listed Connector is intercepted: the proxy answers 200, terminates
 //   TLS with a certificate for that host signed by its CA (Secret/ConfigMap connectors-proxy-ca, the
 //   CSI driver's ca.crt), and handles the requests inside like plain forward requests;
 // - a host:port of an http address of a listed Connector (clients such as Yarn tunnel plain HTTP too): the
 //   requests inside the tunnel are read as plain HTTP and handled like forward requests;
-// - any other host is tunnelled untouched (`connectPolicy: 'tunnel'`, the default: the proxy sees no
-//   plaintext and injects nothing, so nothing can leak, and workloads whose https_proxy points here keep
-//   working for their other hosts), or refused with 403 (`connectPolicy: 'refuse'`).
+// - an allowed host is tunnelled untouched (the proxy sees no plaintext and injects nothing);
+// - anything else gets 403, a malformed authority 400.
 // CONNECT requires the same Proxy-Authorization; without it the answer is 407.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -20,12 +23,18 @@ import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import type { Connector } from '../core/api/index.ts';
 import { ServingCertCache, type CertificateAuthority } from '../core/pki/index.ts';
 import { forwardCredentials, type ConnectorRef } from './auth/credentials.ts';
-import { checkAccess, deny, injectCredentials, type ProxyContext } from './context.ts';
+import { admitted, checkAccess, continueIfExpected, deny, injectCredentials, type ProxyContext } from './context.ts';
 import { matchTarget, originOf } from '../core/connector/inject.ts';
 import { withoutQueryValues } from '../core/connector/upstream-url.ts';
+import { ALLOWED_METHODS, connectAuthority, refusedMethod } from './rules/request-rules.ts';
+import {
+  connectorHostPorts,
+  forwardTarget,
+  TARGET_REFUSED,
+  type AddressGuard,
+  type HostAllowList,
+} from './rules/target-policy.ts';
 import { sendText, upstreamRequestHeaders } from '../core/http1/upstream.ts';
-
-export type ConnectPolicy = 'tunnel' | 'refuse';
 
 interface Tunnel {
   /** host:port of the CONNECT. */
@@ -34,27 +43,39 @@ interface Tunnel {
   scheme: 'https' | 'http';
   connectors: ConnectorRef[];
   token: string;
+  /** The client's TCP connection the tunnel runs in. */
+  socket: Socket;
+}
+
+export interface ForwardOptions {
+  /** Hosts that are not a listed Connector's but may be reached (without credentials). */
+  allow: HostAllowList;
+  /** Where connections to those hosts may not go. */
+  guard: AddressGuard;
+  ca?: CertificateAuthority;
+  maxHeaderSize?: number;
 }
 
 export class ForwardProxy {
   private readonly ctx: ProxyContext;
-  private readonly connectPolicy: ConnectPolicy;
+  private readonly allow: HostAllowList;
+  private readonly guard: AddressGuard;
   private readonly certs?: ServingCertCache;
   private readonly contexts = new Map<string, Promise<SecureContext>>();
   private readonly tunnels = new WeakMap<object, Tunnel>();
   private readonly inner: Server;
   private readonly open = new Set<Socket>();
 
-  constructor(
-    ctx: ProxyContext,
-    opts: { connectPolicy?: ConnectPolicy; ca?: CertificateAuthority; maxHeaderSize?: number },
-  ) {
+  constructor(ctx: ProxyContext, opts: ForwardOptions) {
     this.ctx = ctx;
-    this.connectPolicy = opts.connectPolicy ?? 'tunnel';
+    this.allow = opts.allow;
+    this.guard = opts.guard;
     if (opts.ca) this.certs = new ServingCertCache(opts.ca);
-    this.inner = createServer({ maxHeaderSize: opts.maxHeaderSize }, (req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       void this.handleIntercepted(req, res).catch((err) => this.crash(res, err));
-    });
+    };
+    this.inner = createServer({ maxHeaderSize: opts.maxHeaderSize }, onRequest);
+    this.inner.on('checkContinue', onRequest); // 100 Continue only once authorised (continueIfExpected)
   }
 
   close(): void {
@@ -79,21 +100,25 @@ export class ForwardProxy {
     const creds = forwardCredentials(req.headers);
     if (!creds.ok) {
       deny(res, 407, creds.reason);
-      this.ctx.audit.record({
-        mode: 'forward',
-        connector: '',
-        serviceAccount: '',
-        method: req.method ?? '',
-        path: target.origin + target.pathname,
-        status: 407,
-        bytesIn: 0,
-        bytesOut: 0,
-        durationMs: 0,
-        reason: creds.reason,
-      });
+      this.audit407(req, target, creds.reason);
       return;
     }
-    await this.proxy(req, res, target, creds.connectors, creds.token, 'forward');
+    await this.proxy(req, res, target, creds.connectors, creds.token, 'forward', req.socket);
+  }
+
+  private audit407(req: IncomingMessage, target: URL, reason: string): void {
+    this.ctx.audit.record({
+      mode: 'forward',
+      connector: '',
+      serviceAccount: '',
+      method: req.method ?? '',
+      path: target.origin + target.pathname,
+      status: 407,
+      bytesIn: 0,
+      bytesOut: 0,
+      durationMs: 0,
+      reason,
+    });
   }
 
   private async proxy(
@@ -103,6 +128,7 @@ export class ForwardProxy {
     refs: ConnectorRef[],
     token: string,
     mode: 'forward' | 'connect',
+    conn: Socket,
   ): Promise<void> {
     const started = performance.now();
     const record = {
@@ -126,7 +152,7 @@ export class ForwardProxy {
       sendText(res, 400, 'only http and https targets are proxied');
       return finish(400, 'bad scheme');
     }
-    const access = await checkAccess(this.ctx, token, refs);
+    const access = await checkAccess(this.ctx, token, refs, conn);
     record.serviceAccount = access.serviceAccount;
     if (!access.ok) {
       const status = access.status === 401 ? 407 : access.status;
@@ -137,33 +163,54 @@ export class ForwardProxy {
       .map((r) => this.ctx.state.connector(r.namespace, r.name))
       .filter((c): c is Connector => Boolean(c));
     const match = matchTarget(target, listed);
-    let headers = upstreamRequestHeaders(req.headers, [], token);
-    let upstream = target;
-    let body: Buffer | undefined;
-    let queryCredentials: string[] | undefined;
-    if (match) {
-      record.connector = `${match.metadata.namespace}/${match.metadata.name}`;
-      const prepared = await injectCredentials(this.ctx, req, match, target, headers);
-      if (!prepared.ok) {
-        sendText(res, prepared.status, prepared.reason);
-        return finish(prepared.status, prepared.reason);
-      }
-      ({ headers, target: upstream, body, queryCredentials } = prepared);
-      record.injected = prepared.injected;
+    const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+    const port = Number(target.port) || (target.protocol === 'https:' ? 443 : 80);
+    const decision = forwardTarget(
+      host,
+      port,
+      match !== undefined || connectorHostPorts(listed).has(`${host}:${port}`),
+      this.allow,
+      this.guard,
+    );
+    if (!decision.allowed) {
+      sendText(res, decision.status, decision.reason);
+      return finish(decision.status, 'target refused');
     }
-    const trust = match ? this.ctx.trust.for(match) : undefined;
-    const result = await this.ctx.upstream.forward({
-      req,
-      res,
-      target: upstream,
-      headers,
-      body,
-      trust,
-      rewriteLocation: queryCredentials && ((loc) => withoutQueryValues(loc, queryCredentials)),
-    });
-    record.bytesIn = result.bytesIn;
-    record.bytesOut = result.bytesOut;
-    finish(result.status, result.error);
+    const slot = admitted(this.ctx, res, access.serviceAccount);
+    if (!slot) return finish(429, 'too many requests in flight');
+    try {
+      continueIfExpected(req, res);
+      let headers = upstreamRequestHeaders(req.headers, [], token);
+      let upstream = target;
+      let body: Buffer | undefined;
+      let queryCredentials: string[] | undefined;
+      if (match) {
+        record.connector = `${match.metadata.namespace}/${match.metadata.name}`;
+        const prepared = await injectCredentials(this.ctx, req, match, target, headers);
+        if (!prepared.ok) {
+          sendText(res, prepared.status, prepared.reason);
+          return finish(prepared.status, prepared.reason);
+        }
+        ({ headers, target: upstream, body, queryCredentials } = prepared);
+        record.injected = prepared.injected;
+      }
+      const trust = match ? this.ctx.trust.for(match) : undefined;
+      const result = await this.ctx.upstream.forward({
+        req,
+        res,
+        target: upstream,
+        headers,
+        body,
+        trust,
+        guard: decision.guarded ? this.guard : undefined,
+        rewriteLocation: queryCredentials && ((loc) => withoutQueryValues(loc, queryCredentials)),
+      });
+      record.bytesIn = result.bytesIn;
+      record.bytesOut = result.bytesOut;
+      finish(result.status, result.error);
+    } finally {
+      this.ctx.perServiceAccount.release(slot);
+    }
   }
 
   /** `CONNECT host:port`. */
@@ -189,19 +236,18 @@ export class ForwardProxy {
         `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n${headers.map((h) => h + '\r\n').join('')}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     };
-    const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(authority);
-    if (!m) {
-      reply(400, 'CONNECT needs host:port');
+    const parsed = connectAuthority(authority);
+    if (!parsed) {
+      reply(400, 'CONNECT needs host:port (a host name, an IPv4 address or a bracketed IPv6 address; port 1-65535)');
       return finish(400, 'bad authority');
     }
-    const host = m[1].toLowerCase();
-    const port = Number(m[2]);
+    const { host, port } = parsed;
     const creds = forwardCredentials(req.headers);
     if (!creds.ok) {
       reply(407, creds.reason, [`Proxy-Authenticate: Basic realm="connectors-proxy"`]);
       return finish(407, creds.reason);
     }
-    const access = await checkAccess(this.ctx, creds.token, creds.connectors);
+    const access = await checkAccess(this.ctx, creds.token, creds.connectors, socket);
     record.serviceAccount = access.serviceAccount;
     if (!access.ok) {
       const status = access.status === 401 ? 407 : access.status;
@@ -241,6 +287,7 @@ export class ForwardProxy {
         scheme: 'http',
         connectors: creds.connectors,
         token: creds.token,
+        socket,
       });
       this.track(socket);
       this.inner.emit('connection', socket);
@@ -269,23 +316,38 @@ export class ForwardProxy {
         scheme: 'https',
         connectors: creds.connectors,
         token: creds.token,
+        socket,
       });
       this.track(socket);
       this.inner.emit('connection', tls);
       return finish(200, 'intercepted');
     }
-    if (this.connectPolicy === 'refuse') {
-      reply(403, 'CONNECT is only accepted for the hosts of the listed connectors');
-      return finish(403, 'not a connector host');
+    const decision = forwardTarget(
+      host,
+      port,
+      connectorHostPorts(listed).has(`${host}:${port}`),
+      this.allow,
+      this.guard,
+    );
+    if (!decision.allowed) {
+      reply(decision.status, decision.reason);
+      return finish(decision.status, 'target refused');
     }
-    const upstream = netConnect({ host, port });
+    const upstream = netConnect({ host, port, ...(decision.guarded ? { lookup: this.guard.lookupFor(port) } : {}) });
     this.track(socket);
     this.track(upstream);
-    upstream.on('error', () => {
-      if (!socket.destroyed) reply(502, 'cannot connect to the target');
+    let connected = false;
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!connected && !socket.destroyed) {
+        if (err.code === TARGET_REFUSED) {
+          reply(403, err.message);
+          finish(403, 'target refused');
+        } else reply(502, 'cannot connect to the target');
+      }
       socket.destroy();
     });
     upstream.once('connect', () => {
+      connected = true;
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
       socket.pipe(upstream);
@@ -307,6 +369,10 @@ export class ForwardProxy {
       sendText(res, 500, 'unknown tunnel');
       return;
     }
+    if (refusedMethod(req.method)) {
+      sendText(res, 405, `${req.method} is not allowed through the proxy`, { allow: ALLOWED_METHODS });
+      return;
+    }
     let target: URL;
     try {
       target = new URL(req.url?.startsWith('/') ? `${tunnel.scheme}://${tunnel.authority}${req.url}` : (req.url ?? ''));
@@ -318,7 +384,7 @@ export class ForwardProxy {
       sendText(res, 421, 'request for another host inside this tunnel');
       return;
     }
-    await this.proxy(req, res, target, tunnel.connectors, tunnel.token, 'connect');
+    await this.proxy(req, res, target, tunnel.connectors, tunnel.token, 'connect', tunnel.socket);
   }
 
   private secureContext(host: string): Promise<SecureContext> {
@@ -337,6 +403,7 @@ export class ForwardProxy {
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   403: 'Forbidden',
+  429: 'Too Many Requests',
   407: 'Proxy Authentication Required',
   501: 'Not Implemented',
   502: 'Bad Gateway',

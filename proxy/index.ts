@@ -18,7 +18,10 @@ import { ensureProxyCA } from './ca.ts';
 import { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { DEFAULT_TLS_PORT, DEFAULT_TLS_SECRET, startTlsListener, unpublishTls, type TlsListener } from './tls.ts';
 import type { ProxyContext } from './context.ts';
-import { ForwardProxy, type ConnectPolicy } from './forward.ts';
+import { ForwardProxy } from './forward.ts';
+import { ConcurrencyLimit } from '../core/util/limits.ts';
+import { ALLOWED_METHODS, refusedMethod } from './rules/request-rules.ts';
+import { AddressGuard, HostAllowList } from './rules/target-policy.ts';
 import { Policies } from '../core/opa/policies.ts';
 import { handleReverse } from './reverse.ts';
 import { RegistryAuth } from './oci/auth.ts';
@@ -45,8 +48,12 @@ export interface ProxyOptions {
   audiences?: string[];
   /** Also accept tokens for the apiserver's own audiences, e.g. plain `kubectl create token` (default true). */
   acceptApiserverAudience?: boolean;
-  /** CONNECT to hosts that are not a listed Connector's: tunnel untouched (default) or refuse. */
-  connectPolicy?: ConnectPolicy;
+  /**
+   * Hosts forward mode (absolute-form requests and CONNECT) reaches besides the listed Connectors' own
+   * addresses, without credentials: `*`, `name`, `*.domain`, an IP or a CIDR. Default none: other hosts get
+   * 403. Never loopback, link-local or the proxy itself, whatever this says.
+   */
+  forwardAllowHosts?: string[];
   /** Intercept HTTPS for Connector hosts with the shared CA (default true). */
   interceptHttps?: boolean;
   upstream?: UpstreamOptions;
@@ -64,6 +71,23 @@ export interface ProxyOptions {
   caPoolTtlMs?: number;
   /** Largest request body buffered for body-position credentials (default 8 MiB). */
   maxInjectBodyBytes?: number;
+  /** Client connections open at once (default 10,000; 0: no cap); further ones are closed as they come. */
+  maxConnections?: number;
+  /** Requests one ServiceAccount may have in flight to the tools (default 128; 0: no cap); more get 429. */
+  maxRequestsPerServiceAccount?: number;
+  /** Longest time to receive a whole request, body included (default 10 min); then 408. */
+  requestTimeoutMs?: number;
+  /** How hard clients may make the proxy ask the apiserver (see proxy/auth/review.ts). */
+  reviewLimits?: {
+    /** Reviews in flight at once (default 32); more wait... */
+    maxInFlight?: number;
+    /** ...at most this long (default 10 s), then 503. */
+    waitMs?: number;
+    /** Failed authentications one client address may cause at once (default 20)... */
+    failureBurst?: number;
+    /** ...and per second after that (default 1); then 429 without a review. */
+    failuresPerSecond?: number;
+  };
   /** Clock for cache expiry (tests). */
   now?: () => number;
   log?: Logger;
@@ -97,9 +121,14 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     audiences: opts.audiences ?? [PROXY_AUDIENCE],
     acceptApiserverAudience: opts.acceptApiserverAudience ?? true,
     ...opts.authCache,
+    maxReviewsInFlight: opts.reviewLimits?.maxInFlight,
+    reviewWaitMs: opts.reviewLimits?.waitMs,
+    failureBurst: opts.reviewLimits?.failureBurst,
+    failuresPerSecond: opts.reviewLimits?.failuresPerSecond,
     now: opts.now,
   });
   const upstream = new Upstream(opts.upstream);
+  const perServiceAccount = opts.maxRequestsPerServiceAccount ?? 128;
   const ctx: ProxyContext = {
     state,
     authorizer,
@@ -109,6 +138,7 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     audit: new Audit(log.child({ audit: true })),
     log,
     maxInjectBodyBytes: opts.maxInjectBodyBytes ?? 8 * 1024 * 1024,
+    perServiceAccount: new ConcurrencyLimit(perServiceAccount > 0 ? perServiceAccount : Infinity),
   };
   const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
   const oci: OciState = { auth: new RegistryAuth(upstream, { now: opts.now }) };
@@ -118,14 +148,21 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     return c !== undefined && isOciClass(state.connectorClass(c.spec.connectorClassName));
   };
 
+  // The ports this proxy listens on, known once it does: forward mode never connects to them.
+  const ownPorts: number[] = [];
+  const forwardOptions = {
+    allow: new HostAllowList(opts.forwardAllowHosts ?? []),
+    guard: new AddressGuard(() => ownPorts),
+    maxHeaderSize,
+  };
   let ca: CertificateAuthority | undefined;
-  let forward = new ForwardProxy(ctx, { connectPolicy: opts.connectPolicy, maxHeaderSize });
+  let forward = new ForwardProxy(ctx, forwardOptions);
   let caTimer: NodeJS.Timeout | undefined;
   const loadCA = async (): Promise<void> => {
     try {
       ca = await ensureProxyCA(rest, namespace);
       forward.close();
-      forward = new ForwardProxy(ctx, { connectPolicy: opts.connectPolicy, ca, maxHeaderSize });
+      forward = new ForwardProxy(ctx, { ...forwardOptions, ca });
     } catch (err) {
       log.warn('cannot load the interception CA; HTTPS interception is off until it can', {
         namespace,
@@ -143,6 +180,11 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     sendText(res, 500, 'internal proxy error');
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (refusedMethod(req.method)) {
+      // TRACE would echo the request, injected credentials and all, back to the client.
+      sendText(res, 405, `${req.method} is not allowed through the proxy`, { allow: ALLOWED_METHODS });
+      return;
+    }
     const url = req.url ?? '';
     const route = url.startsWith('/') ? ociRoute(req.headers.host, url, isOciConnector) : undefined;
     const work = route
@@ -153,17 +195,30 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     work.catch(crashed(res));
   };
   const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;
-  const headersTimeoutMs = 60_000;
+  const requestTimeoutMs = opts.requestTimeoutMs || 600_000;
+  const headersTimeoutMs = Math.min(60_000, requestTimeoutMs); // node:http wants it no longer
   const server = createServer(
-    { maxHeaderSize, requestTimeout: 0, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs },
+    {
+      maxHeaderSize,
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: headersTimeoutMs,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      // How often node looks for requests past their timeouts (its default, 30 s, unless they are shorter).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeoutMs / 4)),
+    },
     onRequest,
   );
+  const maxConnections = opts.maxConnections || (opts.maxConnections === 0 ? Infinity : 10_000);
+  server.maxConnections = maxConnections;
+  // Expect: 100-continue is answered once the client is authorised (continueIfExpected), not by node at once.
+  server.on('checkContinue', onRequest);
   // Bodiless reverse-mode GET/HEAD requests are answered by the front; everything else by node:http.
   const front = installFront({
     server,
     maxHeaderSize,
     headersTimeoutMs,
     keepAliveTimeoutMs,
+    sendTimeoutMs: opts.upstream?.sendTimeoutMs ?? 60_000,
     accepts: (r) => !ociRoute(r.headers.host, r.url, isOciConnector),
     handle: (req, res) => void handleReverse(ctx, req, res).catch(crashed(res)),
   });
@@ -189,6 +244,9 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
   });
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
+    // The plain listener refuses connections beyond the cap itself (maxConnections); the TLS listener's come
+    // here once established, and count against the same cap.
+    if (sockets.size >= maxConnections) return void s.destroy();
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
@@ -200,6 +258,7 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     server.listen(opts.port ?? 8080, opts.host ?? '0.0.0.0', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  ownPorts.push(port);
   const host = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   let tls: TlsListener | undefined;
   if (opts.tls) {
@@ -221,6 +280,8 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
   let health: HealthServer | undefined;
   if (opts.healthPort !== undefined)
     health = await startHealthServer({ port: opts.healthPort, host: opts.host, readiness: { caches: () => ready } });
+  if (health) ownPorts.push(health.port);
+  if (tls) ownPorts.push(tls.port);
   log.info('proxy listening', {
     url: `http://${host}:${port}`,
     tlsPort: tls?.port,

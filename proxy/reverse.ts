@@ -6,8 +6,9 @@ import { regoRequest } from '../core/opa/index.ts';
 import { reverseToken } from './auth/credentials.ts';
 import type { AuditRecord } from './audit.ts';
 import type { ProxyRequest, ProxyResponse } from '../core/http1/exchange.ts';
-import { checkAccess, deny, injectCredentials, type ProxyContext } from './context.ts';
+import { admitted, checkAccess, continueIfExpected, deny, injectCredentials, type ProxyContext } from './context.ts';
 import { rewriteLocation, upstreamUrl, withoutQueryValues } from '../core/connector/upstream-url.ts';
+import { withoutTokenInQuery } from './rules/request-rules.ts';
 import { upstreamRequestHeaders, sendText } from '../core/http1/upstream.ts';
 
 export { rewriteLocation, upstreamUrl };
@@ -82,6 +83,7 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
   const cls = connector && ctx.state.connectorClass(connector.spec.connectorClassName);
 
   let token = '';
+  let rest = target.rest;
   const extractor = cls?.spec?.proxy?.authExtractor?.rego;
   if (extractor) {
     try {
@@ -95,6 +97,8 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
         error: (err as Error).message,
       });
     }
+    // A token the extractor read from the query (e.g. GitLab's ?private_token=) does not go on to the tool.
+    if (token) rest = withoutTokenInQuery(rest, token);
   }
   if (!token) token = reverseToken(req.headers);
   if (!token) {
@@ -124,7 +128,7 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
   const address = connector.spec.address;
   let upstream: URL;
   try {
-    upstream = upstreamUrl(address, target.rest);
+    upstream = upstreamUrl(address, rest);
   } catch (err) {
     const escapes = /escapes/.test((err as Error).message);
     sendText(
@@ -134,28 +138,35 @@ export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: P
     );
     return finish(ctx, record, started, escapes ? 400 : 502, escapes ? 'path escapes prefix' : 'invalid address');
   }
-  const headers = upstreamRequestHeaders(req.headers, STRIP_AUTHORIZATION, token);
-  const injecting = injectCredentials(ctx, req, connector, upstream, headers);
-  const prepared = injecting instanceof Promise ? await injecting : injecting;
-  if (!prepared.ok) {
-    sendText(res, prepared.status, prepared.reason);
-    return finish(ctx, record, started, prepared.status, prepared.reason);
+  const slot = admitted(ctx, res, access.serviceAccount);
+  if (!slot) return finish(ctx, record, started, 429, 'too many requests in flight');
+  try {
+    continueIfExpected(req, res);
+    const headers = upstreamRequestHeaders(req.headers, STRIP_AUTHORIZATION, token);
+    const injecting = injectCredentials(ctx, req, connector, upstream, headers);
+    const prepared = injecting instanceof Promise ? await injecting : injecting;
+    if (!prepared.ok) {
+      sendText(res, prepared.status, prepared.reason);
+      return finish(ctx, record, started, prepared.status, prepared.reason);
+    }
+    record.injected = prepared.injected;
+    const result = await ctx.upstream.forward({
+      req,
+      res,
+      target: prepared.target,
+      headers: prepared.headers,
+      body: prepared.body,
+      trust: ctx.trust.for(connector),
+      // The proxy's own URL of the Connector is only needed for a Location header: built then.
+      rewriteLocation: (loc) =>
+        withoutQueryValues(rewriteLocation(loc, address, proxyBase(req, target.prefix)), prepared.queryCredentials),
+    });
+    record.bytesIn = result.bytesIn;
+    record.bytesOut = result.bytesOut;
+    finish(ctx, record, started, result.status, result.error);
+  } finally {
+    ctx.perServiceAccount.release(slot);
   }
-  record.injected = prepared.injected;
-  const result = await ctx.upstream.forward({
-    req,
-    res,
-    target: prepared.target,
-    headers: prepared.headers,
-    body: prepared.body,
-    trust: ctx.trust.for(connector),
-    // The proxy's own URL of the Connector is only needed for a Location header: built then.
-    rewriteLocation: (loc) =>
-      withoutQueryValues(rewriteLocation(loc, address, proxyBase(req, target.prefix)), prepared.queryCredentials),
-  });
-  record.bytesIn = result.bytesIn;
-  record.bytesOut = result.bytesOut;
-  finish(ctx, record, started, result.status, result.error);
 }
 
 const STRIP_AUTHORIZATION = ['authorization'];

@@ -10,14 +10,21 @@
 // Caching: TokenReview results for at most `authnTtlMs` (30 s) and never past the token's `exp`; a rejected
 // token for `denyTtlMs` (5 s). SubjectAccessReview: allowed for `allowTtlMs` (30 s, and never past `exp`),
 // denied for `denyTtlMs`. Errors (apiserver unreachable, 5xx) are never cached.
+//
+// Protecting the apiserver from clients that send tokens by the thousand: a token that is not a well-formed JWT
+// is refused without a review (jwt.ts); each client address may cause `failureBurst` failed authentications at
+// once, refilled at `failuresPerSecond`, and is answered 429 without a review once it has none left; at most
+// `maxReviewsInFlight` reviews (TokenReview and SubjectAccessReview) are asked at once, the others wait up to
+// `reviewWaitMs` (then 503).
 import { hash } from 'node:crypto';
 import { GROUP } from '../api/index.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { plainCounter } from '../observability/metrics.ts';
 import { TtlCache } from './cache.ts';
 import { rememberLast } from '../util/remember-last.ts';
-import { unverifiedClaims } from './claims.ts';
 import { podOfUser, podProxySubresource } from '../approval/names.ts';
+import { tokenShape } from './jwt.ts';
+import { FailureBudget, Gate, GateBusyError } from '../util/limits.ts';
 
 export interface UserInfo {
   username: string;
@@ -51,6 +58,14 @@ export interface AuthorizerOptions {
   allowTtlMs?: number;
   denyTtlMs?: number;
   maxEntries?: number;
+  /** Reviews asked of the apiserver at once (default 32); more wait. */
+  maxReviewsInFlight?: number;
+  /** Longest wait for a review slot (default 10 s), then 503. */
+  reviewWaitMs?: number;
+  /** Failed authentications a client address may cause at once (default 20)... */
+  failureBurst?: number;
+  /** ...and per second after that (default 1). */
+  failuresPerSecond?: number;
   now?: () => number;
   /** Names the cache metric: `<prefix>_auth_cache_total` (default connectors_proxy). */
   metricPrefix?: string;
@@ -66,9 +81,17 @@ export interface ResourceCheck {
   group?: string;
 }
 
-/** The apiserver could not be asked; the proxy answers 503/502 and caches nothing. */
+/**
+ * The token could not be checked now: the apiserver could not be asked or is asked too much (503), or the
+ * client has caused too many failed authentications (429). Nothing is cached.
+ */
 export class ReviewError extends Error {
   override name = 'ReviewError';
+  readonly status: 429 | 503;
+  constructor(message: string, status: 429 | 503 = 503) {
+    super(message);
+    this.status = status;
+  }
 }
 
 /** The cache-lookup counter of a component (`<prefix>_auth_cache_total`) for one label set. */
@@ -121,6 +144,8 @@ export class Authorizer {
   /** The hit counters, looked up once (a hit is the per-request case). */
   private authnHit: { inc(): void } | undefined;
   private authzHit: { inc(): void } | undefined;
+  private readonly reviews: Gate;
+  private readonly failures: FailureBudget;
 
   constructor(rest: KubeRest, opts: AuthorizerOptions = {}) {
     this.rest = rest;
@@ -133,6 +158,31 @@ export class Authorizer {
     this.authn = new TtlCache(opts.maxEntries ?? 10_000, this.now);
     this.authz = new TtlCache(opts.maxEntries ?? 10_000, this.now);
     this.metricPrefix = opts.metricPrefix ?? 'connectors_proxy';
+    this.reviews = new Gate({
+      max: opts.maxReviewsInFlight ?? 32,
+      maxWaiting: 10_000,
+      maxWaitMs: opts.reviewWaitMs ?? 10_000,
+    });
+    this.failures = new FailureBudget({
+      burst: opts.failureBurst ?? 20,
+      perSecond: opts.failuresPerSecond ?? 1,
+      now: this.now,
+    });
+  }
+
+  /** An apiserver call through the review gate: a full gate is a ReviewError (503). */
+  private async gated<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await this.reviews.run(call);
+    } catch (err) {
+      if (err instanceof GateBusyError) throw new ReviewError(`too many ${what}s in flight (${err.message})`);
+      throw new ReviewError(`${what} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** A failed authentication from `source` (a client address; '' when unknown: not counted). */
+  private failed(source: string): void {
+    if (source) this.failures.spend(source);
   }
 
   /** Forget every cached decision (tests; a RoleBinding change is otherwise seen within allowTtlMs). */
@@ -162,49 +212,48 @@ export class Authorizer {
     return cached;
   }
 
-  async authenticate(token: string, key = tokenKey(token)): Promise<Authentication> {
+  /**
+   * The TokenReview outcome of `token` (key: its sha256), cached. `source` (the client's address) is charged for
+   * a failure that was not cached; once it has none left, a ReviewError with status 429 comes instead.
+   */
+  async authenticate(token: string, key = tokenKey(token), source = ''): Promise<Authentication> {
     const cached = this.cachedAuthentication(key);
     if (cached) return cached;
     cacheLookup(this.metricPrefix, 'tokenreview', 'miss').inc();
+    if (source && this.failures.exhausted(source))
+      throw new ReviewError('too many failed authentications from this address: retry later', 429);
     return this.once('authn:' + key, async () => {
-      const claims = unverifiedClaims(token);
-      const expiresAt = typeof claims?.exp === 'number' ? claims.exp * 1000 : undefined;
-      if (expiresAt !== undefined && expiresAt <= this.now()) {
-        const result: Authentication = { authenticated: false, reason: 'token has expired' };
+      const deny = (reason: string): Authentication => {
+        const result: Authentication = { authenticated: false, reason };
         this.authn.set(key, result, this.denyTtlMs);
+        this.failed(source);
         return result;
-      }
-      const aud = claims?.aud === undefined ? [] : Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      };
+      const shape = tokenShape(token);
+      if (!shape.ok) return deny(shape.reason);
+      const claims = shape.claims;
+      const expiresAt = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+      if (expiresAt !== undefined && expiresAt <= this.now()) return deny('token has expired');
+      const aud = claims.aud === undefined ? [] : Array.isArray(claims.aud) ? claims.aud : [claims.aud];
       const wanted = this.audiences.filter((a) => aud.includes(a));
-      if (wanted.length === 0 && !this.acceptApiserverAudience) {
-        const result: Authentication = {
-          authenticated: false,
-          reason: `token audience must include ${this.audiences.join(' or ')}`,
-        };
-        this.authn.set(key, result, this.denyTtlMs);
-        return result;
-      }
-      let review: { status?: { authenticated?: boolean; user?: UserInfo; error?: string } };
-      try {
-        review = await this.rest.call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
-          body: {
-            apiVersion: 'authentication.k8s.io/v1',
-            kind: 'TokenReview',
-            spec: { token, ...(wanted.length ? { audiences: wanted } : {}) },
-          },
-        });
-      } catch (err) {
-        throw new ReviewError(`TokenReview failed: ${(err as Error).message}`);
-      }
+      if (wanted.length === 0 && !this.acceptApiserverAudience)
+        return deny(`token audience must include ${this.audiences.join(' or ')}`);
+      const review = await this.gated(
+        'TokenReview',
+        (): Promise<{ status?: { authenticated?: boolean; user?: UserInfo; error?: string } }> =>
+          this.rest.call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+            body: {
+              apiVersion: 'authentication.k8s.io/v1',
+              kind: 'TokenReview',
+              spec: { token, ...(wanted.length ? { audiences: wanted } : {}) },
+            },
+          }),
+      );
       const status = review.status ?? {};
-      let result: Authentication;
-      if (status.authenticated && status.user?.username) {
-        result = { authenticated: true, user: status.user, expiresAt };
-        this.authn.set(key, result, this.ttlFor(this.authnTtlMs, expiresAt));
-      } else {
-        result = { authenticated: false, reason: 'token is invalid, expired or for another audience' };
-        this.authn.set(key, result, this.denyTtlMs);
-      }
+      if (!status.authenticated || !status.user?.username)
+        return deny('token is invalid, expired or for another audience');
+      const result: Authentication = { authenticated: true, user: status.user, expiresAt };
+      this.authn.set(key, result, this.ttlFor(this.authnTtlMs, expiresAt));
       return result;
     });
   }
@@ -267,9 +316,8 @@ export class Authorizer {
   }
 
   private async review(user: UserInfo, check: ResourceCheck): Promise<boolean> {
-    let review: { status?: { allowed?: boolean } };
-    try {
-      review = await this.rest.call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+    const review = await this.gated('SubjectAccessReview', (): Promise<{ status?: { allowed?: boolean } }> =>
+      this.rest.call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
         body: {
           apiVersion: 'authorization.k8s.io/v1',
           kind: 'SubjectAccessReview',
@@ -288,10 +336,8 @@ export class Authorizer {
             },
           },
         },
-      });
-    } catch (err) {
-      throw new ReviewError(`SubjectAccessReview failed: ${(err as Error).message}`);
-    }
+      }),
+    );
     return review.status?.allowed === true;
   }
 

@@ -61,8 +61,8 @@ export function connectorAddresses(c: AddressedConnector): string[] {
 }
 
 /**
- * The Connector one of whose addresses covers `target` (same origin, path under the prefix), the longest
- * prefix winning; undefined when none does. Unparsable addresses match nothing.
+ * The Connector one of whose addresses covers `target` (same origin, path under the prefix as staysUnder reads
+ * it), the longest prefix winning; undefined when none does. Unparsable addresses match nothing.
  */
 export function matchTarget<C extends AddressedConnector>(target: URL, connectors: readonly C[]): C | undefined {
   const origin = originOf(target);
@@ -77,9 +77,59 @@ export function matchTarget<C extends AddressedConnector>(target: URL, connector
       }
       if (originOf(u) !== origin) continue;
       const prefix = pathPrefix(u);
-      if (!underPrefix(target.pathname, prefix)) continue;
+      if (!staysUnder(target.pathname, prefix)) continue;
       if (!best || prefix.length > best.length) best = { connector: c, length: prefix.length };
     }
   }
   return best?.connector;
+}
+
+// Whether a request path stays under an address's path prefix as the tool will read it. The URL parser already
+// removes `.`/`..` segments (also `%2e`), but a server may also decode `%2F` or `%5C` into a separator, treat `\`
+// as one, drop `;params` from a segment (`..;/`) or decode twice (`%252F`), and then find `..` segments the
+// parser did not: `/prefix/rec/..%2F..%2Fsecret` reads as `/secret` there. So a path with any of those is
+// checked again the way the most lenient server reads it. A path that still stays under the prefix is
+// forwarded as it came (GitLab's `projects/group%2Fname` is legitimate); one that leaves it is refused.
+
+/** `%` (an escape) or `\` (a separator on some servers) or `;` (segment parameters): worth a second look. */
+const SUSPECT = /[%\\;]/;
+
+/**
+ * Whether `path` (a URL pathname, already free of plain dot segments) stays under `prefix` however a server
+ * decodes it: percent-decoded up to three times, `\` read as `/`, `;...` dropped from each segment, then dot
+ * segments resolved. Pure; costs one regex test for a path without `%`, `\` or `;`.
+ */
+export function staysUnder(path: string, prefix: string): boolean {
+  if (!underPrefix(path, prefix)) return false;
+  if (prefix === '' || !SUSPECT.test(path)) return true;
+  let decoded = path;
+  for (let i = 0; i < 3 && decoded.includes('%'); i++) {
+    const next = decodePercent(decoded);
+    if (next === decoded) break;
+    decoded = next;
+  }
+  return underPrefix(resolveDots(decoded.replace(/\\/g, '/')), prefix);
+}
+
+/** `%XX` escapes decoded byte by byte (latin1: no escape can fail, unlike decodeURIComponent). */
+function decodePercent(s: string): string {
+  return s.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/** `path` with `.` and `..` segments resolved (RFC 3986 §5.2.4), a segment's `;params` ignored for the test. */
+function resolveDots(path: string): string {
+  const out: string[] = [];
+  const segments = path.split('/');
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i];
+    const semi = seg.indexOf(';');
+    const bare = semi === -1 ? seg : seg.slice(0, semi);
+    if (bare === '..') {
+      if (out.length > 1) out.pop();
+      else if (out.length === 1 && out[0] !== '') out.pop();
+    } else if (bare !== '.') out.push(seg);
+    else if (i === segments.length - 1) out.push('');
+  }
+  const joined = out.join('/');
+  return joined.startsWith('/') ? joined : '/' + joined;
 }

@@ -15,7 +15,7 @@ import {
 } from './index.ts';
 
 // Address matching is core/connector's (address.ts); re-exported for the callers of this module.
-export { matchTarget, originOf, pathPrefix, underPrefix } from './index.ts';
+export { matchTarget, originOf, pathPrefix, staysUnder, underPrefix } from './index.ts';
 
 export type InjectionPlan =
   | { kind: 'none' }

@@ -1,7 +1,7 @@
 // Where a request relayed to a tool goes (pure): the Connector address (with its path prefix) + the client's path
 // and query, never above the prefix; and how a tool's Location header reads for the client (on the proxy or API,
 // and without credentials injected into the query). Shared by the proxy and the Connectors API.
-import { pathPrefix, underPrefix } from './address.ts';
+import { pathPrefix, staysUnder } from './address.ts';
 
 /** Origin and path prefix of Connector addresses, parsed once per address string (bounded). */
 const addresses = new Map<string, { origin: string; prefix: string }>();
@@ -35,8 +35,9 @@ export function upstreamUrl(address: string, rest: string): URL {
     out.pathname = prefix + (q === -1 ? r : r.slice(0, q));
     out.search = q === -1 ? '' : r.slice(q);
   }
-  // Dot segments (also %2e) must not climb out of the address's path prefix.
-  if (!underPrefix(out.pathname, prefix)) throw new Error('path escapes the connector address prefix');
+  // Dot segments (also %2e, and those a server decoding %2F or %5C would find) must not climb out of the
+  // address's path prefix.
+  if (!staysUnder(out.pathname, prefix)) throw new Error('path escapes the connector address prefix');
   return out;
 }
 

@@ -4,11 +4,13 @@
 // objects, wasm parser callbacks, body streams) cost more CPU than the rest of the proxy together.
 // Redirects are never followed; a request that failed on a reused connection before any response byte is
 // sent again on a new one when it is replayable (no streamed body, idempotent method), as Go's Transport does.
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+// Whatever a server sends, and whatever a response handler throws while taking it, fails only that exchange
+// (and closes its connection): no socket event handler lets an exception out.
+import { connect as netConnect, isIP, Socket, type LookupFunction } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { ResponseParseError, ResponseParser, type ResponseHead } from './response-parser.ts';
-import { UpstreamError } from './errors.ts';
+import { TARGET_REFUSED, UpstreamError } from './errors.ts';
 import { sweepDeadlines, type Expiring } from './deadlines.ts';
 import { serializeRequestHead } from './request-head.ts';
 import { batchWrites } from './write-batch.ts';
@@ -23,8 +25,12 @@ export interface Http1ClientOptions {
   idleTimeoutMs?: number;
   /** How long an unused connection is kept (shortened by the server's Keep-Alive: timeout hint). */
   keepAliveTimeoutMs?: number;
-  /** Connections per origin; further requests wait for one. */
+  /** Connections per origin; further requests wait for one... */
   maxConnectionsPerOrigin?: number;
+  /** ...at most this long (then they fail with kind 'connection pool busy'). */
+  poolWaitMs?: number;
+  /** Longest time a response may stay paused because the proxy's client does not read it ('send timeout'). */
+  sendTimeoutMs?: number;
   /** CAs for https origins (PEM); Node's defaults when absent. */
   ca?: string[];
 }
@@ -46,6 +52,17 @@ export interface UpstreamRequest {
    * then read into recycled buffers (plain http), so a large body allocates no memory per read. See ReadTicket.
    */
   recycle?: boolean;
+  /**
+   * Checks where the connection goes (forward mode to a host that is not a Connector's): such requests get
+   * connections of their own, opened through the guard.
+   */
+  guard?: ConnectionGuard;
+}
+
+/** Where a guarded connection may go: `lookupFor(port)` resolves names, `refusal` judges IP literals. */
+export interface ConnectionGuard {
+  lookupFor(port: number): LookupFunction;
+  refusal(address: string, port: number): string | undefined;
 }
 
 export interface ResponseHandler {
@@ -74,8 +91,10 @@ export interface Exchange {
 const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** One request on one connection (or, after a replay, on a second). */
-class Request implements Exchange {
+class Request implements Exchange, Expiring {
   bytesSent = 0;
+  /** While waiting for a pooled connection: when it gives up (epoch ms). */
+  deadline = 0;
   finished = false;
   requestSent = false;
   responseEnded = false;
@@ -103,13 +122,22 @@ class Request implements Exchange {
   pause(): void {
     if (!this.conn) return;
     this.conn.socket.pause();
-    this.conn.deadline = 0; // waiting for our client is not the upstream's silence
+    // Waiting for our client is not the upstream's silence, but a client that never reads must not hold the
+    // connection for ever.
+    this.conn.stall(this.client.sendTimeoutMs);
   }
 
   resume(): void {
     if (!this.conn) return;
     this.conn.socket.resume();
-    this.conn.touch();
+    this.conn.unstall();
+  }
+
+  /** Waited too long for a pooled connection. */
+  expire(): void {
+    this.deadline = 0;
+    this.client.pool(this.spec).unqueue(this);
+    this.fail(new UpstreamError('connection pool busy', `no connection to ${this.spec.url.host} became free in time`));
   }
 
   abort(): void {
@@ -121,6 +149,7 @@ class Request implements Exchange {
 
   /** Writes the request on `conn` (which may still be connecting: the socket queues the bytes). */
   send(conn: Connection): void {
+    this.deadline = 0;
     this.conn = conn;
     conn.request = this;
     conn.parser.start(this.spec.method, conn);
@@ -246,6 +275,8 @@ class Connection implements Expiring {
   private keepAlive = false;
   private destroyed = false;
   private timeoutMs = 0;
+  /** The response is paused because the proxy's client does not read it. */
+  private stalled = false;
   /** When the connection has been inactive too long (epoch ms); see arm(). */
   deadline = 0;
 
@@ -335,8 +366,9 @@ class Connection implements Expiring {
     try {
       this.parser.execute(chunk);
     } catch (err) {
-      if (!(err instanceof ResponseParseError)) throw err;
-      this.fail(new UpstreamError('invalid response', err.message));
+      // A malformed response, or one the handler could not take (e.g. a value its writer refuses): this
+      // exchange fails, the connection is closed, the process goes on.
+      this.fail(invalidResponse(err));
       return;
     }
     if (this.parser.extraneous) this.keepAlive = false;
@@ -364,8 +396,9 @@ class Connection implements Expiring {
       try {
         this.parser.finish(); // ends a body delimited by the connection's close
       } catch (err) {
-        if (!(err instanceof ResponseParseError)) throw err;
-        this.fail(new UpstreamError('connection reset', err.message));
+        this.fail(
+          err instanceof ResponseParseError ? new UpstreamError('connection reset', err.message) : invalidResponse(err),
+        );
         return;
       }
     }
@@ -392,18 +425,37 @@ class Connection implements Expiring {
     this.deadline = Date.now() + this.timeoutMs;
   }
 
+  /** The proxy's client stopped reading: at most `ms` more, then the exchange fails ('send timeout'). */
+  stall(ms: number): void {
+    this.stalled = true;
+    this.arm(ms);
+  }
+
+  unstall(): void {
+    this.stalled = false;
+    this.arm(this.pool.client.idleTimeoutMs);
+  }
+
   expire(): void {
     const r = this.request;
     if (!r) return this.destroy(); // idle past its keep-alive time
     this.fail(
-      new UpstreamError(!this.connected ? 'connect timeout' : !r.headReceived ? 'headers timeout' : 'idle timeout'),
+      new UpstreamError(
+        this.stalled
+          ? 'send timeout'
+          : !this.connected
+            ? 'connect timeout'
+            : !r.headReceived
+              ? 'headers timeout'
+              : 'idle timeout',
+      ),
     );
   }
 
   private fail(err: UpstreamError): void {
     const r = this.request;
     this.request = undefined;
-    if (r && r.conn === this) r.fail(err);
+    if (r && r.conn === this && !r.finished) r.fail(err);
     else this.destroy();
   }
 
@@ -424,15 +476,23 @@ class OriginPool {
 
   readonly client: Http1Client;
   readonly origin: URL;
-  /** Pool key: the origin, and the CA set's key when the pool has its own CAs. */
+  /** Pool key: the origin, the CA set's key when the pool has its own CAs, and whether it is guarded. */
   readonly key: string;
   private readonly ca: string[] | undefined;
+  readonly guard: ConnectionGuard | undefined;
 
-  constructor(client: Http1Client, origin: URL, key: string, ca: string[] | undefined) {
+  constructor(
+    client: Http1Client,
+    origin: URL,
+    key: string,
+    ca: string[] | undefined,
+    guard: ConnectionGuard | undefined,
+  ) {
     this.client = client;
     this.origin = origin;
     this.key = key;
     this.ca = ca;
+    this.guard = guard;
   }
 
   send(r: Request): void {
@@ -445,7 +505,15 @@ class OriginPool {
       }
     }
     if (this.all.size < this.client.maxConnectionsPerOrigin) return r.send(this.open());
+    r.deadline = Date.now() + this.client.poolWaitMs;
     this.waiting.push(r);
+  }
+
+  /** Takes `r` out of the queue (it gave up). */
+  unqueue(r: Request): void {
+    const i = this.waiting.indexOf(r);
+    if (i !== -1) this.waiting.splice(i, 1);
+    if (this.all.size === 0 && this.waiting.length === 0) this.client.dropPool(this);
   }
 
   /** A new connection, for a replay. */
@@ -481,27 +549,35 @@ class OriginPool {
     const host = origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname;
     const https = origin.protocol === 'https:';
     const port = Number(origin.port) || (https ? 443 : 80);
+    const guard = this.guard;
+    // An IP literal is not looked up, so a guard judges it here; a name, when it has been resolved.
+    const refusal = guard && isIP(host) ? guard.refusal(host, port) : undefined;
+    const lookup = guard ? { lookup: guard.lookupFor(port) } : {};
     let conn: Connection | undefined;
-    const socket = https
-      ? tlsConnect({
-          host,
-          port,
-          servername: isIP(host) ? undefined : host,
-          ALPNProtocols: ['http/1.1'],
-          ...(ca ? { ca } : {}),
-        })
-      : netConnect({
-          host,
-          port,
-          onread: {
-            // Called at once for the first read, before `conn` exists.
-            buffer: () => (conn ? conn.readBuffer() : Buffer.allocUnsafe(65536)),
-            callback: (n: number, buf: Uint8Array) => {
-              conn!.onRead(n, buf as Buffer);
-              return true;
+    const socket = refusal
+      ? refusedSocket(host, refusal)
+      : https
+        ? tlsConnect({
+            host,
+            port,
+            servername: isIP(host) ? undefined : host,
+            ALPNProtocols: ['http/1.1'],
+            ...(ca ? { ca } : {}),
+            ...lookup,
+          })
+        : netConnect({
+            host,
+            port,
+            ...lookup,
+            onread: {
+              // Called at once for the first read, before `conn` exists.
+              buffer: () => (conn ? conn.readBuffer() : Buffer.allocUnsafe(65536)),
+              callback: (n: number, buf: Uint8Array) => {
+                conn!.onRead(n, buf as Buffer);
+                return true;
+              },
             },
-          },
-        });
+          });
     const created = new Connection(this, socket, https);
     conn = created;
     this.all.add(created);
@@ -510,6 +586,10 @@ class OriginPool {
 
   connections(): Iterable<Connection> {
     return this.all;
+  }
+
+  queued(): Iterable<Request> {
+    return this.waiting;
   }
 
   close(): void {
@@ -524,6 +604,8 @@ export class Http1Client {
   readonly idleTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly maxConnectionsPerOrigin: number;
+  readonly poolWaitMs: number;
+  readonly sendTimeoutMs: number;
   readonly ca: string[] | undefined;
   private readonly pools = new Map<string, OriginPool>();
   private readonly sweeper: NodeJS.Timeout;
@@ -534,13 +616,25 @@ export class Http1Client {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
     this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 30_000;
     this.maxConnectionsPerOrigin = opts.maxConnectionsPerOrigin ?? 256;
+    this.poolWaitMs = opts.poolWaitMs ?? 10_000;
+    this.sendTimeoutMs = opts.sendTimeoutMs ?? 60_000;
     this.ca = opts.ca;
     const pools = this.pools;
     this.sweeper = sweepDeadlines(
       function* () {
-        for (const p of pools.values()) yield* p.connections();
+        for (const p of pools.values()) {
+          yield* p.connections();
+          yield* p.queued();
+        }
       },
-      Math.min(this.connectTimeoutMs, this.headersTimeoutMs, this.idleTimeoutMs, this.keepAliveTimeoutMs),
+      Math.min(
+        this.connectTimeoutMs,
+        this.headersTimeoutMs,
+        this.idleTimeoutMs,
+        this.keepAliveTimeoutMs,
+        this.poolWaitMs,
+        this.sendTimeoutMs,
+      ),
     );
   }
 
@@ -570,12 +664,14 @@ export class Http1Client {
     this.pool(r.spec).sendFresh(r);
   }
 
-  private pool(spec: UpstreamRequest): OriginPool {
+  /** The pool of the request's origin: one per CA set for https, and guarded requests' pools of their own. */
+  pool(spec: UpstreamRequest): OriginPool {
     const origin = spec.url.origin;
     const trust = spec.url.protocol === 'https:' ? spec.trust : undefined;
-    const key = trust ? `${origin}\n${trust.key}` : origin;
+    const base = trust ? `${origin}\n${trust.key}` : origin;
+    const key = spec.guard ? 'guarded ' + base : base;
     let p = this.pools.get(key);
-    if (!p) this.pools.set(key, (p = new OriginPool(this, new URL(origin), key, trust?.ca)));
+    if (!p) this.pools.set(key, (p = new OriginPool(this, new URL(origin), key, trust?.ca, spec.guard)));
     return p;
   }
 
@@ -597,9 +693,26 @@ function hasHeader(headers: Record<string, unknown>, lowerName: string): boolean
   return false;
 }
 
+/** A failure while a response was taken: malformed (ResponseParseError) or refused by its handler. */
+function invalidResponse(err: unknown): UpstreamError {
+  if (err instanceof ResponseParseError) return new UpstreamError('invalid response', err.message);
+  return new UpstreamError('invalid response', `the response could not be relayed: ${(err as Error)?.message}`);
+}
+
+/** A socket that fails at once with the guard's refusal (ETARGETREFUSED), like a refused lookup. */
+function refusedSocket(host: string, why: string): Socket {
+  const socket = new Socket();
+  const err = Object.assign(new Error(`forward mode does not connect to ${host}: ${why}`), {
+    code: TARGET_REFUSED,
+  });
+  process.nextTick(() => socket.destroy(err));
+  return socket;
+}
+
 /** Socket errors by a short name: the code (ECONNREFUSED, ENOTFOUND, a TLS verification code) or 'connection reset'. */
 function socketError(err: NodeJS.ErrnoException): UpstreamError {
   const code = err.code;
+  if (code === TARGET_REFUSED) return new UpstreamError('target refused', err.message);
   if (code === 'ECONNRESET' || code === 'EPIPE') return new UpstreamError('connection reset', err.message);
   return new UpstreamError(typeof code === 'string' ? code : 'connection error', err.message);
 }

@@ -8,3 +8,9 @@ export class UpstreamError extends Error {
     this.kind = kind;
   }
 }
+
+/**
+ * The code of the error a connection fails with when where it would go is refused (forward mode to a loopback or
+ * link-local address, or to the proxy itself): the caller answers 403.
+ */
+export const TARGET_REFUSED = 'ETARGETREFUSED';

@@ -20,6 +20,8 @@ export interface ProxyResponse {
   destroy(): unknown;
   cork(): void;
   uncork(): void;
+  /** Sends `100 Continue` (node:http's responses; the front takes no request that expects it). */
+  writeContinue?(): void;
   once(event: 'close' | 'drain', listener: () => void): unknown;
   off(event: 'close', listener: () => void): unknown;
 }

@@ -4,6 +4,11 @@
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** What must never be inside a field value on the wire (it would end the line or the string). */
 export const BAD_VALUE = /[\0\r\n]/;
+/**
+ * A byte a field value may not hold (RFC 9110 §5.5: field-vchar, space, tab, obs-text): the controls and DEL.
+ * node:http's writeHead throws on the same set, so an upstream's value with one cannot be relayed.
+ */
+export const NOT_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** The end of a head (a Buffer: Buffer#indexOf converts a string needle on every call). */
 export const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');

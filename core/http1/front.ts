@@ -8,7 +8,7 @@ import { STATUS_CODES, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { sweepDeadlines, type Expiring } from './deadlines.ts';
-import { BAD_VALUE, HEAD_END, lowerName, TOKEN, trimOws } from './fields.ts';
+import { HEAD_END, lowerName, NOT_FIELD_VALUE, TOKEN, trimOws } from './fields.ts';
 import { batchWrites } from './write-batch.ts';
 import { rememberLast } from '../util/remember-last.ts';
 
@@ -23,8 +23,18 @@ export interface ParsedRequest {
 const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.([01])$/;
 /** Field values: visible ASCII, space, tab and obs-text; no CR, LF, NUL or other controls. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/** Fields that give a request a body or change the protocol: node:http's business. */
-const HANDOFF_FIELDS = new Set(['content-length', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
+/**
+ * Fields that give a request a body or change the protocol: node:http's business. And Proxy-Connection, which
+ * llhttp reads as Connection (`Proxy-Connection: close` closes) where the front would not.
+ */
+const HANDOFF_FIELDS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'http2-settings',
+  'proxy-connection',
+]);
 
 /**
  * A request head (without its final CRLFCRLF) the front may answer, or undefined: then node:http takes the
@@ -56,8 +66,9 @@ function keepsAlive(conn: string, http10: boolean): boolean {
   const single = conn.length <= 10 ? conn.toLowerCase() : '';
   if (single === 'keep-alive') return true;
   if (single === 'close') return false;
-  const tokens = ',' + conn.toLowerCase().replace(/[ \t]+/g, '') + ',';
-  return http10 ? tokens.includes(',keep-alive,') : !tokens.includes(',close,');
+  // Comma-separated tokens, white space around each ignored (not inside: `c lose` is no `close`, as for llhttp).
+  const tokens = conn.toLowerCase().split(',').map(trimOws);
+  return http10 ? tokens.includes('keep-alive') : !tokens.includes('close');
 }
 
 /** Header fields (`\r\nName: value` repeated), or undefined when the front does not take them. Pure. */
@@ -79,6 +90,34 @@ export function parseFields(text: string): IncomingHttpHeaders | undefined {
   return headers;
 }
 
+/** What the front makes of the bytes a connection has sent so far. */
+export type FrontStep =
+  /** A request it takes, whose head is the first `headLength` bytes. */
+  | { kind: 'take'; request: ParsedRequest; headLength: number }
+  /** Not a request it takes: the connection and every byte so far go to node:http. */
+  | { kind: 'handoff' }
+  /** The head is not complete yet and may still become one it takes. */
+  | { kind: 'wait' };
+
+/**
+ * The front's decision on the bytes `buf` received so far on a connection (at a request boundary). Pure: the
+ * differential test holds it against node's own parser.
+ */
+export function frontStep(
+  buf: Buffer,
+  maxHeaderSize: number,
+  fields: (text: string) => IncomingHttpHeaders | undefined = parseFields,
+): FrontStep {
+  const end = buf.indexOf(HEAD_END);
+  if (end === -1) {
+    // Bytes that cannot start a request the front takes (another method, a TLS hello) go to node:http at
+    // once, as does a head over the size limit (431): only the front's own requests are waited for.
+    return buf.length > maxHeaderSize || !mayStartRequest(buf) ? { kind: 'handoff' } : { kind: 'wait' };
+  }
+  const request = end <= maxHeaderSize ? parseRequestHead(buf.toString('latin1', 0, end), fields) : undefined;
+  return request ? { kind: 'take', request, headLength: end + 4 } : { kind: 'handoff' };
+}
+
 /** Whether the start of a head, not yet complete, may still become a request the front takes. Pure. */
 export function mayStartRequest(buf: Buffer): boolean {
   const lf = buf.indexOf(10);
@@ -86,6 +125,8 @@ export function mayStartRequest(buf: Buffer): boolean {
   const start = buf.toString('latin1', 0, Math.min(buf.length, 6));
   return 'GET /'.startsWith(start.slice(0, 5)) || 'HEAD /'.startsWith(start);
 }
+
+const DEFAULT_SEND_TIMEOUT_MS = 60_000;
 
 export interface FrontOptions {
   /** The node:http server (listening) whose connections pass through the front. */
@@ -95,6 +136,8 @@ export interface FrontOptions {
   headersTimeoutMs: number;
   /** Longest wait for the next request on a kept connection. */
   keepAliveTimeoutMs: number;
+  /** Longest wait for a client to read what the front wrote before its next request is taken (default 60 s). */
+  sendTimeoutMs?: number;
   /** Whether the front answers this request itself (otherwise node:http takes the connection). */
   accepts(req: ParsedRequest): boolean;
   handle(req: ProxyRequest, res: ProxyResponse): void;
@@ -118,7 +161,10 @@ export function installFront(opts: FrontOptions): { close(): void } {
     const c = new FrontConnection(socket, opts, handOver, () => connections.delete(c));
     connections.add(c);
   });
-  const sweep = sweepDeadlines(() => connections, Math.min(opts.headersTimeoutMs, opts.keepAliveTimeoutMs));
+  const sweep = sweepDeadlines(
+    () => connections,
+    Math.min(opts.headersTimeoutMs, opts.keepAliveTimeoutMs, opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS),
+  );
   return {
     close() {
       clearInterval(sweep);
@@ -132,7 +178,16 @@ class FrontConnection implements Expiring {
   private busy = false;
   private done = false;
   deadline = 0;
-  private readonly onData = (chunk: Buffer) => this.received(chunk);
+  private readonly onData = (chunk: Buffer) => {
+    try {
+      this.received(chunk);
+    } catch {
+      // Nothing a client sends may end the process: a request the front cannot handle costs its connection.
+      this.expire();
+    }
+  };
+  /** The client read what was written: the next request may be taken. */
+  private readonly onDrain = () => this.ready();
   private readonly onError = () => {}; // 'close' follows; kept after hand-over too, harmless to node's own
   private readonly onClose = () => this.finished();
   /** The client half-closed: closed from this side too (node:http's default), which ends any response in progress. */
@@ -177,17 +232,11 @@ class FrontConnection implements Expiring {
   private next(): void {
     const buf = this.buffer;
     if (!buf) return;
-    const end = buf.indexOf(HEAD_END);
-    if (end === -1) {
-      // Bytes that cannot start a request the front takes (another method, a TLS hello) go to node:http at
-      // once, as does a head over the size limit (431): only the front's own requests are waited for.
-      if (buf.length > this.opts.maxHeaderSize || !mayStartRequest(buf)) this.handoff();
-      return;
-    }
-    const parsed =
-      end <= this.opts.maxHeaderSize ? parseRequestHead(buf.toString('latin1', 0, end), this.fields) : undefined;
-    if (!parsed || !this.opts.accepts(parsed)) return this.handoff();
-    this.buffer = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
+    const step = frontStep(buf, this.opts.maxHeaderSize, this.fields);
+    if (step.kind === 'wait') return;
+    if (step.kind === 'handoff' || !this.opts.accepts(step.request)) return this.handoff();
+    const parsed = step.request;
+    this.buffer = step.headLength < buf.length ? buf.subarray(step.headLength) : undefined;
     this.busy = true;
     this.deadline = 0;
     const res = (this.response = new FrontResponse(this.socket, parsed, () => this.responded(res)));
@@ -197,12 +246,27 @@ class FrontConnection implements Expiring {
   private responded(res: FrontResponse): void {
     if (this.response !== res) return;
     this.response = undefined;
-    this.busy = false;
     if (!res.keepAlive) {
+      this.busy = false;
       this.done = true;
       this.socket.end();
       return;
     }
+    if (this.socket.writableNeedDrain) {
+      // The client does not read what it asked for: its next request waits until it does (a client that
+      // pipelines requests and never reads would otherwise have every response buffered here), at most the
+      // send timeout.
+      this.deadline = Date.now() + (this.opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS);
+      this.socket.once('drain', this.onDrain);
+      return;
+    }
+    this.ready();
+  }
+
+  /** Ready for the next request on the connection. */
+  private ready(): void {
+    if (this.done) return;
+    this.busy = false;
     this.deadline = Date.now() + (this.buffer ? this.opts.headersTimeoutMs : this.opts.keepAliveTimeoutMs);
     // A pipelined request is taken on the next turn, not inside the handler's end() of this one.
     if (this.buffer) setImmediate(() => !this.busy && !this.done && this.next());
@@ -222,10 +286,14 @@ class FrontConnection implements Expiring {
     this.socket.off('data', this.onData);
     this.socket.off('close', this.onClose);
     this.socket.off('end', this.onEnd);
+    this.socket.off('drain', this.onDrain);
     this.forget();
   }
 
-  /** No complete request in time (a partial head or an idle kept connection): closed, as node:http does. */
+  /**
+   * No complete request in time (a partial head or an idle kept connection), or a client that did not read its
+   * response in time: closed, as node:http does.
+   */
   expire(): void {
     this.detach();
     this.socket.destroy();
@@ -273,8 +341,9 @@ const BATCHED_BODY_BYTES = 64 * 1024;
 /** Bodies up to this size leave with the head in one string (copying them once costs less than a second chunk). */
 const JOINED_BODY_BYTES = 1024;
 
+/** A response field line; a value with a control character or DEL is refused, as node:http's writeHead does. */
 function fieldLine(name: string, value: string): string {
-  if (BAD_VALUE.test(value)) throw new TypeError(`invalid response header ${name}`);
+  if (NOT_FIELD_VALUE.test(value)) throw new TypeError(`invalid response header ${name}`);
   return name + ': ' + value + '\r\n';
 }
 

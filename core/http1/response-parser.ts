@@ -2,7 +2,7 @@
 // body chunks / end out, no I/O. It is strict where leniency lets a response be read two ways (conflicting
 // Content-Length, bare CR or LF in the head, bad chunk framing) and decodes chunked bodies, so the proxy can
 // re-frame them for its client. One response at a time (the client never pipelines).
-import { BAD_VALUE, HEAD_END, lowerName, TOKEN, trimOws } from './fields.ts';
+import { HEAD_END, lowerName, NOT_FIELD_VALUE, TOKEN, trimOws } from './fields.ts';
 import { rememberLast } from '../util/remember-last.ts';
 
 export interface ResponseHead {
@@ -43,7 +43,7 @@ const State = {
 } as const;
 type State = (typeof State)[keyof typeof State];
 
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 const DIGITS = /^\d+$/;
 const HEX = /^[0-9a-fA-F]{1,13}$/;
 
@@ -237,7 +237,9 @@ export function parseHead(text: string): ResponseHead {
     const start = eol + 2;
     eol = text.indexOf('\r\n', start);
     const l = eol === -1 ? text.slice(start) : text.slice(start, eol);
-    if (BAD_VALUE.test(l)) throw new ResponseParseError('bare CR, LF or NUL in a response header');
+    // Controls (bare CR or LF, NUL, \x01...) and DEL anywhere in a field line: a name cannot hold them, a value
+    // must not (it could not be relayed to the client, and they are how responses are split).
+    if (NOT_FIELD_VALUE.test(l)) throw new ResponseParseError('control character in a response header');
     if (l[0] === ' ' || l[0] === '\t') {
       // Obsolete line folding: replaced by a space, as RFC 9112 §5.2 lets a proxy do.
       if (!last) throw new ResponseParseError('invalid header continuation');
@@ -261,7 +263,10 @@ export function parseHead(text: string): ResponseHead {
   const http10 = m[1] === '0';
   const conn = headers.connection;
   const tokens = conn === undefined ? '' : ',' + String(conn).toLowerCase().replace(/\s+/g, '') + ',';
-  const keepAlive = http10 ? tokens.includes(',keep-alive,') : !tokens.includes(',close,');
+  // Transfer-Encoding with Content-Length, or in an HTTP/1.0 response, is framing two parsers may read two
+  // ways (RFC 9112 §6.1, §6.3): the body is read by Transfer-Encoding and the connection is not used again.
+  const ambiguous = headers['transfer-encoding'] !== undefined && (http10 || headers['content-length'] !== undefined);
+  const keepAlive = !ambiguous && (http10 ? tokens.includes(',keep-alive,') : !tokens.includes(',close,'));
   const head: ResponseHead = { status: Number(m[2]), headers, keepAlive };
   const hint = headers['keep-alive'];
   if (typeof hint === 'string') {

@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { rootCertificates } from 'node:tls';
-import { Http1Client, UpstreamError } from './client.ts';
+import { Http1Client, UpstreamError, type ConnectionGuard } from './client.ts';
 import { counter } from '../observability/metrics.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones a proxy must never pass on. */
@@ -39,9 +39,14 @@ export interface UpstreamOptions {
   idleTimeoutMs?: number;
   /** Extra PEM CAs trusted for https upstreams, besides the system ones. */
   caPem?: string;
+  /** Connections per upstream origin (default 256)... */
   connections?: number;
   /** Names the error metric: `<prefix>_upstream_errors_total` (default connectors_proxy). */
   metricPrefix?: string;
+  /** ...and how long a request waits for one of them when all are busy (default 10 s), then 503. */
+  poolWaitMs?: number;
+  /** How long a response may wait for a client that does not read it (default 60 s), then both are closed. */
+  sendTimeoutMs?: number;
 }
 
 /** Response hop-by-hop headers: Proxy-Authenticate is the tool's to send on. */
@@ -136,6 +141,8 @@ export interface Forwarding {
   recycleReads?: boolean;
   /** How an upstream failure is answered (default: a short text body). */
   sendError?: (res: ProxyResponse, status: number, text: string) => void;
+  /** Forward mode to a host that is not a Connector's: where the connection may go. */
+  guard?: ConnectionGuard;
 }
 
 const upstreamErrorsOf = (prefix: string) =>
@@ -173,6 +180,8 @@ export class Upstream {
       headersTimeoutMs: opts.headersTimeoutMs,
       idleTimeoutMs: opts.idleTimeoutMs,
       maxConnectionsPerOrigin: opts.connections,
+      poolWaitMs: opts.poolWaitMs,
+      sendTimeoutMs: opts.sendTimeoutMs,
       ca: opts.caPem ? [...rootCertificates, opts.caPem] : undefined,
     });
     this.metricPrefix = opts.metricPrefix ?? 'connectors_proxy';
@@ -260,11 +269,12 @@ export class Upstream {
           body,
           trust: f.trust,
           recycle: f.recycleReads,
+          guard: f.guard,
         },
         {
           onHead: (statusCode, upstreamHeaders) => {
-            status = statusCode;
             if (f.intercept?.(statusCode, upstreamHeaders)) {
+              status = statusCode;
               held = { status: statusCode, headers: upstreamHeaders, chunks: [], size: 0 };
               return;
             }
@@ -272,7 +282,10 @@ export class Upstream {
             const location = headers.location;
             if (f.rewriteLocation && typeof location === 'string') headers.location = f.rewriteLocation(location);
             if (f.responseHeaders) headers = f.responseHeaders(statusCode, headers);
+            // If the head cannot be written (a throw, which fails this exchange), nothing was sent: the client
+            // gets a 502 (status still 0), not a cut connection.
             res.writeHead(statusCode, headers);
+            status = statusCode;
           },
           onData: (chunk, last, release) => {
             if (held) {
@@ -340,12 +353,24 @@ export class Upstream {
       res.destroy();
       return { status: 499, bytesIn, bytesOut: 0, error: 'client closed the request' };
     }
-    const timeout = kind.endsWith('timeout');
-    const status = timeout ? 504 : 502;
-    const text = timeout ? `upstream ${target.host} timed out (${kind})` : `upstream ${target.host} failed: ${kind}`;
-    send(res, status, text);
+    const { status, text } = failureAnswer(kind, target.host, (err as Error)?.message ?? '');
+    if (send === sendText && status === 503) sendText(res, status, text, { 'retry-after': '1' });
+    else send(res, status, text);
     return { status, bytesIn, bytesOut: 0, error: text };
   }
+}
+
+/**
+ * The proxy's answer to a failed upstream exchange (pure): 403 for a connection forward mode refuses (its
+ * message names the host and why), 503 when no pooled connection became free in time, 504 for timeouts, 502
+ * for anything else. The texts name the host and the kind of failure, never a credential.
+ */
+export function failureAnswer(kind: string, host: string, message: string): { status: number; text: string } {
+  if (kind === 'target refused') return { status: 403, text: message };
+  if (kind === 'connection pool busy')
+    return { status: 503, text: `upstream ${host} is busy: no connection became free in time` };
+  if (kind.endsWith('timeout')) return { status: 504, text: `upstream ${host} timed out (${kind})` };
+  return { status: 502, text: `upstream ${host} failed: ${kind}` };
 }
 
 /** A short, secret-free name for an upstream failure. */

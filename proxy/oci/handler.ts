@@ -12,8 +12,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { reverseToken } from '../auth/credentials.ts';
 import { ReviewError, tokenKey } from '../../core/auth/review.ts';
-import { checkAccess, REALM, type ProxyContext } from '../context.ts';
-import { pathPrefix } from '../../core/connector/inject.ts';
+import { admitted, checkAccess, continueIfExpected, REALM, sourceAddress, type ProxyContext } from '../context.ts';
+import { pathPrefix, staysUnder } from '../../core/connector/inject.ts';
 import { hasBody, upstreamRequestHeaders } from '../../core/http1/upstream.ts';
 import { registryCredentials, RegistryAuth, RegistryAuthError } from './auth.ts';
 import {
@@ -113,7 +113,7 @@ export async function handleOci(
 
   if (route.kind === 'base') {
     try {
-      const auth = await ctx.authorizer.authenticate(token, tokenKey(token));
+      const auth = await ctx.authorizer.authenticate(token, tokenKey(token), sourceAddress(req.socket));
       if (!auth.authenticated) {
         sendOciError(res, 401, 'UNAUTHORIZED', 'the token is invalid, expired or for another audience');
         return finish(401, auth.reason);
@@ -121,6 +121,10 @@ export async function handleOci(
       record.serviceAccount = auth.user.username;
     } catch (err) {
       if (!(err instanceof ReviewError)) throw err;
+      if (err.status === 429) {
+        sendOciError(res, 429, 'TOOMANYREQUESTS', err.message);
+        return finish(429, 'too many failed authentications');
+      }
       sendOciError(res, 503, 'UNAVAILABLE', 'cannot check the token with the Kubernetes API now');
       return finish(503, 'token review failed');
     }
@@ -140,12 +144,13 @@ export async function handleOci(
   }
 
   record.connector = `${route.namespace}/${route.name}`;
-  const access = await checkAccess(ctx, token, [route]);
+  const access = await checkAccess(ctx, token, [route], req.socket);
   record.serviceAccount = access.serviceAccount;
   if (!access.ok) {
     if (access.status === 401)
       sendOciError(res, 401, 'UNAUTHORIZED', 'the token is invalid, expired or for another audience');
     else if (access.status === 403) sendOciError(res, 403, 'DENIED', `forbidden: ${access.reason}`);
+    else if (access.status === 429) sendOciError(res, 429, 'TOOMANYREQUESTS', access.reason);
     else sendOciError(res, access.status, 'UNAVAILABLE', access.reason);
     return finish(access.status, access.reason);
   }
@@ -167,10 +172,15 @@ export async function handleOci(
   const apiPrefix = pathPrefix(base) + '/v2/';
   target.pathname = pathPrefix(base) + (q === -1 ? upstreamPath : upstreamPath.slice(0, q));
   target.search = q === -1 ? '' : upstreamPath.slice(q);
-  if (!target.pathname.startsWith(apiPrefix) && target.pathname !== apiPrefix.slice(0, -1)) {
+  if (!staysUnder(target.pathname, apiPrefix.slice(0, -1))) {
     sendOciError(res, 400, 'NAME_INVALID', 'the path leaves the registry API');
     return finish(400, 'path escapes /v2/');
   }
+  // Counted in flight until the response closes (ServerResponse emits 'close' when it ends or is cut).
+  const slot = admitted(ctx, res, access.serviceAccount);
+  if (!slot) return finish(429, 'too many requests in flight');
+  res.once('close', () => ctx.perServiceAccount.release(slot));
+  continueIfExpected(req, res);
   const secretRef = connector.spec.auth?.secretRef;
   const secret = secretRef?.name ? ctx.state.secret(secretRef.namespace || route.namespace, secretRef.name) : undefined;
   const creds = registryCredentials(connector, secret);
@@ -243,7 +253,9 @@ export async function handleOci(
         ) {
           // A redirect within the registry API goes to the client (rewritten to the proxy); anything else
           // (blob storage) is followed here.
-          return rewriteUrl(new URL(h.location, current).href) === new URL(h.location, current).href;
+          // An unparsable Location (e.g. `http://[::1`) is held too, and answered 502 below.
+          const loc = URL.parse(h.location, current.href);
+          return !loc || rewriteUrl(loc.href) === loc.href;
         }
         return false;
       },
@@ -266,7 +278,11 @@ export async function handleOci(
     }
     // A redirect off the registry API: follow it with a fresh header set; the registry's credentials go only
     // to the registry's own origin.
-    const next = new URL(String(held.headers.location), current);
+    const next = URL.parse(String(held.headers.location), current.href);
+    if (!next) {
+      sendOciError(res, 502, 'UNAVAILABLE', `registry ${base.host} sent a redirect with an invalid Location`);
+      return finish(502, 'invalid Location');
+    }
     redirects++;
     const fresh: Record<string, string | string[]> = {};
     for (const k of REDIRECT_HEADERS) {

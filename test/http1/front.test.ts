@@ -154,6 +154,7 @@ describe('core/http1 front', () => {
         maxHeaderSize: 2048,
         headersTimeoutMs: 400,
         keepAliveTimeoutMs: 60_000,
+        sendTimeoutMs: 1000,
         accepts: (r) => !r.url.startsWith('/node'),
         handle: (req, res) => {
           seen.push(`front ${req.method} ${req.url}`);
@@ -360,18 +361,61 @@ describe('core/http1 front', () => {
       expect(closeHeard).to.equal(false);
     });
 
-    it('refuses a response header value with a line break', async () => {
-      let error = '';
+    // node:http's writeHead refuses the same values (ERR_INVALID_CHAR): controls other than tab, and DEL.
+    for (const [what, value] of [
+      ['a line break', 'a\r\nx-evil: 1'],
+      ['a control byte', 'a\x01b'],
+      ['DEL', 'a\x7fb'],
+      ['NUL', 'a\x00b'],
+      ['an escape sequence', '\x1b[2J'],
+    ])
+      it(`refuses a response header value with ${what}`, async () => {
+        let error = '';
+        frontHandler = (_req, res) => {
+          try {
+            res.writeHead(200, { 'x-a': value });
+          } catch (err) {
+            error = (err as Error).message;
+          }
+          res.destroy();
+        };
+        const { got } = await talk(['GET / HTTP/1.1\r\nHost: h\r\n\r\n'], () => false);
+        expect(error).to.match(/invalid response header x-a/);
+        expect(got).to.equal('');
+      });
+
+    it('takes tabs and obs-text in a response header value, as node:http does', async () => {
       frontHandler = (_req, res) => {
-        try {
-          res.writeHead(200, { 'x-a': 'a\r\nx-evil: 1' });
-        } catch (err) {
-          error = (err as Error).message;
-        }
-        res.destroy();
+        res.writeHead(200, { 'x-a': 'a\tb \xe9', 'content-length': '0' });
+        res.end();
       };
-      await talk(['GET / HTTP/1.1\r\nHost: h\r\n\r\n'], () => false);
-      expect(error).to.match(/invalid response header x-a/);
+      const { got } = await talk(['GET / HTTP/1.1\r\nHost: h\r\n\r\n'], (g) => g.includes('\r\n\r\n'));
+      expect(got).to.include('x-a: a\tb \xe9\r\n');
+    });
+
+    it('takes no further pipelined request while the client does not read, and closes it after the send timeout', async () => {
+      let serverSide: Socket | undefined;
+      let closedAt = 0;
+      frontHandler = (_req, res) => {
+        if (!serverSide) {
+          serverSide = (res as unknown as { socket: Socket }).socket;
+          serverSide.once('close', () => (closedAt = Date.now()));
+        }
+        const body = Buffer.alloc(1024 * 1024, 'x');
+        res.writeHead(200, { 'content-length': String(body.length) });
+        res.end(body);
+      };
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      s.pause(); // never reads
+      await new Promise((r) => s.once('connect', r));
+      s.write('GET /p HTTP/1.1\r\nHost: h\r\n\r\n'.repeat(100));
+      // Each response waits until the last one has left: a few fill the kernel's socket buffers, then the
+      // client, which reads nothing, is closed 1 s (the send timeout) after the last one that left.
+      for (let i = 0; i < 200 && !closedAt; i++) await sleep(50);
+      s.destroy();
+      expect(closedAt, 'closed after the send timeout').to.be.greaterThan(0);
+      expect(seen.length).to.be.greaterThan(0).and.lessThan(20);
     });
 
     it('holds a small body for the end of the turn, but not a body past its first 64 KiB', async () => {

@@ -1,6 +1,6 @@
 // CONNECT to the host:port of an http Connector address: clients whose proxy agent tunnels every request (Yarn's)
 // send plain HTTP inside the tunnel; the proxy reads it as forward requests and injects the Connector's
-// credentials. Other hosts are still tunnelled untouched.
+// credentials. Other hosts are refused unless the proxy allows them (test/proxy/forward.test.ts).
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { runCommand } from '../peers/process.ts';
@@ -62,10 +62,11 @@ spec:
     expect(lines.some((l) => l.mode === 'connect' && l.path === `${up.url}/pkg/a` && l.status === 200)).to.equal(true);
   });
 
-  it('tunnels any other http host untouched: nothing injected', async () => {
+  it('refuses a CONNECT to any other host (403 by default): nothing reaches it', async () => {
     other.clear();
-    await curl(`${other.url}/x`);
-    expect(other.last().headers.authorization).to.equal(undefined);
-    expect(JSON.stringify(other.last().rawHeaders)).to.not.include(secret);
+    let failure = '';
+    await curl(`${other.url}/x`).catch((e: Error) => (failure = e.message));
+    expect(failure).to.match(/403/);
+    expect(other.requests).to.have.length(0);
   });
 });

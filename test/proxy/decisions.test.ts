@@ -12,6 +12,12 @@ import { upstreamRequestHeaders } from '../../core/http1/upstream.ts';
 import { cluster } from '../harness/cluster.ts';
 import { signedToken } from './fixture.ts';
 
+/** A token of the shape the proxy reviews (a JWT) standing for `name`: the fake apiservers read the name back. */
+const fakeJwt = (name: string): string =>
+  `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: name })).toString('base64url')}.c2ln`;
+const nameOf = (token: string): string =>
+  JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub as string;
+
 describe('proxy: decisions (pure)', () => {
   const targets: Array<[string | undefined, string, ReturnType<typeof reverseTarget>]> = [
     [
@@ -165,7 +171,7 @@ describe('proxy: decisions (pure)', () => {
         reviews++;
         if (down) throw new Error('connection refused');
         if (path.includes('tokenreviews')) {
-          const t = o.body.spec.token;
+          const t = nameOf(o.body.spec.token!);
           return {
             status:
               t === 'bad'
@@ -185,6 +191,8 @@ describe('proxy: decisions (pure)', () => {
     const c = (name: string) => ({ namespace: 'ns', name });
     // [token, connectors, want status (0: ok), reviews the call makes, answered at once]
     const steps: Array<[string, string[], number, number, boolean]> = [
+      ['not-a-jwt', ['a'], 401, 0, false],
+      ['not-a-jwt', ['a'], 401, 0, true],
       ['sa', ['a'], 0, 2, false],
       ['sa', ['a'], 0, 0, true],
       ['sa', ['a', 'b'], 0, 1, false],
@@ -195,20 +203,89 @@ describe('proxy: decisions (pure)', () => {
       ['bad', ['a'], 401, 0, true],
       ['other', ['b', 'a'], 0, 3, false],
     ];
-    for (const [token, names, status, wantReviews, atOnce] of steps) {
+    for (const [name, names, status, wantReviews, atOnce] of steps) {
+      const token = name === 'not-a-jwt' ? name : fakeJwt(name);
       const before = reviews;
       const r = checkAccess(ctx, token, names.map(c));
       expect(r instanceof Promise, `${token} ${names}`).to.equal(!atOnce);
       const access = await r;
       expect(access.ok ? 0 : access.status, `${token} ${names}`).to.equal(status);
-      if (token === 'sa' || token === 'other') expect(access.serviceAccount).to.equal(`ns/${token}`);
+      if (name === 'sa' || name === 'other') expect(access.serviceAccount).to.equal(`ns/${name}`);
       expect(reviews - before, `${token} ${names}`).to.equal(wantReviews);
     }
     down = true;
-    const failed = await checkAccess(ctx, 'sa', [c('new')]);
+    const failed = await checkAccess(ctx, fakeJwt('sa'), [c('new')]);
     expect(failed).to.include({ ok: false, status: 503 });
     expect(warnings).to.deep.equal(['cannot check the client token']);
-    expect(await checkAccess(ctx, 'fresh', [c('a')])).to.include({ ok: false, status: 503 });
+    expect(await checkAccess(ctx, fakeJwt('fresh'), [c('a')])).to.include({ ok: false, status: 503 });
+  });
+
+  it('TokenReview amplification: malformed tokens cost no review, failures per client address are capped, reviews in flight too', async () => {
+    let reviews = 0;
+    let inFlight = 0;
+    let most = 0;
+    let hold: Promise<void> | undefined;
+    const rest = {
+      call: async (_m: string, path: string, o: { body: { spec: { token: string } } }) => {
+        if (path.includes('subjectaccessreviews')) return { status: { allowed: true } };
+        reviews++;
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await hold;
+        inFlight--;
+        const ok = nameOf(o.body.spec.token).startsWith('good');
+        return { status: ok ? { authenticated: true, user: { username: 'system:serviceaccount:ns:good' } } : {} };
+      },
+    } as unknown as KubeRest;
+    let now = 1_000_000;
+    const warnings: string[] = [];
+    const ctx = {
+      authorizer: new Authorizer(rest, {
+        now: () => now,
+        failureBurst: 20,
+        failuresPerSecond: 1,
+        maxReviewsInFlight: 4,
+      }),
+      state: { flags: { enabled: () => false } },
+      log: { warn: (m: string) => warnings.push(m) },
+    } as unknown as ProxyContext;
+    const from = (address: string) => ({ remoteAddress: address });
+    const statuses = async (tokens: string[], conn: object) => {
+      const out: Record<number, number> = {};
+      for (const t of tokens) {
+        const a = await checkAccess(ctx, t, [{ namespace: 'ns', name: 'a' }], conn);
+        const s = a.ok ? 200 : a.status;
+        out[s] = (out[s] ?? 0) + 1;
+      }
+      return out;
+    };
+    // 500 random strings: refused locally, no review; they do spend the address's budget.
+    const junk = Array.from({ length: 500 }, (_, i) => `junk-${i}-${Math.random()}`);
+    expect(await statuses(junk, from('10.0.0.1'))).to.deep.equal({ 401: 20, 429: 480 });
+    expect(reviews).to.equal(0);
+    // 500 well-formed but invalid tokens from another address: 20 reviews, then 429 without a review.
+    const forged = Array.from({ length: 500 }, (_, i) => fakeJwt(`forged-${i}`));
+    expect(await statuses(forged, from('10.0.0.2'))).to.deep.equal({ 401: 20, 429: 480 });
+    expect(reviews).to.equal(20);
+    // A good token from a fresh address is still reviewed; one more failure a second is allowed back in.
+    expect(await statuses([fakeJwt('good-1')], from('10.0.0.3'))).to.deep.equal({ 200: 1 });
+    now += 1000;
+    expect(await statuses([fakeJwt('forged-x'), fakeJwt('forged-y')], from('10.0.0.2'))).to.deep.equal({
+      401: 1,
+      429: 1,
+    });
+    // Reviews in flight are capped: 12 concurrent lookups from fresh addresses ask at most 4 at once.
+    let open!: () => void;
+    hold = new Promise<void>((r) => (open = r));
+    reviews = 0;
+    const pending = Array.from({ length: 12 }, (_, i) =>
+      checkAccess(ctx, fakeJwt(`good-${i + 10}`), [{ namespace: 'ns', name: 'b' }], from(`10.1.0.${i}`)),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(inFlight).to.equal(4);
+    open();
+    expect((await Promise.all(pending)).every((a) => a.ok)).to.equal(true);
+    expect(most).to.equal(4);
   });
 
   it('upstreamRequestHeaders drops hop-by-hop headers, those named by Connection, and any header carrying the token', () => {

@@ -1,19 +1,21 @@
 // Forward mode (scenarios 26-28) and CONNECT: Proxy-Authorization with one or several Connectors,
 // credentials only for targets matching a listed Connector's address, 407 without credentials, HTTPS
 // interception for Connector hosts (certificate from the proxy CA, published in connectors-proxy-ca) and
-// untouched tunnelling for other hosts; redirects to another host carry no injected credentials, and a Location
-// never carries a credential injected into the query.
+// untouched tunnelling for allowed hosts; redirects to another host carry no injected credentials, and a Location
+// never carries a credential injected into the query. Hosts that are not a Connector's are refused by default,
+// and loopback, link-local and the proxy itself always: the "other" upstreams listen on this machine's own
+// non-loopback address, which the test proxy allows.
 import { connectorReaderYaml } from '../harness/rbac.ts';
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { connect as netConnect, type AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
-import { readProxyCA, PROXY_CA_NAME } from '../../proxy/index.ts';
+import { readProxyCA, startProxy, PROXY_CA_NAME, type RunningProxy } from '../../proxy/index.ts';
 import { runCommand } from '../peers/process.ts';
 import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../peers/recording-upstream.ts';
 import { eventually } from '../harness/eventually.ts';
@@ -24,6 +26,27 @@ interface Res {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+}
+
+/** This machine's first non-loopback IPv4 address: a host forward mode may be allowed to reach. */
+function ownAddress(): string {
+  const a = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  if (!a) throw new Error('the forward-mode tests need a non-loopback IPv4 address on this machine');
+  return a;
+}
+
+/** Raw bytes to the proxy on a fresh connection; resolves with everything it answers until it closes (or 3 s). */
+function rawExchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = netConnect(port, '127.0.0.1', () => s.write(text, 'latin1'));
+    let got = '';
+    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('error', () => {});
+    s.on('close', () => resolve(got));
+    setTimeout(() => s.destroy(), 3000).unref();
+  });
 }
 
 describe('proxy: forward mode and CONNECT', function () {
@@ -42,17 +65,18 @@ describe('proxy: forward mode and CONNECT', function () {
   const secretA = 'A-' + randomBytes(6).toString('hex');
   const secretB = 'B-' + randomBytes(6).toString('hex');
   const secretT = 'T-' + randomBytes(6).toString('hex');
+  const own = ownAddress();
 
   function viaProxy(
     target: string,
-    o: { proxyAuth?: string; method?: string; headers?: Record<string, string> } = {},
+    o: { proxyAuth?: string; method?: string; headers?: Record<string, string>; proxy?: RunningProxy } = {},
   ): Promise<Res> {
     const t = new URL(target);
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { host: t.host, ...o.headers };
       if (o.proxyAuth !== undefined) headers['proxy-authorization'] = o.proxyAuth;
       const req = httpRequest(
-        { host: '127.0.0.1', port: env.proxy.port, method: o.method ?? 'GET', path: target, headers },
+        { host: '127.0.0.1', port: (o.proxy ?? env.proxy).port, method: o.method ?? 'GET', path: target, headers },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -76,7 +100,7 @@ describe('proxy: forward mode and CONNECT', function () {
       onRequest(req.url ?? '', req.headers);
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`tls upstream saw ${req.url}\n`);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => server.listen(0, certFor, () => r()));
     return server;
   }
   let upstreamCa: ReturnType<typeof createCA> | undefined;
@@ -94,15 +118,20 @@ describe('proxy: forward mode and CONNECT', function () {
       },
     });
     b = await startRecordingUpstream();
-    other = await startRecordingUpstream();
+    other = await startRecordingUpstream({ host: own });
     upstreamCaPem = (await sharedCa()).certPem;
     tlsUp = await httpsServer('127.0.0.1', (url, h) =>
       tlsSeen.push({ url, authorization: h.authorization as string | undefined, host: h.host as string | undefined }),
     );
-    tlsOther = await httpsServer('127.0.0.1', (url, h) =>
+    tlsOther = await httpsServer(own, (url, h) =>
       tlsSeen.push({ url: 'other:' + url, authorization: h.authorization as string | undefined }),
     );
-    env = await setup('proxy-fwd', { upstream: { caPem: upstreamCaPem } });
+    env = await setup('proxy-fwd', {
+      upstream: { caPem: upstreamCaPem },
+      // The other upstreams' host; and, to show they stay refused even when allowed, the metadata service,
+      // loopback and a name that resolves to loopback.
+      forwardAllowHosts: [own, '169.254.169.254', '127.0.0.1', 'localhost'],
+    });
     ns2 = await env.c.createNamespace('proxy-fwd-2');
     const tlsPort = (tlsUp.address() as AddressInfo).port;
     await env.apply(`apiVersion: v1
@@ -333,6 +362,30 @@ spec:
     expect(failure).to.match(/certificate|SSL/i);
   });
 
+  it('answers TRACE inside an intercepted CONNECT with 405, without reaching the tool', async () => {
+    const caFile = join(work, 'proxy-ca-trace.pem');
+    await writeFile(caFile, env.proxy.caPem()!);
+    const port = (tlsUp.address() as AddressInfo).port;
+    const { stdout } = await runCommand('curl', [
+      '-sS',
+      '-X',
+      'TRACE',
+      '-w',
+      '%{http_code}',
+      '-o',
+      '/dev/null',
+      '-x',
+      env.proxy.url,
+      '--proxy-user',
+      `${env.ns}/tls:${token}`,
+      '--cacert',
+      caFile,
+      `https://127.0.0.1:${port}/echo`,
+    ]);
+    expect(stdout).to.equal('405');
+    expect(tlsSeen).to.deep.equal([]);
+  });
+
   it("CONNECT to any other host is tunnelled untouched (the upstream's own certificate, no credentials); CONNECT without credentials gets 407", async () => {
     const caFile = join(work, 'upstream-ca.pem');
     await writeFile(caFile, upstreamCaPem);
@@ -347,7 +400,7 @@ spec:
       `${env.ns}/tls:${token}`,
       '--cacert',
       caFile,
-      `https://127.0.0.1:${port}/t`,
+      `https://${own}:${port}/t`,
     ]);
     expect(stdout).to.equal('tls upstream saw /t\n');
     expect(tlsSeen).to.deep.equal([{ url: 'other:/t', authorization: undefined }]);
@@ -359,9 +412,89 @@ spec:
       env.proxy.url,
       '--cacert',
       caFile,
-      `https://127.0.0.1:${port}/t`,
+      `https://${own}:${port}/t`,
     ]).catch((e: Error) => (failure = e.message));
     expect(failure).to.match(/407/);
+  });
+
+  describe('reach', () => {
+    let plain: RunningProxy;
+    before(async () => {
+      // A second proxy with the default options: no host is allowed besides the listed Connectors'.
+      plain = await startProxy(env.c.kubeConfig, { host: '127.0.0.1', port: 0, systemNamespace: env.systemNs });
+    });
+    after(async () => plain?.stop());
+
+    const targets: [string, () => string][] = [
+      ['a host that is not a Connector’s', () => `${other.url}/x`],
+      ['loopback', () => `http://127.0.0.1:${b.port}/x`],
+      ['the cloud metadata service', () => 'http://169.254.169.254/latest/meta-data/'],
+    ];
+    for (const [what, target] of targets)
+      it(`by default refuses ${what} with 403 and says why, for plain requests and CONNECT`, async () => {
+        const r = await viaProxy(target(), { proxyAuth: proxyAuth(`${env.ns}/a`), proxy: plain });
+        expect(r.status).to.equal(403);
+        expect(r.body).to.match(/is not the address of a listed connector: forward mode reaches only those/);
+        const u = new URL(target());
+        const host = `${u.hostname}:${u.port || '80'}`;
+        const c = await rawExchange(
+          plain.port,
+          `CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\nProxy-Authorization: ${proxyAuth(`${env.ns}/a`)}\r\n\r\n`,
+        );
+        expect(c)
+          .to.match(/^HTTP\/1\.1 403 /)
+          .and.match(/is not the address of a listed connector/);
+        expect(other.requests).to.have.length(0);
+        expect(b.requests).to.have.length(0);
+      });
+
+    it('still reaches the listed Connectors by default', async () => {
+      const r = await viaProxy(`${a.url}/default`, { proxyAuth: proxyAuth(`${env.ns}/a`), proxy: plain });
+      expect(r.status).to.equal(200);
+      expect(a.last().headers.authorization).to.equal(basic('ua', secretA));
+    });
+
+    const never: [string, () => string, RegExp][] = [
+      [
+        'the metadata service',
+        () => 'http://169.254.169.254/latest/meta-data/',
+        /169\.254\.169\.254: a link-local address/,
+      ],
+      ['a loopback address', () => `http://127.0.0.1:${b.port}/x`, /127\.0\.0\.1: a loopback/],
+      [
+        'a name that resolves to loopback',
+        () => `http://localhost:${b.port}/x`,
+        /localhost: it resolves to (127\.0\.0\.1|::1), a loopback/,
+      ],
+      ['the proxy itself', () => `http://${own}:${env.proxy.port}/x`, /: this proxy/],
+    ];
+    for (const [what, target, why] of never)
+      it(`never reaches ${what}, even when allowed (plain requests and CONNECT)`, async () => {
+        const r = await viaProxy(target(), { proxyAuth: proxyAuth(`${env.ns}/a`) });
+        expect(r.status).to.equal(403);
+        expect(r.body).to.match(why);
+        const u = new URL(target());
+        const host = `${u.hostname}:${u.port || '80'}`;
+        const c = await rawExchange(
+          env.proxy.port,
+          `CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\nProxy-Authorization: ${proxyAuth(`${env.ns}/a`)}\r\n\r\n`,
+        );
+        expect(c)
+          .to.match(/^HTTP\/1\.1 403 /)
+          .and.match(why);
+        expect(b.requests).to.have.length(0);
+      });
+
+    const authorities = ['example.com:99999', 'example.com:0', '[::1:443', 'exa_mple..com:443', 'example.com'];
+    for (const authority of authorities)
+      it(`answers a CONNECT to ${JSON.stringify(authority)} with 400, and keeps running`, async () => {
+        const c = await rawExchange(
+          env.proxy.port,
+          `CONNECT ${authority} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: ${proxyAuth(`${env.ns}/a`)}\r\n\r\n`,
+        );
+        expect(c).to.match(/^HTTP\/1\.1 400 /);
+        expect((await viaProxy(`${a.url}/after`, { proxyAuth: proxyAuth(`${env.ns}/a`) })).status).to.equal(200);
+      });
   });
 
   it('audits forward requests with the matched Connector and the ServiceAccount, and logs no token or secret', async () => {
