@@ -19,9 +19,10 @@ import { upstreamUrl, rewriteLocation, withoutQueryValues } from '../core/connec
 import type { Authorizer, Authentication, ResourceCheck } from '../core/auth/review.ts';
 import { ReviewError } from '../core/auth/review.ts';
 import { connectionTokenKey } from '../core/auth/token-key.ts';
-import type { ProxyRequest, ProxyResponse } from '../core/http1/exchange.ts';
+import { continueIfExpected, sourceAddress, type ProxyRequest, type ProxyResponse } from '../core/http1/exchange.ts';
 import { upstreamRequestHeaders, hasBody, type Upstream } from '../core/http1/upstream.ts';
 import type { ConnectorsState } from '../core/kube/state.ts';
+import type { ConcurrencyLimit } from '../core/util/limits.ts';
 import type { Logger } from '../core/observability/log.ts';
 import { isJsonMediaType, mediaType, regoRequest } from '../core/opa/request.ts';
 import { PermissionsPolicyError } from '../core/opa/permissions.ts';
@@ -47,6 +48,8 @@ export interface ApiContext extends InjectionContext {
   plugins: Upstream;
   access: AccessLog;
   log: Logger;
+  /** Requests each user may have in flight to tools and plugins. */
+  perUser: ConcurrencyLimit;
 }
 
 type Authenticated = Extract<Authentication, { authenticated: true }>;
@@ -158,7 +161,7 @@ export function handleApiRequest(ctx: ApiContext, req: ProxyRequest, res: ProxyR
   const key = connectionTokenKey(token, req.socket);
   const cachedAuth = ctx.authorizer.cachedAuthentication(key);
   if (cachedAuth) return authorized(ctx, req, res, record, started, route, token, key, cachedAuth);
-  return ctx.authorizer.authenticate(token, key).then(
+  return ctx.authorizer.authenticate(token, key, sourceAddress(req.socket)).then(
     (auth) => authorized(ctx, req, res, record, started, route, token, key, auth),
     (err) => reviewFailed(ctx, res, record, started, err),
   );
@@ -166,8 +169,11 @@ export function handleApiRequest(ctx: ApiContext, req: ProxyRequest, res: ProxyR
 
 function reviewFailed(ctx: ApiContext, res: ProxyResponse, record: AccessRecord, started: number, err: unknown): void {
   if (!(err instanceof ReviewError)) throw err;
+  if (err.status === 429) return answer(ctx, res, record, started, 429, err.message, { 'retry-after': '1' });
   ctx.log.warn('cannot check the client token', { error: err.message });
-  return answer(ctx, res, record, started, 503, 'cannot check the token with the Kubernetes API now');
+  return answer(ctx, res, record, started, 503, 'cannot check the token with the Kubernetes API now', {
+    'retry-after': '1',
+  });
 }
 
 function authorized(
@@ -204,9 +210,45 @@ function authorized(
         `connectors.connectors.alauda.io ${JSON.stringify(route.name)} is forbidden: User ${JSON.stringify(auth.user.username)} cannot get resource "connectors" in API group "connectors.alauda.io" in the namespace ${JSON.stringify(route.namespace)}`,
       );
     }
-    return serve(ctx, req, res, record, started, route, token, key, auth);
+    return admitted(ctx, res, record, started, auth, () =>
+      serve(ctx, req, res, record, started, route, token, key, auth),
+    );
   };
   return may instanceof Promise ? may.then(go, (err) => reviewFailed(ctx, res, record, started, err)) : go(may);
+}
+
+/**
+ * `work` counted as one of the user's requests in flight until it ends; or 429 when the user already has as
+ * many as the API lets one have (one user's slow readers then cannot hold every connection to a tool).
+ */
+function admitted(
+  ctx: ApiContext,
+  res: ProxyResponse,
+  record: AccessRecord,
+  started: number,
+  auth: Authenticated,
+  work: () => Promise<void> | void,
+): Promise<void> | void {
+  const slot = ctx.perUser.acquire(auth.user.username);
+  if (!slot)
+    return answer(
+      ctx,
+      res,
+      record,
+      started,
+      429,
+      `${auth.user.username} has ${ctx.perUser.max} requests in flight through the Connectors API already: retry later`,
+      { 'retry-after': '1' },
+    );
+  let out: Promise<void> | void;
+  try {
+    out = work();
+  } catch (err) {
+    ctx.perUser.release(slot);
+    throw err;
+  }
+  if (!(out instanceof Promise)) return ctx.perUser.release(slot);
+  return out.finally(() => ctx.perUser.release(slot));
 }
 
 /** The Connector, its class and the operation; then the apis check (with the flag) and the forwarding. */
@@ -256,6 +298,8 @@ function serve(
     op.providerType === 'api'
       ? toPlugin(ctx, req, res, record, started, route, token, connector, cls, body)
       : toTool(ctx, req, res, record, started, route, token, connector, op, body);
+  // The client may send its body now (a permissions policy may read it; the tool gets it).
+  continueIfExpected(req, res);
   if (!ctx.state.flags.enabled('enable-connector-apis-permissions')) return go(undefined);
   return checkApis(ctx, req, res, record, started, route, key, auth, cls, op).then((checked) =>
     checked.ok ? go(checked.body) : undefined,

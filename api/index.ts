@@ -12,8 +12,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Authorizer } from '../core/auth/review.ts';
 import { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { installFront } from '../core/http1/front.ts';
-import type { ProxyRequest, ProxyResponse } from '../core/http1/exchange.ts';
+import { responseStarted, type ProxyRequest, type ProxyResponse } from '../core/http1/exchange.ts';
 import { Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
+import { ConcurrencyLimit } from '../core/util/limits.ts';
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
 import { kubeRest } from '../core/kube/rest.ts';
 import { watchState } from '../core/kube/state.ts';
@@ -48,6 +49,23 @@ export interface ApiOptions {
   /** Largest request body buffered for body credentials or a permissions policy (default 8 MiB). */
   maxBodyBytes?: number;
   keepAliveTimeoutMs?: number;
+  /** Client connections open at once (default 10,000; 0: no cap); further ones are closed as they come. */
+  maxConnections?: number;
+  /** Longest time to receive a whole request, body included (default 10 min); then 408. */
+  requestTimeoutMs?: number;
+  /** Requests one user may have in flight to tools and plugins (default 128; 0: no cap); more get 429. */
+  maxRequestsPerUser?: number;
+  /** How hard clients may make the API ask the apiserver (core/auth/review.ts). */
+  reviewLimits?: {
+    /** Reviews in flight at once (default 32); more wait... */
+    maxInFlight?: number;
+    /** ...at most this long (default 10 s), then 503. */
+    waitMs?: number;
+    /** Failed authentications one client address may cause at once (default 20)... */
+    failureBurst?: number;
+    /** ...and per second after that (default 1); then 429 without a review. */
+    failuresPerSecond?: number;
+  };
   now?: () => number;
   log?: Logger;
 }
@@ -74,8 +92,13 @@ export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<R
     acceptApiserverAudience: true,
     metricPrefix: 'connectors_api',
     ...opts.authCache,
+    maxReviewsInFlight: opts.reviewLimits?.maxInFlight,
+    reviewWaitMs: opts.reviewLimits?.waitMs,
+    failureBurst: opts.reviewLimits?.failureBurst,
+    failuresPerSecond: opts.reviewLimits?.failuresPerSecond,
     now: opts.now,
   });
+  const perUser = opts.maxRequestsPerUser ?? 128;
   const ctx: ApiContext = {
     state,
     trust: new ConnectorTrust(state, { now: opts.now }),
@@ -86,6 +109,7 @@ export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<R
     access: new AccessLog(log.child({ access: true })),
     log,
     maxInjectBodyBytes: opts.maxBodyBytes ?? 8 * 1024 * 1024,
+    perUser: new ConcurrencyLimit(perUser > 0 ? perUser : Infinity),
   };
 
   const crashed = (res: ProxyResponse) => (err: unknown) => {
@@ -125,11 +149,23 @@ export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<R
 
   const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
   const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;
-  const headersTimeoutMs = 60_000;
+  const requestTimeoutMs = opts.requestTimeoutMs || 600_000;
+  const headersTimeoutMs = Math.min(60_000, requestTimeoutMs); // node:http wants it no longer
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => app(req, res);
   const server = createServer(
-    { maxHeaderSize, requestTimeout: 0, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs },
-    (req: IncomingMessage, res: ServerResponse) => app(req, res),
+    {
+      maxHeaderSize,
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: headersTimeoutMs,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      // How often node looks for requests past their timeouts (its default, 30 s, unless they are shorter).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeoutMs / 4)),
+    },
+    onRequest,
   );
+  server.maxConnections = opts.maxConnections || (opts.maxConnections === 0 ? Infinity : 10_000);
+  // Expect: 100-continue is answered once the client is authorised (continueIfExpected), not by node at once.
+  server.on('checkContinue', onRequest);
   const front =
     opts.front === false
       ? undefined
@@ -138,23 +174,25 @@ export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<R
           maxHeaderSize,
           headersTimeoutMs,
           keepAliveTimeoutMs,
+          sendTimeoutMs: opts.upstream?.sendTimeoutMs ?? 60_000,
           accepts: (r) => r.url.startsWith(API_ROUTE_PREFIX),
           handle: (req, res) => handle(req, res, crashed(res)),
         });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return socket.destroy();
-    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    // A response already under way (a request timed out while the tool answered) cannot get another head.
+    if (!socket.writable || responseStarted(socket)) return socket.destroy();
+    const [code, reason, message, phrase] = clientErrorAnswer(err.code);
     const body = JSON.stringify({
       kind: 'Status',
       apiVersion: 'v1',
       metadata: {},
       status: 'Failure',
-      message: code === 431 ? 'request header fields too large' : 'bad request',
-      reason: code === 431 ? 'RequestHeaderFieldsTooLarge' : 'BadRequest',
+      message,
+      reason,
       code,
     });
     socket.end(
-      `HTTP/1.1 ${code} ${code === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${code} ${phrase}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
   const sockets = new Set<Socket>();
@@ -198,4 +236,13 @@ export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<R
       await rest.close();
     },
   };
+}
+
+/** Status code, reason, message and reason phrase of node:http's refusal of a request (pure). */
+function clientErrorAnswer(code: string | undefined): [number, string, string, string] {
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return [431, 'RequestHeaderFieldsTooLarge', 'request header fields too large', 'Request Header Fields Too Large'];
+  if (code === 'HPE_REQUEST_TIMEOUT' || code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return [408, 'Timeout', 'the request did not arrive within the request timeout', 'Request Timeout'];
+  return [400, 'BadRequest', 'bad request', 'Bad Request'];
 }

@@ -2,7 +2,7 @@
 import type { Logger } from '../core/observability/log.ts';
 import type { Audit } from './audit.ts';
 import type { ConnectorTrust } from '../core/connector/ca-pool.ts';
-import type { ProxyRequest, ProxyResponse } from '../core/http1/exchange.ts';
+import { sourceAddress, type ProxyResponse } from '../core/http1/exchange.ts';
 import type { Authorizer, Authentication } from '../core/auth/review.ts';
 import { ReviewError, serviceAccountName } from '../core/auth/review.ts';
 import { connectionTokenKey } from '../core/auth/token-key.ts';
@@ -12,6 +12,7 @@ import { sendText, type Upstream } from '../core/http1/upstream.ts';
 import { approvalActive } from '../core/approval/names.ts';
 
 export { injectCredentials, readBody, type Prepared } from '../core/connector/inject-request.ts';
+export { continueIfExpected, sourceAddress } from '../core/http1/exchange.ts';
 import type { ConcurrencyLimit, Slot } from '../core/util/limits.ts';
 
 export const REALM = 'connectors-proxy';
@@ -96,11 +97,6 @@ function decide(
   return { ok: true, auth, serviceAccount };
 }
 
-/** The client's address (the key of its failed-authentication budget), '' when unknown. */
-export function sourceAddress(conn: object | undefined): string {
-  return (conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? '';
-}
-
 /**
  * Waits for a review: an apiserver that cannot be asked, or is asked too much, is a 503; a client address with
  * too many failed authentications a 429 (neither cached).
@@ -146,13 +142,4 @@ export function admitted(ctx: ProxyContext, res: ProxyResponse, serviceAccount: 
     { 'retry-after': '1' },
   );
   return undefined;
-}
-
-/**
- * `Expect: 100-continue` is answered only once the client is authenticated and authorised (node:http's
- * checkContinue hands such requests over without answering): a client that may not send its body is told
- * so before it does.
- */
-export function continueIfExpected(req: ProxyRequest, res: ProxyResponse): void {
-  if (req.headers.expect !== undefined && res.writeContinue && !res.headersSent) res.writeContinue();
 }

@@ -30,7 +30,7 @@ import { ociRoute } from './oci/route.ts';
 import { watchState } from '../core/kube/state.ts';
 import { sendText, Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
 import { installFront } from '../core/http1/front.ts';
-import type { ProxyResponse } from '../core/http1/exchange.ts';
+import { responseStarted, type ProxyResponse } from '../core/http1/exchange.ts';
 
 export { readProxyCA, ensureProxyCA, PROXY_CA_NAME } from './ca.ts';
 export { PROXY_TLS_CONFIGMAP } from './tls.ts';
@@ -229,7 +229,8 @@ export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promi
     });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return socket.destroy();
+    // A response already under way (a request timed out while the tool answered) cannot get another head.
+    if (!socket.writable || responseStarted(socket)) return socket.destroy();
     const status =
       err.code === 'HPE_HEADER_OVERFLOW'
         ? 431

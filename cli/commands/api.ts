@@ -1,6 +1,7 @@
 // `connectors api`: the Connectors API (tool APIs through Connectors, class API plugins, the operator API).
 import { readFile } from 'node:fs/promises';
 import type { Command } from '../command.ts';
+import { limitFlags, parseLimits } from '../limit-flags.ts';
 import { loadKubeConfig } from '../../core/kube/config.ts';
 
 export const command: Command = {
@@ -10,7 +11,7 @@ export const command: Command = {
   details: `Clients authenticate with a Bearer token the Kubernetes API accepts (e.g. kubectl create token <sa>) and
 need get on the Connector; with enable-connector-apis-permissions also the connectors/apis subresource for the
 request's verb. Write methods (POST, PUT, DELETE, PATCH) pass only with enable-connector-apis-write-passthrough.
-Errors are Kubernetes Status objects. See docs/api.md.`,
+Errors are Kubernetes Status objects. See docs/api.md; limits and their defaults: docs/security.md.`,
   options: {
     kubeconfig: {
       type: 'string',
@@ -34,18 +35,22 @@ Errors are Kubernetes Status objects. See docs/api.md.`,
       valueName: 'PATH',
       description: 'PEM CA certificates trusted for class API plugins (besides the system ones).',
     },
+    ...limitFlags({ flag: 'max-requests-per-user', who: 'user' }),
   },
   async run(values) {
     const port = Number(values.port ?? 8080);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be a port number');
     const { startApi } = await import('../../api/index.ts');
     const caFile = values['plugin-ca-file'] as string | undefined;
+    const { perClient, ...limits } = parseLimits(values, 'max-requests-per-user');
     const api = await startApi(loadKubeConfig(values.kubeconfig as string | undefined), {
       port,
       host: String(values.host ?? '0.0.0.0'),
       healthPort: values['health-port'] !== undefined ? Number(values['health-port']) : undefined,
       pluginCaPem: caFile ? await readFile(caFile, 'utf8') : undefined,
       front: !values['no-front'],
+      maxRequestsPerUser: perClient,
+      ...limits,
     });
     process.stdout.write(
       `connectors api listening on ${api.url}${api.healthPort ? ` (health ${api.healthPort})` : ''}\n`,

@@ -1,5 +1,6 @@
 // `connectors proxy`: the Connectors Proxy (reverse and forward modes) against a cluster.
 import type { Command } from '../command.ts';
+import { limitFlags, parseLimits } from '../limit-flags.ts';
 import { loadKubeConfig } from '../../core/kube/config.ts';
 
 export const command: Command = {
@@ -32,61 +33,7 @@ proxy itself. Limits and their defaults: docs/security.md.`,
       description:
         "Comma-separated hosts forward mode may reach besides the listed Connectors' addresses, without credentials: *, name, *.domain, IP or CIDR (default: none, other hosts get 403).",
     },
-    'max-connections': {
-      type: 'string',
-      valueName: 'N',
-      default: '10000',
-      description: 'Client connections open at once (0: no cap); further ones are closed as they come.',
-    },
-    'max-requests-per-service-account': {
-      type: 'string',
-      valueName: 'N',
-      default: '128',
-      description: 'Requests one ServiceAccount may have in flight to the tools (0: no cap); more get 429.',
-    },
-    'upstream-connections': {
-      type: 'string',
-      valueName: 'N',
-      default: '256',
-      description: 'Kept-alive connections per upstream origin.',
-    },
-    'pool-wait-seconds': {
-      type: 'string',
-      valueName: 'S',
-      default: '10',
-      description: 'How long a request waits for an upstream connection when all are busy; then 503.',
-    },
-    'send-timeout-seconds': {
-      type: 'string',
-      valueName: 'S',
-      default: '60',
-      description: 'How long a response waits for a client that does not read it; then the connection is closed.',
-    },
-    'request-timeout-seconds': {
-      type: 'string',
-      valueName: 'S',
-      default: '600',
-      description: 'Longest time to receive a whole request, body included; then 408.',
-    },
-    'max-reviews-in-flight': {
-      type: 'string',
-      valueName: 'N',
-      default: '32',
-      description:
-        'TokenReviews and SubjectAccessReviews asked of the apiserver at once; more wait up to 10 s, then 503.',
-    },
-    'auth-failure-burst': {
-      type: 'string',
-      valueName: 'N',
-      default: '20',
-      description: 'Failed authentications one client address may cause at once before it gets 429...',
-    },
-    'auth-failures-per-second': {
-      type: 'string',
-      valueName: 'R',
-      default: '1',
-      description: '...and the rate at which it may cause more.',
-    },
+    ...limitFlags({ flag: 'max-requests-per-service-account', who: 'ServiceAccount' }),
     'tls-secret': {
       type: 'string',
       valueName: 'NAME',
@@ -109,31 +56,12 @@ proxy itself. Limits and their defaults: docs/security.md.`,
     },
   },
   async run(values) {
-    const number = (flag: string, fallback: number, integer = true): number => {
-      const raw = values[flag];
-      if (raw === undefined) return fallback;
-      const n = Number(raw);
-      if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
-        throw new Error(`--${flag} must be a${integer ? ' whole' : ''} number >= 0, got ${JSON.stringify(raw)}`);
-      return n;
-    };
-    const seconds = (flag: string, fallback: number) => number(flag, fallback, false) * 1000;
     const allow = typeof values['forward-allow-hosts'] === 'string' ? values['forward-allow-hosts'].split(',') : [];
+    const { perClient, ...limits } = parseLimits(values, 'max-requests-per-service-account');
     const options = {
       forwardAllowHosts: allow.map((h) => h.trim()).filter(Boolean),
-      maxConnections: number('max-connections', 10_000),
-      maxRequestsPerServiceAccount: number('max-requests-per-service-account', 128),
-      requestTimeoutMs: seconds('request-timeout-seconds', 600),
-      upstream: {
-        connections: number('upstream-connections', 256),
-        poolWaitMs: seconds('pool-wait-seconds', 10),
-        sendTimeoutMs: seconds('send-timeout-seconds', 60),
-      },
-      reviewLimits: {
-        maxInFlight: number('max-reviews-in-flight', 32),
-        failureBurst: number('auth-failure-burst', 20),
-        failuresPerSecond: number('auth-failures-per-second', 1, false),
-      },
+      maxRequestsPerServiceAccount: perClient,
+      ...limits,
     };
     const workers = Number(values.workers ?? 1);
     if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a whole number >= 1');

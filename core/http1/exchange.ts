@@ -25,3 +25,25 @@ export interface ProxyResponse {
   once(event: 'close' | 'drain', listener: () => void): unknown;
   off(event: 'close', listener: () => void): unknown;
 }
+
+/** The client's address (the key of its failed-authentication budget), '' when unknown. */
+export function sourceAddress(conn: object | undefined): string {
+  return (conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? '';
+}
+
+/**
+ * `Expect: 100-continue` is answered only once the client is authenticated and authorised (node:http's
+ * checkContinue hands such requests over without answering): a client that may not send its body is told
+ * so before it does.
+ */
+export function continueIfExpected(req: ProxyRequest, res: ProxyResponse): void {
+  if (req.headers.expect !== undefined && res.writeContinue && !res.headersSent) res.writeContinue();
+}
+
+/**
+ * Whether node:http has sent the head of a response on `socket` (its ServerResponse in progress): a request
+ * that then fails (a timeout, a bad body) cannot be answered with another head, only cut.
+ */
+export function responseStarted(socket: object): boolean {
+  return (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+}
