@@ -33,8 +33,14 @@ async function prepare(): Promise<void> {
     const { ensureSystemPackages, TEST_SYSTEM_PACKAGES } = await import(packagesModule);
     await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
   }
-  step('typecheck (tsc, strict)');
-  const tsc = spawnSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+  step('typecheck (tsc 7, strict)');
+  const tsc = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules/typescript7/bin/tsc'), '-p', join(root, 'tsconfig.json')],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (tsc.status !== 0) throw new Error('typecheck failed');
   step('pinned Go peers (built once, then cached)');
   for (const binary of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'opa']) {

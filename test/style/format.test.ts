@@ -1,5 +1,5 @@
-// The repository's code is formatted by Prettier (.prettierrc.json): `npm run format` rewrites it,
-// this test fails naming every file that differs.
+// The repository's code is formatted by Prettier (.prettierrc.json): `npm run format` rewrites it, this test
+// fails naming every file that differs. ESLint (eslint.config.js) must report nothing.
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,22 @@ describe('code style', () => {
     });
     expect(run.error, String(run.error)).to.equal(undefined);
     expect(run.stdout.trim(), 'files not formatted by Prettier').to.equal('');
+    expect(run.status, run.stderr).to.equal(0);
+  });
+
+  it('ESLint (typescript-eslint, type-aware rules) reports nothing (npm run lint lists it)', function () {
+    this.timeout(300_000);
+    const run = spawnSync(
+      process.execPath,
+      [join(root, 'node_modules/eslint/bin/eslint.js'), '--format', 'unix', '.'],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      },
+    );
+    expect(run.error, String(run.error)).to.equal(undefined);
+    expect(run.stdout.trim(), 'ESLint problems').to.equal('');
     expect(run.status, run.stderr).to.equal(0);
   });
 
