@@ -107,13 +107,19 @@ export function matchOperation(openapi: unknown, method: string, path: string): 
       throw new OpenApiError(
         `x-provider-type ${JSON.stringify(type)} of ${key.toUpperCase()} ${p.template} is neither "api" nor "proxy"`,
       );
-    const address = o['x-openapi-address'];
+    const rawAddress = o['x-openapi-address'];
+    let address = '';
+    if (typeof rawAddress === 'string') address = rawAddress.trim();
+    else if (typeof rawAddress === 'number' || typeof rawAddress === 'boolean') address = String(rawAddress);
+    else if (rawAddress !== undefined && rawAddress !== null)
+      throw new OpenApiError(
+        `x-openapi-address ${JSON.stringify(rawAddress)} of ${key.toUpperCase()} ${p.template} is not a string`,
+      );
     return {
       template: p.template,
       operationId: typeof o.operationId === 'string' ? o.operationId : undefined,
-      providerType: (type as ProviderType | undefined) ?? 'proxy',
-      address:
-        typeof address === 'string' ? address.trim() : address === undefined || address === null ? '' : String(address),
+      providerType: type ?? 'proxy',
+      address,
     };
   }
   return { providerType: 'proxy', address: '' };

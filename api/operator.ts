@@ -56,7 +56,8 @@ export async function handleFeatureFlags(ctx: ApiContext, req: ProxyRequest, res
   if (!allowed)
     return reply(
       403,
-      `connectorclasses.connectors.alauda.io is forbidden: User ${JSON.stringify(auth.user.username)} cannot list resource "connectorclasses" in API group "connectors.alauda.io" at the cluster scope`,
+      `connectorclasses.connectors.alauda.io is forbidden: User ${JSON.stringify(auth.user.username)} ` +
+        `cannot list resource "connectorclasses" in API group "connectors.alauda.io" at the cluster scope`,
     );
   const body = JSON.stringify(ctx.state.flags.all());
   res.writeHead(200, {

@@ -12,7 +12,8 @@
 //       round and their medians (goal: p99 < 5 ms).
 //   (c) BENCH_CALLGRIND=1 (installs valgrind): user-space instructions per passthrough GET under callgrind, for
 //       the proxy and the API (front and all-express): repeatable where time on a shared machine is not.
-// BENCH_ROUNDS=0 with BENCH_CALLGRIND=1 runs (c) alone. BENCH_PIN=1 puts the proxy and the API under test alone on CPU 1, the load generator and the tool on CPU 0.
+// BENCH_ROUNDS=0 with BENCH_CALLGRIND=1 runs (c) alone. BENCH_PIN=1 puts the proxy and the API under test alone on
+// CPU 1, the load generator and the tool on CPU 0.
 import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -89,7 +90,9 @@ async function serial(t: Target): Promise<Result> {
 
 const row = (name: string, r: Result) =>
   out(
-    `    ${name.padEnd(26)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${r.cpuUs.toFixed(0)} µs/req`}`,
+    `    ${name.padEnd(26)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ` +
+      `${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ` +
+      `${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${r.cpuUs.toFixed(0)} µs/req`}`,
   );
 
 await ensureSystemPackages(CALLGRIND ? [...TEST_SYSTEM_PACKAGES, 'valgrind'] : TEST_SYSTEM_PACKAGES);
@@ -162,7 +165,9 @@ ${benchUserYaml(ns)}`,
     }
   out(await machineLine());
   out(
-    `\n(a) ${REQUESTS} passthrough GETs, ${CONCURRENCY} concurrent connections (ab -k, after ${WARMUP} uncounted), ${ROUNDS} interleaved rounds${PIN ? ', proxy and API alone on CPU 1, load and tool on CPU 0' : ''}:`,
+    `\n(a) ${REQUESTS} passthrough GETs, ${CONCURRENCY} concurrent connections (ab -k, after ${WARMUP} ` +
+      `uncounted), ${ROUNDS} interleaved ` +
+      `rounds${PIN ? ', proxy and API alone on CPU 1, load and tool on CPU 0' : ''}:`,
   );
   const ratios: number[] = [];
   const expressRatios: number[] = [];
@@ -214,7 +219,8 @@ ${benchUserYaml(ns)}`,
     }
   }
   const added = (k: string) =>
-    `p50 ${median(addedP50[k]).toFixed(2)} ms, p99 ${median(addedP99[k]).toFixed(2)} ms (p99 of the rounds: ${addedP99[k].map((x) => x.toFixed(2)).join(', ')})`;
+    `p50 ${median(addedP50[k]).toFixed(2)} ms, p99 ${median(addedP99[k]).toFixed(2)} ms (p99 of the ` +
+    `rounds: ${addedP99[k].map((x) => x.toFixed(2)).join(', ')})`;
   if (ROUNDS > 0)
     out(
       `  added over direct, medians: proxy ${added('proxy')}; api ${added('api')}; api (all express) ${added('express')}`,
@@ -222,7 +228,8 @@ ${benchUserYaml(ns)}`,
 
   if (CALLGRIND) {
     out(
-      `\n(c) user-space instructions per passthrough GET under callgrind (${CALLGRIND_REQUESTS} GETs at ${CONCURRENCY} connections after ${2 * CALLGRIND_REQUESTS} uncounted):`,
+      `\n(c) user-space instructions per passthrough GET under callgrind (${CALLGRIND_REQUESTS} GETs at ` +
+        `${CONCURRENCY} connections after ${2 * CALLGRIND_REQUESTS} uncounted):`,
     );
     const measured: Array<[string, string, string[], string, Record<string, string>]> = [
       ['connectors proxy', 'proxy', [], `/namespaces/${ns}/connectors/small/x`, targets.proxy.headers],

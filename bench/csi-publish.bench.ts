@@ -29,7 +29,8 @@ function summary(label: string, samples: number[]): void {
   const s = [...samples].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
   process.stdout.write(
-    `${label}: n=${s.length} p50 ${pct(s, 50).toFixed(2)} ms, p90 ${pct(s, 90).toFixed(2)} ms, p99 ${pct(s, 99).toFixed(2)} ms, max ${s[s.length - 1].toFixed(2)} ms, mean ${mean.toFixed(2)} ms\n`,
+    `${label}: n=${s.length} p50 ${pct(s, 50).toFixed(2)} ms, p90 ${pct(s, 90).toFixed(2)} ms, p99 ` +
+      `${pct(s, 99).toFixed(2)} ms, max ${s[s.length - 1].toFixed(2)} ms, mean ${mean.toFixed(2)} ms\n`,
   );
 }
 

@@ -118,7 +118,9 @@ ${benchUserYaml(ns)}`,
     );
     out(`    throughput ratio proxy/direct = ${(median(direct) / median(via)).toFixed(2)} (goal >= 0.9)`);
     out(
-      `    proxy CPU per pull: ${(proxyCpu / RUNS).toFixed(2)} s (user ${(proxyUser / RUNS).toFixed(2)}, system ${(proxySystem / RUNS).toFixed(2)}; ${((mib * RUNS) / proxyCpu).toFixed(0)} MiB per CPU-second)`,
+      `    proxy CPU per pull: ${(proxyCpu / RUNS).toFixed(2)} s (user ${(proxyUser / RUNS).toFixed(2)}, ` +
+        `system ${(proxySystem / RUNS).toFixed(2)}; ${((mib * RUNS) / proxyCpu).toFixed(0)} MiB per ` +
+        `CPU-second)`,
     );
     const rss = proxy.pid ? Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${proxy.pid}/status`, 'utf8'))![1]) : 0;
     out(`    proxy RSS after the pulls: ${(rss / 1024).toFixed(1)} MiB`);

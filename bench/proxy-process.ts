@@ -56,10 +56,10 @@ export async function startProxyProcess(opts: {
     },
   );
   await new Promise<void>((resolve, reject) => {
-    proxy.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
+    proxy.stdout.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
     proxy.once('exit', (code) => reject(new Error(`${opts.command ?? 'proxy'} exited ${code}`)));
   });
-  proxy.stdout!.resume();
+  proxy.stdout.resume();
   return { proxy, port };
 }
 

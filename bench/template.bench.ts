@@ -40,12 +40,15 @@ const cases = [
   {
     name: 'gitconfig (single connector)',
     template:
-      '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n[url "{{ .connector.status.proxyAddress }}"]\n    insteadOf = {{.connector.spec.address}}\n',
+      '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n[url "{{ ' +
+      '.connector.status.proxyAddress }}"]\n    insteadOf = {{.connector.spec.address}}\n',
   },
   {
     name: 'gitconfig (range .connectors, 3 items)',
     template:
-      '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n{{- range .connectors }}\n[url "{{ .status.proxyAddress }}"]\n    insteadOf = {{ .spec.address }}\n{{- end }}\n',
+      '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n{{- ' +
+      'range .connectors }}\n[url "{{ .status.proxyAddress }}"]\n    insteadOf = {{ .spec.address }}\n{{- ' +
+      'end }}\n',
   },
   {
     name: 'git auth-probe path',

@@ -36,7 +36,10 @@ export function helpText(cmd: Command): string {
 export async function runCommand(cmd: Command, argv: string[]): Promise<number> {
   const options: ParseArgsConfig['options'] = { help: { type: 'boolean' } };
   for (const [name, o] of Object.entries(cmd.options)) {
-    const { description: _d, valueName: _v, ...spec } = o;
+    // parseArgs gets the option without the help text.
+    const spec: NonNullable<ParseArgsConfig['options']>[string] & Partial<OptionSpec> = { ...o };
+    delete spec.description;
+    delete spec.valueName;
     options[name] = spec;
   }
   let parsed;

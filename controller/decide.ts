@@ -58,7 +58,8 @@ export function checkSecret(c: Connector, cls: ConnectorClass, lookup: SecretRes
     return F(
       COND.secret,
       'AuthRequired',
-      `spec.auth is required: connectorclass ${JSON.stringify(className)} has no optional authentication type (supported: ${types.map((t) => t.name).join(', ')})`,
+      `spec.auth is required: connectorclass ${JSON.stringify(className)} has no optional authentication ` +
+        `type (supported: ${types.map((t) => t.name).join(', ')})`,
     );
   }
   const type = authTypeOf(c, cls);
@@ -66,7 +67,8 @@ export function checkSecret(c: Connector, cls: ConnectorClass, lookup: SecretRes
     return F(
       COND.secret,
       'AuthTypeNotFound',
-      `auth type ${JSON.stringify(authName)} is not defined in connectorclass ${JSON.stringify(className)} (supported: ${types.map((t) => t.name).join(', ') || 'none'})`,
+      `auth type ${JSON.stringify(authName)} is not defined in connectorclass ${JSON.stringify(className)} ` +
+        `(supported: ${types.map((t) => t.name).join(', ') || 'none'})`,
     );
   }
   switch (lookup.state) {

@@ -197,7 +197,7 @@ export async function runProbe(req: ProbeRequest): Promise<ProbeResponse> {
       if ((status === 301 || status === 302 || status === 303) && method === 'POST') method = 'GET';
       continue;
     }
-    let bodyString = '';
+    let bodyString: string;
     try {
       const chunks: Buffer[] = [];
       let size = 0;

@@ -19,7 +19,9 @@ const UMASK = process.umask();
 function generationName(now = new Date()): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   const nanos = p(now.getUTCMilliseconds(), 3) + String(process.hrtime.bigint() % 1_000_000n).padStart(6, '0');
-  return `..${now.getUTCFullYear()}_${p(now.getUTCMonth() + 1)}_${p(now.getUTCDate())}_${p(now.getUTCHours())}_${p(now.getUTCMinutes())}_${p(now.getUTCSeconds())}.${nanos}`;
+  const day = `${now.getUTCFullYear()}_${p(now.getUTCMonth() + 1)}_${p(now.getUTCDate())}`;
+  const time = `${p(now.getUTCHours())}_${p(now.getUTCMinutes())}_${p(now.getUTCSeconds())}`;
+  return `..${day}_${time}.${nanos}`;
 }
 
 async function currentGeneration(target: string): Promise<string | undefined> {

@@ -132,7 +132,7 @@ export function parseParams(value: string | undefined): Record<string, Record<st
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
     throw invalidArgument(`invalid volume attribute "configuration.params": ${shape}`);
   const out: Record<string, Record<string, string>> = {};
-  for (const [config, params] of Object.entries(parsed)) {
+  for (const [config, params] of Object.entries(parsed as Record<string, unknown>)) {
     if (params === null || typeof params !== 'object' || Array.isArray(params)) {
       throw invalidArgument(
         `invalid volume attribute "configuration.params": the value of ${JSON.stringify(config)} ${shape.replace(/^must be a JSON object of configuration name to /, 'must be ')}`,
@@ -179,7 +179,7 @@ export function kubeletToken(
     if (!raw) continue;
     let tokens: Record<string, { token?: string; expirationTimestamp?: string }>;
     try {
-      tokens = JSON.parse(raw);
+      tokens = JSON.parse(raw) as typeof tokens;
     } catch {
       throw invalidArgument(`malformed ${KEYS.serviceAccountTokens} from kubelet`);
     }

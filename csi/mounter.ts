@@ -60,7 +60,7 @@ async function removeTarget(target: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
     if (code === 'ENOTEMPTY' || code === 'EEXIST')
-      throw new Error(`${target} is not empty and not a connectors-csi volume; left in place`);
+      throw new Error(`${target} is not empty and not a connectors-csi volume; left in place`, { cause: err });
     throw err;
   }
 }
@@ -92,6 +92,7 @@ export class TmpfsMounter implements Mounter {
     } catch (err) {
       throw new Error(
         `mount -t tmpfs at ${target}: ${((err as { stderr?: string }).stderr || (err as Error).message).trim()}`,
+        { cause: err },
       );
     }
   }
@@ -101,7 +102,9 @@ export class TmpfsMounter implements Mounter {
       try {
         await run('umount', [target]);
       } catch (err) {
-        throw new Error(`umount ${target}: ${((err as { stderr?: string }).stderr || (err as Error).message).trim()}`);
+        throw new Error(`umount ${target}: ${((err as { stderr?: string }).stderr || (err as Error).message).trim()}`, {
+          cause: err,
+        });
       }
     }
     await removeTarget(target);

@@ -80,7 +80,8 @@ export function builtinFiles(
 }
 
 function connectorView(c: Connector): Record<string, unknown> {
-  const { managedFields: _m, ...metadata } = c.metadata as Connector['metadata'] & { managedFields?: unknown };
+  const metadata: Record<string, unknown> = { ...c.metadata };
+  delete metadata.managedFields;
   return {
     apiVersion: c.apiVersion,
     kind: c.kind,
@@ -91,7 +92,8 @@ function connectorView(c: Connector): Record<string, unknown> {
 }
 
 function classView(cls: ConnectorClass): Record<string, unknown> {
-  const { managedFields: _m, ...metadata } = cls.metadata as ConnectorClass['metadata'] & { managedFields?: unknown };
+  const metadata: Record<string, unknown> = { ...cls.metadata };
+  delete metadata.managedFields;
   return {
     apiVersion: cls.apiVersion,
     kind: cls.kind,
@@ -116,7 +118,8 @@ export function configurationParams(
     .map((p) => p.name);
   if (missing.length) {
     throw invalidArgument(
-      `configuration "${config.name}" of connectorclass "${cls.metadata.name}" requires parameter${missing.length > 1 ? 's' : ''} ${missing.map((m) => JSON.stringify(m)).join(', ')}: ` +
+      `configuration "${config.name}" of connectorclass "${cls.metadata.name}" requires ` +
+        `parameter${missing.length > 1 ? 's' : ''} ${missing.map((m) => JSON.stringify(m)).join(', ')}: ` +
         `set them in the volume attribute configuration.params, e.g. {"${config.name}":{"${missing[0]}":"..."}}`,
     );
   }
@@ -198,7 +201,8 @@ export function renderVolume(input: RenderInput): Map<string, string> {
         const where = `configuration "${config.name}" of connectorclass "${g.cls.metadata.name}"`;
         if (!FILE_NAME.test(file) || file === '.' || file.startsWith('..')) {
           throw internal(
-            `failed to generate configuration: ${where}: invalid file name ${JSON.stringify(file)} (letters, digits, ".", "_" and "-" only; not starting with "..")`,
+            `failed to generate configuration: ${where}: invalid file name ${JSON.stringify(file)} ` +
+              `(letters, digits, ".", "_" and "-" only; not starting with "..")`,
           );
         }
         try {

@@ -38,7 +38,7 @@ export function bundledTasks(): BundledTask[] {
         version,
         file,
         readme: join(dir, version, 'README.md'),
-        task: parseYaml(readFileSync(file, 'utf8')),
+        task: parseYaml(readFileSync(file, 'utf8')) as BundledTask['task'],
       });
     }
   }

@@ -1,6 +1,10 @@
 // AdmissionReview v1 wire types and the response a Decision becomes.
 import { encodePatch, type JsonPatchOp } from './jsonpatch.ts';
 
+/** The object under review, as the API server sent it; webhook/handlers.ts reads each kind's fields from it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- becomes `unknown` once webhook/handlers.ts narrows it per kind
+type ReviewedObject = any;
+
 export interface AdmissionRequest {
   uid: string;
   kind: { group: string; version: string; kind: string };
@@ -9,8 +13,8 @@ export interface AdmissionRequest {
   name?: string;
   namespace?: string;
   operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
-  object?: any;
-  oldObject?: any;
+  object?: ReviewedObject;
+  oldObject?: ReviewedObject;
   dryRun?: boolean;
   userInfo?: { username?: string; groups?: string[] };
 }

@@ -49,7 +49,9 @@ export class FileCertificates {
     try {
       parseCertificatePem(certPem);
     } catch (err) {
-      throw new Error(`--tls-cert-file ${this.opts.certFile}: not a PEM certificate (${(err as Error).message})`);
+      throw new Error(`--tls-cert-file ${this.opts.certFile}: not a PEM certificate (${(err as Error).message})`, {
+        cause: err,
+      });
     }
     if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyPem))
       throw new Error(`--tls-key-file ${this.opts.keyFile}: not a PEM private key`);

@@ -66,8 +66,12 @@ function send(res: ServerResponse, status: number, body: unknown): void {
     .end(text);
 }
 
+function generateNameOf(object: unknown): string | undefined {
+  return (object as { metadata?: { generateName?: string } } | null | undefined)?.metadata?.generateName;
+}
+
 export async function startAdmissionServer(opts: AdmissionServerOptions): Promise<AdmissionServer> {
-  const server = createServer({ cert: opts.certPem, key: opts.keyPem, minVersion: 'TLSv1.2' }, async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Handling time: from the request's arrival (headers parsed) to the response written, body read and
     // JSON parse included.
     const t0 = performance.now();
@@ -117,9 +121,12 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
         path,
         kind: request.kind?.kind,
         namespace: request.namespace,
-        name: request.name ?? request.object?.metadata?.generateName,
+        name: request.name ?? generateNameOf(request.object),
         message: response.status?.message,
       });
+  };
+  const server = createServer({ cert: opts.certPem, key: opts.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
+    void handle(req, res);
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {

@@ -7,7 +7,9 @@ import { loadKubeConfig } from '../../core/kube/config.ts';
 export const command: Command = {
   name: 'api',
   summary:
-    "Run the Connectors API: /connectors/v1alpha1/<namespace>/<name>/path/<api-path> reaches the tool (or its class API plugin) with the Connector's credentials; /connectors-operator/featureflags lists the feature flags.",
+    'Run the Connectors API: /connectors/v1alpha1/<namespace>/<name>/path/<api-path> reaches the tool ' +
+    "(or its class API plugin) with the Connector's credentials; /connectors-operator/featureflags lists " +
+    'the feature flags.',
   details: `Clients authenticate with a Bearer token the Kubernetes API accepts (e.g. kubectl create token <sa>) and
 need get on the Connector; with enable-connector-apis-permissions also the connectors/apis subresource for the
 request's verb. Write methods (POST, PUT, DELETE, PATCH) pass only with enable-connector-apis-write-passthrough.

@@ -39,7 +39,8 @@ unless --tls-cert-file/--tls-key-file give the certificate (then the chart or ce
       type: 'string',
       valueName: 'PATH',
       description:
-        'Serve this PEM certificate (e.g. a mounted Secret from the Helm chart or cert-manager), reloaded when it changes; with --tls-key-file. The caBundle is then not published by the webhook.',
+        'Serve this PEM certificate (e.g. a mounted Secret from the Helm chart or cert-manager), reloaded ' +
+        'when it changes; with --tls-key-file. The caBundle is then not published by the webhook.',
     },
     'tls-key-file': { type: 'string', valueName: 'PATH', description: 'PEM private key of --tls-cert-file.' },
     'health-port': {
@@ -65,7 +66,7 @@ unless --tls-cert-file/--tls-key-file give the certificate (then the chart or ce
     }
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new Error(`--port ${values.port}: not a port number`);
+      throw new Error(`--port ${String(values.port)}: not a port number`);
     const healthPort = values['health-port'] === undefined ? undefined : Number(values['health-port']);
     const certFile = values['tls-cert-file'] as string | undefined;
     const keyFile = values['tls-key-file'] as string | undefined;

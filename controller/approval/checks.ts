@@ -30,31 +30,45 @@ export function parseCheckTemplate(text: string | undefined, where: string): Che
 }
 
 function checkSpecOf(doc: unknown, where: string): CheckSpec {
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new CheckConfigError(`${where} must be an object`);
-  const o = doc as Record<string, any>;
-  const sel = o.selector;
-  if (!sel || typeof sel !== 'object') throw new CheckConfigError(`${where}: selector is required`);
+  if (!isObject(doc) || Array.isArray(doc)) throw new CheckConfigError(`${where} must be an object`);
+  const sel = doc.selector;
+  if (!isObject(sel)) throw new CheckConfigError(`${where}: selector is required`);
   const ref = sel.objectRef;
-  if (!ref || typeof ref.apiVersion !== 'string' || !ref.apiVersion || typeof ref.kind !== 'string' || !ref.kind)
+  if (
+    !isObject(ref) ||
+    typeof ref.apiVersion !== 'string' ||
+    !ref.apiVersion ||
+    typeof ref.kind !== 'string' ||
+    !ref.kind
+  )
     throw new CheckConfigError(`${where}: selector.objectRef needs apiVersion and kind`);
   const matchLabels = sel.matchLabels ?? sel.labels;
   if (matchLabels !== undefined && (typeof matchLabels !== 'object' || Array.isArray(matchLabels)))
     throw new CheckConfigError(`${where}: selector.matchLabels must be a map`);
-  for (const [k, v] of Object.entries(matchLabels ?? {}))
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(matchLabels ?? {})) {
     if (typeof v !== 'string') throw new CheckConfigError(`${where}: selector.matchLabels.${k} must be a string`);
+    labels[k] = v;
+  }
   if (sel.matchExpressions !== undefined && !Array.isArray(sel.matchExpressions))
     throw new CheckConfigError(`${where}: selector.matchExpressions must be a list`);
-  const rego = o.state?.rego;
+  // Requirements are taken as written: an unknown operator selects nothing (selectors.ts).
+  const matchExpressions = sel.matchExpressions as CheckSpec['selector']['matchExpressions'];
+  const rego = isObject(doc.state) ? doc.state.rego : undefined;
   if (rego !== undefined && rego !== null && typeof rego !== 'string')
     throw new CheckConfigError(`${where}: state.rego must be a string`);
   return {
     selector: {
       objectRef: { apiVersion: ref.apiVersion, kind: ref.kind },
-      ...(matchLabels ? { matchLabels } : {}),
-      ...(sel.matchExpressions ? { matchExpressions: sel.matchExpressions } : {}),
+      ...(matchLabels ? { matchLabels: labels } : {}),
+      ...(matchExpressions ? { matchExpressions } : {}),
     },
     ...(rego ? { state: { rego } } : {}),
   };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
 }
 
 /** The spec of a check: inline, or from its template ConfigMap (looked up by name in the system namespace). */

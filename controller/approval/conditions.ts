@@ -28,7 +28,9 @@ export function contextCondition(ar: Pick<AccessRequest, 'spec' | 'metadata'>, p
     return F(
       C.contextObjectValid,
       R.subjectMismatch,
-      `${shown} runs as serviceaccount "${podNs}/${sa}", not as the subject ${s.kind} "${s.namespace ? s.namespace + '/' : ''}${s.name}"; access is granted only to the Pod's ServiceAccount`,
+      `${shown} runs as serviceaccount "${podNs}/${sa}", not as the subject ${s.kind} ` +
+        `"${s.namespace ? s.namespace + '/' : ''}${s.name}"; access is granted only to the Pod's ` +
+        `ServiceAccount`,
     );
   return T(C.contextObjectValid, R.active, `${shown} is ${phase ?? 'Pending'}`);
 }

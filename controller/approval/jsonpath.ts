@@ -64,7 +64,7 @@ function split(template: string): Part[] {
 function unquote(s: string, quote: string): string {
   if (quote === '"') {
     try {
-      return JSON.parse(`"${s}"`);
+      return JSON.parse(`"${s}"`) as string;
     } catch {
       throw new JsonPathError(`invalid quoted string "${s}"`);
     }
@@ -161,8 +161,8 @@ export function parsePath(src: string): string[] {
 function format(v: unknown): string {
   if (typeof v === 'string') return v;
   if (v === null || v === undefined) return '';
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v) ?? '';
 }
 
 /** Checks a template's syntax without evaluating it (admission, template validation). */
@@ -179,7 +179,7 @@ export function renderTemplate(template: string, data: unknown): string {
     else {
       let found: unknown[];
       try {
-        found = JSONPath({ path: part.path, json: data as object, wrap: true, eval: 'safe' }) as unknown[];
+        found = JSONPath<unknown[]>({ path: part.path, json: data as object, wrap: true, eval: 'safe' });
       } catch (e) {
         throw new JsonPathError(`{${part.source}}: ${(e as Error).message}`);
       }

@@ -86,7 +86,9 @@ async function syncDefaultPermission(ctx: ApprovalCtx, ap: AccessPolicy, connect
     if (err instanceof RbacConflictError) return F(AP_CONDITIONS.permissionSync, AP_REASONS.syncFailed, err.message);
     throw err;
   }
-  const summary = `Role and RoleBinding ${grant} grant ${rules.flatMap((r) => r.resources).join(', ')} on ${connectors.join(', ')} to ${subjects.length} subject(s)`;
+  const summary =
+    `Role and RoleBinding ${grant} grant ${rules.flatMap((r) => r.resources).join(', ')} on ` +
+    `${connectors.join(', ')} to ${subjects.length} subject(s)`;
   if (result !== 'unchanged') ctx.recorder.event(involved, 'Normal', 'PermissionSynced', `${summary} (${result})`);
   return T(AP_CONDITIONS.permissionSync, AP_REASONS.synced, summary);
 }

@@ -2,7 +2,8 @@
 // binding template.
 export interface LabelRequirement {
   key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | string;
+  /** In, NotIn, Exists or DoesNotExist; any other operator selects nothing. */
+  operator: string;
   values?: string[];
 }
 

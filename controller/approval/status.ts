@@ -24,7 +24,8 @@ export function nextStatus(
   const status: Record<string, unknown> = { ...(obj.status ?? {}), ...fields, conditions: merged };
   if (generation !== undefined) status.observedGeneration = generation;
   const { conditions: oldConds, ...oldRest } = obj.status ?? {};
-  const { conditions: _n, ...newRest } = status;
+  const newRest = { ...status };
+  delete newRest.conditions;
   const changed = !conditionsEqual(oldConds, merged) || canonical(oldRest) !== canonical(newRest);
   return { status, changed };
 }

@@ -61,7 +61,9 @@ const ObjectSelector = Type.Object(
   },
   {
     description:
-      "How to find the check resources: their kind, and labels in the namespace of the context Pod. Label values (also in matchExpressions) may be kubectl JSONPath templates over {object: <pod>}, e.g. '{.object.metadata.labels.tekton\\.dev/pipelineRun}'.",
+      'How to find the check resources: their kind, and labels in the namespace of the context Pod. Label ' +
+      'values (also in matchExpressions) may be kubectl JSONPath templates over {object: <pod>}, e.g. ' +
+      "'{.object.metadata.labels.tekton\\.dev/pipelineRun}'.",
     'x-kubernetes-map-type': 'atomic',
   },
 );
@@ -103,7 +105,9 @@ export const AccessPolicySpec = Type.Object(
         },
         {
           description:
-            'Which Connectors of this namespace the policy covers: by names, or by labels (e.g. connectors.alauda.io/connectorclass: oci, which the controller keeps on every Connector); {} covers all.',
+            'Which Connectors of this namespace the policy covers: by names, or by labels (e.g. ' +
+            'connectors.alauda.io/connectorclass: oci, which the controller keeps on every Connector); {} covers ' +
+            'all.',
           'x-kubernetes-map-type': 'atomic',
           'x-kubernetes-validations': [
             {

@@ -25,7 +25,9 @@ export const AuthType = Type.Object({
   params: Opt(ParamSpecs('Keys the Secret must contain. Required for Opaque and custom secret types.')),
   generator: Opt(
     Rego(
-      'Rego policy (package proxy) producing auth = {position: header|query|body, contentType?, auth: {...}}: how the proxy injects these credentials into requests to the tool. Inputs: input.data (the Secret data) and input.request.',
+      'Rego policy (package proxy) producing auth = {position: header|query|body, contentType?, auth: ' +
+        '{...}}: how the proxy injects these credentials into requests to the tool. Inputs: input.data (the ' +
+        'Secret data) and input.request.',
     ),
   ),
   displayName: Opt(Str('Human-readable name.')),
@@ -72,7 +74,8 @@ export const HTTPProbe = Type.Object({
     Type.Object({
       cel: Opt(
         Str(
-          'CEL expression over response.statusCode, response.bodyString, response.headers and response.body that must yield true for success. Default: any 2xx.',
+          'CEL expression over response.statusCode, response.bodyString, response.headers and response.body ' +
+            'that must yield true for success. Default: any 2xx.',
         ),
       ),
     }),
@@ -121,7 +124,8 @@ export const ProxySpec = Type.Object(
     ...Endpoint,
     authExtractor: Opt(
       Rego(
-        'Rego policy (package proxy) producing auth = {token: string} from input.request, for clients that cannot send their ServiceAccount token as Basic password or Bearer token.',
+        'Rego policy (package proxy) producing auth = {token: string} from input.request, for clients that ' +
+          'cannot send their ServiceAccount token as Basic password or Bearer token.',
       ),
     ),
   },

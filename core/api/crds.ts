@@ -4,7 +4,7 @@ import { KINDS, type KindInfo } from './kinds.ts';
 
 /** JSON round trip drops TypeBox's symbol and non-enumerable bookkeeping, leaving plain OpenAPI. */
 function plain(schema: unknown): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(schema));
+  return JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
 }
 
 export function crdFor(info: KindInfo): Record<string, unknown> {

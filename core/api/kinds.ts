@@ -43,7 +43,9 @@ export const KINDS = {
     scope: 'Namespaced',
     shortNames: ['ctr'],
     description:
-      'An integrated instance of a tool: its address, the Secret with its credentials and the ConnectorClass that says how to reach and check it. Workloads use it through the Connectors proxy without seeing the credentials.',
+      'An integrated instance of a tool: its address, the Secret with its credentials and the ' +
+      'ConnectorClass that says how to reach and check it. Workloads use it through the Connectors proxy ' +
+      'without seeing the credentials.',
     spec: ConnectorSpec,
     specRequired: true,
     status: ConnectorStatus,
@@ -135,7 +137,8 @@ export interface ObjectMeta {
 }
 
 type Info<N extends KindName> = (typeof KINDS)[N];
-type StatusOf<N extends KindName> = Info<N> extends { status: infer S extends TSchema } ? { status?: Static<S> } : {};
+type StatusOf<N extends KindName> =
+  Info<N> extends { status: infer S extends TSchema } ? { status?: Static<S> } : object;
 
 /**
  * An object of kind N, typed from its entry in KINDS (which also gives its CRD schema): `spec` is optional

@@ -78,7 +78,8 @@ export const ResourceInterfaceSpec = Type.Object({
         workspaceMapping: Opt(Type.Object({ name: Opt(Str('Pipeline workspace it binds.')) })),
         value: Opt(
           FreeObject(
-            'A Tekton WorkspaceBinding (configMap, csi, emptyDir, persistentVolumeClaim, projected, secret, subPath, volumeClaimTemplate); strings may hold {…} expressions.',
+            'A Tekton WorkspaceBinding (configMap, csi, emptyDir, persistentVolumeClaim, projected, secret, ' +
+              'subPath, volumeClaimTemplate); strings may hold {…} expressions.',
           ),
         ),
       }),

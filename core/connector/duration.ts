@@ -135,7 +135,7 @@ export function parseFlagDuration(text: string): number {
     ms = parseGoDurationMs(t);
   } catch (err) {
     if (err instanceof DurationError)
-      throw new Error(`invalid duration ${JSON.stringify(text)} (use e.g. 30s, 5m, 1h30m)`);
+      throw new Error(`invalid duration ${JSON.stringify(text)} (use e.g. 30s, 5m, 1h30m)`, { cause: err });
     throw err;
   }
   if (ms < 0) throw new Error(`invalid duration ${JSON.stringify(text)}: must not be negative`);

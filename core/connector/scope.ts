@@ -49,7 +49,8 @@ export function scopeDenial(who: string, workloadNamespace: string, ref: Connect
     );
   return (
     `${head}: it is usable only from namespace ${JSON.stringify(ref.namespace)} ` +
-    `(Connectors in ${CLUSTER_SCOPE_NAMESPACE} are usable from every namespace, those of a namespace labelled ${PROJECT_NAMESPACE_LABEL} from the namespaces of that project)`
+    `(Connectors in ${CLUSTER_SCOPE_NAMESPACE} are usable from every namespace, those of a namespace ` +
+    `labelled ${PROJECT_NAMESPACE_LABEL} from the namespaces of that project)`
   );
 }
 

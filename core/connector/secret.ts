@@ -33,7 +33,9 @@ export function secretRefOf(c: ConnectorLike): SecretRefState {
     return {
       state: 'foreign',
       ref: { namespace, name: ref.name },
-      message: `spec.auth.secretRef.namespace ${JSON.stringify(namespace)} is not the Connector's namespace ${JSON.stringify(own)}: only Secrets of the Connector's namespace can be used`,
+      message:
+        `spec.auth.secretRef.namespace ${JSON.stringify(namespace)} is not the Connector's namespace ` +
+        `${JSON.stringify(own)}: only Secrets of the Connector's namespace can be used`,
     };
   return { state: 'local', ref: { namespace, name: ref.name } };
 }
@@ -188,7 +190,10 @@ export function secretProblem(
   if (!accepted.includes(type))
     return {
       reason: 'SecretTypeMismatch',
-      message: `Secret ${JSON.stringify(secret.name)} has type ${JSON.stringify(type)}, but auth type ${JSON.stringify(authType.name)} of connectorclass ${JSON.stringify(className)} requires ${quotedList(accepted, 'or')}`,
+      message:
+        `Secret ${JSON.stringify(secret.name)} has type ${JSON.stringify(type)}, but auth type ` +
+        `${JSON.stringify(authType.name)} of connectorclass ${JSON.stringify(className)} requires ` +
+        `${quotedList(accepted, 'or')}`,
     };
   const required = new Set([
     ...(REQUIRED_KEYS[type] ?? []),
@@ -198,7 +203,9 @@ export function secretProblem(
   if (missing.length)
     return {
       reason: 'SecretKeyMissing',
-      message: `Secret ${JSON.stringify(secret.name)} is missing ${missing.length > 1 ? 'keys' : 'key'} ${quotedList(missing, 'and')} required by auth type ${JSON.stringify(authType.name)}`,
+      message:
+        `Secret ${JSON.stringify(secret.name)} is missing ${missing.length > 1 ? 'keys' : 'key'} ` +
+        `${quotedList(missing, 'and')} required by auth type ${JSON.stringify(authType.name)}`,
     };
   return undefined;
 }

@@ -126,7 +126,7 @@ export function createLogger(component: string, base: Record<string, unknown> = 
   const heads = new Map<Level, Map<string, string>>();
   const head = (level: Level, msg: string): string => {
     let byMsg = heads.get(level);
-    if (byMsg === undefined) heads.set(level, (byMsg = new Map()));
+    if (byMsg === undefined) heads.set(level, (byMsg = new Map<string, string>()));
     let h = byMsg.get(msg);
     if (h === undefined) {
       h = '"' + JSON.stringify({ ts: '', level, component, msg, ...safeBase }).slice('{"ts":""'.length, -1);

@@ -37,17 +37,18 @@ export function evaluateAs(
 }
 
 /** Compiled wasm modules by sha256, so loading the same policy again only instantiates it. */
-type WasmModule = Parameters<typeof loadWasmPolicy>[0];
-// The es2024 lib has no WebAssembly declarations; Node has the global.
-const wasmCompile = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } })
-  .WebAssembly.compile;
+// The es2024 lib has no WebAssembly declarations (so opa-wasm's WebAssembly.Module is unresolved); Node has the
+// global. A compiled module is opaque here: it is only handed back to opa-wasm.
+type WasmModule = object;
+const webAssembly = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } })
+  .WebAssembly;
 const modules = new Map<string, WasmModule>();
 const MODULE_CACHE_LIMIT = 256;
 
 async function wasmModule(compiled: CompiledPolicy): Promise<WasmModule> {
   let m = modules.get(compiled.sha256);
   if (!m) {
-    m = await wasmCompile(compiled.wasm);
+    m = await webAssembly.compile(compiled.wasm);
     modules.set(compiled.sha256, m);
     while (modules.size > MODULE_CACHE_LIMIT) modules.delete(modules.keys().next().value as string);
   }

@@ -100,7 +100,10 @@ function kubernetesWrapper(): PeerRecipe {
       },
     },
     packages: ['k8s.io/kubernetes/cmd/kube-apiserver', 'k8s.io/kubernetes/cmd/kubectl'],
-    ldflags: `-s -w -X k8s.io/component-base/version.gitVersion=v${KUBERNETES_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X k8s.io/client-go/pkg/version.gitVersion=v${KUBERNETES_VERSION}`,
+    ldflags:
+      `-s -w -X k8s.io/component-base/version.gitVersion=v${KUBERNETES_VERSION} -X ` +
+      `k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X ` +
+      `k8s.io/client-go/pkg/version.gitVersion=v${KUBERNETES_VERSION}`,
     env: { CGO_ENABLED: '0' },
   };
 }

@@ -12,8 +12,6 @@ type CryptoKey = webcrypto.CryptoKey;
 export type CryptoKeyPair = webcrypto.CryptoKeyPair;
 type EcKeyGenParams = webcrypto.EcKeyGenParams;
 type RsaHashedKeyGenParams = webcrypto.RsaHashedKeyGenParams;
-type EcKeyImportParams = webcrypto.EcKeyImportParams;
-type RsaHashedImportParams = webcrypto.RsaHashedImportParams;
 type Algorithm = webcrypto.Algorithm;
 type EcdsaParams = webcrypto.EcdsaParams;
 
@@ -34,14 +32,12 @@ function genParams(alg: KeyAlgorithm): EcKeyGenParams | RsaHashedKeyGenParams {
 }
 
 function signingAlgorithm(key: CryptoKey): Algorithm | EcdsaParams {
-  return key.algorithm.name === 'ECDSA'
-    ? ({ name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams)
-    : { name: 'RSASSA-PKCS1-v1_5' };
+  return key.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5' };
 }
 
 /** A new extractable key pair (so it can be written as PEM). */
 export async function generateKeyPair(alg: KeyAlgorithm = 'ecdsa-p256'): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(genParams(alg), true, ['sign', 'verify'])) as CryptoKeyPair;
+  return await webcrypto.subtle.generateKey(genParams(alg), true, ['sign', 'verify']);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -97,14 +93,9 @@ export async function importPrivateKeyPem(pem: string): Promise<CryptoKeyPair> {
   }
   // Derive the public key through JWK (drop the private parts).
   const jwk = await webcrypto.subtle.exportKey('jwk', privateKey);
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, key_ops: _ops, ...pub } = jwk;
-  const publicKey = await webcrypto.subtle.importKey(
-    'jwk',
-    pub,
-    privateKey.algorithm as EcKeyImportParams | RsaHashedImportParams,
-    true,
-    ['verify'],
-  );
+  const pub = { ...jwk };
+  for (const privatePart of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'key_ops'] as const) delete pub[privatePart];
+  const publicKey = await webcrypto.subtle.importKey('jwk', pub, privateKey.algorithm, true, ['verify']);
   return { privateKey, publicKey };
 }
 

@@ -2,7 +2,7 @@
 // println html js urlquery call eq ne lt le gt ge.
 import { fail } from './functions.ts';
 import type { FuncDef, FuncMap } from './functions.ts';
-import { formatValue, sprint, sprintf, sprintln } from './fmt.ts';
+import { sprint, sprintf, sprintln } from './fmt.ts';
 import { FuncError } from './errors.ts';
 import { isPrint } from './strconv.ts';
 import type { GoMap, GoValue } from './values.ts';
@@ -51,7 +51,7 @@ function typeName(v: GoValue): string {
 function isNilValue(v: GoValue): boolean {
   if (v === undefined || v === null) return true;
   if (typeof v === 'object' && !(v instanceof GoStruct) && !(v instanceof GoInt) && !(v instanceof GoComplex))
-    return isNilContainer(v as object);
+    return isNilContainer(v);
   return false;
 }
 
@@ -128,7 +128,7 @@ export function lt(arg1: GoValue, arg2: GoValue): boolean {
   switch (k1) {
     case 'bool':
     case 'complex':
-      fail('invalid type for comparison');
+      return fail('invalid type for comparison');
     case 'float':
       return (arg1 as number) < (arg2 as number);
     case 'int':

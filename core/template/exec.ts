@@ -6,7 +6,6 @@ import type {
   CommandNode,
   FieldNode,
   IdentifierNode,
-  ListNode,
   Node,
   NumberNode,
   PipeNode,
@@ -316,7 +315,7 @@ export class State {
       case 'dot':
         return dot;
       case 'nil':
-        this.errorf('nil is not a command');
+        return this.errorf('nil is not a command');
       case 'number':
         return this.idealConstant(first);
       case 'string':
@@ -410,7 +409,7 @@ export class State {
     if (receiver !== null && typeof receiver === 'object' && !Array.isArray(receiver) && isPlainMap(receiver)) {
       const hasArgs = (args !== null && args.length > 1) || final !== MISSING;
       if (hasArgs) this.errorf(`${fieldName} is not a method but has arguments`);
-      const m = receiver as GoMap;
+      const m = receiver;
       if (Object.prototype.hasOwnProperty.call(m, fieldName)) return m[fieldName];
       return undefined;
     }
@@ -470,7 +469,7 @@ export class State {
       return v;
     }
 
-    const argv: GoValue[] = new Array(numIn);
+    const argv = new Array<GoValue>(numIn);
     let i = 0;
     for (; i < numFixed && i < args.length; i++) argv[i] = this.evalArg(dot, f.params[i], args[i]);
     if (f.variadic !== undefined) {
@@ -541,7 +540,7 @@ export class State {
         return this.validateType(dot, typ);
       case 'nil':
         if (typ !== null && canBeNil(typ)) return zeroNil(typ);
-        this.errorf(`cannot assign nil to ${typ}`);
+        return this.errorf(`cannot assign nil to ${typ}`);
       case 'field':
         return this.validateType(this.evalFieldNode(dot, n, [n], MISSING), typ);
       case 'variable':
@@ -557,23 +556,23 @@ export class State {
     switch (typeKind(typ)) {
       case 'bool':
         if (n.type === 'bool') return n.value;
-        this.errorf(`expected bool; found ${nodeString(n)}`);
+        return this.errorf(`expected bool; found ${nodeString(n)}`);
       case 'complex':
         if (n.type === 'number' && n.isComplex) return new GoComplex(n.complex[0], n.complex[1]);
-        this.errorf(`expected complex; found ${nodeString(n)}`);
+        return this.errorf(`expected complex; found ${nodeString(n)}`);
       case 'float':
         if (n.type === 'number' && n.isFloat) return n.float64;
-        this.errorf(`expected float; found ${nodeString(n)}`);
+        return this.errorf(`expected float; found ${nodeString(n)}`);
       case 'int':
         if (n.type === 'number' && n.isInt)
           return typ === 'int64' ? n.int64 : new GoInt(typ, BigInt.asIntN(intBits(typ), n.int64));
-        this.errorf(`expected integer; found ${nodeString(n)}`);
+        return this.errorf(`expected integer; found ${nodeString(n)}`);
       case 'uint':
         if (n.type === 'number' && n.isUint) return new GoInt(typ, BigInt.asUintN(intBits(typ), n.uint64));
-        this.errorf(`expected unsigned integer; found ${nodeString(n)}`);
+        return this.errorf(`expected unsigned integer; found ${nodeString(n)}`);
       case 'string':
         if (n.type === 'string') return n.text;
-        this.errorf(`expected string; found ${nodeString(n)}`);
+        return this.errorf(`expected string; found ${nodeString(n)}`);
       case 'interface':
         if (typ === 'interface {}') return this.evalEmptyInterface(dot, n);
         break;
@@ -594,7 +593,7 @@ export class State {
       case 'identifier':
         return this.evalFunction(dot, n, n, null, MISSING);
       case 'nil':
-        this.errorf(`evalEmptyInterface: nil (can't happen)`);
+        return this.errorf(`evalEmptyInterface: nil (can't happen)`);
       case 'number':
         return this.idealConstant(n);
       case 'string':
@@ -625,7 +624,7 @@ export class State {
 /** Whether values read out of this container are held in interface{} slots. */
 function fieldIsIface(container: GoValue): boolean {
   if (container !== null && typeof container === 'object' && isPlainMap(container))
-    return elemType(mapType(container as GoMap)) === 'interface {}';
+    return elemType(mapType(container)) === 'interface {}';
   return false;
 }
 

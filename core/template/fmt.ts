@@ -1,7 +1,7 @@
 // Go's fmt package for the template engine's values: Sprint, Sprintln, Sprintf (a port of
 // fmt/print.go and fmt/format.go for the kinds that templates can hold).
 import { canBackquote, formatFloat, isPrint, quoteGo, quoteRune, quoteToASCII } from './strconv.ts';
-import type { GoMap, GoValue } from './values.ts';
+import type { GoValue } from './values.ts';
 import {
   GoComplex,
   GoFunc,
@@ -570,7 +570,7 @@ class Printer {
       return;
     }
     if (isPlainMap(value)) {
-      const m = value as GoMap;
+      const m = value;
       if (this.sharpV) {
         this.buf += typeOf(m);
         if (isNilContainer(m)) {
@@ -595,7 +595,7 @@ class Printer {
   doPrintf(format: string, a: GoValue[]): void {
     const end = format.length;
     let argNum = 0;
-    let afterIndex = false;
+    let afterIndex: boolean;
     this.reordered = false;
     formatLoop: for (let i = 0; i < end;) {
       this.goodArgNum = true;
@@ -675,7 +675,7 @@ class Printer {
           }
         }
       }
-      if (!afterIndex) [argNum, i, afterIndex] = this.argNumber(argNum, format, i, a.length);
+      if (!afterIndex) [argNum, i] = this.argNumber(argNum, format, i, a.length);
       if (i >= end) {
         this.buf += '%!(NOVERB)';
         break;

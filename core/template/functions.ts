@@ -12,8 +12,11 @@ export interface FuncDef {
   ret: string;
   /** The function has a second `error` result: fn throws FuncError to return it. */
   errReturn?: boolean;
-  /** Implementation; arguments arrive already converted to the parameter types. */
-  fn: (...args: any[]) => GoValue;
+  /**
+   * Implementation; arguments arrive already converted to the parameter types, so implementations declare
+   * narrower parameters (a method signature, whose parameters TypeScript checks bivariantly, allows that).
+   */
+  fn(...args: GoValue[]): GoValue;
   /** Special builtins evaluated by the executor (and, or, call). */
   special?: 'and' | 'or' | 'call';
 }
@@ -24,7 +27,7 @@ export type FuncMap = Record<string, FuncDef>;
 export function fn(
   params: string[],
   ret: string,
-  impl: (...args: any[]) => GoValue,
+  impl: FuncDef['fn'],
   opts: { variadic?: string; errReturn?: boolean } = {},
 ): FuncDef {
   return { params, ret, fn: impl, variadic: opts.variadic, errReturn: opts.errReturn };

@@ -369,7 +369,7 @@ export function marshal(v: GoValue, opts: MarshalOptions = {}): string {
       );
     }
     if (isPlainMap(x)) {
-      const m = x as GoMap;
+      const m = x;
       if (isNilContainer(m)) return 'null';
       const keys = sortedKeys(m);
       if (keys.length === 0) return '{}';

@@ -341,7 +341,8 @@ class TreeParser {
     try {
       const pipe = this.pipeline(context, L.itemRightDelim);
       if (context === 'range') this.rangeDepth++;
-      let [list, next] = this.itemList();
+      const [list, first] = this.itemList();
+      let next = first;
       if (context === 'range') this.rangeDepth--;
       let elseList: ListNode | null = null;
       if (next.type === 'else') {
@@ -452,7 +453,7 @@ class TreeParser {
         case 'number':
         case 'nil':
         case 'dot':
-          this.errorf(`unexpected . after term ${quoteGo(nodeString(node))}`);
+          return this.errorf(`unexpected . after term ${quoteGo(nodeString(node))}`);
         default:
           node = { type: 'chain', pos: chainPos, tree: this.info, node, field: fields };
       }

@@ -129,7 +129,7 @@ export function mkInt(v: bigint | number): GoInt {
 
 export function isPlainMap(v: unknown): v is GoMap {
   if (v === null || typeof v !== 'object') return false;
-  const p = Object.getPrototypeOf(v);
+  const p: unknown = Object.getPrototypeOf(v);
   return p === Object.prototype || p === null;
 }
 
@@ -271,7 +271,7 @@ export function typeOf(v: GoValue): string {
   if (v instanceof GoStruct) return v.goType;
   if (v instanceof GoComplex) return 'complex128';
   if (v instanceof GoFunc) return v.goType;
-  return mapType(v as GoMap);
+  return mapType(v);
 }
 
 /** Kind of a Go type given as a string. */
@@ -345,13 +345,13 @@ export function isTrue(v: GoValue): boolean {
   if (v instanceof GoInt) return v.v !== 0n;
   if (v instanceof GoComplex) return v.re !== 0 || v.im !== 0;
   if (v instanceof GoStruct || v instanceof GoFunc) return true;
-  for (const _ in v as GoMap) return true;
+  for (const _ in v) return true;
   return false;
 }
 
 /** Byte length of a Go string held as a JS string (UTF-8). */
 export function byteLen(s: string): number {
-  let n = s.length;
+  const n = s.length;
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
   }
@@ -397,14 +397,6 @@ export function compareStrings(a: string, b: string): number {
     }
   }
   return a.length - b.length;
-}
-
-/** Key of a typed map from a key value (maps are stored with string keys). */
-export function keyToString(k: GoValue): string {
-  if (typeof k === 'string') return k;
-  if (typeof k === 'bigint') return k.toString();
-  if (k instanceof GoInt) return k.v.toString();
-  return String(k);
 }
 
 /** Key value of a typed map from its stored string key. */

@@ -189,7 +189,7 @@ export class RegistryAuth {
     if (r.status !== 200) throw new RegistryAuthError(`registry token service ${url.host} answered ${r.status}`);
     let doc: { token?: string; access_token?: string; expires_in?: number };
     try {
-      doc = JSON.parse(r.body.toString('utf8'));
+      doc = JSON.parse(r.body.toString('utf8')) as typeof doc;
     } catch {
       throw new RegistryAuthError(`registry token service ${url.host} did not answer JSON`);
     }

@@ -202,7 +202,7 @@ export function prefixNames(body: Buffer, kind: 'catalog' | 'tags', namePrefix: 
   if (!doc || typeof doc !== 'object') return undefined;
   const d = doc as Record<string, unknown>;
   if (kind === 'catalog' && Array.isArray(d.repositories))
-    d.repositories = d.repositories.map((r) => (typeof r === 'string' ? namePrefix + r : r));
+    d.repositories = (d.repositories as unknown[]).map((r) => (typeof r === 'string' ? namePrefix + r : r));
   else if (kind === 'tags' && typeof d.name === 'string') d.name = namePrefix + d.name;
   else return undefined;
   return Buffer.from(JSON.stringify(d));

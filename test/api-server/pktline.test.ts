@@ -187,7 +187,8 @@ describe('git plugin: ref advertisement (pkt-line)', () => {
         parseRefAdvertisement(body);
         parsed++;
       } catch (err) {
-        if (!(err instanceof PktLineError)) throw new Error(`seed ${caseSeed}: ${(err as Error).stack}`);
+        if (!(err instanceof PktLineError))
+          throw new Error(`seed ${caseSeed}: ${(err as Error).stack}`, { cause: err });
         refused++;
       }
     }

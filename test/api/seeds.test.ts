@@ -72,7 +72,7 @@ describe('seed YAML', () => {
   it('keeps what the seed wrote: the git auth-probe templates survive the round trip byte for byte', async () => {
     const doc = indentedBlocks('002').find(
       (d) =>
-        /name: git\n/.test(d.text) && /authProbes:/.test(d.text) && /Complete|address:\n    name: address/.test(d.text),
+        /name: git\n/.test(d.text) && /authProbes:/.test(d.text) && /Complete|address:\n {4}name: address/.test(d.text),
     );
     expect(doc, 'the complete git example').to.not.equal(undefined);
     const ns = await createNamespace('seed-roundtrip');

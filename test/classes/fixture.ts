@@ -155,7 +155,9 @@ data: {enable-custom-ca-certs: "true"}
           200,
         );
       } catch (err) {
-        throw new Error(`${(err as Error).message}\nlast conditions: ${JSON.stringify(last?.status?.conditions)}`);
+        throw new Error(`${(err as Error).message}\nlast conditions: ${JSON.stringify(last?.status?.conditions)}`, {
+          cause: err,
+        });
       }
     },
     async render(connector, configurations, sa = 'default') {
@@ -205,7 +207,7 @@ data: {enable-custom-ca-certs: "true"}
         if (prev)
           await c
             .kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=class-tests', '-f', '-'], {
-              input: JSON.stringify({ ...(prev as object), metadata: { name }, status: undefined }),
+              input: JSON.stringify({ ...prev, metadata: { name }, status: undefined }),
             })
             .catch(() => {});
         else await classes.delete(name).catch(() => {});

@@ -1,8 +1,8 @@
 // The k8s class end to end: a Connector holding a ServiceAccount token that may list the namespace's Pods, the
 // real controller (probes against the real apiserver, which it trusts through the Connector's caCertSecretRef),
 // the real proxy (forward mode; HTTPS to the apiserver intercepted with the proxy CA, the apiserver verified with
-// the same caCertSecretRef, the Connector's bearer token injected), `connectors render` of the kubeconfig configuration for a workload ServiceAccount that may NOT list
-// Pods, and the pinned kubectl with KUBECONFIG=<rendered kubeconfig> and nothing else.
+// the same caCertSecretRef, the Connector's bearer token injected), `connectors render` of the kubeconfig
+// configuration for a workload ServiceAccount that may NOT list Pods, and the pinned kubectl with KUBECONFIG=<rendered kubeconfig> and nothing else.
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -38,12 +38,21 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: list-pods}
 subjects: [{kind: ServiceAccount, name: pod-lister, namespace: ${env.ns}}]
 `);
     connectorToken = await env.c.createToken(env.ns, 'pod-lister', { expirationSeconds: 3600 });
+    const connector = connectorYaml({
+      name: 'k8s-connector',
+      className: 'k8s',
+      address: env.c.server,
+      authName: 'bearerTokenAuth',
+      secretType: 'connectors.cpaas.io/bearer-token',
+      data: { token: connectorToken },
+      caSecret: 'apiserver-ca',
+    });
     await env.apply(`apiVersion: v1
 kind: Secret
 metadata: {name: apiserver-ca}
 stringData: {ca.crt: ${JSON.stringify(cp.caPem)}}
 ---
-${connectorYaml({ name: 'k8s-connector', className: 'k8s', address: env.c.server, authName: 'bearerTokenAuth', secretType: 'connectors.cpaas.io/bearer-token', data: { token: connectorToken }, caSecret: 'apiserver-ca' })}`);
+${connector}`);
     await env.c.core.createNamespacedPod({
       namespace: env.ns,
       body: {

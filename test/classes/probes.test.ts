@@ -204,7 +204,8 @@ ${k.addressExtensions ? `  addressExtensions: ${JSON.stringify(k.addressExtensio
 `;
 
   CASES.forEach((k, i) => {
-    const label = `${k.cls}${k.addressExtensions ? ' (api address extension)' : ''}${k.cls === 'oci' ? ` (${i === CASES.length - 1 ? 'token' : 'htpasswd'} registry)` : ''}`;
+    const registry = k.cls === 'oci' ? ` (${i === CASES.length - 1 ? 'token' : 'htpasswd'} registry)` : '';
+    const label = `${k.cls}${k.addressExtensions ? ' (api address extension)' : ''}${registry}`;
     it(`${label}: the right credential is Ready, a wrong one AuthenticationFailed, an unreachable address ConnectionFailed`, async () => {
       const base = `${k.cls}-${i}`;
       const closed = new URL(k.address());

@@ -291,8 +291,12 @@ spec:
     expect(bare.stdout).to.equal('407');
   });
 
-  it('no registry secret or SonarQube token in any file the tests wrote, client argument, environment or output, process argument, CLI output or log line', async () => {
-    expect(env.clientRuns.map((r) => r.cmd)).to.include.members(['skopeo', 'curl']);
-    for (const secret of [ROBOT_SECRET, SONAR_TOKEN]) expect(await leaksOf(env, secret, [env.dir])).to.deep.equal([]);
-  });
+  it(
+    'no registry secret or SonarQube token in any file the tests wrote, client argument, environment or ' +
+      'output, process argument, CLI output or log line',
+    async () => {
+      expect(env.clientRuns.map((r) => r.cmd)).to.include.members(['skopeo', 'curl']);
+      for (const secret of [ROBOT_SECRET, SONAR_TOKEN]) expect(await leaksOf(env, secret, [env.dir])).to.deep.equal([]);
+    },
+  );
 });

@@ -47,7 +47,7 @@ export function renderClass(
   } = {},
 ): Map<string, string> {
   const cls = structuredClone(o.cls ?? loadBuiltinClass(className));
-  if (o.classProxy) cls.status = { ...cls.status, proxy: { httpAddress: { url: o.classProxy } } } as typeof cls.status;
+  if (o.classProxy) cls.status = { ...cls.status, proxy: { httpAddress: { url: o.classProxy } } };
   return renderVolume({
     connectors: connectors.map((c) => ({ connector: connectorOf(className, c), cls })),
     includes: names,

@@ -202,8 +202,12 @@ spec:
     expect(gitlab.requests).to.have.length(0);
   });
 
-  it('no access token in any file the tests wrote (rendered volumes, clones, homes), client argument, environment or output, process argument, CLI output or log line', async () => {
-    expect(env.clientRuns.map((r) => r.cmd)).to.include.members(['git', 'gh', 'curl']);
-    for (const pat of [GH_PAT, GL_PAT]) expect(await leaksOf(env, pat, [env.dir])).to.deep.equal([]);
-  });
+  it(
+    'no access token in any file the tests wrote (rendered volumes, clones, homes), client argument, ' +
+      'environment or output, process argument, CLI output or log line',
+    async () => {
+      expect(env.clientRuns.map((r) => r.cmd)).to.include.members(['git', 'gh', 'curl']);
+      for (const pat of [GH_PAT, GL_PAT]) expect(await leaksOf(env, pat, [env.dir])).to.deep.equal([]);
+    },
+  );
 });

@@ -350,7 +350,7 @@ describe('classes: configuration templates', function () {
       );
       const hosts = parseYaml(files.get('hosts.yml')!);
       expect(Object.keys(hosts)).to.deep.equal(['github.com', 'ghe.example.com:8443']);
-      for (const h of Object.values(hosts) as Array<Record<string, any>>) {
+      for (const h of Object.values<Record<string, any>>(hosts)) {
         expect(h.oauth_token).to.equal('connectors-proxy-injects-the-token');
         expect(h.users[h.user].oauth_token).to.equal(h.oauth_token);
         expect(h.git_protocol).to.equal('https');
@@ -385,48 +385,52 @@ describe('classes: configuration templates', function () {
       expect(config.connector_address).to.equal('https://gitlab.example.com');
     });
 
-    it('harbor-cli config.yaml: one context per Connector named <ns>/<name>, the original URL, a dummy password harbor-cli can decrypt with HARBOR_ENCRYPTION_KEY', () => {
-      const files = renderClass(
-        'harbor',
-        [
-          {
-            namespace: 'ns1',
-            name: 'h1',
-            address: 'https://harbor.example.com',
-            proxy: 'http://p/namespaces/ns1/connectors/h1',
-          },
-          {
-            namespace: 'ns2',
-            name: 'h2',
-            address: 'https://h2.example.com',
-            proxy: 'http://p/namespaces/ns2/connectors/h2',
-          },
-        ],
-        ['harbor-cli-config'],
-      );
-      const config = parseYaml(files.get('config.yaml')!);
-      expect(config['current-credential-name']).to.equal('ns2/h2');
-      expect(
-        config.credentials.map((c: Record<string, string>) => [c.name, c.serveraddress, c.username]),
-      ).to.deep.equal([
-        ['ns1/h1', 'https://harbor.example.com', 'connector-proxy'],
-        ['ns2/h2', 'https://h2.example.com', 'connector-proxy'],
-      ]);
-      // harbor-cli's Decrypt: AES-GCM, key = base64 of 32 bytes, data = base64(nonce(12) || ciphertext || tag(16)).
-      const key = Buffer.from(files.get('HARBOR_ENCRYPTION_KEY')!, 'base64');
-      expect(key.length).to.equal(32);
-      for (const c of config.credentials) {
-        const data = Buffer.from(c.password, 'base64');
-        const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, 12));
-        decipher.setAuthTag(data.subarray(data.length - 16));
-        const password = Buffer.concat([
-          decipher.update(data.subarray(12, data.length - 16)),
-          decipher.final(),
-        ]).toString();
-        // harbor-cli's ValidatePassword: 8-256 characters, a lower-case and an upper-case letter, a digit.
-        expect(password).to.match(/^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,256}$/);
-      }
-    });
+    it(
+      'harbor-cli config.yaml: one context per Connector named <ns>/<name>, the original URL, a dummy ' +
+        'password harbor-cli can decrypt with HARBOR_ENCRYPTION_KEY',
+      () => {
+        const files = renderClass(
+          'harbor',
+          [
+            {
+              namespace: 'ns1',
+              name: 'h1',
+              address: 'https://harbor.example.com',
+              proxy: 'http://p/namespaces/ns1/connectors/h1',
+            },
+            {
+              namespace: 'ns2',
+              name: 'h2',
+              address: 'https://h2.example.com',
+              proxy: 'http://p/namespaces/ns2/connectors/h2',
+            },
+          ],
+          ['harbor-cli-config'],
+        );
+        const config = parseYaml(files.get('config.yaml')!);
+        expect(config['current-credential-name']).to.equal('ns2/h2');
+        expect(
+          config.credentials.map((c: Record<string, string>) => [c.name, c.serveraddress, c.username]),
+        ).to.deep.equal([
+          ['ns1/h1', 'https://harbor.example.com', 'connector-proxy'],
+          ['ns2/h2', 'https://h2.example.com', 'connector-proxy'],
+        ]);
+        // harbor-cli's Decrypt: AES-GCM, key = base64 of 32 bytes, data = base64(nonce(12) || ciphertext || tag(16)).
+        const key = Buffer.from(files.get('HARBOR_ENCRYPTION_KEY')!, 'base64');
+        expect(key.length).to.equal(32);
+        for (const c of config.credentials) {
+          const data = Buffer.from(c.password, 'base64');
+          const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, 12));
+          decipher.setAuthTag(data.subarray(data.length - 16));
+          const password = Buffer.concat([
+            decipher.update(data.subarray(12, data.length - 16)),
+            decipher.final(),
+          ]).toString();
+          // harbor-cli's ValidatePassword: 8-256 characters, a lower-case and an upper-case letter, a digit.
+          expect(password).to.match(/^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,256}$/);
+        }
+      },
+    );
 
     it('the legacy names docker-config (oci) and config (harbor) render what registry-config renders', () => {
       const c = {

@@ -39,7 +39,9 @@ describe('connectors CLI', () => {
   it('refuses to run on a Node.js older than 24 with a clear message', () => {
     // Node.js 24 made to report itself as 20, so the check runs wherever the suite runs.
     const pretend20 =
-      'data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.20.2"}});Object.defineProperty(process,"version",{value:"v20.20.2"})';
+      'data:text/javascript,' +
+      'Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.20.2"}});' +
+      'Object.defineProperty(process,"version",{value:"v20.20.2"})';
     const old = spawnSync(process.execPath, ['--import', pretend20, cli, '--help'], { encoding: 'utf8' });
     expect(old.status).to.equal(1);
     expect(old.stderr).to.match(/connectors needs Node.js 24/);

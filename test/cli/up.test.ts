@@ -230,7 +230,7 @@ describe('connectors up (embedded control plane)', function () {
       '--clusterrole=view',
       '--serviceaccount=git-connector-demo:default',
     ]);
-    let flags = denied;
+    let flags: Response;
     const flagsDeadline = Date.now() + 10_000;
     // The cached denial lasts 5 s.
     while ((flags = await fetch(`${apiURL}/connectors-operator/featureflags`, { headers: auth })).status !== 200) {

@@ -67,7 +67,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
           params: [{ name: 'repository', value: 'your-org/your-repo.git' }],
         },
         ...spec,
-      } as Connector['spec'],
+      },
     };
   }
 
@@ -535,32 +535,36 @@ describe('controller: Connector status (real apiserver, real git server)', funct
     expect(probe?.headers.authorization).to.equal(undefined);
   });
 
-  it('without the authProbe params (the reference omits repository) the credentials are checked at the address root: Ready, and a refused password fails', async () => {
-    await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-auth', USER, PASSWORD));
-    await git.clearRequests();
-    await rest.call('POST', connectorsPath(), {
-      body: connector('no-params', { auth: { name: 'basicAuth', secretRef: { name: 'git-auth' } } }),
-    });
-    const ok = await waitConnectorCondition(rest, ns, 'no-params', 'Ready', { status: 'True' });
-    expect(cond(ok, 'AuthReady')).to.include({ status: 'True', reason: 'AuthParamsMissing' });
-    expect(cond(ok, 'AuthReady')?.message).to.match(
-      /^credentials checked at the address root only \(status code 404\): set spec\.auth\.params "repository" for the authProbe's own check$/,
-    );
-    // The liveness probe asks / without credentials; the auth probe asks it with them.
-    const atRoot = (await git.requests()).filter((r) => r.path === '/').map((r) => r.headers.authorization);
-    expect(atRoot).to.include(`Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`);
+  it(
+    'without the authProbe params (the reference omits repository) the credentials are checked at the ' +
+      'address root: Ready, and a refused password fails',
+    async () => {
+      await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-auth', USER, PASSWORD));
+      await git.clearRequests();
+      await rest.call('POST', connectorsPath(), {
+        body: connector('no-params', { auth: { name: 'basicAuth', secretRef: { name: 'git-auth' } } }),
+      });
+      const ok = await waitConnectorCondition(rest, ns, 'no-params', 'Ready', { status: 'True' });
+      expect(cond(ok, 'AuthReady')).to.include({ status: 'True', reason: 'AuthParamsMissing' });
+      expect(cond(ok, 'AuthReady')?.message).to.match(
+        /^credentials checked at the address root only \(status code 404\): set spec\.auth\.params "repository" for the authProbe's own check$/,
+      );
+      // The liveness probe asks / without credentials; the auth probe asks it with them.
+      const atRoot = (await git.requests()).filter((r) => r.path === '/').map((r) => r.headers.authorization);
+      expect(atRoot).to.include(`Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`);
 
-    await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-refused', USER, 'not-the-password'));
-    await rest.call('POST', connectorsPath(), {
-      body: connector('no-params-refused', { auth: { name: 'basicAuth', secretRef: { name: 'git-refused' } } }),
-    });
-    const bad = await waitConnectorCondition(rest, ns, 'no-params-refused', 'AuthReady', { status: 'False' });
-    expect(cond(bad, 'AuthReady')).to.include({
-      reason: 'AuthenticationFailed',
-      message:
-        'Authentication failed: status code 401 at the address root (spec.auth.params gives no "repository" for the authProbe\'s own check)',
-    });
-  });
+      await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-refused', USER, 'not-the-password'));
+      await rest.call('POST', connectorsPath(), {
+        body: connector('no-params-refused', { auth: { name: 'basicAuth', secretRef: { name: 'git-refused' } } }),
+      });
+      const bad = await waitConnectorCondition(rest, ns, 'no-params-refused', 'AuthReady', { status: 'False' });
+      expect(cond(bad, 'AuthReady')).to.include({
+        reason: 'AuthenticationFailed',
+        message:
+          'Authentication failed: status code 401 at the address root (spec.auth.params gives no "repository" for the authProbe\'s own check)',
+      });
+    },
+  );
 
   it('at rest the controller writes nothing: statuses keep their resourceVersion', async () => {
     const before = await getConnector(rest, ns, 'git-connector');

@@ -41,7 +41,12 @@ export async function waitConnectorCondition(
       timeoutMs,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nlast conditions: ${JSON.stringify(last?.status?.conditions, null, 1)}`);
+    throw new Error(
+      `${(err as Error).message}\nlast conditions: ${JSON.stringify(last?.status?.conditions, null, 1)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -64,7 +69,12 @@ export async function waitClassCondition(
       timeoutMs,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nlast conditions: ${JSON.stringify(last?.status?.conditions, null, 1)}`);
+    throw new Error(
+      `${(err as Error).message}\nlast conditions: ${JSON.stringify(last?.status?.conditions, null, 1)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

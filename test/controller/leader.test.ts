@@ -57,12 +57,8 @@ describe('controller: leader election', function () {
     };
     a = await startController(c.kubeConfig, { ...opts, identity: 'controller-a' });
     b = await startController(c.kubeConfig, { ...opts, identity: 'controller-b' });
-    const leader = await eventually(
-      'a leader',
-      async () => (a!.isLeader() ? a : b!.isLeader() ? b : undefined),
-      20_000,
-    );
-    const follower = leader === a ? b! : a!;
+    const leader = await eventually('a leader', () => (a!.isLeader() ? a : b!.isLeader() ? b : undefined), 20_000);
+    const follower = leader === a ? b : a;
     const lease = await rest.call<{ spec: { holderIdentity: string } }>(
       'GET',
       `/apis/coordination.k8s.io/v1/namespaces/${sys}/leases/connectors-controller`,
@@ -80,7 +76,7 @@ describe('controller: leader election', function () {
 
     const t0 = Date.now();
     await leader.stop();
-    await eventually('the follower to lead', async () => follower.isLeader(), 15_000);
+    await eventually('the follower to lead', () => follower.isLeader(), 15_000);
     const takeoverMs = Date.now() - t0;
     expect(takeoverMs).to.be.below(5000); // the Lease is released on stop: no need to wait for it to expire
     await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors`, {

@@ -8,7 +8,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import {
   AuthenticationV1Api,
@@ -187,7 +186,8 @@ async function startInChild(
     script,
     `import { startControlPlane } from ${JSON.stringify(join(repo, 'controlplane/index.ts'))};
 const cp = await startControlPlane({ crdFiles: [], controllerManager: ${controllerManager} });
-process.stdout.write(JSON.stringify({ pids: cp.processes.map((p) => p.pid), watchdog: cp.watchdogPid, ports: Object.values(cp.ports), stateDir: cp.stateDir }) + '\\n');
+const started = { pids: cp.processes.map((p) => p.pid), watchdog: cp.watchdogPid, ports: Object.values(cp.ports), stateDir: cp.stateDir };
+process.stdout.write(JSON.stringify(started) + '\\n');
 setInterval(() => {}, 1000);
 ${then}
 `,
@@ -222,7 +222,9 @@ describe('controlplane: starting', function () {
     const wrapper = join(dir, 'etcd');
     await writeFile(
       wrapper,
-      `#!/bin/sh\nif [ ! -e ${dir}/lost-once ]; then touch ${dir}/lost-once; echo '{"level":"fatal","error":"listen tcp 127.0.0.1:1: bind: address already in use"}' >&2; exit 1; fi\nexec ${etcd} "$@"\n`,
+      `#!/bin/sh\nif [ ! -e ${dir}/lost-once ]; then touch ${dir}/lost-once; echo ` +
+        `'{"level":"fatal","error":"listen tcp 127.0.0.1:1: bind: address already in use"}' >&2; exit 1; ` +
+        `fi\nexec ${etcd} "$@"\n`,
       { mode: 0o755 },
     );
     const lines: string[] = [];

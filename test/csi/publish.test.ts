@@ -255,7 +255,7 @@ describe('csi: scope and multi-connector against the real apiserver', function (
     await env.connector(env.ns, 'b', 'https://gitlab.com');
     await env.setFlag('enable-multi-connector', true);
     const deadline = Date.now() + 10_000;
-    let target = '';
+    let target: string;
     for (;;) {
       try {
         target = (await env.publish({ connectors: 'a,b', 'configuration.names': 'gitconfig' })).target;
@@ -352,14 +352,18 @@ describe('csi: NodePublishVolume errors, each leaving nothing at the target path
       attrs: () => ({ connectors: `${other}/foreign` }),
       code: status.PERMISSION_DENIED,
       message: () =>
-        `permission denied: a Pod in namespace "${env.ns}" may not use Connector "${other}/foreign": it is usable only from namespace "${other}" (Connectors in kube-public are usable from every namespace, those of a namespace labelled cpaas.io/inner-namespace from the namespaces of that project)`,
+        `permission denied: a Pod in namespace "${env.ns}" may not use Connector "${other}/foreign": it is ` +
+        `usable only from namespace "${other}" (Connectors in kube-public are usable from every namespace, ` +
+        `those of a namespace labelled cpaas.io/inner-namespace from the namespaces of that project)`,
     },
     {
       name: 'several connectors with enable-multi-connector off',
       attrs: () => ({ connectors: 'git-connector,second' }),
       code: status.FAILED_PRECONDITION,
       message: () =>
-        `several connectors in one volume (${env.ns}/git-connector, ${env.ns}/second) need the feature flag enable-multi-connector: set enable-multi-connector: "true" in ConfigMap connectors-config of namespace ${env.systemNs}, or mount one connector per volume`,
+        `several connectors in one volume (${env.ns}/git-connector, ${env.ns}/second) need the feature flag ` +
+        `enable-multi-connector: set enable-multi-connector: "true" in ConfigMap connectors-config of ` +
+        `namespace ${env.systemNs}, or mount one connector per volume`,
     },
     {
       name: 'a template error',

@@ -143,7 +143,9 @@ function gitClass(extra: Partial<ConnectorClass['spec']> = {}): ConnectorClass {
           params: [{ name: 'registry' }, { name: 'strictSSL', default: 'true' }],
           data: {
             '.npmrc':
-              'registry={{ .configurations.registry }}\nstrict-ssl={{ .configurations.strictSSL }}\nname={{ .connector.metadata.name }} gen={{ .connector.metadata.generation }} class={{ .connectorclass.metadata.name }} {{ .connectorclass.proxyAddress }}\n',
+              'registry={{ .configurations.registry }}\nstrict-ssl={{ .configurations.strictSSL }}\nname={{ ' +
+              '.connector.metadata.name }} gen={{ .connector.metadata.generation }} class={{ ' +
+              '.connectorclass.metadata.name }} {{ .connectorclass.proxyAddress }}\n',
           },
         },
         { name: 'config1', data: { 'config1.conf': 'one', 'config1.extra': 'two' } },

@@ -195,10 +195,10 @@ export async function runWalkthrough(w: Walkthrough, page: string, opts: RunOpti
     detached: true,
   });
   let shellOut = '';
-  shell.stdout!.on('data', (d) => (shellOut += d));
-  shell.stderr!.on('data', (d) => (shellOut += d));
-  shell.stdin!.on('error', () => {});
-  shell.stdin!.write('set -eo pipefail\n');
+  shell.stdout.on('data', (d) => (shellOut += d));
+  shell.stderr.on('data', (d) => (shellOut += d));
+  shell.stdin.on('error', () => {});
+  shell.stdin.write('set -eo pipefail\n');
   const shellExit = new Promise<number | null>((resolve) => shell.once('exit', (code) => resolve(code)));
   try {
     for (const [index, block] of w.blocks.entries()) {
@@ -216,8 +216,8 @@ export async function runWalkthrough(w: Walkthrough, page: string, opts: RunOpti
         });
         background.push(child);
         let out = '';
-        child.stdout!.on('data', (d) => (out += d));
-        child.stderr!.on('data', (d) => (out += d));
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
         const deadline = Date.now() + timeoutMs;
         while (block.ready) {
           const m = block.ready.exec(out);
@@ -234,7 +234,7 @@ export async function runWalkthrough(w: Walkthrough, page: string, opts: RunOpti
       }
       const marker = `__walkthrough_block_${index + 1}_done__`;
       const from = shellOut.length;
-      shell.stdin!.write(`source ${file}\necho ${marker}\n`);
+      shell.stdin.write(`source ${file}\necho ${marker}\n`);
       const deadline = Date.now() + timeoutMs;
       let exitCode: number | null | undefined;
       void shellExit.then((code) => (exitCode = code));
@@ -254,7 +254,7 @@ export async function runWalkthrough(w: Walkthrough, page: string, opts: RunOpti
     }
     return { outputs };
   } finally {
-    shell.stdin!.end();
+    shell.stdin.end();
     await stopGroup(shell);
     for (const child of background.reverse()) await stopGroup(child);
     for (const path of w.clean) rmSync(path, { recursive: true, force: true });

@@ -24,7 +24,7 @@ export async function installClasses(
     });
   for (const cls of wanted) {
     const name = cls.metadata.name!;
-    if (!previous.has(name)) previous.set(name, (await classes.get(name).catch(() => undefined)) as ConnectorClass);
+    if (!previous.has(name)) previous.set(name, await classes.get(name).catch(() => undefined));
     await apply(cls);
   }
   return {

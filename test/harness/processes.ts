@@ -44,7 +44,7 @@ export function alive(pid: number): boolean {
 function listeningSockets(): Map<string, number> {
   const inodes = new Map<string, number>();
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
@@ -64,7 +64,7 @@ export function listeningPorts(pids: number[]): number[] {
   const sockets = listeningSockets();
   const ports = new Set<number>();
   for (const pid of pids) {
-    let fds: string[] = [];
+    let fds: string[];
     try {
       fds = readdirSync(`/proc/${pid}/fd`);
     } catch {

@@ -91,7 +91,7 @@ export function textToApply(doc: SeedDocument, index: number): string {
       if (!/^kind:/m.test(text)) text = `kind: ConnectorClass\nmetadata:\n  name: fragment\n${text}`;
       if (!/^apiVersion:/m.test(text))
         text = `apiVersion: ${isClass ? 'connectors.alauda.io/v1alpha1' : 'v1'}\n${text}`;
-      if (isClass) text = text.replace(/^(metadata:\n(?:[ \t]+.*\n)*?)  name: (\S+)/m, `$1  name: seed-${index}-$2`);
+      if (isClass) text = text.replace(/^(metadata:\n(?:[ \t]+.*\n)*?) {2}name: (\S+)/m, `$1  name: seed-${index}-$2`);
       return text;
     })
     .join('---');

@@ -37,8 +37,8 @@ export async function kubeconform(args: string[], input: string): Promise<{ code
     const child = spawn(bin, ['-summary', '-output', 'json', ...args, '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c));
-    child.stderr.on('data', (c: Buffer) => (err += c));
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
       try {

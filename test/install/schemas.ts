@@ -29,8 +29,8 @@ export async function kubernetesSwagger(): Promise<Schema> {
     });
     let text = '';
     let err = '';
-    child.stdout.on('data', (c: Buffer) => (text += c));
-    child.stderr.on('data', (c: Buffer) => (err += c));
+    child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`go mod download: ${err || text}`))));
   });

@@ -15,7 +15,7 @@ const failureOf = (p: Promise<unknown>) =>
     () => '',
     (e: Error) => e.message,
   );
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const json = async (r: Response): Promise<any> => r.json();
 const sha256 = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 

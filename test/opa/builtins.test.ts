@@ -11,7 +11,7 @@ async function evalExpr(expr: string, input: unknown = {}, opts?: LoadOptions): 
   return (await loadPolicy(compiled, opts)).evaluate(input);
 }
 
-const NS = 1704161045123456789; // 2024-01-02T02:04:05.123456789Z, a float64 here
+const NS = Number(1_704_161_045_123_456_789n); // 2024-01-02T02:04:05.123456789Z, a float64 here
 const hex = (alg: string, key: string, msg: string) => createHmac(alg, key).update(msg).digest('hex');
 
 describe('opa: built-ins implemented in TypeScript', function () {
@@ -154,7 +154,8 @@ describe('opa: built-ins implemented in TypeScript', function () {
       const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
       const rego = `package proxy
 now := time.now_ns() / 1000000000
-jwt := io.jwt.encode_sign({"alg": "RS256", "typ": "JWT"}, {"iat": now - 60, "exp": now + 540, "iss": input.data.app_id}, crypto.x509.parse_rsa_private_key(input.data.private_key))
+claims := {"iat": now - 60, "exp": now + 540, "iss": input.data.app_id}
+jwt := io.jwt.encode_sign({"alg": "RS256", "typ": "JWT"}, claims, crypto.x509.parse_rsa_private_key(input.data.private_key))
 auth := {"position": "header", "auth": {"Authorization": concat(" ", ["Bearer", jwt])}}
 `;
       const compiled = await compileRego(rego, { entrypoint: 'proxy/auth' });

@@ -104,7 +104,8 @@ describe('opa: generator results', function () {
 
   it('the generator sees the backend request', async () => {
     const g = await generatorPolicy(`package proxy
-auth := {"position": "header", "auth": {"X-Sig": hmac.sha256(input.data.key, concat("\\n", [input.request.method, input.request.path, input.request.query.page[0]]))}}
+signed := concat("\\n", [input.request.method, input.request.path, input.request.query.page[0]])
+auth := {"position": "header", "auth": {"X-Sig": hmac.sha256(input.data.key, signed)}}
 `);
     const out = g.generate({ key: 'k' }, regoRequest({ method: 'post', path: '/v1/x?page=3', headers: { host: 'h' } }));
     assert.equal(out.auth['X-Sig'].length, 64);

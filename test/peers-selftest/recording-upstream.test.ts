@@ -43,7 +43,7 @@ describe('peer: recording upstream', () => {
         c.close();
       },
     });
-    const res = await fetch(`${upstream.url}/upload`, { method: 'PUT', body: stream, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${upstream.url}/upload`, { method: 'PUT', body: stream, duplex: 'half' });
     expect(res.status).to.equal(201);
     expect(await res.text()).to.equal('made');
     expect(res.headers.get('x-seen-length')).to.equal('2000');

@@ -71,8 +71,8 @@ export function spawnPeer(
     buf += d.toString('utf8');
     if (buf.length > 65536) buf = buf.slice(-65536);
   };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
   const exited = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => resolve(code));
     child.on('error', () => resolve(null));

@@ -190,7 +190,7 @@ async function makeSigningMaterial(): Promise<SigningMaterial> {
     publicExponent: new Uint8Array([1, 0, 1]),
     modulusLength: 2048,
   };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: randomBytes(8)
@@ -202,7 +202,7 @@ async function makeSigningMaterial(): Promise<SigningMaterial> {
       keys,
       signingAlgorithm: alg,
     },
-    webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1],
+    webcrypto,
   );
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
@@ -271,7 +271,7 @@ function close(server: Server, destroy: () => void): Promise<void> {
 /** An HTTP server, or HTTPS with the registry's `tls` certificate. */
 function serve(opts: RegistryOptions, handler: RequestListener): Server {
   return opts.tls
-    ? (createHttpsServer({ cert: opts.tls.certPem, key: opts.tls.keyPem }, handler) as unknown as Server)
+    ? createHttpsServer({ cert: opts.tls.certPem, key: opts.tls.keyPem }, handler)
     : createHttpServer(handler);
 }
 

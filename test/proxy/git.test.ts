@@ -97,15 +97,19 @@ spec:
     await git.clearRequests();
   });
 
-  it("clones the original URL through the proxy with only the .gitconfig of the seed; the tool sees the Connector's Basic credentials, never the token", async () => {
-    const e = await home(token);
-    const dest = join(work, 'clone');
-    await run(['clone', '--quiet', `${git.url}/org/repo.git`, dest], e);
-    expect(await readFile(join(dest, 'src/a.txt'), 'utf8')).to.equal('a\n');
-    await assertUpstreamSawOnlyConnectorCredentials(token);
-    // The client side never learns the credentials either: the clone's config holds the original URL only.
-    expect(await readFile(join(dest, '.git/config'), 'utf8')).to.not.include(GIT_PASS);
-  });
+  it(
+    'clones the original URL through the proxy with only the .gitconfig of the seed; the tool sees the ' +
+      "Connector's Basic credentials, never the token",
+    async () => {
+      const e = await home(token);
+      const dest = join(work, 'clone');
+      await run(['clone', '--quiet', `${git.url}/org/repo.git`, dest], e);
+      expect(await readFile(join(dest, 'src/a.txt'), 'utf8')).to.equal('a\n');
+      await assertUpstreamSawOnlyConnectorCredentials(token);
+      // The client side never learns the credentials either: the clone's config holds the original URL only.
+      expect(await readFile(join(dest, '.git/config'), 'utf8')).to.not.include(GIT_PASS);
+    },
+  );
 
   it('fetches new commits and pushes through the proxy', async () => {
     const e = await home(token);

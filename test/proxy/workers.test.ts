@@ -73,7 +73,7 @@ ${connectorReaderYaml({ name: 'client', serviceAccount: 'client', saNamespace: n
     proxy = p;
     let stdout = '';
     await new Promise<void>((resolve, reject) => {
-      p.stdout!.on('data', (d: Buffer) => {
+      p.stdout.on('data', (d: Buffer) => {
         stdout += d.toString();
         if (stdout.includes('listening')) resolve();
       });

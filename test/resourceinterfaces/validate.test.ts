@@ -115,13 +115,15 @@ describe('resourceinterfaces: admission rules', () => {
       breaks: 'a workspace with two volume sources',
       mutate: (r) => ((r.spec!.workspaces![0].value as Record<string, unknown>).emptyDir = {}),
       error:
-        'spec.workspaces[0].value: must hold exactly one of configMap, csi, emptyDir, persistentVolumeClaim, projected, secret, volumeClaimTemplate; found volumeClaimTemplate, emptyDir',
+        'spec.workspaces[0].value: must hold exactly one of configMap, csi, emptyDir, persistentVolumeClaim, ' +
+        'projected, secret, volumeClaimTemplate; found volumeClaimTemplate, emptyDir',
     },
     {
       breaks: 'a workspace with an unknown field',
       mutate: (r) => ((r.spec!.workspaces![0].value as Record<string, unknown>).hostPath = { path: '/' }),
       error:
-        'spec.workspaces[0].value: unknown field(s) hostPath; a workspace value is one of configMap, csi, emptyDir, persistentVolumeClaim, projected, secret, volumeClaimTemplate (and subPath)',
+        'spec.workspaces[0].value: unknown field(s) hostPath; a workspace value is one of configMap, csi, ' +
+        'emptyDir, persistentVolumeClaim, projected, secret, volumeClaimTemplate (and subPath)',
     },
     {
       breaks: 'a connectors-csi volume that names no Connector',

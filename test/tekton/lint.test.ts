@@ -85,7 +85,7 @@ describe('tekton: catalog conventions of the bundled Tasks', () => {
     ];
     for (const k of cases) {
       it(`reports ${k.breaks}`, () => {
-        const m: Mutable = { task: structuredClone(base.task) as Mutable['task'], readme: readmeOf(base) };
+        const m: Mutable = { task: structuredClone(base.task), readme: readmeOf(base) };
         k.mutate(m);
         const problems = lintTask({ ...base, task: m.task as BundledTask['task'] }, m.readme);
         expect(problems.join('\n')).to.match(k.expected);

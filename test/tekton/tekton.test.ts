@@ -139,8 +139,8 @@ describe('tekton: bundled Tasks and pipeline integration on real Tekton', functi
             e.doc.metadata &&
             (e.doc.metadata as { annotations?: Record<string, string> }).annotations?.[INTEGRATIONS]
           ) {
-            expect(stored.spec.workspaces ?? [], 'workspaces bound by the integration').to.not.be.empty;
-            expect(stored.spec.params ?? [], 'params set by the integration').to.not.be.empty;
+            expect(stored.spec.workspaces ?? [], 'workspaces bound by the integration').to.not.have.lengthOf(0);
+            expect(stored.spec.params ?? [], 'params set by the integration').to.not.have.lengthOf(0);
           }
         }
       });
@@ -247,7 +247,7 @@ describe('tekton: bundled Tasks and pipeline integration on real Tekton', functi
       expect(env.PARAM_URL).to.equal(`${GIT_ADDRESS}/my-org/my-app.git`);
       expect(env.PARAM_REVISION).to.equal('refs/heads/main');
       const mount = step.volumeMounts.find((m: { name: string }) => m.name === csi[0].name);
-      expect(mount, 'the step mounts the CSI volume').to.exist;
+      expect(mount, 'the step mounts the CSI volume').to.not.equal(undefined);
       expect(env.WORKSPACE_BASIC_AUTH_PATH).to.equal(mount.mountPath);
       expect(env.WORKSPACE_BASIC_AUTH_BOUND).to.equal('true');
 

@@ -26,7 +26,9 @@ describe('connectors template render', function () {
     const data = join(dir, 'data.json');
     writeFileSync(
       tpl,
-      '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n{{- range .connectors }}\n[url "{{ .status.proxyAddress }}"]\n    insteadOf = {{ .spec.address }}\n{{- end }}\n',
+      '[http]\n    extraHeader = Authorization: Basic {{ printf ":%s" .context.token | b64enc }}\n{{- ' +
+        'range .connectors }}\n[url "{{ .status.proxyAddress }}"]\n    insteadOf = {{ .spec.address }}\n{{- ' +
+        'end }}\n',
     );
     writeFileSync(
       data,

@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import type { Connector } from '../../core/api/index.ts';
@@ -178,7 +177,8 @@ describe('webhook: admission through the real API server', function () {
       expect(msg).to.include('admission webhook "pods.connectors.cpaas.io" denied the request');
       expect(msg).to.include(
         `metadata.annotations["connectors.cpaas.io/connector"]: image pull via Connector "oci-connector-demo/harbor" is disabled: ` +
-          `feature flag "${FLAG}" is off. To enable it set "${FLAG}": "true" in ConfigMap ${systemNamespace}/connectors-config (ConnectorsConfig spec.components.core.spec.featureFlags)`,
+          `feature flag "${FLAG}" is off. To enable it set "${FLAG}": "true" in ConfigMap ` +
+          `${systemNamespace}/connectors-config (ConnectorsConfig spec.components.core.spec.featureFlags)`,
       );
     });
 

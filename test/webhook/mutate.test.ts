@@ -8,14 +8,13 @@ import { parseWorkspaceAnnotation, taskRunDecision } from '../../webhook/mutate/
 import { escapePointerToken, pointer } from '../../webhook/jsonpatch.ts';
 
 const PROXY = 'http://192.168.1.10:31567/namespaces/oci-connector-demo/connectors/harbor';
-const conn = (address: string, url: string | null = PROXY): Connector =>
-  ({
-    apiVersion: 'connectors.alauda.io/v1alpha1',
-    kind: 'Connector',
-    metadata: { name: 'harbor', namespace: 'oci-connector-demo' },
-    spec: { connectorClassName: 'oci', address },
-    status: url ? { proxy: { httpAddress: { url } } } : {},
-  }) as Connector;
+const conn = (address: string, url: string | null = PROXY): Connector => ({
+  apiVersion: 'connectors.alauda.io/v1alpha1',
+  kind: 'Connector',
+  metadata: { name: 'harbor', namespace: 'oci-connector-demo' },
+  spec: { connectorClassName: 'oci', address },
+  status: url ? { proxy: { httpAddress: { url } } } : {},
+});
 const P = '192.168.1.10:31567/namespaces/oci-connector-demo/connectors/harbor';
 const CLASSES: Record<string, ConnectorClass> = { oci: loadBuiltinClass('oci'), git: loadBuiltinClass('git') };
 /** Namespace labels for the scope rule, by namespace name. */
@@ -330,7 +329,7 @@ describe('webhook: Pod patch and decision', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const d = podDecision({ pod: pod(), ...base, ...c.input } as Parameters<typeof podDecision>[0]);
+      const d = podDecision({ pod: pod(), ...base, ...c.input });
       expect(d.allowed).to.equal(c.allowed);
       if (!d.allowed && c.match) expect(d.message).to.match(c.match);
       if (d.allowed && c.ops !== undefined) expect(d.patch).to.have.length(c.ops);

@@ -16,13 +16,12 @@ const cls = (spec: ConnectorClass['spec']): ConnectorClass => ({
   metadata: { name: 'tool' },
   spec,
 });
-const connector = (spec: Partial<Connector['spec']>): Connector =>
-  ({
-    apiVersion: 'connectors.alauda.io/v1alpha1',
-    kind: 'Connector',
-    metadata: { name: 'c', namespace: 'ns' },
-    spec: { connectorClassName: 'tool', address: 'https://tool.example.com', ...spec },
-  }) as Connector;
+const connector = (spec: Partial<Connector['spec']>): Connector => ({
+  apiVersion: 'connectors.alauda.io/v1alpha1',
+  kind: 'Connector',
+  metadata: { name: 'c', namespace: 'ns' },
+  spec: { connectorClassName: 'tool', address: 'https://tool.example.com', ...spec },
+});
 
 const toolClass = cls({
   addressExtensions: [{ name: 'api' }, { name: 'web', default: 'https://web.example.com' }],
@@ -178,7 +177,8 @@ describe('webhook: Connector validation', () => {
     const r = validateConnector(connector({ ...ok, auth: { name: 'basicAuth' } }), toolClass);
     expect(r.errors).to.deep.equal([]);
     expect(r.warnings).to.deep.equal([
-      'spec.auth.params: "repository" not given: ConnectorClass "tool" spec.authProbes[0] for "basicAuth" uses it to check the credentials, which are checked at the address root only without it',
+      'spec.auth.params: "repository" not given: ConnectorClass "tool" spec.authProbes[0] for "basicAuth" ' +
+        'uses it to check the credentials, which are checked at the address root only without it',
     ]);
   });
 
@@ -207,17 +207,18 @@ describe('webhook: Connector validation', () => {
       validateConnector(c, oci, { type: 'kubernetes.io/basic-auth', keys: ['username', 'password'] }).errors,
     ).to.deep.equal([]);
     expect(validateConnector(c, oci, { type: 'Opaque', keys: ['username', 'password'] }).errors).to.deep.equal([
-      'spec.auth.secretRef: Secret "harbor-secret" has type "Opaque", but auth type "tokenAuth" of connectorclass "oci" requires "cpaas.io/distribution-registry-token" or "kubernetes.io/basic-auth"',
+      'spec.auth.secretRef: Secret "harbor-secret" has type "Opaque", but auth type "tokenAuth" of ' +
+        'connectorclass "oci" requires "cpaas.io/distribution-registry-token" or "kubernetes.io/basic-auth"',
     ]);
   });
 
   it('the handler never reads a Secret of another namespace: refused without a lookup, its type unnamed', async () => {
     const asked: string[] = [];
     const lookups = {
-      connectorClass: async () => toolClass,
-      secret: async (namespace: string, name: string) => {
+      connectorClass: () => Promise.resolve(toolClass),
+      secret: (namespace: string, name: string) => {
         asked.push(`${namespace}/${name}`);
-        return { type: 'kubernetes.io/ssh-auth', keys: ['ssh-privatekey'] };
+        return Promise.resolve({ type: 'kubernetes.io/ssh-auth', keys: ['ssh-privatekey'] });
       },
     } as unknown as Lookups;
     const h = handlers({ lookups, flags: { enabled: () => false } as never, systemNamespace: 'connectors-system' });
@@ -411,9 +412,7 @@ describe('webhook: ConnectorClass validation', function () {
     const r = await validateConnectorClass(
       cls({ auth: { types: [{ name: 'a', secretType: 'Opaque', generator: { rego: 'package proxy\n' } }] } }),
       {
-        checkRego: async () => {
-          throw new Error('spawn opa ENOENT');
-        },
+        checkRego: () => Promise.reject(new Error('spawn opa ENOENT')),
         isPolicyError,
       },
     );

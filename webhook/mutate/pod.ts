@@ -151,7 +151,9 @@ export function podDecision(input: PodInput): Decision {
     return deny(
       403,
       'Forbidden',
-      `Connector "${id}" has no proxy address yet (status.proxy.httpAddress.url is ${url ? JSON.stringify(url) : 'empty'}): its ConnectorClass needs spec.proxy and the controller must have reconciled the Connector`,
+      `Connector "${id}" has no proxy address yet (status.proxy.httpAddress.url is ` +
+        `${url ? JSON.stringify(url) : 'empty'}): its ConnectorClass needs spec.proxy and the controller ` +
+        `must have reconciled the Connector`,
     );
   }
   const patch = podPatch(pod, connector);

@@ -100,7 +100,7 @@ export function parseWorkspaceAnnotation(key: string, value: string, namespace: 
     try {
       parsed = JSON.parse(params);
     } catch (err) {
-      throw new Error(`${where}: configuration.params is not JSON: ${(err as Error).message}`);
+      throw new Error(`${where}: configuration.params is not JSON: ${(err as Error).message}`, { cause: err });
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
       throw new Error(
@@ -115,7 +115,9 @@ export function parseWorkspaceAnnotation(key: string, value: string, namespace: 
       ns = parseGoDuration(exp);
     } catch (err) {
       if (!(err instanceof DurationError)) throw err;
-      throw new Error(`${where}: token.expiration ${JSON.stringify(exp)} is not a duration such as 30m or 1h`);
+      throw new Error(`${where}: token.expiration ${JSON.stringify(exp)} is not a duration such as 30m or 1h`, {
+        cause: err,
+      });
     }
     if (ns < 0n) throw new Error(`${where}: token.expiration ${JSON.stringify(exp)} must not be negative`);
     attrs['token.expiration'] = exp;

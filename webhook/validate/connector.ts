@@ -71,7 +71,8 @@ export function validateConnector(
 
   if (!cls) {
     warnings.push(
-      `ConnectorClass "${className}" not found: spec.auth, spec.params and spec.addressExtensions names were not checked; the controller reports ConnectorClassReady=False/ConnectorClassNotFound`,
+      `ConnectorClass "${className}" not found: spec.auth, spec.params and spec.addressExtensions names ` +
+        `were not checked; the controller reports ConnectorClassReady=False/ConnectorClassNotFound`,
     );
     return { errors, warnings };
   }
@@ -124,7 +125,8 @@ export function validateConnector(
   const type = authTypeOf({ spec: { auth } }, cls);
   if (!type) {
     errors.push(
-      `spec.auth.name: "${auth.name}" is not an auth type of ConnectorClass "${className}" (${types.length ? `one of: ${names(types).join(', ')}` : 'it declares none'})`,
+      `spec.auth.name: "${auth.name}" is not an auth type of ConnectorClass "${className}" ` +
+        `(${types.length ? `one of: ${names(types).join(', ')}` : 'it declares none'})`,
     );
     return { errors, warnings };
   }
@@ -143,7 +145,10 @@ export function validateConnector(
   const missing = probe ? missingAuthProbeParams({ spec: { auth } }, probe) : [];
   if (missing.length)
     warnings.push(
-      `spec.auth.params: ${missing.map((m) => JSON.stringify(m)).join(', ')} not given: ConnectorClass "${className}" spec.authProbes[${probeIndex}] for "${type.name}" uses ${missing.length > 1 ? 'them' : 'it'} to check the credentials, which are checked at the address root only without ${missing.length > 1 ? 'them' : 'it'}`,
+      `spec.auth.params: ${missing.map((m) => JSON.stringify(m)).join(', ')} not given: ConnectorClass ` +
+        `"${className}" spec.authProbes[${probeIndex}] for "${type.name}" uses ` +
+        `${missing.length > 1 ? 'them' : 'it'} to check the credentials, which are checked at the address ` +
+        `root only without ${missing.length > 1 ? 'them' : 'it'}`,
     );
   const declaredAuthParams = names(probe?.params);
   (auth.params ?? []).forEach((p, i) => {

@@ -93,7 +93,8 @@ export async function validateConnectorClass(
     // A warning, not an error: the reference's class fragments declare probes without auth types.
     if (!typeNames.has(p.authName))
       warnings.push(
-        `${at}.authName: "${p.authName}" is not one of spec.auth.types[].name (${[...typeNames.keys()].join(', ') || 'none declared'}); this probe is never used`,
+        `${at}.authName: "${p.authName}" is not one of spec.auth.types[].name ` +
+          `(${[...typeNames.keys()].join(', ') || 'none declared'}); this probe is never used`,
       );
     const prev = probeNames.get(p.authName);
     if (prev !== undefined) errors.push(`${at}.authName: duplicate "${p.authName}" (also at spec.authProbes[${prev}])`);

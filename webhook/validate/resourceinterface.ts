@@ -78,7 +78,8 @@ export function validateResourceInterface(
     const type = p.type ?? 'string';
     if (p.default !== undefined && typeOfValue(p.default) !== type)
       errors.push(
-        `spec.params[${i}].default: param "${p.name}" is of type ${type}, but its default is ${JSON.stringify(p.default)}${type === 'array' ? ' (an array of strings is expected)' : ''}`,
+        `spec.params[${i}].default: param "${p.name}" is of type ${type}, but its default is ` +
+          `${JSON.stringify(p.default)}${type === 'array' ? ' (an array of strings is expected)' : ''}`,
       );
   });
 
@@ -106,7 +107,7 @@ export function validateResourceInterface(
 
   (spec.workspaces ?? []).forEach((w, i) => {
     const at = `spec.workspaces[${i}]`;
-    const value = (w.value ?? {}) as Record<string, unknown>;
+    const value = w.value ?? {};
     const keys = Object.keys(value);
     const sources = keys.filter((k) => (WORKSPACE_SOURCES as readonly string[]).includes(k));
     const unknown = keys.filter((k) => !sources.includes(k) && !WORKSPACE_EXTRA_KEYS.includes(k));

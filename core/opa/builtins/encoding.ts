@@ -87,7 +87,7 @@ export const encodingBuiltins: BuiltinTable = {
       const values: Record<string, string[]> = {};
       for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
         if (typeof v === 'string') values[k] = [v];
-        else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) values[k] = v as string[];
+        else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) values[k] = v;
         else fail(name, 'values must be string, array[string], or set[string]');
       }
       return encodeQuery(values);

@@ -11,7 +11,7 @@ export function goJson(value: unknown): string {
     if (Array.isArray(v)) return v.map(sorted);
     if (v && typeof v === 'object') {
       return Object.fromEntries(
-        Object.keys(v as object)
+        Object.keys(v)
           .sort()
           .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
       );
@@ -31,7 +31,7 @@ const b64u = (s: string | Buffer) => Buffer.from(s).toString('base64url');
 function signingKey(name: string, jwk: Record<string, unknown>): KeyObject {
   try {
     if (jwk.kty === 'oct') return createSecretKey(Buffer.from(wantString(name, 3, jwk.k), 'base64url'));
-    return createPrivateKey({ key: jwk as any, format: 'jwk' });
+    return createPrivateKey({ key: jwk, format: 'jwk' });
   } catch (err) {
     return fail(name, `invalid JWK: ${(err as Error).message}`);
   }
@@ -108,7 +108,7 @@ export const jwtBuiltins: BuiltinTable = {
       if (parts.length !== 3) fail(name, 'encoded JWT had no period separators');
       const decode = (s: string, what: string) => {
         try {
-          return JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+          return JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown;
         } catch {
           return fail(name, `JWT ${what} is not valid base64url-encoded JSON`);
         }

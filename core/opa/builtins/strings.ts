@@ -3,7 +3,7 @@ import { type BuiltinTable, fail, typeName } from './types.ts';
 
 function stringList(name: string, position: number, value: unknown): string[] {
   if (typeof value === 'string') return [value];
-  if (Array.isArray(value) && value.every((x) => typeof x === 'string')) return value as string[];
+  if (Array.isArray(value) && value.every((x) => typeof x === 'string')) return value;
   return fail(
     name,
     `operand ${position} must be one of {string, array[string], set[string]} but got ${typeName(value)}`,

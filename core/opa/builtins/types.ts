@@ -13,10 +13,10 @@ export type RawJson = ArrayBuffer;
 
 export function rawNumber(n: bigint): RawJson {
   const bytes = new TextEncoder().encode(n.toString());
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
 }
 
-export type BuiltinImpl = (ctx: BuiltinContext, ...args: any[]) => unknown;
+export type BuiltinImpl = (ctx: BuiltinContext, ...args: unknown[]) => unknown;
 
 /** OPA type declaration of a built-in (the `decl` of a capabilities entry). */
 export interface BuiltinDecl {

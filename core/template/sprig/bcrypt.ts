@@ -57,7 +57,6 @@ class Blowfish {
     return [r >>> 0, l >>> 0];
   }
   expand(key: Buffer, salt?: Buffer): void {
-    let j = 0;
     const word = (buf: Buffer, pos: { i: number }): number => {
       let w = 0;
       for (let k = 0; k < 4; k++) {
@@ -88,7 +87,6 @@ class Blowfish {
       this.s[i] = l;
       this.s[i + 1] = r;
     }
-    void j;
   }
 }
 

@@ -146,7 +146,7 @@ export function deepEqual(a: GoValue, b: GoValue): boolean {
     return fa.length === fb.length && fa.every(([k, v], i) => fb[i][0] === k && deepEqual(v, fb[i][1]));
   }
   if (isPlainMap(a)) {
-    const ma = a as GoMap;
+    const ma = a;
     const mb = b as GoMap;
     if (mapType(ma) !== mapType(mb)) return false;
     const ka = Object.keys(ma);

@@ -27,7 +27,7 @@ function own(m: GoMap, k: string): boolean {
 
 function isNilish(v: GoValue): boolean {
   if (v === null || v === undefined) return true;
-  if (typeof v === 'object' && (Array.isArray(v) || isPlainMap(v))) return isNilContainer(v as object);
+  if (typeof v === 'object' && (Array.isArray(v) || isPlainMap(v))) return isNilContainer(v);
   return false;
 }
 

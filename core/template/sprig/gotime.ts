@@ -23,9 +23,9 @@ export function localZone(): Zone {
     const sys = Intl.DateTimeFormat().resolvedOptions().timeZone;
     if (tz === '' || tz === 'UTC' || !sys || sys === 'UTC' || sys === 'Etc/UTC')
       return { name: 'Local', fixed: { abbr: 'UTC', offset: 0 } };
-    return { name: 'Local', fixed: undefined, ...{ iana: sys } } as Zone;
+    return { name: 'Local', fixed: undefined, ...{ iana: sys } };
   }
-  return { name: 'Local', ...{ iana: tz } } as Zone;
+  return { name: 'Local', ...{ iana: tz } };
 }
 
 function ianaOf(z: Zone): string | undefined {
@@ -405,42 +405,6 @@ export function fromUnix(sec: bigint, zone: Zone = localZone()): GoTime {
 // ---- layouts
 type Chunk = { std: string } | { lit: string };
 
-const STD = [
-  'January',
-  'Jan',
-  'Monday',
-  'Mon',
-  'MST',
-  '2006',
-  '06',
-  '01',
-  '1',
-  '02',
-  '2',
-  '_2',
-  '__2',
-  '002',
-  '15',
-  '3',
-  '03',
-  '4',
-  '04',
-  '5',
-  '05',
-  'PM',
-  'pm',
-  '-07:00:00',
-  '-0700',
-  '-07:00',
-  '-07',
-  '-070000',
-  'Z07:00:00',
-  'Z0700',
-  'Z07:00',
-  'Z07',
-  'Z070000',
-];
-
 /** Splits a layout into std chunks and literals (Go's nextStdChunk). */
 function chunks(layout: string): Chunk[] {
   const out: Chunk[] = [];
@@ -542,7 +506,7 @@ function fmtZone(std: string, offset: number): string {
   if (std.startsWith('Z') && offset === 0) return 'Z';
   let zone = Math.floor(offset / 60);
   let absoff = offset;
-  let s = '';
+  let s: string;
   if (zone < 0) {
     s = '-';
     zone = -zone;
@@ -898,7 +862,7 @@ export function durationString(d: bigint): string {
 function fmtFrac(v: bigint, prec: number): string {
   const p = 10n ** BigInt(prec);
   const whole = v / p;
-  let frac = String(v % p)
+  const frac = String(v % p)
     .padStart(prec, '0')
     .replace(/0+$/, '');
   return frac ? `${whole}.${frac}` : `${whole}`;

@@ -21,8 +21,8 @@ let cached: FuncMap | undefined;
 /** All sprig functions (plus Helm's `required`), built once. */
 export function sprigFuncs(): FuncMap {
   if (cached) return cached;
-  cached = Object.assign(
-    Object.create(null) as FuncMap,
+  const all = Object.create(null) as FuncMap;
+  for (const funcs of [
     { hello: fn([], 'string', () => 'Hello!') },
     dateFuncs(),
     stringFuncs(),
@@ -38,6 +38,8 @@ export function sprigFuncs(): FuncMap {
     semverFuncs(),
     regexFuncs(),
     urlFuncs(),
-  );
-  return cached!;
+  ])
+    Object.assign(all, funcs);
+  cached = all;
+  return all;
 }

@@ -1,7 +1,7 @@
 // sprig list functions (list.go).
 import { FuncError } from '../errors.ts';
 import { fn } from '../functions.ts';
-import type { FuncMap } from '../functions.ts';
+import type { FuncDef, FuncMap } from '../functions.ts';
 import type { GoValue } from '../values.ts';
 import { GoInt, GoStruct, kindOf, nilSlice, sliceType, tagArray, typeOf } from '../values.ts';
 import { deepEqual, empty, strslice, strval, toInt64, stringList } from './cast.ts';
@@ -124,7 +124,7 @@ function sortAlpha(list: GoValue): GoValue {
   return stringList([strval(list === undefined ? null : list)]);
 }
 
-function must<T extends (...a: any[]) => GoValue>(f: T): T {
+function must<T extends FuncDef['fn']>(f: T): T {
   return f;
 }
 

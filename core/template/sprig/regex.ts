@@ -146,7 +146,7 @@ export function compile(expr: string): Compiled {
         }
       } else if (e === '0' || (e >= '0' && e <= '7')) {
         out += '\\x00';
-      } else if (/[!-\/:-@\[-`{-~]/.test(e)) out += JS_SYNTAX.has(e) ? '\\' + e : e === '-' ? '\\-' : e;
+      } else if (/[!-/:-@[-`{-~]/.test(e)) out += JS_SYNTAX.has(e) ? '\\' + e : e === '-' ? '\\-' : e;
       else perr('invalid escape sequence', '\\' + e);
       lastAtomEnd = out.length;
       continue;
@@ -198,7 +198,7 @@ export function compile(expr: string): Compiled {
             }
             cls += `\\${e}{${unicodeClass(name, expr)}}`;
           } else if (e === 'W' || e === 'S') cls += '\\' + e;
-          else if (/[!-\/:-@\[-`{-~]/.test(e)) cls += '\\' + e;
+          else if (/[!-/:-@[-`{-~]/.test(e)) cls += '\\' + e;
           else perr('invalid escape sequence', '\\' + e);
           continue;
         }
@@ -466,7 +466,7 @@ function expand(template: string, m: RegExpExecArray, c: Compiled): string {
       end = i + name.length;
     }
     i = end;
-    let idx = -1;
+    let idx: number;
     if (/^[0-9]+$/.test(name)) {
       idx = Number(name);
       if (idx > c.numGroups) idx = -1;

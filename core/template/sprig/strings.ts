@@ -230,7 +230,6 @@ function nextWord(rs: number[], start: number): [number, number, number] {
   let off = start;
   const r = rs[off++];
   let rem = off;
-  let cur = r;
   if (isConnector(r)) {
     while (rem < rs.length && isConnector(rs[rem])) rem++;
     return [CONNECTOR, rem, rem];
@@ -241,7 +240,7 @@ function nextWord(rs: number[], start: number): [number, number, number] {
   }
   if (U.isUpper(r)) {
     if (rem >= rs.length) return [UPPER, rem, rem];
-    cur = rs[rem];
+    const cur = rs[rem];
     if (U.isUpper(cur)) {
       let end = rem + 1;
       let prevEnd = rem;

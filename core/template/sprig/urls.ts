@@ -155,6 +155,7 @@ export function parseURL(raw: string): URL_ {
 }
 
 function parse(rawURL: string, full: string): URL_ {
+  // eslint-disable-next-line no-control-regex -- the check is for control characters, as in Go's net/url
   if (/[\x00-\x1f\x7f]/.test(rawURL))
     throw new URLError(`parse ${JSON.stringify(full)}: net/url: invalid control character in URL`);
   const url: URL_ = {

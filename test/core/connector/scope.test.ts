@@ -16,9 +16,9 @@ describe('core/connector: scope', () => {
       expect(usableFrom(workloadNs, wl, connectorNs, cl)).to.equal(c.allowed);
       const asked: string[] = [];
       const labels: Record<string, Labels> = { [connectorNs]: cl, [workloadNs]: wl };
-      const d = await checkScope('a Pod', workloadNs, { namespace: connectorNs, name: 'x' }, async (ns) => {
+      const d = await checkScope('a Pod', workloadNs, { namespace: connectorNs, name: 'x' }, (ns) => {
         asked.push(ns);
-        return labels[ns];
+        return Promise.resolve(labels[ns]);
       });
       expect(d.allowed).to.equal(c.allowed);
       // Lookups only where the rule needs them.
@@ -42,15 +42,19 @@ describe('core/connector: scope', () => {
   it('denials say who may use the Connector', () => {
     const ref = { namespace: 'home', name: 'git' };
     expect(scopeDenial('a Pod', 'apps', ref, { level: 'namespace', namespace: 'home' })).to.equal(
-      'a Pod in namespace "apps" may not use Connector "home/git": it is usable only from namespace "home" (Connectors in kube-public are usable from every namespace, those of a namespace labelled cpaas.io/inner-namespace from the namespaces of that project)',
+      'a Pod in namespace "apps" may not use Connector "home/git": it is usable only from namespace "home" ' +
+        '(Connectors in kube-public are usable from every namespace, those of a namespace labelled ' +
+        'cpaas.io/inner-namespace from the namespaces of that project)',
     );
     expect(scopeDenial('a Pod', 'apps', ref, { level: 'project', project: 'g' })).to.equal(
-      'a Pod in namespace "apps" may not use Connector "home/git": it belongs to project "g" (its namespace is labelled cpaas.io/inner-namespace: g) and is usable only from namespaces labelled cpaas.io/project: g and from the project\'s own namespace',
+      'a Pod in namespace "apps" may not use Connector "home/git": it belongs to project "g" (its ' +
+        'namespace is labelled cpaas.io/inner-namespace: g) and is usable only from namespaces labelled ' +
+        "cpaas.io/project: g and from the project's own namespace",
     );
   });
 
   it('a missing Connector namespace is namespace level', async () => {
-    const d = await checkScope('a Pod', 'apps', { namespace: 'gone', name: 'x' }, async () => undefined);
+    const d = await checkScope('a Pod', 'apps', { namespace: 'gone', name: 'x' }, () => Promise.resolve(undefined));
     expect(d).to.deep.include({ allowed: false, level: { level: 'namespace', namespace: 'gone' } });
   });
 });

@@ -59,13 +59,13 @@ describe('core/connector: Secret references', () => {
     };
     expect(resolveSecret(connector({ name: 's', namespace: 'other' }), get).state).to.equal('foreign');
     expect(
-      (await lookupSecret(connector({ name: 's', namespace: 'other' }), async (n, m) => get(n, m))).state,
+      (await lookupSecret(connector({ name: 's', namespace: 'other' }), (n, m) => Promise.resolve(get(n, m)))).state,
     ).to.equal('foreign');
     expect(asked).to.deep.equal([]);
     expect(resolveSecret(connector(), get)).to.deep.equal({ state: 'none' });
     const missing = resolveSecret(connector({ name: 'gone' }), get);
     expect(missing).to.deep.include({ state: 'missing', message: 'Secret "gone" of namespace "ns" not found' });
-    const found = await lookupSecret(connector({ name: 's' }), async (n, m) => get(n, m));
+    const found = await lookupSecret(connector({ name: 's' }), (n, m) => Promise.resolve(get(n, m)));
     expect(found.state === 'found' && found.secret).to.deep.include({
       name: 's',
       namespace: 'ns',
@@ -156,13 +156,15 @@ describe('core/connector: Secret against the auth type', () => {
       'Opaque for an OCI registry',
       { type: 'Opaque', keys: ['username', 'password'] },
       registry,
-      'SecretTypeMismatch: Secret "s" has type "Opaque", but auth type "tokenAuth" of connectorclass "tool" requires "cpaas.io/distribution-registry-token" or "kubernetes.io/basic-auth"',
+      'SecretTypeMismatch: Secret "s" has type "Opaque", but auth type "tokenAuth" of connectorclass ' +
+        '"tool" requires "cpaas.io/distribution-registry-token" or "kubernetes.io/basic-auth"',
     ],
     [
       'a registry token for basic-auth (not the other way round)',
       { type: 'cpaas.io/distribution-registry-token', keys: ['username', 'password'] },
       basic,
-      'SecretTypeMismatch: Secret "s" has type "cpaas.io/distribution-registry-token", but auth type "basicAuth" of connectorclass "tool" requires "kubernetes.io/basic-auth"',
+      'SecretTypeMismatch: Secret "s" has type "cpaas.io/distribution-registry-token", but auth type ' +
+        '"basicAuth" of connectorclass "tool" requires "kubernetes.io/basic-auth"',
     ],
     [
       'a bearer token without token',

@@ -55,7 +55,7 @@ function runJSON(path: string, args: string[], input: unknown, env: NodeJS.Proce
       try {
         resolve(JSON.parse(Buffer.concat(out).toString('utf8')));
       } catch (e) {
-        reject(e);
+        reject(e instanceof Error ? e : new Error(String(e)));
       }
     });
     child.stdin.end(JSON.stringify(input));
