@@ -22,7 +22,7 @@ describe('code style', () => {
     this.timeout(300_000);
     const run = spawnSync(
       process.execPath,
-      [join(root, 'node_modules/eslint/bin/eslint.js'), '--format', 'unix', '.'],
+      [join(root, 'node_modules/eslint/bin/eslint.js'), '.'],
       {
         cwd: root,
         encoding: 'utf8',
