@@ -297,10 +297,18 @@ ${benchUserYaml(ns)}`,
     // CPU: of the process answering that target (the tool itself for "directly"), per request of the measured run.
     const row = (name: string, r: LoadResult) =>
       out(
-        `    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}${r.cpuUs === undefined ? '' : `   CPU ${(r.cpuUs.user + r.cpuUs.system).toFixed(0)} µs/req (user ${r.cpuUs.user.toFixed(0)}, system ${r.cpuUs.system.toFixed(0)})`}`,
+        `    ${name.padEnd(22)} ${Math.round(r.rps).toString().padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   ` +
+          `p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}` +
+          (r.cpuUs === undefined
+            ? ''
+            : `   CPU ${(r.cpuUs.user + r.cpuUs.system).toFixed(0)} µs/req ` +
+              `(user ${r.cpuUs.user.toFixed(0)}, system ${r.cpuUs.system.toFixed(0)})`),
       );
     out(
-      `\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds${PIN ? ', each proxy alone on CPU 1, load and tool on CPU 0' : ''}:`,
+      `\n(b) ${REQUESTS} GETs, ${CONCURRENCY} concurrent connections, ` +
+        `separate load process (${LOADGEN === 'ab' ? 'ab -k' : 'bench/load.ts'}), ` +
+        `${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds` +
+        `${PIN ? ', each proxy alone on CPU 1, load and tool on CPU 0' : ''}:`,
     );
     // Rounds interleave the three targets, so that a slow or fast spell of the machine meets all of them.
     const ratios: number[] = [];
@@ -320,7 +328,8 @@ ${benchUserYaml(ns)}`,
       }
       ratios.push(viaProxy.rps / viaNginx.rps);
       out(
-        `    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`,
+        `    proxy/nginx rps = ${(viaProxy.rps / viaNginx.rps).toFixed(2)}; p99 added over direct: ` +
+          `proxy ${(viaProxy.p99Ms - reference.p99Ms).toFixed(2)} ms, nginx ${(viaNginx.p99Ms - reference.p99Ms).toFixed(2)} ms`,
       );
     }
     out(`  proxy/nginx rps: median ${median(ratios).toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
@@ -338,14 +347,17 @@ ${benchUserYaml(ns)}`,
     row('nginx', s1);
     row('connectors proxy', s2);
     out(
-      `    added over direct: proxy p50 ${(s2.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s2.p99Ms - s0.p99Ms).toFixed(2)} ms; nginx p50 ${(s1.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s1.p99Ms - s0.p99Ms).toFixed(2)} ms`,
+      `    added over direct: proxy p50 ${(s2.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s2.p99Ms - s0.p99Ms).toFixed(2)} ms; ` +
+        `nginx p50 ${(s1.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s1.p99Ms - s0.p99Ms).toFixed(2)} ms`,
     );
 
     // (c) idle keep-alive connections
     await sleep(1000);
     const rssBefore = await rssKiB(proxy.pid!);
     const sockets: Socket[] = [];
-    const request = `GET /namespaces/${ns}/connectors/small/idle HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
+    const request =
+      `GET /namespaces/${ns}/connectors/small/idle HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+      `Authorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
     for (let i = 0; i < IDLE; i += 50) {
       await Promise.all(
         Array.from(
@@ -365,14 +377,18 @@ ${benchUserYaml(ns)}`,
     await sleep(2000);
     const rssAfter = await rssKiB(proxy.pid!);
     out(
-      `\n(c) proxy RSS${WORKERS > 1 ? ' (primary process only: use BENCH_WORKERS=1 for this)' : ''}: ${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`,
+      `\n(c) proxy RSS${WORKERS > 1 ? ' (primary process only: use BENCH_WORKERS=1 for this)' : ''}: ` +
+        `${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ` +
+        `${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`,
     );
     for (const s of sockets) s.destroy();
   }
 
   if (CALLGRIND) {
     out(
-      `\n(d) user-space instructions per request under callgrind (${CALLGRIND_REQUESTS} GETs at ${CONCURRENCY} connections after ${CALLGRIND_WARMUP} uncounted), ${CALLGRIND_RUNS} run(s)${CALLGRIND_RUNS > 1 && COMPARE_WITH ? ', the order alternating' : ''}:`,
+      `\n(d) user-space instructions per request under callgrind (${CALLGRIND_REQUESTS} GETs at ${CONCURRENCY} ` +
+        `connections after ${CALLGRIND_WARMUP} uncounted), ${CALLGRIND_RUNS} run(s)` +
+        `${CALLGRIND_RUNS > 1 && COMPARE_WITH ? ', the order alternating' : ''}:`,
     );
     const checkouts: Array<[string, string | undefined]> = [['connectors proxy', undefined]];
     if (COMPARE_WITH) checkouts.push(['previous version', COMPARE_WITH]);

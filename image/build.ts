@@ -132,8 +132,8 @@ export async function pushImage(
     const child = spawn(crane, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
     let out = '';
     let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c));
-    child.stderr.on('data', (c: Buffer) => (err += c));
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.on('error', reject);
     child.on('close', (code) =>
       code === 0 ? resolvePush(out.trim()) : reject(new Error(`crane ${args.join(' ')}: ${err.trim() || out.trim()}`)),

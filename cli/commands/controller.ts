@@ -7,7 +7,7 @@ import { parseFlagDuration } from '../../core/connector/duration.ts';
 
 function boolFlag(v: unknown, name: string, dflt: boolean): boolean {
   if (v === undefined) return dflt;
-  const s = String(v).toLowerCase();
+  const s = (typeof v === 'string' ? v : typeof v === 'boolean' ? String(v) : '').toLowerCase();
   if (['true', '1', 'yes'].includes(s)) return true;
   if (['false', '0', 'no'].includes(s)) return false;
   throw new Error(`--${name} must be true or false, not ${JSON.stringify(v)}`);

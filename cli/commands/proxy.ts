@@ -31,14 +31,16 @@ proxy itself. Limits and their defaults: docs/security.md.`,
       type: 'string',
       valueName: 'LIST',
       description:
-        "Comma-separated hosts forward mode may reach besides the listed Connectors' addresses, without credentials: *, name, *.domain, IP or CIDR (default: none, other hosts get 403).",
+        "Comma-separated hosts forward mode may reach besides the listed Connectors' addresses, without credentials: " +
+        '*, name, *.domain, IP or CIDR (default: none, other hosts get 403).',
     },
     ...limitFlags({ flag: 'max-requests-per-service-account', who: 'ServiceAccount' }),
     'tls-secret': {
       type: 'string',
       valueName: 'NAME',
       description:
-        'Also listen on TLS with tls.crt/tls.key of this Secret (type kubernetes.io/tls) in the system namespace; a changed Secret is used without a restart. Published for the CSI driver in ConfigMap connectors-proxy-tls.',
+        'Also listen on TLS with tls.crt/tls.key of this Secret (type kubernetes.io/tls) in the system namespace; ' +
+        'a changed Secret is used without a restart. Published for the CSI driver in ConfigMap connectors-proxy-tls.',
     },
     'tls-port': {
       type: 'string',

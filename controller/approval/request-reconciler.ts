@@ -113,9 +113,7 @@ export async function reconcileRequest(ctx: ApprovalCtx, key: string): Promise<R
     policies = ctx.policies
       .list(namespace)
       .filter(
-        (p) =>
-          p.spec.checkGrantedPermission &&
-          selects(p.spec.connector, connectorName, (connector as Connector).metadata.labels),
+        (p) => p.spec.checkGrantedPermission && selects(p.spec.connector, connectorName, connector.metadata.labels),
       )
       .sort((a, b) => (a.metadata.name! < b.metadata.name! ? -1 : 1))
       .map((p) => ({ name: p.metadata.name!, policySpec: structuredClone(p.spec) }));
@@ -208,8 +206,7 @@ async function grantRequest(
   try {
     const rules: PolicyRule[] = [];
     for (const p of policies) {
-      const templateName = (p.policySpec as AccessPolicySpec).checkGrantedPermission!.spec.roleTemplate.ref.configMap
-        .name;
+      const templateName = p.policySpec.checkGrantedPermission!.spec.roleTemplate.ref.configMap.name;
       const where = `role template ConfigMap "${templateName}" (AccessPolicy ${p.name})`;
       const data = templateData(ctx, templateName);
       if (!data) throw new RoleTemplateError(`${where} not found in namespace ${ctx.systemNamespace}`);
@@ -223,7 +220,9 @@ async function grantRequest(
       rules,
       subjects: [subject],
     });
-    const summary = `Role and RoleBinding ${grant} grant ${[...new Set(rules.flatMap((r) => r.resources))].join(', ')} on connector "${connectorName}" to ${subject.kind} "${subject.namespace ? subject.namespace + '/' : ''}${subject.name}"`;
+    const resources = [...new Set(rules.flatMap((r) => r.resources))].join(', ');
+    const who = `${subject.namespace ? subject.namespace + '/' : ''}${subject.name}`;
+    const summary = `Role and RoleBinding ${grant} grant ${resources} on connector "${connectorName}" to ${subject.kind} "${who}"`;
     if (result === 'created') ctx.recorder.event(involved, 'Normal', 'PermissionGranted', summary);
     return T(C.accessPermissionSync, R.synced, summary);
   } catch (err) {

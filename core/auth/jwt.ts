@@ -30,7 +30,7 @@ export function tokenShape(token: string): TokenShape {
   if (!claims) return { ok: false, reason: 'not a ServiceAccount token (no JWT claims)' };
   if (claims.exp !== undefined && typeof claims.exp !== 'number')
     return { ok: false, reason: 'not a ServiceAccount token (exp is not a number)' };
-  return { ok: true, claims: claims as TokenClaims };
+  return { ok: true, claims: claims };
 }
 
 function jsonObject(part: string): Record<string, unknown> | undefined {

@@ -254,35 +254,39 @@ spec:
     await classApi?.stop();
   });
 
-  it("sets a git Connector's status.api.path; GET …/git/gitrefs lists the branches and tags of a private repository, the caller holding only a ServiceAccount token", async () => {
-    const conn = JSON.parse(await env.c.kubectl(['get', 'connector', 'git', '-n', env.ns, '-o', 'json']));
-    expect(conn.status.api).to.deep.equal({ path: `/connectors/v1alpha1/${env.ns}/git/path` });
-    await git.clearRequests();
-    const repositoryUrl = encodeURIComponent(`${git.url}/org/private.git`);
-    const r = await env.curl(`${conn.status.api.path}/git/gitrefs?repositoryUrl=${repositoryUrl}`, {
-      token: tokens.reader,
-    });
-    expect(r.status, r.body).to.equal(200);
-    expect(r.headers['content-type']).to.match(/^application\/json/);
-    const list = r.json();
-    expect(list.listMeta).to.deep.equal({ totalItems: 4 });
-    expect([...list.items].sort((a: any, b: any) => a.name.localeCompare(b.name))).to.deep.equal(refsWanted);
-    expect(r.body).to.not.include(GIT_PASS);
-    // The git server saw the Connector's credentials (the plugin's), never the caller's token.
-    // (The controller's probes may come meanwhile: the plugin's requests are those with its User-Agent.)
-    const seen = (await git.requests()).filter((q) => q.headers['user-agent']?.includes('connectors-git-plugin'));
-    expect(seen.map((q) => `${q.method} ${q.path}?${q.query} ${q.status}`)).to.deep.equal([
-      'GET /org/private.git/info/refs?service=git-upload-pack 200',
-    ]);
-    expect(seen[0].headers.authorization).to.equal(basic(GIT_USER, GIT_PASS));
-    expect(JSON.stringify(seen)).to.not.include(tokens.reader);
-    // The long form serves the same, with search and pagination.
-    const long = await env.curl(
-      `/connectors/v1alpha1/namespaces/${env.ns}/connectors/git/path/git/gitrefs?repositoryUrl=${repositoryUrl}&search=V&itemsPerPage=1&page=2`,
-      { token: tokens.reader },
-    );
-    expect(long.json()).to.deep.equal({ listMeta: { totalItems: 2 }, items: [refsWanted[3]] });
-  });
+  it(
+    "sets a git Connector's status.api.path; GET …/git/gitrefs lists the branches and tags of a private repository, " +
+      'the caller holding only a ServiceAccount token',
+    async () => {
+      const conn = JSON.parse(await env.c.kubectl(['get', 'connector', 'git', '-n', env.ns, '-o', 'json']));
+      expect(conn.status.api).to.deep.equal({ path: `/connectors/v1alpha1/${env.ns}/git/path` });
+      await git.clearRequests();
+      const repositoryUrl = encodeURIComponent(`${git.url}/org/private.git`);
+      const r = await env.curl(`${conn.status.api.path}/git/gitrefs?repositoryUrl=${repositoryUrl}`, {
+        token: tokens.reader,
+      });
+      expect(r.status, r.body).to.equal(200);
+      expect(r.headers['content-type']).to.match(/^application\/json/);
+      const list = r.json();
+      expect(list.listMeta).to.deep.equal({ totalItems: 4 });
+      expect([...list.items].sort((a: any, b: any) => a.name.localeCompare(b.name))).to.deep.equal(refsWanted);
+      expect(r.body).to.not.include(GIT_PASS);
+      // The git server saw the Connector's credentials (the plugin's), never the caller's token.
+      // (The controller's probes may come meanwhile: the plugin's requests are those with its User-Agent.)
+      const seen = (await git.requests()).filter((q) => q.headers['user-agent']?.includes('connectors-git-plugin'));
+      expect(seen.map((q) => `${q.method} ${q.path}?${q.query} ${q.status}`)).to.deep.equal([
+        'GET /org/private.git/info/refs?service=git-upload-pack 200',
+      ]);
+      expect(seen[0].headers.authorization).to.equal(basic(GIT_USER, GIT_PASS));
+      expect(JSON.stringify(seen)).to.not.include(tokens.reader);
+      // The long form serves the same, with search and pagination.
+      const long = await env.curl(
+        `/connectors/v1alpha1/namespaces/${env.ns}/connectors/git/path/git/gitrefs?repositoryUrl=${repositoryUrl}&search=V&itemsPerPage=1&page=2`,
+        { token: tokens.reader },
+      );
+      expect(long.json()).to.deep.equal({ listMeta: { totalItems: 2 }, items: [refsWanted[3]] });
+    },
+  );
 
   it('gitrefs answers Status objects: a foreign repositoryUrl (never asked with the credentials), a missing one, a wrong password', async () => {
     await git.clearRequests();
@@ -375,7 +379,7 @@ spec:
     // A tool that redirects keeping the query, as a trailing-slash redirect does; then one to another host.
     let away = false;
     tool.setHandler((req, res) => {
-      const q = req.url!.slice(req.url!.indexOf('?'));
+      const q = req.url.slice(req.url.indexOf('?'));
       res.writeHead(301, {
         location: away ? `https://elsewhere.example.com/landing${q}#top` : `${tool.url}/things/${q}`,
       });
@@ -641,7 +645,7 @@ spec:
     expect(Object.keys(flags.json()).sort()).to.deep.equal([...FEATURE_FLAGS].sort());
   });
 
-  it('the featureflags endpoint: every flag as "true"/"false" for who may list ConnectorClasses, 403 otherwise, and a ConfigMap change within seconds', async () => {
+  it('featureflags: every flag as "true"/"false" to who may list ConnectorClasses, else 403; a ConfigMap change within seconds', async () => {
     const admin = await env.clusterServiceAccount('admin', 'cluster-admin');
     await env.setFlags([]);
     const r = await env.curl('/connectors-operator/featureflags', { token: admin });

@@ -179,7 +179,7 @@ spec:
 
   it('caps one user at its requests in flight (429, Retry-After), while another user is served', async () => {
     const pending = Array.from({ length: PER_USER }, () => env.curl(path('/hold'), { token: tokens.reader }));
-    await eventually('the held requests to reach the tool', async () => tool.held.length === PER_USER);
+    await eventually('the held requests to reach the tool', () => tool.held.length === PER_USER);
     const refused = await env.curl(path('/ok'), { token: tokens.reader });
     expect(refused.status).to.equal(429);
     expect(refused.headers['retry-after']).to.equal('1');

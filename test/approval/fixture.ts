@@ -65,8 +65,8 @@ export interface ApprovalEnv {
     what: string,
     ok: (ap: AccessPolicy) => boolean,
   ): Promise<AccessPolicy>;
-  role(namespace: string, name: string): Promise<any | undefined>;
-  roleBinding(namespace: string, name: string): Promise<any | undefined>;
+  role(namespace: string, name: string): Promise<any>;
+  roleBinding(namespace: string, name: string): Promise<any>;
   stop(): Promise<void>;
 }
 

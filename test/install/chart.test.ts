@@ -121,7 +121,7 @@ describe('install: the Helm chart', function () {
   it('renders objects kubeconform accepts against the Kubernetes 1.36 schemas and our CRDs (strict)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'connectors-schemas-'));
     try {
-      const count = await writeSchemas(dir, await kubernetesSwagger(), allCrds() as Record<string, unknown>[]);
+      const count = await writeSchemas(dir, await kubernetesSwagger(), allCrds());
       expect(count).to.be.greaterThan(100);
       const location = ['-strict', '-schema-location', schemaLocation(dir)];
       for (const [name, text] of Object.entries(texts)) {
@@ -400,7 +400,7 @@ describe('install: the Helm chart', function () {
     }
   });
 
-  it('runs the git plugin behind Service connectors-git-plugin with a chart-made certificate the API trusts, reachable from the API and the controller only', () => {
+  it('runs the git plugin behind Service connectors-git-plugin, its chart-made certificate trusted, reachable from the API and controller only', () => {
     const objs = rendered.defaults;
     const find = (kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name)! as any;
     const gitClass = find('ConnectorClass', 'git');

@@ -215,8 +215,8 @@ describe('install: the chart’s pods, run from the image with the chart’s RBA
     // The environment is the pod's alone (the image's PATH finds mount and chroot here too); chroot passes it on.
     const proc = spawnPeer('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { env });
     let logs = '';
-    proc.child.stdout!.on('data', (d: Buffer) => (logs += d));
-    proc.child.stderr!.on('data', (d: Buffer) => (logs += d));
+    proc.child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    proc.child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
     const containerPorts = new Map<string, number>(
       (container.ports ?? []).map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]),
     );

@@ -68,7 +68,7 @@ describe('template engine API', () => {
     const tpl = parse('t', '{{ double 21 }} {{ "x" | double }}', {
       funcs: {
         double: defineFunc(['interface {}'], 'interface {}', (v) =>
-          v instanceof GoInt ? new GoInt('int', v.v * 2n) : String(v) + String(v),
+          v instanceof GoInt ? new GoInt('int', v.v * 2n) : `${v as string}${v as string}`,
         ),
       },
     });
