@@ -20,15 +20,11 @@ describe('code style', () => {
 
   it('ESLint (typescript-eslint, type-aware rules) reports nothing (npm run lint lists it)', function () {
     this.timeout(300_000);
-    const run = spawnSync(
-      process.execPath,
-      [join(root, 'node_modules/eslint/bin/eslint.js'), '.'],
-      {
-        cwd: root,
-        encoding: 'utf8',
-        maxBuffer: 64 << 20,
-      },
-    );
+    const run = spawnSync(process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '.'], {
+      cwd: root,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     expect(run.error, String(run.error)).to.equal(undefined);
     expect(run.stdout.trim(), 'ESLint problems').to.equal('');
     expect(run.status, run.stderr).to.equal(0);
