@@ -69,7 +69,9 @@ export function parseTemplate(text: string): Segment[] {
     literal = '';
     let node: Node;
     try {
-      node = parseExpressionAt(text, i + 1, { ecmaVersion: ECMA_VERSION });
+      // preserveParens: without it a parenthesized expression's node ends before its `)`, and `{(a || b)}`
+      // would be refused for the `)` found where `}` should be.
+      node = parseExpressionAt(text, i + 1, { ecmaVersion: ECMA_VERSION, preserveParens: true });
     } catch (err) {
       const e = err as SyntaxError & { pos?: number };
       const message = e.message.replace(/\s*\(\d+:\d+\)$/, '');

@@ -33,6 +33,9 @@ describe('resourceinterfaces: expressions', () => {
       ['{ params.x }', [{ e: ' params.x ' }]],
       ['x}y', ['x}y']],
       ['{a}{b}', [{ e: 'a' }, { e: 'b' }]],
+      ["{(params.a || 'x')}", [{ e: "(params.a || 'x')" }]],
+      ['x-{(a, b)}', ['x-', { e: '(a, b)' }]],
+      ['{(a).b}', [{ e: '(a).b' }]],
     ];
     for (const [text, want] of ok) {
       it(`splits ${JSON.stringify(text)}`, () => {
