@@ -172,7 +172,7 @@ class SandboxWorker {
       this.pending.delete(r.id);
       p?.resolve(r);
     });
-    this.worker.on('error', (err) => this.fail(`the sandbox failed: ${err.message}`));
+    this.worker.on('error', (err: Error) => this.fail(`the sandbox failed: ${err.message}`));
     this.worker.on('exit', (code) => this.fail(`the sandbox stopped (exit code ${code})`));
     // An idle worker never keeps a process alive.
     this.worker.unref();
@@ -194,7 +194,8 @@ class SandboxWorker {
           reject(e);
         },
       });
-      this.worker.postMessage({ ...m, id } as SandboxRequest);
+      const message: SandboxRequest = { ...m, id };
+      this.worker.postMessage(message);
     });
   }
 
@@ -300,7 +301,7 @@ export class Evaluator {
     );
     if (!('values' in r)) throw new ExpressionError('the sandbox answered out of turn');
     if (r.error !== undefined) throw new ExpressionError(r.error);
-    const values = r.values.map((json) => (json === undefined ? undefined : JSON.parse(json)));
+    const values = r.values.map((json): unknown => (json === undefined ? undefined : JSON.parse(json)));
     let next = 0;
     return templates.map((t) => {
       if (t.length === 1 && 'expression' in t[0]) return values[next++];

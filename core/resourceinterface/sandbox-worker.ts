@@ -70,7 +70,7 @@ function describe(ctx: QuickJSContext, error: QuickJSHandle): string {
     const e = ctx.dump(error) as unknown;
     if (e && typeof e === 'object') {
       const { name, message } = e as { name?: unknown; message?: unknown };
-      text = `${typeof name === 'string' ? name : 'Error'}: ${String(message ?? '')}`;
+      text = `${typeof name === 'string' ? name : 'Error'}: ${typeof message === 'string' ? message : (JSON.stringify(message) ?? '')}`;
     } else if (kind === 'object' || kind === 'function') {
       // dump() fell back to a string: the object has no JSON form (a getter that throws, a cycle).
       text = 'the expression threw a value that cannot be shown';

@@ -520,7 +520,7 @@ describe('resourceinterfaces: pipeline integration', () => {
     }
   });
 
-  it('leaves the TaskRuns of a PipelineRun alone (Tekton copies the annotation to them)', async () => {
+  it('leaves the TaskRuns of a PipelineRun alone (Tekton copies the annotation to them)', () => {
     const tr = run('TaskRun', [gitIntegration()]);
     tr.metadata!.labels = { 'tekton.dev/pipelineRun': 'p-1' };
     expect(runIntegrations(tr, NS)).to.deep.equal([]);
