@@ -25,7 +25,7 @@ import {
   type RunLike,
 } from './mutate/integrations.ts';
 import { IntegrationError, type Integration } from '../core/resourceinterface/integration.ts';
-import { Evaluator } from '../core/resourceinterface/expression.ts';
+import { Evaluator, type Limits } from '../core/resourceinterface/expression.ts';
 import { applyPatch } from './jsonpatch.ts';
 
 export const PATHS = {
@@ -42,6 +42,8 @@ export interface HandlerDeps {
   flags: FeatureFlags;
   systemNamespace: string;
   checkRego?: RegoChecker;
+  /** Limits of the ResourceInterface expression sandbox, per admission request (default DEFAULT_LIMITS). */
+  expressionLimits?: Partial<Limits>;
 }
 
 export type Handler = (req: AdmissionRequest) => Promise<AdmissionResponse>;
@@ -118,9 +120,9 @@ async function integrationVerdict(
     prefetch(deps.lookups, namespace, integrationConnectorRefs(integrations)),
     deps.lookups.resourceInterfaces(),
   ]);
-  const evaluator = await Evaluator.create();
+  const evaluator = await Evaluator.create(deps.expressionLimits);
   try {
-    return integrationsDecision({
+    return await integrationsDecision({
       run,
       kind,
       namespace,
@@ -131,7 +133,7 @@ async function integrationVerdict(
       evaluator,
     });
   } finally {
-    evaluator.dispose();
+    void evaluator.dispose();
   }
 }
 

@@ -13,6 +13,7 @@ import { startHealthServer, type HealthServer } from '../core/observability/serv
 import { CertManager, type ServingMaterial } from './certs.ts';
 import { FileCertificates } from './certfiles.ts';
 import { handlers } from './handlers.ts';
+import type { Limits } from '../core/resourceinterface/expression.ts';
 import { clusterLookups } from './lookups.ts';
 import {
   DEFAULT_CONFIG_NAME,
@@ -50,6 +51,9 @@ export interface WebhookOptions {
   objectRequirements?: LabelSelectorRequirement[];
   log?: Logger;
   onTiming?: (path: string, ms: number) => void;
+  /** Limits of the ResourceInterface expression sandbox per admission request (defaults: DEFAULT_LIMITS of
+   * core/resourceinterface/expression.ts, listed in resourceinterfaces/README.md). */
+  expressionLimits?: Partial<Limits>;
 }
 
 export interface RunningWebhook {
@@ -128,7 +132,7 @@ export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): P
       port: opts.port ?? 9443,
       certPem: material.certPem,
       keyPem: material.keyPem,
-      handlers: handlers({ lookups, flags, systemNamespace }),
+      handlers: handlers({ lookups, flags, systemNamespace, expressionLimits: opts.expressionLimits }),
       log,
       onTiming: opts.onTiming,
     });

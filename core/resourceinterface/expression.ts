@@ -9,19 +9,14 @@
 // expression ends (a `}` inside a string or an object literal is part of the expression) and reports syntax
 // errors with their column, so admission can reject what would not parse. Evaluation runs in QuickJS compiled
 // to WebAssembly (quickjs-emscripten): a separate JavaScript heap that holds only the context given to it, no
-// host objects, no I/O, with a memory limit, a stack limit and a deadline. Nothing here ever runs user text
-// through the host's eval or Function.
+// host objects, no I/O, with a memory limit, a stack limit and a deadline, in a worker thread
+// (sandbox-worker.ts) that this module ends when an evaluation outlives its deadline or fails below the
+// JavaScript level, so an expression never blocks nor ends the process that asked. Nothing here ever runs
+// user text through the host's eval or Function.
+import { Worker } from 'node:worker_threads';
 import { parseExpressionAt, type Node } from 'acorn';
-import {
-  newQuickJSWASMModuleFromVariant,
-  shouldInterruptAfterDeadline,
-  type QuickJSContext,
-  type QuickJSHandle,
-  type QuickJSRuntime,
-  type QuickJSWASMModule,
-  type VmCallResult,
-} from 'quickjs-emscripten-core';
-import * as variant from '@jitl/quickjs-wasmfile-release-sync';
+import type { SandboxCall, SandboxReply, SandboxRequest } from './sandbox-protocol.ts';
+export { MAX_MESSAGE } from './sandbox-protocol.ts';
 
 /** The ECMAScript edition expressions are parsed as (QuickJS implements it). */
 export const ECMA_VERSION = 2022;
@@ -30,13 +25,29 @@ export const ECMA_VERSION = 2022;
 export const DEFAULT_LIMITS = {
   /** Heap of the sandbox. */
   memoryBytes: 16 * 1024 * 1024,
-  /** Native stack of the sandbox (deep recursion ends here). */
+  /** Stack of the sandbox (deep recursion ends here). */
   stackBytes: 512 * 1024,
   /** Wall time for every evaluation of one batch together. */
   deadlineMs: 2000,
   /** Largest value (as JSON) one expression may produce. */
   resultBytes: 64 * 1024,
 } as const;
+
+/** Sandbox worker threads at most; a batch that finds them all busy waits for one. */
+export const MAX_SANDBOX_WORKERS = 2;
+/**
+ * How long past its deadline a batch may keep its worker busy before the worker is ended. QuickJS checks the
+ * deadline itself, but not inside every native operation (a catch handler that recurses again, a long
+ * regular-expression match): this bounds what it misses.
+ */
+export const DEADLINE_GRACE_MS = 500;
+/** How long a new worker may take to load QuickJS (a busy machine, a cold disk). */
+export const SANDBOX_START_TIMEOUT_MS = 15_000;
+/**
+ * V8 stack of a sandbox worker. Large, so that QuickJS's own check of `stackBytes` is what stops deep
+ * recursion: with V8's default (under 1 MiB) nested arrays or a deeply nested `eval` exhaust V8's stack first.
+ */
+const WORKER_STACK_MB = 16;
 export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 
 export type Segment = { text: string } | { expression: string; start: number; node: Node };
@@ -69,7 +80,9 @@ export function parseTemplate(text: string): Segment[] {
     literal = '';
     let node: Node;
     try {
-      node = parseExpressionAt(text, i + 1, { ecmaVersion: ECMA_VERSION });
+      // preserveParens: without it a parenthesized expression's node ends before its `)`, and `{(a || b)}`
+      // would be refused for the `)` found where `}` should be.
+      node = parseExpressionAt(text, i + 1, { ecmaVersion: ECMA_VERSION, preserveParens: true });
     } catch (err) {
       const e = err as SyntaxError & { pos?: number };
       const message = e.message.replace(/\s*\(\d+:\d+\)$/, '');
@@ -135,132 +148,197 @@ export interface Scope {
   connectors?: string;
 }
 
-let modulePromise: Promise<QuickJSWASMModule> | undefined;
-/** The QuickJS WebAssembly module, loaded once per process (about 40 ms). */
-export function quickJS(): Promise<QuickJSWASMModule> {
-  // The package's types describe its CommonJS build; the ESM namespace's `default` is the variant.
-  const v = variant as unknown as Parameters<typeof newQuickJSWASMModuleFromVariant>[0];
-  modulePromise ??= newQuickJSWASMModuleFromVariant(v).catch((err) => {
-    modulePromise = undefined;
-    throw err;
-  });
-  return modulePromise;
-}
-
 export class ExpressionError extends Error {}
 
+/** One worker thread running sandbox-worker.ts, and its requests in flight. */
+class SandboxWorker {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: SandboxReply) => void; reject: (e: Error) => void }>();
+  /** Why this worker can no longer be used. */
+  dead: string | undefined;
+
+  constructor() {
+    this.worker = new Worker(new URL('./sandbox-worker.ts', import.meta.url), {
+      resourceLimits: { stackSizeMb: WORKER_STACK_MB, maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
+      // The worker's output is never shown: QuickJS prints its aborts ("Aborted(Assertion failed: ...)"), which
+      // are reported as failures instead (and the worker silences them). The streams are left unread: reading
+      // a worker's stdio keeps the process alive for as long as the worker lives.
+      stdout: true,
+      stderr: true,
+    });
+    this.worker.on('message', (r: SandboxReply) => {
+      const p = this.pending.get(r.id);
+      this.pending.delete(r.id);
+      p?.resolve(r);
+    });
+    this.worker.on('error', (err: Error) => this.fail(`the sandbox failed: ${err.message}`));
+    this.worker.on('exit', (code) => this.fail(`the sandbox stopped (exit code ${code})`));
+    // An idle worker never keeps a process alive.
+    this.worker.unref();
+  }
+
+  /** Sends a request; after timeoutMs without a reply the worker is ended and the request fails. */
+  request(m: SandboxCall, timeoutMs: number, onTimeout: string): Promise<SandboxReply> {
+    if (this.dead) return Promise.reject(new ExpressionError(this.dead));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.end(onTimeout), Math.max(timeoutMs, 0));
+      this.pending.set(id, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      const message: SandboxRequest = { ...m, id };
+      this.worker.postMessage(message);
+    });
+  }
+
+  /** Ends the worker (a runaway evaluation, a failure below JavaScript); requests in flight fail. */
+  end(reason: string): void {
+    this.fail(reason);
+    void this.worker.terminate().catch(() => {});
+  }
+
+  private fail(reason: string): void {
+    this.dead ??= reason;
+    for (const p of this.pending.values()) p.reject(new ExpressionError(reason));
+    this.pending.clear();
+  }
+}
+
+const idle: SandboxWorker[] = [];
+const waiting: Array<(w: SandboxWorker) => void> = [];
+let checkedOut = 0;
+
+function acquireWorker(): Promise<SandboxWorker> {
+  for (let w = idle.pop(); w; w = idle.pop()) {
+    if (!w.dead) {
+      checkedOut++;
+      return Promise.resolve(w);
+    }
+  }
+  if (checkedOut < MAX_SANDBOX_WORKERS) {
+    checkedOut++;
+    return Promise.resolve(new SandboxWorker());
+  }
+  return new Promise((resolve) => waiting.push(resolve));
+}
+
+function releaseWorker(w: SandboxWorker): void {
+  const next = waiting.shift();
+  if (next) return next(w.dead ? new SandboxWorker() : w);
+  checkedOut--;
+  if (!w.dead) idle.push(w);
+}
+
 /**
- * One sandbox for a batch of evaluations (an admission request): a QuickJS runtime with the limits, reused
- * for every expression of the batch and disposed at the end.
+ * One sandbox for a batch of evaluations (an admission request): a QuickJS runtime with the limits, in a
+ * worker thread held until dispose(). Each evaluate/evaluateDeep call runs in a fresh context of it.
  */
 export class Evaluator {
-  private readonly runtime: QuickJSRuntime;
-  private readonly ctx: QuickJSContext;
+  private readonly worker: SandboxWorker;
   private readonly limits: Limits;
+  private deadline = Infinity;
   private disposed = false;
 
-  private constructor(mod: QuickJSWASMModule, limits: Limits) {
+  private constructor(worker: SandboxWorker, limits: Limits) {
+    this.worker = worker;
     this.limits = limits;
-    this.runtime = mod.newRuntime();
-    this.runtime.setMemoryLimit(limits.memoryBytes);
-    this.runtime.setMaxStackSize(limits.stackBytes);
-    this.runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + limits.deadlineMs));
-    this.ctx = this.runtime.newContext();
-    const url = this.ctx.newFunction('url', (arg) => this.urlParts(arg));
-    this.ctx.setProp(this.ctx.global, 'url', url);
-    url.dispose();
   }
 
   static async create(limits: Partial<Limits> = {}): Promise<Evaluator> {
-    return new Evaluator(await quickJS(), { ...DEFAULT_LIMITS, ...limits });
+    const ev = new Evaluator(await acquireWorker(), { ...DEFAULT_LIMITS, ...limits });
+    try {
+      await ev.call({ op: 'open', limits: ev.limits }, SANDBOX_START_TIMEOUT_MS, 'the sandbox did not start in time');
+    } catch (err) {
+      void ev.dispose();
+      throw err;
+    }
+    ev.deadline = Date.now() + ev.limits.deadlineMs;
+    return ev;
   }
 
   /** Evaluates a string value: one expression alone gives its value; text with expressions gives a string. */
-  evaluate(text: string, scope: Scope): unknown {
-    const segments = parseTemplate(text);
-    if (segments.length === 1 && 'expression' in segments[0]) return this.run(segments[0].expression, scope);
-    let out = '';
-    for (const s of segments) {
-      if ('text' in s) out += s.text;
-      else {
-        const v = this.run(s.expression, scope);
-        out += typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
-      }
-    }
-    return out;
+  async evaluate(text: string, scope: Scope): Promise<unknown> {
+    return (await this.evaluateAll([parseTemplate(text)], scope))[0];
   }
 
   /** Every string inside a JSON value evaluated (objects and arrays walked), for workspace bindings. */
-  evaluateDeep(value: unknown, scope: Scope): unknown {
-    if (typeof value === 'string') return hasExpression(value) ? this.evaluate(value, scope) : value;
-    if (Array.isArray(value)) return value.map((v) => this.evaluateDeep(v, scope));
-    if (value && typeof value === 'object')
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.evaluateDeep(v, scope)]));
-    return value;
-  }
-
-  private run(expression: string, scope: Scope): unknown {
-    if (this.disposed) throw new Error('evaluator already disposed');
-    const { ctx } = this;
-    this.setGlobal('params', scope.params);
-    this.setGlobal('connector', scope.connector ?? null);
-    this.setGlobal('connectors', scope.connectors ?? '');
-    // JSON.stringify inside the sandbox keeps host objects out of the picture; the newline lets an
-    // expression end with a line comment.
-    const r = ctx.evalCode(`JSON.stringify((${expression}\n))`, 'expression.js', { type: 'global', strict: true });
-    if (r.error) {
-      const e = ctx.dump(r.error) as { name?: string; message?: string } | string;
-      r.error.dispose();
-      const msg = typeof e === 'object' && e ? `${e.name ?? 'Error'}: ${e.message ?? ''}` : String(e);
-      throw new ExpressionError(msg === 'InternalError: interrupted' ? `took longer than the deadline` : msg);
-    }
-    const json = ctx.typeof(r.value) === 'string' ? ctx.getString(r.value) : undefined;
-    r.value.dispose();
-    if (json === undefined) return undefined;
-    if (json.length > this.limits.resultBytes)
-      throw new ExpressionError(`its value is larger than ${this.limits.resultBytes} bytes`);
-    return JSON.parse(json);
-  }
-
-  private setGlobal(name: string, value: unknown): void {
-    const { ctx } = this;
-    const h = ctx.unwrapResult(ctx.evalCode(`(${JSON.stringify(value ?? null)})`, 'context.js'));
-    ctx.setProp(ctx.global, name, h);
-    h.dispose();
-  }
-
-  /** `url(x)`: the parts of a WHATWG URL (no user name or password). */
-  private urlParts(arg: QuickJSHandle): VmCallResult<QuickJSHandle> {
-    const { ctx } = this;
-    const s = ctx.typeof(arg) === 'string' ? ctx.getString(arg) : undefined;
-    let u: URL;
-    try {
-      if (s === undefined) throw new TypeError('url() takes a string');
-      u = new URL(s);
-    } catch (err) {
-      return {
-        error: ctx.newError({ name: 'TypeError', message: `url(${JSON.stringify(s)}): ${(err as Error).message}` }),
-      };
-    }
-    const parts = {
-      href: u.href,
-      protocol: u.protocol,
-      scheme: u.protocol.replace(/:$/, ''),
-      host: u.host,
-      hostname: u.hostname,
-      port: u.port,
-      pathname: u.pathname,
-      search: u.search,
-      hash: u.hash,
-      origin: u.origin,
+  async evaluateDeep(value: unknown, scope: Scope): Promise<unknown> {
+    const templates: Segment[][] = [];
+    const collect = (v: unknown): void => {
+      if (typeof v === 'string') {
+        if (hasExpression(v)) templates.push(parseTemplate(v));
+      } else if (Array.isArray(v)) v.forEach(collect);
+      else if (v && typeof v === 'object') Object.values(v).forEach(collect);
     };
-    return { value: ctx.unwrapResult(ctx.evalCode(`(${JSON.stringify(parts)})`, 'url.js')) };
+    collect(value);
+    const results = await this.evaluateAll(templates, scope);
+    let next = 0;
+    const rebuild = (v: unknown): unknown => {
+      if (typeof v === 'string') return hasExpression(v) ? results[next++] : v;
+      if (Array.isArray(v)) return v.map(rebuild);
+      if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x)]));
+      return v;
+    };
+    return rebuild(value);
   }
 
-  dispose(): void {
+  /** The values of parsed templates, all evaluated in one round trip to the sandbox. */
+  private async evaluateAll(templates: Segment[][], scope: Scope): Promise<unknown[]> {
+    const expressions = templates.flatMap((t) => t.flatMap((s) => ('expression' in s ? [s.expression] : [])));
+    if (!expressions.length) return templates.map((t) => t.map((s) => ('text' in s ? s.text : '')).join(''));
+    const r = await this.call(
+      { op: 'eval', expressions, scope },
+      this.deadline + DEADLINE_GRACE_MS - Date.now(),
+      'took longer than the deadline',
+    );
+    if (!('values' in r)) throw new ExpressionError('the sandbox answered out of turn');
+    if (r.error !== undefined) throw new ExpressionError(r.error);
+    const values = r.values.map((json): unknown => (json === undefined ? undefined : JSON.parse(json)));
+    let next = 0;
+    return templates.map((t) => {
+      if (t.length === 1 && 'expression' in t[0]) return values[next++];
+      let out = '';
+      for (const s of t) {
+        if ('text' in s) out += s.text;
+        else {
+          const v = values[next++];
+          out += typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
+        }
+      }
+      return out;
+    });
+  }
+
+  private async call(m: SandboxCall, timeoutMs: number, onTimeout: string): Promise<SandboxReply> {
+    if (this.disposed) throw new Error('evaluator already disposed');
+    const r = await this.worker.request(m, timeoutMs, onTimeout);
+    if ('fatal' in r) {
+      this.worker.end(`the sandbox failed: ${r.fatal}`);
+      throw new ExpressionError(`the sandbox failed: ${r.fatal}`);
+    }
+    return r;
+  }
+
+  /** Frees the runtime and gives the worker back (or ends it, if freeing failed). Never throws. */
+  async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.ctx.dispose();
-    this.runtime.dispose();
+    try {
+      if (!this.worker.dead) {
+        const r = await this.worker.request({ op: 'close' }, SANDBOX_START_TIMEOUT_MS, 'the sandbox did not close');
+        if ('fatal' in r) this.worker.end(`the sandbox failed: ${r.fatal}`);
+      }
+    } catch {
+      // The worker is dead already (ended, or failed); releasing it below replaces it.
+    }
+    releaseWorker(this.worker);
   }
 }

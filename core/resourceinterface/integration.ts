@@ -225,13 +225,13 @@ export interface Expansion {
  * Params and workspace bindings of one integration. `connectors` lists the main Connector first, then the
  * merged ones (the first is `.connector` of the configuration templates). Throws IntegrationError.
  */
-export function expandIntegration(
+export async function expandIntegration(
   integration: Integration,
   index: number,
   ri: ResourceInterface,
   connectors: Connector[],
   evaluator: Evaluator,
-): Expansion {
+): Promise<Expansion> {
   const spec = ri.spec ?? {};
   const riName = ri.metadata.name;
   // Params: given values, else defaults; all declared ones present; types as declared.
@@ -264,9 +264,9 @@ export function expandIntegration(
     connector: connectors[0],
     connectors: connectors.map((c) => `${c.metadata.namespace}/${c.metadata.name}`).join(','),
   };
-  const evaluate = (value: unknown, where: string): unknown => {
+  const evaluate = async (value: unknown, where: string): Promise<unknown> => {
     try {
-      return evaluator.evaluateDeep(value, scope);
+      return await evaluator.evaluateDeep(value, scope);
     } catch (err) {
       if (err instanceof ExpressionError || err instanceof ExpressionSyntaxError)
         throw new IntegrationError(`${at(index)}: ${where} of ResourceInterface "${riName}": ${err.message}`);
@@ -291,7 +291,7 @@ export function expandIntegration(
   const outParams: Expansion['params'] = [];
   for (const { attr, param } of wanted) {
     const where = `attribute "${attr.name}"`;
-    let value = attr.expression !== undefined ? evaluate(attr.expression, where) : undefined;
+    let value = attr.expression !== undefined ? await evaluate(attr.expression, where) : undefined;
     if (value === undefined || value === null || value === '') value = attr.default ?? value;
     const type = attr.type ?? 'string';
     if (type === 'string' && (typeof value === 'number' || typeof value === 'boolean')) value = String(value);
@@ -319,7 +319,7 @@ export function expandIntegration(
     }) ?? wss.map((ws) => ({ ws, as: ws.workspaceMapping?.name ?? ws.name }));
   const outWs: Expansion['workspaces'] = [];
   for (const { ws, as } of wantedWs) {
-    const value = evaluate(ws.value ?? {}, `workspace "${ws.name}"`) as Record<string, unknown>;
+    const value = (await evaluate(ws.value ?? {}, `workspace "${ws.name}"`)) as Record<string, unknown>;
     const csi = value.csi as { volumeAttributes?: Record<string, unknown> } | undefined;
     if (csi?.volumeAttributes) {
       const va = csi.volumeAttributes;

@@ -6,8 +6,11 @@ import {
   Evaluator,
   ExpressionError,
   ExpressionSyntaxError,
+  MAX_MESSAGE,
+  MAX_SANDBOX_WORKERS,
   paramReferences,
   parseTemplate,
+  type Limits,
   type Scope,
 } from '../../core/resourceinterface/expression.ts';
 
@@ -33,6 +36,9 @@ describe('resourceinterfaces: expressions', () => {
       ['{ params.x }', [{ e: ' params.x ' }]],
       ['x}y', ['x}y']],
       ['{a}{b}', [{ e: 'a' }, { e: 'b' }]],
+      ["{(params.a || 'x')}", [{ e: "(params.a || 'x')" }]],
+      ['x-{(a, b)}', ['x-', { e: '(a, b)' }]],
+      ['{(a).b}', [{ e: '(a).b' }]],
     ];
     for (const [text, want] of ok) {
       it(`splits ${JSON.stringify(text)}`, () => {
@@ -72,6 +78,15 @@ describe('resourceinterfaces: expressions', () => {
     });
     afterEach(() => ev.dispose());
 
+    /** The error a promise rejects with (the test fails if it fulfils). */
+    const rejection = (p: Promise<unknown>): Promise<Error> =>
+      p.then(
+        (v) => {
+          throw new Error(`expected a rejection, got ${JSON.stringify(v)}`);
+        },
+        (err: Error) => err,
+      );
+
     const values: Array<[string, unknown]> = [
       ["{connector.spec.address + '/' + params.repository}", 'https://harbor.example.com:8443/base//apps/web'],
       [
@@ -94,20 +109,21 @@ describe('resourceinterfaces: expressions', () => {
       ['no expression', 'no expression'],
     ];
     for (const [text, want] of values) {
-      it(`evaluates ${text}`, () => {
-        expect(ev.evaluate(text, scope)).to.deep.equal(want);
+      it(`evaluates ${text}`, async () => {
+        expect(await ev.evaluate(text, scope)).to.deep.equal(want);
       });
     }
 
-    it('evaluates every string of a workspace binding, keeping other values', () => {
+    it('evaluates every string of a workspace binding, keeping other values', async () => {
       expect(
-        ev.evaluateDeep(
+        await ev.evaluateDeep(
           {
             csi: {
               driver: 'connectors-csi',
               readOnly: true,
-              volumeAttributes: { 'connector.name': '{connector.metadata.name}', n: 'gitconfig' },
+              volumeAttributes: { 'connector.name': '{connector.metadata.name}', n: 'gitconfig', ns: 'x-{connectors}' },
             },
+            list: ['{params.revision}', 3, null],
           },
           scope,
         ),
@@ -115,8 +131,9 @@ describe('resourceinterfaces: expressions', () => {
         csi: {
           driver: 'connectors-csi',
           readOnly: true,
-          volumeAttributes: { 'connector.name': 'harbor', n: 'gitconfig' },
+          volumeAttributes: { 'connector.name': 'harbor', n: 'gitconfig', ns: 'x-team-a/harbor,team-a/mirror' },
         },
+        list: ['refs/heads/main', 3, null],
       });
     });
 
@@ -124,19 +141,22 @@ describe('resourceinterfaces: expressions', () => {
       ['{typeof process}', 'undefined'],
       ['{typeof require}', 'undefined'],
       ['{typeof globalThis.fetch}', 'undefined'],
+      ['{typeof postMessage}', 'undefined'],
       ['{(function(){ return typeof this })()}', 'undefined'],
       ["{Function('return typeof process')()}", 'undefined'],
       ["{params.constructor.constructor('return typeof require')()}", 'undefined'],
     ];
     for (const [text, want] of sandbox) {
-      it(`has nothing of the host: ${text} is ${JSON.stringify(want)}`, () => {
-        expect(ev.evaluate(text, scope)).to.equal(want);
+      it(`has nothing of the host: ${text} is ${JSON.stringify(want)}`, async () => {
+        expect(await ev.evaluate(text, scope)).to.equal(want);
       });
     }
 
-    it('keeps no state between evaluations of a batch that changes the context', () => {
-      expect(ev.evaluate('{params.repository}', { ...scope, params: { repository: 'one' } })).to.equal('one');
-      expect(ev.evaluate('{params.repository}', { ...scope, params: { repository: 'two' } })).to.equal('two');
+    it('keeps no state between evaluations of a batch that changes the context', async () => {
+      expect(await ev.evaluate('{params.repository}', { ...scope, params: { repository: 'one' } })).to.equal('one');
+      expect(await ev.evaluate('{globalThis.leak = 1, params.repository}', scope)).to.equal('apps/web');
+      expect(await ev.evaluate('{params.repository}', { ...scope, params: { repository: 'two' } })).to.equal('two');
+      expect(await ev.evaluate('{typeof leak}', scope)).to.equal('undefined');
     });
 
     const failures: Array<[string, RegExp]> = [
@@ -146,42 +166,131 @@ describe('resourceinterfaces: expressions', () => {
       ["{(() => { throw new Error('boom') })()}", /Error: boom/],
     ];
     for (const [text, message] of failures) {
-      it(`reports ${text} as ${message}`, () => {
-        expect(() => ev.evaluate(text, scope))
-          .to.throw(ExpressionError)
-          .with.property('message')
-          .that.matches(message);
+      it(`reports ${text} as ${message}`, async () => {
+        const err = await rejection(ev.evaluate(text, scope));
+        expect(err).to.be.instanceOf(ExpressionError);
+        expect(err.message).to.match(message);
       });
     }
 
-    it('stops an expression that runs past the deadline', async () => {
-      const short = await Evaluator.create({ deadlineMs: 200 });
-      try {
+    // Hostile expressions: each fails alone, with a message saying why, and the sandbox keeps working. Deep
+    // recursion used to escape as a host RangeError and leave a QuickJS runtime that aborted when freed.
+    const hostile: Array<{ what: string; text: string; limits?: Partial<Limits>; message: string }> = [
+      {
+        what: 'an infinite loop',
+        text: '{(() => { for (;;) {} })()}',
+        limits: { deadlineMs: 300 },
+        message: 'took longer than the deadline',
+      },
+      {
+        what: 'catastrophic regular-expression backtracking',
+        text: "{/(a+)+$/.test('a'.repeat(40) + 'b')}",
+        limits: { deadlineMs: 300 },
+        message: 'took longer than the deadline',
+      },
+      {
+        // QuickJS does not check the deadline while it unwinds a stack overflow into a catch that recurses
+        // again: the worker is ended once the grace period is over.
+        what: 'recursion that catches its own stack overflow',
+        text: '{(function f() { try { return f() } catch (e) { return f() } })()}',
+        limits: { deadlineMs: 300 },
+        message: 'took longer than the deadline',
+      },
+      { what: 'deep recursion', text: '{(function f() { return f() })()}', message: 'InternalError: stack overflow' },
+      {
+        what: 'a deeply nested literal',
+        text: "{eval('['.repeat(100000) + ']'.repeat(100000))}",
+        message: 'SyntaxError: stack overflow',
+      },
+      {
+        what: 'deeply nested JSON',
+        text: "{JSON.parse('['.repeat(100000) + ']'.repeat(100000))}",
+        message: 'SyntaxError: stack overflow',
+      },
+      {
+        what: 'a huge array',
+        text: '{new Array(2 ** 31 - 1).fill(0)}',
+        message: 'InternalError: out of memory',
+      },
+      {
+        what: 'a heap that grows until the memory limit',
+        text: "{(() => { const a = []; for (let i = 0; ; i++) a.push({ i, s: 'y' + i }) })()}",
+        // A generous deadline, so the memory limit is what stops it even on a busy machine.
+        limits: { memoryBytes: 4 * 1024 * 1024, deadlineMs: 120_000 },
+        message: 'InternalError: out of memory',
+      },
+      { what: 'a huge string', text: "{'x'.repeat(2 ** 30)}", message: 'RangeError: invalid string length' },
+      {
+        what: `a value larger than ${DEFAULT_LIMITS.resultBytes} bytes`,
+        text: `{'x'.repeat(${DEFAULT_LIMITS.resultBytes + 1})}`,
+        message: `its value is larger than ${DEFAULT_LIMITS.resultBytes} bytes`,
+      },
+      {
+        what: 'a megabyte error message',
+        text: "{(() => { throw new Error('m'.repeat(1 << 20)) })()}",
+        message: `Error: ${'m'.repeat(MAX_MESSAGE - 'Error: '.length)}… (${(1 << 20) + 'Error: '.length} characters)`,
+      },
+      {
+        what: 'a thrown object whose getters throw',
+        text: '{(() => { throw { get name() { throw 1 }, get message() { throw 2 } } })()}',
+        message: 'the expression threw a value that cannot be shown',
+      },
+      { what: 'a thrown string', text: "{(() => { throw 'plain' })()}", message: 'the expression threw "plain"' },
+    ];
+    for (const h of hostile) {
+      it(`fails ${h.what} with "${h.message.slice(0, 60)}", then evaluates the next expression`, async () => {
+        const hostileEv = h.limits ? await Evaluator.create(h.limits) : ev;
         const started = Date.now();
-        expect(() => short.evaluate('{(() => { for (;;) {} })()}', scope)).to.throw(ExpressionError, /deadline/);
-        expect(Date.now() - started).to.be.lessThan(10_000);
-      } finally {
-        short.dispose();
-      }
-    });
+        try {
+          const err = await rejection(hostileEv.evaluate(h.text, scope));
+          expect(err).to.be.instanceOf(ExpressionError);
+          expect(err.message).to.equal(h.message);
+        } finally {
+          if (hostileEv !== ev) await hostileEv.dispose();
+        }
+        if (h.limits?.deadlineMs === 300) expect(Date.now() - started).to.be.lessThan(10_000);
+        const next = await Evaluator.create();
+        try {
+          expect(await next.evaluate('{params.repository}', scope)).to.equal('apps/web');
+        } finally {
+          await next.dispose();
+        }
+      });
+    }
 
-    it('stops an expression that exhausts the memory limit', async () => {
-      // A small heap and a generous deadline, so the memory limit is what stops it even on a busy machine.
-      const small = await Evaluator.create({ memoryBytes: 4 * 1024 * 1024, deadlineMs: 120_000 });
+    it('keeps the event loop free while an expression runs to its deadline', async () => {
+      const slow = await Evaluator.create({ deadlineMs: 3000 });
       try {
-        expect(() =>
-          small.evaluate("{(() => { const a = []; for (let i = 0; ; i++) a.push({ i, s: 'y' + i }) })()}", scope),
-        ).to.throw(ExpressionError, /InternalError: out of memory/);
+        let ticks = 0;
+        const timer = setInterval(() => ticks++, 50);
+        const err = await rejection(slow.evaluate('{(() => { for (;;) {} })()}', scope));
+        clearInterval(timer);
+        expect(err.message).to.equal('took longer than the deadline');
+        // Synchronous evaluation would give 0 ticks; 3 s of a free loop give about 60 even on a busy machine.
+        expect(ticks).to.be.greaterThan(10);
       } finally {
-        small.dispose();
+        await slow.dispose();
       }
     });
 
-    it(`refuses a value larger than ${DEFAULT_LIMITS.resultBytes} bytes`, () => {
-      expect(() => ev.evaluate(`{'x'.repeat(${DEFAULT_LIMITS.resultBytes + 1})}`, scope)).to.throw(
-        ExpressionError,
-        /larger than 65536 bytes/,
-      );
+    it(`evaluates ${MAX_SANDBOX_WORKERS} batches side by side; one more waits until a worker is free`, async () => {
+      await ev.dispose(); // the one beforeEach holds
+      const evs = await Promise.all(Array.from({ length: MAX_SANDBOX_WORKERS }, () => Evaluator.create()));
+      let extra: Evaluator | undefined;
+      try {
+        const got = await Promise.all(
+          evs.map((e, i) => e.evaluate('{params.repository}', { ...scope, params: { repository: `r${i}` } })),
+        );
+        expect(got).to.deep.equal(evs.map((_, i) => `r${i}`));
+        const waiting = Evaluator.create().then((e) => (extra = e));
+        await new Promise((r) => setTimeout(r, 300));
+        expect(extra, 'no worker was free').to.equal(undefined);
+        await evs[0].dispose();
+        await waiting;
+        expect(await extra!.evaluate('{params.revision}', scope)).to.equal('refs/heads/main');
+      } finally {
+        await Promise.all([...evs, ...(extra ? [extra] : [])].map((e) => e.dispose()));
+      }
     });
   });
 });

@@ -92,15 +92,15 @@ describe('resourceinterfaces: pipeline integration', () => {
     });
   }
   /** The run after the decision's patch. */
-  const expanded = (r: RunLike, o?: Parameters<typeof decide>[1]) => {
-    const d = decide(r, o);
+  const expanded = async (r: RunLike, o?: Parameters<typeof decide>[1]) => {
+    const d = await decide(r, o);
     if (!d.allowed) throw new Error(d.message);
     return { run: applyPatch(r, d.patch), warnings: d.warnings, patch: d.patch };
   };
 
   describe('GitCodeRepository', () => {
-    it('a PipelineRun naming only the Connector and the repository gets git-url, git-revision and both workspaces', () => {
-      const { run: out } = expanded(run('PipelineRun', [gitIntegration()], { pipelineRef: { name: 'p' } }));
+    it('a PipelineRun naming only the Connector and the repository gets git-url, git-revision and both workspaces', async () => {
+      const { run: out } = await expanded(run('PipelineRun', [gitIntegration()], { pipelineRef: { name: 'p' } }));
       expect(out.spec).to.deep.equal({
         pipelineRef: { name: 'p' },
         params: [
@@ -131,8 +131,8 @@ describe('resourceinterfaces: pipeline integration', () => {
       });
     });
 
-    it('a TaskRun maps attributes and workspaces to the names its Task uses, and gives a revision', () => {
-      const { run: out } = expanded(
+    it('a TaskRun maps attributes and workspaces to the names its Task uses, and gives a revision', async () => {
+      const { run: out } = await expanded(
         run(
           'TaskRun',
           [
@@ -158,17 +158,17 @@ describe('resourceinterfaces: pipeline integration', () => {
       expect(out.spec!.workspaces!.map((w) => w.name)).to.deep.equal(['output', 'basic-auth']);
     });
 
-    it('names an attribute listed without param after its parameterize.name', () => {
-      const { run: out } = expanded(run('PipelineRun', [gitIntegration({ attributes: [{ name: 'revision' }] })]));
+    it('names an attribute listed without param after its parameterize.name', async () => {
+      const { run: out } = await expanded(run('PipelineRun', [gitIntegration({ attributes: [{ name: 'revision' }] })]));
       expect(out.spec!.params).to.deep.equal([{ name: 'git-revision', value: 'refs/heads/main' }]);
     });
 
-    it('leaves params and workspaces the run already sets, with a warning each', () => {
+    it('leaves params and workspaces the run already sets, with a warning each', async () => {
       const r = run('PipelineRun', [gitIntegration()], {
         params: [{ name: 'git-revision', value: 'refs/heads/dev' }],
         workspaces: [{ name: 'git-source', emptyDir: {} }],
       });
-      const { run: out, warnings, patch } = expanded(r);
+      const { run: out, warnings, patch } = await expanded(r);
       expect(
         patch.every((op) => op.path.endsWith('/-')),
         'appended, never replaced',
@@ -185,23 +185,31 @@ describe('resourceinterfaces: pipeline integration', () => {
       ]);
     });
 
-    it('uses a cluster-level Connector (kube-public) and one of a project namespace', () => {
+    it('uses a cluster-level Connector (kube-public) and one of a project namespace', async () => {
       expect(
-        expanded(run('PipelineRun', [gitIntegration({ connectorRef: { name: 'shared', namespace: 'kube-public' } })]))
-          .run.spec!.params![0],
+        (
+          await expanded(
+            run('PipelineRun', [gitIntegration({ connectorRef: { name: 'shared', namespace: 'kube-public' } })]),
+          )
+        ).run.spec!.params![0],
       ).to.deep.equal({ name: 'git-url', value: 'https://git.example.com/org/app.git' });
       expect(
-        decide(run('PipelineRun', [gitIntegration({ connectorRef: { name: 'elsewhere', namespace: 'team-b' } })]), {
-          // team-b is a project's namespace; team-a belongs to that project.
-          labels: { 'team-b': { 'cpaas.io/inner-namespace': 'proj' }, [NS]: { 'cpaas.io/project': 'proj' } },
-        }).allowed,
+        (
+          await decide(
+            run('PipelineRun', [gitIntegration({ connectorRef: { name: 'elsewhere', namespace: 'team-b' } })]),
+            {
+              // team-b is a project's namespace; team-a belongs to that project.
+              labels: { 'team-b': { 'cpaas.io/inner-namespace': 'proj' }, [NS]: { 'cpaas.io/project': 'proj' } },
+            },
+          )
+        ).allowed,
       ).to.equal(true);
     });
   });
 
   describe('OCIArtifact', () => {
-    it('gives proxy references for the repository and each tag, and the registry-config workspace', () => {
-      const { run: out } = expanded(
+    it('gives proxy references for the repository and each tag, and the registry-config workspace', async () => {
+      const { run: out } = await expanded(
         run('PipelineRun', [
           {
             name: 'image',
@@ -236,12 +244,12 @@ describe('resourceinterfaces: pipeline integration', () => {
       ]);
     });
 
-    it('refuses a Connector without a proxy address yet, naming the attribute', () => {
+    it('refuses a Connector without a proxy address yet, naming the attribute', async () => {
       const noStatus = structuredClone(CONNECTORS[1]);
       delete noStatus.status;
       CONNECTORS.push({ ...noStatus, metadata: { name: 'fresh', namespace: NS } });
       try {
-        const d = decide(
+        const d = await decide(
           run('PipelineRun', [
             {
               name: 'image',
@@ -269,8 +277,8 @@ describe('resourceinterfaces: pipeline integration', () => {
       ...extra,
     });
 
-    it('lists the main Connector first, then the merged ones, in one workspace', () => {
-      const { run: out } = expanded(
+    it('lists the main Connector first, then the merged ones, in one workspace', async () => {
+      const { run: out } = await expanded(
         run('PipelineRun', [maven({ configuration: { connectors: [{ name: 'maven-mirror' }] } })]),
         { multiConnector: true },
       );
@@ -293,10 +301,10 @@ describe('resourceinterfaces: pipeline integration', () => {
       ]);
     });
 
-    it('turns connector.name into connectors when an interface that merges names one Connector', () => {
+    it('turns connector.name into connectors when an interface that merges names one Connector', async () => {
       const custom = structuredClone(builtinResourceInterfaces(['gitcoderepository'])[0]);
       custom.spec!.configurations = { multipleMergeConnectors: { enabled: true } };
-      const { run: out } = expanded(
+      const { run: out } = await expanded(
         run('PipelineRun', [
           gitIntegration({
             configuration: { connectors: [{ name: 'shared', namespace: 'kube-public' }] },
@@ -338,8 +346,8 @@ describe('resourceinterfaces: pipeline integration', () => {
       },
     ];
     for (const k of refusals) {
-      it(`refuses merged Connectors ${k.what}`, () => {
-        const d = decide(k.r, { multiConnector: k.flag });
+      it(`refuses merged Connectors ${k.what}`, async () => {
+        const d = await decide(k.r, { multiConnector: k.flag });
         expect(d).to.deep.include({ allowed: false, code: k.code, message: k.message });
       });
     }
@@ -362,10 +370,10 @@ describe('resourceinterfaces: pipeline integration', () => {
       if (CLASSES.at(-1)!.metadata.name === 'git2') CLASSES.pop();
       if (CONNECTORS.at(-1)!.metadata.name === 'git2') CONNECTORS.pop();
     });
-    const url = (r: RunLike, interfaces: ResourceInterface[]) =>
-      (expanded(r, { interfaces }).run.spec!.params!.find((p) => p.name === 'git-url') ?? {}).value;
+    const url = async (r: RunLike, interfaces: ResourceInterface[]) =>
+      ((await expanded(r, { interfaces })).run.spec!.params!.find((p) => p.name === 'git-url') ?? {}).value;
 
-    it('takes the highest schema-version it renders, then the highest version, among those the class declares', () => {
+    it('takes the highest schema-version it renders, then the highest version, among those the class declares', async () => {
       withClass(['git-v1', 'git-v2', 'git-v3-schema2']);
       const interfaces = [
         variant('git-v1', '1', '1'),
@@ -373,11 +381,11 @@ describe('resourceinterfaces: pipeline integration', () => {
         variant('git-v3-schema2', '3', '2'),
         variant('git-undeclared', '9', '1'),
       ];
-      expect(url(run('PipelineRun', [gitIntegration({ connectorRef: { name: 'git2' } })]), interfaces)).to.equal(
+      expect(await url(run('PipelineRun', [gitIntegration({ connectorRef: { name: 'git2' } })]), interfaces)).to.equal(
         'git-v2',
       );
       expect(
-        url(
+        await url(
           run('PipelineRun', [gitIntegration({ connectorRef: { name: 'git2' }, interface: { name: 'git-v1' } })]),
           interfaces,
         ),
@@ -402,8 +410,8 @@ describe('resourceinterfaces: pipeline integration', () => {
       },
     ];
     for (const k of refusals) {
-      it(`refuses ${k.what}`, () => {
-        expect(decide(run('PipelineRun', [gitIntegration(k.integration)]))).to.deep.include({
+      it(`refuses ${k.what}`, async () => {
+        expect(await decide(run('PipelineRun', [gitIntegration(k.integration)]))).to.deep.include({
           allowed: false,
           message: k.message,
         });
@@ -496,11 +504,11 @@ describe('resourceinterfaces: pipeline integration', () => {
       },
     ];
     for (const k of cases) {
-      it(`refuses ${k.what}`, () => {
+      it(`refuses ${k.what}`, async () => {
         const r = run('PipelineRun', k.annotation);
         let d;
         try {
-          d = decide(r);
+          d = await decide(r);
         } catch (err) {
           d = { allowed: false, code: 400, message: (err as Error).message };
         }

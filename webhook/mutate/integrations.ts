@@ -74,13 +74,13 @@ export interface IntegrationsInput {
   evaluator: Evaluator;
 }
 
-export function integrationsDecision(input: IntegrationsInput): Decision {
+export async function integrationsDecision(input: IntegrationsInput): Promise<Decision> {
   const { run, namespace, integrations } = input;
   const what = `a ${input.kind}`;
   const params: Array<{ name: string; value: unknown; from: string }> = [];
   const workspaces: Array<{ binding: Record<string, unknown>; from: string }> = [];
   try {
-    integrations.forEach((integration, i) => {
+    for (const [i, integration] of integrations.entries()) {
       const where = `metadata.annotations["${INTEGRATIONS_ANNOTATION}"][${i}]`;
       const refs = [integration.connectorRef, ...integration.mergedConnectors];
       const connectors: Connector[] = [];
@@ -124,11 +124,11 @@ export function integrationsDecision(input: IntegrationsInput): Decision {
             { code: 403 },
           );
       }
-      const out = expandIntegration(integration, i, ri, connectors, input.evaluator);
+      const out = await expandIntegration(integration, i, ri, connectors, input.evaluator);
       const from = `integration "${integration.name}"`;
       for (const p of out.params) params.push({ ...p, from });
       for (const w of out.workspaces) workspaces.push({ binding: w, from });
-    });
+    }
   } catch (err) {
     if (!(err instanceof IntegrationError)) throw err;
     const code = (err as { code?: number }).code ?? 400;
