@@ -8,7 +8,8 @@ import { GENERATOR_ENTRYPOINT } from '../core/opa/generator.ts';
 import { AUTH_EXTRACTOR_ENTRYPOINT } from '../core/opa/extractor.ts';
 import { PERMISSIONS_ENTRYPOINT } from '../core/opa/permissions.ts';
 import { encodePolicyConfigMap, policyConfigMapName, type PolicyOwner } from '../core/opa/store.ts';
-import { KubeApiError } from '../core/kube/rest.ts';
+import { isConflict, isNotFound } from '../core/kube/client.ts';
+import { resources } from '../core/kube/resources.ts';
 import type { ReconcileResult } from '../core/kube/controller.ts';
 import { counter } from '../core/observability/metrics.ts';
 import { T, F, aggregateReady, mergeConditions, canonical, transitions, type CondInput } from './conditions.ts';
@@ -119,11 +120,11 @@ export async function reconcileClass(ctx: Ctx, name: string): Promise<ReconcileR
       if (proxy.ref && !proxy.ref.address && !absolute) {
         const ns = proxy.ref.namespace || ctx.systemNamespace;
         try {
-          await ctx.rest.call('GET', `/api/v1/namespaces/${ns}/services/${proxy.ref.name}`);
+          await ctx.client.get(resources.Service, proxy.ref.name, ns);
           probeTotal().inc({ type: 'proxy', result: 'success' });
           conds.push({ ...T('ProxyReady'), probed: true });
         } catch (err) {
-          if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
+          if (!isNotFound(err)) throw err;
           failing = true;
           probeTotal().inc({ type: 'proxy', result: 'failure' });
           conds.push({
@@ -196,14 +197,8 @@ export async function reconcileClass(ctx: Ctx, name: string): Promise<ReconcileR
     }),
   };
   if (canonical(next) !== canonical(cls.status ?? {})) {
-    const updated = await ctx.rest.call<ConnectorClass>(
-      'PUT',
-      `/apis/connectors.alauda.io/v1alpha1/connectorclasses/${name}/status`,
-      {
-        body: { ...cls, status: next },
-      },
-    );
-    ctx.classes.upsert(updated as never);
+    const updated = await ctx.client.replaceStatus(resources.ConnectorClass, { ...cls, status: next });
+    ctx.classes.upsert(updated);
     for (const t of transitions(cls.status?.conditions, next.conditions!)) {
       if (t.type !== 'Ready' && t.status !== 'False') continue;
       ctx.recorder.event(
@@ -237,31 +232,23 @@ async function storePolicies(
     if (!existing) {
       const cm = encodePolicyConfigMap({ source: p.source, namespace: ns, compiled: c, owners: [owner] });
       try {
-        const created = await ctx.rest.call('POST', `/api/v1/namespaces/${ns}/configmaps`, { body: cm });
-        ctx.policyMaps.upsert(created as never);
+        ctx.policyMaps.upsert(await ctx.client.create(resources.ConfigMap, cm));
         continue;
       } catch (err) {
-        if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
+        if (!isConflict(err)) throw err;
       }
-      const current = await ctx.rest.call<{ metadata: { ownerReferences?: unknown[] } }>(
-        'GET',
-        `/api/v1/namespaces/${ns}/configmaps/${name}`,
-      );
-      ctx.policyMaps.upsert(current as never);
+      ctx.policyMaps.upsert(await ctx.client.get(resources.ConfigMap, name, ns));
     }
     const cur = ctx.policyMaps.get(name, ns)!;
     const owners = cur.metadata.ownerReferences ?? [];
     if (!owners.some((o) => o.uid === owner.uid)) {
-      const patched = await ctx.rest.call('PATCH', `/api/v1/namespaces/${ns}/configmaps/${name}`, {
-        body: {
-          metadata: {
-            ownerReferences: [...owners, { ...owner, blockOwnerDeletion: false }],
-            resourceVersion: cur.metadata.resourceVersion,
-          },
+      const patched = await ctx.client.patch(resources.ConfigMap, name, ns, {
+        metadata: {
+          ownerReferences: [...owners, { ...owner, blockOwnerDeletion: false }],
+          resourceVersion: cur.metadata.resourceVersion,
         },
-        contentType: 'application/merge-patch+json',
       });
-      ctx.policyMaps.upsert(patched as never);
+      ctx.policyMaps.upsert(patched);
     }
   }
   // Modules this class no longer uses: drop its ownership; delete those nobody owns any more.
@@ -270,15 +257,12 @@ async function storePolicies(
     if (wanted.has(cm.metadata.name!) || !owners.some((o) => o.uid === owner.uid)) continue;
     const rest = owners.filter((o) => o.uid !== owner.uid);
     if (rest.length === 0) {
-      await ctx.rest.call('DELETE', `/api/v1/namespaces/${ns}/configmaps/${cm.metadata.name}`).catch((err) => {
-        if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
-      });
+      await ctx.client.delete(resources.ConfigMap, cm.metadata.name!, ns);
     } else {
-      const patched = await ctx.rest.call('PATCH', `/api/v1/namespaces/${ns}/configmaps/${cm.metadata.name}`, {
-        body: { metadata: { ownerReferences: rest, resourceVersion: cm.metadata.resourceVersion } },
-        contentType: 'application/merge-patch+json',
+      const patched = await ctx.client.patch(resources.ConfigMap, cm.metadata.name!, ns, {
+        metadata: { ownerReferences: rest, resourceVersion: cm.metadata.resourceVersion },
       });
-      ctx.policyMaps.upsert(patched as never);
+      ctx.policyMaps.upsert(patched);
     }
   }
 }

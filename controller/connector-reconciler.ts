@@ -25,7 +25,8 @@ import {
   type SecretResolution,
 } from '../core/connector/index.ts';
 import { connectorApiPath } from '../core/connector/api-path.ts';
-import { KubeApiError } from '../core/kube/rest.ts';
+import { isConflict } from '../core/kube/client.ts';
+import { resources } from '../core/kube/resources.ts';
 import type { ReconcileResult } from '../core/kube/controller.ts';
 import { counter, histogram } from '../core/observability/metrics.ts';
 import { T, F, U, aggregateReady, mergeConditions, canonical, transitions, type CondInput } from './conditions.ts';
@@ -232,9 +233,7 @@ export class ConnectorReconciler {
     const existing = ctx.services.get(name, ns);
     if (!target) {
       if (existing && existing.metadata.ownerReferences?.some((o) => o.uid === c.metadata.uid)) {
-        await ctx.rest.call('DELETE', `/api/v1/namespaces/${ns}/services/${name}`).catch((err) => {
-          if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
-        });
+        await ctx.client.delete(resources.Service, name, ns);
       }
       return undefined;
     }
@@ -277,25 +276,20 @@ export class ConnectorReconciler {
           `Service ${name} in namespace ${ns} exists and is not owned by this Connector`,
         );
       }
-      const updated = await ctx.rest.call<ServiceObject>('PUT', `/api/v1/namespaces/${ns}/services/${name}`, {
-        body: {
-          ...desired,
-          metadata: { ...desired.metadata, resourceVersion: existing.metadata.resourceVersion },
-          spec: { ...existing.spec, ...desired.spec, ports: existing.spec?.ports },
-        },
+      const updated = await ctx.client.replace(resources.Service, {
+        ...desired,
+        metadata: { ...desired.metadata, resourceVersion: existing.metadata.resourceVersion },
+        spec: { ...existing.spec, ...desired.spec, ports: existing.spec?.ports },
       });
-      ctx.services.upsert(updated as never);
+      ctx.services.upsert(updated);
       return undefined;
     }
     try {
-      const created = await ctx.rest.call<ServiceObject>('POST', `/api/v1/namespaces/${ns}/services`, {
-        body: desired,
-      });
-      ctx.services.upsert(created as never);
+      ctx.services.upsert(await ctx.client.create(resources.Service, desired));
       return undefined;
     } catch (err) {
-      if (err instanceof KubeApiError && err.statusCode === 409) {
-        const cur = await ctx.rest.call<ServiceObject>('GET', `/api/v1/namespaces/${ns}/services/${name}`);
+      if (isConflict(err)) {
+        const cur = await ctx.client.get(resources.Service, name, ns);
         if (cur.metadata.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY) {
           return F(
             COND.proxy,
@@ -303,7 +297,7 @@ export class ConnectorReconciler {
             `Service ${name} in namespace ${ns} exists and is not managed by the connectors controller`,
           );
         }
-        ctx.services.upsert(cur as never);
+        ctx.services.upsert(cur);
         throw new Error(`Service ${ns}/${name} changed meanwhile; retrying`);
       }
       throw err;
@@ -426,14 +420,8 @@ export class ConnectorReconciler {
       probedAt: this.memo.get(key) ? new Date(this.memo.get(key)!.at) : undefined,
     });
     if (canonical(next) !== canonical(prev)) {
-      const updated = await ctx.rest.call<Connector>(
-        'PUT',
-        `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors/${name}/status`,
-        {
-          body: { ...c, status: next },
-        },
-      );
-      ctx.connectors.upsert(updated as never);
+      const updated = await ctx.client.replaceStatus(resources.Connector, { ...c, status: next });
+      ctx.connectors.upsert(updated);
       this.events(c, prev.conditions, next.conditions);
     }
     return { requeueAfterMs: jitter(failing ? ctx.failedProbePeriodMs : ctx.probePeriodMs) };

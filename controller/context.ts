@@ -1,51 +1,15 @@
 // What both reconcilers share: the caches, the REST client, the event recorder and the settings.
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Connector, ConnectorClass, FeatureFlag } from '../core/api/index.ts';
-import type { KubeRest } from '../core/kube/rest.ts';
-import type { Informer } from '../core/kube/reflector.ts';
+import type { KubeClient } from '../core/kube/client.ts';
+import type { Informer } from '../core/kube/informer.ts';
 import type { EventRecorder } from '../core/kube/events.ts';
+import type { ConfigMap, Service } from '../core/kube/types.ts';
 import type { Logger } from '../core/observability/log.ts';
 import type { SecretStore } from './secrets.ts';
 
-export interface ServiceObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    ownerReferences?: Array<{
-      apiVersion: string;
-      kind: string;
-      name: string;
-      uid: string;
-      controller?: boolean;
-      blockOwnerDeletion?: boolean;
-    }>;
-  };
-  spec?: { type?: string; externalName?: string; ports?: unknown[] };
-}
-
-export interface ConfigMapMeta {
-  metadata: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    annotations?: Record<string, string>;
-    labels?: Record<string, string>;
-    ownerReferences?: Array<{
-      apiVersion: string;
-      kind: string;
-      name: string;
-      uid: string;
-      controller?: boolean;
-      blockOwnerDeletion?: boolean;
-    }>;
-  };
-}
+export type ServiceObject = Service;
+/** A compiled-policy ConfigMap as the controller caches it: metadata only. */
+export type ConfigMapMeta = ConfigMap;
 
 export interface Settings {
   systemNamespace: string;
@@ -62,8 +26,7 @@ export interface Settings {
 }
 
 export interface Ctx extends Settings {
-  kc: KubeConfig;
-  rest: KubeRest;
+  client: KubeClient;
   log: Logger;
   recorder: EventRecorder;
   classes: Informer<ConnectorClass>;

@@ -1,29 +1,41 @@
 // The Connectors controller: keeps ConnectorClass and Connector status true.
 //
-//   const ctrl = await startController(kc, { healthPort: 8081 });
+//   const ctrl = await startController(kc, { healthPort: 8081 });   // its own manager
+//   const ctrl = await startController(mgr, {});                    // on a shared manager (connectors up)
 //   ...
 //   await ctrl.stop();
 //
-// Caches (list+watch, see core/kube/reflector.ts) run in every replica so that a new leader starts warm;
-// only the leader (Lease `connectors-controller` in the system namespace) runs the reconcilers.
-import type { KubeConfig } from '@kubernetes/client-node';
-import { FEATURE_FLAGS_CONFIGMAP, type Connector, type ConnectorClass, type FeatureFlag } from '../core/api/index.ts';
-import { collectionPath } from '../core/kube/resources.ts';
+// Caches run in every replica so that a new leader starts warm; only the leader (Lease
+// `connectors-controller` in the system namespace) runs the reconcilers. What enqueues what:
+//   ConnectorClass  its spec or annotations changed                       → the class
+//   Connector       its spec, labels or annotations changed (not its status) → the Connector
+//   ConnectorClass  what Connectors depend on changed (classFingerprint)  → the Connectors of the class
+//   Secret          any change                                           → the Connectors that reference it
+//                   (a global CA Secret, with enable-custom-ca-certs: every Connector)
+//   Service c-*     changed or deleted                                   → the Connector that owns it
+//   feature flags   any flag changed                                     → every Connector
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
-import { flagsFromData } from '../core/kube/featureflags.ts';
-import { kubeRest } from '../core/kube/rest.ts';
-import { startInformer, stripManagedFields, type KObject } from '../core/kube/reflector.ts';
-import { Controller } from '../core/kube/controller.ts';
-import { startLeaderElection, type LeaderElector } from '../core/kube/leaderelection.ts';
-import { createEventRecorder } from '../core/kube/events.ts';
+import type { KubeAccess } from '../core/kube/client.ts';
+import { Manager, type ManagedController } from '../core/kube/manager.ts';
+import {
+  anyOf,
+  annotationsChanged,
+  changed,
+  generationChanged,
+  labelsChanged,
+  onlyEvents,
+  ownerKeys,
+} from '../core/kube/predicates.ts';
+import { objectKey, resources } from '../core/kube/resources.ts';
 import { POLICY_LABEL_SELECTOR } from '../core/opa/store.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
-import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
+import type { HealthServer } from '../core/observability/server.ts';
+import type { Connector } from '../core/api/index.ts';
 import { reconcileClass, classFingerprint } from './class-reconciler.ts';
-import { ConnectorReconciler, connectorKey, referencedSecretKeys } from './connector-reconciler.ts';
-import { startSecretStore, secretKey } from './secrets.ts';
+import { ConnectorReconciler, referencedSecretKeys } from './connector-reconciler.ts';
+import { secretStore, SECRETS_INDEX } from './secrets.ts';
 import { closeProbeAgents } from './probe.ts';
-import { MANAGED_BY, type Ctx, type ServiceObject, type ConfigMapMeta } from './context.ts';
+import { MANAGED_BY, type Ctx } from './context.ts';
 import { approvalController, type ApprovalController } from './approval/index.ts';
 
 export interface StartControllerOptions {
@@ -43,7 +55,7 @@ export interface StartControllerOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   identity?: string;
-  /** Serve /healthz, /readyz and /metrics on this port (0: any free port; undefined: not at all). */
+  /** Own manager only: serve /healthz, /readyz and /metrics on this port (0: any free port; undefined: not at all). */
   healthPort?: number;
   healthHost?: string;
   /** Connector reconcile workers (default 16). */
@@ -65,54 +77,38 @@ export interface RunningController {
   /** The AccessPolicy and AccessRequest controllers (active with both approval flags on). */
   approval: ApprovalController;
   health?: HealthServer;
+  manager: Manager;
   stop(): Promise<void>;
 }
 
-export async function startController(kc: KubeConfig, opts: StartControllerOptions = {}): Promise<RunningController> {
-  const log = opts.log ?? createLogger('controller');
-  const systemNamespace = opts.systemNamespace ?? defaultSystemNamespace();
-  const probePeriodMs = opts.probePeriodMs ?? 5 * 60_000;
-  const rest = await kubeRest(kc);
-  const recorder = createEventRecorder(kc, { component: 'connectors-controller', log, rest });
+/** The index of the Connector cache: the class a Connector is of. */
+const CLASS_INDEX = 'connectors.cpaas.io/class';
 
-  let flagData: Record<string, string> | undefined;
-  const flagsInformer = startInformer<KObject & { data?: Record<string, string> }>(
-    kc,
-    `/api/v1/namespaces/${systemNamespace}/configmaps`,
-    {
-      fieldSelector: `metadata.name=${FEATURE_FLAGS_CONFIGMAP}`,
-      log,
-      rest,
-    },
-  );
-  const connectors = startInformer<Connector>(kc, collectionPath('Connector'), { log, rest });
-  const classes = startInformer<ConnectorClass>(kc, collectionPath('ConnectorClass'), { log, rest });
-  const services = startInformer<ServiceObject>(kc, '/api/v1/services', {
-    labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}`,
-    log,
-    rest,
+/** Registers the controller's caches and reconcilers on a manager. */
+export function setupController(mgr: Manager, opts: StartControllerOptions = {}) {
+  const log = opts.log ?? createLogger('controller');
+  const systemNamespace = mgr.systemNamespace;
+  const probePeriodMs = opts.probePeriodMs ?? 5 * 60_000;
+
+  const connectors = mgr.informer(resources.Connector, {
+    indexes: { [SECRETS_INDEX]: referencedSecretKeys, [CLASS_INDEX]: (c: Connector) => [c.spec.connectorClassName] },
   });
-  const policyMaps = startInformer<ConfigMapMeta>(kc, `/api/v1/namespaces/${systemNamespace}/configmaps`, {
+  const classes = mgr.informer(resources.ConnectorClass);
+  const services = mgr.informer(resources.Service, {
+    serverLabelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}`,
+  });
+  const policyMaps = mgr.informer(resources.ConfigMap, {
+    namespace: systemNamespace,
     labelSelector: POLICY_LABEL_SELECTOR,
-    log,
-    rest,
-    transform: (raw) => {
-      const cm = stripManagedFields<ConfigMapMeta & { binaryData?: unknown; data?: unknown }>(raw);
-      delete cm.binaryData;
-      delete cm.data;
-      return cm;
-    },
+    metadataOnly: true,
   });
-  // Secrets are watched only once the Connectors are known, so the first list keeps exactly the referenced ones.
-  await connectors.synced;
-  const secrets = startSecretStore(kc, rest, systemNamespace, log);
-  for (const c of connectors.list()) secrets.setRefs(connectorKey(c), referencedSecretKeys(c));
+  const secrets = secretStore(mgr, connectors, referencedSecretKeys, systemNamespace);
+  const flags = mgr.flags;
 
   const ctx: Ctx = {
-    kc,
-    rest,
+    client: mgr.client,
     log,
-    recorder,
+    recorder: mgr.recorder('connectors-controller'),
     classes,
     connectors,
     services,
@@ -124,199 +120,125 @@ export async function startController(kc: KubeConfig, opts: StartControllerOptio
     probeTimeoutMs: opts.probeTimeoutMs ?? 10_000,
     failedProbePeriodMs: opts.failedProbePeriodMs ?? Math.min(probePeriodMs, 60_000),
     pluginCAs: opts.pluginCaPem ? [opts.pluginCaPem] : undefined,
-    // Read from the informer's cache, not from its events: a ConfigMap that existed before the controller
-    // started was listed (and its add event emitted) before the handlers below were attached.
-    flag: (name: FeatureFlag) =>
-      flagsFromData(flagsInformer.get(FEATURE_FLAGS_CONFIGMAP, systemNamespace)?.data)[name] === 'true',
+    flag: (name) => flags.enabled(name),
   };
   const connectorReconciler = new ConnectorReconciler(ctx);
+  const connectorsOf = (className: string) => connectors.byIndex(CLASS_INDEX, className).map(objectKey);
+
+  const classCtl = mgr.controller({
+    name: 'ConnectorClass',
+    workers: 2,
+    backoff: { baseDelayMs: 100, maxDelayMs: 60_000 },
+    for: { informer: classes, predicate: anyOf(generationChanged, annotationsChanged) },
+    reconcile: (name) => reconcileClass(ctx, name),
+  });
+  const connectorCtl = mgr.controller({
+    name: 'Connector',
+    workers: opts.workers ?? 16,
+    backoff: { baseDelayMs: 100, maxDelayMs: 60_000 },
+    // Its own status writes do not come back as work.
+    for: { informer: connectors, predicate: anyOf(generationChanged, annotationsChanged, labelsChanged) },
+    watches: [
+      { informer: classes, map: (cls) => connectorsOf(cls.metadata.name!), predicate: changed(classFingerprint) },
+      {
+        informer: secrets.informer,
+        map: (s) => [
+          ...connectors.byIndex(SECRETS_INDEX, objectKey(s)).map(objectKey),
+          ...(secrets.isGlobalCA(s) && ctx.flag('enable-custom-ca-certs') ? connectors.keys() : []),
+        ],
+      },
+      { informer: services, map: ownerKeys('Connector'), predicate: onlyEvents('update', 'delete') },
+      { flags, map: () => connectors.keys() },
+    ],
+    reconcile: (key) => connectorReconciler.reconcile(key),
+  });
+  // The approval controllers start and stop their own caches with the approval flags, while leading.
   const approval = approvalController({
-    kc,
-    rest,
+    kc: mgr.access,
+    rest: mgr.client,
     log,
-    recorder,
+    recorder: ctx.recorder,
     systemNamespace,
     connectors,
     flag: ctx.flag,
     requestTtlMs: opts.accessRequestTtlMs,
   });
-
-  let classCtl: Controller | undefined;
-  let connectorCtl: Controller | undefined;
-  const enqueueConnector = (key: string) => connectorCtl?.enqueue(key);
-  const enqueueClass = (name: string) => classCtl?.enqueue(name);
-  const enqueueConnectorsOfClass = (className: string) => {
-    for (const c of connectors.list()) if (c.spec.connectorClassName === className) enqueueConnector(connectorKey(c));
-  };
-  const enqueueAllConnectors = () => {
-    for (const c of connectors.list()) enqueueConnector(connectorKey(c));
-  };
-
-  connectors.on('add', (c) => {
-    secrets.setRefs(connectorKey(c), referencedSecretKeys(c));
-    enqueueConnector(connectorKey(c));
+  const unsubscribe = flags.onChange(() => approval.flagsChanged());
+  mgr.add({
+    name: 'approval',
+    leaderElected: true,
+    start: () => approval.setLeading(true),
+    stop: async () => {
+      approval.setLeading(false);
+      await approval.settled();
+    },
   });
-  connectors.on('update', (c) => {
-    secrets.setRefs(connectorKey(c), referencedSecretKeys(c));
-    enqueueConnector(connectorKey(c));
-  });
-  connectors.on('delete', (c) => {
-    secrets.setRefs(connectorKey(c), []);
-    connectorReconciler.forget(connectorKey(c));
-  });
-  classes.on('add', (cls) => {
-    enqueueClass(cls.metadata.name!);
-    enqueueConnectorsOfClass(cls.metadata.name!);
-  });
-  classes.on('update', (cls, old) => {
-    const specChanged =
-      cls.metadata.generation !== old?.metadata.generation ||
-      JSON.stringify(cls.metadata.annotations ?? {}) !== JSON.stringify(old?.metadata.annotations ?? {});
-    if (specChanged) enqueueClass(cls.metadata.name!);
-    if (classFingerprint(cls) !== classFingerprint(old)) enqueueConnectorsOfClass(cls.metadata.name!);
-  });
-  classes.on('delete', (cls) => enqueueConnectorsOfClass(cls.metadata.name!));
-  const onSecret = (s: { metadata: { name: string; namespace: string; labels?: Record<string, string> } }) => {
-    for (const key of secrets.referrers(secretKey(s.metadata.namespace, s.metadata.name))) enqueueConnector(key);
-    if (
-      s.metadata.namespace === systemNamespace &&
-      s.metadata.labels?.['connectors.cpaas.io/ca-cert'] === 'true' &&
-      ctx.flag('enable-custom-ca-certs')
-    )
-      enqueueAllConnectors();
-  };
-  secrets.informer.on('add', onSecret);
-  secrets.informer.on('update', onSecret);
-  secrets.informer.on('delete', onSecret);
-  const onService = (s: ServiceObject) => {
-    const owner = s.metadata.labels?.['connectors.cpaas.io/connector'];
-    if (owner && s.metadata.namespace) enqueueConnector(`${s.metadata.namespace}/${owner}`);
-  };
-  services.on('update', onService);
-  services.on('delete', onService);
-  const onFlags = (cm: { data?: Record<string, string> }) => {
-    const before = JSON.stringify(flagsFromData(flagData));
-    flagData = cm.data ?? {};
-    if (JSON.stringify(flagsFromData(flagData)) !== before) {
-      enqueueAllConnectors();
-      approval.flagsChanged();
-    }
-  };
-  flagsInformer.on('add', onFlags);
-  flagsInformer.on('update', onFlags);
-  flagsInformer.on('delete', () => onFlags({ data: {} }));
-
   const synced = Promise.all([
-    flagsInformer.synced,
     connectors.synced,
     classes.synced,
     services.synced,
     policyMaps.synced,
     secrets.informer.synced,
+    flags.synced,
   ]).then(() => undefined);
-  const allSynced = () =>
-    [flagsInformer, connectors, classes, services, policyMaps, secrets.informer].every((i) => i.hasSynced());
-
-  let reconcileCount = 0;
-  const startLeading = async () => {
-    await synced;
-    if (!leading) return;
-    classCtl = new Controller({
-      name: 'ConnectorClass',
-      workers: 2,
-      log,
-      reconcile: (name) => {
-        reconcileCount++;
-        return reconcileClass(ctx, name);
-      },
-      backoff: { baseDelayMs: 100, maxDelayMs: 60_000 },
-    });
-    connectorCtl = new Controller({
-      name: 'Connector',
-      workers: opts.workers ?? 16,
-      log,
-      reconcile: (key) => {
-        reconcileCount++;
-        return connectorReconciler.reconcile(key);
-      },
-      backoff: { baseDelayMs: 100, maxDelayMs: 60_000 },
-    });
-    classCtl.start();
-    connectorCtl.start();
-    for (const cls of classes.list()) enqueueClass(cls.metadata.name!);
-    enqueueAllConnectors();
-    approval.setLeading(true);
-    log.info('reconciling', { classes: classes.size(), connectors: connectors.size() });
+  return {
+    ctx,
+    synced,
+    approval,
+    controllers: [classCtl, connectorCtl] as ManagedController[],
+    async stop() {
+      unsubscribe();
+      await Promise.all([classCtl.stop(), connectorCtl.stop()]);
+      approval.setLeading(false);
+      await approval.stop();
+    },
   };
-  const stopLeading = async () => {
-    const a = classCtl;
-    const b = connectorCtl;
-    classCtl = undefined;
-    connectorCtl = undefined;
-    approval.setLeading(false);
-    await Promise.all([a?.stop(), b?.stop(), approval.settled()]);
-  };
+}
 
-  let elector: LeaderElector | undefined;
-  let leading = false;
-  if (opts.leaderElect ?? true) {
-    elector = startLeaderElection(kc, {
-      namespace: systemNamespace,
+export async function startController(
+  kcOrManager: KubeAccess | Manager,
+  opts: StartControllerOptions = {},
+): Promise<RunningController> {
+  const log = opts.log ?? createLogger('controller');
+  const shared = kcOrManager instanceof Manager;
+  const mgr = shared
+    ? kcOrManager
+    : new Manager(kcOrManager, {
+        systemNamespace: opts.systemNamespace ?? defaultSystemNamespace(),
+        log,
+        health: opts.healthPort === undefined ? undefined : { port: opts.healthPort, host: opts.healthHost },
+      });
+  if (opts.systemNamespace && opts.systemNamespace !== mgr.systemNamespace)
+    throw new Error(`the manager's system namespace is ${mgr.systemNamespace}, not ${opts.systemNamespace}`);
+  const setup = setupController(mgr, { ...opts, log });
+  const { synced, controllers, approval } = setup;
+  if (opts.leaderElect ?? true)
+    mgr.leaderElection({
       name: opts.leaseName ?? 'connectors-controller',
       identity: opts.identity,
       leaseDurationMs: opts.leaseDurationMs,
       renewDeadlineMs: opts.renewDeadlineMs,
       retryPeriodMs: opts.retryPeriodMs,
-      log,
-      rest,
-      onStartedLeading: () => {
-        leading = true;
-        void startLeading();
-      },
-      onStoppedLeading: async () => {
-        leading = false;
-        await stopLeading();
-      },
     });
-  } else {
-    leading = true;
-    void startLeading();
-  }
-
-  const health =
-    opts.healthPort === undefined
-      ? undefined
-      : await startHealthServer({
-          port: opts.healthPort,
-          host: opts.healthHost,
-          readiness: { 'caches-synced': allSynced },
-        });
+  await mgr.start();
 
   let stopped = false;
   return {
     synced,
-    isLeader: () => leading,
-    reconciles: () => reconcileCount + approval.reconciles(),
+    isLeader: () => mgr.isLeader(),
+    reconciles: () => controllers.reduce((n, c) => n + c.reconciles(), 0) + approval.reconciles(),
     approval,
-    identity: elector?.identity ?? opts.identity ?? 'controller',
-    health,
+    identity: (opts.leaderElect ?? true) ? mgr.identity : (opts.identity ?? 'controller'),
+    health: mgr.health,
+    manager: mgr,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await stopLeading();
-      await approval.stop();
-      await elector?.stop();
-      await Promise.all([
-        flagsInformer.stop(),
-        connectors.stop(),
-        classes.stop(),
-        services.stop(),
-        policyMaps.stop(),
-        secrets.stop(),
-      ]);
-      await recorder.close();
-      await health?.close();
-      await rest.close();
+      if (shared) await setup.stop();
+      else {
+        await mgr.stop();
+        await approval.stop();
+      }
       await closeProbeAgents();
     },
   };

@@ -1,15 +1,18 @@
-// Secrets the controller needs, without caching every Secret of the cluster: one watch over all Secrets,
-// but only Secrets that some Connector references (auth or CA) and the global CA Secrets of the system
-// namespace are kept, slimmed to type + data. A newly referenced Secret that the watch had dropped is read
-// once with a GET; a 404 is remembered (the watch reports its creation later), so a Connector whose Secret
-// is missing costs no request per re-probe. Memory is proportional to the referenced Secrets only.
-import type { KubeConfig } from '@kubernetes/client-node';
+// Secrets the controller needs, without caching every Secret of the cluster: the manager's one watch over
+// all Secrets, of which this view keeps only those some Connector references (auth or CA; the Connector
+// cache's index says which) and the global CA Secrets of the system namespace, slimmed to type + data. The
+// Secrets are listed once the Connectors are known, so the first list keeps exactly the referenced ones. A
+// newly referenced Secret that the watch had dropped is read once with a GET; a 404 is remembered (the
+// watch reports its creation later), so a Connector whose Secret is missing costs no request per re-probe.
+// Memory is proportional to the referenced Secrets only.
 import { LABELS } from '../core/api/index.ts';
-import { startInformer, type Informer, type KObject } from '../core/kube/reflector.ts';
-import { KubeApiError, type KubeRest } from '../core/kube/rest.ts';
-import type { Logger } from '../core/observability/log.ts';
+import type { Informer } from '../core/kube/informer.ts';
+import { isNotFound } from '../core/kube/client.ts';
+import type { Manager } from '../core/kube/manager.ts';
+import { resources } from '../core/kube/resources.ts';
+import type { KubeObject, Secret } from '../core/kube/types.ts';
 
-export interface SlimSecret {
+export interface SlimSecret extends Secret {
   metadata: {
     name: string;
     namespace: string;
@@ -24,92 +27,79 @@ export interface SlimSecret {
 
 export const secretKey = (namespace: string, name: string) => `${namespace}/${name}`;
 
+/** The index of the Connector cache: the Secrets (`ns/name`) a Connector reads. */
+export const SECRETS_INDEX = 'connectors.cpaas.io/secrets';
+
 export interface SecretStore {
   informer: Informer<SlimSecret>;
-  /** Replace the set of Secrets one Connector references. */
-  setRefs(connectorKey: string, secretKeys: string[]): void;
-  /** Connectors that reference a Secret. */
-  referrers(secretKey: string): string[];
   /** The Secret, `null` when it does not exist. */
   get(namespace: string, name: string): Promise<SlimSecret | null>;
   /** Global CA Secrets (system namespace, label connectors.cpaas.io/ca-cert=true). */
   globalCAs(): SlimSecret[];
-  stop(): Promise<void>;
+  isGlobalCA(s: KubeObject): boolean;
 }
 
-export function startSecretStore(kc: KubeConfig, rest: KubeRest, systemNamespace: string, log: Logger): SecretStore {
-  const refs = new Map<string, Set<string>>(); // secret key → connector keys
-  const byConnector = new Map<string, string[]>();
+export function secretStore<C extends KubeObject>(
+  mgr: Manager,
+  connectors: Informer<C>,
+  referencedKeys: (c: C) => string[],
+  systemNamespace: string,
+): SecretStore {
+  /** Secrets known not to exist; forgotten when a Connector starts referencing them (they may exist by now). */
   const missing = new Set<string>();
-  const isGlobalCA = (raw: KObject) =>
-    raw.metadata?.namespace === systemNamespace && raw.metadata?.labels?.[LABELS.caCert] === 'true';
-  const slim = (raw: KObject & { type?: string; data?: Record<string, string> }): SlimSecret => ({
-    metadata: {
-      name: raw.metadata!.name!,
-      namespace: raw.metadata!.namespace!,
-      resourceVersion: raw.metadata!.resourceVersion,
-      uid: raw.metadata!.uid,
-      labels: raw.metadata!.labels,
+  const forget = (c: C) => {
+    for (const k of referencedKeys(c)) missing.delete(k);
+  };
+  connectors.addHandler({
+    add: forget,
+    update: (c, old) => {
+      if (referencedKeys(c).join() !== referencedKeys(old).join()) forget(c);
     },
-    type: raw.type ?? 'Opaque',
-    data: raw.data ?? {},
+    delete: forget,
   });
-  const informer = startInformer<SlimSecret>(kc, '/api/v1/secrets', {
-    log,
-    rest,
-    transform: (raw) => {
-      const key = secretKey(raw.metadata?.namespace ?? '', raw.metadata?.name ?? '');
-      if (!refs.has(key) && !isGlobalCA(raw)) return undefined;
-      missing.delete(key);
-      return slim(raw);
-    },
-  });
-  informer.on('add', (s) => missing.delete(secretKey(s.metadata.namespace, s.metadata.name)));
+  const isGlobalCA = (o: KubeObject) =>
+    o.metadata?.namespace === systemNamespace && o.metadata?.labels?.[LABELS.caCert] === 'true';
+  const referenced = (o: KubeObject) =>
+    connectors.byIndex(SECRETS_INDEX, secretKey(o.metadata?.namespace ?? '', o.metadata?.name ?? '')).length > 0;
+  const informer = mgr.informer(resources.Secret, {
+    keep: (o) => referenced(o) || isGlobalCA(o),
+    after: [connectors],
+  }) as Informer<SlimSecret>;
+  informer.addHandler({ add: (s) => missing.delete(secretKey(s.metadata.namespace, s.metadata.name)) });
 
   return {
     informer,
-    setRefs(connectorKey, secretKeys) {
-      for (const k of byConnector.get(connectorKey) ?? []) {
-        const set = refs.get(k);
-        set?.delete(connectorKey);
-        if (set && set.size === 0) {
-          refs.delete(k);
-          missing.delete(k);
-        }
-      }
-      if (secretKeys.length === 0) {
-        byConnector.delete(connectorKey);
-        return;
-      }
-      byConnector.set(connectorKey, secretKeys);
-      for (const k of secretKeys) {
-        let set = refs.get(k);
-        if (!set) refs.set(k, (set = new Set()));
-        set.add(connectorKey);
-      }
-    },
-    referrers: (key) => [...(refs.get(key) ?? [])],
+    isGlobalCA,
     async get(namespace, name) {
       const cached = informer.get(name, namespace);
       if (cached) return cached;
       const key = secretKey(namespace, name);
       if (missing.has(key)) return null;
       try {
-        const raw = await rest.call<KObject & { type?: string; data?: Record<string, string> }>(
-          'GET',
-          `/api/v1/namespaces/${namespace}/secrets/${name}`,
-        );
+        const raw = await mgr.client.get(resources.Secret, name, namespace);
         informer.upsert(raw);
-        return informer.get(name, namespace) ?? slim(raw);
+        const stored = informer.get(name, namespace);
+        if (stored) return stored;
+        // Not kept (no longer referenced): answer from what was read, slimmed the same way.
+        return {
+          metadata: {
+            name,
+            namespace,
+            resourceVersion: raw.metadata.resourceVersion,
+            uid: raw.metadata.uid,
+            labels: raw.metadata.labels,
+          },
+          type: raw.type ?? 'Opaque',
+          data: raw.data ?? {},
+        };
       } catch (err) {
-        if (err instanceof KubeApiError && err.statusCode === 404) {
+        if (isNotFound(err)) {
           if (!informer.get(name, namespace)) missing.add(key);
           return informer.get(name, namespace) ?? null;
         }
         throw err;
       }
     },
-    globalCAs: () => informer.list(systemNamespace).filter((s) => s.metadata.labels?.[LABELS.caCert] === 'true'),
-    stop: () => informer.stop(),
+    globalCAs: () => informer.list(systemNamespace).filter((s) => isGlobalCA(s)),
   };
 }

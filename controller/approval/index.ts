@@ -3,7 +3,7 @@
 // enable-connector-proxy-permissions both "true". Turning either flag off stops them and their caches (what
 // they created stays: RBAC that was granted keeps working under the normal access model); turning approval
 // on starts them and reconciles everything once.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../../core/kube/client.ts';
 import type { AccessPolicy, AccessRequest, Connector, FeatureFlag } from '../../core/api/index.ts';
 import { approvalActive, APPROVAL_LABELS, APPROVAL_MANAGER } from '../../core/approval/names.ts';
 import { isFinal } from '../../core/approval/request.ts';
@@ -24,7 +24,7 @@ import { reconcileRequest } from './request-reconciler.ts';
 import { CheckObjects, PodStore } from './watched.ts';
 
 export interface ApprovalOptions {
-  kc: KubeConfig;
+  kc: KubeAccess;
   rest: KubeRest;
   log: Logger;
   recorder: EventRecorder;

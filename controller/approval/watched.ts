@@ -4,7 +4,7 @@
 //     with one GET;
 //   - check resources (ApprovalTask, ...): one watch per kind that some policy checks, started on first use;
 //     the kind's resource name comes from API discovery.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../../core/kube/client.ts';
 import { startInformer, stripManagedFields, type Informer, type KObject } from '../../core/kube/reflector.ts';
 import { KubeApiError, type KubeRest } from '../../core/kube/rest.ts';
 import type { Logger } from '../../core/observability/log.ts';
@@ -33,7 +33,7 @@ export class PodStore {
   private readonly refs = new Map<string, Set<string>>(); // pod key → AccessRequest keys
   private readonly byRequest = new Map<string, string>();
 
-  constructor(kc: KubeConfig, rest: KubeRest, log: Logger) {
+  constructor(kc: KubeAccess, rest: KubeRest, log: Logger) {
     this.rest = rest;
     this.informer = startInformer<PodObject>(kc, '/api/v1/pods', {
       log,
@@ -104,7 +104,7 @@ interface Watched {
 }
 
 export class CheckObjects {
-  private readonly kc: KubeConfig;
+  private readonly kc: KubeAccess;
   private readonly rest: KubeRest;
   private readonly log: Logger;
   private readonly kinds = new Map<string, Watched>();
@@ -114,7 +114,7 @@ export class CheckObjects {
   private readonly retryMs: number;
 
   constructor(
-    kc: KubeConfig,
+    kc: KubeAccess,
     rest: KubeRest,
     log: Logger,
     onChange: (namespace: string | undefined) => void,

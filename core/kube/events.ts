@@ -3,8 +3,8 @@
 // of the existing Event instead of creating a new one. Writes are fire-and-forget: a failing Event write
 // is logged and never fails a reconcile. Callers must not put credentials in messages.
 import { randomBytes } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { kubeRest, type KubeRest } from './rest.ts';
+import { kubeClient, type KubeAccess, type KubeRest } from './client.ts';
+import { resourcePath, resources } from './resources.ts';
 import type { Logger } from '../observability/log.ts';
 
 export interface InvolvedObject {
@@ -50,9 +50,10 @@ export function eventKey(obj: InvolvedObject, type: EventType, reason: string, m
   return [obj.kind, obj.namespace ?? '', obj.name, obj.uid ?? '', type, reason, message].join('\u0000');
 }
 
-export function createEventRecorder(kc: KubeConfig, opts: EventRecorderOptions): EventRecorder {
-  let restPromise: Promise<KubeRest> | undefined;
-  const rest = () => (restPromise ??= opts.rest ? Promise.resolve(opts.rest) : kubeRest(kc));
+export function createEventRecorder(kc: KubeAccess, opts: EventRecorderOptions): EventRecorder {
+  const own = !opts.rest;
+  const client: KubeRest = opts.rest ?? kubeClient(kc);
+  const rest = async () => client;
   const window = opts.aggregateWindowMs ?? 10 * 60_000;
   const seen = new Map<string, Seen>();
   const pending = new Set<Promise<void>>();
@@ -70,7 +71,7 @@ export function createEventRecorder(kc: KubeConfig, opts: EventRecorderOptions):
       seen.delete(key);
       seen.set(key, prev);
       try {
-        await r.call('PATCH', `/api/v1/namespaces/${prev.namespace}/events/${prev.name}`, {
+        await r.call('PATCH', resourcePath(resources.Event, { namespace: prev.namespace, name: prev.name }), {
           body: { count: prev.count, lastTimestamp: ts },
           contentType: 'application/merge-patch+json',
         });
@@ -81,7 +82,7 @@ export function createEventRecorder(kc: KubeConfig, opts: EventRecorderOptions):
     }
     const namespace = obj.namespace || opts.clusterScopedNamespace || 'default';
     const name = `${obj.name}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`;
-    await r.call('POST', `/api/v1/namespaces/${namespace}/events`, {
+    await r.call('POST', resourcePath(resources.Event, { namespace }), {
       body: {
         apiVersion: 'v1',
         kind: 'Event',
@@ -121,7 +122,7 @@ export function createEventRecorder(kc: KubeConfig, opts: EventRecorderOptions):
     },
     async close() {
       await Promise.all([...pending]);
-      if (restPromise && !opts.rest) await (await restPromise).close().catch(() => {});
+      if (own) await client.close().catch(() => {});
     },
   };
 }

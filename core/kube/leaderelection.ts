@@ -6,24 +6,12 @@
 // Optimistic concurrency (resourceVersion) makes two candidates never both succeed.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { kubeRest, KubeApiError, type KubeRest } from './rest.ts';
+import { kubeClient, KubeApiError, type KubeAccess, type KubeRest } from './client.ts';
+import { resourcePath, resources } from './resources.ts';
+import type { Lease, LeaseSpec } from './types.ts';
 import type { Logger } from '../observability/log.ts';
 
-export interface LeaseSpec {
-  holderIdentity?: string | null;
-  leaseDurationSeconds?: number;
-  acquireTime?: string | null;
-  renewTime?: string | null;
-  leaseTransitions?: number;
-}
-
-export interface Lease {
-  apiVersion: 'coordination.k8s.io/v1';
-  kind: 'Lease';
-  metadata: { name: string; namespace: string; resourceVersion?: string };
-  spec: LeaseSpec;
-}
+export type { Lease, LeaseSpec };
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -50,6 +38,14 @@ export interface LeaderElectionOptions {
 export interface LeaderElector {
   readonly identity: string;
   isLeader(): boolean;
+  /** Whether a first attempt to take or read the Lease has finished (the candidate knows its role). */
+  decided(): boolean;
+  /**
+   * A problem for /healthz, or undefined: a leader that has not renewed for longer than the Lease lasts is
+   * stuck (its reconcilers may run while another replica also leads); restarting it is the cure, as
+   * client-go's HealthzAdaptor does.
+   */
+  stuck(): string | undefined;
   /** Stop campaigning; a leader releases the Lease first. */
   stop(): Promise<void>;
 }
@@ -73,17 +69,20 @@ export function canAcquire(
   return renewed + duration < now;
 }
 
-export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions): LeaderElector {
+export function startLeaderElection(kc: KubeAccess, opts: LeaderElectionOptions): LeaderElector {
   const identity = opts.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
   const leaseDuration = opts.leaseDurationMs ?? 30_000;
   const renewDeadline = opts.renewDeadlineMs ?? Math.round((leaseDuration * 2) / 3);
   const retryPeriod = opts.retryPeriodMs ?? Math.max(500, Math.round(leaseDuration / 6));
   const renewInterval = opts.renewIntervalMs ?? Math.min(retryPeriod * 2, Math.round(leaseDuration / 3));
-  const path = `/apis/coordination.k8s.io/v1/namespaces/${opts.namespace}/leases`;
+  const path = resourcePath(resources.Lease, { namespace: opts.namespace });
+  const leasePath = resourcePath(resources.Lease, { namespace: opts.namespace, name: opts.name });
   const log = opts.log;
-  let restPromise: Promise<KubeRest> | undefined;
-  const rest = () => (restPromise ??= opts.rest ? Promise.resolve(opts.rest) : kubeRest(kc));
+  const own = !opts.rest;
+  const client: KubeRest = opts.rest ?? kubeClient(kc);
+  const rest = async () => client;
   let leader = false;
+  let firstTickDone = false;
   let stopped = false;
   let lastRenew = 0;
   let lastTickOk = false;
@@ -98,7 +97,7 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
     const now = new Date();
     if (leader && observed && observed.spec.holderIdentity === identity) {
       try {
-        observed = await r.call<Lease>('PUT', `${path}/${opts.name}`, {
+        observed = await r.call<Lease>('PUT', leasePath, {
           body: { ...observed, spec: { ...observed.spec, renewTime: microTime(now) } },
         });
         return true;
@@ -109,7 +108,7 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
     }
     let current: Lease | undefined;
     try {
-      current = await r.call<Lease>('GET', `${path}/${opts.name}`);
+      current = await r.call<Lease>('GET', leasePath);
     } catch (err) {
       if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
     }
@@ -138,7 +137,7 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
     } else {
       spec.leaseTransitions = (current.spec.leaseTransitions ?? 0) + 1;
     }
-    observed = await r.call<Lease>('PUT', `${path}/${opts.name}`, { body: { ...current, spec } });
+    observed = await r.call<Lease>('PUT', leasePath, { body: { ...current, spec } });
     return true;
   }
 
@@ -166,6 +165,7 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
         log?.warn('lease update failed', { lease: `${opts.namespace}/${opts.name}`, error: (err as Error).message });
     }
     if (stopped) return;
+    firstTickDone = true;
     lastTickOk = ok;
     if (ok) {
       lastRenew = Date.now();
@@ -190,6 +190,11 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
   return {
     identity,
     isLeader: () => leader,
+    decided: () => firstTickDone,
+    stuck: () =>
+      leader && Date.now() - lastRenew > leaseDuration + renewDeadline
+        ? `the leader has not renewed Lease ${opts.namespace}/${opts.name} for ${Math.round((Date.now() - lastRenew) / 1000)} s`
+        : undefined,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -198,9 +203,9 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
       if (leader) {
         try {
           const r = await rest();
-          const current = await r.call<Lease>('GET', `${path}/${opts.name}`);
+          const current = await r.call<Lease>('GET', leasePath);
           if (current.spec.holderIdentity === identity) {
-            await r.call('PUT', `${path}/${opts.name}`, {
+            await r.call('PUT', leasePath, {
               body: {
                 ...current,
                 spec: {
@@ -218,7 +223,7 @@ export function startLeaderElection(kc: KubeConfig, opts: LeaderElectionOptions)
         }
         await setLeader(false);
       }
-      if (restPromise && !opts.rest) await (await restPromise).close().catch(() => {});
+      if (own) await client.close().catch(() => {});
     },
   };
 }

@@ -1,5 +1,9 @@
-// REST paths and typed access for our kinds, so components never spell a group, version or plural.
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+// Typed resource types and their REST paths, so no component spells a group, version, plural or `/status`.
+// Our five kinds come from core/api's KINDS table (the same table the CRDs are generated from); the
+// built-in kinds the components use are listed here once.
+//
+//   resourcePath(resources.Connector, { namespace: 'ns', name: 'c', subresource: 'status' })
+//     → /apis/connectors.alauda.io/v1alpha1/namespaces/ns/connectors/c/status
 import {
   GROUP,
   VERSION,
@@ -11,6 +15,75 @@ import {
   type AccessRequest,
   type ResourceInterface,
 } from '../api/index.ts';
+import type {
+  AnyObject,
+  ConfigMap,
+  Event,
+  KubeObject,
+  Lease,
+  Namespace,
+  Pod,
+  Secret,
+  Service,
+  ServiceAccount,
+} from './types.ts';
+
+/** A resource of the API: where its objects live and (as a phantom type) what they look like. */
+export interface ResourceType<T extends KubeObject = KubeObject> {
+  /** '' for the core group. */
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+  /** The REST name, e.g. `connectors`. */
+  readonly plural: string;
+  readonly namespaced: boolean;
+  /** Never set: carries T so that resourceType<Secret>(...) and a client call agree on the object type. */
+  readonly __object?: T;
+}
+
+/** The type of the objects of a resource type. */
+export type ObjectOf<R> = R extends ResourceType<infer T> ? T : never;
+
+export function resourceType<T extends KubeObject>(
+  group: string,
+  version: string,
+  kind: string,
+  plural: string,
+  namespaced: boolean,
+): ResourceType<T> {
+  return { group, version, kind, plural, namespaced };
+}
+
+/** `v1` or `group/version`. */
+export function apiVersionOf(r: ResourceType<KubeObject>): string {
+  return r.group ? `${r.group}/${r.version}` : r.version;
+}
+
+export interface PathOptions {
+  /** Omitted for a namespaced resource: every namespace (collections only). */
+  namespace?: string;
+  name?: string;
+  /** `status`, `token`, ... (needs a name). */
+  subresource?: string;
+}
+
+/**
+ * The REST path of a collection (no name) or of one object, with names escaped. A namespaced resource
+ * without a namespace is the all-namespaces collection; a cluster-scoped one ignores `namespace`.
+ */
+export function resourcePath(r: ResourceType<KubeObject>, o: PathOptions = {}): string {
+  const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  const ns = r.namespaced && o.namespace ? `/namespaces/${encodeURIComponent(o.namespace)}` : '';
+  if (r.namespaced && !o.namespace && o.name)
+    throw new Error(`${r.kind} ${JSON.stringify(o.name)}: a namespace is needed to name a namespaced object`);
+  let path = `${base}${ns}/${r.plural}`;
+  if (o.name !== undefined) {
+    if (!o.name) throw new Error(`${r.kind}: an empty name`);
+    path += `/${encodeURIComponent(o.name)}`;
+    if (o.subresource) path += `/${o.subresource}`;
+  } else if (o.subresource) throw new Error(`${r.kind}: subresource ${o.subresource} needs a name`);
+  return path;
+}
 
 export interface KindObjects {
   Connector: Connector;
@@ -20,106 +93,79 @@ export interface KindObjects {
   ResourceInterface: ResourceInterface;
 }
 
-/** Collection path, e.g. /apis/connectors.alauda.io/v1alpha1/connectors (all namespaces) or .../namespaces/ns/connectors. */
-export function collectionPath(kind: KindName, namespace?: string): string {
+function ours<K extends KindName>(kind: K): ResourceType<KindObjects[K]> {
   const info = KINDS[kind];
-  const ns = info.scope === 'Namespaced' && namespace ? `/namespaces/${namespace}` : '';
-  return `/apis/${GROUP}/${VERSION}${ns}/${info.plural}`;
+  return resourceType<KindObjects[K]>(GROUP, VERSION, info.kind, info.plural, info.scope === 'Namespaced');
 }
 
-export interface KindList<K extends KindName> {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items: KindObjects[K][];
+/** Every resource type the components use. */
+export const resources = {
+  // connectors.alauda.io/v1alpha1, from core/api's KINDS.
+  Connector: ours('Connector'),
+  ConnectorClass: ours('ConnectorClass'),
+  AccessPolicy: ours('AccessPolicy'),
+  AccessRequest: ours('AccessRequest'),
+  ResourceInterface: ours('ResourceInterface'),
+  // Built-in kinds.
+  Namespace: resourceType<Namespace>('', 'v1', 'Namespace', 'namespaces', false),
+  Secret: resourceType<Secret>('', 'v1', 'Secret', 'secrets', true),
+  ConfigMap: resourceType<ConfigMap>('', 'v1', 'ConfigMap', 'configmaps', true),
+  Service: resourceType<Service>('', 'v1', 'Service', 'services', true),
+  Pod: resourceType<Pod>('', 'v1', 'Pod', 'pods', true),
+  ServiceAccount: resourceType<ServiceAccount>('', 'v1', 'ServiceAccount', 'serviceaccounts', true),
+  Event: resourceType<Event>('', 'v1', 'Event', 'events', true),
+  Lease: resourceType<Lease>('coordination.k8s.io', 'v1', 'Lease', 'leases', true),
+  TokenReview: resourceType<AnyObject>('authentication.k8s.io', 'v1', 'TokenReview', 'tokenreviews', false),
+  SubjectAccessReview: resourceType<AnyObject>(
+    'authorization.k8s.io',
+    'v1',
+    'SubjectAccessReview',
+    'subjectaccessreviews',
+    false,
+  ),
+  MutatingWebhookConfiguration: resourceType<AnyObject>(
+    'admissionregistration.k8s.io',
+    'v1',
+    'MutatingWebhookConfiguration',
+    'mutatingwebhookconfigurations',
+    false,
+  ),
+  ValidatingWebhookConfiguration: resourceType<AnyObject>(
+    'admissionregistration.k8s.io',
+    'v1',
+    'ValidatingWebhookConfiguration',
+    'validatingwebhookconfigurations',
+    false,
+  ),
+  CustomResourceDefinition: resourceType<AnyObject>(
+    'apiextensions.k8s.io',
+    'v1',
+    'CustomResourceDefinition',
+    'customresourcedefinitions',
+    false,
+  ),
+} as const;
+
+/** The resource type of one of our kinds by name. */
+export function kindResource<K extends KindName>(kind: K): ResourceType<KindObjects[K]> {
+  return resources[kind] as ResourceType<KindObjects[K]>;
 }
 
-/** Typed CRUD over one of our kinds. */
-export class KindClient<K extends KindName> {
-  private readonly api: CustomObjectsApi;
-  readonly kind: K;
-  private readonly plural: string;
-  private readonly namespaced: boolean;
-
-  constructor(kc: KubeConfig, kind: K) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
-    this.kind = kind;
-    this.plural = KINDS[kind].plural;
-    this.namespaced = KINDS[kind].scope === 'Namespaced';
-  }
-
-  async get(name: string, namespace?: string): Promise<KindObjects[K]> {
-    return (
-      this.namespaced
-        ? await this.api.getNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace: namespace!,
-            plural: this.plural,
-            name,
-          })
-        : await this.api.getClusterCustomObject({ group: GROUP, version: VERSION, plural: this.plural, name })
-    ) as KindObjects[K];
-  }
-
-  async list(namespace?: string, labelSelector?: string): Promise<KindList<K>> {
-    return (
-      this.namespaced && namespace
-        ? await this.api.listNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace,
-            plural: this.plural,
-            labelSelector,
-          })
-        : await this.api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: this.plural, labelSelector })
-    ) as KindList<K>;
-  }
-
-  async create(obj: KindObjects[K]): Promise<KindObjects[K]> {
-    return (
-      this.namespaced
-        ? await this.api.createNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace: obj.metadata.namespace!,
-            plural: this.plural,
-            body: obj,
-          })
-        : await this.api.createClusterCustomObject({ group: GROUP, version: VERSION, plural: this.plural, body: obj })
-    ) as KindObjects[K];
-  }
-
-  /** Replaces the status subresource; `obj.metadata.resourceVersion` guards against lost updates. */
-  async replaceStatus(obj: KindObjects[K]): Promise<KindObjects[K]> {
-    const name = obj.metadata.name!;
-    return (
-      this.namespaced
-        ? await this.api.replaceNamespacedCustomObjectStatus({
-            group: GROUP,
-            version: VERSION,
-            namespace: obj.metadata.namespace!,
-            plural: this.plural,
-            name,
-            body: obj,
-          })
-        : await this.api.replaceClusterCustomObjectStatus({
-            group: GROUP,
-            version: VERSION,
-            plural: this.plural,
-            name,
-            body: obj,
-          })
-    ) as KindObjects[K];
-  }
-
-  async delete(name: string, namespace?: string): Promise<void> {
-    if (this.namespaced)
-      await this.api.deleteNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: namespace!,
-        plural: this.plural,
-        name,
-      });
-    else await this.api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: this.plural, name });
-  }
+/** Collection path of one of our kinds (all namespaces when no namespace is given). */
+export function collectionPath(kind: KindName, namespace?: string): string {
+  return resourcePath(kindResource(kind), { namespace });
 }
+
+/** `namespace/name`, or `name` for a cluster-scoped object: the key informers and work queues use. */
+export function objectKey(obj: KubeObject): string {
+  const m = obj.metadata;
+  return m?.namespace ? `${m.namespace}/${m.name ?? ''}` : (m?.name ?? '');
+}
+
+/** Splits an objectKey back into namespace ('' for cluster-scoped) and name. */
+export function splitKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return slash < 0 ? { namespace: '', name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+export { KindClient, type KindList } from './kindclient.ts';
