@@ -2,14 +2,18 @@
 // Connector/ConnectorClass validating webhook, served over HTTPS with a rotated project-made certificate.
 //
 //   const wh = await startWebhook(kc, { host: '127.0.0.1', port: 0, register: true, stateDir });
+//   const wh = await startWebhook(mgr, { ... });    // on a shared manager (connectors up)
 //   ... wh.url ...
 //   await wh.stop();   // also removes the registration it made
+//
+// Its caches (Connectors, ConnectorClasses, Namespaces, the feature flags) are the manager's; /readyz is
+// ready once they have synced and the HTTPS server listens.
 import { isIP } from 'node:net';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
-import { watchFeatureFlags, type FeatureFlags } from '../core/kube/featureflags.ts';
+import type { KubeAccess } from '../core/kube/client.ts';
+import type { FeatureFlags } from '../core/kube/featureflags.ts';
+import { Manager } from '../core/kube/manager.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
-import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
 import { CertManager, type ServingMaterial } from './certs.ts';
 import { FileCertificates } from './certfiles.ts';
 import { handlers } from './handlers.ts';
@@ -42,6 +46,7 @@ export interface WebhookOptions {
    * someone else's to publish (the Helm chart, cert-manager's CA injector); with `service`, nothing is applied. */
   certFiles?: { certFile: string; keyFile: string; pollMs?: number };
   systemNamespace?: string;
+  /** Own manager only: serve /healthz, /readyz and /metrics on this port. */
   healthPort?: number;
   certValiditySeconds?: number;
   renewFraction?: number;
@@ -69,12 +74,24 @@ export interface RunningWebhook {
 const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T | undefined> =>
   Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
 
-export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): Promise<RunningWebhook> {
+export async function startWebhook(
+  kcOrManager: KubeAccess | Manager,
+  opts: WebhookOptions = {},
+): Promise<RunningWebhook> {
   if (opts.register && opts.certFiles)
     throw new Error('register makes its own certificate: certFiles cannot be used with it');
   const log = opts.log ?? createLogger('webhook');
   const host = opts.host ?? '127.0.0.1';
-  const systemNamespace = opts.systemNamespace ?? defaultSystemNamespace();
+  const shared = kcOrManager instanceof Manager;
+  const mgr = shared
+    ? kcOrManager
+    : new Manager(kcOrManager, {
+        systemNamespace: opts.systemNamespace ?? defaultSystemNamespace(),
+        log,
+        health: opts.healthPort === undefined ? undefined : { port: opts.healthPort, host },
+      });
+  const systemNamespace = mgr.systemNamespace;
+  const { client } = mgr;
   const configName = opts.configName ?? DEFAULT_CONFIG_NAME;
   const localHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const ipAddresses = [...new Set(['127.0.0.1', ...(isIP(localHost) ? [localHost] : [])])];
@@ -84,15 +101,18 @@ export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): P
     dnsNames.push(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`);
   }
 
-  const flags = watchFeatureFlags(kc, systemNamespace, log);
-  const lookups = await clusterLookups(kc, log);
-  const cleanups: Array<() => Promise<void> | void> = [() => flags.stop(), () => lookups.stop()];
+  const flags = mgr.flags;
+  const lookups = clusterLookups(mgr);
+  let serving = false;
+  mgr.addReadyCheck('webhook', () => serving || 'the admission server is not listening yet');
+  await mgr.start();
+  const cleanups: Array<() => Promise<void> | void> = [shared ? () => lookups.stop() : () => mgr.stop()];
   let port = 0;
   let target: ClientConfigTarget | undefined;
   const publish = async (m: ServingMaterial) => {
     if (!target) return;
     await registerConfigurations(
-      kc,
+      client,
       webhookConfigurations({
         systemNamespace,
         target,
@@ -122,7 +142,6 @@ export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): P
   const certificates = opts.certFiles
     ? new FileCertificates({ ...opts.certFiles, log, swap: (m) => server?.setCertificate(m.certPem, m.keyPem) })
     : ownCertificates;
-  let health: HealthServer | undefined;
   try {
     const material = await certificates.start();
     cleanups.push(() => certificates.stop());
@@ -137,19 +156,18 @@ export async function startWebhook(kc: KubeConfig, opts: WebhookOptions = {}): P
       onTiming: opts.onTiming,
     });
     const srv = server;
-    cleanups.push(() => srv.close());
+    serving = true;
+    cleanups.push(() => {
+      serving = false;
+      return srv.close();
+    });
     port = server.port;
     const url = `https://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}`;
     if (opts.register) target = { url };
     else if (opts.service && !opts.certFiles) target = { service: opts.service };
     if (target) {
       await publish(material as ServingMaterial);
-      if (opts.register) cleanups.push(() => unregisterConfigurations(kc, configName));
-    }
-    if (opts.healthPort !== undefined) {
-      health = await startHealthServer({ port: opts.healthPort, host, readiness: { webhook: () => true } });
-      const h = health;
-      cleanups.push(() => h.close());
+      if (opts.register) cleanups.push(() => unregisterConfigurations(client, configName));
     }
     log.info('webhook serving', { url, registered: Boolean(opts.register), systemNamespace });
     let stopped: Promise<void> | undefined;

@@ -1,14 +1,11 @@
-// What the handlers read from the cluster: Connectors, ConnectorClasses and Namespaces from watched caches
-// (Pod admission is on the hot path), with a direct GET when the cache does not have the object yet (or has
-// a Connector without its proxy address, which the controller may just have written); Secrets with a direct
-// GET, and only their type and key names (Connector admission is rare, and caching every Secret is not
-// worth it).
-import type { KubeConfig } from '@kubernetes/client-node';
+// What the handlers read from the cluster: Connectors, ConnectorClasses, Namespaces and ResourceInterfaces from
+// the manager's shared caches (Pod admission is on the hot path), with a direct GET when the cache does not
+// have the object yet (or has a Connector without its proxy address, which the controller may just have
+// written); Secrets with a direct GET, and only their type and key names (Connector admission is rare, and
+// caching every Secret is not worth it).
 import type { Connector, ConnectorClass, ResourceInterface } from '../core/api/index.ts';
-import { startInformer, type Informer } from '../core/kube/reflector.ts';
-import { collectionPath } from '../core/kube/resources.ts';
-import { kubeRest } from '../core/kube/rest.ts';
-import type { Logger } from '../core/observability/log.ts';
+import type { Manager } from '../core/kube/manager.ts';
+import { resources } from '../core/kube/resources.ts';
 import type { SecretInfo } from './validate/connector.ts';
 
 export interface Lookups {
@@ -19,58 +16,43 @@ export interface Lookups {
   /** Every ResourceInterface (cluster-scoped and few: a watched cache, a direct LIST until it has synced). */
   resourceInterfaces(): Promise<ResourceInterface[]>;
   synced: Promise<void>;
+  /** Detach from the caches (they stay the manager's). */
   stop(): Promise<void>;
 }
 
-interface NamespaceObj {
-  metadata?: { name?: string; labels?: Record<string, string> };
-}
-
-export async function clusterLookups(kc: KubeConfig, log?: Logger): Promise<Lookups> {
-  const rest = await kubeRest(kc);
-  const connectors: Informer<Connector> = startInformer<Connector>(kc, collectionPath('Connector'), { log });
-  const namespaces: Informer<NamespaceObj> = startInformer<NamespaceObj>(kc, '/api/v1/namespaces', { log });
-  const classes: Informer<ConnectorClass> = startInformer<ConnectorClass>(kc, collectionPath('ConnectorClass'), {
-    log,
-  });
-  const interfaces: Informer<ResourceInterface> = startInformer<ResourceInterface>(
-    kc,
-    collectionPath('ResourceInterface'),
-    { log },
-  );
+export function clusterLookups(mgr: Manager): Lookups {
+  const { client } = mgr;
+  const connectors = mgr.informer(resources.Connector);
+  const namespaces = mgr.informer(resources.Namespace);
+  const classes = mgr.informer(resources.ConnectorClass);
+  const interfaces = mgr.informer(resources.ResourceInterface);
   return {
     async connector(namespace, name) {
       const cached = connectors.get(name, namespace);
       if (cached?.status?.proxy?.httpAddress?.url) return cached;
-      return rest.getIfExists<Connector>(`${collectionPath('Connector', namespace)}/${encodeURIComponent(name)}`);
+      return client.find(resources.Connector, name, namespace);
     },
     async namespaceLabels(name) {
       const cached = namespaces.get(name);
       if (cached) return cached.metadata?.labels ?? {};
-      return (await rest.getIfExists<NamespaceObj>(`/api/v1/namespaces/${encodeURIComponent(name)}`))?.metadata?.labels;
+      return (await client.find(resources.Namespace, name))?.metadata?.labels;
     },
     async connectorClass(name) {
-      return (
-        classes.get(name) ??
-        rest.getIfExists<ConnectorClass>(`${collectionPath('ConnectorClass')}/${encodeURIComponent(name)}`)
-      );
+      return classes.get(name) ?? client.find(resources.ConnectorClass, name);
     },
     async secret(namespace, name) {
-      const s = await rest.getIfExists<{ type?: string; data?: Record<string, string> }>(
-        `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
-      );
+      const s = await client.find(resources.Secret, name, namespace);
       return s ? { type: s.type, keys: Object.keys(s.data ?? {}) } : undefined;
     },
     async resourceInterfaces() {
       if (interfaces.hasSynced()) return interfaces.list();
-      return (await rest.call<{ items: ResourceInterface[] }>('GET', collectionPath('ResourceInterface'))).items;
+      return (await client.list(resources.ResourceInterface)).items;
     },
     synced: Promise.all([connectors.synced, namespaces.synced, classes.synced, interfaces.synced]).then(
       () => undefined,
     ),
     async stop() {
       await Promise.all([connectors.stop(), namespaces.stop(), classes.stop(), interfaces.stop()]);
-      await rest.close();
     },
   };
 }
