@@ -1,7 +1,6 @@
 // `connectors csi`: the CSI node driver connectors-csi (the csi-driver container of the DaemonSet).
 import type { Command } from '../command.ts';
 import { loadKubeConfig, systemNamespace } from '../../core/kube/config.ts';
-import { startHealthServer } from '../../core/observability/server.ts';
 import { createLogger } from '../../core/observability/log.ts';
 
 export const command: Command = {
@@ -55,26 +54,20 @@ Stop with SIGINT or SIGTERM.`,
     const kc = loadKubeConfig(values.kubeconfig as string | undefined);
     const { startCsiDriver } = await import('../../csi/index.ts');
     const log = createLogger('csi');
+    const healthPort = values['health-port'] as string | undefined;
     const driver = await startCsiDriver(kc, {
       endpoint: values.endpoint as string,
       nodeId,
       proxyURL: values['proxy-url'] as string | undefined,
       mounter: mounter as 'auto' | 'tmpfs' | 'dir',
+      healthPort: healthPort === undefined ? undefined : Number(healthPort),
       log,
     });
-    let synced = false;
-    void driver.synced.then(() => (synced = true));
-    const healthPort = values['health-port'] as string | undefined;
-    const health =
-      healthPort === undefined
-        ? undefined
-        : await startHealthServer({ port: Number(healthPort), readiness: { caches: () => synced } });
-    if (health) log.info('health server listening', { port: health.port });
+    if (driver.health) log.info('health server listening', { port: driver.health.port });
     await new Promise<void>((resolve) => {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
     });
     await driver.stop();
-    await health?.close();
     return 0;
   },
 };

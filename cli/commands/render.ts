@@ -5,7 +5,8 @@
 import { resolve } from 'node:path';
 import type { Command } from '../command.ts';
 import { loadKubeConfig, systemNamespace } from '../../core/kube/config.ts';
-import { kubeRest } from '../../core/kube/rest.ts';
+import { resources } from '../../core/kube/resources.ts';
+import type { TokenRequest } from '../../core/kube/types.ts';
 import { PROXY_AUDIENCE } from '../../core/api/index.ts';
 import { createLogger, setLogLevel } from '../../core/observability/log.ts';
 import { parseConnectorRef, parseGoDurationMs } from '../../core/connector/index.ts';
@@ -86,39 +87,33 @@ With --pod, the mount is the one of that (existing) Pod; with approval on it may
 
     setLogLevel('warn');
     const kc = loadKubeConfig(values.kubeconfig as string | undefined);
-    const rest = await kubeRest(kc);
-    const { NodeServer, DirMounter } = await import('../../csi/index.ts');
-    const server = new NodeServer(kc, rest, new DirMounter(), {
-      endpoint: 'render',
-      nodeId: 'render',
-      proxyURL: values['proxy-url'] as string | undefined,
+    const { startLocalNode } = await import('../../csi/index.ts');
+    const local = await startLocalNode(kc, {
       systemNamespace: systemNamespace(),
+      proxyURL: values['proxy-url'] as string | undefined,
       log: createLogger('render'),
     });
+    const { node: server, manager: mgr } = local;
     try {
       // With --pod, the Pod's identity and a token bound to it (as kubelet's token for the CSI driver is);
       // otherwise no Pod exists: the driver only uses the uid to mint pod-bound tokens, and this token is given.
-      const pod = podName
-        ? await rest.getIfExists<{ metadata: { uid: string }; spec?: { serviceAccountName?: string } }>(
-            `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podName)}`,
-          )
-        : undefined;
+      const pod = podName ? await mgr.client.find(resources.Pod, podName, namespace) : undefined;
       if (podName && !pod) throw new Error(`pod "${namespace}/${podName}" not found`);
       const serviceAccount = pod ? pod.spec?.serviceAccountName || 'default' : (values['service-account'] as string);
-      const review = await rest.call<{ status: { token: string; expirationTimestamp: string } }>(
-        'POST',
-        `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`,
+      const review = await mgr.client.createSubresource<TokenRequest>(
+        resources.ServiceAccount,
+        serviceAccount,
+        namespace,
+        'token',
         {
-          body: {
-            apiVersion: 'authentication.k8s.io/v1',
-            kind: 'TokenRequest',
-            spec: {
-              audiences: [PROXY_AUDIENCE],
-              expirationSeconds,
-              ...(pod && podName
-                ? { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: podName, uid: pod.metadata.uid } }
-                : {}),
-            },
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: {
+            audiences: [PROXY_AUDIENCE],
+            expirationSeconds,
+            ...(pod && podName
+              ? { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: podName, uid: pod.metadata.uid } }
+              : {}),
           },
         },
       );
@@ -138,7 +133,12 @@ With --pod, the mount is the one of that (existing) Pod; with approval on it may
         volume_id: 'connectors-render',
         target_path: resolve(out),
         staging_target_path: '',
-        volume_capability: { access_type: 'mount', mount: {} },
+        volume_capability: {
+          access_type: 'mount',
+          mount: { fs_type: '', mount_flags: [], volume_mount_group: '' },
+          block: null,
+          access_mode: null,
+        },
         readonly: true,
         secrets: {},
         volume_context: context,
@@ -153,8 +153,7 @@ With --pod, the mount is the one of that (existing) Pod; with approval on it may
       if (err instanceof CsiError) throw new Error(`${codeName(err.code)}: ${err.message}`);
       throw err;
     } finally {
-      await server.stop();
-      await rest.close();
+      await local.stop();
     }
   },
 };

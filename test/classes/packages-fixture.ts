@@ -19,8 +19,7 @@ import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
 import { installClasses } from '../harness/classes.ts';
 import { FEATURE_FLAGS_CONFIGMAP, PROXY_AUDIENCE, type Connector } from '../../core/api/index.ts';
-import { kubeRest as makeRest } from '../../core/kube/rest.ts';
-import { DirMounter, NodeServer } from '../../csi/index.ts';
+import { startLocalNode } from '../../csi/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 
 export interface ClientRun {
@@ -132,14 +131,10 @@ export async function setupClasses(
     }),
   );
   const connectors = new KindClient(c.kubeConfig, 'Connector');
-  const kubeRest = await makeRest(c.kubeConfig);
-  const node = new NodeServer(c.kubeConfig, kubeRest, new DirMounter(), {
-    endpoint: 'render',
-    nodeId: 'render',
-    proxyURL: proxy.url,
-    systemNamespace: systemNs,
-  });
-  await node.synced;
+  const local = await startLocalNode(c.kubeConfig, { proxyURL: proxy.url, systemNamespace: systemNs });
+  const { node } = local;
+  const kubeRest = local.manager.client;
+  await local.synced;
   const runs: ClientRun[] = [];
   const condition = async (name: string, type: string) =>
     (await connectors.get(name, ns)).status?.conditions?.find((x) => x.type === type);
@@ -207,7 +202,12 @@ export async function setupClasses(
         volume_id: `render-${renders}`,
         target_path: dir,
         staging_target_path: '',
-        volume_capability: { access_type: 'mount', mount: {} },
+        volume_capability: {
+          access_type: 'mount',
+          mount: { fs_type: '', mount_flags: [], volume_mount_group: '' },
+          block: null,
+          access_mode: null,
+        },
         readonly: true,
         secrets: {},
         volume_context: context,
@@ -242,8 +242,7 @@ export async function setupClasses(
       expect(logs.join('\n'), 'the secret is in a log line').to.not.include(secret);
     },
     async stop() {
-      await node.stop();
-      await kubeRest.close();
+      await local.stop();
       restoreLogs();
       await controller.stop();
       await proxy.stop();

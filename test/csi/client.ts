@@ -1,10 +1,7 @@
 // A CSI gRPC client for tests: the Identity and Node services of csi/csi.proto over the driver's socket, with
 // promise-returning calls and kubelet-shaped NodePublishVolume requests.
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-
-const PROTO = fileURLToPath(new URL('../../csi/csi.proto', import.meta.url));
+import { loadCsiPackage } from '../../csi/server.ts';
 
 export interface RpcError extends Error {
   code: grpc.status;
@@ -17,14 +14,7 @@ export interface CsiClient {
 }
 
 export function csiClient(endpoint: string): CsiClient {
-  const def = protoLoader.loadSync(PROTO, {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const csi = (grpc.loadPackageDefinition(def) as any).csi.v1;
+  const csi = loadCsiPackage();
   const address = endpoint.startsWith('unix://') ? `unix:${endpoint.slice('unix://'.length)}` : endpoint;
   const clients = {
     Identity: new csi.Identity(address, grpc.credentials.createInsecure()),
@@ -32,9 +22,14 @@ export function csiClient(endpoint: string): CsiClient {
   };
   return {
     call(service, method, req = {}) {
+      // Tests call methods by name (and send malformed requests on purpose): an untyped view of the client.
+      const client = clients[service] as unknown as Record<
+        string,
+        (req: object, o: grpc.CallOptions, cb: (err: RpcError | null, res: unknown) => void) => void
+      >;
       return new Promise((resolve, reject) => {
-        clients[service][method](req, { deadline: Date.now() + 60_000 }, (err: RpcError | null, res: any) =>
-          err ? reject(err) : resolve(res),
+        client[method].call(clients[service], req, { deadline: Date.now() + 60_000 }, (err, res) =>
+          err ? reject(err) : resolve(res as never),
         );
       });
     },
