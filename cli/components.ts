@@ -1,12 +1,21 @@
 // The components `connectors up` runs in one process, in start order. Each entry names the module that
 // implements it and how to start it; a component whose module is not in this checkout yet is skipped,
 // so later components plug in by adding one entry.
+//
+// The components on core/kube's manager (controller, webhook, CSI driver) share one: one REST client, one
+// watch per resource type for all of them (Connectors, ConnectorClasses, Namespaces, the system namespace's
+// ConfigMaps are each listed and watched once, and each object is held once), one feature-flag cache and
+// one health server. Leader election there gates only the controller's reconcilers. The proxy moves onto it
+// with its pipeline; until then it keeps its own caches.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../core/kube/client.ts';
+import type { Manager } from '../core/kube/manager.ts';
 
 export interface UpContext {
-  kc: KubeConfig;
+  kc: KubeAccess;
+  /** The manager the components share. */
+  manager: Manager;
   /** Whether `up` runs its own control plane (then everything listens on 127.0.0.1). */
   embedded: boolean;
   systemNamespace: string;
@@ -59,7 +68,7 @@ export const COMPONENTS: ComponentEntry[] = [
     name: 'controller',
     module: 'controller/index.ts',
     async start(mod, ctx) {
-      const controller = await mod.startController(ctx.kc, { healthPort: 0, leaderElect: !ctx.embedded });
+      const controller = await mod.startController(ctx.manager, { leaderElect: !ctx.embedded });
       return { summary: `controller  reconciling ConnectorClasses and Connectors`, stop: () => controller.stop() };
     },
   },
@@ -67,7 +76,7 @@ export const COMPONENTS: ComponentEntry[] = [
     name: 'webhook',
     module: 'webhook/index.ts',
     async start(mod, ctx) {
-      const webhook = await mod.startWebhook(ctx.kc, {
+      const webhook = await mod.startWebhook(ctx.manager, {
         host: '127.0.0.1',
         port: 0,
         register: ctx.embedded,
@@ -80,7 +89,7 @@ export const COMPONENTS: ComponentEntry[] = [
     name: 'csi',
     module: 'csi/index.ts',
     async start(mod, ctx) {
-      const csi = await mod.startCsiDriver(ctx.kc, {
+      const csi = await mod.startCsiDriver(ctx.manager, {
         endpoint: `unix://${ctx.stateDir}/csi.sock`,
         nodeId: 'local',
         proxyURL: ctx.published.proxyURL,

@@ -6,7 +6,6 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Command } from '../command.ts';
 import {
   availableComponents,
@@ -15,7 +14,13 @@ import {
   type RunningComponent,
   type UpContext,
 } from '../components.ts';
-import { loadKubeConfig, systemNamespace as defaultSystemNamespace } from '../../core/kube/config.ts';
+import {
+  kubeConfigFromYaml,
+  loadKubeConfig,
+  systemNamespace as defaultSystemNamespace,
+} from '../../core/kube/config.ts';
+import type { KubeAccess } from '../../core/kube/client.ts';
+import type { KubeObject } from '../../core/kube/types.ts';
 import { applyObjects } from '../../core/kube/apply.ts';
 import { allCrds, FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';
 import { builtinTemplates } from '../../core/approval/templates.ts';
@@ -36,7 +41,7 @@ function defaultStateDir(): string {
  * The system namespace, the feature-flag ConfigMap (all flags off unless given) and the built-in AccessPolicy
  * templates.
  */
-function systemObjects(namespace: string, flags: string[]): KubernetesObject[] {
+function systemObjects(namespace: string, flags: string[]): KubeObject[] {
   const data: Record<string, string> = {};
   for (const f of FEATURE_FLAGS) data[f] = flags.includes(f) ? 'true' : 'false';
   return [
@@ -46,16 +51,16 @@ function systemObjects(namespace: string, flags: string[]): KubernetesObject[] {
       kind: 'ConfigMap',
       metadata: { name: FEATURE_FLAGS_CONFIGMAP, namespace },
       data,
-    } as KubernetesObject,
+    },
     ...builtinTemplates(namespace),
   ];
 }
 
 /** Every object of the YAML files in a deploy/ subfolder. */
-async function manifests(folder: string): Promise<KubernetesObject[]> {
+async function manifests(folder: string): Promise<KubeObject[]> {
   const dir = fileURLToPath(new URL(`../../deploy/${folder}/`, import.meta.url));
   const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
-  const objects: KubernetesObject[] = [];
+  const objects: KubeObject[] = [];
   for (const f of files)
     for (const doc of parseAllDocuments(await readFile(join(dir, f), 'utf8')))
       if (doc.contents) objects.push(doc.toJSON());
@@ -63,15 +68,15 @@ async function manifests(folder: string): Promise<KubernetesObject[]> {
 }
 
 /** The built-in ResourceInterfaces (resourceinterfaces/*.yaml). */
-async function builtinResourceInterfaceObjects(): Promise<KubernetesObject[]> {
+async function builtinResourceInterfaceObjects(): Promise<KubeObject[]> {
   const { builtinResourceInterfaces } = await import('../../resourceinterfaces/index.ts');
-  return builtinResourceInterfaces() as unknown as KubernetesObject[];
+  return builtinResourceInterfaces() as unknown as KubeObject[];
 }
 
 async function builtinClassObjects(
   systemNamespace: string,
   local?: { proxyAddress?: string; gitPluginAddress?: string },
-): Promise<KubernetesObject[]> {
+): Promise<KubeObject[]> {
   const modulePath = fileURLToPath(new URL('../../connectorclasses/index.ts', import.meta.url));
   if (!existsSync(modulePath)) return [];
   const { builtinClasses } = await import(modulePath);
@@ -159,7 +164,7 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
     });
 
     try {
-      let kc: KubeConfig;
+      let kc: KubeAccess;
       let kubeconfigOut: string | undefined;
       let kubeconfigYaml = '';
       const systemNamespace = defaultSystemNamespace();
@@ -174,8 +179,7 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
           handleSignals: false,
         });
         stops.push(() => cp.stop());
-        kc = new KubeConfig();
-        kc.loadFromString(cp.kubeconfigYaml);
+        kc = kubeConfigFromYaml(cp.kubeconfigYaml);
         kubeconfigYaml = cp.kubeconfigYaml;
         kubeconfigOut = resolve((values.kubeconfig as string | undefined) ?? join(stateDir, 'kubeconfig'));
         log(`control plane ready at ${cp.server} in ${(cp.readyMs / 1000).toFixed(1)}s`);
@@ -189,7 +193,7 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
         log(`using the cluster of KUBECONFIG (${kc.getCurrentCluster()?.server})`);
         if (values.install) {
           await applyObjects(kc, [
-            ...(allCrds() as KubernetesObject[]),
+            ...(allCrds() as KubeObject[]),
             ...(await manifests('rbac')),
             ...builtinTemplates(systemNamespace),
           ]);
@@ -202,7 +206,15 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; everything started is stopped, including t
         }
       }
 
-      const ctx: UpContext = { kc, embedded, systemNamespace, stateDir, published: {}, log };
+      const { Manager } = await import('../../core/kube/manager.ts');
+      const { createLogger } = await import('../../core/observability/log.ts');
+      const manager = new Manager(kc, {
+        systemNamespace,
+        log: createLogger('manager'),
+        health: { port: 0, host: '127.0.0.1' },
+      });
+      stops.push(() => manager.stop()); // after the components (stops run in reverse)
+      const ctx: UpContext = { kc, manager, embedded, systemNamespace, stateDir, published: {}, log };
       const running: RunningComponent[] = [];
       let classesInstalled = false;
       const installClasses = async () => {

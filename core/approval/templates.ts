@@ -1,7 +1,7 @@
 // The built-in AccessPolicy templates: ConfigMaps of the system namespace that policies name in
 // `roleTemplate.ref.configMap.name` and `checks[].ref.configMap.name`. `connectors up` applies them, and
 // the Helm chart takes them from this function (deploy/generate.ts; a test fails on drift).
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ConfigMap } from '../kube/types.ts';
 import { stringify } from 'yaml';
 import { ANNOTATIONS, LABELS } from '../api/index.ts';
 import { APPROVAL_LABELS } from './names.ts';
@@ -55,7 +55,7 @@ function configMap(
   displayName: string,
   description: string,
   data: Record<string, string>,
-): KubernetesObject & { data: Record<string, string> } {
+): ConfigMap & { data: Record<string, string> } {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -70,7 +70,7 @@ function configMap(
 }
 
 /** The three built-in templates, in the system namespace. */
-export function builtinTemplates(namespace: string): Array<KubernetesObject & { data: Record<string, string> }> {
+export function builtinTemplates(namespace: string): Array<ConfigMap & { data: Record<string, string> }> {
   return [
     configMap(
       namespace,

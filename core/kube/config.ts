@@ -2,6 +2,13 @@
 // ServiceAccount, else ~/.kube/config (what client-node's loadFromDefault does).
 import { KubeConfig } from '@kubernetes/client-node';
 
+/** A kubeconfig from its YAML (the embedded control plane's admin kubeconfig). */
+export function kubeConfigFromYaml(yaml: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromString(yaml);
+  return kc;
+}
+
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
   if (path) kc.loadFromFile(path);
