@@ -222,6 +222,7 @@ export class SharedInformer<T extends KubeObject> {
       }
       if (wanted) next = full ? this.slim(raw) : (metadataOf(raw) as T);
       if (!wanted || !full || next === undefined) this.dropped = true;
+      if (next) keepIdentity(next, raw);
     }
     if (!old && !next) return;
     if (next) this.put(next, old);
@@ -466,6 +467,19 @@ export class SharedInformer<T extends KubeObject> {
     this.stopSignal.abort();
     await this.loop?.catch(() => {});
   }
+}
+
+/**
+ * A slimmed object keeps what the store and its events rely on: name, namespace and resourceVersion (a
+ * transform that drops them would misplace the object or hide its updates).
+ */
+function keepIdentity(obj: KubeObject, raw: KubeObject): void {
+  const m = raw.metadata;
+  if (!m) return;
+  const meta = (obj.metadata ??= {});
+  if (meta.name === undefined && m.name !== undefined) meta.name = m.name;
+  if (meta.namespace === undefined && m.namespace !== undefined) meta.namespace = m.namespace;
+  if (meta.resourceVersion === undefined && m.resourceVersion !== undefined) meta.resourceVersion = m.resourceVersion;
 }
 
 function indexAdd<T>(fn: (obj: T) => string[], index: Map<string, Set<T>>, obj: T): void {

@@ -212,6 +212,20 @@ describe('core/kube: the shared informer against the real apiserver', function (
     expect(proxy.count('list', path)).to.equal(1);
   });
 
+  it('an object slimmed to a few fields still reports its updates (its name, namespace and resourceVersion are kept)', async () => {
+    const { ns, path } = await namespace('inf-slim');
+    await put(ns, 'a', { tier: '1' });
+    const i = informer(path, { slim: (raw) => ({ metadata: { labels: raw.metadata?.labels } }) as ConfigMap });
+    const view = i.view();
+    const seen = record(view);
+    i.start();
+    await view.synced;
+    const cm = await admin.get(resources.ConfigMap, 'a', ns);
+    await admin.replace(resources.ConfigMap, { ...cm, metadata: { ...cm.metadata, labels: { ...LABEL, tier: '2' } } });
+    await eventually('the update', () => has(seen, 'update', 'a'));
+    expect(view.get('a', ns)?.metadata).to.deep.include({ name: 'a', namespace: ns, labels: { ...LABEL, tier: '2' } });
+  });
+
   describe('views of one informer', () => {
     let ns: string;
     let path: string;
