@@ -5,13 +5,14 @@
 // `connectors up`.
 import { mkdtemp, mkdir, readdir, readFile, writeFile, rm, chmod } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments } from 'yaml';
 import { ensureBinary } from '../core/peers/index.ts';
+import { kubeClient, type KubeClient } from '../core/kube/client.ts';
+import { resourcePath, resources } from '../core/kube/resources.ts';
 import * as pki from '../core/pki/index.ts';
 import { allocatePorts, releasePorts, waitPortsFree } from './ports.ts';
 import {
@@ -198,47 +199,19 @@ export function kubeconfigYaml(
   ].join('\n');
 }
 
-/** A minimal HTTPS client for the apiserver with the admin certificate. */
-class ApiClient {
-  private readonly port: number;
-  private readonly tls: { ca: string; cert: string; key: string };
-  constructor(port: number, tls: { ca: string; cert: string; key: string }) {
-    this.port = port;
-    this.tls = tls;
-  }
-
-  request(
-    method: string,
-    path: string,
-    body?: string,
-    contentType = 'application/json',
-    timeoutMs = 5000,
-  ): Promise<{ status: number; body: string }> {
-    return new Promise((resolvePromise, reject) => {
-      const req = httpsRequest(
-        {
-          host: '127.0.0.1',
-          port: this.port,
-          method,
-          path,
-          ...this.tls,
-          agent: false,
-          timeout: timeoutMs,
-          headers: body === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
+/** The REST client (core/kube) with the admin certificate; every bootstrap call has its own timeout. */
+function adminClient(server: string, tls: { ca: string; cert: string; key: string }): KubeClient {
+  return kubeClient({
+    getCurrentCluster: () => ({ server }),
+    applyToHTTPSOptions: async (o) => {
+      o.ca = tls.ca;
+      o.cert = tls.cert;
+      o.key = tls.key;
+    },
+  });
 }
+
+const timeout = (ms = 5000) => ({ signal: AbortSignal.timeout(ms) });
 
 class StartupError extends Error {
   readonly bindRace: boolean;
@@ -282,7 +255,7 @@ class LocalControlPlane implements ControlPlane, Stoppable {
   readyMs = 0;
   components: Component[] = [];
   watchdog: Watchdog | undefined;
-  client: ApiClient | undefined;
+  client: KubeClient | undefined;
   tempStateDir = false;
   private stopping: Promise<void> | undefined;
   private readonly opts: ControlPlaneOptions;
@@ -315,28 +288,26 @@ class LocalControlPlane implements ControlPlane, Stoppable {
             `${file}: expected CustomResourceDefinitions only, found ${obj.kind ?? 'a document without kind'}`,
           );
         const name = obj.metadata.name;
-        const res = await client.request(
-          'PATCH',
-          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}?fieldManager=connectors-controlplane&force=true`,
-          JSON.stringify(obj),
-          'application/apply-patch+yaml',
-        );
-        if (res.status >= 300) throw new Error(`installing CRD ${name} from ${file}: HTTP ${res.status}: ${res.body}`);
+        try {
+          await client.call('PATCH', resourcePath(resources.CustomResourceDefinition, { name }), {
+            body: obj,
+            contentType: 'application/apply-patch+yaml',
+            query: { fieldManager: 'connectors-controlplane', force: 'true' },
+            ...timeout(),
+          });
+        } catch (err) {
+          throw new Error(`installing CRD ${name} from ${file}: ${(err as Error).message}`);
+        }
         names.push(name);
       }
     }
     const deadline = Date.now() + 30_000;
     for (const name of names) {
       for (;;) {
-        const res = await client.request('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
-        const conditions =
-          res.status === 200
-            ? ((
-                JSON.parse(res.body) as {
-                  status?: { conditions?: { type: string; status: string; message?: string }[] };
-                }
-              ).status?.conditions ?? [])
-            : [];
+        const crd = (await client
+          .call('GET', resourcePath(resources.CustomResourceDefinition, { name }), timeout())
+          .catch(() => undefined)) as { status?: { conditions?: { type: string; status: string }[] } } | undefined;
+        const conditions = crd?.status?.conditions ?? [];
         if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) break;
         if (Date.now() > deadline)
           throw new Error(`CRD ${name} not Established after 30s: ${JSON.stringify(conditions)}`);
@@ -464,7 +435,8 @@ class LocalControlPlane implements ControlPlane, Stoppable {
       `controlplane: started etcd (pid ${etcd.pid}, 127.0.0.1:${etcdClient}) and kube-apiserver (pid ${apiserver.pid}, ${this.server})`,
     );
 
-    this.client = new ApiClient(apiserverPort, {
+    await this.client?.close();
+    this.client = adminClient(this.server, {
       ca: keys.ca.certPem,
       cert: keys.admin.certPem,
       key: keys.admin.keyPem,
@@ -472,8 +444,11 @@ class LocalControlPlane implements ControlPlane, Stoppable {
     this.kubeconfigYaml = kubeconfigYaml(this.server, keys.ca.certPem, keys.admin.certPem, keys.admin.keyPem);
 
     await this.waitFor('kube-apiserver /readyz', deadline, [etcd, apiserver], async () => {
-      const res = await (this.client as ApiClient).request('GET', '/readyz', undefined, undefined, 2000);
-      return res.status === 200;
+      const client = this.client!;
+      return client.call('GET', '/readyz', timeout(2000)).then(
+        () => true,
+        () => false,
+      );
     });
 
     if (cmBin) {
@@ -511,8 +486,11 @@ class LocalControlPlane implements ControlPlane, Stoppable {
     }
 
     await this.waitFor('the default namespace', deadline, this.components, async () => {
-      const res = await (this.client as ApiClient).request('GET', '/api/v1/namespaces/default');
-      return res.status === 200;
+      const path = resourcePath(resources.Namespace, { name: 'default' });
+      return this.client!.call('GET', path, timeout()).then(
+        () => true,
+        () => false,
+      );
     });
 
     const crdFiles = this.opts.crdFiles ?? (await yamlFilesIn(this.opts.crdDir ?? DEFAULT_CRD_DIR));
@@ -527,11 +505,11 @@ class LocalControlPlane implements ControlPlane, Stoppable {
         deadline,
         this.components,
         async () => {
-          const res = await (this.client as ApiClient).request(
-            'GET',
-            '/api/v1/namespaces/default/serviceaccounts/default',
+          const path = resourcePath(resources.ServiceAccount, { namespace: 'default', name: 'default' });
+          return this.client!.call('GET', path, timeout()).then(
+            () => true,
+            () => false,
           );
-          return res.status === 200;
         },
       );
     }
@@ -590,6 +568,7 @@ class LocalControlPlane implements ControlPlane, Stoppable {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.client?.close();
       let failure: unknown;
       try {
         await this.stopComponents();

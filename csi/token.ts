@@ -10,7 +10,9 @@
 //      token manager does. requiresRepublish makes kubelet call NodePublishVolume periodically, and each
 //      republish writes the renewed token.
 import { PROXY_AUDIENCE } from '../core/api/index.ts';
-import { KubeApiError, type KubeRest } from '../core/kube/rest.ts';
+import { KubeApiError, type KubeClient } from '../core/kube/client.ts';
+import { resources } from '../core/kube/resources.ts';
+import type { TokenRequest } from '../core/kube/types.ts';
 import type { VolumeRequest } from './attributes.ts';
 import { CsiError, internal, notFound, permissionDenied } from './errors.ts';
 
@@ -31,14 +33,14 @@ interface Minted {
 }
 
 export class TokenSource {
-  private readonly rest: KubeRest;
+  private readonly client: KubeClient;
   private readonly cache = new Map<string, Minted>();
   private readonly inflight = new Map<string, Promise<Minted>>();
   private readonly now: () => number;
   readonly audience: string;
 
-  constructor(rest: KubeRest, opts: { audience?: string; now?: () => number } = {}) {
-    this.rest = rest;
+  constructor(client: KubeClient, opts: { audience?: string; now?: () => number } = {}) {
+    this.client = client;
     this.audience = opts.audience ?? PROXY_AUDIENCE;
     this.now = opts.now ?? Date.now;
   }
@@ -82,18 +84,18 @@ export class TokenSource {
     const { pod } = req;
     const issuedAt = this.now();
     try {
-      const res = await this.rest.call<{ status?: { token?: string; expirationTimestamp?: string } }>(
-        'POST',
-        `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/serviceaccounts/${encodeURIComponent(pod.serviceAccount)}/token`,
+      const res = await this.client.createSubresource<TokenRequest>(
+        resources.ServiceAccount,
+        pod.serviceAccount,
+        pod.namespace,
+        'token',
         {
-          body: {
-            apiVersion: 'authentication.k8s.io/v1',
-            kind: 'TokenRequest',
-            spec: {
-              audiences: [this.audience],
-              expirationSeconds: req.tokenExpirationSeconds,
-              boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid },
-            },
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: {
+            audiences: [this.audience],
+            expirationSeconds: req.tokenExpirationSeconds,
+            boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid },
           },
         },
       );

@@ -10,7 +10,7 @@ import { isFinal } from '../../core/approval/request.ts';
 import { Controller } from '../../core/kube/controller.ts';
 import type { EventRecorder } from '../../core/kube/events.ts';
 import { startInformer, stripManagedFields, type Informer, type KObject } from '../../core/kube/reflector.ts';
-import { collectionPath } from '../../core/kube/resources.ts';
+import { collectionPath, resourcePath, resources } from '../../core/kube/resources.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { Logger } from '../../core/observability/log.ts';
 import { POLICY_LABEL_SELECTOR } from '../../core/opa/store.ts';
@@ -111,29 +111,33 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
     };
     const policies = startInformer<AccessPolicy>(kc, collectionPath('AccessPolicy'), { log, rest });
     const requests = startInformer<AccessRequest>(kc, collectionPath('AccessRequest'), { log, rest });
-    const namespaces = startInformer<NamespaceObject>(kc, '/api/v1/namespaces', {
+    const namespaces = startInformer<NamespaceObject>(kc, resourcePath(resources.Namespace), {
       log,
       rest,
       transform: (raw: KObject) => ({ metadata: { name: raw.metadata?.name, labels: raw.metadata?.labels } }),
     });
     // ConfigMaps of the system namespace, except the compiled-policy ones (wasm, not templates).
-    const templates = startInformer<TemplateMap>(kc, `/api/v1/namespaces/${systemNamespace}/configmaps`, {
-      log,
-      rest,
-      labelSelector: `${POLICY_LABEL_KEY}!=true`,
-      transform: (raw: KObject) => {
-        const cm = stripManagedFields<TemplateMap & { binaryData?: unknown }>(raw);
-        delete cm.binaryData;
-        return cm;
+    const templates = startInformer<TemplateMap>(
+      kc,
+      resourcePath(resources.ConfigMap, { namespace: systemNamespace }),
+      {
+        log,
+        rest,
+        labelSelector: `${POLICY_LABEL_KEY}!=true`,
+        transform: (raw: KObject) => {
+          const cm = stripManagedFields<TemplateMap & { binaryData?: unknown }>(raw);
+          delete cm.binaryData;
+          return cm;
+        },
       },
-    });
+    );
     const managed = `${APPROVAL_LABELS.managedBy}=${APPROVAL_MANAGER}`;
-    const roles = startInformer<RoleObject>(kc, '/apis/rbac.authorization.k8s.io/v1/roles', {
+    const roles = startInformer<RoleObject>(kc, resourcePath(resources.Role), {
       log,
       rest,
       labelSelector: managed,
     });
-    const bindings = startInformer<RoleBindingObject>(kc, '/apis/rbac.authorization.k8s.io/v1/rolebindings', {
+    const bindings = startInformer<RoleBindingObject>(kc, resourcePath(resources.RoleBinding), {
       log,
       rest,
       labelSelector: managed,

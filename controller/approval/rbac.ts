@@ -3,6 +3,7 @@
 // AccessRequest they come from (garbage-collected with it), and labelled app.kubernetes.io/managed-by:
 // connectors-approval (the caches watch only those). A same-named object we do not manage is never touched.
 import { KubeApiError, type KubeRest } from '../../core/kube/rest.ts';
+import { resourcePath, resources } from '../../core/kube/resources.ts';
 import type { Informer } from '../../core/kube/reflector.ts';
 import { APPROVAL_LABELS, APPROVAL_MANAGER } from '../../core/approval/names.ts';
 import { canonical } from '../conditions.ts';
@@ -43,9 +44,8 @@ export class RbacConflictError extends Error {
   override name = 'RbacConflictError';
 }
 
-const rolesPath = (ns: string) => `/apis/rbac.authorization.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/roles`;
-const bindingsPath = (ns: string) =>
-  `/apis/rbac.authorization.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/rolebindings`;
+const rolesPath = (ns: string) => resourcePath(resources.Role, { namespace: ns });
+const bindingsPath = (ns: string) => resourcePath(resources.RoleBinding, { namespace: ns });
 
 export interface Grant {
   namespace: string;

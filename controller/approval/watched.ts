@@ -5,6 +5,7 @@
 //   - check resources (ApprovalTask, ...): one watch per kind that some policy checks, started on first use;
 //     the kind's resource name comes from API discovery.
 import type { KubeAccess } from '../../core/kube/client.ts';
+import { discoveredType, discoveryPath, resourcePath, resources as k8s } from '../../core/kube/resources.ts';
 import { startInformer, stripManagedFields, type Informer, type KObject } from '../../core/kube/reflector.ts';
 import { KubeApiError, type KubeRest } from '../../core/kube/rest.ts';
 import type { Logger } from '../../core/observability/log.ts';
@@ -35,7 +36,7 @@ export class PodStore {
 
   constructor(kc: KubeAccess, rest: KubeRest, log: Logger) {
     this.rest = rest;
-    this.informer = startInformer<PodObject>(kc, '/api/v1/pods', {
+    this.informer = startInformer<PodObject>(kc, resourcePath(k8s.Pod), {
       log,
       rest,
       transform: (raw: KObject) =>
@@ -71,9 +72,7 @@ export class PodStore {
   async get(namespace: string, name: string): Promise<PodObject | undefined> {
     const cached = this.informer.get(name, namespace);
     if (cached) return cached;
-    const live = await this.rest.getIfExists<PodObject>(
-      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`,
-    );
+    const live = await this.rest.getIfExists<PodObject>(resourcePath(k8s.Pod, { namespace, name }));
     if (live) this.informer.upsert(live);
     return live;
   }
@@ -146,7 +145,7 @@ export class CheckObjects {
   }
 
   private async start(apiVersion: string, kind: string, w: Watched): Promise<void> {
-    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const base = discoveryPath(apiVersion);
     let resources: Array<{ name: string; kind: string; namespaced: boolean }>;
     try {
       const list = await this.rest.call<{ resources?: Array<{ name: string; kind: string; namespaced: boolean }> }>(
@@ -166,7 +165,10 @@ export class CheckObjects {
       w.error = `the cluster serves no kind ${kind} in ${apiVersion}`;
       return;
     }
-    const informer = startInformer<CheckObject>(this.kc, `${base}/${res.name}`, { log: this.log, rest: this.rest });
+    const informer = startInformer<CheckObject>(this.kc, resourcePath(discoveredType(apiVersion, res)), {
+      log: this.log,
+      rest: this.rest,
+    });
     const changed = (o: CheckObject) => this.onChange(o.metadata.namespace ?? '');
     informer.on('add', changed);
     informer.on('update', changed);

@@ -3,6 +3,7 @@
 // connectors/proxy/v1/pod/<podNs>/<pod> that an approved AccessRequest grants.
 import { GROUP } from '../api/index.ts';
 import type { KubeRest } from '../kube/rest.ts';
+import { resourcePath, resources } from '../kube/resources.ts';
 
 export interface ServiceAccountRef {
   namespace: string;
@@ -46,7 +47,7 @@ export async function mayUseProxy(
 ): Promise<boolean> {
   const review = await rest.call<{ status?: { allowed?: boolean } }>(
     'POST',
-    '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+    resourcePath(resources.SubjectAccessReview),
     { body: proxyAccessReview(sa, connector, subresource) },
   );
   return review.status?.allowed === true;

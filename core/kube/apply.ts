@@ -4,7 +4,7 @@
 // a CRD applied a moment ago has just added).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FIELD_MANAGER, KubeClient, kubeClient, type KubeAccess } from './client.ts';
-import { resourceType, type ResourceType } from './resources.ts';
+import { discoveredType, discoveryPath, type ResourceType } from './resources.ts';
 import type { KubeObject } from './types.ts';
 
 export { FIELD_MANAGER };
@@ -23,7 +23,7 @@ export class Discovery {
   }
 
   private groupVersion(apiVersion: string, fresh: boolean): Promise<APIResourceList> {
-    const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const path = discoveryPath(apiVersion);
     let p = fresh ? undefined : this.cache.get(apiVersion);
     if (!p) {
       p = this.client.call<APIResourceList>('GET', path).catch((err) => {
@@ -46,10 +46,7 @@ export class Discovery {
         if (Date.now() > deadline) throw err;
       }
       const r = list?.resources?.find((x) => x.kind === kind && !x.name.includes('/'));
-      if (r) {
-        const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-        return resourceType(group, version, kind, r.name, r.namespaced);
-      }
+      if (r) return discoveredType(apiVersion, r);
       if (Date.now() > deadline) throw new Error(`the API server does not serve kind ${kind} in ${apiVersion}`);
       await sleep(300);
     }

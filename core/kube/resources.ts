@@ -59,6 +59,20 @@ export function apiVersionOf(r: ResourceType<KubeObject>): string {
   return r.group ? `${r.group}/${r.version}` : r.version;
 }
 
+/** The discovery document of an API group version (`v1` or `group/version`): its resources and kinds. */
+export function discoveryPath(apiVersion: string): string {
+  return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+}
+
+/** A resource type from an apiVersion and what discovery says of the kind. */
+export function discoveredType(
+  apiVersion: string,
+  r: { kind: string; name: string; namespaced: boolean },
+): ResourceType<KubeObject> {
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  return resourceType(group, version, r.kind, r.name, r.namespaced);
+}
+
 export interface PathOptions {
   /** Omitted for a namespaced resource: every namespace (collections only). */
   namespace?: string;
@@ -115,6 +129,8 @@ export const resources = {
   ServiceAccount: resourceType<ServiceAccount>('', 'v1', 'ServiceAccount', 'serviceaccounts', true),
   Event: resourceType<Event>('', 'v1', 'Event', 'events', true),
   Lease: resourceType<Lease>('coordination.k8s.io', 'v1', 'Lease', 'leases', true),
+  Role: resourceType<AnyObject>('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
+  RoleBinding: resourceType<AnyObject>('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
   TokenReview: resourceType<AnyObject>('authentication.k8s.io', 'v1', 'TokenReview', 'tokenreviews', false),
   SubjectAccessReview: resourceType<AnyObject>(
     'authorization.k8s.io',

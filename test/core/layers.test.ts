@@ -54,3 +54,66 @@ describe('layers: the import graph', () => {
     });
   }
 });
+
+// Only core/kube talks to the API server: the other product folders reach it through core/kube's client,
+// manager and typed resource paths, never through @kubernetes/client-node or a path they spell themselves.
+// The proxy is the exception until its startup moves onto the manager (with its exchange pipeline).
+const PRODUCT = [
+  'core',
+  'controller',
+  'webhook',
+  'csi',
+  'api',
+  'cli',
+  'connectorclasses',
+  'controlplane',
+  'resourceinterfaces',
+];
+const NOT_YET = ['proxy'];
+
+/** Product sources outside core/kube (generated code aside), with comment lines dropped. */
+function productSources(): Array<{ file: string; code: string }> {
+  const out: Array<{ file: string; code: string }> = [];
+  for (const folder of PRODUCT) {
+    const dir = join(root, folder);
+    try {
+      if (!statSync(dir).isDirectory()) continue;
+    } catch {
+      continue;
+    }
+    for (const file of sources(dir)) {
+      const rel = relative(root, file);
+      if (rel.startsWith('core/kube/') || rel.startsWith('csi/generated/')) continue;
+      const code = readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => !/^\s*(\/\/|\*|\/\*)/.test(l))
+        .join('\n');
+      out.push({ file: rel, code });
+    }
+  }
+  return out;
+}
+
+describe('layers: only core/kube talks to the API server', () => {
+  it(`no product module outside core/kube imports @kubernetes/client-node (not yet: ${NOT_YET.join(', ')})`, () => {
+    const wrong = productSources()
+      .filter((s) => /from\s+['"]@kubernetes\/client-node['"]/.test(s.code))
+      .map((s) => s.file);
+    expect(wrong).to.deep.equal([]);
+  });
+
+  it('no product module outside core/kube spells an API path (/api/v1/..., /apis/...): core/kube/resources.ts has them', () => {
+    const wrong: string[] = [];
+    for (const s of productSources())
+      for (const m of s.code.matchAll(/['"`]\/apis?\/[^'"`]*/g)) wrong.push(`${s.file}: ${m[0]}`);
+    expect(wrong).to.deep.equal([]);
+  });
+
+  it('no component casts to never or any', () => {
+    const wrong: string[] = [];
+    for (const s of productSources())
+      if (['controller', 'webhook', 'csi', 'api'].includes(s.file.split('/')[0]))
+        for (const m of s.code.matchAll(/\bas (never|any)\b/g)) wrong.push(`${s.file}: ${m[0]}`);
+    expect(wrong).to.deep.equal([]);
+  });
+});
