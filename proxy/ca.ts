@@ -3,7 +3,7 @@
 // create conflict means another replica won: its CA is read back), so every replica signs with one CA. The
 // public certificate is also published in the ConfigMap `connectors-proxy-ca` (key ca.crt), which the CSI
 // driver reads for the `ca.crt` it mounts (readProxyCA) without needing access to the key.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../core/kube/client.ts';
 import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
 import { createCA, loadCA, type CertificateAuthority } from '../core/pki/index.ts';
 import { PROXY_CA_NAME } from '../core/api/index.ts';
@@ -62,7 +62,7 @@ async function publishCA(rest: KubeRest, namespace: string, certPem: string): Pr
 }
 
 /** The proxy CA certificate (PEM), for the CSI driver's ca.crt; undefined when no proxy has created it yet. */
-export async function readProxyCA(kc: KubeConfig, namespace: string): Promise<string | undefined> {
+export async function readProxyCA(kc: KubeAccess, namespace: string): Promise<string | undefined> {
   const rest = await kubeRest(kc);
   try {
     const cm = await rest.getIfExists<{ data?: Record<string, string> }>(

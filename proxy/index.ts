@@ -4,7 +4,7 @@
 // TokenReview and SubjectAccessReview, cached briefly (core/auth/review.ts).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../core/kube/client.ts';
 import { PROXY_AUDIENCE } from '../core/api/index.ts';
 import { isOciClass } from '../core/connector/index.ts';
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
@@ -112,7 +112,7 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-export async function startProxy(kc: KubeConfig, opts: ProxyOptions = {}): Promise<RunningProxy> {
+export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promise<RunningProxy> {
   const log = opts.log ?? createLogger('proxy');
   const namespace = opts.systemNamespace ?? defaultSystemNamespace();
   const rest = await kubeRest(kc);

@@ -115,6 +115,7 @@ function describe(method: string, path: string, query?: Query): { verb: string; 
 
 interface Credentials {
   headers: Record<string, string>;
+  servername?: string;
   ca?: string;
   cert?: string;
   key?: string;
@@ -149,7 +150,14 @@ export class KubeClient implements KubeRest {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string') headers[k.toLowerCase()] = v;
     const pem = (v: unknown) => (v === undefined ? undefined : Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
-    return { headers, ca: pem(opts.ca), cert: pem(opts.cert), key: pem(opts.key), at: Date.now() };
+    return {
+      headers,
+      servername: opts.servername ?? undefined,
+      ca: pem(opts.ca),
+      cert: pem(opts.cert),
+      key: pem(opts.key),
+      at: Date.now(),
+    };
   }
 
   /** Credentials and the connection pool for them: re-read after the TTL, or at once with `refresh`. */
@@ -167,11 +175,17 @@ export class KubeClient implements KubeRest {
       creds = { ...cached, at: Date.now() };
     }
     this.cached = creds;
-    const identity = `${creds.ca ?? ''}\u0000${creds.cert ?? ''}\u0000${creds.key ?? ''}`;
+    const identity = `${creds.servername ?? ''}\u0000${creds.ca ?? ''}\u0000${creds.cert ?? ''}\u0000${creds.key ?? ''}`;
     if (!this.agent || identity !== this.agentIdentity) {
       const old = this.agent;
       this.agent = new Agent({
-        connect: { ca: creds.ca, cert: creds.cert, key: creds.key, rejectUnauthorized: !this.skipTLSVerify },
+        connect: {
+          ca: creds.ca,
+          cert: creds.cert,
+          key: creds.key,
+          servername: creds.servername,
+          rejectUnauthorized: !this.skipTLSVerify,
+        },
         keepAliveTimeout: 30_000,
         connections: this.connections,
       });

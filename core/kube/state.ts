@@ -1,7 +1,8 @@
 // What the proxy and the Connectors API know about the cluster, from watched caches only (no apiserver call
 // per request): Connectors, ConnectorClasses, Secrets, the policy ConfigMaps of the system namespace and the
 // feature flags.
-import type { KubeConfig, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
+import type { KubeAccess } from './client.ts';
 import type { Connector, ConnectorClass } from '../api/index.ts';
 import { startInformer, stripManagedFields, type Informer, type KObject } from './reflector.ts';
 import { collectionPath } from './resources.ts';
@@ -44,7 +45,7 @@ function slimSecret(raw: KObject): V1Secret {
   };
 }
 
-export function watchState(kc: KubeConfig, systemNamespace: string, log: Logger, rest?: KubeRest): ConnectorsState {
+export function watchState(kc: KubeAccess, systemNamespace: string, log: Logger, rest?: KubeRest): ConnectorsState {
   const connectors = startInformer<Connector & KObject>(kc, collectionPath('Connector'), { log, rest });
   const classes = startInformer<ConnectorClass & KObject>(kc, collectionPath('ConnectorClass'), { log, rest });
   const secrets = startInformer<V1Secret & KObject>(kc, '/api/v1/secrets', { log, rest, transform: slimSecret });
