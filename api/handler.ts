@@ -11,7 +11,7 @@
 //   forward    → `api`: the class API with the plugin headers; `proxy`: the tool with the Connector's
 //                credentials injected as the proxy injects them (core/connector), streamed both ways.
 // Every answer of the API's own is a Kubernetes Status object; the tool's and the plugin's answers pass unchanged.
-import type { V1Secret } from '@kubernetes/client-node';
+import type { SecretLike } from '../core/kube/types.ts';
 import type { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { secretRefOf } from '../core/connector/secret.ts';
 import { injectCredentials, readBody, type InjectionContext, type Prepared } from '../core/connector/inject-request.ts';
@@ -480,7 +480,7 @@ async function toPlugin(
   if (!base)
     return answer(ctx, res, record, started, 400, `api address of connectorclass '${className}' is not resolved`);
   // The Secret as it is stored (type and base64 data), by the same-namespace rule of core/connector.
-  let secret: V1Secret | undefined;
+  let secret: SecretLike | undefined;
   const ref = secretRefOf(connector);
   if (ref.state === 'foreign') return answer(ctx, res, record, started, 502, ref.message);
   if (ref.state === 'local') {

@@ -7,7 +7,7 @@
 // node:http's server and express's layers, which cost more than the rest of such a request (docs/api.md).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../core/kube/client.ts';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Authorizer } from '../core/auth/review.ts';
 import { ConnectorTrust } from '../core/connector/ca-pool.ts';
@@ -80,7 +80,7 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
-export async function startApi(kc: KubeConfig, opts: ApiOptions = {}): Promise<RunningApi> {
+export async function startApi(kc: KubeAccess, opts: ApiOptions = {}): Promise<RunningApi> {
   const log = opts.log ?? createLogger('api');
   const namespace = opts.systemNamespace ?? defaultSystemNamespace();
   const rest = await kubeRest(kc);

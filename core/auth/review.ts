@@ -19,12 +19,16 @@
 import { hash } from 'node:crypto';
 import { GROUP } from '../api/index.ts';
 import type { KubeRest } from '../kube/rest.ts';
+import { resourcePath, resources } from '../kube/resources.ts';
 import { plainCounter } from '../observability/metrics.ts';
 import { TtlCache } from './cache.ts';
 import { rememberLast } from '../util/remember-last.ts';
 import { podOfUser, podProxySubresource } from '../approval/names.ts';
 import { tokenShape } from './jwt.ts';
 import { FailureBudget, Gate, GateBusyError } from '../util/limits.ts';
+
+const TOKEN_REVIEWS = resourcePath(resources.TokenReview);
+const SUBJECT_ACCESS_REVIEWS = resourcePath(resources.SubjectAccessReview);
 
 export interface UserInfo {
   username: string;
@@ -241,7 +245,7 @@ export class Authorizer {
       const review = await this.gated(
         'TokenReview',
         (): Promise<{ status?: { authenticated?: boolean; user?: UserInfo; error?: string } }> =>
-          this.rest.call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+          this.rest.call('POST', TOKEN_REVIEWS, {
             body: {
               apiVersion: 'authentication.k8s.io/v1',
               kind: 'TokenReview',
@@ -317,7 +321,7 @@ export class Authorizer {
 
   private async review(user: UserInfo, check: ResourceCheck): Promise<boolean> {
     const review = await this.gated('SubjectAccessReview', (): Promise<{ status?: { allowed?: boolean } }> =>
-      this.rest.call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      this.rest.call('POST', SUBJECT_ACCESS_REVIEWS, {
         body: {
           apiVersion: 'authorization.k8s.io/v1',
           kind: 'SubjectAccessReview',

@@ -11,7 +11,7 @@
 // connection verified under one set of CAs is never reused for a request that must trust another.
 import { createHash } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import type { V1Secret } from '@kubernetes/client-node';
+import type { SecretLike } from '../kube/types.ts';
 import type { Connector, FeatureFlag } from '../api/index.ts';
 import { caCertificatesOf } from './ca.ts';
 import { caSecretRefOf, decodeSecret } from './secret.ts';
@@ -21,8 +21,8 @@ import type { UpstreamTrust } from '../http1/upstream.ts';
 export interface TrustSource {
   flags: { enabled(flag: FeatureFlag): boolean };
   /** The labelled CA Secrets of the system namespace. */
-  caSecrets(): V1Secret[];
-  secret(namespace: string, name: string): V1Secret | undefined;
+  caSecrets(): SecretLike[];
+  secret(namespace: string, name: string): SecretLike | undefined;
 }
 
 export const CUSTOM_CA_FLAG = 'enable-custom-ca-certs';

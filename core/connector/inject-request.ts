@@ -1,7 +1,7 @@
 // The Connector's credentials put into one request to the tool: the plan of inject.ts (by Secret type, or the
 // class generator.rego evaluated in-process) applied to the request's target, headers and body. Shared by the
 // proxy and the Connectors API, which relay requests to tools the same way.
-import type { V1Secret } from '@kubernetes/client-node';
+import type { SecretLike } from '../kube/types.ts';
 import type { Connector, ConnectorClass } from '../api/index.ts';
 import type { ProxyRequest } from '../http1/exchange.ts';
 import { lowerName } from '../http1/fields.ts';
@@ -13,7 +13,7 @@ import { planInjection, type InjectionPlan } from './inject.ts';
 export interface InjectionContext {
   state: {
     connectorClass(name: string): ConnectorClass | undefined;
-    secret(namespace: string, name: string): V1Secret | undefined;
+    secret(namespace: string, name: string): SecretLike | undefined;
   };
   policies: Pick<Policies, 'generate'>;
   /** Largest request body buffered for generator body injection. */
@@ -50,12 +50,12 @@ export type Prepared =
  */
 const plans = new WeakMap<
   Connector,
-  { cls: ConnectorClass | undefined; secret: V1Secret | undefined; plan: InjectionPlan }
+  { cls: ConnectorClass | undefined; secret: SecretLike | undefined; plan: InjectionPlan }
 >();
 function cachedPlan(
   connector: Connector,
   cls: ConnectorClass | undefined,
-  secret: V1Secret | undefined,
+  secret: SecretLike | undefined,
 ): InjectionPlan {
   const hit = plans.get(connector);
   if (hit && hit.cls === cls && hit.secret === secret) return hit.plan;

@@ -3,7 +3,7 @@
 // connectors.cpaas.io/bearer-token → `Authorization: Bearer`); any other type goes through the class auth
 // type's generator.rego (evaluated by the caller, see core/opa/policies.ts and inject-request.ts). No secretRef (an optional auth type) →
 // nothing is injected.
-import type { V1Secret } from '@kubernetes/client-node';
+import type { SecretLike } from '../kube/types.ts';
 import type { Connector, ConnectorClass } from '../api/index.ts';
 import {
   authorizationHeader,
@@ -24,7 +24,7 @@ export type InjectionPlan =
   | { kind: 'error'; message: string };
 
 /** A Secret's data as strings (data is base64; stringData, when a cache holds it, wins). */
-export function secretData(secret: V1Secret): Record<string, string> {
+export function secretData(secret: SecretLike): Record<string, string> {
   return { ...decodeSecret(secret).data };
 }
 
@@ -37,7 +37,7 @@ export function secretRefOf(connector: Connector): { namespace: string; name: st
 export function planInjection(
   connector: Connector,
   connectorClass: ConnectorClass | undefined,
-  secret: V1Secret | undefined,
+  secret: SecretLike | undefined,
 ): InjectionPlan {
   const got = credentialsOf(resolveSecret(connector, () => secret));
   if (!got.ok) return { kind: 'error', message: got.message };

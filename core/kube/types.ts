@@ -67,6 +67,13 @@ export interface Secret extends KubeObject {
   stringData?: Record<string, string>;
 }
 
+/** What code reading a Secret needs of it; Secrets typed by other libraries are SecretLike too. */
+export interface SecretLike {
+  metadata?: MetaLike;
+  type?: string;
+  data?: { [key: string]: string };
+}
+
 export interface ConfigMap extends KubeObject {
   metadata: ObjectMeta;
   data?: Record<string, string>;

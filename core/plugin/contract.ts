@@ -5,7 +5,7 @@
 //   X-Plugin-Secret  JSON of the Secret's `data`, values still base64 (the plugin decodes twice)
 // The auth headers are sent only when the Connector references a Secret. A client's own X-Plugin-* headers
 // never reach the plugin.
-import type { V1Secret } from '@kubernetes/client-node';
+import type { SecretLike } from '../kube/types.ts';
 
 export const PLUGIN_META = 'x-plugin-meta';
 export const PLUGIN_AUTH = 'x-plugin-auth';
@@ -13,7 +13,7 @@ export const PLUGIN_SECRET = 'x-plugin-secret';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
-export function pluginHeaders(address: string, secret: V1Secret | undefined): Record<string, string> {
+export function pluginHeaders(address: string, secret: SecretLike | undefined): Record<string, string> {
   const headers: Record<string, string> = { [PLUGIN_META]: b64(JSON.stringify({ baseURL: address })) };
   if (secret) {
     headers[PLUGIN_AUTH] = b64(secret.type ?? 'Opaque');
