@@ -6,7 +6,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'test/fixtures/', 'test/template/corpus/', 'deploy/', '**/*.go'] },
+  { ignores: ['node_modules/', 'test/fixtures/', 'test/template/corpus/', 'deploy/', 'csi/generated/', '**/*.go'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
