@@ -107,14 +107,18 @@ function context() {
   const authorizer = {
     cachedAuthentication: () => undefined,
     cachedAuthorization: () => undefined,
-    authenticate: async (token: string): Promise<Authentication> =>
-      token === 'good'
-        ? { authenticated: true, user: { username: 'system:serviceaccount:ns:sa' } }
-        : { authenticated: false, reason: 'token rejected' },
-    authorize: async (_a: unknown, check: AccessCheck) =>
-      check.name === 'denied'
-        ? { allowed: false, reason: `ns/sa may not get connector ns/${check.name}` }
-        : { allowed: true, reason: '' },
+    authenticate: (token: string): Promise<Authentication> =>
+      Promise.resolve(
+        token === 'good'
+          ? { authenticated: true, user: { username: 'system:serviceaccount:ns:sa' } }
+          : { authenticated: false, reason: 'token rejected' },
+      ),
+    authorize: (_a: unknown, check: AccessCheck) =>
+      Promise.resolve(
+        check.name === 'denied'
+          ? { allowed: false, reason: `ns/sa may not get connector ns/${check.name}` }
+          : { allowed: true, reason: '' },
+      ),
   };
   const ctx = {
     state: {
@@ -126,11 +130,11 @@ function context() {
     authorizer,
     policies: {},
     upstream: {
-      forward: async (f: Forwarding): Promise<ForwardResult> => {
+      forward: (f: Forwarding): Promise<ForwardResult> => {
         forwarded.push(f);
         f.res.writeHead(200, { 'content-type': 'text/plain' });
         f.res.end('from the tool');
-        return { status: 200, bytesIn: 0, bytesOut: 13 };
+        return Promise.resolve({ status: 200, bytesIn: 0, bytesOut: 13 });
       },
     },
     trust: { for: () => undefined },
