@@ -1,8 +1,9 @@
 // The Connectors Proxy: one HTTP listener for both modes, every request through one pipeline (pipeline.ts) in
 // the protocol it speaks. Origin-form requests (`GET /path`) are reverse mode (reverse.ts), or the OCI
 // distribution API (oci/protocol.ts) when they are registry requests; absolute-form requests
-// (`GET http://host/path`) and CONNECT are forward mode (forward.ts). Cluster state comes from watched caches (state.ts); the client's token is checked with
-// TokenReview and SubjectAccessReview, cached briefly (core/auth/review.ts).
+// (`GET http://host/path`) and CONNECT are forward mode (forward.ts). Cluster state comes from watched caches
+// (state.ts); the client's token is checked with TokenReview and SubjectAccessReview, cached briefly
+// (core/auth/review.ts).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';

@@ -210,19 +210,16 @@ export class Pipeline {
       injected: false,
       reason: undefined,
     };
-    const refuse = (r: Refusal): void => {
-      writeError(res, protocol.errors, r);
-      this.audit(record, started, r.status, r.reason);
-    };
+    const errors = protocol.errors;
     for (let i = 0; i < this.hooks.length; i++) {
       const refused = this.hooks[i](req);
-      if (refused) return refuse(refused);
+      if (refused) return this.refuse(res, errors, record, started, refused);
     }
 
     // identify
     const routing = protocol.route(ctx, req);
     const route = routing instanceof Promise ? await routing : routing;
-    if (route instanceof Refusal) return refuse(route);
+    if (route instanceof Refusal) return this.refuse(res, errors, record, started, route);
     if (route.auditPath !== undefined) record.path = route.auditPath;
     const named = route.connector;
     if (named) record.connector = named.namespace + '/' + named.name;
@@ -231,25 +228,32 @@ export class Pipeline {
     const checked = checkAccess(ctx, route.token, route.connectors, req.socket);
     const access = checked instanceof Promise ? await checked : checked;
     record.serviceAccount = access.serviceAccount;
-    if (!access.ok) return refuse(accessRefusal(access, protocol.challenge));
+    if (!access.ok) return this.refuse(res, errors, record, started, accessRefusal(access, protocol.challenge));
 
     // connector
     let connector: Connector | undefined;
     if (named) {
       connector = ctx.state.connector(named.namespace, named.name);
-      if (!connector) return refuse(new Refusal(404, `connector ${record.connector} not found`, 'connector not found'));
+      if (!connector) {
+        const missing = new Refusal(404, `connector ${record.connector} not found`, 'connector not found');
+        return this.refuse(res, errors, record, started, missing);
+      }
     }
     const ex: Exchange<R> = { req, res, route, connector, serviceAccount: access.serviceAccount, record };
 
     // target
     const aiming = protocol.target(ctx, ex);
     const target = aiming instanceof Promise ? await aiming : aiming;
-    if (target instanceof Refusal) return refuse(target);
+    if (target instanceof Refusal) return this.refuse(res, errors, record, started, target);
 
     // admit
     const slot = ctx.perServiceAccount.acquire(access.serviceAccount);
     if (!slot)
-      return refuse(
+      return this.refuse(
+        res,
+        errors,
+        record,
+        started,
         new Refusal(
           429,
           `${access.serviceAccount} has ${ctx.perServiceAccount.max} requests in flight through the proxy already: retry later`,
@@ -261,7 +265,7 @@ export class Pipeline {
       // credentials
       const preparing = protocol.credentials(ctx, ex, target);
       const outbound = preparing instanceof Promise ? await preparing : preparing;
-      if (outbound instanceof Refusal) return refuse(outbound);
+      if (outbound instanceof Refusal) return this.refuse(res, errors, record, started, outbound);
       record.injected = outbound.injected;
       // forward
       const result = protocol.respond
@@ -273,6 +277,12 @@ export class Pipeline {
     } finally {
       ctx.perServiceAccount.release(slot);
     }
+  }
+
+  /** The proxy's own answer, audited. */
+  private refuse(res: ProxyResponse, errors: ErrorFormat, record: AuditRecord, started: number, r: Refusal): void {
+    writeError(res, errors, r);
+    this.audit(record, started, r.status, r.reason);
   }
 
   /** The audit step: the record as the request ended. */

@@ -7,7 +7,7 @@ import { reverseToken } from './auth/credentials.ts';
 import type { ProxyRequest } from '../core/http1/exchange.ts';
 import { injectCredentials, type Prepared } from '../core/connector/inject-request.ts';
 import type { ProxyContext } from './context.ts';
-import { Refusal, type Outbound, type Protocol } from './pipeline.ts';
+import { Refusal, type Exchange, type Outbound, type Protocol, type Route } from './pipeline.ts';
 import { rewriteLocation, upstreamUrl, withoutQueryValues } from '../core/connector/upstream-url.ts';
 import { withoutTokenInQuery } from './rules/request-rules.ts';
 import { upstreamRequestHeaders } from '../core/http1/upstream.ts';
@@ -45,14 +45,6 @@ export function reverseTarget(host: string | undefined, url: string): ReverseTar
   return undefined;
 }
 
-/** What identify keeps for the later steps. */
-interface ReverseState {
-  /** The client-visible prefix naming the Connector. */
-  prefix: string;
-  /** Path and query to append to the Connector address (a token read from the query taken out). */
-  rest: string;
-}
-
 const NO_CONNECTOR = new Refusal(
   404,
   'no connector in the request: use the host c-<name>.<namespace>.svc or the path /namespaces/<namespace>/connectors/<name>/',
@@ -65,24 +57,23 @@ const NO_TOKEN = new Refusal(
 );
 
 /** Reverse HTTP: the Connector named by the host or the path, its address the upstream. */
-export const reverseProtocol: Protocol<ReverseState, URL> = {
+export const reverseProtocol: Protocol<ReverseTarget, URL> = {
   mode: 'reverse',
   errors: 'text',
   challenge: 401,
 
   route(ctx, req) {
-    const url = req.url ?? '/';
-    const target = reverseTarget(req.headers.host, url);
+    const target = reverseTarget(req.headers.host, req.url ?? '/');
     if (!target) return NO_CONNECTOR;
     const connector = ctx.state.connector(target.namespace, target.name);
     const extractor =
       connector && ctx.state.connectorClass(connector.spec.connectorClassName)?.spec?.proxy?.authExtractor?.rego;
-    const routed = (token: string, rest: string) =>
-      token ? { token, connectors: [target], connector: target, state: { prefix: target.prefix, rest } } : NO_TOKEN;
-    if (!extractor) return routed(reverseToken(req.headers), target.rest);
+    if (!extractor) return reverseRoute(target, reverseToken(req.headers));
     return extracted(ctx, req, extractor, target).then((token) =>
       // A token the extractor read from the query (e.g. GitLab's ?private_token=) does not go on to the tool.
-      token ? routed(token, withoutTokenInQuery(target.rest, token)) : routed(reverseToken(req.headers), target.rest),
+      token
+        ? reverseRoute({ ...target, rest: withoutTokenInQuery(target.rest, token) }, token)
+        : reverseRoute(target, reverseToken(req.headers)),
     );
   },
 
@@ -97,31 +88,39 @@ export const reverseProtocol: Protocol<ReverseState, URL> = {
   },
 
   credentials(ctx, ex, upstream) {
-    const { req, res, connector } = ex;
-    const headers = upstreamRequestHeaders(req.headers, STRIP_AUTHORIZATION, ex.route.token);
-    const injecting = injectCredentials(ctx, req, connector!, upstream, headers);
-    const outbound = (prepared: Prepared): Outbound | Refusal => {
-      if (!prepared.ok) return new Refusal(prepared.status, prepared.reason);
-      const address = connector!.spec.address;
-      return {
-        req,
-        res,
-        target: prepared.target,
-        headers: prepared.headers,
-        body: prepared.body,
-        injected: prepared.injected,
-        trust: ctx.trust.for(connector!),
-        // The proxy's own URL of the Connector is only needed for a Location header: built then.
-        rewriteLocation: (loc) =>
-          withoutQueryValues(
-            rewriteLocation(loc, address, proxyBase(req, ex.route.state.prefix)),
-            prepared.queryCredentials,
-          ),
-      };
-    };
-    return injecting instanceof Promise ? injecting.then(outbound) : outbound(injecting);
+    const headers = upstreamRequestHeaders(ex.req.headers, STRIP_AUTHORIZATION, ex.route.token);
+    const injecting = injectCredentials(ctx, ex.req, ex.connector!, upstream, headers);
+    return injecting instanceof Promise
+      ? injecting.then((prepared) => outbound(ctx, ex, prepared))
+      : outbound(ctx, ex, injecting);
   },
 };
+
+/** The route of a Connector and a token; 401 without a token. */
+function reverseRoute(target: ReverseTarget, token: string): Route<ReverseTarget> | Refusal {
+  return token ? { token, connectors: [target], connector: target, state: target } : NO_TOKEN;
+}
+
+/** The upstream request of the credentials step. */
+function outbound(ctx: ProxyContext, ex: Exchange<ReverseTarget>, prepared: Prepared): Outbound | Refusal {
+  if (!prepared.ok) return new Refusal(prepared.status, prepared.reason);
+  const { req, res } = ex;
+  const connector = ex.connector!;
+  const address = connector.spec.address;
+  const prefix = ex.route.state.prefix;
+  return {
+    req,
+    res,
+    target: prepared.target,
+    headers: prepared.headers,
+    body: prepared.body,
+    injected: prepared.injected,
+    trust: ctx.trust.for(connector),
+    // The proxy's own URL of the Connector is only needed for a Location header: built then.
+    rewriteLocation: (loc) =>
+      withoutQueryValues(rewriteLocation(loc, address, proxyBase(req, prefix)), prepared.queryCredentials),
+  };
+}
 
 /** The token the class's authExtractor.rego finds in the request; '' when none (or the policy fails). */
 async function extracted(ctx: ProxyContext, req: ProxyRequest, rego: string, target: ReverseTarget): Promise<string> {
