@@ -36,7 +36,7 @@ import type { ProxyRequest } from '../core/http1/exchange.ts';
 import { SocketAnswer } from '../core/http1/status.ts';
 import type { ForwardResult } from '../core/http1/upstream.ts';
 import { sendText, upstreamRequestHeaders } from '../core/http1/upstream.ts';
-import { Pipeline, Refusal, writeError, type Exchange, type Outbound, type Protocol } from './pipeline.ts';
+import { Pipeline, Refusal, writeError, type Exchange, type Outbound, type Protocol, type Route } from './pipeline.ts';
 import { connectAuthority } from './rules/request-rules.ts';
 import {
   connectorHostPorts,
@@ -176,19 +176,17 @@ export class ForwardProxy {
   /** The bytes a client sent after its CONNECT head, by request. */
   private readonly heads = new WeakMap<object, Buffer>();
 
-  private absoluteForm(
-    req: ProxyRequest,
-  ): Refusal | { token: string; connectors: ConnectorRef[]; auditPath: string; state: ForwardState } {
+  private absoluteForm(req: ProxyRequest): Route<ForwardState> | Refusal {
     let url: URL;
     try {
       url = new URL(req.url ?? '');
     } catch {
       return new Refusal(400, 'invalid request target', 'bad request target');
     }
-    return this.forwardRoute(req, url, forwardCredentials(req.headers));
+    return this.forwardRoute(url, forwardCredentials(req.headers));
   }
 
-  private insideTunnel(req: ProxyRequest): ReturnType<ForwardProxy['absoluteForm']> {
+  private insideTunnel(req: ProxyRequest): Route<ForwardState> | Refusal {
     const tunnel = this.tunnels.get(req.socket);
     if (!tunnel) return new Refusal(500, 'unknown tunnel');
     let url: URL;
@@ -199,14 +197,10 @@ export class ForwardProxy {
     }
     if (originOf(url) !== originOf(new URL(`${tunnel.scheme}://${tunnel.authority}`)))
       return new Refusal(421, 'request for another host inside this tunnel', 'misdirected');
-    return this.forwardRoute(req, url, { ok: true, connectors: tunnel.connectors, token: tunnel.token });
+    return this.forwardRoute(url, { ok: true, connectors: tunnel.connectors, token: tunnel.token });
   }
 
-  private forwardRoute(
-    _req: ProxyRequest,
-    url: URL,
-    creds: ReturnType<typeof forwardCredentials>,
-  ): ReturnType<ForwardProxy['absoluteForm']> {
+  private forwardRoute(url: URL, creds: ReturnType<typeof forwardCredentials>): Route<ForwardState> | Refusal {
     if (!creds.ok) return new Refusal(407, creds.reason);
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       return new Refusal(400, 'only http and https targets are proxied', 'bad scheme');
@@ -266,9 +260,7 @@ export class ForwardProxy {
     return injecting instanceof Promise ? injecting.then(outbound) : outbound(injecting);
   }
 
-  private connectRoute(
-    req: ProxyRequest,
-  ): Refusal | { token: string; connectors: ConnectorRef[]; state: ConnectState } {
+  private connectRoute(req: ProxyRequest): Route<ConnectState> | Refusal {
     const parsed = connectAuthority(req.url ?? '');
     if (!parsed)
       return new Refusal(

@@ -59,6 +59,11 @@ export interface Route<R> {
    * does not exist) and handed to the later steps as `Exchange.connector`.
    */
   connector?: ConnectorRef;
+  /**
+   * That Connector, when identify looked it up already (e.g. for its class's authExtractor): not looked up
+   * again. null: it does not exist. Still answered only after authorisation.
+   */
+  found?: Connector | null;
   /** The audit's `path` when not the request target (forward mode: origin and path, without the query). */
   auditPath?: string;
   /** What the protocol keeps for its later steps. */
@@ -233,7 +238,8 @@ export class Pipeline {
     // connector
     let connector: Connector | undefined;
     if (named) {
-      connector = ctx.state.connector(named.namespace, named.name);
+      connector =
+        route.found !== undefined ? (route.found ?? undefined) : ctx.state.connector(named.namespace, named.name);
       if (!connector) {
         const missing = new Refusal(404, `connector ${record.connector} not found`, 'connector not found');
         return this.refuse(res, errors, record, started, missing);

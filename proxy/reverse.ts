@@ -2,6 +2,7 @@
 // (`c-{name}.{ns}.svc[.cluster.local][:port]`) or by the path (`/namespaces/{ns}/connectors/{name}/...`, the
 // prefix stripped before forwarding). The request goes to spec.address (with its path prefix) + the rest of
 // the path + the query, with the Connector's credentials instead of the client's token.
+import type { Connector } from '../core/api/index.ts';
 import { regoRequest } from '../core/opa/index.ts';
 import { reverseToken } from './auth/credentials.ts';
 import type { ProxyRequest } from '../core/http1/exchange.ts';
@@ -68,12 +69,12 @@ export const reverseProtocol: Protocol<ReverseTarget, URL> = {
     const connector = ctx.state.connector(target.namespace, target.name);
     const extractor =
       connector && ctx.state.connectorClass(connector.spec.connectorClassName)?.spec?.proxy?.authExtractor?.rego;
-    if (!extractor) return reverseRoute(target, reverseToken(req.headers));
+    if (!extractor) return reverseRoute(target, connector, reverseToken(req.headers));
     return extracted(ctx, req, extractor, target).then((token) =>
       // A token the extractor read from the query (e.g. GitLab's ?private_token=) does not go on to the tool.
       token
-        ? reverseRoute({ ...target, rest: withoutTokenInQuery(target.rest, token) }, token)
-        : reverseRoute(target, reverseToken(req.headers)),
+        ? reverseRoute({ ...target, rest: withoutTokenInQuery(target.rest, token) }, connector, token)
+        : reverseRoute(target, connector, reverseToken(req.headers)),
     );
   },
 
@@ -96,9 +97,13 @@ export const reverseProtocol: Protocol<ReverseTarget, URL> = {
   },
 };
 
-/** The route of a Connector and a token; 401 without a token. */
-function reverseRoute(target: ReverseTarget, token: string): Route<ReverseTarget> | Refusal {
-  return token ? { token, connectors: [target], connector: target, state: target } : NO_TOKEN;
+/** The route of a Connector (as the cache has it: null when it does not exist) and a token; 401 without one. */
+function reverseRoute(
+  target: ReverseTarget,
+  found: Connector | undefined,
+  token: string,
+): Route<ReverseTarget> | Refusal {
+  return token ? { token, connectors: [target], connector: target, found: found ?? null, state: target } : NO_TOKEN;
 }
 
 /** The upstream request of the credentials step. */
