@@ -14,6 +14,7 @@ import { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { installFront } from '../core/http1/front.ts';
 import { responseStarted, type ProxyRequest, type ProxyResponse } from '../core/http1/exchange.ts';
 import { Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
+import { clientErrorStatus, closingResponse } from '../core/http1/status.ts';
 import { ConcurrencyLimit } from '../core/util/limits.ts';
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
 import { kubeRest } from '../core/kube/rest.ts';
@@ -21,7 +22,7 @@ import { watchState } from '../core/kube/state.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
 import { Policies } from '../core/opa/policies.ts';
-import { sendStatus } from '../core/plugin/status.ts';
+import { failure, sendStatus } from '../core/plugin/status.ts';
 import { AccessLog } from './access-log.ts';
 import { handleApiRequest, type ApiContext } from './handler.ts';
 import { FEATURE_FLAGS_PATH, handleFeatureFlags } from './operator.ts';
@@ -181,19 +182,9 @@ export async function startApi(kc: KubeAccess, opts: ApiOptions = {}): Promise<R
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // A response already under way (a request timed out while the tool answered) cannot get another head.
     if (!socket.writable || responseStarted(socket)) return socket.destroy();
-    const [code, reason, message, phrase] = clientErrorAnswer(err.code);
-    const body = JSON.stringify({
-      kind: 'Status',
-      apiVersion: 'v1',
-      metadata: {},
-      status: 'Failure',
-      message,
-      reason,
-      code,
-    });
-    socket.end(
-      `HTTP/1.1 ${code} ${phrase}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    const code = clientErrorStatus(err.code);
+    const body = JSON.stringify(failure(code, CLIENT_ERROR_MESSAGES[code]));
+    socket.end(closingResponse(code, 'application/json', body));
   });
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
@@ -239,10 +230,9 @@ export async function startApi(kc: KubeAccess, opts: ApiOptions = {}): Promise<R
 }
 
 /** Status code, reason, message and reason phrase of node:http's refusal of a request (pure). */
-function clientErrorAnswer(code: string | undefined): [number, string, string, string] {
-  if (code === 'HPE_HEADER_OVERFLOW')
-    return [431, 'RequestHeaderFieldsTooLarge', 'request header fields too large', 'Request Header Fields Too Large'];
-  if (code === 'HPE_REQUEST_TIMEOUT' || code === 'ERR_HTTP_REQUEST_TIMEOUT')
-    return [408, 'Timeout', 'the request did not arrive within the request timeout', 'Request Timeout'];
-  return [400, 'BadRequest', 'bad request', 'Bad Request'];
-}
+/** What a request node:http's parser refused is told, by status (clientErrorStatus). */
+const CLIENT_ERROR_MESSAGES = {
+  400: 'bad request',
+  408: 'the request did not arrive within the request timeout',
+  431: 'request header fields too large',
+} as const;

@@ -1,19 +1,18 @@
-// What every request handler of the proxy shares, and the answers the proxy gives itself.
+// What every step of the proxy's pipeline shares, and the access check of a client token (authenticate +
+// authorise).
 import type { Logger } from '../core/observability/log.ts';
 import type { Audit } from './audit.ts';
 import type { ConnectorTrust } from '../core/connector/ca-pool.ts';
-import { sourceAddress, type ProxyResponse } from '../core/http1/exchange.ts';
+import { sourceAddress } from '../core/http1/exchange.ts';
 import type { Authorizer, Authentication } from '../core/auth/review.ts';
 import { ReviewError, serviceAccountName } from '../core/auth/review.ts';
 import { connectionTokenKey } from '../core/auth/token-key.ts';
 import type { Policies } from '../core/opa/policies.ts';
 import type { ConnectorsState } from '../core/kube/state.ts';
-import { sendText, type Upstream } from '../core/http1/upstream.ts';
+import type { Upstream } from '../core/http1/upstream.ts';
 import { approvalActive } from '../core/approval/names.ts';
 
-export { injectCredentials, readBody, type Prepared } from '../core/connector/inject-request.ts';
-export { continueIfExpected, sourceAddress } from '../core/http1/exchange.ts';
-import type { ConcurrencyLimit, Slot } from '../core/util/limits.ts';
+import type { ConcurrencyLimit } from '../core/util/limits.ts';
 
 export const REALM = 'connectors-proxy';
 
@@ -117,29 +116,4 @@ async function reviewed(ctx: ProxyContext, review: () => Promise<Access>): Promi
     }
     throw err;
   }
-}
-
-export function deny(res: ProxyResponse, status: number, reason: string): void {
-  const headers: Record<string, string> = {};
-  if (status === 401) headers['www-authenticate'] = `Basic realm="${REALM}"`;
-  if (status === 407) headers['proxy-authenticate'] = `Basic realm="${REALM}"`;
-  if (status === 429 || status === 503) headers['retry-after'] = '1';
-  sendText(res, status, reason, headers);
-}
-
-/**
- * Counts a request of `serviceAccount` in flight: its slot, which the caller gives back with
- * ctx.perServiceAccount.release once the exchange ends; or, when that ServiceAccount already has as many as the
- * proxy lets one have, answers 429 and gives undefined (the caller stops).
- */
-export function admitted(ctx: ProxyContext, res: ProxyResponse, serviceAccount: string): Slot | undefined {
-  const slot = ctx.perServiceAccount.acquire(serviceAccount);
-  if (slot) return slot;
-  sendText(
-    res,
-    429,
-    `${serviceAccount} has ${ctx.perServiceAccount.max} requests in flight through the proxy already: retry later`,
-    { 'retry-after': '1' },
-  );
-  return undefined;
 }

@@ -1,4 +1,4 @@
-// Forward mode (PRX-02..04): clients set http_proxy/https_proxy to the proxy and authenticate with
+// Forward mode: clients set http_proxy/https_proxy to the proxy and authenticate with
 // `Proxy-Authorization: Basic base64("<ns>/<name>[,<ns>/<name>...]:<token>")`. Every listed Connector must
 // pass the same TokenReview/SubjectAccessReview checks as reverse mode. Credentials are injected only when the
 // target matches a listed Connector's spec.address or addressExtensions[].value (scheme, host, port, path
@@ -17,16 +17,27 @@
 // - an allowed host is tunnelled untouched (the proxy sees no plaintext and injects nothing);
 // - anything else gets 403, a malformed authority 400.
 // CONNECT requires the same Proxy-Authorization; without it the answer is 407.
+//
+// Three protocols of the pipeline (pipeline.ts) live here: absolute-form HTTP, HTTP inside a tunnel (the same
+// target and credentials steps, the tunnel's Connectors and token) and CONNECT itself, whose response step
+// opens the tunnel.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import type { Connector } from '../core/api/index.ts';
 import { ServingCertCache, type CertificateAuthority } from '../core/pki/index.ts';
-import { forwardCredentials, type ConnectorRef } from './auth/credentials.ts';
-import { admitted, checkAccess, continueIfExpected, deny, injectCredentials, type ProxyContext } from './context.ts';
+import { forwardCredentials } from './auth/credentials.ts';
+import type { ConnectorRef } from '../core/connector/index.ts';
+import type { ProxyContext } from './context.ts';
+import { injectCredentials, type Prepared } from '../core/connector/inject-request.ts';
 import { matchTarget, originOf } from '../core/connector/inject.ts';
 import { withoutQueryValues } from '../core/connector/upstream-url.ts';
-import { ALLOWED_METHODS, connectAuthority, refusedMethod } from './rules/request-rules.ts';
+import type { ProxyRequest } from '../core/http1/exchange.ts';
+import { SocketAnswer } from '../core/http1/status.ts';
+import type { ForwardResult } from '../core/http1/upstream.ts';
+import { sendText, upstreamRequestHeaders } from '../core/http1/upstream.ts';
+import { Pipeline, Refusal, writeError, type Exchange, type Outbound, type Protocol, type Route } from './pipeline.ts';
+import { connectAuthority } from './rules/request-rules.ts';
 import {
   connectorHostPorts,
   forwardTarget,
@@ -34,7 +45,8 @@ import {
   type AddressGuard,
   type HostAllowList,
 } from './rules/target-policy.ts';
-import { sendText, upstreamRequestHeaders } from '../core/http1/upstream.ts';
+
+const EMPTY = Buffer.alloc(0);
 
 interface Tunnel {
   /** host:port of the CONNECT. */
@@ -56,8 +68,34 @@ export interface ForwardOptions {
   maxHeaderSize?: number;
 }
 
+/** A forward HTTP request's target URL, from the request line or the tunnel it came through. */
+interface ForwardState {
+  url: URL;
+}
+
+/** Where a forward HTTP request goes: its URL, the listed Connector it matches, whether to guard the address. */
+interface ForwardAim {
+  match: Connector | undefined;
+  guarded: boolean;
+}
+
+/** What a CONNECT asks for. */
+interface ConnectState {
+  host: string;
+  port: number;
+  /** host:port, IPv6 in brackets. */
+  hostPort: string;
+}
+
+/** How a CONNECT is answered once its client may use the Connectors it lists. */
+type ConnectAim =
+  | { kind: 'http'; connector: Connector }
+  | { kind: 'https'; connector: Connector }
+  | { kind: 'tunnel'; guarded: boolean };
+
 export class ForwardProxy {
   private readonly ctx: ProxyContext;
+  private readonly pipeline: Pipeline;
   private readonly allow: HostAllowList;
   private readonly guard: AddressGuard;
   private readonly certs?: ServingCertCache;
@@ -65,14 +103,49 @@ export class ForwardProxy {
   private readonly tunnels = new WeakMap<object, Tunnel>();
   private readonly inner: Server;
   private readonly open = new Set<Socket>();
+  /** Absolute-form requests (`GET http://host/path`). */
+  readonly http: Protocol<ForwardState, ForwardAim>;
+  /** Requests inside a CONNECT tunnel to a Connector's host (decrypted, or plain HTTP). */
+  readonly tunnelled: Protocol<ForwardState, ForwardAim>;
+  /** `CONNECT host:port`. */
+  readonly connect: Protocol<ConnectState, ConnectAim, { injected?: boolean; head: Buffer; aim: ConnectAim }>;
 
-  constructor(ctx: ProxyContext, opts: ForwardOptions) {
+  constructor(ctx: ProxyContext, pipeline: Pipeline, opts: ForwardOptions) {
     this.ctx = ctx;
+    this.pipeline = pipeline;
     this.allow = opts.allow;
     this.guard = opts.guard;
     if (opts.ca) this.certs = new ServingCertCache(opts.ca);
+    const target = (c: ProxyContext, ex: Exchange<ForwardState>) => this.target(c, ex);
+    const credentials = (c: ProxyContext, ex: Exchange<ForwardState>, aim: ForwardAim) => this.credentials(c, ex, aim);
+    this.http = {
+      mode: 'forward',
+      errors: 'text',
+      challenge: 407,
+      route: (_c, req) => this.absoluteForm(req),
+      target,
+      credentials,
+    };
+    this.tunnelled = {
+      mode: 'connect',
+      errors: 'text',
+      challenge: 407,
+      route: (_c, req) => this.insideTunnel(req),
+      target,
+      credentials,
+    };
+    this.connect = {
+      mode: 'connect',
+      errors: 'text',
+      challenge: 407,
+      route: (_c, req) => this.connectRoute(req),
+      target: (_c, ex) => this.connectTarget(ex),
+      // Nothing is injected into a tunnel: its requests, when the proxy reads them, are forward requests.
+      credentials: (_c, ex, aim) => ({ injected: undefined, head: this.heads.get(ex.req) ?? EMPTY, aim }),
+      respond: (_c, ex, out) => this.openTunnel(ex, out.aim, out.head),
+    };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-      void this.handleIntercepted(req, res).catch((err) => this.crash(res, err));
+      void this.pipeline.run(this.tunnelled, req, res).catch((err) => this.crash(res, err));
     };
     this.inner = createServer({ maxHeaderSize: opts.maxHeaderSize }, onRequest);
     this.inner.on('checkContinue', onRequest); // 100 Continue only once authorised (continueIfExpected)
@@ -89,82 +162,62 @@ export class ForwardProxy {
   }
 
   /** An absolute-form request (`GET http://host/path`). */
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let target: URL;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return this.pipeline.run(this.http, req, res);
+  }
+
+  /** `CONNECT host:port`: answered on the socket itself (a Connection: close response, or the tunnel). */
+  async handleConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => {});
+    this.heads.set(req, head);
+    await this.pipeline.run(this.connect, req, new SocketAnswer(socket));
+  }
+
+  /** The bytes a client sent after its CONNECT head, by request. */
+  private readonly heads = new WeakMap<object, Buffer>();
+
+  private absoluteForm(req: ProxyRequest): Route<ForwardState> | Refusal {
+    let url: URL;
     try {
-      target = new URL(req.url ?? '');
+      url = new URL(req.url ?? '');
     } catch {
-      sendText(res, 400, 'invalid request target');
-      return;
+      return new Refusal(400, 'invalid request target', 'bad request target');
     }
-    const creds = forwardCredentials(req.headers);
-    if (!creds.ok) {
-      deny(res, 407, creds.reason);
-      this.audit407(req, target, creds.reason);
-      return;
-    }
-    await this.proxy(req, res, target, creds.connectors, creds.token, 'forward', req.socket);
+    return this.forwardRoute(url, forwardCredentials(req.headers));
   }
 
-  private audit407(req: IncomingMessage, target: URL, reason: string): void {
-    this.ctx.audit.record({
-      mode: 'forward',
-      connector: '',
-      serviceAccount: '',
-      method: req.method ?? '',
-      path: target.origin + target.pathname,
-      status: 407,
-      bytesIn: 0,
-      bytesOut: 0,
-      durationMs: 0,
-      reason,
-    });
+  private insideTunnel(req: ProxyRequest): Route<ForwardState> | Refusal {
+    const tunnel = this.tunnels.get(req.socket);
+    if (!tunnel) return new Refusal(500, 'unknown tunnel');
+    let url: URL;
+    try {
+      url = new URL(req.url?.startsWith('/') ? `${tunnel.scheme}://${tunnel.authority}${req.url}` : (req.url ?? ''));
+    } catch {
+      return new Refusal(400, 'invalid request target', 'bad request target');
+    }
+    if (originOf(url) !== originOf(new URL(`${tunnel.scheme}://${tunnel.authority}`)))
+      return new Refusal(421, 'request for another host inside this tunnel', 'misdirected');
+    return this.forwardRoute(url, { ok: true, connectors: tunnel.connectors, token: tunnel.token });
   }
 
-  private async proxy(
-    req: IncomingMessage,
-    res: ServerResponse,
-    target: URL,
-    refs: ConnectorRef[],
-    token: string,
-    mode: 'forward' | 'connect',
-    conn: Socket,
-  ): Promise<void> {
-    const started = performance.now();
-    const record = {
-      mode,
-      connector: '',
-      serviceAccount: '',
-      method: req.method ?? '',
-      path: target.origin + target.pathname,
-      status: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-      injected: false,
-      reason: undefined as string | undefined,
-    };
-    const finish = (status: number, reason?: string) => {
-      record.status = status;
-      record.reason = reason;
-      this.ctx.audit.record({ ...record, durationMs: performance.now() - started });
-    };
-    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-      sendText(res, 400, 'only http and https targets are proxied');
-      return finish(400, 'bad scheme');
-    }
-    const access = await checkAccess(this.ctx, token, refs, conn);
-    record.serviceAccount = access.serviceAccount;
-    if (!access.ok) {
-      const status = access.status === 401 ? 407 : access.status;
-      deny(res, status, status === 407 ? 'the token is invalid, expired or for another audience' : access.reason);
-      return finish(status, access.reason);
-    }
-    const listed = refs
-      .map((r) => this.ctx.state.connector(r.namespace, r.name))
-      .filter((c): c is Connector => Boolean(c));
-    const match = matchTarget(target, listed);
-    const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
-    const port = Number(target.port) || (target.protocol === 'https:' ? 443 : 80);
+  private forwardRoute(url: URL, creds: ReturnType<typeof forwardCredentials>): Route<ForwardState> | Refusal {
+    if (!creds.ok) return new Refusal(407, creds.reason);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return new Refusal(400, 'only http and https targets are proxied', 'bad scheme');
+    return { token: creds.token, connectors: creds.connectors, auditPath: url.origin + url.pathname, state: { url } };
+  }
+
+  /** The Connectors of the list that exist. */
+  private listed(refs: ConnectorRef[]): Connector[] {
+    return refs.map((r) => this.ctx.state.connector(r.namespace, r.name)).filter((c): c is Connector => Boolean(c));
+  }
+
+  private target(_ctx: ProxyContext, ex: Exchange<ForwardState>): ForwardAim | Refusal {
+    const url = ex.route.state.url;
+    const listed = this.listed(ex.route.connectors);
+    const match = matchTarget(url, listed);
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
     const decision = forwardTarget(
       host,
       port,
@@ -172,96 +225,59 @@ export class ForwardProxy {
       this.allow,
       this.guard,
     );
-    if (!decision.allowed) {
-      sendText(res, decision.status, decision.reason);
-      return finish(decision.status, 'target refused');
-    }
-    const slot = admitted(this.ctx, res, access.serviceAccount);
-    if (!slot) return finish(429, 'too many requests in flight');
-    try {
-      continueIfExpected(req, res);
-      let headers = upstreamRequestHeaders(req.headers, [], token);
-      let upstream = target;
-      let body: Buffer | undefined;
-      let queryCredentials: string[] | undefined;
-      if (match) {
-        record.connector = `${match.metadata.namespace}/${match.metadata.name}`;
-        const prepared = await injectCredentials(this.ctx, req, match, target, headers);
-        if (!prepared.ok) {
-          sendText(res, prepared.status, prepared.reason);
-          return finish(prepared.status, prepared.reason);
-        }
-        ({ headers, target: upstream, body, queryCredentials } = prepared);
-        record.injected = prepared.injected;
-      }
-      const trust = match ? this.ctx.trust.for(match) : undefined;
-      const result = await this.ctx.upstream.forward({
-        req,
-        res,
-        target: upstream,
-        headers,
-        body,
-        trust,
-        guard: decision.guarded ? this.guard : undefined,
-        rewriteLocation: queryCredentials && ((loc) => withoutQueryValues(loc, queryCredentials)),
-      });
-      record.bytesIn = result.bytesIn;
-      record.bytesOut = result.bytesOut;
-      finish(result.status, result.error);
-    } finally {
-      this.ctx.perServiceAccount.release(slot);
-    }
+    if (!decision.allowed) return new Refusal(decision.status, decision.reason, 'target refused');
+    if (match) ex.record.connector = `${match.metadata.namespace}/${match.metadata.name}`;
+    return { match, guarded: decision.guarded };
   }
 
-  /** `CONNECT host:port`. */
-  async handleConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    const started = performance.now();
-    const authority = req.url ?? '';
-    const record = {
-      mode: 'connect' as const,
-      connector: '',
-      serviceAccount: '',
-      method: 'CONNECT',
-      path: authority,
-      status: 0,
-      bytesIn: 0,
-      bytesOut: 0,
+  private credentials(
+    ctx: ProxyContext,
+    ex: Exchange<ForwardState>,
+    aim: ForwardAim,
+  ): Outbound | Refusal | Promise<Outbound | Refusal> {
+    const { req, res } = ex;
+    const url = ex.route.state.url;
+    const headers = upstreamRequestHeaders(req.headers, [], ex.route.token);
+    const guard = aim.guarded ? this.guard : undefined;
+    const match = aim.match;
+    if (!match) return { req, res, target: url, headers, guard, injected: false };
+    const outbound = (prepared: Prepared): Outbound | Refusal => {
+      if (!prepared.ok) return new Refusal(prepared.status, prepared.reason);
+      const queryCredentials = prepared.queryCredentials;
+      return {
+        req,
+        res,
+        target: prepared.target,
+        headers: prepared.headers,
+        body: prepared.body,
+        trust: ctx.trust.for(match),
+        guard,
+        injected: prepared.injected,
+        rewriteLocation: queryCredentials && ((loc) => withoutQueryValues(loc, queryCredentials)),
+      };
     };
-    const finish = (status: number, reason?: string) =>
-      this.ctx.audit.record({ ...record, status, reason, durationMs: performance.now() - started });
-    socket.on('error', () => {});
-    const reply = (status: number, text: string, headers: string[] = []) => {
-      const body = text + '\n';
-      socket.end(
-        `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n${headers.map((h) => h + '\r\n').join('')}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    const injecting = injectCredentials(ctx, req, match, url, headers);
+    return injecting instanceof Promise ? injecting.then(outbound) : outbound(injecting);
+  }
+
+  private connectRoute(req: ProxyRequest): Route<ConnectState> | Refusal {
+    const parsed = connectAuthority(req.url ?? '');
+    if (!parsed)
+      return new Refusal(
+        400,
+        'CONNECT needs host:port (a host name, an IPv4 address or a bracketed IPv6 address; port 1-65535)',
+        'bad authority',
       );
-    };
-    const parsed = connectAuthority(authority);
-    if (!parsed) {
-      reply(400, 'CONNECT needs host:port (a host name, an IPv4 address or a bracketed IPv6 address; port 1-65535)');
-      return finish(400, 'bad authority');
-    }
-    const { host, port } = parsed;
     const creds = forwardCredentials(req.headers);
-    if (!creds.ok) {
-      reply(407, creds.reason, [`Proxy-Authenticate: Basic realm="connectors-proxy"`]);
-      return finish(407, creds.reason);
-    }
-    const access = await checkAccess(this.ctx, creds.token, creds.connectors, socket);
-    record.serviceAccount = access.serviceAccount;
-    if (!access.ok) {
-      const status = access.status === 401 ? 407 : access.status;
-      reply(
-        status,
-        status === 407 ? 'the token is invalid, expired or for another audience' : access.reason,
-        status === 407 ? [`Proxy-Authenticate: Basic realm="connectors-proxy"`] : [],
-      );
-      return finish(status, access.reason);
-    }
-    const listed = creds.connectors
-      .map((r) => this.ctx.state.connector(r.namespace, r.name))
-      .filter((c): c is Connector => Boolean(c));
+    if (!creds.ok) return new Refusal(407, creds.reason);
+    const { host, port } = parsed;
     const hostPort = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return { token: creds.token, connectors: creds.connectors, state: { host, port, hostPort } };
+  }
+
+  private connectTarget(ex: Exchange<ConnectState>): ConnectAim | Refusal {
+    const { host, port, hostPort } = ex.route.state;
+    const listed = this.listed(ex.route.connectors);
     const addressed = (scheme: 'https' | 'http') => {
       const origin = originOf(new URL(`${scheme}://${hostPort}`));
       return listed.find((c) =>
@@ -278,49 +294,12 @@ export class ForwardProxy {
     // Some clients tunnel plain HTTP too (Yarn's proxy agent sends CONNECT for http:// registries): for the
     // host:port of an http Connector address, the tunnel carries HTTP requests handled like forward requests.
     const plain = intercepted ? undefined : addressed('http');
-    if (plain) {
-      record.connector = `${plain.metadata.namespace}/${plain.metadata.name}`;
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) socket.unshift(head);
-      this.tunnels.set(socket, {
-        authority: hostPort,
-        scheme: 'http',
-        connectors: creds.connectors,
-        token: creds.token,
-        socket,
-      });
-      this.track(socket);
-      this.inner.emit('connection', socket);
-      return finish(200, 'plain http tunnel');
-    }
-    if (intercepted) {
-      if (!this.certs) {
-        reply(501, 'HTTPS interception is not configured on this proxy (no CA)');
-        return finish(501, 'no CA');
-      }
-      record.connector = `${intercepted.metadata.namespace}/${intercepted.metadata.name}`;
-      let secureContext: SecureContext;
-      try {
-        secureContext = await this.secureContext(host);
-      } catch (err) {
-        this.ctx.log.error('cannot issue an interception certificate', { host, error: (err as Error).message });
-        reply(502, 'cannot issue a certificate for this host');
-        return finish(502, 'certificate');
-      }
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) socket.unshift(head);
-      const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
-      tls.on('error', () => socket.destroy());
-      this.tunnels.set(tls, {
-        authority: hostPort,
-        scheme: 'https',
-        connectors: creds.connectors,
-        token: creds.token,
-        socket,
-      });
-      this.track(socket);
-      this.inner.emit('connection', tls);
-      return finish(200, 'intercepted');
+    const connector = intercepted ?? plain;
+    if (connector) {
+      ex.record.connector = `${connector.metadata.namespace}/${connector.metadata.name}`;
+      if (intercepted && !this.certs)
+        return new Refusal(501, 'HTTPS interception is not configured on this proxy (no CA)', 'no CA');
+      return intercepted ? { kind: 'https', connector } : { kind: 'http', connector };
     }
     const decision = forwardTarget(
       host,
@@ -329,62 +308,85 @@ export class ForwardProxy {
       this.allow,
       this.guard,
     );
-    if (!decision.allowed) {
-      reply(decision.status, decision.reason);
-      return finish(decision.status, 'target refused');
+    if (!decision.allowed) return new Refusal(decision.status, decision.reason, 'target refused');
+    return { kind: 'tunnel', guarded: decision.guarded };
+  }
+
+  /** The CONNECT's response step: the tunnel, intercepted, read as plain HTTP, or spliced to the target. */
+  private async openTunnel(ex: Exchange<ConnectState>, aim: ConnectAim, head: Buffer): Promise<ForwardResult> {
+    const socket = ex.req.socket as Socket;
+    const { host, port, hostPort } = ex.route.state;
+    const done = (status: number, reason: string): ForwardResult => ({
+      status,
+      error: reason,
+      bytesIn: 0,
+      bytesOut: 0,
+    });
+    const refused = (status: number, message: string, reason: string): ForwardResult => {
+      writeError(ex.res, 'text', new Refusal(status, message, reason));
+      return done(status, reason);
+    };
+    const tunnel = (scheme: 'https' | 'http'): Tunnel => ({
+      authority: hostPort,
+      scheme,
+      connectors: ex.route.connectors,
+      token: ex.route.token,
+      socket,
+    });
+    if (aim.kind === 'http') {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) socket.unshift(head);
+      this.tunnels.set(socket, tunnel('http'));
+      this.track(socket);
+      this.inner.emit('connection', socket);
+      return done(200, 'plain http tunnel');
     }
-    const upstream = netConnect({ host, port, ...(decision.guarded ? { lookup: this.guard.lookupFor(port) } : {}) });
+    if (aim.kind === 'https') {
+      let secureContext: SecureContext;
+      try {
+        secureContext = await this.secureContext(host);
+      } catch (err) {
+        this.ctx.log.error('cannot issue an interception certificate', { host, error: (err as Error).message });
+        return refused(502, 'cannot issue a certificate for this host', 'certificate');
+      }
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) socket.unshift(head);
+      const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
+      tls.on('error', () => socket.destroy());
+      this.tunnels.set(tls, tunnel('https'));
+      this.track(socket);
+      this.inner.emit('connection', tls);
+      return done(200, 'intercepted');
+    }
+    const upstream = netConnect({ host, port, ...(aim.guarded ? { lookup: this.guard.lookupFor(port) } : {}) });
     this.track(socket);
     this.track(upstream);
-    let connected = false;
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      if (!connected && !socket.destroyed) {
-        if (err.code === TARGET_REFUSED) {
-          reply(403, err.message);
-          finish(403, 'target refused');
-        } else reply(502, 'cannot connect to the target');
-      }
-      socket.destroy();
-    });
-    upstream.once('connect', () => {
-      connected = true;
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) upstream.write(head);
-      socket.pipe(upstream);
-      upstream.pipe(socket);
-      socket.on('close', () => upstream.destroy());
-      upstream.on('close', () => socket.destroy());
-      finish(200, 'tunnelled');
+    return new Promise<ForwardResult>((resolve) => {
+      let connected = false;
+      upstream.on('error', (err: NodeJS.ErrnoException) => {
+        if (!connected && !socket.destroyed) {
+          if (err.code === TARGET_REFUSED) resolve(refused(403, err.message, 'target refused'));
+          else resolve(refused(502, 'cannot connect to the target', 'connect failed'));
+        }
+        socket.destroy();
+        resolve(done(502, 'connect failed'));
+      });
+      upstream.once('connect', () => {
+        connected = true;
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        if (head.length) upstream.write(head);
+        socket.pipe(upstream);
+        upstream.pipe(socket);
+        socket.on('close', () => upstream.destroy());
+        upstream.on('close', () => socket.destroy());
+        resolve(done(200, 'tunnelled'));
+      });
     });
   }
 
   private track(s: Socket): void {
     this.open.add(s);
     s.once('close', () => this.open.delete(s));
-  }
-
-  private async handleIntercepted(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const tunnel = this.tunnels.get(req.socket);
-    if (!tunnel) {
-      sendText(res, 500, 'unknown tunnel');
-      return;
-    }
-    if (refusedMethod(req.method)) {
-      sendText(res, 405, `${req.method} is not allowed through the proxy`, { allow: ALLOWED_METHODS });
-      return;
-    }
-    let target: URL;
-    try {
-      target = new URL(req.url?.startsWith('/') ? `${tunnel.scheme}://${tunnel.authority}${req.url}` : (req.url ?? ''));
-    } catch {
-      sendText(res, 400, 'invalid request target');
-      return;
-    }
-    if (originOf(target) !== originOf(new URL(`${tunnel.scheme}://${tunnel.authority}`))) {
-      sendText(res, 421, 'request for another host inside this tunnel');
-      return;
-    }
-    await this.proxy(req, res, target, tunnel.connectors, tunnel.token, 'connect', tunnel.socket);
   }
 
   private secureContext(host: string): Promise<SecureContext> {
@@ -399,13 +401,3 @@ export class ForwardProxy {
     return p;
   }
 }
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  403: 'Forbidden',
-  429: 'Too Many Requests',
-  407: 'Proxy Authentication Required',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};

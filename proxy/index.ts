@@ -1,7 +1,9 @@
-// The Connectors Proxy: one HTTP listener for both modes. Origin-form requests (`GET /path`) are reverse
-// mode (reverse.ts); absolute-form requests (`GET http://host/path`) and CONNECT are forward mode
-// (forward.ts). Cluster state comes from watched caches (state.ts); the client's token is checked with
-// TokenReview and SubjectAccessReview, cached briefly (core/auth/review.ts).
+// The Connectors Proxy: one HTTP listener for both modes, every request through one pipeline (pipeline.ts) in
+// the protocol it speaks. Origin-form requests (`GET /path`) are reverse mode (reverse.ts), or the OCI
+// distribution API (oci/protocol.ts) when they are registry requests; absolute-form requests
+// (`GET http://host/path`) and CONNECT are forward mode (forward.ts). Cluster state comes from watched caches
+// (state.ts); the client's token is checked with TokenReview and SubjectAccessReview, cached briefly
+// (core/auth/review.ts).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { KubeAccess } from '../core/kube/client.ts';
@@ -20,17 +22,17 @@ import { DEFAULT_TLS_PORT, DEFAULT_TLS_SECRET, startTlsListener, unpublishTls, t
 import type { ProxyContext } from './context.ts';
 import { ForwardProxy } from './forward.ts';
 import { ConcurrencyLimit } from '../core/util/limits.ts';
-import { ALLOWED_METHODS, refusedMethod } from './rules/request-rules.ts';
 import { AddressGuard, HostAllowList } from './rules/target-policy.ts';
 import { Policies } from '../core/opa/policies.ts';
-import { handleReverse } from './reverse.ts';
+import { reverseProtocol } from './reverse.ts';
 import { RegistryAuth } from './oci/auth.ts';
-import { handleOci, type OciState } from './oci/handler.ts';
-import { ociRoute } from './oci/route.ts';
+import { ociProtocol } from './oci/protocol.ts';
+import { Pipeline } from './pipeline.ts';
 import { watchState } from '../core/kube/state.ts';
 import { sendText, Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
 import { installFront } from '../core/http1/front.ts';
 import { responseStarted, type ProxyResponse } from '../core/http1/exchange.ts';
+import { clientErrorStatus, closingResponse } from '../core/http1/status.ts';
 
 export { readProxyCA, ensureProxyCA, PROXY_CA_NAME } from './ca.ts';
 export { PROXY_TLS_CONFIGMAP } from './tls.ts';
@@ -141,12 +143,14 @@ export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promi
     perServiceAccount: new ConcurrencyLimit(perServiceAccount > 0 ? perServiceAccount : Infinity),
   };
   const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
-  const oci: OciState = { auth: new RegistryAuth(upstream, { now: opts.now }) };
+  const registryAuth = new RegistryAuth(upstream, { now: opts.now });
   /** Connectors whose class serves the OCI distribution API (core/connector: the class label, not its name). */
   const isOciConnector = (ns: string, name: string) => {
     const c = state.connector(ns, name);
     return c !== undefined && isOciClass(state.connectorClass(c.spec.connectorClassName));
   };
+  const pipeline = new Pipeline(ctx);
+  const oci = ociProtocol(registryAuth, isOciConnector);
 
   // The ports this proxy listens on, known once it does: forward mode never connects to them.
   const ownPorts: number[] = [];
@@ -156,13 +160,13 @@ export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promi
     maxHeaderSize,
   };
   let ca: CertificateAuthority | undefined;
-  let forward = new ForwardProxy(ctx, forwardOptions);
+  let forward = new ForwardProxy(ctx, pipeline, forwardOptions);
   let caTimer: NodeJS.Timeout | undefined;
   const loadCA = async (): Promise<void> => {
     try {
       ca = await ensureProxyCA(rest, namespace);
       forward.close();
-      forward = new ForwardProxy(ctx, { ...forwardOptions, ca });
+      forward = new ForwardProxy(ctx, pipeline, { ...forwardOptions, ca });
     } catch (err) {
       log.warn('cannot load the interception CA; HTTPS interception is off until it can', {
         namespace,
@@ -180,18 +184,12 @@ export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promi
     sendText(res, 500, 'internal proxy error');
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    if (refusedMethod(req.method)) {
-      // TRACE would echo the request, injected credentials and all, back to the client.
-      sendText(res, 405, `${req.method} is not allowed through the proxy`, { allow: ALLOWED_METHODS });
-      return;
-    }
     const url = req.url ?? '';
-    const route = url.startsWith('/') ? ociRoute(req.headers.host, url, isOciConnector) : undefined;
-    const work = route
-      ? handleOci(ctx, oci, route, req, res)
-      : url.startsWith('/')
-        ? handleReverse(ctx, req, res)
-        : forward.handle(req, res);
+    const work = !url.startsWith('/')
+      ? forward.handle(req, res)
+      : oci.accepts(req.headers.host, url)
+        ? pipeline.run(oci, req, res)
+        : pipeline.run(reverseProtocol, req, res);
     work.catch(crashed(res));
   };
   const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;
@@ -219,8 +217,8 @@ export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promi
     headersTimeoutMs,
     keepAliveTimeoutMs,
     sendTimeoutMs: opts.upstream?.sendTimeoutMs ?? 60_000,
-    accepts: (r) => !ociRoute(r.headers.host, r.url, isOciConnector),
-    handle: (req, res) => void handleReverse(ctx, req, res).catch(crashed(res)),
+    accepts: (r) => !oci.accepts(r.headers.host, r.url),
+    handle: (req, res) => void pipeline.run(reverseProtocol, req, res).catch(crashed(res)),
   });
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     forward.handleConnect(req, socket, head).catch((err) => {
@@ -231,17 +229,10 @@ export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promi
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // A response already under way (a request timed out while the tool answered) cannot get another head.
     if (!socket.writable || responseStarted(socket)) return socket.destroy();
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? 431
-        : err.code === 'HPE_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 408
-          : 400;
+    const status = clientErrorStatus(err.code);
     const text =
       status === 431 ? 'request header fields too large\n' : status === 408 ? 'request timeout\n' : 'bad request\n';
-    socket.end(
-      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
-    );
+    socket.end(closingResponse(status, 'text/plain', text));
   });
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
@@ -300,10 +291,10 @@ export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promi
     caPem: () => ca?.certPem,
     clearAuthCache: () => {
       authorizer.clear();
-      oci.auth.clear();
+      registryAuth.clear();
       ctx.trust.clear();
     },
-    registryTokenFetches: () => oci.auth.tokenFetches,
+    registryTokenFetches: () => registryAuth.tokenFetches,
     async stop() {
       if (caTimer) clearTimeout(caTimer);
       front.close();

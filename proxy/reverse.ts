@@ -1,15 +1,17 @@
-// Reverse mode (PRX-05): the client calls the Connector's proxy address. The Connector is named by the host
+// Reverse mode: the client calls the Connector's proxy address. The Connector is named by the host
 // (`c-{name}.{ns}.svc[.cluster.local][:port]`) or by the path (`/namespaces/{ns}/connectors/{name}/...`, the
 // prefix stripped before forwarding). The request goes to spec.address (with its path prefix) + the rest of
 // the path + the query, with the Connector's credentials instead of the client's token.
+import type { Connector } from '../core/api/index.ts';
 import { regoRequest } from '../core/opa/index.ts';
 import { reverseToken } from './auth/credentials.ts';
-import type { AuditRecord } from './audit.ts';
-import type { ProxyRequest, ProxyResponse } from '../core/http1/exchange.ts';
-import { admitted, checkAccess, continueIfExpected, deny, injectCredentials, type ProxyContext } from './context.ts';
+import type { ProxyRequest } from '../core/http1/exchange.ts';
+import { injectCredentials, type Prepared } from '../core/connector/inject-request.ts';
+import type { ProxyContext } from './context.ts';
+import { Refusal, type Exchange, type Outbound, type Protocol, type Route } from './pipeline.ts';
 import { rewriteLocation, upstreamUrl, withoutQueryValues } from '../core/connector/upstream-url.ts';
 import { withoutTokenInQuery } from './rules/request-rules.ts';
-import { upstreamRequestHeaders, sendText } from '../core/http1/upstream.ts';
+import { upstreamRequestHeaders } from '../core/http1/upstream.ts';
 
 export { rewriteLocation, upstreamUrl };
 
@@ -44,128 +46,100 @@ export function reverseTarget(host: string | undefined, url: string): ReverseTar
   return undefined;
 }
 
-/** Audits a reverse-mode request that ends with `status`. */
-function finish(ctx: ProxyContext, record: AuditRecord, started: number, status: number, reason?: string): void {
-  record.status = status;
-  record.reason = reason;
-  record.durationMs = performance.now() - started;
-  ctx.audit.record(record);
+const NO_CONNECTOR = new Refusal(
+  404,
+  'no connector in the request: use the host c-<name>.<namespace>.svc or the path /namespaces/<namespace>/connectors/<name>/',
+  'no connector named',
+);
+const NO_TOKEN = new Refusal(
+  401,
+  'a ServiceAccount token is required: Basic (any user name, the token as password) or Bearer',
+  'no token',
+);
+
+/** Reverse HTTP: the Connector named by the host or the path, its address the upstream. */
+export const reverseProtocol: Protocol<ReverseTarget, URL> = {
+  mode: 'reverse',
+  errors: 'text',
+  challenge: 401,
+
+  route(ctx, req) {
+    const target = reverseTarget(req.headers.host, req.url ?? '/');
+    if (!target) return NO_CONNECTOR;
+    const connector = ctx.state.connector(target.namespace, target.name);
+    const extractor =
+      connector && ctx.state.connectorClass(connector.spec.connectorClassName)?.spec?.proxy?.authExtractor?.rego;
+    if (!extractor) return reverseRoute(target, connector, reverseToken(req.headers));
+    return extracted(ctx, req, extractor, target).then((token) =>
+      // A token the extractor read from the query (e.g. GitLab's ?private_token=) does not go on to the tool.
+      token
+        ? reverseRoute({ ...target, rest: withoutTokenInQuery(target.rest, token) }, connector, token)
+        : reverseRoute(target, connector, reverseToken(req.headers)),
+    );
+  },
+
+  target(_ctx, ex) {
+    try {
+      return upstreamUrl(ex.connector!.spec.address, ex.route.state.rest);
+    } catch (err) {
+      return /escapes/.test((err as Error).message)
+        ? new Refusal(400, 'the path leaves the connector address', 'path escapes prefix')
+        : new Refusal(502, `connector ${ex.record.connector} has an invalid address`, 'invalid address');
+    }
+  },
+
+  credentials(ctx, ex, upstream) {
+    const headers = upstreamRequestHeaders(ex.req.headers, STRIP_AUTHORIZATION, ex.route.token);
+    const injecting = injectCredentials(ctx, ex.req, ex.connector!, upstream, headers);
+    return injecting instanceof Promise
+      ? injecting.then((prepared) => outbound(ctx, ex, prepared))
+      : outbound(ctx, ex, injecting);
+  },
+};
+
+/** The route of a Connector (as the cache has it: null when it does not exist) and a token; 401 without one. */
+function reverseRoute(
+  target: ReverseTarget,
+  found: Connector | undefined,
+  token: string,
+): Route<ReverseTarget> | Refusal {
+  return token ? { token, connectors: [target], connector: target, found: found ?? null, state: target } : NO_TOKEN;
 }
 
-export async function handleReverse(ctx: ProxyContext, req: ProxyRequest, res: ProxyResponse): Promise<void> {
-  const started = performance.now();
-  const url = req.url ?? '/';
-  // The audit record itself, filled in as the request goes and handed over once at the end.
-  const record: AuditRecord = {
-    mode: 'reverse',
-    connector: '',
-    serviceAccount: '',
-    method: req.method ?? '',
-    path: url,
-    status: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    durationMs: 0,
-    injected: false,
-    reason: undefined,
-  };
-  const target = reverseTarget(req.headers.host, url);
-  if (!target) {
-    sendText(
-      res,
-      404,
-      'no connector in the request: use the host c-<name>.<namespace>.svc or the path /namespaces/<namespace>/connectors/<name>/',
-    );
-    return finish(ctx, record, started, 404, 'no connector named');
-  }
-  record.connector = target.namespace + '/' + target.name;
-  const connector = ctx.state.connector(target.namespace, target.name);
-  const cls = connector && ctx.state.connectorClass(connector.spec.connectorClassName);
-
-  let token = '';
-  let rest = target.rest;
-  const extractor = cls?.spec?.proxy?.authExtractor?.rego;
-  if (extractor) {
-    try {
-      token = await ctx.policies.extract(
-        extractor,
-        regoRequest({ method: req.method ?? 'GET', path: url, host: req.headers.host, headers: req.headers }),
-      );
-    } catch (err) {
-      ctx.log.warn('authExtractor failed; falling back to Authorization', {
-        connector: record.connector,
-        error: (err as Error).message,
-      });
-    }
-    // A token the extractor read from the query (e.g. GitLab's ?private_token=) does not go on to the tool.
-    if (token) rest = withoutTokenInQuery(rest, token);
-  }
-  if (!token) token = reverseToken(req.headers);
-  if (!token) {
-    deny(res, 401, 'a ServiceAccount token is required: Basic (any user name, the token as password) or Bearer');
-    return finish(ctx, record, started, 401, 'no token');
-  }
-  // Cached decisions and header credentials come without a promise: no await (microtask turns) for them.
-  const checked = checkAccess(ctx, token, [target], req.socket);
-  const access = checked instanceof Promise ? await checked : checked;
-  record.serviceAccount = access.serviceAccount;
-  if (!access.ok) {
-    deny(
-      res,
-      access.status,
-      access.status === 401
-        ? 'the token is invalid, expired or for another audience'
-        : access.status === 403
-          ? 'forbidden: ' + access.reason
-          : access.reason,
-    );
-    return finish(ctx, record, started, access.status, access.reason);
-  }
-  if (!connector) {
-    sendText(res, 404, `connector ${record.connector} not found`);
-    return finish(ctx, record, started, 404, 'connector not found');
-  }
+/** The upstream request of the credentials step. */
+function outbound(ctx: ProxyContext, ex: Exchange<ReverseTarget>, prepared: Prepared): Outbound | Refusal {
+  if (!prepared.ok) return new Refusal(prepared.status, prepared.reason);
+  const { req, res } = ex;
+  const connector = ex.connector!;
   const address = connector.spec.address;
-  let upstream: URL;
+  const prefix = ex.route.state.prefix;
+  return {
+    req,
+    res,
+    target: prepared.target,
+    headers: prepared.headers,
+    body: prepared.body,
+    injected: prepared.injected,
+    trust: ctx.trust.for(connector),
+    // The proxy's own URL of the Connector is only needed for a Location header: built then.
+    rewriteLocation: (loc) =>
+      withoutQueryValues(rewriteLocation(loc, address, proxyBase(req, prefix)), prepared.queryCredentials),
+  };
+}
+
+/** The token the class's authExtractor.rego finds in the request; '' when none (or the policy fails). */
+async function extracted(ctx: ProxyContext, req: ProxyRequest, rego: string, target: ReverseTarget): Promise<string> {
   try {
-    upstream = upstreamUrl(address, rest);
-  } catch (err) {
-    const escapes = /escapes/.test((err as Error).message);
-    sendText(
-      res,
-      escapes ? 400 : 502,
-      escapes ? 'the path leaves the connector address' : `connector ${record.connector} has an invalid address`,
+    return await ctx.policies.extract(
+      rego,
+      regoRequest({ method: req.method ?? 'GET', path: req.url ?? '/', host: req.headers.host, headers: req.headers }),
     );
-    return finish(ctx, record, started, escapes ? 400 : 502, escapes ? 'path escapes prefix' : 'invalid address');
-  }
-  const slot = admitted(ctx, res, access.serviceAccount);
-  if (!slot) return finish(ctx, record, started, 429, 'too many requests in flight');
-  try {
-    continueIfExpected(req, res);
-    const headers = upstreamRequestHeaders(req.headers, STRIP_AUTHORIZATION, token);
-    const injecting = injectCredentials(ctx, req, connector, upstream, headers);
-    const prepared = injecting instanceof Promise ? await injecting : injecting;
-    if (!prepared.ok) {
-      sendText(res, prepared.status, prepared.reason);
-      return finish(ctx, record, started, prepared.status, prepared.reason);
-    }
-    record.injected = prepared.injected;
-    const result = await ctx.upstream.forward({
-      req,
-      res,
-      target: prepared.target,
-      headers: prepared.headers,
-      body: prepared.body,
-      trust: ctx.trust.for(connector),
-      // The proxy's own URL of the Connector is only needed for a Location header: built then.
-      rewriteLocation: (loc) =>
-        withoutQueryValues(rewriteLocation(loc, address, proxyBase(req, target.prefix)), prepared.queryCredentials),
+  } catch (err) {
+    ctx.log.warn('authExtractor failed; falling back to Authorization', {
+      connector: `${target.namespace}/${target.name}`,
+      error: (err as Error).message,
     });
-    record.bytesIn = result.bytesIn;
-    record.bytesOut = result.bytesOut;
-    finish(ctx, record, started, result.status, result.error);
-  } finally {
-    ctx.perServiceAccount.release(slot);
+    return '';
   }
 }
 

@@ -3,7 +3,7 @@
 //
 // Audiences: a token whose `aud` names one of `audiences` (default `connectors-proxy`) is reviewed for that
 // audience. Any other token is reviewed for the apiserver's own audiences (spec.audiences empty) when
-// `acceptApiserverAudience` is on (default), so that plain `kubectl create token <sa>` tokens work (seed 003);
+// `acceptApiserverAudience` is on (default), so that plain `kubectl create token <sa>` tokens work;
 // with it off such tokens are rejected without a review. The `aud` claim is read unverified only to choose
 // which audience to ask for: the apiserver verifies the token.
 //
@@ -262,7 +262,6 @@ export class Authorizer {
     });
   }
 
-  /** `get` on the Connector, and with `proxySubresource` also `*` on connectors/proxy (PRX-06). */
   /** The cached SubjectAccessReview outcome, without waiting (undefined: call authorize). */
   cachedAuthorization(check: AccessCheck, key: string): Authorization | undefined {
     const cached = this.authz.get(cachedAuthzKey(check, key));

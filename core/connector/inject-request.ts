@@ -8,6 +8,7 @@ import { lowerName } from '../http1/fields.ts';
 import { applyAuthInjection, AuthInjectionError, regoRequest } from '../opa/index.ts';
 import { type Policies, PolicyNotReadyError } from '../opa/policies.ts';
 import { planInjection, type InjectionPlan } from './inject.ts';
+import { secretRefOf } from './secret.ts';
 
 /** What injecting needs: the cached class and Secret, the compiled generators, the body limit. */
 export interface InjectionContext {
@@ -77,8 +78,9 @@ export function injectCredentials(
   headers: Record<string, string | string[]>,
 ): Prepared | Promise<Prepared> {
   const cls = ctx.state.connectorClass(connector.spec.connectorClassName);
-  const ref = connector.spec.auth?.secretRef;
-  const secret = ref?.name ? ctx.state.secret(ref.namespace || connector.metadata.namespace!, ref.name) : undefined;
+  // Looked up only where the same-namespace rule lets it be read (planInjection gives the error otherwise).
+  const ref = secretRefOf(connector);
+  const secret = ref.state === 'local' ? ctx.state.secret(ref.ref.namespace, ref.ref.name) : undefined;
   const plan = cachedPlan(connector, cls, secret);
   switch (plan.kind) {
     case 'none':

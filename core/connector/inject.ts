@@ -5,14 +5,7 @@
 // nothing is injected.
 import type { SecretLike } from '../kube/types.ts';
 import type { Connector, ConnectorClass } from '../api/index.ts';
-import {
-  authorizationHeader,
-  authTypeOf,
-  credentialsOf,
-  decodeSecret,
-  resolveSecret,
-  secretRefOf as secretRefState,
-} from './index.ts';
+import { authorizationHeader, authTypeOf, credentialsOf, resolveSecret } from './index.ts';
 
 // Address matching is core/connector's (address.ts); re-exported for the callers of this module.
 export { matchTarget, originOf, pathPrefix, staysUnder, underPrefix } from './index.ts';
@@ -22,17 +15,6 @@ export type InjectionPlan =
   | { kind: 'headers'; headers: Record<string, string> }
   | { kind: 'generator'; rego: string; authType: string; data: Record<string, string> }
   | { kind: 'error'; message: string };
-
-/** A Secret's data as strings (data is base64; stringData, when a cache holds it, wins). */
-export function secretData(secret: SecretLike): Record<string, string> {
-  return { ...decodeSecret(secret).data };
-}
-
-/** Where the Connector's secretRef points, in whatever namespace (the caller applies the same-namespace rule). */
-export function secretRefOf(connector: Connector): { namespace: string; name: string } | undefined {
-  const r = secretRefState(connector);
-  return r.state === 'none' ? undefined : r.ref;
-}
 
 export function planInjection(
   connector: Connector,

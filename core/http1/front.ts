@@ -4,12 +4,13 @@
 // about as much CPU per small request as all of the proxy's own work; the front's parser is strict and narrow
 // (anything unusual goes to node:http, which answers or rejects it), so it adds no way of reading a request
 // that node:http would read differently.
-import { STATUS_CODES, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { sweepDeadlines, type Expiring } from './deadlines.ts';
 import { HEAD_END, lowerName, NOT_FIELD_VALUE, TOKEN, trimOws } from './fields.ts';
 import { batchWrites } from './write-batch.ts';
+import { reasonPhrase } from './status.ts';
 import { rememberLast } from '../util/remember-last.ts';
 
 export interface ParsedRequest {
@@ -377,7 +378,7 @@ class FrontResponse implements ProxyResponse {
 
   writeHead(status: number, headers: Record<string, string | string[] | number> = {}): this {
     if (this.headersSent) throw new Error('headers already sent');
-    let head = 'HTTP/1.1 ' + status + ' ' + (STATUS_CODES[status] ?? '') + '\r\n';
+    let head = 'HTTP/1.1 ' + status + ' ' + reasonPhrase(status) + '\r\n';
     let length = false;
     let date = false;
     for (const k in headers) {

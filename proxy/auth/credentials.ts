@@ -2,6 +2,7 @@
 // (any user name, the token as password) or `Authorization: Bearer <token>`, else the class's
 // authExtractor.rego. Forward mode: `Proxy-Authorization: Basic base64("<ns>/<name>[,<ns>/<name>]:<token>")`.
 import type { IncomingHttpHeaders } from 'node:http';
+import { parseConnectorRefList, type ConnectorRef } from '../../core/connector/index.ts';
 
 function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -51,10 +52,7 @@ export function reverseToken(headers: IncomingHttpHeaders): string {
   return tokenFromAuthorization(one(headers.authorization));
 }
 
-export interface ConnectorRef {
-  namespace: string;
-  name: string;
-}
+export type { ConnectorRef };
 
 export type ForwardCredentials =
   { ok: true; connectors: ConnectorRef[]; token: string } | { ok: false; reason: string };
@@ -76,21 +74,11 @@ export function forwardCredentials(headers: IncomingHttpHeaders): ForwardCredent
   } catch {
     return { ok: false, reason: 'Proxy-Authorization user name is not valid URL encoding' };
   }
-  const connectors: ConnectorRef[] = [];
-  for (const item of user
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const parts = item.split('/');
-    if (parts.length !== 2 || !parts[0] || !parts[1]) {
-      return {
-        ok: false,
-        reason: `Proxy-Authorization user name must list connectors as <namespace>/<name>, got ${JSON.stringify(item)}`,
-      };
-    }
-    connectors.push({ namespace: parts[0], name: parts[1] });
-  }
-  if (connectors.length === 0)
+  // The user name lists `<namespace>/<name>` references (core/connector's parser: names as the API server
+  // allows them, duplicates dropped).
+  const parsed = parseConnectorRefList(user);
+  if (!parsed.ok) return { ok: false, reason: `Proxy-Authorization user name: ${parsed.error}` };
+  if (parsed.refs.length === 0)
     return { ok: false, reason: 'Proxy-Authorization user name lists no connector (<namespace>/<name>)' };
-  return { ok: true, connectors, token: basic.password };
+  return { ok: true, connectors: parsed.refs, token: basic.password };
 }

@@ -3,10 +3,7 @@
 // Connector's username/password, or the distribution token flow (GET realm?service=&scope= with Basic
 // credentials → `token`/`access_token`), tokens cached per (Connector, upstream, credentials, scopes) until
 // shortly before `expires_in` (default 60 s) runs out. Neither the credentials nor a token ever reach the client.
-import { createHash } from 'node:crypto';
-import type { V1Secret } from '@kubernetes/client-node';
-import type { Connector } from '../../core/api/index.ts';
-import { secretData, secretRefOf } from '../../core/connector/inject.ts';
+import { credentialsFingerprint, usernamePassword, type Credentials } from '../../core/connector/index.ts';
 import type { Upstream } from '../../core/http1/upstream.ts';
 import type { UpstreamTrust } from '../../core/http1/upstream.ts';
 import { parseChallenge, type Challenge } from './route.ts';
@@ -21,27 +18,15 @@ export interface RegistryCredentials {
 export type CredentialsResult = { ok: true; creds: RegistryCredentials } | { ok: false; reason: string };
 
 /**
- * The Connector's registry credentials (pure): `username`/`password` of its Secret (type
- * cpaas.io/distribution-registry-token, kubernetes.io/basic-auth or any other with those keys); none without a
- * secretRef (anonymous pulls).
+ * The registry account of the Connector's credentials (pure): the user name and password of a
+ * kubernetes.io/basic-auth Secret or the `username`/`password` keys of any other type (e.g.
+ * cpaas.io/distribution-registry-token); none without a secretRef (anonymous pulls).
  */
-export function registryCredentials(connector: Connector, secret: V1Secret | undefined): CredentialsResult {
-  const ref = secretRefOf(connector);
-  if (!ref) return { ok: true, creds: { fingerprint: 'anonymous' } };
-  if (ref.namespace !== connector.metadata.namespace)
-    return {
-      ok: false,
-      reason: `secretRef of connector ${connector.metadata.namespace}/${connector.metadata.name} points to another namespace`,
-    };
-  if (!secret) return { ok: false, reason: `secret ${ref.namespace}/${ref.name} of the connector was not found` };
-  const data = secretData(secret);
-  if (data.username === undefined && data.password === undefined)
-    return { ok: false, reason: `secret ${ref.namespace}/${ref.name} has neither username nor password` };
-  const fingerprint = createHash('sha256')
-    .update(`${data.username ?? ''}\0${data.password ?? ''}`)
-    .digest('hex')
-    .slice(0, 16);
-  return { ok: true, creds: { username: data.username ?? '', password: data.password ?? '', fingerprint } };
+export function registryCredentials(credentials: Credentials, secretName: string): CredentialsResult {
+  if (credentials.kind === 'anonymous') return { ok: true, creds: { fingerprint: 'anonymous' } };
+  const account = usernamePassword(credentials);
+  if (!account) return { ok: false, reason: `secret ${secretName} has neither username nor password` };
+  return { ok: true, creds: { ...account, fingerprint: credentialsFingerprint(credentials) } };
 }
 
 export class RegistryAuthError extends Error {}
