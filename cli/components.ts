@@ -11,6 +11,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { KubeAccess } from '../core/kube/client.ts';
 import type { Manager } from '../core/kube/manager.ts';
+// Type-only imports: erased at run time, so a component whose module is absent is still skipped.
+import type * as ProxyModule from '../proxy/index.ts';
+import type * as GitPluginModule from '../plugins/git/index.ts';
+import type * as ControllerModule from '../controller/index.ts';
+import type * as WebhookModule from '../webhook/index.ts';
+import type * as CsiModule from '../csi/index.ts';
+import type * as ApiModule from '../api/index.ts';
 
 export interface UpContext {
   kc: KubeAccess;
@@ -35,81 +42,67 @@ export interface ComponentEntry {
   name: string;
   /** Module path relative to the repository root. */
   module: string;
-  start(mod: any, ctx: UpContext): Promise<RunningComponent>;
+  /** Starts the component from its loaded module (the namespace object `import()` returned). */
+  start(mod: unknown, ctx: UpContext): Promise<RunningComponent>;
+}
+
+/** An entry whose `start` sees the module with the type of the file it names. */
+function component<M>(
+  name: string,
+  module: string,
+  start: (mod: M, ctx: UpContext) => Promise<RunningComponent>,
+): ComponentEntry {
+  return { name, module, start: (mod, ctx) => start(mod as M, ctx) };
 }
 
 const repoPath = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 
 export const COMPONENTS: ComponentEntry[] = [
-  {
-    name: 'proxy',
-    module: 'proxy/index.ts',
-    async start(mod, ctx) {
-      const proxy = await mod.startProxy(ctx.kc, {
-        host: ctx.embedded ? '127.0.0.1' : '0.0.0.0',
-        port: ctx.embedded ? 0 : 8080,
-        healthPort: 0,
-      });
-      ctx.published.proxyURL = proxy.url;
-      return { summary: `proxy       ${proxy.url}`, stop: () => proxy.stop() };
-    },
-  },
-  {
-    name: 'git-plugin',
-    module: 'plugins/git/index.ts',
-    async start(mod, ctx) {
-      // Loopback only, also against a real cluster: its requests carry Connector credentials.
-      const plugin = await mod.startGitPlugin({ host: '127.0.0.1', port: 0 });
-      ctx.published.gitPluginURL = plugin.url;
-      return { summary: `git-plugin  ${plugin.url}`, stop: () => plugin.stop() };
-    },
-  },
-  {
-    name: 'controller',
-    module: 'controller/index.ts',
-    async start(mod, ctx) {
-      const controller = await mod.startController(ctx.manager, { leaderElect: !ctx.embedded });
-      return { summary: `controller  reconciling ConnectorClasses and Connectors`, stop: () => controller.stop() };
-    },
-  },
-  {
-    name: 'webhook',
-    module: 'webhook/index.ts',
-    async start(mod, ctx) {
-      const webhook = await mod.startWebhook(ctx.manager, {
-        host: '127.0.0.1',
-        port: 0,
-        register: ctx.embedded,
-        stateDir: ctx.stateDir,
-      });
-      return { summary: `webhook     ${webhook.url}`, stop: () => webhook.stop() };
-    },
-  },
-  {
-    name: 'csi',
-    module: 'csi/index.ts',
-    async start(mod, ctx) {
-      const csi = await mod.startCsiDriver(ctx.manager, {
-        endpoint: `unix://${ctx.stateDir}/csi.sock`,
-        nodeId: 'local',
-        proxyURL: ctx.published.proxyURL,
-      });
-      return { summary: `csi         ${csi.endpoint}`, stop: () => csi.stop() };
-    },
-  },
-  {
-    name: 'api',
-    module: 'api/index.ts',
-    async start(mod, ctx) {
-      const api = await mod.startApi(ctx.kc, {
-        host: ctx.embedded ? '127.0.0.1' : '0.0.0.0',
-        port: ctx.embedded ? 0 : 8081,
-        healthPort: 0,
-      });
-      ctx.published.apiURL = api.url;
-      return { summary: `api         ${api.url}`, stop: () => api.stop() };
-    },
-  },
+  component<typeof ProxyModule>('proxy', 'proxy/index.ts', async (mod, ctx) => {
+    const proxy = await mod.startProxy(ctx.kc, {
+      host: ctx.embedded ? '127.0.0.1' : '0.0.0.0',
+      port: ctx.embedded ? 0 : 8080,
+      healthPort: 0,
+    });
+    ctx.published.proxyURL = proxy.url;
+    return { summary: `proxy       ${proxy.url}`, stop: () => proxy.stop() };
+  }),
+  component<typeof GitPluginModule>('git-plugin', 'plugins/git/index.ts', async (mod, ctx) => {
+    // Loopback only, also against a real cluster: its requests carry Connector credentials.
+    const plugin = await mod.startGitPlugin({ host: '127.0.0.1', port: 0 });
+    ctx.published.gitPluginURL = plugin.url;
+    return { summary: `git-plugin  ${plugin.url}`, stop: () => plugin.stop() };
+  }),
+  component<typeof ControllerModule>('controller', 'controller/index.ts', async (mod, ctx) => {
+    const controller = await mod.startController(ctx.manager, { leaderElect: !ctx.embedded });
+    return { summary: `controller  reconciling ConnectorClasses and Connectors`, stop: () => controller.stop() };
+  }),
+  component<typeof WebhookModule>('webhook', 'webhook/index.ts', async (mod, ctx) => {
+    const webhook = await mod.startWebhook(ctx.manager, {
+      host: '127.0.0.1',
+      port: 0,
+      register: ctx.embedded,
+      stateDir: ctx.stateDir,
+    });
+    return { summary: `webhook     ${webhook.url}`, stop: () => webhook.stop() };
+  }),
+  component<typeof CsiModule>('csi', 'csi/index.ts', async (mod, ctx) => {
+    const csi = await mod.startCsiDriver(ctx.manager, {
+      endpoint: `unix://${ctx.stateDir}/csi.sock`,
+      nodeId: 'local',
+      proxyURL: ctx.published.proxyURL,
+    });
+    return { summary: `csi         ${csi.endpoint}`, stop: () => csi.stop() };
+  }),
+  component<typeof ApiModule>('api', 'api/index.ts', async (mod, ctx) => {
+    const api = await mod.startApi(ctx.kc, {
+      host: ctx.embedded ? '127.0.0.1' : '0.0.0.0',
+      port: ctx.embedded ? 0 : 8081,
+      healthPort: 0,
+    });
+    ctx.published.apiURL = api.url;
+    return { summary: `api         ${api.url}`, stop: () => api.stop() };
+  }),
 ];
 
 /** Components whose published addresses the built-in classes carry in local mode: classes are installed after them. */
@@ -120,6 +113,6 @@ export function availableComponents(): ComponentEntry[] {
 }
 
 export async function startComponent(entry: ComponentEntry, ctx: UpContext): Promise<RunningComponent> {
-  const mod = await import(repoPath(entry.module));
+  const mod: unknown = await import(repoPath(entry.module));
   return entry.start(mod, ctx);
 }

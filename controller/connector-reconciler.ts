@@ -241,7 +241,8 @@ export class ConnectorReconciler {
       return F(
         COND.proxy,
         'InvalidServiceName',
-        `cannot create Service ${JSON.stringify(name)} for the Connector: not a valid DNS-1035 label (a Connector name of at most 61 lowercase letters, digits and "-" is needed for the host resolver)`,
+        `cannot create Service ${JSON.stringify(name)} for the Connector: not a valid DNS-1035 label ` +
+          '(a Connector name of at most 61 lowercase letters, digits and "-" is needed for the host resolver)',
       );
     }
     const owner = {
@@ -298,7 +299,7 @@ export class ConnectorReconciler {
           );
         }
         ctx.services.upsert(cur);
-        throw new Error(`Service ${ns}/${name} changed meanwhile; retrying`);
+        throw new Error(`Service ${ns}/${name} changed meanwhile; retrying`, { cause: err });
       }
       throw err;
     }

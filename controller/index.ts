@@ -30,10 +30,10 @@ import { objectKey, resources } from '../core/kube/resources.ts';
 import { POLICY_LABEL_SELECTOR } from '../core/opa/store.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import type { HealthServer } from '../core/observability/server.ts';
-import type { Connector } from '../core/api/index.ts';
+import type { Connector, ConnectorClass } from '../core/api/index.ts';
 import { reconcileClass, classFingerprint } from './class-reconciler.ts';
 import { ConnectorReconciler, referencedSecretKeys } from './connector-reconciler.ts';
-import { secretStore, SECRETS_INDEX } from './secrets.ts';
+import { secretStore, SECRETS_INDEX, type SlimSecret } from './secrets.ts';
 import { closeProbeAgents } from './probe.ts';
 import { MANAGED_BY, type Ctx } from './context.ts';
 import { approvalController, type ApprovalController } from './approval/index.ts';
@@ -139,10 +139,14 @@ export function setupController(mgr: Manager, opts: StartControllerOptions = {})
     // Its own status writes do not come back as work.
     for: { informer: connectors, predicate: anyOf(generationChanged, annotationsChanged, labelsChanged) },
     watches: [
-      { informer: classes, map: (cls) => connectorsOf(cls.metadata.name!), predicate: changed(classFingerprint) },
+      {
+        informer: classes,
+        map: (cls: ConnectorClass) => connectorsOf(cls.metadata.name!),
+        predicate: changed(classFingerprint),
+      },
       {
         informer: secrets.informer,
-        map: (s) => [
+        map: (s: SlimSecret) => [
           ...connectors.byIndex(SECRETS_INDEX, objectKey(s)).map(objectKey),
           ...(secrets.isGlobalCA(s) && ctx.flag('enable-custom-ca-certs') ? connectors.keys() : []),
         ],
@@ -160,7 +164,7 @@ export function setupController(mgr: Manager, opts: StartControllerOptions = {})
     recorder: ctx.recorder,
     systemNamespace,
     connectors,
-    flag: ctx.flag,
+    flag: (name) => ctx.flag(name),
     requestTtlMs: opts.accessRequestTtlMs,
   });
   const unsubscribe = flags.onChange(() => approval.flagsChanged());

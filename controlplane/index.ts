@@ -203,10 +203,11 @@ export function kubeconfigYaml(
 function adminClient(server: string, tls: { ca: string; cert: string; key: string }): KubeClient {
   return kubeClient({
     getCurrentCluster: () => ({ server }),
-    applyToHTTPSOptions: async (o) => {
+    applyToHTTPSOptions: (o) => {
       o.ca = tls.ca;
       o.cert = tls.cert;
       o.key = tls.key;
+      return Promise.resolve();
     },
   });
 }
@@ -296,7 +297,7 @@ class LocalControlPlane implements ControlPlane, Stoppable {
             ...timeout(),
           });
         } catch (err) {
-          throw new Error(`installing CRD ${name} from ${file}: ${(err as Error).message}`);
+          throw new Error(`installing CRD ${name} from ${file}: ${(err as Error).message}`, { cause: err });
         }
         names.push(name);
       }
@@ -524,7 +525,7 @@ class LocalControlPlane implements ControlPlane, Stoppable {
   ): Promise<void> {
     let exited: Component | undefined;
     for (const c of watched) void c.exited.then(() => (exited ??= c));
-    let lastError = '';
+    let lastError: string;
     for (;;) {
       if (exited) {
         const log = tail(exited.logFile);
@@ -569,18 +570,15 @@ class LocalControlPlane implements ControlPlane, Stoppable {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.client?.close();
-      let failure: unknown;
       try {
         await this.stopComponents();
-      } catch (err) {
-        failure = err;
+      } finally {
+        // The watchdog removes a temp state dir once everything is gone; wait for it, then make sure.
+        await this.watchdog?.close();
+        if (this.tempStateDir && this.stateDir) await rm(this.stateDir, { recursive: true, force: true });
+        else if (this.kubeconfigPath) await rm(this.kubeconfigPath, { force: true }); // it names ports no longer served
+        unregisterLive(this);
       }
-      // The watchdog removes a temp state dir once everything is gone; wait for it, then make sure.
-      await this.watchdog?.close();
-      if (this.tempStateDir && this.stateDir) await rm(this.stateDir, { recursive: true, force: true });
-      else if (this.kubeconfigPath) await rm(this.kubeconfigPath, { force: true }); // it names ports no longer served
-      unregisterLive(this);
-      if (failure) throw failure;
     })();
     return this.stopping;
   }

@@ -43,8 +43,9 @@ export const command: Command = {
         'tmpfs (mount a tmpfs per volume; needs CAP_SYS_ADMIN), dir (plain directories) or auto (tmpfs when possible).',
     },
   },
-  details: `The system namespace (feature flags, proxy CA) is CONNECTORS_SYSTEM_NAMESPACE or POD_NAMESPACE, default connectors-system (now: ${systemNamespace()}).
-Stop with SIGINT or SIGTERM.`,
+  details:
+    'The system namespace (feature flags, proxy CA) is CONNECTORS_SYSTEM_NAMESPACE or POD_NAMESPACE, default connectors-system ' +
+    `(now: ${systemNamespace()}).\nStop with SIGINT or SIGTERM.`,
   async run(values) {
     const nodeId = values['node-id'] as string | undefined;
     if (!nodeId) throw new Error('--node-id is required');

@@ -49,7 +49,8 @@ export const command: Command = {
       type: 'string',
       valueName: 'NAME',
       description:
-        'Render for this Pod of --namespace, as kubelet would mount its volume: its ServiceAccount, a token bound to it, and with approval on (enable-connectors-approval) the same approval gate (AccessRequest) as the CSI driver.',
+        'Render for this Pod of --namespace, as kubelet would mount its volume: its ServiceAccount, a token bound to it, ' +
+        'and with approval on (enable-connectors-approval) the same approval gate (AccessRequest) as the CSI driver.',
     },
     'token-expiration': {
       type: 'string',
@@ -150,7 +151,7 @@ With --pod, the mount is the one of that (existing) Pod; with approval on it may
       return 0;
     } catch (err) {
       // Errors of the driver carry the gRPC code kubelet would report, and the documented message.
-      if (err instanceof CsiError) throw new Error(`${codeName(err.code)}: ${err.message}`);
+      if (err instanceof CsiError) throw new Error(`${codeName(err.code)}: ${err.message}`, { cause: err });
       throw err;
     } finally {
       await local.stop();

@@ -24,6 +24,8 @@ import type { KubeObject } from '../../core/kube/types.ts';
 import { applyObjects } from '../../core/kube/apply.ts';
 import { allCrds, FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';
 import { builtinTemplates } from '../../core/approval/templates.ts';
+// Type only: the module is loaded when present (see builtinClassObjects).
+import type * as ClassesModule from '../../connectorclasses/index.ts';
 
 /**
  * Flags on by default in a local embedded cluster (a playground): the OCI quick start's secretless image pull needs
@@ -63,14 +65,14 @@ async function manifests(folder: string): Promise<KubeObject[]> {
   const objects: KubeObject[] = [];
   for (const f of files)
     for (const doc of parseAllDocuments(await readFile(join(dir, f), 'utf8')))
-      if (doc.contents) objects.push(doc.toJSON());
+      if (doc.contents) objects.push(doc.toJSON() as KubeObject);
   return objects;
 }
 
 /** The built-in ResourceInterfaces (resourceinterfaces/*.yaml). */
 async function builtinResourceInterfaceObjects(): Promise<KubeObject[]> {
   const { builtinResourceInterfaces } = await import('../../resourceinterfaces/index.ts');
-  return builtinResourceInterfaces() as unknown as KubeObject[];
+  return builtinResourceInterfaces();
 }
 
 async function builtinClassObjects(
@@ -79,7 +81,7 @@ async function builtinClassObjects(
 ): Promise<KubeObject[]> {
   const modulePath = fileURLToPath(new URL('../../connectorclasses/index.ts', import.meta.url));
   if (!existsSync(modulePath)) return [];
-  const { builtinClasses } = await import(modulePath);
+  const { builtinClasses } = (await import(modulePath)) as typeof ClassesModule;
   return builtinClasses({
     systemNamespace,
     proxyAddress: local?.proxyAddress,
@@ -90,7 +92,9 @@ async function builtinClassObjects(
 export const command: Command = {
   name: 'up',
   summary:
-    'Run every Connectors component in this process. With KUBECONFIG set, against that cluster; otherwise against an embedded local control plane (etcd + kube-apiserver on 127.0.0.1) that it starts with the CRDs and built-in ConnectorClasses installed.',
+    'Run every Connectors component in this process. With KUBECONFIG set, against that cluster; ' +
+    'otherwise against an embedded local control plane (etcd + kube-apiserver on 127.0.0.1) ' +
+    'that it starts with the CRDs and built-in ConnectorClasses installed.',
   options: {
     kubeconfig: {
       type: 'string',
@@ -118,7 +122,8 @@ export const command: Command = {
     install: {
       type: 'boolean',
       description:
-        'With KUBECONFIG: also install the CRDs, the built-in ConnectorClasses, the ResourceInterfaces and the built-in AccessPolicy templates into that cluster.',
+        'With KUBECONFIG: also install the CRDs, the built-in ConnectorClasses, the ResourceInterfaces ' +
+        'and the built-in AccessPolicy templates into that cluster.',
     },
   },
   details: `Components started: ${

@@ -31,7 +31,7 @@ export interface ApprovalOptions {
   systemNamespace: string;
   /** The controller's Connector cache (shared). */
   connectors: Informer<Connector>;
-  flag(name: FeatureFlag): boolean;
+  flag: (name: FeatureFlag) => boolean;
   /** AccessRequest reconcile workers (default 4). */
   workers?: number;
   /** How long an ended AccessRequest is kept before it is deleted (default 1 h; Infinity: kept). */
@@ -155,7 +155,6 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
             name: ar.spec.context.objectRef.name,
           };
     for (const ar of requests.list()) pods.setRef(key(ar), podOf(ar));
-    let r!: Running;
     const checkObjects = new CheckObjects(kc, rest, log, (ns) => {
       if (!r?.ready) return;
       for (const ar of openRequests(
@@ -181,7 +180,7 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
       now: opts.now ?? (() => new Date()),
     };
     const backoff = { baseDelayMs: 200, maxDelayMs: 60_000 };
-    r = {
+    const r: Running = {
       ctx,
       informers: [policies, requests, namespaces, templates, roles, bindings, pods, checkObjects],
       ready: false,

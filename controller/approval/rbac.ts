@@ -152,18 +152,18 @@ export class RbacWriter {
         if (!cached) throw err;
       }
     }
-    if (!ours(cached!))
+    if (!ours(cached))
       throw new RbacConflictError(
         `${wanted.metadata.namespace}/${wanted.metadata.name} exists and is not managed by ${APPROVAL_MANAGER}`,
       );
-    if (!updatable(cached!, wanted)) {
+    if (!updatable(cached, wanted)) {
       // roleRef is immutable: replace the binding.
       await this.rest.call('DELETE', path);
       await this.rest.call('POST', collection, { body: wanted });
       return 'updated';
     }
     await this.rest.call('PUT', path, {
-      body: { ...wanted, metadata: { ...wanted.metadata, resourceVersion: cached!.metadata.resourceVersion } },
+      body: { ...wanted, metadata: { ...wanted.metadata, resourceVersion: cached.metadata.resourceVersion } },
     });
     return 'updated';
   }

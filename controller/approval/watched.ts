@@ -180,7 +180,8 @@ export class CheckObjects {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.kinds.values()].map((w) => w.informer?.stop()));
+    const informers = [...this.kinds.values()].flatMap((w) => (w.informer ? [w.informer] : []));
+    await Promise.all(informers.map((i) => i.stop()));
     this.kinds.clear();
   }
 }
