@@ -133,7 +133,8 @@ export function handleApiRequest(ctx: ApiContext, req: ProxyRequest, res: ProxyR
       record,
       started,
       404,
-      'no connector in the path: use /connectors/v1alpha1/namespaces/<namespace>/connectors/<name>/path/<api-path> or /connectors/v1alpha1/<namespace>/<name>/path/<api-path>',
+      'no connector in the path: use /connectors/v1alpha1/namespaces/<namespace>/connectors/<name>/path/<api-path>' +
+        ' or /connectors/v1alpha1/<namespace>/<name>/path/<api-path>',
     );
   }
   record.connector = route.namespace + '/' + route.name;
@@ -207,7 +208,8 @@ function authorized(
         record,
         started,
         403,
-        `connectors.connectors.alauda.io ${JSON.stringify(route.name)} is forbidden: User ${JSON.stringify(auth.user.username)} cannot get resource "connectors" in API group "connectors.alauda.io" in the namespace ${JSON.stringify(route.namespace)}`,
+        `connectors.connectors.alauda.io ${JSON.stringify(route.name)} is forbidden: User ${JSON.stringify(auth.user.username)}` +
+          ` cannot get resource "connectors" in API group "connectors.alauda.io" in the namespace ${JSON.stringify(route.namespace)}`,
       );
     }
     return admitted(ctx, res, record, started, auth, () =>
@@ -378,7 +380,8 @@ async function checkApis(
     record,
     started,
     403,
-    `User ${JSON.stringify(auth.user.username)} cannot ${verb} connectors/${subresources[subresources.length - 1]} of connector ${record.connector} (enable-connector-apis-permissions is on: a role must grant ${verb} on one of ${subresources.map((s) => 'connectors/' + s).join(', ')})`,
+    `User ${JSON.stringify(auth.user.username)} cannot ${verb} connectors/${subresources[subresources.length - 1]} of connector ${record.connector}` +
+      ` (enable-connector-apis-permissions is on: a role must grant ${verb} on one of ${subresources.map((s) => 'connectors/' + s).join(', ')})`,
   );
   return refused;
 }
@@ -473,7 +476,8 @@ async function toPlugin(
       record,
       started,
       405,
-      `method ${method} is not allowed on a custom API operation of connectorclass ${JSON.stringify(className)}: write methods pass through only to the tool (x-provider-type: proxy)`,
+      `method ${method} is not allowed on a custom API operation of connectorclass ${JSON.stringify(className)}` +
+        `: write methods pass through only to the tool (x-provider-type: proxy)`,
       { allow: ALLOW_READ },
     );
   const base = cls.status?.api?.address?.url;

@@ -152,7 +152,9 @@ export async function startApi(kc: KubeAccess, opts: ApiOptions = {}): Promise<R
   const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;
   const requestTimeoutMs = opts.requestTimeoutMs || 600_000;
   const headersTimeoutMs = Math.min(60_000, requestTimeoutMs); // node:http wants it no longer
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => app(req, res);
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    app(req, res);
+  };
   const server = createServer(
     {
       maxHeaderSize,

@@ -206,7 +206,7 @@ export class ConnectorSource implements VolumeSource {
   }
 
   /** From the cache, else a live GET (a cache miss may be an object created a moment ago). */
-  private async cachedOrLive<R extends ResourceType<any>>(
+  private async cachedOrLive<R extends ResourceType>(
     informer: Informer<ObjectOf<R>>,
     r: R,
     name: string,

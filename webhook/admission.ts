@@ -1,9 +1,8 @@
 // AdmissionReview v1 wire types and the response a Decision becomes.
 import { encodePatch, type JsonPatchOp } from './jsonpatch.ts';
 
-/** The object under review, as the API server sent it; webhook/handlers.ts reads each kind's fields from it. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- becomes `unknown` once webhook/handlers.ts narrows it per kind
-type ReviewedObject = any;
+/** The object under review, as the API server sent it; webhook/handlers.ts types it per kind. */
+type ReviewedObject = unknown;
 
 export interface AdmissionRequest {
   uid: string;

@@ -1,6 +1,6 @@
 // The admission handlers: the thin shell that fetches what the pure decisions need and turns them into
 // AdmissionReview responses. One handler per webhook path.
-import { ANNOTATIONS, type Connector, type ConnectorClass } from '../core/api/index.ts';
+import { ANNOTATIONS, type Connector, type ConnectorClass, type ResourceInterface } from '../core/api/index.ts';
 import {
   CLUSTER_SCOPE_NAMESPACE,
   parseConnectorRef,
@@ -13,8 +13,13 @@ import type { FeatureFlags } from '../core/kube/featureflags.ts';
 import { compileRego, RegoCompileError } from '../core/opa/index.ts';
 import { toResponse, type AdmissionRequest, type AdmissionResponse, type Verdict } from './admission.ts';
 import type { Lookups } from './lookups.ts';
-import { IMAGE_PULL_FLAG, podDecision, type Decision } from './mutate/pod.ts';
-import { MULTI_CONNECTOR_FLAG, WORKSPACE_ANNOTATION_PREFIX, taskRunDecision } from './mutate/taskrun.ts';
+import { IMAGE_PULL_FLAG, podDecision, type Decision, type PodLike } from './mutate/pod.ts';
+import {
+  MULTI_CONNECTOR_FLAG,
+  WORKSPACE_ANNOTATION_PREFIX,
+  taskRunDecision,
+  type TaskRunLike,
+} from './mutate/taskrun.ts';
 import { validateConnector, type ValidationResult } from './validate/connector.ts';
 import { validateConnectorClass, type RegoChecker } from './validate/connectorclass.ts';
 import { validateResourceInterface } from './validate/resourceinterface.ts';
@@ -47,6 +52,12 @@ export interface HandlerDeps {
 }
 
 export type Handler = (req: AdmissionRequest) => Promise<AdmissionResponse>;
+
+/**
+ * The object under review as the kind its webhook path admits (the registration sends each path only its
+ * kind), every field optional as the API server may omit it; an absent object reads as `{}`.
+ */
+const reviewed = <T>(req: AdmissionRequest): T => (req.object ?? {}) as T;
 
 const fromDecision = (d: Decision): Verdict =>
   d.allowed ? { allowed: true, patch: d.patch, warnings: d.warnings } : d;
@@ -147,7 +158,7 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
 
   return {
     async [PATHS.pods](req) {
-      const pod = req.object ?? {};
+      const pod = reviewed<PodLike>(req);
       const namespace = req.namespace ?? pod.metadata?.namespace ?? 'default';
       const ann = pod.metadata?.annotations?.[ANNOTATIONS.connector];
       const flagEnabled = flags.enabled(IMAGE_PULL_FLAG);
@@ -166,13 +177,13 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
     },
 
     async [PATHS.pipelineruns](req) {
-      const pr = req.object ?? {};
+      const pr = reviewed<RunLike>(req);
       const namespace = req.namespace ?? pr.metadata?.namespace ?? 'default';
       return toResponse(req.uid, fromDecision(await integrationVerdict(deps, pr, 'PipelineRun', namespace)));
     },
 
     async [PATHS.taskruns](req) {
-      const original = req.object ?? {};
+      const original = reviewed<TaskRunLike & RunLike>(req);
       const namespace = req.namespace ?? original.metadata?.namespace ?? 'default';
       // Integrations first; the workspace annotations then see (and never override) what they bound.
       const integrated = await integrationVerdict(deps, original, 'TaskRun', namespace);
@@ -206,9 +217,13 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
     },
 
     async [PATHS.connectors](req) {
-      const obj = req.object ?? {};
+      const obj = reviewed<Partial<Connector>>(req);
       const namespace = req.namespace ?? obj.metadata?.namespace ?? 'default';
-      const connector = { ...obj, metadata: { ...(obj.metadata ?? {}), namespace }, spec: obj.spec ?? {} };
+      const connector = {
+        ...obj,
+        metadata: { ...(obj.metadata ?? {}), namespace },
+        spec: obj.spec ?? ({} as Connector['spec']),
+      };
       const warnings: string[] = [];
       const cls = obj.spec?.connectorClassName ? await lookups.connectorClass(obj.spec.connectorClassName) : undefined;
       // Only a Secret of the Connector's own namespace is ever read: a reference into another namespace is
@@ -232,16 +247,19 @@ export function handlers(deps: HandlerDeps): Record<string, Handler> {
       );
     },
 
-    async [PATHS.resourceinterfaces](req) {
-      const obj = req.object ?? {};
-      return toResponse(
-        req.uid,
-        fromValidation(`ResourceInterface "${obj.metadata?.name ?? req.name}"`, validateResourceInterface(obj)),
+    [PATHS.resourceinterfaces](req) {
+      const obj = reviewed<Partial<ResourceInterface>>(req);
+      const ri = { metadata: obj.metadata, spec: obj.spec ?? {} };
+      return Promise.resolve(
+        toResponse(
+          req.uid,
+          fromValidation(`ResourceInterface "${obj.metadata?.name ?? req.name}"`, validateResourceInterface(ri)),
+        ),
       );
     },
 
     async [PATHS.connectorclasses](req) {
-      const obj = req.object ?? {};
+      const obj = reviewed<Partial<ConnectorClass>>(req);
       const r = await validateConnectorClass(obj, {
         checkRego,
         isPolicyError: (err) => err instanceof RegoCompileError,

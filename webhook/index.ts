@@ -107,7 +107,7 @@ export async function startWebhook(
   mgr.addReadyCheck('webhook', () => serving || 'the admission server is not listening yet');
   await mgr.start();
   const cleanups: Array<() => Promise<void> | void> = [shared ? () => lookups.stop() : () => mgr.stop()];
-  let port = 0;
+  let port: number;
   let target: ClientConfigTarget | undefined;
   const publish = async (m: ServingMaterial) => {
     if (!target) return;

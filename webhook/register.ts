@@ -99,7 +99,8 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [AnyObject, A
           {
             name: 'opted-in',
             expression:
-              `(has(object.metadata.labels) && '${LABELS.proxyInject}' in object.metadata.labels && object.metadata.labels['${LABELS.proxyInject}'] == 'true')` +
+              `(has(object.metadata.labels) && '${LABELS.proxyInject}' in object.metadata.labels` +
+              ` && object.metadata.labels['${LABELS.proxyInject}'] == 'true')` +
               ` || (has(object.metadata.annotations) && '${ANNOTATIONS.connector}' in object.metadata.annotations)`,
           },
         ],
@@ -126,7 +127,10 @@ export function webhookConfigurations(opts: WebhookConfigOptions): [AnyObject, A
         matchConditions: [
           {
             name: 'has-connector-annotations',
-            expression: `has(object.metadata.annotations) && object.metadata.annotations.exists(k, k.startsWith('${WORKSPACE_ANNOTATION_PREFIX}') || k == '${ANNOTATIONS.connector}' || (k == '${INTEGRATIONS_ANNOTATION}' && !(has(object.metadata.labels) && '${PIPELINE_RUN_LABEL}' in object.metadata.labels)))`,
+            expression:
+              `has(object.metadata.annotations) && object.metadata.annotations.exists(k, k.startsWith('${WORKSPACE_ANNOTATION_PREFIX}')` +
+              ` || k == '${ANNOTATIONS.connector}'` +
+              ` || (k == '${INTEGRATIONS_ANNOTATION}' && !(has(object.metadata.labels) && '${PIPELINE_RUN_LABEL}' in object.metadata.labels)))`,
           },
         ],
         // Not every TaskRun can be selected by label; a TaskRun admitted without its workspace fails in Tekton

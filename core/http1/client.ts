@@ -553,6 +553,7 @@ class OriginPool {
     // An IP literal is not looked up, so a guard judges it here; a name, when it has been resolved.
     const refusal = guard && isIP(host) ? guard.refusal(host, port) : undefined;
     const lookup = guard ? { lookup: guard.lookupFor(port) } : {};
+    // eslint-disable-next-line prefer-const -- the onread callbacks below read it before it is assigned (a const would throw)
     let conn: Connection | undefined;
     const socket = refusal
       ? refusedSocket(host, refusal)

@@ -187,8 +187,9 @@ export class Upstream {
     this.metricPrefix = opts.metricPrefix ?? 'connectors_proxy';
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.client.close();
+    return Promise.resolve();
   }
 
   /** A small request the proxy makes itself (token endpoints, registry pings): the body is read up to `limit`. */

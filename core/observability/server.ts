@@ -1,7 +1,7 @@
 // The health and metrics endpoint every component serves: /healthz (the process is alive: its liveness
 // checks pass), /readyz (its readiness checks pass) and /metrics (Prometheus text format). A failing check
 // is named in the 503 body; `?verbose` lists every check.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { registry } from './metrics.ts';
 
@@ -45,7 +45,7 @@ export function runChecks(checks: Record<string, Check>): { ok: boolean; lines: 
 
 export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
   const checksOf = (c: HealthServerOptions['readiness']) => (typeof c === 'function' ? c() : (c ?? {}));
-  const server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://health');
     const path = url.pathname;
     if (path === '/healthz' || path === '/livez' || path === '/readyz') {
@@ -62,7 +62,8 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  });
+  };
+  const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());

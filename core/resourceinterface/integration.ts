@@ -178,11 +178,13 @@ export function selectInterface(
       );
     if (!compatible(ri))
       throw new IntegrationError(
-        `${at(index, '.interface.name')}: ConnectorClass "${className}" of Connector "${integration.connectorRef.namespace}/${integration.connectorRef.name}" does not declare ResourceInterface "${ri.metadata.name}" (label ${RESOURCE_INTERFACE_LABELS.classPrefix}${ri.metadata.name}: "true")`,
+        `${at(index, '.interface.name')}: ConnectorClass "${className}" of Connector "${integration.connectorRef.namespace}/${integration.connectorRef.name}"` +
+          ` does not declare ResourceInterface "${ri.metadata.name}" (label ${RESOURCE_INTERFACE_LABELS.classPrefix}${ri.metadata.name}: "true")`,
       );
     if (labelInt(ri, RESOURCE_INTERFACE_LABELS.schemaVersion) > SUPPORTED_SCHEMA_VERSION)
       throw new IntegrationError(
-        `${at(index, '.interface.name')}: ResourceInterface "${ri.metadata.name}" has schema-version ${labelInt(ri, RESOURCE_INTERFACE_LABELS.schemaVersion)}; this webhook renders up to ${SUPPORTED_SCHEMA_VERSION}`,
+        `${at(index, '.interface.name')}: ResourceInterface "${ri.metadata.name}" has schema-version ${labelInt(ri, RESOURCE_INTERFACE_LABELS.schemaVersion)}` +
+          `; this webhook renders up to ${SUPPORTED_SCHEMA_VERSION}`,
       );
     return ri;
   }
@@ -199,11 +201,13 @@ export function selectInterface(
     );
   if (!candidates.length)
     throw new IntegrationError(
-      `${at(index, '.interface.category')}: no ResourceInterface of category "${category}" fits ConnectorClass "${className}" of Connector "${integration.connectorRef.namespace}/${integration.connectorRef.name}" (${
-        inCategory.length
-          ? `category members: ${inCategory.map((r) => r.metadata.name).join(', ')}; the class declares none of them, or their schema-version is above ${SUPPORTED_SCHEMA_VERSION}`
-          : 'no ResourceInterface has this category'
-      })`,
+      `${at(index, '.interface.category')}: no ResourceInterface of category "${category}"` +
+        ` fits ConnectorClass "${className}" of Connector "${integration.connectorRef.namespace}/${integration.connectorRef.name}" (${
+          inCategory.length
+            ? `category members: ${inCategory.map((r) => r.metadata.name).join(', ')}` +
+              `; the class declares none of them, or their schema-version is above ${SUPPORTED_SCHEMA_VERSION}`
+            : 'no ResourceInterface has this category'
+        })`,
     );
   return candidates[0];
 }
@@ -240,7 +244,8 @@ export async function expandIntegration(
   for (const [name] of given)
     if (!declared.some((p) => p.name === name))
       throw new IntegrationError(
-        `${at(index, '.params')}: ResourceInterface "${riName}" has no param "${name}" (${declared.length ? `params: ${declared.map((p) => p.name).join(', ')}` : 'it has none'})`,
+        `${at(index, '.params')}: ResourceInterface "${riName}" has no param "${name}"` +
+          ` (${declared.length ? `params: ${declared.map((p) => p.name).join(', ')}` : 'it has none'})`,
       );
   const params: Record<string, unknown> = {};
   for (const p of declared) {
@@ -254,7 +259,8 @@ export async function expandIntegration(
       type === 'string' ? typeof value === 'string' : type === 'array' ? typeOf(value) === 'array' : isObj(value);
     if (!ok)
       throw new IntegrationError(
-        `${at(index, '.params')}: param "${p.name}" of ResourceInterface "${riName}" is of type ${type}${type === 'array' ? ' (of strings)' : ''}, found ${JSON.stringify(value)}`,
+        `${at(index, '.params')}: param "${p.name}" of ResourceInterface "${riName}" is of type ${type}${type === 'array' ? ' (of strings)' : ''}` +
+          `, found ${JSON.stringify(value)}`,
       );
     params[p.name] = value;
   }
@@ -281,7 +287,8 @@ export async function expandIntegration(
       const attr = attrs.find((x) => x.name === a.name);
       if (!attr)
         throw new IntegrationError(
-          `${at(index, `.attributes[${j}].name`)}: ResourceInterface "${riName}" has no attribute "${a.name}" (attributes: ${attrs.map((x) => x.name).join(', ') || 'none'})`,
+          `${at(index, `.attributes[${j}].name`)}: ResourceInterface "${riName}" has no attribute "${a.name}"` +
+            ` (attributes: ${attrs.map((x) => x.name).join(', ') || 'none'})`,
         );
       return { attr, param: a.param ?? attr.parameterize?.name ?? attr.name };
     }) ??
@@ -313,7 +320,8 @@ export async function expandIntegration(
       const ws = wss.find((x) => x.name === w.name);
       if (!ws)
         throw new IntegrationError(
-          `${at(index, `.workspaces[${j}].name`)}: ResourceInterface "${riName}" has no workspace "${w.name}" (workspaces: ${wss.map((x) => x.name).join(', ') || 'none'})`,
+          `${at(index, `.workspaces[${j}].name`)}: ResourceInterface "${riName}" has no workspace "${w.name}"` +
+            ` (workspaces: ${wss.map((x) => x.name).join(', ') || 'none'})`,
         );
       return { ws, as: w.workspace ?? ws.workspaceMapping?.name ?? ws.name };
     }) ?? wss.map((ws) => ({ ws, as: ws.workspaceMapping?.name ?? ws.name }));

@@ -111,7 +111,7 @@ export class AddressGuard {
 
   /** A `lookup` for net.connect/tls.connect to `port`: resolves, then fails with ETARGETREFUSED if any address is refused. */
   lookupFor(port: number): LookupFunction {
-    return ((hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback) => {
+    return (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback) => {
       dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
         if (err) return callback(err, options.all ? [] : '', 4);
         for (const a of addresses) {
@@ -121,7 +121,7 @@ export class AddressGuard {
         if (options.all) callback(null, addresses);
         else callback(null, addresses[0].address, addresses[0].family);
       });
-    }) as LookupFunction;
+    };
   }
 }
 

@@ -335,14 +335,18 @@ describe('resourceinterfaces: pipeline integration', () => {
         ]),
         flag: true,
         code: 400,
-        message: `${A}[0].configuration.connectors: ResourceInterface "gitcoderepository" does not merge Connectors (spec.configurations.multipleMergeConnectors.enabled)`,
+        message:
+          `${A}[0].configuration.connectors: ResourceInterface "gitcoderepository"` +
+          ` does not merge Connectors (spec.configurations.multipleMergeConnectors.enabled)`,
       },
       {
         what: 'of another class',
         r: run('PipelineRun', [maven({ configuration: { connectors: [{ name: 'harbor' }] } })]),
         flag: true,
         code: 400,
-        message: `${A}[0].configuration.connectors[0]: Connector "${NS}/harbor" is of class "oci"; merged Connectors must be of the main Connector's class "maven"`,
+        message:
+          `${A}[0].configuration.connectors[0]: Connector "${NS}/harbor" is of class "oci"` +
+          `; merged Connectors must be of the main Connector's class "maven"`,
       },
     ];
     for (const k of refusals) {
@@ -401,12 +405,17 @@ describe('resourceinterfaces: pipeline integration', () => {
       {
         what: "an interface the Connector's class does not declare",
         integration: { interface: { name: 'ociartifact' } },
-        message: `${A}[0].interface.name: ConnectorClass "git" of Connector "${NS}/git" does not declare ResourceInterface "ociartifact" (label resourceinterface.connectors.cpaas.io/ociartifact: "true")`,
+        message:
+          `${A}[0].interface.name: ConnectorClass "git" of Connector "${NS}/git"` +
+          ` does not declare ResourceInterface "ociartifact" (label resourceinterface.connectors.cpaas.io/ociartifact: "true")`,
       },
       {
         what: 'a category without a fitting interface',
         integration: { interface: { category: 'NPMRepository' } },
-        message: `${A}[0].interface.category: no ResourceInterface of category "NPMRepository" fits ConnectorClass "git" of Connector "${NS}/git" (category members: npmrepository; the class declares none of them, or their schema-version is above 1)`,
+        message:
+          `${A}[0].interface.category: no ResourceInterface of category "NPMRepository"` +
+          ` fits ConnectorClass "git" of Connector "${NS}/git"` +
+          ` (category members: npmrepository; the class declares none of them, or their schema-version is above 1)`,
       },
     ];
     for (const k of refusals) {
@@ -532,11 +541,12 @@ describe('resourceinterfaces: pipeline integration', () => {
 
   it('the TaskRun webhook applies the integrations first, then the workspace annotations, in one patch', async () => {
     const lookups: Lookups = {
-      connector: async (ns, name) => CONNECTORS.find((c) => c.metadata.namespace === ns && c.metadata.name === name),
-      namespaceLabels: async () => ({}),
-      connectorClass: async (name) => CLASSES.find((c) => c.metadata.name === name),
-      secret: async () => undefined,
-      resourceInterfaces: async () => builtinResourceInterfaces(),
+      connector: (ns, name) =>
+        Promise.resolve(CONNECTORS.find((c) => c.metadata.namespace === ns && c.metadata.name === name)),
+      namespaceLabels: () => Promise.resolve({}),
+      connectorClass: (name) => Promise.resolve(CLASSES.find((c) => c.metadata.name === name)),
+      secret: () => Promise.resolve(undefined),
+      resourceInterfaces: () => Promise.resolve(builtinResourceInterfaces()),
       synced: Promise.resolve(),
       stop: async () => {},
     };

@@ -107,14 +107,16 @@ export async function integrationsDecision(input: IntegrationsInput): Promise<De
       connectors.slice(1).forEach((c, j) => {
         if (c.spec.connectorClassName !== className)
           throw new IntegrationError(
-            `${where}.configuration.connectors[${j}]: Connector "${c.metadata.namespace}/${c.metadata.name}" is of class "${c.spec.connectorClassName}"; merged Connectors must be of the main Connector's class "${className}"`,
+            `${where}.configuration.connectors[${j}]: Connector "${c.metadata.namespace}/${c.metadata.name}" is of class "${c.spec.connectorClassName}"` +
+              `; merged Connectors must be of the main Connector's class "${className}"`,
           );
       });
       const ri = selectInterface(integration, i, cls, input.resourceInterfaces);
       if (integration.mergedConnectors.length) {
         if (!ri.spec?.configurations?.multipleMergeConnectors?.enabled)
           throw new IntegrationError(
-            `${where}.configuration.connectors: ResourceInterface "${ri.metadata.name}" does not merge Connectors (spec.configurations.multipleMergeConnectors.enabled)`,
+            `${where}.configuration.connectors: ResourceInterface "${ri.metadata.name}"` +
+              ` does not merge Connectors (spec.configurations.multipleMergeConnectors.enabled)`,
           );
         if (!input.multiConnector)
           throw Object.assign(
