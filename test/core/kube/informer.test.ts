@@ -215,7 +215,7 @@ describe('core/kube: the shared informer against the real apiserver', function (
   it('an object slimmed to a few fields still reports its updates (its name, namespace and resourceVersion are kept)', async () => {
     const { ns, path } = await namespace('inf-slim');
     await put(ns, 'a', { tier: '1' });
-    const i = informer(path, { slim: (raw) => ({ metadata: { labels: raw.metadata?.labels } }) as ConfigMap });
+    const i = informer(path, { slim: (raw) => ({ metadata: { labels: raw.metadata?.labels } }) });
     const view = i.view();
     const seen = record(view);
     i.start();
