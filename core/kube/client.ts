@@ -7,7 +7,7 @@
 // working in a long-running process. A changed client certificate replaces the connection pool.
 import { Agent, request, type Dispatcher } from 'undici';
 import type { RequestOptions as HttpsRequestOptions } from 'node:https';
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:tls';
 import { counter } from '../observability/metrics.ts';
 import { resourcePath, type ObjectOf, type PathOptions, type ResourceType } from './resources.ts';
 import type { KubeList, KubeObject, Status } from './types.ts';
@@ -161,7 +161,7 @@ export class KubeClient implements KubeRest {
             ? v
             : Buffer.isBuffer(v)
               ? v.toString('utf8')
-              : String(v.export({ format: 'pem', type: 'pkcs8' }));
+              : pem(v.pem);
     return {
       headers,
       servername: opts.servername ?? undefined,
