@@ -97,7 +97,7 @@ describe('proxy: credential injection and safety in reverse mode', function () {
             .end('ok');
           return;
         }
-        echoHandler(req, res);
+        void echoHandler(req, res);
       },
     });
     env = await setup('proxy-inject', { upstream: { headersTimeoutMs: 1500 } });
