@@ -7,6 +7,7 @@
 // working in a long-running process. A changed client certificate replaces the connection pool.
 import { Agent, request, type Dispatcher } from 'undici';
 import type { RequestOptions as HttpsRequestOptions } from 'node:https';
+import type { KeyObject } from 'node:tls';
 import { counter } from '../observability/metrics.ts';
 import { resourcePath, type ObjectOf, type PathOptions, type ResourceType } from './resources.ts';
 import type { KubeList, KubeObject, Status } from './types.ts';
@@ -149,7 +150,18 @@ export class KubeClient implements KubeRest {
     await this.access.applyToHTTPSOptions(opts);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string') headers[k.toLowerCase()] = v;
-    const pem = (v: unknown) => (v === undefined ? undefined : Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+    // The kubeconfig loader sets each of these to one string or Buffer; a list is joined as String() would.
+    type PemSource = string | Buffer | KeyObject | Array<string | Buffer | KeyObject> | undefined;
+    const pem = (v: PemSource): string | undefined =>
+      v === undefined
+        ? undefined
+        : Array.isArray(v)
+          ? v.map((e) => pem(e)).join(',')
+          : typeof v === 'string'
+            ? v
+            : Buffer.isBuffer(v)
+              ? v.toString('utf8')
+              : pem(v.pem);
     return {
       headers,
       servername: opts.servername ?? undefined,
@@ -207,7 +219,7 @@ export class KubeClient implements KubeRest {
     const attempt = async (refresh: boolean) => {
       const { creds, agent } = await this.current(refresh);
       return request(url, {
-        method: method as Dispatcher.HttpMethod,
+        method,
         dispatcher: agent,
         headers: {
           ...creds.headers,

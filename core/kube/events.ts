@@ -53,7 +53,7 @@ export function eventKey(obj: InvolvedObject, type: EventType, reason: string, m
 export function createEventRecorder(kc: KubeAccess, opts: EventRecorderOptions): EventRecorder {
   const own = !opts.rest;
   const client: KubeRest = opts.rest ?? kubeClient(kc);
-  const rest = async () => client;
+  const rest = () => Promise.resolve(client);
   const window = opts.aggregateWindowMs ?? 10 * 60_000;
   const seen = new Map<string, Seen>();
   const pending = new Set<Promise<void>>();

@@ -93,7 +93,8 @@ export function stripManagedFields<T extends KubeObject>(raw: KubeObject): T {
 
 /** apiVersion, kind and metadata (without managedFields) of an object. */
 export function metadataOf(raw: KubeObject): KubeObject {
-  const { managedFields: _drop, ...metadata } = raw.metadata ?? {};
+  const metadata = { ...raw.metadata };
+  delete metadata.managedFields;
   return { apiVersion: raw.apiVersion, kind: raw.kind, metadata };
 }
 
@@ -173,7 +174,7 @@ export class SharedInformer<T extends KubeObject> {
   private put(obj: T, old: T | undefined): void {
     const ns = nsOf(obj);
     let names = this.store.get(ns);
-    if (!names) this.store.set(ns, (names = new Map()));
+    if (!names) this.store.set(ns, (names = new Map<string, T>()));
     names.set(nameOf(obj), obj);
     if (!old) this.count++;
     for (const [name, fn] of this.indexers) {
@@ -232,8 +233,8 @@ export class SharedInformer<T extends KubeObject> {
       const was = old !== undefined && v.sees(old);
       const is = next !== undefined && v.sees(next);
       if (!was && is) for (const h of v.handlers) this.call(() => h.add?.(next!));
-      else if (was && is && changed) for (const h of v.handlers) this.call(() => h.update?.(next!, old!));
-      else if (was && !is) for (const h of v.handlers) this.call(() => h.delete?.(old!));
+      else if (was && is && changed) for (const h of v.handlers) this.call(() => h.update?.(next!, old));
+      else if (was && !is) for (const h of v.handlers) this.call(() => h.delete?.(old));
     }
   }
 
@@ -412,7 +413,6 @@ export class SharedInformer<T extends KubeObject> {
       if (this.started) this.relist();
     }
 
-    const self = this;
     const visible = (obj: T | undefined) => (obj !== undefined && sees(obj) ? obj : undefined);
     const all = (namespace?: string): T[] => {
       const out: T[] = [];
@@ -434,9 +434,9 @@ export class SharedInformer<T extends KubeObject> {
         const found = index.get(value);
         return found ? [...found].filter((obj) => sees(obj)) : [];
       },
-      addHandler(handler) {
+      addHandler: (handler) => {
         state.handlers.add(handler);
-        if (handler.add) for (const obj of all()) self.call(() => handler.add!(obj));
+        if (handler.add) for (const obj of all()) this.call(() => handler.add!(obj));
         return () => void state.handlers.delete(handler);
       },
       on(event, cb) {
@@ -451,10 +451,10 @@ export class SharedInformer<T extends KubeObject> {
       synced: state.synced,
       hasSynced: () => state.isSynced,
       upsert: (raw) => this.apply('MODIFIED', raw, false),
-      async stop() {
+      stop: async () => {
         if (detached) return;
         detached = true;
-        self.views.delete(state);
+        this.views.delete(state);
         state.handlers.clear();
         await onStop?.();
       },

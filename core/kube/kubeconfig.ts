@@ -112,7 +112,8 @@ export class Kubeconfig implements KubeAccess {
       throw new KubeconfigError(`cluster ${JSON.stringify(cluster.name)}: proxy-url is not supported`);
     if (user['auth-provider'])
       throw new KubeconfigError(
-        `user ${JSON.stringify(user.name)}: auth-provider ${JSON.stringify(user['auth-provider'].name ?? '')} is not supported (client-go removed auth-provider plugins); use an exec credential plugin`,
+        `user ${JSON.stringify(user.name)}: auth-provider ${JSON.stringify(user['auth-provider'].name ?? '')} is not supported ` +
+          '(client-go removed auth-provider plugins); use an exec credential plugin',
       );
   }
 
@@ -279,7 +280,7 @@ function parseDoc(yaml: string, file?: string): KubeconfigDoc {
     throw new KubeconfigError(`${file ?? 'kubeconfig'}: not YAML: ${(err as Error).message}`);
   }
   if (doc === null || typeof doc !== 'object') throw new KubeconfigError(`${file ?? 'kubeconfig'}: not a kubeconfig`);
-  return doc as KubeconfigDoc;
+  return doc;
 }
 
 function readOptional(path: string): string | undefined {

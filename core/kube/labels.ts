@@ -71,10 +71,10 @@ export function matchesRequirements(reqs: Requirement[], labels: Record<string, 
         if (has) return false;
         break;
       case 'in':
-        if (!has || !r.values.includes(labels![r.key])) return false;
+        if (!has || !r.values.includes(labels[r.key])) return false;
         break;
       case 'notin':
-        if (has && r.values.includes(labels![r.key])) return false;
+        if (has && r.values.includes(labels[r.key])) return false;
         break;
     }
   }

@@ -80,7 +80,7 @@ export function startLeaderElection(kc: KubeAccess, opts: LeaderElectionOptions)
   const log = opts.log;
   const own = !opts.rest;
   const client: KubeRest = opts.rest ?? kubeClient(kc);
-  const rest = async () => client;
+  const rest = () => Promise.resolve(client);
   let leader = false;
   let firstTickDone = false;
   let stopped = false;

@@ -38,7 +38,7 @@ import { startLeaderElection, type LeaderElector } from './leaderelection.ts';
 import { ownKey, type KeyMapper, type Predicate, type WatchedEvent } from './predicates.ts';
 import { resourcePath, resources, type ObjectOf, type ResourceType } from './resources.ts';
 import type { RateLimiterOptions } from './workqueue.ts';
-import type { ConfigMap, KubeObject, Namespace, Secret } from './types.ts';
+import type { KubeObject, Namespace, Secret } from './types.ts';
 
 export interface ManagerOptions {
   /** Where the components keep their configuration (flags ConfigMap, Lease, ...). */
@@ -88,6 +88,7 @@ export interface ControllerSpec<P extends KubeObject> {
   /** The reconciled objects: each run (each leadership term) starts by enqueueing all of them. */
   for: { informer: Informer<P>; predicate?: Predicate<P>; key?: (obj: P) => string };
   /** Other watches that enqueue keys (e.g. a Secret's referrers); their informers are waited for too. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each watch has its own object type (an existential list)
   watches?: WatchSpec<any>[];
   reconcile(key: string): Promise<ReconcileResult | void>;
   workers?: number;
@@ -142,12 +143,13 @@ function slimFor(r: ResourceType): ((raw: KubeObject) => KubeObject) | undefined
       const m = (raw as Namespace).metadata ?? {};
       return {
         metadata: { name: m.name, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels },
-      } as Namespace;
+      };
     };
   return undefined;
 }
 
 interface ControllerEntry {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- controllers of different object types share one set
   spec: ControllerSpec<any>;
   current: Controller | undefined;
   starting: boolean;
@@ -163,8 +165,9 @@ export class Manager {
   readonly systemNamespace: string;
   private readonly ownClient: boolean;
   private readonly opts: ManagerOptions;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one cache of informers of different object types
   private readonly informers = new Map<string, SharedInformer<any>>();
-  private readonly views: Array<Informer<any>> = [];
+  private readonly views: Array<Informer<KubeObject>> = [];
   private readonly controllers = new Set<ControllerEntry>();
   private readonly runnables = new Set<{ r: Runnable; running: boolean }>();
   private readonly readyChecks = new Map<string, Check>();
@@ -196,7 +199,7 @@ export class Manager {
    * A view of the shared informer of a resource type. One informer (one watch) exists per resource type,
    * namespace and server-side selector; every caller with the same ones shares it.
    */
-  informer<R extends ResourceType<any>>(r: R, spec: InformerSpec<ObjectOf<R>> = {}): Informer<ObjectOf<R>> {
+  informer<R extends ResourceType>(r: R, spec: InformerSpec<ObjectOf<R>> = {}): Informer<ObjectOf<R>> {
     type T = ObjectOf<R>;
     const ns = r.namespaced ? spec.namespace : undefined;
     const id = `${resourcePath(r, { namespace: ns })}?${spec.serverLabelSelector ?? ''}`;
@@ -228,7 +231,7 @@ export class Manager {
       const view = this.informer(resources.ConfigMap, {
         namespace: this.systemNamespace,
         fieldSelector: `metadata.name=${FEATURE_FLAGS_CONFIGMAP}`,
-      }) as Informer<ConfigMap>;
+      });
       this.flagsCache = featureFlags(view, this.systemNamespace);
     }
     return this.flagsCache;
@@ -353,7 +356,7 @@ export class Manager {
             if (!w.which || changed.some((f) => w.which!.includes(f))) enqueue(w.map());
           }),
         );
-      } else wire(w.informer, w.map ?? ownKey, w.predicate);
+      } else wire(w.informer as Informer<KubeObject>, w.map ?? ownKey, w.predicate);
     }
     if (this.started && !this.stopped && (spec.leaderElected === false || this.leading)) void this.runController(entry);
     return {
@@ -395,7 +398,7 @@ export class Manager {
       entry.current = ctl;
       ctl.start();
       const key = spec.for.key ?? ((obj: KubeObject) => ownKey(obj)[0]);
-      for (const obj of spec.for.informer.list()) ctl.enqueue(key(obj));
+      for (const obj of spec.for.informer.list() as KubeObject[]) ctl.enqueue(key(obj));
       this.log.info('controller running', { controller: spec.name, objects: spec.for.informer.size() });
     } finally {
       entry.starting = false;

@@ -4,6 +4,7 @@ import { kubeClient, type KubeAccess, type KubeRest } from './client.ts';
 
 export { KubeApiError, type KubeRest } from './client.ts';
 
-export async function kubeRest(kc: KubeAccess): Promise<KubeRest> {
-  return kubeClient(kc);
+export function kubeRest(kc: KubeAccess): Promise<KubeRest> {
+  // A bad kubeconfig rejects the promise rather than throwing synchronously.
+  return new Promise((resolve) => resolve(kubeClient(kc)));
 }

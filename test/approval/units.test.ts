@@ -238,7 +238,7 @@ describe('approval units', () => {
   });
 
   describe('role templates', () => {
-    const builtin = Object.fromEntries(builtinTemplates('sys').map((cm) => [cm.metadata!.name!, cm.data]));
+    const builtin = Object.fromEntries(builtinTemplates('sys').map((cm) => [cm.metadata.name!, cm.data]));
     const pod = { object: { metadata: { name: 'build-1', namespace: 'cicd' } } };
 
     it('the built-in use-connectors-proxy grants * on connectors/proxy of the matched Connectors', () => {
@@ -310,7 +310,7 @@ describe('approval units', () => {
   });
 
   describe('checks', () => {
-    const builtin = Object.fromEntries(builtinTemplates('sys').map((cm) => [cm.metadata!.name!, cm.data]));
+    const builtin = Object.fromEntries(builtinTemplates('sys').map((cm) => [cm.metadata.name!, cm.data]));
     const pod = { metadata: { name: 'p', namespace: 'ns', labels: { 'tekton.dev/pipelineRun': 'pr-1' } } };
 
     it("the built-in approvals-in-pipeline selects the ApprovalTask of the Pod's PipelineRun", () => {

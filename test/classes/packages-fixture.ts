@@ -167,7 +167,7 @@ export async function setupClasses(
         );
       } catch (err) {
         const conds = (await connectors.get(name, ns).catch(() => undefined))?.status?.conditions;
-        throw new Error(`${(err as Error).message}; conditions: ${JSON.stringify(conds)}`);
+        throw new Error(`${(err as Error).message}; conditions: ${JSON.stringify(conds)}`, { cause: err });
       }
       return connectors.get(name, ns);
     },
@@ -281,7 +281,8 @@ export function connectorYaml(o: {
         .join('')}`
     : '';
   const secret = o.data
-    ? `apiVersion: v1\nkind: Secret\nmetadata: {name: ${o.name}-auth}\ntype: ${o.secretType ?? 'kubernetes.io/basic-auth'}\nstringData: ${JSON.stringify(o.data)}\n---\n`
+    ? `apiVersion: v1\nkind: Secret\nmetadata: {name: ${o.name}-auth}\n` +
+      `type: ${o.secretType ?? 'kubernetes.io/basic-auth'}\nstringData: ${JSON.stringify(o.data)}\n---\n`
     : '';
   const ca = o.caSecret ? `  caCertSecretRef: {name: ${o.caSecret}}\n` : '';
   return `${secret}apiVersion: connectors.alauda.io/v1alpha1

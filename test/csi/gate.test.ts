@@ -14,7 +14,7 @@ import type { RpcError } from './client.ts';
 describe('csi: the gate between resolving a volume and issuing its files', function () {
   this.timeout(120_000);
   let env: CsiEnv;
-  let decide: VolumeGate = async () => undefined;
+  let decide: VolumeGate = () => Promise.resolve(undefined);
   const seen: string[][] = [];
 
   before(async () => {
@@ -29,7 +29,7 @@ describe('csi: the gate between resolving a volume and issuing its files', funct
   after(async () => env?.stop());
 
   it('undefined: the volume is rendered as usual, and the gate saw the resolved Connector', async () => {
-    decide = async () => undefined;
+    decide = () => Promise.resolve(undefined);
     seen.length = 0;
     const { target } = await env.publish({ connectors: 'git', 'configuration.names': 'gitconfig' });
     expect((await readFileSet(target))!.has('context.token')).to.equal(true);
@@ -38,7 +38,7 @@ describe('csi: the gate between resolving a volume and issuing its files', funct
 
   it('a file set: exactly those files are mounted, and no token is issued', async () => {
     const error = JSON.stringify({ code: 7, message: 'the access request was rejected' });
-    decide = async () => new Map([['.error.json', error]]);
+    decide = () => Promise.resolve(new Map([['.error.json', error]]));
     const { target } = await env.publish({ connectors: 'git', 'configuration.names': 'gitconfig' });
     expect([...(await readFileSet(target))!]).to.deep.equal([['.error.json', error]]);
     const line = env.logs.map((l) => JSON.parse(l)).findLast((l) => l.msg === 'volume published');
@@ -46,9 +46,7 @@ describe('csi: the gate between resolving a volume and issuing its files', funct
   });
 
   it('a CsiError: kubelet gets its code and message, and nothing is left at the target', async () => {
-    decide = async () => {
-      throw unavailable('waiting for the access request to be approved');
-    };
+    decide = () => Promise.reject(unavailable('waiting for the access request to be approved'));
     const target = env.target();
     const err = (await env.publish({ connectors: 'git' }, { target }).catch((e) => e)) as RpcError;
     expect(err.code).to.equal(status.UNAVAILABLE);
@@ -62,7 +60,7 @@ describe('csi: the gate between resolving a volume and issuing its files', funct
   });
 
   it('runs after scope: a Connector outside the Pod’s scope is refused before the gate is asked', async () => {
-    decide = async () => undefined;
+    decide = () => Promise.resolve(undefined);
     seen.length = 0;
     const other = await env.c.createNamespace('csi-gate-other');
     await env.connector(other, 'elsewhere', 'https://example.com');

@@ -149,7 +149,7 @@ describe('core/http1 front', () => {
           res.writeHead(200, { 'content-length': Buffer.byteLength(body) }).end(body);
         });
       });
-      closeFront = installFront({
+      const front = installFront({
         server,
         maxHeaderSize: 2048,
         headersTimeoutMs: 400,
@@ -160,7 +160,8 @@ describe('core/http1 front', () => {
           seen.push(`front ${req.method} ${req.url}`);
           frontHandler(req, res);
         },
-      }).close;
+      });
+      closeFront = () => front.close();
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       port = (server.address() as { port: number }).port;
     });

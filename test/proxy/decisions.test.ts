@@ -1,6 +1,7 @@
 // The proxy's pure decisions, table-driven: which Connector a request names and forward-mode credentials
 // parsing (the upstream URL, Location rewriting, target matching and what to inject for a Secret are
-// core/connector's: test/connector/inject.test.ts); plus the decision caches against the real apiserver with a skewed clock (a cached allow never outlives the token).
+// core/connector's: test/connector/inject.test.ts); plus the decision caches against the real apiserver with a
+// skewed clock (a cached allow never outlives the token).
 import { expect } from 'chai';
 import { kubeRest, type KubeRest } from '../../core/kube/rest.ts';
 import { forwardCredentials, tokenFromAuthorization } from '../../proxy/auth/credentials.ts';
@@ -128,13 +129,15 @@ describe('proxy: decisions (pure)', () => {
   it('cachedAuthorization answers for the check and token asked, whatever was asked just before', async () => {
     // SubjectAccessReview allows the Connector `ok` (get) and `ok` on connectors/proxy only in namespace a.
     const rest = {
-      call: async (
+      call: (
         _m: string,
         _p: string,
         o: { body: { spec: { resourceAttributes: { namespace: string; name: string; subresource?: string } } } },
       ) => {
         const ra = o.body.spec.resourceAttributes;
-        return { status: { allowed: ra.name === 'ok' && (ra.subresource !== 'proxy' || ra.namespace === 'a') } };
+        return Promise.resolve({
+          status: { allowed: ra.name === 'ok' && (ra.subresource !== 'proxy' || ra.namespace === 'a') },
+        });
       },
     } as unknown as KubeRest;
     const az = new Authorizer(rest);
@@ -163,23 +166,23 @@ describe('proxy: decisions (pure)', () => {
     let reviews = 0;
     let down = false;
     const rest = {
-      call: async (
+      call: (
         _m: string,
         path: string,
         o: { body: { spec: { token?: string; resourceAttributes?: { name: string } } } },
       ) => {
         reviews++;
-        if (down) throw new Error('connection refused');
+        if (down) return Promise.reject(new Error('connection refused'));
         if (path.includes('tokenreviews')) {
           const t = nameOf(o.body.spec.token!);
-          return {
+          return Promise.resolve({
             status:
               t === 'bad'
                 ? { authenticated: false }
                 : { authenticated: true, user: { username: `system:serviceaccount:ns:${t}` } },
-          };
+          });
         }
-        return { status: { allowed: o.body.spec.resourceAttributes!.name !== 'secret' } };
+        return Promise.resolve({ status: { allowed: o.body.spec.resourceAttributes!.name !== 'secret' } });
       },
     } as unknown as KubeRest;
     const warnings: string[] = [];
@@ -207,11 +210,11 @@ describe('proxy: decisions (pure)', () => {
       const token = name === 'not-a-jwt' ? name : fakeJwt(name);
       const before = reviews;
       const r = checkAccess(ctx, token, names.map(c));
-      expect(r instanceof Promise, `${token} ${names}`).to.equal(!atOnce);
+      expect(r instanceof Promise, `${token} ${names.join(',')}`).to.equal(!atOnce);
       const access = await r;
-      expect(access.ok ? 0 : access.status, `${token} ${names}`).to.equal(status);
+      expect(access.ok ? 0 : access.status, `${token} ${names.join(',')}`).to.equal(status);
       if (name === 'sa' || name === 'other') expect(access.serviceAccount).to.equal(`ns/${name}`);
-      expect(reviews - before, `${token} ${names}`).to.equal(wantReviews);
+      expect(reviews - before, `${token} ${names.join(',')}`).to.equal(wantReviews);
     }
     down = true;
     const failed = await checkAccess(ctx, fakeJwt('sa'), [c('new')]);
@@ -224,7 +227,7 @@ describe('proxy: decisions (pure)', () => {
     let reviews = 0;
     let inFlight = 0;
     let most = 0;
-    let hold: Promise<void> | undefined;
+    let hold = Promise.resolve();
     const rest = {
       call: async (_m: string, path: string, o: { body: { spec: { token: string } } }) => {
         if (path.includes('subjectaccessreviews')) return { status: { allowed: true } };
@@ -284,7 +287,7 @@ describe('proxy: decisions (pure)', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(inFlight).to.equal(4);
     open();
-    expect((await Promise.all(pending)).every((a) => a.ok)).to.equal(true);
+    expect((await Promise.all(pending.map((p) => Promise.resolve(p)))).every((a) => a.ok)).to.equal(true);
     expect(most).to.equal(4);
   });
 
@@ -376,7 +379,8 @@ describe('proxy: decisions (pure)', () => {
     for (const [steps, evicted] of cases) {
       const c = new TtlCache<string>(2, () => 0);
       for (const [op, k] of steps)
-        op === 's' ? c.set(k, k, 100) : expect(c.get(k), `${JSON.stringify(steps)} get ${k}`).to.equal(k);
+        if (op === 's') c.set(k, k, 100);
+        else expect(c.get(k), `${JSON.stringify(steps)} get ${k}`).to.equal(k);
       c.set('c', 'c', 100);
       const kept = ['a', 'b'].filter((k) => k !== evicted);
       expect(c.get(evicted), JSON.stringify(steps)).to.equal(undefined);

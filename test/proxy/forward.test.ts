@@ -114,7 +114,7 @@ describe('proxy: forward mode and CONNECT', function () {
           res.writeHead(302, { location: `${other.url}/landed` }).end();
           return;
         }
-        echoHandler(req, res);
+        void echoHandler(req, res);
       },
     });
     b = await startRecordingUpstream();

@@ -75,7 +75,7 @@ describe('proxy: credential injection and safety in reverse mode', function () {
         }
         if (req.path === '/api/redirect-keep-query' || req.path === '/api/redirect-away-keep-query') {
           // Keeps the query it was sent, as a trailing-slash redirect does.
-          const q = req.url!.slice(req.url!.indexOf('?'));
+          const q = req.url.slice(req.url.indexOf('?'));
           const to =
             req.path === '/api/redirect-keep-query' ? `${up.url}/api/kept/${q}` : `http://elsewhere.invalid/x${q}`;
           res.writeHead(301, { location: to }).end();
@@ -97,7 +97,7 @@ describe('proxy: credential injection and safety in reverse mode', function () {
             .end('ok');
           return;
         }
-        echoHandler(req, res);
+        void echoHandler(req, res);
       },
     });
     env = await setup('proxy-inject', { upstream: { headersTimeoutMs: 1500 } });

@@ -233,7 +233,8 @@ const VARIANTS: Variant[] = [
     'a pipelined POST after Content-Length: 0',
     'HTTP Garden',
     (x) =>
-      `POST ${x.prefix}/a HTTP/1.1\r\n${x.h}Content-Length: 0\r\nConnection: keep-alive\r\n\r\nPOST ${x.prefix}/b HTTP/1.1\r\n${x.h}Content-Length: ${x.s.length}\r\n\r\n${x.s}`,
+      `POST ${x.prefix}/a HTTP/1.1\r\n${x.h}Content-Length: 0\r\nConnection: keep-alive\r\n\r\n` +
+      `POST ${x.prefix}/b HTTP/1.1\r\n${x.h}Content-Length: ${x.s.length}\r\n\r\n${x.s}`,
   ],
   [
     'plain pipelining',
@@ -321,7 +322,8 @@ spec: {connectorClassName: git, address: "${up.url}"}
       const audited = auditLines(env.logs).filter((a) => own(String(a.path)));
       // Every request the proxy read, as the upstream would see it (path without the Connector's prefix, body
       // length); those answered 200 are the ones the upstream answered (it answers every request 200).
-      const key = (a: Record<string, unknown>) => `${a.method} ${String(a.path).slice(prefix().length)} ${a.bytesIn}`;
+      const key = (a: Record<string, unknown>) =>
+        `${String(a.method)} ${String(a.path).slice(prefix().length)} ${String(a.bytesIn)}`;
       const read = audited.map(key);
       const answered = audited.filter((a) => a.status === 200).map(key);
       const received = up.requests

@@ -148,7 +148,7 @@ ${connectorReaderYaml({ name: 'fast', serviceAccount: 'fast', saNamespace: ns })
       expect(idle.got).to.match(/^HTTP\/1\.1 200 /);
       for (let i = 0; i < 300; i++) stalled(proxy.port, get('/big', 'slow'));
       // They arrive: as many as go upstream start their bodies there (the others wait or are refused).
-      await eventually('the stalled requests to reach the upstream', async () => big.started >= 128, 30_000, 50);
+      await eventually('the stalled requests to reach the upstream', () => big.started >= 128, 30_000, 50);
       // Then the proxy copies the bodies until every buffer on the way to the clients is full; once it has
       // stopped working (its CPU time stands still), the clients stall it as much as they ever will.
       await settled(proxy.child.pid!);
@@ -189,7 +189,7 @@ ${connectorReaderYaml({ name: 'fast', serviceAccount: 'fast', saNamespace: ns })
       big.started = big.cut = 0;
       t0 = Date.now();
       for (let i = 0; i < 4; i++) stalled(proxy.port, get('/big', 'slow'));
-      await eventually('the four connections to be taken', async () => big.started === 4, 30_000, 20);
+      await eventually('the four connections to be taken', () => big.started === 4, 30_000, 20);
       const { got, ms } = await ask(proxy.port, get('/small', 'fast'), (g) => /busy/.test(g));
       expect(got)
         .to.match(/^HTTP\/1\.1 503 /)
@@ -199,7 +199,7 @@ ${connectorReaderYaml({ name: 'fast', serviceAccount: 'fast', saNamespace: ns })
     });
 
     it('cuts a response its client does not read after the send timeout, which frees the upstream connection', async () => {
-      await eventually('the stalled responses to be cut', async () => big.cut === 4, 15_000, 50);
+      await eventually('the stalled responses to be cut', () => big.cut === 4, 15_000, 50);
       expect(Date.now() - t0, 'cut after')
         .to.be.greaterThan(2500)
         .and.lessThan(12_000);
@@ -242,7 +242,8 @@ ${connectorReaderYaml({ name: 'fast', serviceAccount: 'fast', saNamespace: ns })
       const t0 = Date.now();
       const { got } = await ask(
         proxy.port,
-        `POST /namespaces/${ns}/connectors/up/upload HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer ${tokens.fast}\r\nContent-Length: 100000\r\n\r\nonly the start`,
+        `POST /namespaces/${ns}/connectors/up/upload HTTP/1.1\r\nHost: proxy\r\n` +
+          `Authorization: Bearer ${tokens.fast}\r\nContent-Length: 100000\r\n\r\nonly the start`,
         () => false,
       );
       const took = Date.now() - t0;

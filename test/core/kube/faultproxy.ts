@@ -62,7 +62,7 @@ export async function startFaultProxy(c: Cluster): Promise<FaultProxy> {
   let faults: Array<Fault & { left: number }> = [];
   const watches = new Set<ServerResponse>();
 
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const rec: Recorded = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, at: Date.now() };
     requests.push(rec);
@@ -98,7 +98,7 @@ export async function startFaultProxy(c: Cluster): Promise<FaultProxy> {
       for (const [k, v] of Object.entries(req.headers))
         if (typeof v === 'string' && !['host', 'connection', 'content-length'].includes(k)) headers[k] = v;
       if (authorization) headers.authorization = authorization;
-      const up = await request(`${c.server}${url.pathname}${query.size ? `?${query}` : ''}`, {
+      const up = await request(`${c.server}${url.pathname}${query.size ? `?${query.toString()}` : ''}`, {
         method: rec.method as 'GET',
         headers,
         body: chunks.length ? Buffer.concat(chunks) : undefined,
@@ -122,7 +122,8 @@ export async function startFaultProxy(c: Cluster): Promise<FaultProxy> {
     } catch {
       res.destroy();
     }
-  });
+  };
+  const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -215,7 +215,7 @@ describe('core/kube: the shared informer against the real apiserver', function (
   it('an object slimmed to a few fields still reports its updates (its name, namespace and resourceVersion are kept)', async () => {
     const { ns, path } = await namespace('inf-slim');
     await put(ns, 'a', { tier: '1' });
-    const i = informer(path, { slim: (raw) => ({ metadata: { labels: raw.metadata?.labels } }) as ConfigMap });
+    const i = informer(path, { slim: (raw) => ({ metadata: { labels: raw.metadata?.labels } }) });
     const view = i.view();
     const seen = record(view);
     i.start();
@@ -305,6 +305,7 @@ describe('core/kube: pure parts of the watch client', () => {
     const text = '{"a":1}\n{"b":"é"}\n\n{"c":3}';
     const bytes = Buffer.from(text);
     for (const size of [1, 2, 3, 7, bytes.length]) {
+      // eslint-disable-next-line @typescript-eslint/require-await -- an async generator is the plainest AsyncIterable
       const chunks = (async function* () {
         for (let k = 0; k < bytes.length; k += size) yield bytes.subarray(k, k + size);
       })();

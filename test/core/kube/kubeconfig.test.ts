@@ -39,7 +39,8 @@ describe('core/kube: kubeconfig loading', function () {
     dir = await mkdtemp(join(tmpdir(), 'kubeconfig-'));
     const o: RequestOptions = {};
     await c.kubeConfig.applyToHTTPSOptions(o);
-    tls = { ca: String(o.ca), cert: String(o.cert), key: String(o.key) };
+    if (typeof o.key !== 'string' && !Buffer.isBuffer(o.key)) throw new Error('the harness gives one PEM key');
+    tls = { ca: String(o.ca), cert: String(o.cert), key: o.key.toString() };
     ns = await c.createNamespace('kubeconfig');
     await c.createServiceAccount(ns, 'reader');
     token = await c.createToken(ns, 'reader');
@@ -105,7 +106,8 @@ describe('core/kube: kubeconfig loading', function () {
     await writeFile(
       plugin,
       `#!/bin/sh\necho run >> ${count}\n[ -n "$KUBERNETES_EXEC_INFO" ] || exit 3\n` +
-        `printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"2999-01-01T00:00:00Z"}}' "$TOKEN"\n`,
+        `printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",` +
+        `"status":{"token":"%s","expirationTimestamp":"2999-01-01T00:00:00Z"}}' "$TOKEN"\n`,
     );
     await chmod(plugin, 0o755);
     const kc = Kubeconfig.fromYaml(

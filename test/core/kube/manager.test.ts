@@ -132,7 +132,10 @@ describe('core/kube: the manager against the real apiserver', function () {
         { informer: services, map: ownerKeys('Connector') },
         { flags: m.flags, map: () => connectors.keys() },
       ],
-      reconcile: async (key) => void reconciled.push(key),
+      reconcile: (key) => {
+        reconciled.push(key);
+        return Promise.resolve();
+      },
     });
     await admin.create(resources.Secret, { metadata: { name: 's1', namespace: ns }, stringData: { password: 'x' } });
     const created = await admin.create(resources.Connector, connector(ns, 'c1', 's1'));
@@ -190,7 +193,14 @@ describe('core/kube: the manager against the real apiserver', function () {
     const make = (id: 'a' | 'b') => {
       const m = manager(sys, { health: { port: 0, host: '127.0.0.1' } });
       const maps = m.informer(resources.ConfigMap, { namespace: sys });
-      m.controller({ name: `test-${id}`, for: { informer: maps }, reconcile: async () => void runs[id]++ });
+      m.controller({
+        name: `test-${id}`,
+        for: { informer: maps },
+        reconcile: () => {
+          runs[id]++;
+          return Promise.resolve();
+        },
+      });
       m.leaderElection({
         name: 'test-lease',
         identity: id,
@@ -310,10 +320,11 @@ describe('core/kube: the REST client against the real apiserver', function () {
     let reads = 0;
     const access: KubeAccess = {
       getCurrentCluster: () => ({ server: c.server }),
-      applyToHTTPSOptions: async (o) => {
+      applyToHTTPSOptions: (o) => {
         reads++;
         o.ca = tls.ca;
         o.headers = { Authorization: `Bearer ${reads === 1 ? 'a-token-that-expired' : token}` };
+        return Promise.resolve();
       },
     };
     const rotated = kubeClient(access);
