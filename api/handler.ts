@@ -15,7 +15,12 @@ import type { SecretLike } from '../core/kube/types.ts';
 import type { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { secretRefOf } from '../core/connector/secret.ts';
 import { injectCredentials, readBody, type InjectionContext, type Prepared } from '../core/connector/inject-request.ts';
-import { upstreamUrl, rewriteLocation, withoutQueryValues } from '../core/connector/upstream-url.ts';
+import {
+  PathEscapesAddress,
+  upstreamUrl,
+  rewriteLocation,
+  withoutQueryValues,
+} from '../core/connector/upstream-url.ts';
 import type { Authorizer, Authentication, ResourceCheck } from '../core/auth/review.ts';
 import { ReviewError } from '../core/auth/review.ts';
 import { connectionTokenKey } from '../core/auth/token-key.ts';
@@ -78,6 +83,25 @@ function apiBase(req: ProxyRequest, route: ApiRoute): string {
 }
 
 /** An answer of the API's own: a Status object, audited. */
+/**
+ * The upstream URL of a request under `address`, or the refusal: 400 when the client's path leaves `what`,
+ * 502 with `invalid` when the address itself does not parse.
+ */
+function targetOf(
+  address: string,
+  route: ApiRoute,
+  what: string,
+  invalid: string,
+): URL | { status: number; message: string } {
+  try {
+    return upstreamUrl(address, route.apiPath + route.query);
+  } catch (err) {
+    return err instanceof PathEscapesAddress
+      ? { status: 400, message: `the path leaves ${what}` }
+      : { status: 502, message: invalid };
+  }
+}
+
 function answer(
   ctx: ApiContext,
   res: ProxyResponse,
@@ -419,20 +443,13 @@ function toTool(
       `connectorclass ${JSON.stringify(connector.spec.connectorClassName)}: ${err.message}`,
     );
   }
-  let target: URL;
-  try {
-    target = upstreamUrl(address, route.apiPath + route.query);
-  } catch (err) {
-    const escapes = /escapes/.test((err as Error).message);
-    return answer(
-      ctx,
-      res,
-      record,
-      started,
-      escapes ? 400 : 502,
-      escapes ? 'the path leaves the connector address' : `connector ${record.connector} has an invalid address`,
-    );
-  }
+  const target = targetOf(
+    address,
+    route,
+    'the connector address',
+    `connector ${record.connector} has an invalid address`,
+  );
+  if (!(target instanceof URL)) return answer(ctx, res, record, started, target.status, target.message);
   const headers = upstreamRequestHeaders(req.headers, STRIP_TO_TOOL, token);
   const forward = (prepared: Prepared): Promise<void> | void => {
     if (!prepared.ok) return answer(ctx, res, record, started, prepared.status, prepared.reason);
@@ -499,20 +516,13 @@ async function toPlugin(
         `Secret ${JSON.stringify(ref.ref.name)} of namespace ${JSON.stringify(ref.ref.namespace)} not found`,
       );
   }
-  let target: URL;
-  try {
-    target = upstreamUrl(base, route.apiPath + route.query);
-  } catch (err) {
-    const escapes = /escapes/.test((err as Error).message);
-    return answer(
-      ctx,
-      res,
-      record,
-      started,
-      escapes ? 400 : 502,
-      escapes ? 'the path leaves the class API address' : `api address of connectorclass '${className}' is invalid`,
-    );
-  }
+  const target = targetOf(
+    base,
+    route,
+    'the class API address',
+    `api address of connectorclass '${className}' is invalid`,
+  );
+  if (!(target instanceof URL)) return answer(ctx, res, record, started, target.status, target.message);
   const headers = upstreamRequestHeaders(req.headers, STRIP_TO_TOOL, token);
   for (const k in headers) if (isPluginHeader(k)) delete headers[k];
   Object.assign(headers, pluginHeaders(connector.spec.address, secret));

@@ -9,7 +9,12 @@ import type { ProxyRequest } from '../core/http1/exchange.ts';
 import { injectCredentials, type Prepared } from '../core/connector/inject-request.ts';
 import type { ProxyContext } from './context.ts';
 import { Refusal, type Exchange, type Outbound, type Protocol, type Route } from './pipeline.ts';
-import { rewriteLocation, upstreamUrl, withoutQueryValues } from '../core/connector/upstream-url.ts';
+import {
+  PathEscapesAddress,
+  rewriteLocation,
+  upstreamUrl,
+  withoutQueryValues,
+} from '../core/connector/upstream-url.ts';
 import { withoutTokenInQuery } from './rules/request-rules.ts';
 import { upstreamRequestHeaders } from '../core/http1/upstream.ts';
 
@@ -82,7 +87,7 @@ export const reverseProtocol: Protocol<ReverseTarget, URL> = {
     try {
       return upstreamUrl(ex.connector!.spec.address, ex.route.state.rest);
     } catch (err) {
-      return /escapes/.test((err as Error).message)
+      return err instanceof PathEscapesAddress
         ? new Refusal(400, 'the path leaves the connector address', 'path escapes prefix')
         : new Refusal(502, `connector ${ex.record.connector} has an invalid address`, 'invalid address');
     }

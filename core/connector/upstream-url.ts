@@ -22,6 +22,13 @@ function parsedAddress(address: string): { origin: string; prefix: string } {
  * not with a `#` (a setter escapes it, a parse starts a fragment), a bare `?` (a setter drops it) or a
  * trailing space or control character (a parse trims it).
  */
+/** The client's path climbs out of the address's path prefix: the client's error, unlike an address that does not parse. */
+export class PathEscapesAddress extends Error {
+  constructor() {
+    super('path escapes the connector address prefix');
+  }
+}
+
 export function upstreamUrl(address: string, rest: string): URL {
   const { origin, prefix } = parsedAddress(address);
   const r = rest.startsWith('/') ? rest : '/' + rest;
@@ -37,7 +44,7 @@ export function upstreamUrl(address: string, rest: string): URL {
   }
   // Dot segments (also %2e, and those a server decoding %2F or %5C would find) must not climb out of the
   // address's path prefix.
-  if (!staysUnder(out.pathname, prefix)) throw new Error('path escapes the connector address prefix');
+  if (!staysUnder(out.pathname, prefix)) throw new PathEscapesAddress();
   return out;
 }
 
