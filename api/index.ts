@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { KubeAccess } from '../core/kube/client.ts';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { Authorizer } from '../core/auth/review.ts';
+import { Authorizer, type ReviewLimits } from '../core/auth/review.ts';
 import { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { installFront } from '../core/http1/front.ts';
 import { responseStarted, type ProxyRequest, type ProxyResponse } from '../core/http1/exchange.ts';
@@ -57,16 +57,7 @@ export interface ApiOptions {
   /** Requests one user may have in flight to tools and plugins (default 128; 0: no cap); more get 429. */
   maxRequestsPerUser?: number;
   /** How hard clients may make the API ask the apiserver (core/auth/review.ts). */
-  reviewLimits?: {
-    /** Reviews in flight at once (default 32); more wait... */
-    maxInFlight?: number;
-    /** ...at most this long (default 10 s), then 503. */
-    waitMs?: number;
-    /** Failed authentications one client address may cause at once (default 20)... */
-    failureBurst?: number;
-    /** ...and per second after that (default 1); then 429 without a review. */
-    failuresPerSecond?: number;
-  };
+  reviewLimits?: ReviewLimits;
   now?: () => number;
   log?: Logger;
 }
@@ -93,10 +84,7 @@ export async function startApi(kc: KubeAccess, opts: ApiOptions = {}): Promise<R
     acceptApiserverAudience: true,
     metricPrefix: 'connectors_api',
     ...opts.authCache,
-    maxReviewsInFlight: opts.reviewLimits?.maxInFlight,
-    reviewWaitMs: opts.reviewLimits?.waitMs,
-    failureBurst: opts.reviewLimits?.failureBurst,
-    failuresPerSecond: opts.reviewLimits?.failuresPerSecond,
+    limits: opts.reviewLimits,
     now: opts.now,
   });
   const perUser = opts.maxRequestsPerUser ?? 128;

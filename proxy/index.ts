@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../core/observability/log.ts';
 import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
 import type { CertificateAuthority } from '../core/pki/index.ts';
 import { Audit } from './audit.ts';
-import { Authorizer } from '../core/auth/review.ts';
+import { Authorizer, type ReviewLimits } from '../core/auth/review.ts';
 import { ensureProxyCA } from './ca.ts';
 import { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { DEFAULT_TLS_PORT, DEFAULT_TLS_SECRET, startTlsListener, unpublishTls, type TlsListener } from './tls.ts';
@@ -79,17 +79,8 @@ export interface ProxyOptions {
   maxRequestsPerServiceAccount?: number;
   /** Longest time to receive a whole request, body included (default 10 min); then 408. */
   requestTimeoutMs?: number;
-  /** How hard clients may make the proxy ask the apiserver (see proxy/auth/review.ts). */
-  reviewLimits?: {
-    /** Reviews in flight at once (default 32); more wait... */
-    maxInFlight?: number;
-    /** ...at most this long (default 10 s), then 503. */
-    waitMs?: number;
-    /** Failed authentications one client address may cause at once (default 20)... */
-    failureBurst?: number;
-    /** ...and per second after that (default 1); then 429 without a review. */
-    failuresPerSecond?: number;
-  };
+  /** How hard clients may make the proxy ask the apiserver (core/auth/review.ts). */
+  reviewLimits?: ReviewLimits;
   /** Clock for cache expiry (tests). */
   now?: () => number;
   log?: Logger;
@@ -123,10 +114,7 @@ export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promi
     audiences: opts.audiences ?? [PROXY_AUDIENCE],
     acceptApiserverAudience: opts.acceptApiserverAudience ?? true,
     ...opts.authCache,
-    maxReviewsInFlight: opts.reviewLimits?.maxInFlight,
-    reviewWaitMs: opts.reviewLimits?.waitMs,
-    failureBurst: opts.reviewLimits?.failureBurst,
-    failuresPerSecond: opts.reviewLimits?.failuresPerSecond,
+    limits: opts.reviewLimits,
     now: opts.now,
   });
   const upstream = new Upstream(opts.upstream);

@@ -55,6 +55,18 @@ export interface AccessCheck {
 
 export type Authorization = { allowed: true } | { allowed: false; reason: string };
 
+/** How hard clients may make a component ask the apiserver; defaults in brackets. */
+export interface ReviewLimits {
+  /** Reviews asked of the apiserver at once [32]; more wait... */
+  maxInFlight?: number;
+  /** ...at most this long [10 s], then 503. */
+  waitMs?: number;
+  /** Failed authentications a client address may cause at once [20]... */
+  failureBurst?: number;
+  /** ...and per second after that [1]; then 429 without a review. */
+  failuresPerSecond?: number;
+}
+
 export interface AuthorizerOptions {
   audiences?: string[];
   acceptApiserverAudience?: boolean;
@@ -62,14 +74,7 @@ export interface AuthorizerOptions {
   allowTtlMs?: number;
   denyTtlMs?: number;
   maxEntries?: number;
-  /** Reviews asked of the apiserver at once (default 32); more wait. */
-  maxReviewsInFlight?: number;
-  /** Longest wait for a review slot (default 10 s), then 503. */
-  reviewWaitMs?: number;
-  /** Failed authentications a client address may cause at once (default 20)... */
-  failureBurst?: number;
-  /** ...and per second after that (default 1). */
-  failuresPerSecond?: number;
+  limits?: ReviewLimits;
   now?: () => number;
   /** Names the cache metric: `<prefix>_auth_cache_total` (default connectors_proxy). */
   metricPrefix?: string;
@@ -163,13 +168,13 @@ export class Authorizer {
     this.authz = new TtlCache(opts.maxEntries ?? 10_000, this.now);
     this.metricPrefix = opts.metricPrefix ?? 'connectors_proxy';
     this.reviews = new Gate({
-      max: opts.maxReviewsInFlight ?? 32,
+      max: opts.limits?.maxInFlight ?? 32,
       maxWaiting: 10_000,
-      maxWaitMs: opts.reviewWaitMs ?? 10_000,
+      maxWaitMs: opts.limits?.waitMs ?? 10_000,
     });
     this.failures = new FailureBudget({
-      burst: opts.failureBurst ?? 20,
-      perSecond: opts.failuresPerSecond ?? 1,
+      burst: opts.limits?.failureBurst ?? 20,
+      perSecond: opts.limits?.failuresPerSecond ?? 1,
       now: this.now,
     });
   }

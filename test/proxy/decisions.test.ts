@@ -245,9 +245,7 @@ describe('proxy: decisions (pure)', () => {
     const ctx = {
       authorizer: new Authorizer(rest, {
         now: () => now,
-        failureBurst: 20,
-        failuresPerSecond: 1,
-        maxReviewsInFlight: 4,
+        limits: { failureBurst: 20, failuresPerSecond: 1, maxInFlight: 4 },
       }),
       state: { flags: { enabled: () => false } },
       log: { warn: (m: string) => warnings.push(m) },
