@@ -7,7 +7,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { PROXY_SERVICE_NAME, SYSTEM_NAMESPACE_DEFAULT, type ConnectorClass } from '../core/api/index.ts';
+import type { ConnectorClass } from '../core/api/index.ts';
+import { PROXY_SERVICE_NAME, SYSTEM_NAMESPACE_DEFAULT } from '../core/api/keys.ts';
 
 export const BUILTIN_CLASSES_DIR = dirname(fileURLToPath(import.meta.url));
 

@@ -13,7 +13,8 @@
 //                             per-connector Service names do not resolve outside a cluster
 //   resolver host (default) → http://c-<name>.<ns>.svc.cluster.local[:port of the class proxy URL]
 //   resolver path           → <class proxy URL>/namespaces/<ns>/connectors/<name>
-import { ANNOTATIONS, type ConnectorClass, type Connector } from '../core/api/index.ts';
+import type { ConnectorClass, Connector } from '../core/api/index.ts';
+import { ANNOTATIONS } from '../core/api/keys.ts';
 
 type ClassSpec = NonNullable<ConnectorClass['spec']>;
 type Endpoint = NonNullable<ClassSpec['proxy']> | NonNullable<ClassSpec['api']>;

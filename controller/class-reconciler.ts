@@ -2,7 +2,8 @@
 // status.api.address; every Rego policy of the class compiled with the real opa and stored as a
 // content-addressed ConfigMap (core/opa/store.ts) in the system namespace for the proxy.
 import { createHash } from 'node:crypto';
-import { API_VERSION, PROXY_AUDIENCE, type ConnectorClass, type ConnectorClassStatus } from '../core/api/index.ts';
+import type { ConnectorClass, ConnectorClassStatus } from '../core/api/index.ts';
+import { API_VERSION, PROXY_AUDIENCE } from '../core/api/keys.ts';
 import { compileRego, RegoCompileError, type CompiledPolicy } from '../core/opa/index.ts';
 import { GENERATOR_ENTRYPOINT } from '../core/opa/generator.ts';
 import { AUTH_EXTRACTOR_ENTRYPOINT } from '../core/opa/extractor.ts';

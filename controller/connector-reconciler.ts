@@ -6,13 +6,8 @@
 // class status write, a relist) re-runs the cheap checks only, while a change of any of them re-probes at
 // once. The memo expires after the probe period, which is when the periodic requeue arrives.
 import { createHash } from 'node:crypto';
-import {
-  API_VERSION,
-  PROXY_AUDIENCE,
-  type Connector,
-  type ConnectorClass,
-  type ConnectorStatus,
-} from '../core/api/index.ts';
+import type { Connector, ConnectorClass, ConnectorStatus } from '../core/api/index.ts';
+import { API_VERSION, PROXY_AUDIENCE } from '../core/api/keys.ts';
 import {
   authProbeOf,
   caCertificatesOf,

@@ -5,7 +5,7 @@
 // newly referenced Secret that the watch had dropped is read once with a GET; a 404 is remembered (the
 // watch reports its creation later), so a Connector whose Secret is missing costs no request per re-probe.
 // Memory is proportional to the referenced Secrets only.
-import { LABELS } from '../core/api/index.ts';
+import { LABELS } from '../core/api/keys.ts';
 import type { Informer } from '../core/kube/informer.ts';
 import { isNotFound } from '../core/kube/client.ts';
 import type { Manager } from '../core/kube/manager.ts';

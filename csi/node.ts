@@ -12,7 +12,7 @@
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PROXY_AUDIENCE } from '../core/api/index.ts';
+import { PROXY_AUDIENCE } from '../core/api/keys.ts';
 import type { Logger } from '../core/observability/log.ts';
 import { KEYS, parseVolumeRequest } from './attributes.ts';
 import { invalidArgument } from './errors.ts';

@@ -11,14 +11,8 @@
 //   6 render     built-in files + class configurations (render.ts), on the proxy's TLS listener when it
 //                publishes one (tls.ts); unknown configuration names are skipped and logged, none found →
 //                NotFound
-import {
-  PROXY_AUDIENCE,
-  PROXY_CA_NAME,
-  PROXY_SERVICE_NAME,
-  PROXY_TLS_CONFIGMAP,
-  type Connector,
-  type ConnectorClass,
-} from '../core/api/index.ts';
+import type { Connector, ConnectorClass } from '../core/api/index.ts';
+import { PROXY_AUDIENCE, PROXY_CA_NAME, PROXY_SERVICE_NAME, PROXY_TLS_CONFIGMAP } from '../core/api/keys.ts';
 import { checkScope, refString } from '../core/connector/index.ts';
 import { isNotFound } from '../core/kube/client.ts';
 import type { FeatureFlags } from '../core/kube/featureflags.ts';

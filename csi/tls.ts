@@ -13,7 +13,8 @@
 // - ca.crt, ca.cert and context.proxy.caCert hold the CA of the TLS certificate followed by the interception CA
 //   (clients of the forward proxy's CONNECT need that one too): one bundle for SSL_CERT_FILE, git's sslCAInfo,
 //   curl's --cacert.
-import { PROXY_SERVICE_NAME, type Connector, type ConnectorClass } from '../core/api/index.ts';
+import type { Connector, ConnectorClass } from '../core/api/index.ts';
+import { PROXY_SERVICE_NAME } from '../core/api/keys.ts';
 
 export interface ProxyTls {
   port: number;

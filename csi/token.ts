@@ -9,7 +9,7 @@
 //      Pod, ServiceAccount and lifetime, and renewed once 80% of its lifetime has passed — as kubelet's own
 //      token manager does. requiresRepublish makes kubelet call NodePublishVolume periodically, and each
 //      republish writes the renewed token.
-import { PROXY_AUDIENCE } from '../core/api/index.ts';
+import { PROXY_AUDIENCE } from '../core/api/keys.ts';
 import { KubeApiError, type KubeClient } from '../core/kube/client.ts';
 import { resources } from '../core/kube/resources.ts';
 import type { TokenRequest } from '../core/kube/types.ts';

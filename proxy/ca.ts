@@ -6,7 +6,7 @@
 import type { KubeAccess } from '../core/kube/client.ts';
 import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
 import { createCA, loadCA, type CertificateAuthority } from '../core/pki/index.ts';
-import { PROXY_CA_NAME } from '../core/api/index.ts';
+import { PROXY_CA_NAME } from '../core/api/keys.ts';
 
 export { PROXY_CA_NAME };
 

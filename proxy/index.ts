@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { KubeAccess } from '../core/kube/client.ts';
-import { PROXY_AUDIENCE } from '../core/api/index.ts';
+import { PROXY_AUDIENCE } from '../core/api/keys.ts';
 import { isOciClass } from '../core/connector/index.ts';
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
 import { kubeRest } from '../core/kube/rest.ts';

@@ -18,7 +18,7 @@ import {
 } from 'node:tls';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { PROXY_TLS_CONFIGMAP } from '../core/api/index.ts';
+import { PROXY_TLS_CONFIGMAP } from '../core/api/keys.ts';
 import { KubeApiError, type KubeRest } from '../core/kube/rest.ts';
 import type { Logger } from '../core/observability/log.ts';
 import { counter } from '../core/observability/metrics.ts';

@@ -1,6 +1,7 @@
 // The admission handlers: the thin shell that fetches what the pure decisions need and turns them into
 // AdmissionReview responses. One handler per webhook path.
-import { ANNOTATIONS, type Connector, type ConnectorClass, type ResourceInterface } from '../core/api/index.ts';
+import type { Connector, ConnectorClass, ResourceInterface } from '../core/api/index.ts';
+import { ANNOTATIONS } from '../core/api/keys.ts';
 import {
   CLUSTER_SCOPE_NAMESPACE,
   parseConnectorRef,

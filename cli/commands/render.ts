@@ -7,7 +7,7 @@ import type { Command } from '../command.ts';
 import { loadKubeConfig, systemNamespace } from '../../core/kube/config.ts';
 import { resources } from '../../core/kube/resources.ts';
 import type { TokenRequest } from '../../core/kube/types.ts';
-import { PROXY_AUDIENCE } from '../../core/api/index.ts';
+import { PROXY_AUDIENCE } from '../../core/api/keys.ts';
 import { createLogger, setLogLevel } from '../../core/observability/log.ts';
 import { parseConnectorRef, parseGoDurationMs } from '../../core/connector/index.ts';
 import { CsiError, codeName } from '../../csi/errors.ts';

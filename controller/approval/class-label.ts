@@ -8,7 +8,7 @@
 // yet: a checkGrantedPermission policy then matches no request (no access, fail closed), and a
 // defaultPermission grant arrives a moment later.
 import type { Connector } from '../../core/api/index.ts';
-import { LABELS } from '../../core/api/index.ts';
+import { LABELS } from '../../core/api/keys.ts';
 import { collectionPath } from '../../core/kube/resources.ts';
 import { KubeApiError, type KubeRest } from '../../core/kube/rest.ts';
 

@@ -7,7 +7,8 @@
 // Role and RoleBinding are removed. When the grant cannot be computed (its template ConfigMap is missing or
 // invalid) the existing Role and RoleBinding are left as they are and PermissionSync says why: a template
 // deleted by mistake must not cut off every workload at once.
-import { API_VERSION, type AccessPolicy } from '../../core/api/index.ts';
+import type { AccessPolicy } from '../../core/api/index.ts';
+import { API_VERSION } from '../../core/api/keys.ts';
 import { APPROVAL_LABELS, boundedName, labelValue } from '../../core/approval/names.ts';
 import { F, T, type CondInput } from '../conditions.ts';
 import { AP_CONDITIONS, AP_REASONS, matchedCondition, policyConditions } from './conditions.ts';

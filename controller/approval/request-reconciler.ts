@@ -15,13 +15,8 @@
 //      CSR cleaner deletes approved and denied CertificateSigningRequests: a record of a Pod that is gone,
 //      created for every Pod and Connector, would otherwise pile up in etcd without end.
 // A passed verdict is kept: deleting a check resource that already passed does not revoke access.
-import {
-  API_VERSION,
-  type AccessPolicySpec,
-  type AccessRequest,
-  type Condition,
-  type Connector,
-} from '../../core/api/index.ts';
+import type { AccessPolicySpec, AccessRequest, Condition, Connector } from '../../core/api/index.ts';
+import { API_VERSION } from '../../core/api/keys.ts';
 import { APPROVAL_LABELS, boundedName, labelValue } from '../../core/approval/names.ts';
 import { AR_CONDITIONS as C, AR_REASONS as R, endedRequestTtlLeft, isFinal } from '../../core/approval/request.ts';
 import { collectionPath } from '../../core/kube/resources.ts';

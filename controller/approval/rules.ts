@@ -9,7 +9,7 @@
 //     connectors/proxy/... An AccessPolicy governs use of Connectors through the proxy and nothing else, and
 //     the controller must not become a way to hand out other permissions.
 import { parse as parseYaml } from 'yaml';
-import { GROUP } from '../../core/api/index.ts';
+import { GROUP } from '../../core/api/keys.ts';
 import { isTemplate, renderTemplate } from './jsonpath.ts';
 
 export interface PolicyRule {

@@ -1,7 +1,8 @@
 // Writing the status of an AccessPolicy or AccessRequest: only when something other than timestamps changed,
 // through the status subresource, guarded by the resourceVersion read from the cache (a conflict retries
 // the reconcile with fresh data).
-import { API_VERSION, type Condition } from '../../core/api/index.ts';
+import type { Condition } from '../../core/api/index.ts';
+import { API_VERSION } from '../../core/api/keys.ts';
 import { collectionPath } from '../../core/kube/resources.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { KObject } from '../../core/kube/reflector.ts';

@@ -1,10 +1,6 @@
 // Types shared by several of our kinds: references, conditions, selectors, parameters.
 import { Type, Str, Int, Enum, StringMap, FreeValue, ListMap, AtomicList, Opt, type Static } from './schema.ts';
 
-export const GROUP = 'connectors.alauda.io';
-export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
-
 export const ObjectReference = Type.Object(
   {
     apiVersion: Opt(Str('API version of the referent.')),

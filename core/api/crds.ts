@@ -1,5 +1,5 @@
 // Generates the CustomResourceDefinitions from the kind table. Pure: objects in, objects out.
-import { GROUP, VERSION } from './common.ts';
+import { GROUP, VERSION } from './keys.ts';
 import { KINDS, type KindInfo } from './kinds.ts';
 
 /** JSON round trip drops TypeBox's symbol and non-enumerable bookkeeping, leaving plain OpenAPI. */

@@ -1,5 +1,10 @@
-// Annotation, label and feature-flag names shared by the components. They keep the reference system's
-// spelling (connectors.cpaas.io/...) so existing manifests work unchanged.
+// The API group and the annotation, label and feature-flag names shared by the components. They keep the
+// reference system's spelling (connectors.cpaas.io/...) so existing manifests work unchanged. Plain constants,
+// no schema library: the proxy's module graph takes its names from here (core/api/index.ts loads the schemas).
+export const GROUP = 'connectors.alauda.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
 export const ANNOTATIONS = {
   proxyResolver: 'connectors.cpaas.io/proxy-resolver',
   connector: 'connectors.cpaas.io/connector',

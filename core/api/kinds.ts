@@ -2,7 +2,8 @@
 // in deploy/crds are generated from this table (crds.ts), and the TypeScript object types below come from
 // the same schemas, so the two cannot drift.
 import type { TSchema, Static } from './schema.ts';
-import { GROUP, VERSION } from './common.ts';
+import { GROUP, VERSION } from './keys.ts';
+import { KIND_NAMES } from './names.ts';
 import { ConnectorSpec, ConnectorStatus } from './connector.ts';
 import { ConnectorClassSpec, ConnectorClassStatus } from './connectorclass.ts';
 import { AccessPolicySpec, AccessPolicyStatus, AccessRequestSpec, AccessRequestStatus } from './approval.ts';
@@ -21,7 +22,7 @@ export interface KindInfo {
   plural: string;
   singular: string;
   scope: 'Namespaced' | 'Cluster';
-  shortNames?: string[];
+  shortNames?: readonly string[];
   description: string;
   spec: TSchema;
   specRequired: boolean;
@@ -37,11 +38,7 @@ const readyColumns: PrinterColumn[] = [
 
 export const KINDS = {
   Connector: {
-    kind: 'Connector',
-    plural: 'connectors',
-    singular: 'connector',
-    scope: 'Namespaced',
-    shortNames: ['ctr'],
+    ...KIND_NAMES.Connector,
     description:
       'An integrated instance of a tool: its address, the Secret with its credentials and the ' +
       'ConnectorClass that says how to reach and check it. Workloads use it through the Connectors proxy ' +
@@ -57,11 +54,7 @@ export const KINDS = {
     ],
   },
   ConnectorClass: {
-    kind: 'ConnectorClass',
-    plural: 'connectorclasses',
-    singular: 'connectorclass',
-    scope: 'Cluster',
-    shortNames: ['ctrclass'],
+    ...KIND_NAMES.ConnectorClass,
     description:
       'Defines a kind of tool: address format, authentication types, liveness and auth probes, proxy, API and client configuration templates.',
     spec: ConnectorClassSpec,
@@ -70,10 +63,7 @@ export const KINDS = {
     printerColumns: [...readyColumns, age],
   },
   AccessPolicy: {
-    kind: 'AccessPolicy',
-    plural: 'accesspolicies',
-    singular: 'accesspolicy',
-    scope: 'Namespaced',
+    ...KIND_NAMES.AccessPolicy,
     description:
       'Who may use the Connectors of this namespace through the Connectors proxy: at once (defaultPermission) or after checks pass (checkGrantedPermission).',
     spec: AccessPolicySpec,
@@ -82,10 +72,7 @@ export const KINDS = {
     printerColumns: [age],
   },
   AccessRequest: {
-    kind: 'AccessRequest',
-    plural: 'accessrequests',
-    singular: 'accessrequest',
-    scope: 'Namespaced',
+    ...KIND_NAMES.AccessRequest,
     description:
       "One workload's request to use a Connector through the proxy, with the policies it matched, their checks and the temporary permission granted.",
     spec: AccessRequestSpec,
@@ -100,10 +87,7 @@ export const KINDS = {
     ],
   },
   ResourceInterface: {
-    kind: 'ResourceInterface',
-    plural: 'resourceinterfaces',
-    singular: 'resourceinterface',
-    scope: 'Cluster',
+    ...KIND_NAMES.ResourceInterface,
     description:
       'A standard resource abstraction (GitCodeRepository, OCIArtifact, ...) mapping a Connector and parameters to pipeline attributes and workspaces.',
     spec: ResourceInterfaceSpec,

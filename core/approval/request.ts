@@ -2,7 +2,8 @@
 // Connector, with a deterministic name so concurrent or repeated publishes find the same one), what its
 // status means for the mount, and the `.error.json` a rejected mount holds.
 import { createHash } from 'node:crypto';
-import { API_VERSION, type AccessRequest, type Condition } from '../api/index.ts';
+import type { AccessRequest, Condition } from '../api/index.ts';
+import { API_VERSION } from '../api/keys.ts';
 import { APPROVAL_LABELS, boundedName, labelValue } from './names.ts';
 
 export interface PodIdentity {

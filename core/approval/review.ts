@@ -1,7 +1,7 @@
 // The SubjectAccessReview the CSI driver asks before mounting a Connector when approval is active: may the
 // Pod's ServiceAccount use the Connector through the proxy — `*` on connectors/proxy, or on the pod-bound
 // connectors/proxy/v1/pod/<podNs>/<pod> that an approved AccessRequest grants.
-import { GROUP } from '../api/index.ts';
+import { GROUP } from '../api/keys.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { resourcePath, resources } from '../kube/resources.ts';
 

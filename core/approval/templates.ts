@@ -3,7 +3,7 @@
 // the Helm chart takes them from this function (deploy/generate.ts; a test fails on drift).
 import type { ConfigMap } from '../kube/types.ts';
 import { stringify } from 'yaml';
-import { ANNOTATIONS, LABELS } from '../api/index.ts';
+import { ANNOTATIONS, LABELS } from '../api/keys.ts';
 import { APPROVAL_LABELS } from './names.ts';
 
 export const TEMPLATE_TYPES = {

@@ -17,7 +17,7 @@
 // `maxReviewsInFlight` reviews (TokenReview and SubjectAccessReview) are asked at once, the others wait up to
 // `reviewWaitMs` (then 503).
 import { hash } from 'node:crypto';
-import { GROUP } from '../api/index.ts';
+import { GROUP } from '../api/keys.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { resourcePath, resources } from '../kube/resources.ts';
 import { plainCounter } from '../observability/metrics.ts';

@@ -6,7 +6,7 @@
 // Credentials are a value: resolved once per request, then handed to whatever injects them. Messages name
 // the Secret and the missing key, never a value.
 import { createHash } from 'node:crypto';
-import { SECRET_TYPES } from '../api/index.ts';
+import { SECRET_TYPES } from '../api/keys.ts';
 import type { SecretResolution } from './secret.ts';
 
 export type Credentials =

@@ -3,7 +3,7 @@
 // (registry token flow, repository names under the Connector's path), and only its Connectors can have Pod
 // images rewritten to pull through them. Every other class is plain HTTP. The label, not the class name,
 // decides, so a registry class of any name (harbor, a private one) gets the OCI behaviour by carrying it.
-import { LABELS } from '../api/index.ts';
+import { LABELS } from '../api/keys.ts';
 
 export type ClassKind = 'oci' | 'http';
 

@@ -4,7 +4,8 @@
 // Same-namespace rule: spec.auth.secretRef (and spec.caCertSecretRef, which has no namespace field) can only
 // name a Secret of the Connector's own namespace. A reference into another namespace is refused before any
 // lookup, so no component ever reads — or reveals anything about — a Secret of another namespace.
-import { SECRET_TYPES, type AuthType } from '../api/index.ts';
+import type { AuthType } from '../api/index.ts';
+import { SECRET_TYPES } from '../api/keys.ts';
 
 export interface SecretRef {
   namespace: string;

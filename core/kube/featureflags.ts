@@ -6,7 +6,7 @@
 // last, and a new subscriber has seen every flag off, so flags that were on before it subscribed (before
 // the process started, or before the first list finished) are reported to it like any change. A consumer
 // cannot miss a flag by subscribing late.
-import { FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP, type FeatureFlag } from '../api/index.ts';
+import { FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP, type FeatureFlag } from '../api/keys.ts';
 import { kubeClient, type KubeAccess } from './client.ts';
 import { SharedInformer, type Informer } from './informer.ts';
 import { resourcePath, resources } from './resources.ts';

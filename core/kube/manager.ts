@@ -26,7 +26,7 @@
 // start one after another): an informer or controller registered later starts at once.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { FEATURE_FLAGS_CONFIGMAP, type FeatureFlag } from '../api/index.ts';
+import { FEATURE_FLAGS_CONFIGMAP, type FeatureFlag } from '../api/keys.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
 import { startHealthServer, type Check, type HealthServer } from '../observability/server.ts';
 import { KubeClient, kubeClient, type KubeAccess } from './client.ts';

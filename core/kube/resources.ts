@@ -1,20 +1,19 @@
 // Typed resource types and their REST paths, so no component spells a group, version, plural or `/status`.
-// Our five kinds come from core/api's KINDS table (the same table the CRDs are generated from); the
+// Our five kinds come from core/api's KIND_NAMES (the names of the table the CRDs are generated from); the
 // built-in kinds the components use are listed here once.
 //
 //   resourcePath(resources.Connector, { namespace: 'ns', name: 'c', subresource: 'status' })
 //     → /apis/connectors.alauda.io/v1alpha1/namespaces/ns/connectors/c/status
-import {
-  GROUP,
-  VERSION,
-  KINDS,
-  type KindName,
-  type Connector,
-  type ConnectorClass,
-  type AccessPolicy,
-  type AccessRequest,
-  type ResourceInterface,
+import type {
+  KindName,
+  Connector,
+  ConnectorClass,
+  AccessPolicy,
+  AccessRequest,
+  ResourceInterface,
 } from '../api/index.ts';
+import { GROUP, VERSION } from '../api/keys.ts';
+import { KIND_NAMES } from '../api/names.ts';
 import type {
   AnyObject,
   ConfigMap,
@@ -108,13 +107,13 @@ export interface KindObjects {
 }
 
 function ours<K extends KindName>(kind: K): ResourceType<KindObjects[K]> {
-  const info = KINDS[kind];
+  const info = KIND_NAMES[kind];
   return resourceType<KindObjects[K]>(GROUP, VERSION, info.kind, info.plural, info.scope === 'Namespaced');
 }
 
 /** Every resource type the components use. */
 export const resources = {
-  // connectors.alauda.io/v1alpha1, from core/api's KINDS.
+  // connectors.alauda.io/v1alpha1, from core/api's KIND_NAMES.
   Connector: ours('Connector'),
   ConnectorClass: ours('ConnectorClass'),
   AccessPolicy: ours('AccessPolicy'),

@@ -10,7 +10,7 @@ import { watchFeatureFlags, type FeatureFlags } from './featureflags.ts';
 import type { KubeRest } from './rest.ts';
 import type { Logger } from '../observability/log.ts';
 import { POLICY_LABEL_SELECTOR } from '../opa/store.ts';
-import { LABELS } from '../api/index.ts';
+import { LABELS } from '../api/keys.ts';
 
 const CA_CERT_LABEL = LABELS.caCert;
 

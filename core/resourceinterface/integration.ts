@@ -19,12 +19,8 @@
 //
 // Fields the reference's UI keeps there (setAtRuntime, refPath, apiVersion) are accepted and ignored.
 import { parse as parseYaml } from 'yaml';
-import {
-  RESOURCE_INTERFACE_LABELS,
-  type Connector,
-  type ConnectorClass,
-  type ResourceInterface,
-} from '../api/index.ts';
+import type { Connector, ConnectorClass, ResourceInterface } from '../api/index.ts';
+import { RESOURCE_INTERFACE_LABELS } from '../api/keys.ts';
 import { ExpressionError, ExpressionSyntaxError, type Evaluator, type Scope } from './expression.ts';
 
 export const INTEGRATIONS_ANNOTATION = 'integrations.tekton.dev/integrations';

@@ -3,13 +3,8 @@
 // label connectors.cpaas.io/proxy-inject: "true". With the feature flag enable-pod-image-pull-via-connector
 // off, a Pod carrying the annotation is refused, label or not; with it on, a labelled Pod's images on the
 // Connector's registry are rewritten, for an OCI-kind Connector in the Pod's scope only.
-import {
-  ANNOTATIONS,
-  LABELS,
-  FEATURE_FLAGS_CONFIGMAP,
-  type Connector,
-  type ConnectorClass,
-} from '../../core/api/index.ts';
+import type { Connector, ConnectorClass } from '../../core/api/index.ts';
+import { ANNOTATIONS, LABELS, FEATURE_FLAGS_CONFIGMAP } from '../../core/api/keys.ts';
 import { isOciClass, parseConnectorRef, refString, scopeDecision, type Labels } from '../../core/connector/index.ts';
 import { pointer, type JsonPatchOp } from '../jsonpatch.ts';
 import { connectorRegistry, proxyImagePrefix, rewriteImage } from './image.ts';

@@ -15,7 +15,8 @@
 // of its inline spec.taskSpec steps and sidecars rewritten like a Pod's, so that Tekton's entrypoint lookup
 // (which reads the image config with the TaskRun ServiceAccount's imagePullSecrets) already sees the proxy
 // reference; the Pods Tekton creates are rewritten by the Pod webhook anyway.
-import { ANNOTATIONS, LABELS, type Connector, type ConnectorClass } from '../../core/api/index.ts';
+import type { Connector, ConnectorClass } from '../../core/api/index.ts';
+import { ANNOTATIONS, LABELS } from '../../core/api/keys.ts';
 import {
   DurationError,
   isOciClass,

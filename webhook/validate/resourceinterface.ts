@@ -1,6 +1,7 @@
 // Pure admission rules for ResourceInterfaces. Every message names the field, e.g.
 // `spec.attributes[0].expression: the expression opened at column 1 does not parse: Unexpected token at column 12`.
-import { RESOURCE_INTERFACE_LABELS, type ResourceInterface } from '../../core/api/index.ts';
+import type { ResourceInterface } from '../../core/api/index.ts';
+import { RESOURCE_INTERFACE_LABELS } from '../../core/api/keys.ts';
 import { ExpressionSyntaxError, paramReferences, parseTemplate } from '../../core/resourceinterface/expression.ts';
 import type { ValidationResult } from './connector.ts';
 
