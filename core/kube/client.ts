@@ -1,12 +1,13 @@
-// The one REST client every component uses to talk to the Kubernetes API server: JSON over undici with the
+// The one REST client every component uses to talk to the Kubernetes API server: JSON over node:https with the
 // kubeconfig's TLS and credentials, typed calls on resource types (resources.ts) and a streaming call for
-// watches (watch.ts).
+// watches (watch.ts). node:https rather than undici: the proxy talks to the API server only to list, watch and
+// review, and undici's module graph alone cost it ~10-25 MiB of resident memory.
 //
 // Credentials are read from the kubeconfig when the client is first used and again at most every minute
 // and after any 401, so rotating credentials (the in-cluster ServiceAccount token file, exec plugins) keep
 // working in a long-running process. A changed client certificate replaces the connection pool.
-import { Agent, request, type Dispatcher } from 'undici';
-import type { RequestOptions as HttpsRequestOptions } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import type { KeyObject } from 'node:tls';
 import { counter } from '../observability/metrics.ts';
 import { resourcePath, type ObjectOf, type PathOptions, type ResourceType } from './resources.ts';
@@ -79,10 +80,23 @@ const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
 /** The field manager of every write this project makes with server-side apply. */
 export const FIELD_MANAGER = 'connectors';
 
-/** An open streaming response (a watch). */
+/** An open streaming response (a watch): the caller reads the body and destroys it when done. */
 export interface StreamResponse {
   statusCode: number;
-  body: AsyncIterable<Buffer> & { text(): Promise<string>; destroy(err?: Error): unknown };
+  body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown };
+}
+
+/** A response whose head has arrived. */
+interface RawResponse {
+  statusCode: number;
+  body: IncomingMessage;
+}
+
+/** The whole body as text (UTF-8). */
+async function readText(body: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export interface KubeClientOptions {
@@ -90,6 +104,8 @@ export interface KubeClientOptions {
   connections?: number;
   /** How long credentials read from the kubeconfig are reused (default 60 s). */
   credentialsTtlMs?: number;
+  /** Longest silence of the API server in a call other than a watch, before its response ends (default 5 min). */
+  idleTimeoutMs?: number;
 }
 
 const requestsTotal = () =>
@@ -131,7 +147,8 @@ export class KubeClient implements KubeRest {
   private readonly ttlMs: number;
   private cached: Credentials | undefined;
   private loading: Promise<Credentials> | undefined;
-  private agent: Agent | undefined;
+  private readonly idleTimeoutMs: number;
+  private agent: HttpAgent | undefined;
   private agentIdentity = '';
   private closed = false;
 
@@ -143,6 +160,7 @@ export class KubeClient implements KubeRest {
     this.skipTLSVerify = Boolean(cluster.skipTLSVerify);
     this.connections = opts.connections ?? 64;
     this.ttlMs = opts.credentialsTtlMs ?? 60_000;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
   }
 
   private async readCredentials(): Promise<Credentials> {
@@ -173,7 +191,7 @@ export class KubeClient implements KubeRest {
   }
 
   /** Credentials and the connection pool for them: re-read after the TTL, or at once with `refresh`. */
-  private async current(refresh = false): Promise<{ creds: Credentials; agent: Agent }> {
+  private async current(refresh = false): Promise<{ creds: Credentials; agent: HttpAgent }> {
     const cached = this.cached;
     if (cached && this.agent && !refresh && Date.now() - cached.at <= this.ttlMs)
       return { creds: cached, agent: this.agent };
@@ -189,53 +207,54 @@ export class KubeClient implements KubeRest {
     this.cached = creds;
     const identity = `${creds.servername ?? ''}\u0000${creds.ca ?? ''}\u0000${creds.cert ?? ''}\u0000${creds.key ?? ''}`;
     if (!this.agent || identity !== this.agentIdentity) {
-      const old = this.agent;
-      this.agent = new Agent({
-        connect: {
-          ca: creds.ca,
-          cert: creds.cert,
-          key: creds.key,
-          servername: creds.servername,
-          rejectUnauthorized: !this.skipTLSVerify,
-        },
-        keepAliveTimeout: 30_000,
-        connections: this.connections,
-      });
+      // The old pool is dropped, not destroyed: its requests (watches too) finish, its idle connections time out.
+      const pool = { keepAlive: true, maxSockets: this.connections, maxFreeSockets: 16, timeout: 30_000 };
+      this.agent = this.server.startsWith('https:')
+        ? new HttpsAgent({
+            ...pool,
+            ca: creds.ca,
+            cert: creds.cert,
+            key: creds.key,
+            servername: creds.servername,
+            rejectUnauthorized: !this.skipTLSVerify,
+          })
+        : new HttpAgent(pool);
       this.agentIdentity = identity;
-      void old?.close().catch(() => {});
     }
     return { creds, agent: this.agent };
   }
 
-  private async send(
-    method: string,
-    path: string,
-    o: CallOptions & { stream?: boolean },
-  ): Promise<Dispatcher.ResponseData> {
+  private async send(method: string, path: string, o: CallOptions & { stream?: boolean }): Promise<RawResponse> {
     if (this.closed) throw new Error(`${method} ${path}: the Kubernetes client is closed`);
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const body = o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
-    const attempt = async (refresh: boolean) => {
+    const attempt = async (refresh: boolean): Promise<RawResponse> => {
       const { creds, agent } = await this.current(refresh);
-      return request(url, {
-        method,
-        dispatcher: agent,
-        headers: {
-          ...creds.headers,
-          accept: 'application/json',
-          ...(body !== undefined ? { 'content-type': o.contentType ?? 'application/json' } : {}),
-        },
-        body,
-        signal: o.signal,
+      const headers: Record<string, string> = { ...creds.headers, accept: 'application/json' };
+      if (body !== undefined) {
+        headers['content-type'] = o.contentType ?? 'application/json';
+        headers['content-length'] = String(Buffer.byteLength(body));
+      }
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      return new Promise<RawResponse>((resolve, reject) => {
+        const req = send(url, { method, agent, headers, signal: o.signal }, (res) => {
+          // A failure while the body is read reaches its reader (an error of the stream), not this promise.
+          resolve({ statusCode: res.statusCode ?? 0, body: res });
+        });
+        req.once('error', reject);
         // A watch is quiet for minutes between events: watch.ts keeps its own idle deadline.
-        ...(o.stream ? { bodyTimeout: 0 } : {}),
+        if (!o.stream)
+          req.setTimeout(this.idleTimeoutMs, () =>
+            req.destroy(new Error(`${method} ${path}: no answer from the API server for ${this.idleTimeoutMs} ms`)),
+          );
+        req.end(body);
       });
     };
     let res = await attempt(false);
     if (res.statusCode === 401) {
       // Credentials may have rotated (token file, exec plugin): read them again once.
-      await res.body.dump().catch(() => {});
+      res.body.resume();
       res = await attempt(true);
     }
     const { verb, resource } = describe(method, path, o.query);
@@ -245,7 +264,7 @@ export class KubeClient implements KubeRest {
 
   async call<T = unknown>(method: string, path: string, o: CallOptions = {}): Promise<T> {
     const res = await this.send(method, path, o);
-    const text = await res.body.text();
+    const text = await readText(res.body);
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -269,7 +288,7 @@ export class KubeClient implements KubeRest {
   async stream(path: string, query: Query, signal?: AbortSignal): Promise<StreamResponse> {
     const res = await this.send('GET', path, { query, signal, stream: true });
     if (res.statusCode >= 400) {
-      const text = await res.body.text().catch(() => '');
+      const text = await readText(res.body).catch(() => '');
       let parsed: unknown = text;
       try {
         parsed = JSON.parse(text);
@@ -278,7 +297,7 @@ export class KubeClient implements KubeRest {
       }
       throw new KubeApiError(res.statusCode, 'GET', path, parsed);
     }
-    return { statusCode: res.statusCode, body: res.body as unknown as StreamResponse['body'] };
+    return res;
   }
 
   // ---- typed calls on resource types
@@ -373,9 +392,8 @@ export class KubeClient implements KubeRest {
 
   async close(): Promise<void> {
     this.closed = true;
-    const agent = this.agent;
+    this.agent?.destroy();
     this.agent = undefined;
-    await agent?.close().catch(() => {});
   }
 }
 
