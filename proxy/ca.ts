@@ -3,12 +3,36 @@
 // create conflict means another replica won: its CA is read back), so every replica signs with one CA. The
 // public certificate is also published in the ConfigMap `connectors-proxy-ca` (key ca.crt), which the CSI
 // driver reads for the `ca.crt` it mounts (readProxyCA) without needing access to the key.
+//
+// The certificate library (core/pki, @peculiar/x509: several MiB of memory) is loaded only to create the CA or to
+// issue the first per-host certificate, so a proxy that never intercepts HTTPS does not carry it.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { KubeAccess } from '../core/kube/client.ts';
 import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
-import { createCA, loadCA, type CertificateAuthority } from '../core/pki/index.ts';
+import type { IssuedCertificate } from '../core/pki/index.ts';
 import { PROXY_CA_NAME } from '../core/api/keys.ts';
 
 export { PROXY_CA_NAME };
+
+/** The interception CA as PEM, checked (a certificate and a private key) but not loaded into the library. */
+export interface ProxyCA {
+  certPem: string;
+  keyPem: string;
+}
+
+/** Per-host serving certificates signed by `ca`, issued on first use (core/pki's ServingCertCache, loaded then). */
+export function servingCerts(ca: ProxyCA): { get(host: string): Promise<IssuedCertificate> } {
+  let cache: Promise<{ get(host: string): Promise<IssuedCertificate> }> | undefined;
+  return {
+    async get(host) {
+      cache ??= import('../core/pki/index.ts').then(
+        async (pki) => new pki.ServingCertCache(await pki.loadCA(ca.certPem, ca.keyPem)),
+      );
+      cache.catch(() => (cache = undefined));
+      return (await cache).get(host);
+    },
+  };
+}
 
 interface SecretLike {
   data?: Record<string, string>;
@@ -18,10 +42,11 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 const unb64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
 
 /** Loads the shared CA, creating it (and its public ConfigMap) when absent. */
-export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<CertificateAuthority> {
+export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<ProxyCA> {
   const secretPath = `/api/v1/namespaces/${namespace}/secrets`;
   let secret = await rest.getIfExists<SecretLike>(`${secretPath}/${PROXY_CA_NAME}`);
   if (!secret) {
+    const { createCA } = await import('../core/pki/index.ts');
     const ca = await createCA({ commonName: 'connectors-proxy-ca', organizations: ['connectors'] });
     try {
       await rest.call('POST', secretPath, {
@@ -38,7 +63,12 @@ export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<
     }
     secret = await rest.call<SecretLike>('GET', `${secretPath}/${PROXY_CA_NAME}`);
   }
-  const ca = await loadCA(unb64(secret.data?.['tls.crt']), unb64(secret.data?.['tls.key']));
+  const ca = { certPem: unb64(secret.data?.['tls.crt']), keyPem: unb64(secret.data?.['tls.key']) };
+  // A broken Secret is refused here, at startup, not at the first intercepted request.
+  const cert = new X509Certificate(ca.certPem);
+  if (!cert.ca) throw new Error(`Secret ${PROXY_CA_NAME}: tls.crt is not a CA certificate`);
+  if (!cert.checkPrivateKey(createPrivateKey(ca.keyPem)))
+    throw new Error(`Secret ${PROXY_CA_NAME}: tls.key does not belong to tls.crt`);
   await publishCA(rest, namespace, ca.certPem);
   return ca;
 }

@@ -25,7 +25,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect as netConnect, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import type { Connector } from '../core/api/index.ts';
-import { ServingCertCache, type CertificateAuthority } from '../core/pki/index.ts';
+import { servingCerts, type ProxyCA } from './ca.ts';
 import { forwardCredentials } from './auth/credentials.ts';
 import type { ConnectorRef } from '../core/connector/index.ts';
 import type { ProxyContext } from './context.ts';
@@ -64,7 +64,7 @@ export interface ForwardOptions {
   allow: HostAllowList;
   /** Where connections to those hosts may not go. */
   guard: AddressGuard;
-  ca?: CertificateAuthority;
+  ca?: ProxyCA;
   maxHeaderSize?: number;
 }
 
@@ -98,7 +98,7 @@ export class ForwardProxy {
   private readonly pipeline: Pipeline;
   private readonly allow: HostAllowList;
   private readonly guard: AddressGuard;
-  private readonly certs?: ServingCertCache;
+  private readonly certs?: ReturnType<typeof servingCerts>;
   private readonly contexts = new Map<string, Promise<SecureContext>>();
   private readonly tunnels = new WeakMap<object, Tunnel>();
   private readonly inner: Server;
@@ -115,7 +115,7 @@ export class ForwardProxy {
     this.pipeline = pipeline;
     this.allow = opts.allow;
     this.guard = opts.guard;
-    if (opts.ca) this.certs = new ServingCertCache(opts.ca);
+    if (opts.ca) this.certs = servingCerts(opts.ca);
     const target = (c: ProxyContext, ex: Exchange<ForwardState>) => this.target(c, ex);
     const credentials = (c: ProxyContext, ex: Exchange<ForwardState>, aim: ForwardAim) => this.credentials(c, ex, aim);
     this.http = {

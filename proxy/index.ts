@@ -13,10 +13,9 @@ import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.t
 import { kubeRest } from '../core/kube/rest.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
-import type { CertificateAuthority } from '../core/pki/index.ts';
 import { Audit } from './audit.ts';
 import { Authorizer, type ReviewLimits } from '../core/auth/review.ts';
-import { ensureProxyCA } from './ca.ts';
+import { ensureProxyCA, type ProxyCA } from './ca.ts';
 import { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { DEFAULT_TLS_PORT, DEFAULT_TLS_SECRET, startTlsListener, unpublishTls, type TlsListener } from './tls.ts';
 import type { ProxyContext } from './context.ts';
@@ -147,7 +146,7 @@ export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promi
     guard: new AddressGuard(() => ownPorts),
     maxHeaderSize,
   };
-  let ca: CertificateAuthority | undefined;
+  let ca: ProxyCA | undefined;
   let forward = new ForwardProxy(ctx, pipeline, forwardOptions);
   let caTimer: NodeJS.Timeout | undefined;
   const loadCA = async (): Promise<void> => {
