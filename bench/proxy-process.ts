@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/peers/process.ts';
+import { IMAGE_NODE_OPTIONS } from '../image/contents.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -20,8 +21,9 @@ ${connectorReaderYaml({ name: 'bench', serviceAccount: 'bench', saNamespace: ns 
 
 /**
  * `connectors proxy` (or `command`, e.g. `api`; of this checkout, or of `checkout`; under `wrapper`, e.g. valgrind,
- * if given) on a free loopback port, resolved once it listens. BENCH_PROXY_NODE_ARGS (e.g. --cpu-prof) go to its
- * Node.js; its audit lines go to /dev/null (written, not switched off).
+ * if given) on a free loopback port, resolved once it listens. It runs with the image's NODE_OPTIONS (as deployed;
+ * BENCH_PROXY_NODE_OPTIONS replaces them); BENCH_PROXY_NODE_ARGS (e.g. --cpu-prof) go to its Node.js too; its
+ * audit lines go to /dev/null (written, not switched off).
  */
 export async function startProxyProcess(opts: {
   kubeconfigPath: string;
@@ -51,7 +53,12 @@ export async function startProxyProcess(opts: {
       ...(opts.args ?? []),
     ]),
     {
-      env: { ...process.env, CONNECTORS_SYSTEM_NAMESPACE: opts.systemNamespace, ...opts.env },
+      env: {
+        ...process.env,
+        NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS ?? IMAGE_NODE_OPTIONS,
+        CONNECTORS_SYSTEM_NAMESPACE: opts.systemNamespace,
+        ...opts.env,
+      },
       stdio: ['ignore', 'pipe', 'ignore'],
     },
   );

@@ -16,7 +16,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureBinary } from '../core/peers/index.ts';
 import { debianBase, NONROOT_UID, type DebianPackage } from './base.ts';
-import { appEntries, IMAGE_PATHS, nodeEntries, peerEntries, productionDependencyEntries } from './contents.ts';
+import {
+  appEntries,
+  IMAGE_NODE_OPTIONS,
+  IMAGE_PATHS,
+  nodeEntries,
+  peerEntries,
+  productionDependencyEntries,
+} from './contents.ts';
 import { buildLayer, type LayerEntry } from './layer.ts';
 import { writeLayout, type NamedLayer, type WrittenImage } from './oci.ts';
 
@@ -90,6 +97,7 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuiltImage> {
       env: [
         'PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin',
         'NODE_ENV=production',
+        `NODE_OPTIONS=${IMAGE_NODE_OPTIONS}`,
         'HOME=/home/nonroot',
         // The only writable place under a read-only root filesystem: compiled-Rego cache, temp files.
         'XDG_CACHE_HOME=/tmp/.cache',
