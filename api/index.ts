@@ -5,7 +5,8 @@
 // express routes every request and answers errors; bodiless GET/HEAD requests on the Connector routes, the
 // frequent case, are answered by the same handler from the listener's front (core/http1/front.ts) without
 // node:http's server and express's layers, which cost more than the rest of such a request (docs/api.md).
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from '../core/util/node-http.ts';
 import type { AddressInfo, Socket } from 'node:net';
 import type { KubeAccess } from '../core/kube/client.ts';
 import express, { type NextFunction, type Request, type Response } from 'express';

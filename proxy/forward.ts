@@ -21,7 +21,8 @@
 // Three protocols of the pipeline (pipeline.ts) live here: absolute-form HTTP, HTTP inside a tunnel (the same
 // target and credentials steps, the tunnel's Connectors and token) and CONNECT itself, whose response step
 // opens the tunnel.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from '../core/util/node-http.ts';
 import { connect as netConnect, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import type { Connector } from '../core/api/index.ts';

@@ -4,7 +4,8 @@
 // (`GET http://host/path`) and CONNECT are forward mode (forward.ts). Cluster state comes from watched caches
 // (state.ts); the client's token is checked with TokenReview and SubjectAccessReview, cached briefly
 // (core/auth/review.ts).
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from '../core/util/node-http.ts';
 import type { AddressInfo, Socket } from 'node:net';
 import type { KubeAccess } from '../core/kube/client.ts';
 import { PROXY_AUDIENCE } from '../core/api/keys.ts';

@@ -1,6 +1,6 @@
 // Status lines and the answers written straight onto a socket (a parse error before any request object exists,
 // a refused CONNECT): one reason-phrase table for every HTTP/1 writer of the code base, node:http's own.
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../util/node-http.ts';
 import type { Socket } from 'node:net';
 import type { ProxyResponse } from './exchange.ts';
 

@@ -6,7 +6,8 @@
 // Credentials are read from the kubeconfig when the client is first used and again at most every minute
 // and after any 401, so rotating credentials (the in-cluster ServiceAccount token file, exec plugins) keep
 // working in a long-running process. A changed client certificate replaces the connection pool.
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
+import { Agent as NodeHttpAgent, request as httpRequest } from '../util/node-http.ts';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import type { KeyObject } from 'node:tls';
 import { counter } from '../observability/metrics.ts';
@@ -218,7 +219,7 @@ export class KubeClient implements KubeRest {
             servername: creds.servername,
             rejectUnauthorized: !this.skipTLSVerify,
           })
-        : new HttpAgent(pool);
+        : new NodeHttpAgent(pool);
       this.agentIdentity = identity;
     }
     return { creds, agent: this.agent };
@@ -390,10 +391,11 @@ export class KubeClient implements KubeRest {
     return resourcePath(r, o);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
     this.agent?.destroy();
     this.agent = undefined;
+    return Promise.resolve();
   }
 }
 

@@ -1,7 +1,8 @@
 // The health and metrics endpoint every component serves: /healthz (the process is alive: its liveness
 // checks pass), /readyz (its readiness checks pass) and /metrics (Prometheus text format). A failing check
 // is named in the 503 body; `?verbose` lists every check.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from '../util/node-http.ts';
 import type { AddressInfo } from 'node:net';
 import { registry } from './metrics.ts';
 
