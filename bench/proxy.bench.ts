@@ -74,6 +74,49 @@ function rssKiB(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)![1]));
 }
 
+/**
+ * Where a process's resident memory is, from /proc/PID/smaps: the node binary's pages (code, the snapshot, ICU data
+ * touched), anonymous mappings (V8's heap and generated code, thread stacks), malloc's heap, the rest.
+ */
+async function rssBreakdown(pid: number): Promise<string> {
+  const kib: Record<string, number> = { 'node binary': 0, 'anonymous (V8 heap, code)': 0, malloc: 0, other: 0 };
+  let area = 'other';
+  for (const line of (await readFile(`/proc/${pid}/smaps`, 'utf8')).split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      const name = m[1];
+      area =
+        name === ''
+          ? 'anonymous (V8 heap, code)'
+          : name === '[heap]'
+            ? 'malloc'
+            : /\/node$/.test(name)
+              ? 'node binary'
+              : 'other';
+    } else if (line.startsWith('Rss:')) kib[area] += Number(line.split(/\s+/)[1]);
+  }
+  return Object.entries(kib)
+    .map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}`)
+    .join(', ');
+}
+
+/** V8 heap spaces in use (MiB), from the proxy's /metrics (prom-client's default metrics). */
+async function heapSpaces(healthPort: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+  const used = [...text.matchAll(/^nodejs_heap_space_size_used_bytes\{space="(\w+)"\} (\d+)/gm)];
+  const total = /^nodejs_heap_size_total_bytes (\d+)/m.exec(text);
+  const external = /^nodejs_external_memory_bytes (\d+)/m.exec(text);
+  const mib = (n: string | number) => (Number(n) / 1048576).toFixed(1);
+  return (
+    `heap total ${mib(total?.[1] ?? 0)} MiB; used by space: ` +
+    used
+      .filter(([, , v]) => Number(v) >= 1 << 20)
+      .map(([, k, v]) => `${k} ${mib(v)}`)
+      .join(', ') +
+    `; external ${mib(external?.[1] ?? 0)} MiB`
+  );
+}
+
 /** `n` requests from ApacheBench (keep-alive, CONCURRENCY connections) to `url`; its report on stdout. */
 function ab(
   url: string,
@@ -193,10 +236,11 @@ ${benchUserYaml(ns)}`,
   });
   const token = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });
 
+  const healthPort = await freePort();
   const started = await startProxyProcess({
     kubeconfigPath: c.kubeconfigPath,
     systemNamespace: sys,
-    args: WORKERS > 1 ? ['--workers', String(WORKERS)] : [],
+    args: [...(WORKERS > 1 ? ['--workers', String(WORKERS)] : []), '--health-port', String(healthPort)],
     env: process.env.BENCH_PROXY_LOG_LEVEL ? { CONNECTORS_LOG_LEVEL: process.env.BENCH_PROXY_LOG_LEVEL } : {},
     cpu: PROXY_CPU,
   });
@@ -354,6 +398,8 @@ ${benchUserYaml(ns)}`,
     // (c) idle keep-alive connections
     await sleep(1000);
     const rssBefore = await rssKiB(proxy.pid!);
+    const breakdownBefore = await rssBreakdown(proxy.pid!);
+    const heapBefore = WORKERS === 1 ? await heapSpaces(healthPort) : '';
     const sockets: Socket[] = [];
     const request =
       `GET /namespaces/${ns}/connectors/small/idle HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
@@ -381,6 +427,9 @@ ${benchUserYaml(ns)}`,
         `${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ` +
         `${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`,
     );
+    out(`    after the load, MiB: ${breakdownBefore}`);
+    if (heapBefore) out(`    ${heapBefore}`);
+    out(`    with the idle connections, MiB: ${await rssBreakdown(proxy.pid!)}`);
     for (const s of sockets) s.destroy();
   }
 

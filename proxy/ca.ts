@@ -4,9 +4,11 @@
 // public certificate is also published in the ConfigMap `connectors-proxy-ca` (key ca.crt), which the CSI
 // driver reads for the `ca.crt` it mounts (readProxyCA) without needing access to the key.
 //
-// The certificate library (core/pki, @peculiar/x509: several MiB of memory) is loaded only to create the CA or to
-// issue the first per-host certificate, so a proxy that never intercepts HTTPS does not carry it.
+// The certificate library (core/pki, @peculiar/x509: ~10 MiB of memory) is not part of a proxy that does not
+// intercept HTTPS: the CA is created in a worker thread (ca-worker.ts), whose memory goes when it ends, and the
+// library is loaded into the proxy at the first per-host certificate.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import type { KubeAccess } from '../core/kube/client.ts';
 import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
 import type { IssuedCertificate } from '../core/pki/index.ts';
@@ -46,8 +48,7 @@ export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<
   const secretPath = `/api/v1/namespaces/${namespace}/secrets`;
   let secret = await rest.getIfExists<SecretLike>(`${secretPath}/${PROXY_CA_NAME}`);
   if (!secret) {
-    const { createCA } = await import('../core/pki/index.ts');
-    const ca = await createCA({ commonName: 'connectors-proxy-ca', organizations: ['connectors'] });
+    const ca = await createInWorker();
     try {
       await rest.call('POST', secretPath, {
         body: {
@@ -71,6 +72,15 @@ export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<
     throw new Error(`Secret ${PROXY_CA_NAME}: tls.key does not belong to tls.crt`);
   await publishCA(rest, namespace, ca.certPem);
   return ca;
+}
+
+function createInWorker(): Promise<ProxyCA> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./ca-worker.ts', import.meta.url));
+    worker.once('message', (ca: ProxyCA) => resolve(ca));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the CA worker ended (${code}) without a CA`)));
+  });
 }
 
 async function publishCA(rest: KubeRest, namespace: string, certPem: string): Promise<void> {

@@ -1,5 +1,6 @@
 // A compiled policy instantiated with opa-wasm and our built-ins; evaluation is synchronous.
-import { loadPolicy as loadWasmPolicy } from '@open-policy-agent/opa-wasm';
+// opa-wasm (and the yaml 1.x it brings for Rego's yaml built-ins) is imported when the first policy is loaded: a
+// proxy whose classes define no Rego policy does not carry it.
 import { type BuiltinContext, type BuiltinTable, BUILTINS, bindBuiltins } from './builtins/index.ts';
 import type { CompiledPolicy } from './compile.ts';
 
@@ -74,6 +75,7 @@ export async function loadPolicy(compiled: CompiledPolicy, opts: LoadOptions = {
     nowNs: () => (now ??= clock()),
     uuids: new Map(),
   };
+  const { loadPolicy: loadWasmPolicy } = await import('@open-policy-agent/opa-wasm');
   const wasm = await loadWasmPolicy(
     await wasmModule(compiled),
     { initial: 5 },
