@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/peers/process.ts';
-import { IMAGE_NODE_OPTIONS } from '../image/contents.ts';
+import { IMAGE_RUNTIME_ENV } from '../image/contents.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -21,9 +21,10 @@ ${connectorReaderYaml({ name: 'bench', serviceAccount: 'bench', saNamespace: ns 
 
 /**
  * `connectors proxy` (or `command`, e.g. `api`; of this checkout, or of `checkout`; under `wrapper`, e.g. valgrind,
- * if given) on a free loopback port, resolved once it listens. It runs with the image's NODE_OPTIONS (as deployed;
- * BENCH_PROXY_NODE_OPTIONS replaces them); BENCH_PROXY_NODE_ARGS (e.g. --cpu-prof) go to its Node.js too; its
- * audit lines go to /dev/null (written, not switched off).
+ * if given) on a free loopback port, resolved once it listens. It runs with the image's runtime settings
+ * (NODE_OPTIONS, MALLOC_ARENA_MAX: as deployed; BENCH_PROXY_NODE_OPTIONS replaces the first);
+ * BENCH_PROXY_NODE_ARGS (e.g. --cpu-prof) go to its Node.js too; its audit lines go to /dev/null (written, not
+ * switched off).
  */
 export async function startProxyProcess(opts: {
   kubeconfigPath: string;
@@ -55,7 +56,8 @@ export async function startProxyProcess(opts: {
     {
       env: {
         ...process.env,
-        NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS ?? IMAGE_NODE_OPTIONS,
+        ...IMAGE_RUNTIME_ENV,
+        NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS ?? IMAGE_RUNTIME_ENV.NODE_OPTIONS,
         CONNECTORS_SYSTEM_NAMESPACE: opts.systemNamespace,
         ...opts.env,
       },

@@ -18,7 +18,7 @@ import { ensureBinary } from '../core/peers/index.ts';
 import { debianBase, NONROOT_UID, type DebianPackage } from './base.ts';
 import {
   appEntries,
-  IMAGE_NODE_OPTIONS,
+  IMAGE_RUNTIME_ENV,
   IMAGE_PATHS,
   nodeEntries,
   peerEntries,
@@ -97,7 +97,7 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuiltImage> {
       env: [
         'PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin',
         'NODE_ENV=production',
-        `NODE_OPTIONS=${IMAGE_NODE_OPTIONS}`,
+        ...Object.entries(IMAGE_RUNTIME_ENV).map(([k, v]) => `${k}=${v}`),
         'HOME=/home/nonroot',
         // The only writable place under a read-only root filesystem: compiled-Rego cache, temp files.
         'XDG_CACHE_HOME=/tmp/.cache',

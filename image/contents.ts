@@ -13,11 +13,18 @@ export const IMAGE_PATHS = {
 } as const;
 
 /**
- * NODE_OPTIONS of every component in the image. A young generation of at most 4 MiB per semi-space (V8's default
- * grows it to 16 MiB): under load the proxy's resident memory stays ~40 MiB lower for no measurable CPU
- * (docs/benchmarks.md, proxy memory); the other components allocate less and lose nothing either.
+ * The runtime settings of every component in the image, for a small resident set (docs/benchmarks.md, proxy
+ * memory; the proxy measured 96.7 MiB after load with them, 112.6 MiB with a 4 MiB semi-space alone, ~150 MiB
+ * with none, and the same CPU per request):
+ * - a young generation of at most 2 MiB per semi-space (V8 grows it to 16 MiB under load);
+ * - one V8 helper thread (its default is one per core: each brings zone memory and a malloc arena);
+ * - one glibc malloc arena (else one per thread that allocates: libuv's pool, V8's helpers), as is usual for Node.js
+ *   in containers; the components' threads rarely allocate at once.
  */
-export const IMAGE_NODE_OPTIONS = '--max-semi-space-size=4';
+export const IMAGE_RUNTIME_ENV = {
+  NODE_OPTIONS: '--max-semi-space-size=2 --v8-pool-size=1',
+  MALLOC_ARENA_MAX: '1',
+} as const;
 
 /** Repository paths that are not part of the installed program. */
 const NOT_SHIPPED = [

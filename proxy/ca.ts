@@ -5,10 +5,12 @@
 // driver reads for the `ca.crt` it mounts (readProxyCA) without needing access to the key.
 //
 // The certificate library (core/pki, @peculiar/x509: ~10 MiB of memory) is not part of a proxy that does not
-// intercept HTTPS: the CA is created in a worker thread (ca-worker.ts), whose memory goes when it ends, and the
-// library is loaded into the proxy at the first per-host certificate.
+// intercept HTTPS: the CA is created by a short child process (ca-create.ts; a worker thread was tried, and its
+// isolate, thread arena and bootstrap left the proxy ~20 MiB larger than the library itself), and the library is
+// loaded into the proxy at the first per-host certificate.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { KubeAccess } from '../core/kube/client.ts';
 import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
 import type { IssuedCertificate } from '../core/pki/index.ts';
@@ -48,7 +50,7 @@ export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<
   const secretPath = `/api/v1/namespaces/${namespace}/secrets`;
   let secret = await rest.getIfExists<SecretLike>(`${secretPath}/${PROXY_CA_NAME}`);
   if (!secret) {
-    const ca = await createInWorker();
+    const ca = await createInChild();
     try {
       await rest.call('POST', secretPath, {
         body: {
@@ -74,12 +76,17 @@ export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<
   return ca;
 }
 
-function createInWorker(): Promise<ProxyCA> {
+function createInChild(): Promise<ProxyCA> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./ca-worker.ts', import.meta.url));
-    worker.once('message', (ca: ProxyCA) => resolve(ca));
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the CA worker ended (${code}) without a CA`)));
+    const script = fileURLToPath(new URL('./ca-create.ts', import.meta.url));
+    execFile(process.execPath, [script], { timeout: 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`creating the proxy CA failed: ${err.message} ${stderr.slice(0, 500)}`));
+      try {
+        resolve(JSON.parse(stdout) as ProxyCA);
+      } catch {
+        reject(new Error('creating the proxy CA failed: no CA in the output of proxy/ca-create.ts'));
+      }
+    });
   });
 }
 

@@ -237,7 +237,7 @@ class Request implements Exchange, Expiring {
  * and nothing else kept a view of it (the parser copies a partial head).
  */
 const READ_BUFFER_SIZE = 256 * 1024;
-const MAX_FREE_READ_BUFFERS = 64; // 16 MiB kept at most
+const MAX_FREE_READ_BUFFERS = 16; // 4 MiB kept at most: enough to keep a handful of large downloads from allocating
 const freeReadBuffers: Buffer[] = [];
 /**
  * Every other plain-http read goes into this one buffer, shared by all connections (a read and its callback run
