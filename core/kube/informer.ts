@@ -55,7 +55,7 @@ export interface Informer<T extends KubeObject> {
   hasSynced(): boolean;
   /** Store an object obtained otherwise (the answer of a write or a GET), as if watched. */
   upsert(raw: KubeObject): void;
-  /** Detach this view (and stop the informer when it was the informer's own, see startInformer). */
+  /** Detach this view (the manager stops an informer whose last view is detached). */
   stop(): Promise<void>;
 }
 
@@ -370,6 +370,11 @@ export class SharedInformer<T extends KubeObject> {
 
   isStarted(): boolean {
     return this.started;
+  }
+
+  /** Whether any consumer view is attached. */
+  hasViews(): boolean {
+    return this.views.size > 0;
   }
 
   /** List again at once (ends the current watch); views registered meanwhile are synced by that list. */

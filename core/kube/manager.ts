@@ -23,10 +23,13 @@
 //   references, indexes: "when a Secret changes, enqueue the Connectors that reference it").
 //
 // Registrations may come before or after start (components of `connectors up` share one manager and
-// start one after another): an informer or controller registered later starts at once.
+// start one after another): an informer or controller registered later starts at once. A consumer that stops
+// (a component of `connectors up`, the approval controllers when their flags go off) stops its views: the
+// manager forgets them (readiness no longer waits for them), and an informer whose last view is gone stops
+// watching and frees its store; a later registration starts it afresh.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { FEATURE_FLAGS_CONFIGMAP, type FeatureFlag } from '../api/keys.ts';
+import { FEATURE_FLAGS_CONFIGMAP, LABELS, type FeatureFlag } from '../api/keys.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
 import { startHealthServer, type Check, type HealthServer } from '../observability/server.ts';
 import { KubeClient, kubeClient, type KubeAccess } from './client.ts';
@@ -117,22 +120,25 @@ export interface Runnable {
   leaderElected?: boolean;
 }
 
-/** How each built-in resource is kept in memory: only what some consumer reads. */
+/**
+ * How each built-in resource is kept in memory: per resource type, the union of what its consumers read.
+ * A Secret: name, namespace, resourceVersion, type, data and the custom-CA label (the controller's and the
+ * proxy's/API's `keep` filters and lookups read nothing else; other labels and annotations are dropped:
+ * kubectl's last-applied annotation of a Secret holds its data in clear, and a cluster's Secrets are the largest
+ * cache a proxy holds). A view that filters Secrets on another label needs that label added here.
+ */
 function slimFor(r: ResourceType): ((raw: KubeObject) => KubeObject) | undefined {
   if (r === resources.Secret)
     return (raw) => {
       const s = raw as Secret;
       const m = s.metadata ?? {};
-      // Labels only (kubectl's last-applied annotation of a Secret holds its data in clear).
+      const ca = m.labels?.[LABELS.caCert];
       return {
-        apiVersion: s.apiVersion,
-        kind: s.kind,
         metadata: {
           name: m.name,
           namespace: m.namespace,
-          uid: m.uid,
           resourceVersion: m.resourceVersion,
-          labels: m.labels,
+          ...(ca === undefined ? {} : { labels: { [LABELS.caCert]: ca } }),
         },
         type: s.type ?? 'Opaque',
         data: s.data ?? {},
@@ -214,15 +220,37 @@ export class Manager {
     }
     for (const [name, fn] of Object.entries(spec.indexes ?? {})) if (!shared.hasIndex(name)) shared.addIndex(name, fn);
     for (const a of spec.after ?? []) shared.startAfter(a.synced);
-    const view = shared.view({
-      keep: spec.keep,
-      labelSelector: spec.labelSelector,
-      fieldSelector: spec.fieldSelector,
-      metadataOnly: spec.metadataOnly,
-    });
+    const informer = shared;
+    const view: Informer<T> = shared.view(
+      {
+        keep: spec.keep,
+        labelSelector: spec.labelSelector,
+        fieldSelector: spec.fieldSelector,
+        metadataOnly: spec.metadataOnly,
+      },
+      () => this.detached(id, informer, view),
+    );
     this.views.push(view);
     if (this.started && !this.stopped) shared.start();
     return view;
+  }
+
+  /** A view was stopped: forget it; the last view of an informer stops the informer. */
+  private async detached(
+    id: string,
+    informer: { hasViews(): boolean; stop(): Promise<void> },
+    view: Informer<KubeObject>,
+  ): Promise<void> {
+    const i = this.views.indexOf(view);
+    if (i >= 0) this.views.splice(i, 1);
+    if (informer.hasViews() || this.informers.get(id) !== informer) return;
+    this.informers.delete(id);
+    await informer.stop();
+  }
+
+  /** How many informers (watches) the manager runs or will run: one per resource type, namespace and server-side selector. */
+  informerCount(): number {
+    return this.informers.size;
   }
 
   /** Feature flags of the system namespace (on the shared ConfigMap watch of that namespace). */
@@ -232,7 +260,9 @@ export class Manager {
         namespace: this.systemNamespace,
         fieldSelector: `metadata.name=${FEATURE_FLAGS_CONFIGMAP}`,
       });
-      this.flagsCache = featureFlags(view, this.systemNamespace);
+      // The manager's flags live as long as the manager: a consumer unsubscribes (onChange's return), it does
+      // not stop them for the others.
+      this.flagsCache = { ...featureFlags(view, this.systemNamespace), stop: () => Promise.resolve() };
     }
     return this.flagsCache;
   }
@@ -432,14 +462,20 @@ export class Manager {
     await x.r.stop();
   }
 
-  /** A named readiness check (/readyz). */
-  addReadyCheck(name: string, check: Check): void {
+  /** A named readiness check (/readyz); returns its removal (a component that stops). */
+  addReadyCheck(name: string, check: Check): () => void {
     this.readyChecks.set(name, check);
+    return () => {
+      if (this.readyChecks.get(name) === check) this.readyChecks.delete(name);
+    };
   }
 
-  /** A named liveness check (/healthz). */
-  addHealthCheck(name: string, check: Check): void {
+  /** A named liveness check (/healthz); returns its removal. */
+  addHealthCheck(name: string, check: Check): () => void {
     this.healthChecks.set(name, check);
+    return () => {
+      if (this.healthChecks.get(name) === check) this.healthChecks.delete(name);
+    };
   }
 
   readiness(): Record<string, Check> {

@@ -44,6 +44,8 @@ export interface FaultProxy {
   clearFaults(): void;
   /** Ends every open watch response abruptly (the TCP connection is destroyed). */
   cutWatches(): number;
+  /** Watches open now on a path prefix. */
+  openWatches(pathPrefix: string): number;
   close(): Promise<void>;
 }
 
@@ -60,7 +62,7 @@ export async function startFaultProxy(c: Cluster): Promise<FaultProxy> {
   const authorization = (tls.headers as Record<string, string> | undefined)?.Authorization;
   const requests: Recorded[] = [];
   let faults: Array<Fault & { left: number }> = [];
-  const watches = new Set<ServerResponse>();
+  const watches = new Map<ServerResponse, Recorded>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
@@ -111,7 +113,7 @@ export async function startFaultProxy(c: Cluster): Promise<FaultProxy> {
         if (typeof v === 'string' && !['connection', 'transfer-encoding', 'keep-alive'].includes(k)) out[k] = v;
       res.writeHead(up.statusCode, out);
       if (isWatch(rec)) {
-        watches.add(res);
+        watches.set(res, rec);
         res.once('close', () => {
           watches.delete(res);
           up.body.destroy();
@@ -143,11 +145,12 @@ export async function startFaultProxy(c: Cluster): Promise<FaultProxy> {
     },
     cutWatches() {
       const n = watches.size;
-      for (const w of watches) w.socket?.destroy();
+      for (const w of watches.keys()) w.socket?.destroy();
       return n;
     },
+    openWatches: (prefix) => [...watches.values()].filter((r) => r.path.startsWith(prefix)).length,
     async close() {
-      for (const w of watches) w.socket?.destroy();
+      for (const w of watches.keys()) w.socket?.destroy();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await agent.destroy();

@@ -185,6 +185,67 @@ describe('core/kube: the manager against the real apiserver', function () {
     );
   });
 
+  it('a stopped view is forgotten by /readyz; the last view of an informer closes its watch, a later one lists afresh', async () => {
+    const ns = await c.createNamespace('mgr-detach', { waitForDefaultServiceAccount: false });
+    const path = resourcePath(resources.ConfigMap, { namespace: ns });
+    const m = manager(ns, { health: { port: 0, host: '127.0.0.1' } });
+    const all = m.informer(resources.ConfigMap, { namespace: ns });
+    const kept = m.informer(resources.ConfigMap, { namespace: ns, labelSelector: 'keep=yes' });
+    await m.start();
+    expect(await m.waitForSync(30_000)).to.equal(true);
+    await eventually('the watch is open', () => proxy.openWatches(path) === 1);
+    const readyz = async () => (await fetch(`http://127.0.0.1:${m.health!.port}/readyz`)).status;
+    expect(await readyz()).to.equal(200);
+
+    // A view that cannot list keeps the manager unready, until its consumer stops it.
+    const secrets = resourcePath(resources.Secret, { namespace: ns });
+    proxy.inject({ match: (r) => isList(r) && r.path === secrets, status: 503, times: Infinity });
+    const stuck = m.informer(resources.Secret, { namespace: ns });
+    expect(await readyz()).to.equal(503);
+    await stuck.stop();
+    expect(await readyz()).to.equal(200);
+    proxy.clearFaults();
+
+    // One view stopped: the other still has the watch.
+    await all.stop();
+    await admin.create(resources.ConfigMap, { metadata: { name: 'kept', namespace: ns, labels: { keep: 'yes' } } });
+    await eventually('the remaining view sees a new object', () => kept.get('kept', ns) !== undefined);
+    expect(proxy.openWatches(path)).to.equal(1);
+    const informers = m.informerCount();
+    const lists = proxy.count('list', path);
+
+    // The last view stopped: the watch closes; a later view starts a new informer, which lists.
+    await kept.stop();
+    expect(m.informerCount()).to.equal(informers - 1);
+    await eventually('the watch is closed', () => proxy.openWatches(path) === 0);
+    const late = m.informer(resources.ConfigMap, { namespace: ns });
+    await late.synced;
+    expect(proxy.count('list', path)).to.equal(lists + 1);
+    expect(late.get('kept', ns)?.metadata.labels).to.deep.equal({ keep: 'yes' });
+  });
+
+  it('keeps a Secret as name, namespace, resourceVersion, type, data and the custom-CA label only', async () => {
+    const ns = await c.createNamespace('mgr-slim', { waitForDefaultServiceAccount: false });
+    await admin.create(resources.Secret, {
+      metadata: {
+        name: 'ca',
+        namespace: ns,
+        labels: { 'connectors.cpaas.io/ca-cert': 'true', team: 'a' },
+        annotations: { note: 'dropped' },
+      },
+      stringData: { 'ca.crt': 'pem' },
+    });
+    const m = manager(ns);
+    const secrets = m.informer(resources.Secret, { keep: (o) => o.metadata?.namespace === ns });
+    await m.start();
+    await secrets.synced;
+    const s = secrets.get('ca', ns)!;
+    expect(Object.keys(s).sort()).to.deep.equal(['data', 'metadata', 'type']);
+    expect(Object.keys(s.metadata).sort()).to.deep.equal(['labels', 'name', 'namespace', 'resourceVersion']);
+    expect(s.metadata.labels).to.deep.equal({ 'connectors.cpaas.io/ca-cert': 'true' });
+    expect(s).to.deep.include({ type: 'Opaque', data: { 'ca.crt': Buffer.from('pem').toString('base64') } });
+  });
+
   it('/readyz names the caches not yet synced; the follower is ready but only the leader reconciles', async () => {
     const sys = await c.createNamespace('mgr-lead', { waitForDefaultServiceAccount: false });
     const path = resourcePath(resources.ConfigMap, { namespace: sys });
