@@ -18,10 +18,9 @@ import { Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
 import { clientErrorStatus, closingResponse } from '../core/http1/status.ts';
 import { ConcurrencyLimit } from '../core/util/limits.ts';
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
-import { kubeRest } from '../core/kube/rest.ts';
-import { watchState } from '../core/kube/state.ts';
+import { Manager } from '../core/kube/manager.ts';
+import { connectorsState } from '../core/kube/state.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
-import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
 import { Policies } from '../core/opa/policies.ts';
 import { failure, sendStatus } from '../core/plugin/status.ts';
 import { AccessLog } from './access-log.ts';
@@ -36,8 +35,12 @@ export interface ApiOptions {
   host?: string;
   /** 0 picks a free port. Default 8080. */
   port?: number;
-  /** Serve /healthz, /readyz and /metrics on this port (0: a free one); none when undefined. */
+  /**
+   * Own manager only: serve /healthz, /readyz and /metrics on this port (0: a free one); none when undefined.
+   * On a shared manager, its health server serves them.
+   */
   healthPort?: number;
+  /** The system namespace (a shared manager's, when given, must be this). */
   systemNamespace?: string;
   /** Answer bodiless GET/HEAD on the Connector routes from the front (default true); false: express for all. */
   front?: boolean;
@@ -67,17 +70,34 @@ export interface RunningApi {
   port: number;
   /** `http://HOST:PORT` (127.0.0.1 when listening on every interface). */
   url: string;
+  /** The port /healthz, /readyz and /metrics are served on (the shared manager's, on one). */
   healthPort?: number;
   /** Forget cached authentication and authorisation decisions. */
   clearAuthCache(): void;
   stop(): Promise<void>;
 }
 
-export async function startApi(kc: KubeAccess, opts: ApiOptions = {}): Promise<RunningApi> {
+/**
+ * Starts the API on `kcOrManager`: a kubeconfig gives it a manager of its own (stopped with it); on a shared
+ * manager (`connectors up`) its caches are views of that manager's informers, its readiness one of its checks.
+ */
+export async function startApi(kcOrManager: KubeAccess | Manager, opts: ApiOptions = {}): Promise<RunningApi> {
   const log = opts.log ?? createLogger('api');
-  const namespace = opts.systemNamespace ?? defaultSystemNamespace();
-  const rest = await kubeRest(kc);
-  const state = watchState(kc, namespace, log, rest);
+  const shared = kcOrManager instanceof Manager;
+  const mgr = shared
+    ? kcOrManager
+    : new Manager(kcOrManager, {
+        systemNamespace: opts.systemNamespace ?? defaultSystemNamespace(),
+        log,
+        health: opts.healthPort === undefined ? undefined : { port: opts.healthPort, host: opts.host },
+      });
+  if (opts.systemNamespace && opts.systemNamespace !== mgr.systemNamespace)
+    throw new Error(`the manager's system namespace is ${mgr.systemNamespace}, not ${opts.systemNamespace}`);
+  const namespace = mgr.systemNamespace;
+  const rest = mgr.client;
+  const state = connectorsState(mgr);
+  let listening = false;
+  const removeReadyCheck = mgr.addReadyCheck('api', () => listening || 'the API is not listening yet');
   // Tokens for the apiserver's own audiences (what `kubectl create token` and UIs hold); a token minted for the
   // proxy's audience is refused, so a workload's proxy token is no key to the API.
   const authorizer = new Authorizer(rest, {
@@ -183,40 +203,44 @@ export async function startApi(kc: KubeAccess, opts: ApiOptions = {}): Promise<R
     s.once('close', () => sockets.delete(s));
   });
 
-  await Promise.race([state.synced, new Promise<void>((r) => setTimeout(r, 30_000).unref())]);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 8080, opts.host ?? '0.0.0.0', () => resolve());
-  });
+  const stopAll = async () => {
+    front?.close();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+    await ctx.upstream.close();
+    await ctx.plugins.close();
+    removeReadyCheck();
+    await state.stop();
+    if (!shared) await mgr.stop();
+  };
+  try {
+    await mgr.start();
+    await Promise.race([state.synced, new Promise<void>((r) => setTimeout(r, 30_000).unref())]);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 8080, opts.host ?? '0.0.0.0', () => resolve());
+    });
+  } catch (err) {
+    await stopAll().catch(() => undefined);
+    throw err;
+  }
+  listening = true;
   const port = (server.address() as AddressInfo).port;
   const host = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
-  let ready = false;
-  void state.synced.then(() => (ready = true));
-  let health: HealthServer | undefined;
-  if (opts.healthPort !== undefined)
-    health = await startHealthServer({ port: opts.healthPort, host: opts.host, readiness: { caches: () => ready } });
   log.info('api listening', { url: `http://${host}:${port}`, namespace, front: Boolean(front) });
 
+  let stopped: Promise<void> | undefined;
   return {
     port,
     url: `http://${host}:${port}`,
-    healthPort: health?.port,
+    healthPort: mgr.health?.port,
     clearAuthCache: () => {
       authorizer.clear();
       ctx.trust.clear();
     },
-    async stop() {
-      front?.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      await health?.close();
-      await ctx.upstream.close();
-      await ctx.plugins.close();
-      await state.stop();
-      await rest.close();
-    },
+    stop: () => (stopped ??= stopAll()),
   };
 }
 

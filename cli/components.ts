@@ -2,11 +2,11 @@
 // implements it and how to start it; a component whose module is not in this checkout yet is skipped,
 // so later components plug in by adding one entry.
 //
-// The components on core/kube's manager (controller, webhook, CSI driver) share one: one REST client, one
-// watch per resource type for all of them (Connectors, ConnectorClasses, Namespaces, the system namespace's
-// ConfigMaps are each listed and watched once, and each object is held once), one feature-flag cache and
-// one health server. Leader election there gates only the controller's reconcilers. The proxy moves onto it
-// with its pipeline; until then it keeps its own caches.
+// The components that talk to Kubernetes (proxy, controller, webhook, CSI driver, API) share one manager
+// (core/kube): one REST client, one watch per resource type for all of them (Connectors, ConnectorClasses,
+// Secrets, Namespaces, the system namespace's ConfigMaps are each listed and watched once, and each object is
+// held once), one feature-flag cache and one health server. Leader election there gates only the controller's
+// reconcilers.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { KubeAccess } from '../core/kube/client.ts';
@@ -59,10 +59,9 @@ const repoPath = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url
 
 export const COMPONENTS: ComponentEntry[] = [
   component<typeof ProxyModule>('proxy', 'proxy/index.ts', async (mod, ctx) => {
-    const proxy = await mod.startProxy(ctx.kc, {
+    const proxy = await mod.startProxy(ctx.manager, {
       host: ctx.embedded ? '127.0.0.1' : '0.0.0.0',
       port: ctx.embedded ? 0 : 8080,
-      healthPort: 0,
     });
     ctx.published.proxyURL = proxy.url;
     return { summary: `proxy       ${proxy.url}`, stop: () => proxy.stop() };
@@ -95,10 +94,9 @@ export const COMPONENTS: ComponentEntry[] = [
     return { summary: `csi         ${csi.endpoint}`, stop: () => csi.stop() };
   }),
   component<typeof ApiModule>('api', 'api/index.ts', async (mod, ctx) => {
-    const api = await mod.startApi(ctx.kc, {
+    const api = await mod.startApi(ctx.manager, {
       host: ctx.embedded ? '127.0.0.1' : '0.0.0.0',
       port: ctx.embedded ? 0 : 8081,
-      healthPort: 0,
     });
     ctx.published.apiURL = api.url;
     return { summary: `api         ${api.url}`, stop: () => api.stop() };

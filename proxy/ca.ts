@@ -11,8 +11,10 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { KubeAccess } from '../core/kube/client.ts';
-import { kubeRest, KubeApiError, type KubeRest } from '../core/kube/rest.ts';
+import { isConflict, kubeClient, type KubeAccess, type KubeClient } from '../core/kube/client.ts';
+import { resources } from '../core/kube/resources.ts';
+import type { ConfigMap, Secret } from '../core/kube/types.ts';
+import type { Logger } from '../core/observability/log.ts';
 import type { IssuedCertificate } from '../core/pki/index.ts';
 import { PROXY_CA_NAME } from '../core/api/keys.ts';
 
@@ -38,33 +40,27 @@ export function servingCerts(ca: ProxyCA): { get(host: string): Promise<IssuedCe
   };
 }
 
-interface SecretLike {
-  data?: Record<string, string>;
-}
-
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const unb64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
 
 /** Loads the shared CA, creating it (and its public ConfigMap) when absent. */
-export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<ProxyCA> {
-  const secretPath = `/api/v1/namespaces/${namespace}/secrets`;
-  let secret = await rest.getIfExists<SecretLike>(`${secretPath}/${PROXY_CA_NAME}`);
+export async function ensureProxyCA(client: KubeClient, namespace: string): Promise<ProxyCA> {
+  let secret = await client.find(resources.Secret, PROXY_CA_NAME, namespace);
   if (!secret) {
     const ca = await createInChild();
+    const created: Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: PROXY_CA_NAME, namespace, labels: { 'app.kubernetes.io/managed-by': 'connectors-proxy' } },
+      data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem), 'ca.crt': b64(ca.certPem) },
+    };
     try {
-      await rest.call('POST', secretPath, {
-        body: {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          type: 'kubernetes.io/tls',
-          metadata: { name: PROXY_CA_NAME, namespace, labels: { 'app.kubernetes.io/managed-by': 'connectors-proxy' } },
-          data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem), 'ca.crt': b64(ca.certPem) },
-        },
-      });
+      await client.create(resources.Secret, created);
     } catch (err) {
-      if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
+      if (!isConflict(err)) throw err;
     }
-    secret = await rest.call<SecretLike>('GET', `${secretPath}/${PROXY_CA_NAME}`);
+    secret = await client.get(resources.Secret, PROXY_CA_NAME, namespace);
   }
   const ca = { certPem: unb64(secret.data?.['tls.crt']), keyPem: unb64(secret.data?.['tls.key']) };
   // A broken Secret is refused here, at startup, not at the first intercepted request.
@@ -72,8 +68,43 @@ export async function ensureProxyCA(rest: KubeRest, namespace: string): Promise<
   if (!cert.ca) throw new Error(`Secret ${PROXY_CA_NAME}: tls.crt is not a CA certificate`);
   if (!cert.checkPrivateKey(createPrivateKey(ca.keyPem)))
     throw new Error(`Secret ${PROXY_CA_NAME}: tls.key does not belong to tls.crt`);
-  await publishCA(rest, namespace, ca.certPem);
+  await publishCA(client, namespace, ca.certPem);
   return ca;
+}
+
+/**
+ * Loads the CA now (ensureProxyCA) and hands it to `loaded`; while it cannot, logs why and tries again every
+ * 30 s (HTTPS interception stays off meanwhile). Resolves after the first attempt.
+ */
+export async function keepLoadingProxyCA(
+  client: KubeClient,
+  namespace: string,
+  log: Logger,
+  loaded: (ca: ProxyCA) => void,
+): Promise<{ close(): void }> {
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const attempt = async (): Promise<void> => {
+    try {
+      const ca = await ensureProxyCA(client, namespace);
+      if (!closed) loaded(ca);
+    } catch (err) {
+      log.warn('cannot load the interception CA; HTTPS interception is off until it can', {
+        namespace,
+        error: (err as Error).message,
+      });
+      if (closed) return;
+      timer = setTimeout(() => void attempt(), 30_000);
+      timer.unref();
+    }
+  };
+  await attempt();
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 function createInChild(): Promise<ProxyCA> {
@@ -90,35 +121,32 @@ function createInChild(): Promise<ProxyCA> {
   });
 }
 
-async function publishCA(rest: KubeRest, namespace: string, certPem: string): Promise<void> {
-  const path = `/api/v1/namespaces/${namespace}/configmaps`;
-  const existing = await rest.getIfExists<{ data?: Record<string, string> }>(`${path}/${PROXY_CA_NAME}`);
+async function publishCA(client: KubeClient, namespace: string, certPem: string): Promise<void> {
+  const existing = await client.find(resources.ConfigMap, PROXY_CA_NAME, namespace);
   if (existing?.data?.['ca.crt'] === certPem) return;
-  const body = {
+  const body: ConfigMap = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: PROXY_CA_NAME, namespace },
     data: { 'ca.crt': certPem },
   };
   try {
-    if (existing) await rest.call('PUT', `${path}/${PROXY_CA_NAME}`, { body });
-    else await rest.call('POST', path, { body });
+    if (existing) await client.replace(resources.ConfigMap, body);
+    else await client.create(resources.ConfigMap, body);
   } catch (err) {
-    if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
+    if (!isConflict(err)) throw err;
   }
 }
 
 /** The proxy CA certificate (PEM), for the CSI driver's ca.crt; undefined when no proxy has created it yet. */
 export async function readProxyCA(kc: KubeAccess, namespace: string): Promise<string | undefined> {
-  const rest = await kubeRest(kc);
+  const client = kubeClient(kc);
   try {
-    const cm = await rest.getIfExists<{ data?: Record<string, string> }>(
-      `/api/v1/namespaces/${namespace}/configmaps/${PROXY_CA_NAME}`,
-    );
+    const cm = await client.find(resources.ConfigMap, PROXY_CA_NAME, namespace);
     if (cm?.data?.['ca.crt']) return cm.data['ca.crt'];
-    const secret = await rest.getIfExists<SecretLike>(`/api/v1/namespaces/${namespace}/secrets/${PROXY_CA_NAME}`);
+    const secret = await client.find(resources.Secret, PROXY_CA_NAME, namespace);
     return secret ? unb64(secret.data?.['ca.crt'] ?? secret.data?.['tls.crt']) || undefined : undefined;
   } finally {
-    await rest.close();
+    await client.close();
   }
 }

@@ -1,26 +1,29 @@
 // The Connectors Proxy: one HTTP listener for both modes, every request through one pipeline (pipeline.ts) in
 // the protocol it speaks. Origin-form requests (`GET /path`) are reverse mode (reverse.ts), or the OCI
 // distribution API (oci/protocol.ts) when they are registry requests; absolute-form requests
-// (`GET http://host/path`) and CONNECT are forward mode (forward.ts). Cluster state comes from watched caches
-// (state.ts); the client's token is checked with TokenReview and SubjectAccessReview, cached briefly
-// (core/auth/review.ts).
+// (`GET http://host/path`) and CONNECT are forward mode (forward.ts). Cluster state comes from views of the
+// manager's watched caches (core/kube/state.ts); the client's token is checked with TokenReview and
+// SubjectAccessReview, cached briefly (core/auth/review.ts).
+//
+//   const proxy = await startProxy(kc, { port: 8080, healthPort: 8081 });   // its own manager
+//   const proxy = await startProxy(mgr, { port: 0 });                       // on a shared manager (connectors up)
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer } from '../core/util/node-http.ts';
-import type { AddressInfo, Socket } from 'node:net';
-import type { KubeAccess } from '../core/kube/client.ts';
+import type { Socket } from 'node:net';
+import type { KubeAccess, KubeClient } from '../core/kube/client.ts';
 import { PROXY_AUDIENCE } from '../core/api/keys.ts';
 import { isOciClass } from '../core/connector/index.ts';
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
-import { kubeRest } from '../core/kube/rest.ts';
+import { Manager } from '../core/kube/manager.ts';
+import { connectorsState, type ConnectorsState } from '../core/kube/state.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
-import { startHealthServer, type HealthServer } from '../core/observability/server.ts';
 import { Audit } from './audit.ts';
 import { Authorizer, type ReviewLimits } from '../core/auth/review.ts';
-import { ensureProxyCA, type ProxyCA } from './ca.ts';
+import { keepLoadingProxyCA, type ProxyCA } from './ca.ts';
 import { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { DEFAULT_TLS_PORT, DEFAULT_TLS_SECRET, startTlsListener, unpublishTls, type TlsListener } from './tls.ts';
 import type { ProxyContext } from './context.ts';
 import { ForwardProxy } from './forward.ts';
+import { createListener } from './listener.ts';
 import { ConcurrencyLimit } from '../core/util/limits.ts';
 import { AddressGuard, HostAllowList } from './rules/target-policy.ts';
 import { Policies } from '../core/opa/policies.ts';
@@ -28,11 +31,8 @@ import { reverseProtocol } from './reverse.ts';
 import { RegistryAuth } from './oci/auth.ts';
 import { ociProtocol } from './oci/protocol.ts';
 import { Pipeline } from './pipeline.ts';
-import { watchState } from '../core/kube/state.ts';
 import { sendText, Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
-import { installFront } from '../core/http1/front.ts';
-import { responseStarted, type ProxyResponse } from '../core/http1/exchange.ts';
-import { clientErrorStatus, closingResponse } from '../core/http1/status.ts';
+import type { ProxyResponse } from '../core/http1/exchange.ts';
 
 export { readProxyCA, ensureProxyCA, PROXY_CA_NAME } from './ca.ts';
 export { PROXY_TLS_CONFIGMAP } from './tls.ts';
@@ -43,8 +43,12 @@ export interface ProxyOptions {
   host?: string;
   /** 0 picks a free port. Default 8080. */
   port?: number;
-  /** Serve /healthz, /readyz and /metrics on this port (0: a free one); none when undefined. */
+  /**
+   * Own manager only: serve /healthz, /readyz and /metrics on this port (0: a free one); none when undefined.
+   * On a shared manager, its health server serves them.
+   */
   healthPort?: number;
+  /** The system namespace (a shared manager's, when given, must be this). */
   systemNamespace?: string;
   /** Token audiences the proxy accepts (default [connectors-proxy]). */
   audiences?: string[];
@@ -95,6 +99,7 @@ export interface RunningProxy {
   tlsUrl?: string;
   /** With `tls`: the PEM clients trust, once a certificate is loaded. */
   tlsCaPem(): string | undefined;
+  /** The port /healthz, /readyz and /metrics are served on (the shared manager's, on one). */
   healthPort?: number;
   /** PEM of the interception CA, once loaded. */
   caPem(): string | undefined;
@@ -105,33 +110,55 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promise<RunningProxy> {
-  const log = opts.log ?? createLogger('proxy');
-  const namespace = opts.systemNamespace ?? defaultSystemNamespace();
-  const rest = await kubeRest(kc);
-  const state = watchState(kc, namespace, log, rest);
-  const authorizer = new Authorizer(rest, {
-    audiences: opts.audiences ?? [PROXY_AUDIENCE],
-    acceptApiserverAudience: opts.acceptApiserverAudience ?? true,
-    ...opts.authCache,
-    limits: opts.reviewLimits,
-    now: opts.now,
-  });
-  const upstream = new Upstream(opts.upstream);
+/** The manager the proxy runs on: the one given, or its own for a kubeconfig. */
+function managerOf(kcOrManager: KubeAccess | Manager, opts: ProxyOptions, log: Logger): Manager {
+  if (!(kcOrManager instanceof Manager))
+    return new Manager(kcOrManager, {
+      systemNamespace: opts.systemNamespace ?? defaultSystemNamespace(),
+      log,
+      health: opts.healthPort === undefined ? undefined : { port: opts.healthPort, host: opts.host },
+    });
+  if (opts.systemNamespace && opts.systemNamespace !== kcOrManager.systemNamespace)
+    throw new Error(`the manager's system namespace is ${kcOrManager.systemNamespace}, not ${opts.systemNamespace}`);
+  return kcOrManager;
+}
+
+/** What every step of the pipeline shares. */
+function proxyContext(client: KubeClient, state: ConnectorsState, opts: ProxyOptions, log: Logger): ProxyContext {
   const perServiceAccount = opts.maxRequestsPerServiceAccount ?? 128;
-  const ctx: ProxyContext = {
+  return {
     state,
-    authorizer,
+    authorizer: new Authorizer(client, {
+      audiences: opts.audiences ?? [PROXY_AUDIENCE],
+      acceptApiserverAudience: opts.acceptApiserverAudience ?? true,
+      ...opts.authCache,
+      limits: opts.reviewLimits,
+      now: opts.now,
+    }),
     policies: new Policies(state),
-    upstream,
+    upstream: new Upstream(opts.upstream),
     trust: new ConnectorTrust(state, { ttlMs: opts.caPoolTtlMs, now: opts.now }),
     audit: new Audit(log.child({ audit: true })),
     log,
     maxInjectBodyBytes: opts.maxInjectBodyBytes ?? 8 * 1024 * 1024,
     perServiceAccount: new ConcurrencyLimit(perServiceAccount > 0 ? perServiceAccount : Infinity),
   };
-  const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
-  const registryAuth = new RegistryAuth(upstream, { now: opts.now });
+}
+
+/**
+ * Starts the proxy on `kcOrManager`: a kubeconfig gives it a manager of its own (stopped with it); on a shared
+ * manager (`connectors up`) its caches are views of that manager's informers, its readiness one of its checks.
+ */
+export async function startProxy(kcOrManager: KubeAccess | Manager, opts: ProxyOptions = {}): Promise<RunningProxy> {
+  const log = opts.log ?? createLogger('proxy');
+  const shared = kcOrManager instanceof Manager;
+  const mgr = managerOf(kcOrManager, opts, log);
+  const namespace = mgr.systemNamespace;
+  const state = connectorsState(mgr);
+  let listening = false;
+  const removeReadyCheck = mgr.addReadyCheck('proxy', () => listening || 'the proxy is not listening yet');
+  const ctx = proxyContext(mgr.client, state, opts, log);
+  const registryAuth = new RegistryAuth(ctx.upstream, { now: opts.now });
   /** Connectors whose class serves the OCI distribution API (core/connector: the class label, not its name). */
   const isOciConnector = (ns: string, name: string) => {
     const c = state.connector(ns, name);
@@ -139,6 +166,7 @@ export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promi
   };
   const pipeline = new Pipeline(ctx);
   const oci = ociProtocol(registryAuth, isOciConnector);
+  const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
 
   // The ports this proxy listens on, known once it does: forward mode never connects to them.
   const ownPorts: number[] = [];
@@ -149,153 +177,111 @@ export async function startProxy(kc: KubeAccess, opts: ProxyOptions = {}): Promi
   };
   let ca: ProxyCA | undefined;
   let forward = new ForwardProxy(ctx, pipeline, forwardOptions);
-  let caTimer: NodeJS.Timeout | undefined;
-  const loadCA = async (): Promise<void> => {
-    try {
-      ca = await ensureProxyCA(rest, namespace);
-      forward.close();
-      forward = new ForwardProxy(ctx, pipeline, { ...forwardOptions, ca });
-    } catch (err) {
-      log.warn('cannot load the interception CA; HTTPS interception is off until it can', {
-        namespace,
-        error: (err as Error).message,
-      });
-      caTimer = setTimeout(() => void loadCA(), 30_000);
-      caTimer.unref();
-    }
-  };
-  if (opts.interceptHttps ?? true) await loadCA();
 
   /** A handler that threw: logged, and a 500 for the client. */
   const crashed = (res: ProxyResponse) => (err: unknown) => {
     log.error('request failed', { error: (err as Error)?.message, stack: (err as Error)?.stack });
     sendText(res, 500, 'internal proxy error');
   };
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? '';
-    const work = !url.startsWith('/')
-      ? forward.handle(req, res)
-      : oci.accepts(req.headers.host, url)
-        ? pipeline.run(oci, req, res)
-        : pipeline.run(reverseProtocol, req, res);
-    work.catch(crashed(res));
-  };
-  const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;
-  const requestTimeoutMs = opts.requestTimeoutMs || 600_000;
-  const headersTimeoutMs = Math.min(60_000, requestTimeoutMs); // node:http wants it no longer
-  const server = createServer(
+  const listener = createListener(
     {
       maxHeaderSize,
-      requestTimeout: requestTimeoutMs,
-      headersTimeout: headersTimeoutMs,
-      keepAliveTimeout: keepAliveTimeoutMs,
-      // How often node looks for requests past their timeouts (its default, 30 s, unless they are shorter).
-      connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeoutMs / 4)),
+      keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 65_000,
+      requestTimeoutMs: opts.requestTimeoutMs || 600_000,
+      maxConnections: opts.maxConnections || (opts.maxConnections === 0 ? Infinity : 10_000),
+      sendTimeoutMs: opts.upstream?.sendTimeoutMs ?? 60_000,
     },
-    onRequest,
-  );
-  const maxConnections = opts.maxConnections || (opts.maxConnections === 0 ? Infinity : 10_000);
-  server.maxConnections = maxConnections;
-  // Expect: 100-continue is answered once the client is authorised (continueIfExpected), not by node at once.
-  server.on('checkContinue', onRequest);
-  // Bodiless reverse-mode GET/HEAD requests are answered by the front; everything else by node:http.
-  const front = installFront({
-    server,
-    maxHeaderSize,
-    headersTimeoutMs,
-    keepAliveTimeoutMs,
-    sendTimeoutMs: opts.upstream?.sendTimeoutMs ?? 60_000,
-    accepts: (r) => !oci.accepts(r.headers.host, r.url),
-    handle: (req, res) => void pipeline.run(reverseProtocol, req, res).catch(crashed(res)),
-  });
-  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    forward.handleConnect(req, socket, head).catch((err) => {
-      log.error('CONNECT failed', { error: (err as Error)?.message });
-      socket.destroy();
-    });
-  });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    // A response already under way (a request timed out while the tool answered) cannot get another head.
-    if (!socket.writable || responseStarted(socket)) return socket.destroy();
-    const status = clientErrorStatus(err.code);
-    const text =
-      status === 431 ? 'request header fields too large\n' : status === 408 ? 'request timeout\n' : 'bad request\n';
-    socket.end(closingResponse(status, 'text/plain', text));
-  });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    // The plain listener refuses connections beyond the cap itself (maxConnections); the TLS listener's come
-    // here once established, and count against the same cap.
-    if (sockets.size >= maxConnections) return void s.destroy();
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-
-  const synced = Promise.race([state.synced, new Promise<void>((r) => setTimeout(r, 30_000).unref())]);
-  await synced;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 8080, opts.host ?? '0.0.0.0', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  ownPorts.push(port);
-  const host = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
-  let tls: TlsListener | undefined;
-  if (opts.tls) {
-    tls = await startTlsListener(
-      server,
-      state,
-      rest,
-      namespace,
-      {
-        secretName: opts.tls.secretName ?? DEFAULT_TLS_SECRET,
-        port: opts.tls.port ?? DEFAULT_TLS_PORT,
-        host: opts.host ?? '0.0.0.0',
+    {
+      // The protocol of a request: absolute-form is forward mode, a registry request OCI, anything else reverse.
+      request: (req: IncomingMessage, res: ServerResponse) => {
+        const url = req.url ?? '';
+        const work = !url.startsWith('/')
+          ? forward.handle(req, res)
+          : oci.accepts(req.headers.host, url)
+            ? pipeline.run(oci, req, res)
+            : pipeline.run(reverseProtocol, req, res);
+        work.catch(crashed(res));
       },
-      log,
-    );
-  } else await unpublishTls(rest, namespace, log);
-  let ready = false;
-  void state.synced.then(() => (ready = true));
-  let health: HealthServer | undefined;
-  if (opts.healthPort !== undefined)
-    health = await startHealthServer({ port: opts.healthPort, host: opts.host, readiness: { caches: () => ready } });
-  if (health) ownPorts.push(health.port);
-  if (tls) ownPorts.push(tls.port);
-  log.info('proxy listening', {
-    url: `http://${host}:${port}`,
-    tlsPort: tls?.port,
-    namespace,
-    interceptHttps: Boolean(ca),
-  });
+      front: {
+        accepts: (r) => !oci.accepts(r.headers.host, r.url),
+        handle: (req, res) => void pipeline.run(reverseProtocol, req, res).catch(crashed(res)),
+      },
+      connect: (req: IncomingMessage, socket: Socket, head: Buffer) => {
+        forward.handleConnect(req, socket, head).catch((err) => {
+          log.error('CONNECT failed', { error: (err as Error)?.message });
+          socket.destroy();
+        });
+      },
+    },
+  );
 
-  return {
-    port,
-    url: `http://${host}:${port}`,
-    tlsPort: tls?.port,
-    tlsUrl: tls ? `https://${host}:${tls.port}` : undefined,
-    tlsCaPem: () => tls?.caPem(),
-    healthPort: health?.port,
-    caPem: () => ca?.certPem,
-    clearAuthCache: () => {
-      authorizer.clear();
-      registryAuth.clear();
-      ctx.trust.clear();
-    },
-    registryTokenFetches: () => registryAuth.tokenFetches,
-    async stop() {
-      if (caTimer) clearTimeout(caTimer);
-      front.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      await tls?.close();
-      forward.close();
-      await health?.close();
-      await upstream.close();
-      await state.stop();
-      await rest.close();
-    },
+  let caLoader: { close(): void } | undefined;
+  let tls: TlsListener | undefined;
+  const stopAll = async () => {
+    caLoader?.close();
+    await listener.close();
+    await tls?.close();
+    forward.close();
+    await ctx.upstream.close();
+    removeReadyCheck();
+    await state.stop();
+    if (!shared) await mgr.stop();
   };
+  try {
+    await mgr.start();
+    if (mgr.health) ownPorts.push(mgr.health.port);
+    if (opts.interceptHttps ?? true)
+      caLoader = await keepLoadingProxyCA(mgr.client, namespace, log, (loaded) => {
+        ca = loaded;
+        forward.close();
+        forward = new ForwardProxy(ctx, pipeline, { ...forwardOptions, ca: loaded });
+      });
+    await Promise.race([state.synced, new Promise<void>((r) => setTimeout(r, 30_000).unref())]);
+    const port = await listener.listen(opts.port ?? 8080, opts.host ?? '0.0.0.0');
+    ownPorts.push(port);
+    if (opts.tls) {
+      tls = await startTlsListener(
+        listener.server,
+        state,
+        mgr.client,
+        namespace,
+        {
+          secretName: opts.tls.secretName ?? DEFAULT_TLS_SECRET,
+          port: opts.tls.port ?? DEFAULT_TLS_PORT,
+          host: opts.host ?? '0.0.0.0',
+        },
+        log,
+      );
+      ownPorts.push(tls.port);
+    } else await unpublishTls(mgr.client, namespace, log);
+    listening = true;
+    const host = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+    log.info('proxy listening', {
+      url: `http://${host}:${port}`,
+      tlsPort: tls?.port,
+      namespace,
+      interceptHttps: Boolean(ca),
+    });
+
+    let stopped: Promise<void> | undefined;
+    return {
+      port,
+      url: `http://${host}:${port}`,
+      tlsPort: tls?.port,
+      tlsUrl: tls ? `https://${host}:${tls.port}` : undefined,
+      tlsCaPem: () => tls?.caPem(),
+      healthPort: mgr.health?.port,
+      caPem: () => ca?.certPem,
+      clearAuthCache: () => {
+        ctx.authorizer.clear();
+        registryAuth.clear();
+        ctx.trust.clear();
+      },
+      registryTokenFetches: () => registryAuth.tokenFetches,
+      stop: () => (stopped ??= stopAll()),
+    };
+  } catch (err) {
+    await stopAll().catch(() => undefined);
+    throw err;
+  }
 }

@@ -19,7 +19,9 @@ import {
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { PROXY_TLS_CONFIGMAP } from '../core/api/keys.ts';
-import { KubeApiError, type KubeRest } from '../core/kube/rest.ts';
+import { isConflict, type KubeClient } from '../core/kube/client.ts';
+import { resources } from '../core/kube/resources.ts';
+import type { ConfigMap } from '../core/kube/types.ts';
 import type { Logger } from '../core/observability/log.ts';
 import { counter } from '../core/observability/metrics.ts';
 import type { ConnectorsState } from '../core/kube/state.ts';
@@ -82,7 +84,7 @@ export interface TlsListener {
 export async function startTlsListener(
   server: HttpServer,
   state: ConnectorsState,
-  rest: KubeRest,
+  client: KubeClient,
   namespace: string,
   opts: TlsListenerOptions,
   log: Logger,
@@ -95,20 +97,20 @@ export async function startTlsListener(
   tlsServer.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
 
   const publish = async (m: TlsMaterial) => {
-    const path = `/api/v1/namespaces/${namespace}/configmaps`;
-    const body = {
+    const data = { port: String(port), 'ca.crt': m.ca };
+    const body: ConfigMap = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: PROXY_TLS_CONFIGMAP, namespace },
-      data: { port: String(port), 'ca.crt': m.ca },
+      data,
     };
     try {
-      const existing = await rest.getIfExists<{ data?: Record<string, string> }>(`${path}/${PROXY_TLS_CONFIGMAP}`);
-      if (existing?.data?.port === body.data.port && existing?.data?.['ca.crt'] === m.ca) return;
-      if (existing) await rest.call('PUT', `${path}/${PROXY_TLS_CONFIGMAP}`, { body });
-      else await rest.call('POST', path, { body });
+      const existing = await client.find(resources.ConfigMap, PROXY_TLS_CONFIGMAP, namespace);
+      if (existing?.data?.port === data.port && existing?.data?.['ca.crt'] === m.ca) return;
+      if (existing) await client.replace(resources.ConfigMap, body);
+      else await client.create(resources.ConfigMap, body);
     } catch (err) {
-      if (!(err instanceof KubeApiError && err.statusCode === 409))
+      if (!isConflict(err))
         log.warn('cannot publish the TLS listener in ConfigMap ' + PROXY_TLS_CONFIGMAP, {
           namespace,
           error: (err as Error).message,
@@ -166,11 +168,10 @@ export async function startTlsListener(
 }
 
 /** The proxy runs without TLS: no ConfigMap may tell the CSI driver otherwise. */
-export async function unpublishTls(rest: KubeRest, namespace: string, log: Logger): Promise<void> {
+export async function unpublishTls(client: KubeClient, namespace: string, log: Logger): Promise<void> {
   try {
-    await rest.call('DELETE', `/api/v1/namespaces/${namespace}/configmaps/${PROXY_TLS_CONFIGMAP}`);
+    await client.delete(resources.ConfigMap, PROXY_TLS_CONFIGMAP, namespace);
   } catch (err) {
-    if (!(err instanceof KubeApiError && err.statusCode === 404))
-      log.warn('cannot remove ConfigMap ' + PROXY_TLS_CONFIGMAP, { namespace, error: (err as Error).message });
+    log.warn('cannot remove ConfigMap ' + PROXY_TLS_CONFIGMAP, { namespace, error: (err as Error).message });
   }
 }

@@ -1,75 +1,56 @@
-// What the proxy and the Connectors API know about the cluster, from watched caches only (no apiserver call
-// per request): Connectors, ConnectorClasses, Secrets, the policy ConfigMaps of the system namespace and the
-// feature flags.
-import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
-import type { KubeAccess } from './client.ts';
+// What the proxy and the Connectors API know about the cluster, from the manager's watched caches only (no
+// apiserver call per request): Connectors, ConnectorClasses, Secrets, the policy ConfigMaps of the system
+// namespace and the feature flags. Each is a view of the manager's shared informer of that resource type, so in
+// `connectors up` the proxy, the API and the controller hold each object once.
 import type { Connector, ConnectorClass } from '../api/index.ts';
-import { startInformer, stripManagedFields, type Informer, type KObject } from './reflector.ts';
-import { collectionPath } from './resources.ts';
-import { watchFeatureFlags, type FeatureFlags } from './featureflags.ts';
-import type { KubeRest } from './rest.ts';
-import type { Logger } from '../observability/log.ts';
-import { POLICY_LABEL_SELECTOR } from '../opa/store.ts';
 import { LABELS } from '../api/keys.ts';
+import { POLICY_LABEL_SELECTOR } from '../opa/store.ts';
+import type { FeatureFlags } from './featureflags.ts';
+import type { Manager } from './manager.ts';
+import { resources } from './resources.ts';
+import type { ConfigMap, Secret } from './types.ts';
 
 const CA_CERT_LABEL = LABELS.caCert;
 
 export interface ConnectorsState {
   connector(namespace: string, name: string): Connector | undefined;
   connectorClass(name: string): ConnectorClass | undefined;
-  secret(namespace: string, name: string): V1Secret | undefined;
+  /** A Secret as the manager keeps it: name, namespace, resourceVersion, type, data and the custom-CA label. */
+  secret(namespace: string, name: string): Secret | undefined;
   /** Secrets of the system namespace labelled connectors.cpaas.io/ca-cert=true (custom CAs). */
-  caSecrets(): V1Secret[];
+  caSecrets(): Secret[];
   /** Called when a Secret is added, changed or deleted (after the cache has it). */
   onSecret(cb: (namespace: string, name: string) => void): void;
   /** A compiled-policy ConfigMap of the system namespace. */
-  systemConfigMap(name: string): V1ConfigMap | undefined;
+  systemConfigMap(name: string): ConfigMap | undefined;
   flags: FeatureFlags;
   synced: Promise<void>;
+  /** Detaches the views (the manager and its flags keep running for the other consumers). */
   stop(): Promise<void>;
 }
 
-/** Secrets are kept slim: name, namespace, type and data only (and the custom-CA label when set). */
-function slimSecret(raw: KObject): V1Secret {
-  const s = raw as V1Secret;
-  const ca = s.metadata?.labels?.[CA_CERT_LABEL] === 'true';
-  return {
-    metadata: {
-      name: s.metadata?.name,
-      namespace: s.metadata?.namespace,
-      resourceVersion: s.metadata?.resourceVersion,
-      ...(ca ? { labels: { [CA_CERT_LABEL]: 'true' } } : {}),
-    },
-    type: s.type,
-    data: s.data,
-  };
-}
-
-export function watchState(kc: KubeAccess, systemNamespace: string, log: Logger, rest?: KubeRest): ConnectorsState {
-  const connectors = startInformer<Connector & KObject>(kc, collectionPath('Connector'), { log, rest });
-  const classes = startInformer<ConnectorClass & KObject>(kc, collectionPath('ConnectorClass'), { log, rest });
-  const secrets = startInformer<V1Secret & KObject>(kc, '/api/v1/secrets', { log, rest, transform: slimSecret });
-  const configMaps: Informer<V1ConfigMap & KObject> = startInformer<V1ConfigMap & KObject>(
-    kc,
-    `/api/v1/namespaces/${systemNamespace}/configmaps`,
-    {
-      log,
-      rest,
-      labelSelector: POLICY_LABEL_SELECTOR,
-      transform: (raw) => stripManagedFields<V1ConfigMap & KObject>(raw),
-    },
-  );
-  const flags = watchFeatureFlags(kc, systemNamespace, log);
+/**
+ * Registers the views on `mgr` (every Secret of the cluster: a request may name any Connector's Secret and is
+ * answered from the cache; the manager keeps Secrets slim). They list once the manager starts.
+ */
+export function connectorsState(mgr: Manager): ConnectorsState {
+  const systemNamespace = mgr.systemNamespace;
+  const connectors = mgr.informer(resources.Connector);
+  const classes = mgr.informer(resources.ConnectorClass);
+  const secrets = mgr.informer(resources.Secret);
+  const configMaps = mgr.informer(resources.ConfigMap, {
+    namespace: systemNamespace,
+    labelSelector: POLICY_LABEL_SELECTOR,
+  });
+  const flags = mgr.flags;
   return {
     connector: (ns, name) => connectors.get(name, ns),
     connectorClass: (name) => classes.get(name),
     secret: (ns, name) => secrets.get(name, ns),
     caSecrets: () => secrets.list(systemNamespace).filter((s) => s.metadata?.labels?.[CA_CERT_LABEL] === 'true'),
     onSecret(cb) {
-      const call = (s: V1Secret) => cb(s.metadata?.namespace ?? '', s.metadata?.name ?? '');
-      secrets.on('add', call);
-      secrets.on('update', call);
-      secrets.on('delete', call);
+      const call = (s: Secret) => cb(s.metadata?.namespace ?? '', s.metadata?.name ?? '');
+      secrets.addHandler({ add: call, update: call, delete: call });
     },
     systemConfigMap: (name) => configMaps.get(name, systemNamespace),
     flags,
@@ -77,7 +58,7 @@ export function watchState(kc: KubeAccess, systemNamespace: string, log: Logger,
       () => undefined,
     ),
     async stop() {
-      await Promise.all([connectors.stop(), classes.stop(), secrets.stop(), configMaps.stop(), flags.stop()]);
+      await Promise.all([connectors.stop(), classes.stop(), secrets.stop(), configMaps.stop()]);
     },
   };
 }
