@@ -156,10 +156,10 @@ export function setupController(mgr: Manager, opts: StartControllerOptions = {})
     ],
     reconcile: (key) => connectorReconciler.reconcile(key),
   });
-  // The approval controllers start and stop their own caches with the approval flags, while leading.
+  // The approval controllers start and stop their caches (views of the manager's) with the approval flags, while
+  // leading.
   const approval = approvalController({
-    kc: mgr.access,
-    rest: mgr.client,
+    manager: mgr,
     log,
     recorder: ctx.recorder,
     systemNamespace,

@@ -1,6 +1,6 @@
 // What the approval reconcilers share: caches, writers and settings.
 import type { AccessPolicy, AccessRequest, Connector } from '../../core/api/index.ts';
-import type { Informer } from '../../core/kube/reflector.ts';
+import type { Informer } from '../../core/kube/informer.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { EventRecorder } from '../../core/kube/events.ts';
 import type { Logger } from '../../core/observability/log.ts';

@@ -2,16 +2,17 @@
 // connectors controller while approval is active: enable-connectors-approval and
 // enable-connector-proxy-permissions both "true". Turning either flag off stops them and their caches (what
 // they created stays: RBAC that was granted keeps working under the normal access model); turning approval
-// on starts them and reconciles everything once.
-import type { KubeAccess } from '../../core/kube/client.ts';
+// on starts them and reconciles everything once. Their caches are views of the manager's informers: stopping
+// detaches them, and the manager stops the watches no other consumer shares (AccessPolicies, AccessRequests,
+// generated Roles and RoleBindings, Pods, check resources).
 import type { AccessPolicy, AccessRequest, Connector, FeatureFlag } from '../../core/api/index.ts';
 import { approvalActive, APPROVAL_LABELS, APPROVAL_MANAGER } from '../../core/approval/names.ts';
 import { isFinal } from '../../core/approval/request.ts';
 import { Controller } from '../../core/kube/controller.ts';
 import type { EventRecorder } from '../../core/kube/events.ts';
-import { startInformer, stripManagedFields, type Informer, type KObject } from '../../core/kube/reflector.ts';
-import { collectionPath, resourcePath, resources } from '../../core/kube/resources.ts';
-import type { KubeRest } from '../../core/kube/rest.ts';
+import type { Informer } from '../../core/kube/informer.ts';
+import type { Manager } from '../../core/kube/manager.ts';
+import { resources } from '../../core/kube/resources.ts';
 import type { Logger } from '../../core/observability/log.ts';
 import { POLICY_LABEL_SELECTOR } from '../../core/opa/store.ts';
 
@@ -24,8 +25,8 @@ import { reconcileRequest } from './request-reconciler.ts';
 import { CheckObjects, PodStore } from './watched.ts';
 
 export interface ApprovalOptions {
-  kc: KubeAccess;
-  rest: KubeRest;
+  /** Where the caches are registered (views, detached when approval stops) and the client. */
+  manager: Manager;
   log: Logger;
   recorder: EventRecorder;
   systemNamespace: string;
@@ -67,7 +68,8 @@ interface Running {
 }
 
 export function approvalController(opts: ApprovalOptions): ApprovalController {
-  const { kc, rest, log: parentLog, systemNamespace } = opts;
+  const { manager: mgr, log: parentLog, systemNamespace } = opts;
+  const rest = mgr.client;
   const log = parentLog.child({ part: 'approval' });
   let leading = false;
   let current: Running | undefined;
@@ -109,43 +111,23 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
       await Promise.all(started.map((i) => i.stop()));
       return false;
     };
-    const policies = startInformer<AccessPolicy>(kc, collectionPath('AccessPolicy'), { log, rest });
-    const requests = startInformer<AccessRequest>(kc, collectionPath('AccessRequest'), { log, rest });
-    const namespaces = startInformer<NamespaceObject>(kc, resourcePath(resources.Namespace), {
-      log,
-      rest,
-      transform: (raw: KObject) => ({ metadata: { name: raw.metadata?.name, labels: raw.metadata?.labels } }),
-    });
+    const policies = mgr.informer(resources.AccessPolicy);
+    const requests = mgr.informer(resources.AccessRequest);
+    const namespaces: Informer<NamespaceObject> = mgr.informer(resources.Namespace);
     // ConfigMaps of the system namespace, except the compiled-policy ones (wasm, not templates).
-    const templates = startInformer<TemplateMap>(
-      kc,
-      resourcePath(resources.ConfigMap, { namespace: systemNamespace }),
-      {
-        log,
-        rest,
-        labelSelector: `${POLICY_LABEL_KEY}!=true`,
-        transform: (raw: KObject) => {
-          const cm = stripManagedFields<TemplateMap & { binaryData?: unknown }>(raw);
-          delete cm.binaryData;
-          return cm;
-        },
-      },
-    );
+    const templates: Informer<TemplateMap> = mgr.informer(resources.ConfigMap, {
+      namespace: systemNamespace,
+      labelSelector: `${POLICY_LABEL_KEY}!=true`,
+    });
     const managed = `${APPROVAL_LABELS.managedBy}=${APPROVAL_MANAGER}`;
-    const roles = startInformer<RoleObject>(kc, resourcePath(resources.Role), {
-      log,
-      rest,
-      labelSelector: managed,
-    });
-    const bindings = startInformer<RoleBindingObject>(kc, resourcePath(resources.RoleBinding), {
-      log,
-      rest,
-      labelSelector: managed,
-    });
+    const roles = mgr.informer(resources.Role, { serverLabelSelector: managed }) as Informer<RoleObject>;
+    const bindings = mgr.informer(resources.RoleBinding, {
+      serverLabelSelector: managed,
+    }) as Informer<RoleBindingObject>;
     started.push(policies, requests, namespaces, templates, roles, bindings);
     if (!(await waitFor(requests.synced))) return undefined;
     // Pods are watched once the requests are known, so the first list keeps exactly the referenced ones.
-    const pods = new PodStore(kc, rest, log);
+    const pods = new PodStore(mgr);
     started.push(pods);
     const podOf = (ar: AccessRequest) =>
       isFinal(ar)
@@ -155,7 +137,7 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
             name: ar.spec.context.objectRef.name,
           };
     for (const ar of requests.list()) pods.setRef(key(ar), podOf(ar));
-    const checkObjects = new CheckObjects(kc, rest, log, (ns) => {
+    const checkObjects = new CheckObjects(mgr, log, (ns) => {
       if (!r?.ready) return;
       for (const ar of openRequests(
         r,

@@ -4,7 +4,7 @@
 // connectors-approval (the caches watch only those). A same-named object we do not manage is never touched.
 import { KubeApiError, type KubeRest } from '../../core/kube/rest.ts';
 import { resourcePath, resources } from '../../core/kube/resources.ts';
-import type { Informer } from '../../core/kube/reflector.ts';
+import type { Informer } from '../../core/kube/informer.ts';
 import { APPROVAL_LABELS, APPROVAL_MANAGER } from '../../core/approval/names.ts';
 import { canonical } from '../conditions.ts';
 import type { PolicyRule } from './rules.ts';

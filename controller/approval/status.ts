@@ -3,9 +3,9 @@
 // the reconcile with fresh data).
 import type { Condition } from '../../core/api/index.ts';
 import { API_VERSION } from '../../core/api/keys.ts';
-import { collectionPath } from '../../core/kube/resources.ts';
+import { kindResource, resourcePath } from '../../core/kube/resources.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
-import type { KObject } from '../../core/kube/reflector.ts';
+import type { KubeObject } from '../../core/kube/types.ts';
 import { canonical, conditionsEqual, mergeConditions, type CondInput } from '../conditions.ts';
 
 interface WithStatus {
@@ -40,10 +40,14 @@ export async function writeStatus<T extends WithStatus & { apiVersion?: string; 
   kind: 'AccessPolicy' | 'AccessRequest',
   obj: T,
   status: Record<string, unknown>,
-  cache: { upsert(raw: KObject): void },
+  cache: { upsert(raw: KubeObject): void },
 ): Promise<void> {
-  const path = `${collectionPath(kind, obj.metadata.namespace)}/${encodeURIComponent(obj.metadata.name!)}/status`;
+  const path = resourcePath(kindResource(kind), {
+    namespace: obj.metadata.namespace,
+    name: obj.metadata.name!,
+    subresource: 'status',
+  });
   // Listed items carry no apiVersion/kind; the PUT needs them.
-  const written = await rest.call<KObject>('PUT', path, { body: { ...obj, apiVersion: API_VERSION, kind, status } });
+  const written = await rest.call<KubeObject>('PUT', path, { body: { ...obj, apiVersion: API_VERSION, kind, status } });
   if (written?.metadata?.resourceVersion) cache.upsert(written);
 }

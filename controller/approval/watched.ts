@@ -1,13 +1,15 @@
-// Caches of what AccessRequests refer to, without caching the cluster:
+// Caches of what AccessRequests refer to, without caching the cluster (views of the manager's informers,
+// detached by stop()):
 //   - Pods: one watch over all Pods, but only the Pods that a pending or granted AccessRequest names are kept
 //     (as the Secret store keeps only referenced Secrets); a Pod referenced after the watch dropped it is read
 //     with one GET;
 //   - check resources (ApprovalTask, ...): one watch per kind that some policy checks, started on first use;
 //     the kind's resource name comes from API discovery.
-import type { KubeAccess } from '../../core/kube/client.ts';
-import { discoveredType, discoveryPath, resourcePath, resources as k8s } from '../../core/kube/resources.ts';
-import { startInformer, stripManagedFields, type Informer, type KObject } from '../../core/kube/reflector.ts';
-import { KubeApiError, type KubeRest } from '../../core/kube/rest.ts';
+import { KubeApiError, type KubeClient } from '../../core/kube/client.ts';
+import type { Informer } from '../../core/kube/informer.ts';
+import type { Manager } from '../../core/kube/manager.ts';
+import { discoveredType, discoveryPath, resources as k8s } from '../../core/kube/resources.ts';
+import type { KubeRest } from '../../core/kube/rest.ts';
 import type { Logger } from '../../core/observability/log.ts';
 
 export interface PodObject {
@@ -30,19 +32,14 @@ const podKey = (namespace: string, name: string) => `${namespace}/${name}`;
 
 export class PodStore {
   readonly informer: Informer<PodObject>;
-  private readonly rest: KubeRest;
+  private readonly client: KubeClient;
   private readonly refs = new Map<string, Set<string>>(); // pod key → AccessRequest keys
   private readonly byRequest = new Map<string, string>();
 
-  constructor(kc: KubeAccess, rest: KubeRest, log: Logger) {
-    this.rest = rest;
-    this.informer = startInformer<PodObject>(kc, resourcePath(k8s.Pod), {
-      log,
-      rest,
-      transform: (raw: KObject) =>
-        this.refs.has(podKey(raw.metadata?.namespace ?? '', raw.metadata?.name ?? ''))
-          ? stripManagedFields<PodObject>(raw)
-          : undefined,
+  constructor(mgr: Manager) {
+    this.client = mgr.client;
+    this.informer = mgr.informer(k8s.Pod, {
+      keep: (o) => this.refs.has(podKey(o.metadata?.namespace ?? '', o.metadata?.name ?? '')),
     });
   }
 
@@ -72,7 +69,7 @@ export class PodStore {
   async get(namespace: string, name: string): Promise<PodObject | undefined> {
     const cached = this.informer.get(name, namespace);
     if (cached) return cached;
-    const live = await this.rest.getIfExists<PodObject>(resourcePath(k8s.Pod, { namespace, name }));
+    const live = await this.client.find(k8s.Pod, name, namespace);
     if (live) this.informer.upsert(live);
     return live;
   }
@@ -103,7 +100,7 @@ interface Watched {
 }
 
 export class CheckObjects {
-  private readonly kc: KubeAccess;
+  private readonly mgr: Manager;
   private readonly rest: KubeRest;
   private readonly log: Logger;
   private readonly kinds = new Map<string, Watched>();
@@ -112,15 +109,9 @@ export class CheckObjects {
   /** A failed discovery is tried again after this long. */
   private readonly retryMs: number;
 
-  constructor(
-    kc: KubeAccess,
-    rest: KubeRest,
-    log: Logger,
-    onChange: (namespace: string | undefined) => void,
-    retryMs = 10_000,
-  ) {
-    this.kc = kc;
-    this.rest = rest;
+  constructor(mgr: Manager, log: Logger, onChange: (namespace: string | undefined) => void, retryMs = 10_000) {
+    this.mgr = mgr;
+    this.rest = mgr.client;
     this.log = log;
     this.onChange = onChange;
     this.retryMs = retryMs;
@@ -165,10 +156,7 @@ export class CheckObjects {
       w.error = `the cluster serves no kind ${kind} in ${apiVersion}`;
       return;
     }
-    const informer = startInformer<CheckObject>(this.kc, resourcePath(discoveredType(apiVersion, res)), {
-      log: this.log,
-      rest: this.rest,
-    });
+    const informer = this.mgr.informer(discoveredType(apiVersion, res)) as Informer<CheckObject>;
     const changed = (o: CheckObject) => this.onChange(o.metadata.namespace ?? '');
     informer.on('add', changed);
     informer.on('update', changed);

@@ -7,11 +7,8 @@
 // the process started, or before the first list finished) are reported to it like any change. A consumer
 // cannot miss a flag by subscribing late.
 import { FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP, type FeatureFlag } from '../api/keys.ts';
-import { kubeClient, type KubeAccess } from './client.ts';
-import { SharedInformer, type Informer } from './informer.ts';
-import { resourcePath, resources } from './resources.ts';
+import type { Informer } from './informer.ts';
 import type { ConfigMap } from './types.ts';
-import type { Logger } from '../observability/log.ts';
 
 export type FlagValues = Record<FeatureFlag, string>;
 
@@ -43,7 +40,7 @@ export function changedFlags(before: FlagValues, after: FlagValues): FeatureFlag
 const ALL_OFF = flagsFromData(undefined);
 
 /** Feature flags over a cache view holding (at most) the flags ConfigMap of `namespace`. */
-export function featureFlags(view: Informer<ConfigMap>, namespace: string, onStop?: () => Promise<void>): FeatureFlags {
+export function featureFlags(view: Informer<ConfigMap>, namespace: string): FeatureFlags {
   // enabled() is on request paths: the values are computed again only when the cached ConfigMap changes.
   let seen: { data: Record<string, string> | undefined; flags: FlagValues } | undefined;
   const current = (): FlagValues => {
@@ -81,22 +78,6 @@ export function featureFlags(view: Informer<ConfigMap>, namespace: string, onSto
     async stop() {
       subscribers.clear();
       await view.stop();
-      await onStop?.();
     },
   };
-}
-
-/** Standalone flags with their own watch (callers not on the manager; the manager has `flags`). */
-export function watchFeatureFlags(kc: KubeAccess, namespace: string, log?: Logger): FeatureFlags {
-  const client = kubeClient(kc);
-  const informer = new SharedInformer<ConfigMap>(client, resourcePath(resources.ConfigMap, { namespace }), {
-    fieldSelector: `metadata.name=${FEATURE_FLAGS_CONFIGMAP}`,
-    log,
-  });
-  const view = informer.view();
-  informer.start();
-  return featureFlags(view, namespace, async () => {
-    await informer.stop();
-    await client.close();
-  });
 }

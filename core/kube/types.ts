@@ -148,6 +148,17 @@ export interface Event extends KubeObject {
   reportingInstance?: string;
 }
 
+export interface Role extends KubeObject {
+  metadata: ObjectMeta;
+  rules?: unknown[];
+}
+
+export interface RoleBinding extends KubeObject {
+  metadata: ObjectMeta;
+  roleRef: { apiGroup: string; kind: string; name: string };
+  subjects?: unknown[];
+}
+
 /** Any object of a resource we only pass through (webhook configurations, CRDs, RBAC, ...). */
 export interface AnyObject extends KubeObject {
   [field: string]: unknown;
