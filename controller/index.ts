@@ -214,8 +214,7 @@ export async function startController(
       });
   if (opts.systemNamespace && opts.systemNamespace !== mgr.systemNamespace)
     throw new Error(`the manager's system namespace is ${mgr.systemNamespace}, not ${opts.systemNamespace}`);
-  const setup = setupController(mgr, { ...opts, log });
-  const { synced, controllers, approval } = setup;
+  // Before the reconcilers are registered: on a manager another component started, they wait for the Lease.
   if (opts.leaderElect ?? true)
     mgr.leaderElection({
       name: opts.leaseName ?? 'connectors-controller',
@@ -224,6 +223,8 @@ export async function startController(
       renewDeadlineMs: opts.renewDeadlineMs,
       retryPeriodMs: opts.retryPeriodMs,
     });
+  const setup = setupController(mgr, { ...opts, log });
+  const { synced, controllers, approval } = setup;
   await mgr.start();
 
   let stopped = false;

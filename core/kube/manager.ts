@@ -305,7 +305,14 @@ export class Manager {
       throw new Error(`leader election on Lease ${this.election.name} is configured already`);
     if (this.election) return;
     this.election = config;
-    if (this.started && !this.stopped) this.startElection();
+    if (!this.started || this.stopped) return;
+    // Started without an election, the manager led (another component of the process started it first): what
+    // only a leader runs stops now, and runs again once the Lease is won. Registrations from now on wait for it.
+    if (this.leading) {
+      this.leading = false;
+      this.transitions = this.transitions.then(() => this.stopLeaderWork());
+    }
+    this.startElection();
   }
 
   isLeader(): boolean {
@@ -318,10 +325,10 @@ export class Manager {
   }
 
   private startElection(): void {
+    if (this.elector) return;
     const c = this.election!;
     const identity = c.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
     this.election = { ...c, identity };
-    this.leading = false;
     this.elector = startLeaderElection(this.access, {
       namespace: c.namespace ?? this.systemNamespace,
       name: c.name,
@@ -331,26 +338,32 @@ export class Manager {
       retryPeriodMs: c.retryPeriodMs,
       log: this.log,
       rest: this.client,
-      onStartedLeading: () => this.setLeading(true),
-      onStoppedLeading: () => this.setLeading(false),
+      onStartedLeading: () => this.setLeading(true, true),
+      onStoppedLeading: () => this.setLeading(false, true),
     });
   }
 
-  private setLeading(value: boolean): Promise<void> {
+  /** `byElection`: the elector's decision; otherwise leadership without an election (no Lease configured). */
+  private setLeading(value: boolean, byElection: boolean): Promise<void> {
     this.transitions = this.transitions.then(async () => {
+      // An election configured meanwhile decides from then on.
+      if (value && !byElection && this.election) return;
       if (this.leading === value) return;
       this.leading = value;
       if (value) {
         for (const e of this.controllers) if (e.spec.leaderElected !== false) void this.runController(e);
         for (const x of this.runnables) if (x.r.leaderElected) await this.startRunnable(x);
-      } else {
-        await Promise.all(
-          [...this.controllers].filter((e) => e.spec.leaderElected !== false).map((e) => this.stopController(e)),
-        );
-        for (const x of this.runnables) if (x.r.leaderElected) await this.stopRunnable(x);
-      }
+      } else await this.stopLeaderWork();
     });
     return this.transitions;
+  }
+
+  /** Stops the leader-elected controllers and runnables. */
+  private async stopLeaderWork(): Promise<void> {
+    await Promise.all(
+      [...this.controllers].filter((e) => e.spec.leaderElected !== false).map((e) => this.stopController(e)),
+    );
+    for (const x of this.runnables) if (x.r.leaderElected) await this.stopRunnable(x);
   }
 
   // ---- controllers
@@ -515,7 +528,7 @@ export class Manager {
       for (const x of this.runnables) if (!x.r.leaderElected) await this.startRunnable(x);
       for (const e of this.controllers) if (e.spec.leaderElected === false) void this.runController(e);
       if (this.election) this.startElection();
-      else await this.setLeading(true);
+      else await this.setLeading(true, false);
     })();
     return this.starting;
   }

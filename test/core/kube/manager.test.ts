@@ -185,6 +185,51 @@ describe('core/kube: the manager against the real apiserver', function () {
     );
   });
 
+  it('leader election configured after another component started the manager: leader work waits for the Lease', async () => {
+    const sys = await c.createNamespace('mgr-late-lease', { waitForDefaultServiceAccount: false });
+    const lease = { name: 'late-lease', leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 };
+    const holder = manager(sys);
+    holder.leaderElection({ ...lease, identity: 'holder' });
+    await holder.start();
+    await eventually('the holder leads', () => holder.isLeader(), 15_000);
+
+    const m = manager(sys);
+    const maps = m.informer(resources.ConfigMap, { namespace: sys });
+    await m.start(); // no election yet: the manager leads
+    let runs = 0;
+    const early = m.controller({
+      name: 'early',
+      for: { informer: maps },
+      reconcile: () => {
+        runs++;
+        return Promise.resolve();
+      },
+    });
+    await eventually('the controller runs without an election', () => early.running());
+    m.leaderElection({ ...lease, identity: 'late' });
+    let lateRuns = 0;
+    const late = m.controller({
+      name: 'late',
+      for: { informer: maps },
+      reconcile: () => {
+        lateRuns++;
+        return Promise.resolve();
+      },
+    });
+    await eventually('the running controller stops', () => !early.running());
+    const before = runs;
+    await admin.create(resources.ConfigMap, { metadata: { name: 'while-not-leading', namespace: sys } });
+    await sleep(1000);
+    expect(m.isLeader()).to.equal(false);
+    expect(late.running()).to.equal(false);
+    expect(runs).to.equal(before);
+    expect(lateRuns).to.equal(0);
+
+    await holder.stop();
+    await eventually('the late manager leads', () => m.isLeader(), 15_000);
+    await eventually('both controllers run and reconcile', () => early.running() && late.running() && lateRuns > 0);
+  });
+
   it('a stopped view is forgotten by /readyz; the last view of an informer closes its watch, a later one lists afresh', async () => {
     const ns = await c.createNamespace('mgr-detach', { waitForDefaultServiceAccount: false });
     const path = resourcePath(resources.ConfigMap, { namespace: ns });
