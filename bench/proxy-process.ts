@@ -1,6 +1,6 @@
 // What the proxy and API benchmarks share: a ServiceAccount allowed to use the namespace's Connectors, the proxy
-// (or the API) started as its own process through the CLI (as in production), nginx, CPU time from /proc, and a
-// line naming the machine.
+// (or the API) started as its own process through the CLI (as in production), nginx, CPU time and resident memory
+// from /proc (V8's heap from the proxy's /metrics), and a line naming the machine.
 import { connectorReaderYaml } from '../test/harness/rbac.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -130,4 +130,52 @@ ${servers}
     await sleep(50);
   }
   throw new Error('nginx did not start: ' + (await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')));
+}
+
+/** Resident set (VmRSS) of `pid`, KiB. */
+export function rssKiB(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)![1]));
+}
+
+/**
+ * Where a process's resident memory is, from /proc/PID/smaps: the node binary's pages (code, the snapshot, ICU data
+ * touched), anonymous mappings (V8's heap and generated code, thread stacks), malloc's heap, the rest.
+ */
+export async function rssBreakdown(pid: number): Promise<string> {
+  const kib: Record<string, number> = { 'node binary': 0, 'anonymous (V8 heap, code)': 0, malloc: 0, other: 0 };
+  let area = 'other';
+  for (const line of (await readFile(`/proc/${pid}/smaps`, 'utf8')).split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      const name = m[1];
+      area =
+        name === ''
+          ? 'anonymous (V8 heap, code)'
+          : name === '[heap]'
+            ? 'malloc'
+            : /\/node$/.test(name)
+              ? 'node binary'
+              : 'other';
+    } else if (line.startsWith('Rss:')) kib[area] += Number(line.split(/\s+/)[1]);
+  }
+  return Object.entries(kib)
+    .map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}`)
+    .join(', ');
+}
+
+/** V8 heap spaces in use (MiB), from the proxy's /metrics (prom-client's default metrics). */
+export async function heapSpaces(healthPort: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+  const used = [...text.matchAll(/^nodejs_heap_space_size_used_bytes\{space="(\w+)"\} (\d+)/gm)];
+  const total = /^nodejs_heap_size_total_bytes (\d+)/m.exec(text);
+  const external = /^nodejs_external_memory_bytes (\d+)/m.exec(text);
+  const mib = (n: string | number) => (Number(n) / 1048576).toFixed(1);
+  return (
+    `heap total ${mib(total?.[1] ?? 0)} MiB; used by space: ` +
+    used
+      .filter(([, , v]) => Number(v) >= 1 << 20)
+      .map(([, k, v]) => `${k} ${mib(v)}`)
+      .join(', ') +
+    `; external ${mib(external?.[1] ?? 0)} MiB`
+  );
 }
