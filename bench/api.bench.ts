@@ -21,9 +21,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { builtinClasses } from '../connectorclasses/index.ts';
-import { cluster, stopCluster } from '../test/harness/cluster.ts';
-import { freePort, runCommand } from '../test/peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
+import {
+  cluster,
+  stopCluster,
+  freePort,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { benchUserYaml, cpuSeconds, machineLine, onCpu, startNginx, startProxyProcess } from './proxy-process.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

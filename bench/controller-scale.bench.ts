@@ -16,9 +16,7 @@ import { startControlPlane } from '../controlplane/index.ts';
 import { kubeRest, type KubeRest } from '../core/kube/rest.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { builtinClasses } from '../connectorclasses/index.ts';
-import { startGitServer } from '../test/peers/git-server.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
-import { freePort } from '../test/peers/process.ts';
+import { startGitServer, ensureSystemPackages, TEST_SYSTEM_PACKAGES, freePort } from '@connectors/test-support';
 import type { Connector } from '../core/api/index.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));

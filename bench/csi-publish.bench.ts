@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cluster, stopCluster } from '../test/harness/cluster.ts';
+import { cluster, stopCluster } from '@connectors/test-support';
 import { KindClient } from '../core/kube/resources.ts';
 import { setLogSink } from '../core/observability/log.ts';
 import { startCsiDriver } from '../csi/index.ts';

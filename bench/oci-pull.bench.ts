@@ -9,10 +9,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cluster, stopCluster } from '../test/harness/cluster.ts';
-import { skopeo, startRegistry } from '../test/peers/registry.ts';
+import {
+  cluster,
+  stopCluster,
+  skopeo,
+  startRegistry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { benchUserYaml, machineLine, startProxyProcess } from './proxy-process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
 
 const IMAGE_MB = Number(process.env.BENCH_IMAGE_MB ?? 512);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);

@@ -1,13 +1,12 @@
 // What the proxy and API benchmarks share: a ServiceAccount allowed to use the namespace's Connectors, the proxy
 // (or the API) started as its own process through the CLI (as in production), nginx, CPU time from /proc, and a
 // line naming the machine.
-import { connectorReaderYaml } from '../test/harness/rbac.ts';
+import { connectorReaderYaml, freePort } from '@connectors/test-support';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../test/peers/process.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

@@ -25,11 +25,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { cluster, stopCluster } from '../test/harness/cluster.ts';
-import { gitClientEnv, startGitServer } from '../test/peers/git-server.ts';
+import {
+  cluster,
+  stopCluster,
+  gitClientEnv,
+  startGitServer,
+  freePort,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { benchUserYaml, cpuSeconds, machineLine, onCpu, startNginx, startProxyProcess } from './proxy-process.ts';
-import { freePort, runCommand } from '../test/peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const REPO_MB = Number(process.env.BENCH_REPO_MB ?? 200);

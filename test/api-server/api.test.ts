@@ -6,12 +6,17 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { startGitServer, type GitServer } from '../peers/git-server.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { eventually } from '../harness/eventually.ts';
-import { seedGenerators } from '../harness/seeds.ts';
+import {
+  startGitServer,
+  type GitServer,
+  startRecordingUpstream,
+  type RecordingUpstream,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  eventually,
+  seedGenerators,
+} from '@connectors/test-support';
 import { FEATURE_FLAGS } from '../../core/api/index.ts';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { startApi } from '../../api/index.ts';

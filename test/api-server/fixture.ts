@@ -2,14 +2,11 @@
 // ServiceAccounts, a private system namespace (feature flags, compiled policies), the controller (class and
 // Connector status), the git plugin and the API, all in this process; ServiceAccount tokens from `kubectl create
 // token`, requests with curl.
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { runCommand } from '../peers/process.ts';
+import { cluster, type Cluster, eventually, runCommand, installClasses } from '@connectors/test-support';
 import { startApi, type ApiOptions, type RunningApi } from '../../api/index.ts';
 import { startGitPlugin, type RunningGitPlugin } from '../../plugins/git/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
-import { installClasses } from '../harness/classes.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 import { FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP, GROUP } from '../../core/api/index.ts';
 

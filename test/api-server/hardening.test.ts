@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from '../harness/eventually.ts';
+import { eventually } from '@connectors/test-support';
 import { setupApi, type ApiEnv } from './fixture.ts';
 
 /**

@@ -14,11 +14,18 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { eventually } from '../harness/eventually.ts';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  connectorReaderYaml,
+  eventually,
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  installClasses,
+  type InstalledClasses,
+} from '@connectors/test-support';
 import { csiClient, publishRequest, type CsiClient, type RpcError } from '../csi/client.ts';
 import { jwtClaims } from '../csi/fixture.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
@@ -26,7 +33,6 @@ import { startCsiDriver, type CsiDriver } from '../../csi/index.ts';
 import { mountPoints, TmpfsMounter } from '../../csi/mounter.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
-import { installClasses, type InstalledClasses } from '../harness/classes.ts';
 import { requestGrantName } from '../../controller/approval/request-reconciler.ts';
 import {
   accessPolicy,

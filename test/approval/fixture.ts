@@ -5,8 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
+import { cluster, type Cluster, eventually } from '@connectors/test-support';
 import { kubeRest, type KubeRest } from '../../core/kube/rest.ts';
 import { KindClient } from '../../core/kube/resources.ts';
 import {

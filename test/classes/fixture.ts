@@ -7,16 +7,13 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { eventually } from '../harness/eventually.ts';
+import { cluster, type Cluster, connectorReaderYaml, eventually, runCommand } from '@connectors/test-support';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
 import { FEATURE_FLAGS_CONFIGMAP, LABELS, type Connector, type Condition } from '../../core/api/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
-import { runCommand } from '../peers/process.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -46,7 +43,7 @@ export interface ClassEnv {
     args: string[],
     o: { env: NodeJS.ProcessEnv; cwd?: string },
   ): Promise<{ stdout: string; stderr: string }>;
-  /** Records a client run made by a helper (e.g. skopeo() of test/peers/registry.ts). */
+  /** Records a client run made by a helper (e.g. skopeo() of test/support/peers/registry.ts). */
   record(run: ClientRun): void;
   dir: string;
   apply(yaml: string): Promise<void>;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
 import { ensureBinary } from '../../core/peers/index.ts';
-import { cluster } from '../harness/cluster.ts';
+import { cluster } from '@connectors/test-support';
 import { auditLines } from '../proxy/fixture.ts';
 import { connectorYaml, setupClasses, writeIn, type ClassEnv } from './packages-fixture.ts';
 

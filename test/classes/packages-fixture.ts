@@ -8,16 +8,20 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  cluster,
+  type Cluster,
+  eventually,
+  connectorReaderYaml,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  installClasses,
+} from '@connectors/test-support';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../proxy/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
-import { installClasses } from '../harness/classes.ts';
 import { FEATURE_FLAGS_CONFIGMAP, PROXY_AUDIENCE, type Connector } from '../../core/api/index.ts';
 import { startLocalNode } from '../../csi/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';

@@ -7,9 +7,13 @@
 // listens → LivenessReady False/ConnectionFailed (and Ready False for that reason).
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { freePort } from '../peers/process.ts';
-import { startRegistry, type Registry } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  freePort,
+  startRegistry,
+  type Registry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { restFor, waitClassCondition } from '../controller/helpers.ts';
 import { AUTH_PROBE_TABLES } from './auth-probe-tables.ts';
 import { classEnv, leaksOf, type ClassEnv } from './fixture.ts';

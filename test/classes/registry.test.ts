@@ -16,9 +16,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
-import { eventually } from '../harness/eventually.ts';
-import { buildOciLayout, skopeo, startRegistry, type Registry } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  eventually,
+  buildOciLayout,
+  skopeo,
+  startRegistry,
+  type Registry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
 import { classEnv, leaksOf, type ClassEnv } from './fixture.ts';
 import { credentialOf, json, startStandIn, type StandIn } from './standins.ts';
@@ -39,7 +45,7 @@ describe('classes: harbor, oci and sonarqube with skopeo, the webhook and the fo
   const webhookState = mkdtempSync(join(tmpdir(), 'class-webhook-'));
   const id = randomBytes(4).toString('hex');
   let layout: Awaited<ReturnType<typeof buildOciLayout>>;
-  // skopeo() (test/peers/registry.ts) gives skopeo PATH, HOME and REGISTRY_AUTH_FILE=/dev/null only.
+  // skopeo() (test/support/peers/registry.ts) gives skopeo PATH, HOME and REGISTRY_AUTH_FILE=/dev/null only.
   const sk = async (args: string[]) => {
     const r = await skopeo(args);
     env.record({ cmd: 'skopeo', args, env: {}, output: r.stdout + r.stderr });

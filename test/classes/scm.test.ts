@@ -16,8 +16,13 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { classEnv, leaksOf, type ClassEnv } from './fixture.ts';
 import { credentialOf, json, startStandIn, testCA, type StandIn } from './standins.ts';
 

@@ -1,12 +1,16 @@
 // The ConnectorClass reconciler (proxy and API addresses, their checks), local-mode addresses, API auth probes
 // and custom CA certificates, against a real kube-apiserver.
-import { eventually } from '../harness/eventually.ts';
+import {
+  eventually,
+  cluster,
+  type Cluster,
+  startRecordingUpstream,
+  type RecordingUpstream,
+  freePort,
+} from '@connectors/test-support';
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { freePort } from '../peers/process.ts';
 import * as pki from '../../core/pki/index.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { Connector, ConnectorClass } from '../../core/api/index.ts';

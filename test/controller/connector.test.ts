@@ -3,17 +3,23 @@
 // repairing it brings Ready back at once (watches, not the 5-minute period); broken classes give clear
 // messages without stopping the controller; probes never carry credentials to another host; no password
 // reaches the logs.
-import { eventually } from '../harness/eventually.ts';
+import {
+  eventually,
+  cluster,
+  type Cluster,
+  FIXTURES_DIR,
+  startGitServer,
+  type GitServer,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  startRecordingUpstream,
+  type RecordingUpstream,
+  freePort,
+} from '@connectors/test-support';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { FIXTURES_DIR } from '../harness/seeds.ts';
-import { startGitServer, type GitServer } from '../peers/git-server.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { freePort } from '../peers/process.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { Connector, ConnectorClass } from '../../core/api/index.ts';

@@ -1,8 +1,7 @@
 // Shared helpers of the controller tests: waiting for conditions, applying objects, a started controller.
 import { kubeRest, KubeApiError, type KubeRest } from '../../core/kube/rest.ts';
 import type { Connector, ConnectorClass, Condition } from '../../core/api/index.ts';
-import type { Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
+import { type Cluster, eventually } from '@connectors/test-support';
 
 export async function restFor(c: Cluster): Promise<KubeRest> {
   return kubeRest(c.kubeConfig);

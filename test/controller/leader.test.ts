@@ -1,9 +1,8 @@
 // Leader election on a Lease: two controllers against the same cluster, only the leader reconciles; when it
 // stops (releasing the Lease), the other takes over and reconciles.
-import { eventually } from '../harness/eventually.ts';
+import { eventually, cluster, type Cluster } from '@connectors/test-support';
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cluster, type Cluster } from '../harness/cluster.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { restFor, waitConnectorCondition, upsert, ensureNamespace, classPath } from './helpers.ts';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cluster, type Cluster } from '../harness/cluster.ts';
+import { cluster, type Cluster } from '@connectors/test-support';
 import { KindClient } from '../../core/kube/resources.ts';
 import { FEATURE_FLAGS_CONFIGMAP, type Connector, type ConnectorClass } from '../../core/api/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';

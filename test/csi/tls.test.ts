@@ -11,12 +11,19 @@ import { KindClient } from '../../core/kube/resources.ts';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { PROXY_TLS_CONFIGMAP } from '../../proxy/tls.ts';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { eventually } from '../harness/eventually.ts';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { skopeo, startRegistry, type Registry } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  connectorReaderYaml,
+  eventually,
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  skopeo,
+  startRegistry,
+  type Registry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { setupCsi, type CsiEnv } from './fixture.ts';
 
 const indent = (pem: string) =>

@@ -27,11 +27,16 @@ import { expect } from 'chai';
 import { startControlPlane, type ControlPlane } from '../../controlplane/index.ts';
 import { CHART_DIR, ROOT, runHelm } from '../../deploy/generate.ts';
 import type { BuiltImage } from '../../image/build.ts';
-import { kubectlWith } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { startGitServer, type GitServer } from '../peers/git-server.ts';
-import { freePort, spawnPeer, type PeerProcess } from '../peers/process.ts';
-import { ensureSystemPackages } from '../peers/system-packages.ts';
+import {
+  kubectlWith,
+  eventually,
+  startGitServer,
+  type GitServer,
+  freePort,
+  spawnPeer,
+  type PeerProcess,
+  ensureSystemPackages,
+} from '@connectors/test-support';
 import { csiClient, publishRequest, type CsiClient } from '../csi/client.ts';
 import { imageEnv, sharedImage, sharedRootfs } from './image-fixture.ts';
 import { objects, podTemplates, type K8sObject, type PodTemplateOf } from './render.ts';

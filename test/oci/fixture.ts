@@ -4,9 +4,14 @@
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { loadBuiltinClass } from '../../connectorclasses/index.ts';
-import { startRegistry, type Registry, type RegistryOptions } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { eventually } from '../harness/eventually.ts';
+import {
+  startRegistry,
+  type Registry,
+  type RegistryOptions,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  eventually,
+} from '@connectors/test-support';
 import { setup, type Env } from '../proxy/fixture.ts';
 
 export const ROBOT = 'robot';

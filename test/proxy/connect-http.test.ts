@@ -3,9 +3,7 @@
 // credentials. Other hosts are refused unless the proxy allows them (test/proxy/forward.test.ts).
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { runCommand } from '../peers/process.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { eventually } from '../harness/eventually.ts';
+import { runCommand, startRecordingUpstream, type RecordingUpstream, eventually } from '@connectors/test-support';
 import { auditLines, basic, setup, type Env } from './fixture.ts';
 
 describe('proxy: CONNECT tunnels carrying plain HTTP to an http Connector address', function () {

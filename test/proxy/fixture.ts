@@ -1,10 +1,9 @@
 // Shared set-up for the proxy tests: the real apiserver of the test run, a namespace with ServiceAccounts
 // and RBAC, a private system namespace per proxy, a running proxy, and helpers to mint tokens.
-import { connectorReaderYaml } from '../harness/rbac.ts';
+import { connectorReaderYaml, cluster, type Cluster } from '@connectors/test-support';
 import { createSign, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cluster, type Cluster } from '../harness/cluster.ts';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../proxy/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 import { FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';

@@ -5,7 +5,15 @@
 // never carries a credential injected into the query. Hosts that are not a Connector's are refused by default,
 // and loopback, link-local and the proxy itself always: the "other" upstreams listen on this machine's own
 // non-loopback address, which the test proxy allows.
-import { connectorReaderYaml } from '../harness/rbac.ts';
+import {
+  connectorReaderYaml,
+  runCommand,
+  startRecordingUpstream,
+  echoHandler,
+  type RecordingUpstream,
+  eventually,
+  seedGenerators,
+} from '@connectors/test-support';
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,10 +24,6 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { readProxyCA, startProxy, PROXY_CA_NAME, type RunningProxy } from '../../proxy/index.ts';
-import { runCommand } from '../peers/process.ts';
-import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { eventually } from '../harness/eventually.ts';
-import { seedGenerators } from '../harness/seeds.ts';
 import { auditLines, basic, setup, type Env } from './fixture.ts';
 
 interface Res {

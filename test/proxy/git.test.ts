@@ -8,10 +8,15 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { eventually } from '../harness/eventually.ts';
+import {
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  eventually,
+} from '@connectors/test-support';
 import { auditLines, basic, setup, signedToken, type Env } from './fixture.ts';
 
 describe('proxy: git smart HTTP in reverse mode', function () {

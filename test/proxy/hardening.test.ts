@@ -8,8 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy } from '../../proxy/index.ts';
-import { eventually } from '../harness/eventually.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
+import { eventually, startRecordingUpstream, type RecordingUpstream } from '@connectors/test-support';
 import { basic, setup, type Env } from './fixture.ts';
 
 const QUERY_TOKEN_EXTRACTOR = `package proxy

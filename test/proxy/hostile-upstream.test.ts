@@ -7,9 +7,7 @@
 import { expect } from 'chai';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
+import { connectorReaderYaml, cluster, type Cluster, eventually } from '@connectors/test-support';
 import { startProxyProcess, type ProxyProcess } from './proxy-process.ts';
 
 interface Script {

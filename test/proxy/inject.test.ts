@@ -6,10 +6,14 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { registry } from '../../core/observability/metrics.ts';
-import { seedGenerators } from '../harness/seeds.ts';
-import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { freePort } from '../peers/process.ts';
-import { eventually } from '../harness/eventually.ts';
+import {
+  seedGenerators,
+  startRecordingUpstream,
+  echoHandler,
+  type RecordingUpstream,
+  freePort,
+  eventually,
+} from '@connectors/test-support';
 import { auditLines, setup, type Env } from './fixture.ts';
 
 function seedGenerator(name: string): string {

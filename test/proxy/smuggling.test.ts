@@ -10,8 +10,7 @@
 import { expect } from 'chai';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from '../harness/eventually.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
+import { eventually, startRecordingUpstream, type RecordingUpstream } from '@connectors/test-support';
 import { auditLines, setup, type Env } from './fixture.ts';
 
 /** Where a variant sends its requests: `prefix` is the proxy path of its own folder on the Connector. */

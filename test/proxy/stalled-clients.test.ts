@@ -8,9 +8,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
+import { connectorReaderYaml, cluster, type Cluster, eventually } from '@connectors/test-support';
 import { startProxyProcess, type ProxyProcess } from './proxy-process.ts';
 
 /** CPU time (user and system, in clock ticks of 10 ms) process `pid` has used. */

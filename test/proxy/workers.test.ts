@@ -1,13 +1,16 @@
 // `connectors proxy --workers N`: N proxy processes (node:cluster) share one port, each injects the Connector's
 // credentials, the primary says `listening` once all are, and SIGTERM stops them all.
-import { connectorReaderYaml } from '../harness/rbac.ts';
+import {
+  connectorReaderYaml,
+  cluster,
+  startRecordingUpstream,
+  type RecordingUpstream,
+  freePort,
+} from '@connectors/test-support';
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { cluster } from '../harness/cluster.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { freePort } from '../peers/process.ts';
 import { basic } from './fixture.ts';
 
 const cli = fileURLToPath(new URL('../../cli/connectors.js', import.meta.url));

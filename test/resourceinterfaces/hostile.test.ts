@@ -13,7 +13,7 @@ import { INTEGRATIONS_ANNOTATION } from '../../core/resourceinterface/integratio
 import { builtinResourceInterfaces } from '../../resourceinterfaces/index.ts';
 import { PATHS } from '../../webhook/handlers.ts';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
+import { cluster, type Cluster } from '@connectors/test-support';
 
 /** The sandbox deadline of this test's webhook: long enough that a request answered while a runaway
  * expression runs shows the webhook was not blocked, even on a busy machine. */

@@ -9,14 +9,24 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ensureBinary } from '../../core/peers/index.ts';
 import { bundledTasks } from '../../tasks/index.ts';
-import { cluster } from '../harness/cluster.ts';
-import { startPypiServer, type PypiServer } from '../peers/pypiserver.ts';
-import { NEXUS_PYPI, startRepoServer, type RepoServer } from '../peers/repo-server.ts';
-import { MAVEN_DEPENDENCY_PLUGIN, MAVEN_DEPLOY_PLUGIN, mavenSeedRepository, pythonToolsBin } from '../peers/tools.ts';
-import { startVerdaccio, type Verdaccio } from '../peers/verdaccio.ts';
+import {
+  cluster,
+  MAKE_WHEEL,
+  startPypiServer,
+  type PypiServer,
+  NEXUS_PYPI,
+  startRepoServer,
+  type RepoServer,
+  MAVEN_DEPENDENCY_PLUGIN,
+  MAVEN_DEPLOY_PLUGIN,
+  mavenSeedRepository,
+  pythonToolsBin,
+  startVerdaccio,
+  type Verdaccio,
+  runCommand,
+} from '@connectors/test-support';
 import { seedMavenArtifact } from '../classes/clients.ts';
 import { connectorYaml, randomSecret, setupClasses, type ClassEnv } from '../classes/packages-fixture.ts';
-import { runCommand } from '../peers/process.ts';
 import { runTask, type RunResult } from './run-step.ts';
 
 const task = (name: string) => bundledTasks().find((t) => t.name === name)!.task;
@@ -239,9 +249,8 @@ stringData: {ca.crt: ${JSON.stringify(cp.caPem)}}
     const work = await mkdtemp(join(env.work, 'pip-'));
     const dist = join(work, 'dist');
     await mkdir(dist);
-    const makeWheel = new URL('../peers/make_wheel.py', import.meta.url).pathname;
     const wheel = (
-      await env.run(join(bin, 'python'), [makeWheel, 'task-greeting', '1.0', dist], { env: { PATH } })
+      await env.run(join(bin, 'python'), [MAKE_WHEEL, 'task-greeting', '1.0', dist], { env: { PATH } })
     ).stdout.trim();
     // Not through env.run: the class journeys' leak checks look at every recorded client, and this one holds the
     // index password on purpose (in its environment, never in its arguments).

@@ -13,17 +13,25 @@ import { fileURLToPath } from 'node:url';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
-import { installClasses, type InstalledClasses } from '../harness/classes.ts';
+import {
+  installClasses,
+  type InstalledClasses,
+  cluster,
+  type Cluster,
+  eventually,
+  connectorReaderYaml,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  skopeo,
+  startRegistry,
+  type Registry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { setLogSink } from '../../core/observability/log.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { bundledTasks } from '../../tasks/index.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { skopeo, startRegistry, type Registry } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
 import { runTask, StepFailed } from './run-step.ts';
 
 const cli = fileURLToPath(new URL('../../cli/connectors.js', import.meta.url));

@@ -9,12 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
-import { installClasses, type InstalledClasses } from '../harness/classes.ts';
+import { installClasses, type InstalledClasses, cluster, type Cluster, eventually } from '@connectors/test-support';
 import { builtinResourceInterfaces } from '../../resourceinterfaces/index.ts';
 import { bundledTasks } from '../../tasks/index.ts';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
 import { integrationReadmes, yamlExamples, type Example } from './examples.ts';
 import { startTekton, type Tekton } from './tekton.ts';
 

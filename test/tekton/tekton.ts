@@ -18,8 +18,7 @@ import { request as httpsRequest } from 'node:https';
 import { parseAllDocuments } from 'yaml';
 import { TEKTON_PIPELINE_MODULE, TEKTON_PIPELINE_VERSION, ensureBinary, goModuleDir } from '../../core/peers/index.ts';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
-import type { Cluster } from '../harness/cluster.ts';
-import { freePort, spawnPeer, type PeerProcess } from '../peers/process.ts';
+import { type Cluster, freePort, spawnPeer, type PeerProcess } from '@connectors/test-support';
 
 export const TEKTON_NAMESPACE = 'tekton-pipelines';
 const MUTATING = 'webhook.pipeline.tekton.dev';

@@ -19,9 +19,15 @@ import {
   type LabelSelectorRequirement,
 } from '../../webhook/register.ts';
 import { createCA } from '../../core/pki/index.ts';
-import { cluster, kubectl, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { fixtureDocuments, indentedBlocks, textToApply } from '../harness/seeds.ts';
+import {
+  cluster,
+  kubectl,
+  type Cluster,
+  eventually,
+  fixtureDocuments,
+  indentedBlocks,
+  textToApply,
+} from '@connectors/test-support';
 
 const TEST_LABEL = 'connectors.test/webhook';
 const FLAG = 'enable-pod-image-pull-via-connector';

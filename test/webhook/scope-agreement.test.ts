@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
-import { eventually } from '../harness/eventually.ts';
+import { eventually } from '@connectors/test-support';
 import { setupCsi, testClass, type CsiEnv } from '../csi/fixture.ts';
 import type { RpcError } from '../csi/client.ts';
 import { SCOPE_CASES, labelsOf } from '../core/connector/scope-table.ts';

@@ -6,8 +6,7 @@
 import { expect } from 'chai';
 import type { RequestOptions } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cluster, type Cluster } from '../../harness/cluster.ts';
-import { eventually } from '../../harness/eventually.ts';
+import { cluster, type Cluster, eventually } from '@connectors/test-support';
 import { FEATURE_FLAGS_CONFIGMAP, type Connector } from '../../../core/api/index.ts';
 import { applyObjects } from '../../../core/kube/apply.ts';
 import { kubeClient, type KubeAccess, type KubeClient } from '../../../core/kube/client.ts';

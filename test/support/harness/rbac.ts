@@ -1,6 +1,6 @@
 // RBAC the tests (and benchmarks) give their ServiceAccounts: `get` on Connectors, what the proxy and the CSI
 // driver check.
-import { GROUP } from '../../core/api/index.ts';
+import { GROUP } from '../../../core/api/index.ts';
 
 /**
  * A Role `name` allowing `get` on the namespace's Connectors (only `resourceNames` when given) and its
