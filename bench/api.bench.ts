@@ -29,7 +29,7 @@ import {
   ensureSystemPackages,
   TEST_SYSTEM_PACKAGES,
 } from '@connectors/test-support';
-import { benchUserYaml, cpuSeconds, machineLine, onCpu, startNginx, startProxyProcess } from './proxy-process.ts';
+import { gitConnectorsYaml, cpuSeconds, machineLine, onCpu, startNginx, startProxyProcess } from './proxy-process.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -113,18 +113,7 @@ try {
   const [gitClass] = builtinClasses({ systemNamespace: sys, names: ['git'] });
   await c.kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify(gitClass) });
   await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-    input: `apiVersion: v1
-kind: Secret
-metadata: {name: creds}
-type: kubernetes.io/basic-auth
-stringData: {username: bench, password: bench-pass}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: small}
-spec: {connectorClassName: git, address: "http://127.0.0.1:${toolPort}", auth: {name: basicAuth, secretRef: {name: creds}}}
----
-${benchUserYaml(ns)}`,
+    input: gitConnectorsYaml(ns, { small: `http://127.0.0.1:${toolPort}` }),
   });
   // The proxy takes tokens of its own audience; the API the apiserver's (as `kubectl create token` gives them).
   const proxyToken = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });

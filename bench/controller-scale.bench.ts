@@ -16,7 +16,13 @@ import { startControlPlane } from '../controlplane/index.ts';
 import { kubeRest, type KubeRest } from '../core/kube/rest.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { builtinClasses } from '../connectorclasses/index.ts';
-import { startGitServer, ensureSystemPackages, TEST_SYSTEM_PACKAGES, freePort } from '@connectors/test-support';
+import {
+  startGitServer,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  freePort,
+  objects,
+} from '@connectors/test-support';
 import type { Connector } from '../core/api/index.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -128,26 +134,14 @@ async function main(): Promise<void> {
     const names = Array.from({ length: N }, (_, i) => `c-${String(i).padStart(4, '0')}`);
     await pool(names, 32, async (name) => {
       await rest.call('POST', `/api/v1/namespaces/${NS}/secrets`, {
-        body: {
-          metadata: { name: `${name}-auth` },
-          type: 'kubernetes.io/basic-auth',
-          stringData: { username: 'your-username', password: 'your-token' },
-        },
+        body: objects.basicAuthSecret(`${name}-auth`, 'your-username', 'your-token'),
       });
-      const conn: Connector = {
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name, namespace: NS },
-        spec: {
-          connectorClassName: 'git',
-          address: git.url,
-          auth: {
-            name: 'basicAuth',
-            secretRef: { name: `${name}-auth` },
-            params: [{ name: 'repository', value: 'your-org/your-repo.git' }],
-          },
-        },
-      };
+      const conn = objects.connector(name, {
+        namespace: NS,
+        className: 'git',
+        address: git.url,
+        auth: { name: 'basicAuth', secret: `${name}-auth`, params: { repository: 'your-org/your-repo.git' } },
+      });
       await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${NS}/connectors`, { body: conn });
     });
     const created = Date.now() - t0;

@@ -35,7 +35,7 @@ import {
   ensureSystemPackages,
   TEST_SYSTEM_PACKAGES,
 } from '@connectors/test-support';
-import { benchUserYaml, cpuSeconds, machineLine, onCpu, startNginx, startProxyProcess } from './proxy-process.ts';
+import { gitConnectorsYaml, cpuSeconds, machineLine, onCpu, startNginx, startProxyProcess } from './proxy-process.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const REPO_MB = Number(process.env.BENCH_REPO_MB ?? 200);
@@ -179,23 +179,7 @@ try {
   const nginxPort = await freePort();
   const basicAuth = 'Basic ' + Buffer.from('bench:bench-pass').toString('base64');
   await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-    input: `apiVersion: v1
-kind: Secret
-metadata: {name: creds}
-type: kubernetes.io/basic-auth
-stringData: {username: bench, password: bench-pass}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: git}
-spec: {connectorClassName: git, address: "${git.url}", auth: {name: basicAuth, secretRef: {name: creds}}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: small}
-spec: {connectorClassName: git, address: "http://127.0.0.1:${upstreamPort}", auth: {name: basicAuth, secretRef: {name: creds}}}
----
-${benchUserYaml(ns)}`,
+    input: gitConnectorsYaml(ns, { git: git.url, small: `http://127.0.0.1:${upstreamPort}` }),
   });
   const token = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });
 

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import {
-  connectorReaderYaml,
+  objects,
   eventually,
   gitClientEnv,
   startGitServer,
@@ -83,7 +83,9 @@ describe('approval end to end: CSI, controller, proxy and git', function () {
       },
     ]);
     await env.c.kubectl(['apply', '-n', n, '-f', '-'], {
-      input: connectorReaderYaml({ name: 'read-connectors', serviceAccount: 'default', saNamespace: n }),
+      input: objects.yaml(
+        objects.connectorReader({ name: 'read-connectors', serviceAccount: 'default', saNamespace: n }),
+      ),
     });
     await env.c.kubectl(['wait', '--for=condition=Ready', `connector/${name}`, '-n', n, '--timeout=60s']);
     return n;

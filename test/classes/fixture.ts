@@ -7,7 +7,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cluster, type Cluster, connectorReaderYaml, eventually, runCommand } from '@connectors/test-support';
+import { cluster, type Cluster, objects, eventually, runCommand } from '@connectors/test-support';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
@@ -107,7 +107,9 @@ data: {enable-custom-ca-certs: "true"}
     });
   }
   await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-    input: connectorReaderYaml({ name: 'default-uses-connectors', serviceAccount: 'default', saNamespace: ns }),
+    input: objects.yaml(
+      objects.connectorReader({ name: 'default-uses-connectors', serviceAccount: 'default', saNamespace: ns }),
+    ),
   });
   const connectors = new KindClient(c.kubeConfig, 'Connector');
   const env: ClassEnv = {

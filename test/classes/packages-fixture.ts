@@ -12,7 +12,7 @@ import {
   cluster,
   type Cluster,
   eventually,
-  connectorReaderYaml,
+  objects,
   runCommand,
   ensureSystemPackages,
   TEST_SYSTEM_PACKAGES,
@@ -157,7 +157,9 @@ export async function setupClasses(
     async workload(name, names) {
       await c.createServiceAccount(ns, name).catch(() => {});
       await apply(
-        connectorReaderYaml({ name: `${name}-get`, serviceAccount: name, saNamespace: ns, resourceNames: names }),
+        objects.yaml(
+          objects.connectorReader({ name: `${name}-get`, serviceAccount: name, saNamespace: ns, resourceNames: names }),
+        ),
       );
     },
     condition,

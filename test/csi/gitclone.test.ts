@@ -4,7 +4,7 @@
 // volumeAttributes passed as kubelet passes them) gets a .gitconfig byte for byte in the seed's documented
 // form, and `git clone` of the ORIGINAL repository URL with HOME at the volume, and nothing else, works.
 import {
-  connectorReaderYaml,
+  objects,
   cluster,
   type Cluster,
   FIXTURES_DIR,
@@ -91,12 +91,14 @@ describe('csi: the Git quick start clone through the CSI volume, with the real c
       .replace('address: https://github.com', `address: ${git.url}`);
     await c.kubectl(['apply', '-f', '-'], { input: seed });
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: connectorReaderYaml({
-        name: 'use-git-connector',
-        serviceAccount: 'default',
-        saNamespace: ns,
-        resourceNames: ['git-connector'],
-      }),
+      input: objects.yaml(
+        objects.connectorReader({
+          name: 'use-git-connector',
+          serviceAccount: 'default',
+          saNamespace: ns,
+          resourceNames: ['git-connector'],
+        }),
+      ),
     });
   });
 

@@ -12,8 +12,8 @@ import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { PROXY_TLS_CONFIGMAP } from '../../proxy/tls.ts';
 import {
-  connectorReaderYaml,
   eventually,
+  objects,
   gitClientEnv,
   startGitServer,
   type GitServer,
@@ -88,31 +88,18 @@ ${indent(ca.certPem)}
       await env.c.kubectl(['apply', '-f', '-'], { input: JSON.stringify(cls) });
     }
     await env.c.kubectl(['apply', '-n', env.ns, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: git-creds}
-type: kubernetes.io/basic-auth
-stringData: {username: ${GIT_USER}, password: ${GIT_PASS}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: reg-creds}
-type: cpaas.io/distribution-registry-token
-stringData: {username: robot, password: robot-pass}
----
-${connectorReaderYaml({ name: 'pod-reads', serviceAccount: 'default', saNamespace: env.ns })}`,
+      input: objects.yaml(
+        objects.basicAuthSecret('git-creds', GIT_USER, GIT_PASS),
+        objects.registryTokenSecret('reg-creds', 'robot', 'robot-pass'),
+        objects.connectorReader({ name: 'pod-reads', serviceAccount: 'default', saNamespace: env.ns }),
+      ),
     });
     const connectors = new KindClient(env.c.kubeConfig, 'Connector');
-    for (const [name, cls, address, auth] of [
-      ['repo', gitClass, git.url, { name: 'basicAuth', secretRef: { name: 'git-creds' } }],
-      ['reg', ociClass, registry.url, { name: 'tokenAuth', secretRef: { name: 'reg-creds' } }],
+    for (const [name, className, address, auth] of [
+      ['repo', gitClass, git.url, { name: 'basicAuth', secret: 'git-creds' }],
+      ['reg', ociClass, registry.url, { name: 'tokenAuth', secret: 'reg-creds' }],
     ] as const) {
-      await connectors.create({
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name, namespace: env.ns },
-        spec: { connectorClassName: cls, address, auth },
-      });
+      await connectors.create(objects.connector(name, { namespace: env.ns, className, address, auth }));
       // The address the controller gives it in local mode (the path form on the in-process proxy).
       const current = await connectors.get(name, env.ns);
       current.status = { proxy: { httpAddress: { url: `${proxy.url}/namespaces/${env.ns}/connectors/${name}` } } };

@@ -19,7 +19,7 @@ import {
   cluster,
   type Cluster,
   eventually,
-  connectorReaderYaml,
+  objects,
   startGitServer,
   type GitServer,
   runCommand,
@@ -190,7 +190,9 @@ spec: {connectorClassName: oci, address: '${dst.url}', auth: {name: tokenAuth, s
     });
     await c.createServiceAccount(ns, 'pipeline');
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: connectorReaderYaml({ name: 'pipeline-connectors', serviceAccount: 'pipeline', saNamespace: ns }),
+      input: objects.yaml(
+        objects.connectorReader({ name: 'pipeline-connectors', serviceAccount: 'pipeline', saNamespace: ns }),
+      ),
     });
     const connectors = new KindClient(c.kubeConfig, 'Connector');
     for (const name of ['git-connector', 'mirror', 'harbor'])
