@@ -73,13 +73,8 @@ export async function classEnv(prefix: string, o: ClassEnvOptions): Promise<Clas
   const clientRuns: ClientRun[] = [];
   const restoreLogs = setLogSink((l) => logs.push(l));
   if (o.trustCaPem) {
-    const pem = JSON.stringify(o.trustCaPem);
     await c.kubectl(['apply', '-n', systemNs, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: stand-in-ca, labels: {${LABELS.caCert}: "true"}}
-stringData: {ca.crt: ${pem}}
----
+      input: `${objects.yaml(objects.caCertSecret('stand-in-ca', o.trustCaPem, { labels: { [LABELS.caCert]: 'true' } }))}---
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: ${FEATURE_FLAGS_CONFIGMAP}}

@@ -16,6 +16,7 @@ import {
   type RepoServer,
   startVerdaccio,
   type Verdaccio,
+  objects,
 } from '@connectors/test-support';
 import { startGitPlugin, type RunningGitPlugin } from '../../plugins/git/index.ts';
 import { AUTH_PROBE_TABLES } from './auth-probe-tables.ts';
@@ -117,7 +118,7 @@ describe('classes: probes — AuthenticationFailed for a wrong password, Connect
     closedPort = await freePort();
     await env.c.createServiceAccount(env.ns, 'api-user');
     k8sToken = await env.c.createToken(env.ns, 'api-user', { expirationSeconds: 3600 });
-    let yaml = `apiVersion: v1\nkind: Secret\nmetadata: {name: apiserver-ca}\nstringData: {ca.crt: ${JSON.stringify(cp.caPem)}}\n---\n`;
+    let yaml = objects.yaml(objects.caCertSecret('apiserver-ca', cp.caPem)) + '---\n';
     for (const c of CASES)
       for (const [suffix, address, data] of [
         ['good', c.address(), c.good()],
