@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { builtinClasses } from '../../connectorclasses/index.ts';
-import { KindClient } from '../../core/kube/resources.ts';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { PROXY_TLS_CONFIGMAP } from '../../proxy/tls.ts';
 import {
+  createConnectorWithProxyAddress,
   eventually,
   objects,
   gitClientEnv,
@@ -94,16 +94,16 @@ ${indent(ca.certPem)}
         objects.connectorReader({ name: 'pod-reads', serviceAccount: 'default', saNamespace: env.ns }),
       ),
     });
-    const connectors = new KindClient(env.c.kubeConfig, 'Connector');
     for (const [name, className, address, auth] of [
       ['repo', gitClass, git.url, { name: 'basicAuth', secret: 'git-creds' }],
       ['reg', ociClass, registry.url, { name: 'tokenAuth', secret: 'reg-creds' }],
     ] as const) {
-      await connectors.create(objects.connector(name, { namespace: env.ns, className, address, auth }));
       // The address the controller gives it in local mode (the path form on the in-process proxy).
-      const current = await connectors.get(name, env.ns);
-      current.status = { proxy: { httpAddress: { url: `${proxy.url}/namespaces/${env.ns}/connectors/${name}` } } };
-      await connectors.replaceStatus(current);
+      await createConnectorWithProxyAddress(
+        env.c.kubeConfig,
+        objects.connector(name, { namespace: env.ns, className, address, auth }),
+        `${proxy.url}/namespaces/${env.ns}/connectors/${name}`,
+      );
     }
     await eventually(
       'the driver to see the TLS listener',

@@ -8,6 +8,7 @@
 //   peers/    real servers and clients the tests run against: git, OCI registry, package indexes, tools
 //   objects/  builders for the Kubernetes objects tests apply: Namespaces, Secrets, Connectors, RBAC
 export * from './harness/classes.ts';
+export * from './harness/connectors.ts';
 export * from './harness/cluster.ts';
 export * from './harness/eventually.ts';
 export * from './harness/hooks.ts';

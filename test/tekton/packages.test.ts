@@ -26,7 +26,13 @@ import {
   runCommand,
 } from '@connectors/test-support';
 import { seedMavenArtifact } from '../classes/clients.ts';
-import { connectorYaml, randomSecret, setupClasses, type ClassEnv } from '../classes/packages-fixture.ts';
+import {
+  connectorYaml,
+  podListerYaml,
+  randomSecret,
+  setupClasses,
+  type ClassEnv,
+} from '../classes/packages-fixture.ts';
 import { runTask, type RunResult } from './run-step.ts';
 
 const task = (name: string) => bundledTasks().find((t) => t.name === name)!.task;
@@ -72,22 +78,7 @@ describe('tekton: maven, npm, pip and kubectl Task steps on the host, through th
     await seedMavenArtifact(repo.mavenDir('maven-public'), 'com.example', 'greeting', '1.0', 'greeting 1.0\n');
 
     await env.c.createServiceAccount(env.ns, 'pod-lister');
-    await env.apply(`apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: list-pods}
-rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: pod-lister-lists}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: list-pods}
-subjects: [{kind: ServiceAccount, name: pod-lister, namespace: ${env.ns}}]
----
-apiVersion: v1
-kind: Secret
-metadata: {name: apiserver-ca}
-stringData: {ca.crt: ${JSON.stringify(cp.caPem)}}
-`);
+    await env.apply(podListerYaml(env.ns, cp.caPem));
     connectorToken = await env.c.createToken(env.ns, 'pod-lister', { expirationSeconds: 3600 });
     await env.apply(
       [

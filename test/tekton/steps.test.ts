@@ -151,42 +151,26 @@ describe('tekton: bundled Task steps on the host, through the Connectors proxy',
       builtinClasses({ systemNamespace: systemNs, proxyAddress: proxy.url, names: ['git', 'oci'] }),
     );
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: git-auth}
-type: kubernetes.io/basic-auth
-stringData: {username: ${GIT_USER}, password: ${GIT_PASS}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: src-auth}
-type: cpaas.io/distribution-registry-token
-stringData: {username: ${ROBOT}, password: ${SRC_PASS}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: dst-auth}
-type: cpaas.io/distribution-registry-token
-stringData: {username: ${ROBOT}, password: ${DST_PASS}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: git-connector}
-spec:
-  connectorClassName: git
-  address: ${git.url}
-  auth: {name: basicAuth, secretRef: {name: git-auth}, params: [{name: repository, value: team/app.git}]}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: mirror}
-spec: {connectorClassName: oci, address: '${src.url}', auth: {name: tokenAuth, secretRef: {name: src-auth}}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: harbor}
-spec: {connectorClassName: oci, address: '${dst.url}', auth: {name: tokenAuth, secretRef: {name: dst-auth}}}
-`,
+      input: objects.yaml(
+        objects.basicAuthSecret('git-auth', GIT_USER, GIT_PASS),
+        objects.registryTokenSecret('src-auth', ROBOT, SRC_PASS),
+        objects.registryTokenSecret('dst-auth', ROBOT, DST_PASS),
+        objects.connector('git-connector', {
+          className: 'git',
+          address: git.url,
+          auth: { name: 'basicAuth', secret: 'git-auth', params: { repository: 'team/app.git' } },
+        }),
+        objects.connector('mirror', {
+          className: 'oci',
+          address: src.url,
+          auth: { name: 'tokenAuth', secret: 'src-auth' },
+        }),
+        objects.connector('harbor', {
+          className: 'oci',
+          address: dst.url,
+          auth: { name: 'tokenAuth', secret: 'dst-auth' },
+        }),
+      ),
     });
     await c.createServiceAccount(ns, 'pipeline');
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
