@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     const kc = new KubeConfig();
     kc.loadFromString(cp.kubeconfigYaml);
     const rest = await kubeRest(kc);
-    for (const ns of [SYS, NS]) await rest.call('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
+    for (const ns of [SYS, NS]) await rest.call('POST', '/api/v1/namespaces', { body: objects.namespace(ns) });
     await rest.call('POST', `/api/v1/namespaces/${SYS}/services`, {
       body: {
         metadata: { name: 'connectors-proxy-service' },

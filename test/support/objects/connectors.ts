@@ -21,6 +21,8 @@ export interface ConnectorOptions extends MetaOptions {
   addressExtensions?: Record<string, string>;
   /** spec.caCertSecretRef: a Secret of the Connector's namespace holding `ca.crt`. */
   caSecret?: string;
+  /** Fields set over the ones above, as given (e.g. a test's variations on a base Connector). */
+  spec?: Partial<ConnectorSpec>;
 }
 
 export function connector(name: string, o: ConnectorOptions): Connector {
@@ -33,15 +35,16 @@ export function connector(name: string, o: ConnectorOptions): Connector {
     if (o.auth.secret) spec.auth.secretRef = { name: o.auth.secret };
     if (o.auth.params) spec.auth.params = nameValues(o.auth.params);
   }
-  return { apiVersion: API_VERSION, kind: 'Connector', metadata: metadata(name, o), spec };
+  return { apiVersion: API_VERSION, kind: 'Connector', metadata: metadata(name, o), spec: { ...spec, ...o.spec } };
 }
 
+/** A ConnectorClass; without `spec`, one with metadata only (the reference shows such classes). */
 export function connectorClass(
   name: string,
-  spec: ConnectorClassSpec,
+  spec?: ConnectorClassSpec,
   o: Omit<MetaOptions, 'namespace'> = {},
 ): ConnectorClass {
-  return { apiVersion: API_VERSION, kind: 'ConnectorClass', metadata: metadata(name, o), spec };
+  return { apiVersion: API_VERSION, kind: 'ConnectorClass', metadata: metadata(name, o), ...(spec ? { spec } : {}) };
 }
 
 /** An auth type whose credentials the proxy injects as `rego` (package proxy) says, from a Secret of `secretType`. */
