@@ -64,23 +64,12 @@ describe('approval end to end: CSI, controller, proxy and git', function () {
   async function gitNamespace(prefix: string, name: string): Promise<string> {
     const n = await env.c.createNamespace(prefix);
     await env.apply(n, [
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'git-auth' },
-        type: 'kubernetes.io/basic-auth',
-        stringData: { username: USER, password: PASS },
-      },
-      {
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name },
-        spec: {
-          connectorClassName: 'git',
-          address: git.url,
-          auth: { name: 'basicAuth', secretRef: { name: 'git-auth' }, params: [{ name: 'repository', value: REPO }] },
-        },
-      },
+      objects.basicAuthSecret('git-auth', USER, PASS),
+      objects.connector(name, {
+        className: 'git',
+        address: git.url,
+        auth: { name: 'basicAuth', secret: 'git-auth', params: { repository: REPO } },
+      }),
     ]);
     await env.c.kubectl(['apply', '-n', n, '-f', '-'], {
       input: objects.yaml(
