@@ -26,13 +26,6 @@ import {
 } from '@connectors/test-support';
 import { setupCsi, type CsiEnv } from './fixture.ts';
 
-const indent = (pem: string) =>
-  pem
-    .trim()
-    .split('\n')
-    .map((l) => '    ' + l)
-    .join('\n');
-
 describe('csi: volumes point at the proxy TLS listener when the proxy has one', function () {
   this.timeout(180_000);
   let env: CsiEnv;
@@ -53,18 +46,7 @@ describe('csi: volumes point at the proxy TLS listener when the proxy has one', 
     caPem = ca.certPem;
     const cert = await issueServingCert(ca, { ipAddresses: ['127.0.0.1'] });
     await env.c.kubectl(['apply', '-n', env.systemNs, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: proxy-tls}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${indent(cert.certPem)}
-  tls.key: |
-${indent(cert.keyPem)}
-  ca.crt: |
-${indent(ca.certPem)}
-`,
+      input: objects.yaml(objects.tlsSecret('proxy-tls', cert.certPem, cert.keyPem, { ca: ca.certPem })),
     });
     proxy = await startProxy(env.c.kubeConfig, {
       host: '127.0.0.1',
