@@ -21,10 +21,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { builtinClasses } from '../connectorclasses/index.ts';
-import { cluster, stopCluster } from '../test/harness/cluster.ts';
-import { freePort, runCommand } from '../test/peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
-import { benchUserYaml, cpuSeconds, machineLine, onCpu, startNginx, startProxyProcess } from './proxy-process.ts';
+import {
+  cluster,
+  stopCluster,
+  freePort,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
+import { gitConnectorsYaml, cpuSeconds, machineLine, onCpu, startNginx, startProxyProcess } from './proxy-process.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -108,18 +113,7 @@ try {
   const [gitClass] = builtinClasses({ systemNamespace: sys, names: ['git'] });
   await c.kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify(gitClass) });
   await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-    input: `apiVersion: v1
-kind: Secret
-metadata: {name: creds}
-type: kubernetes.io/basic-auth
-stringData: {username: bench, password: bench-pass}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: small}
-spec: {connectorClassName: git, address: "http://127.0.0.1:${toolPort}", auth: {name: basicAuth, secretRef: {name: creds}}}
----
-${benchUserYaml(ns)}`,
+    input: gitConnectorsYaml(ns, { small: `http://127.0.0.1:${toolPort}` }),
   });
   // The proxy takes tokens of its own audience; the API the apiserver's (as `kubectl create token` gives them).
   const proxyToken = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });

@@ -16,9 +16,13 @@ import { startControlPlane } from '../controlplane/index.ts';
 import { kubeRest, type KubeRest } from '../core/kube/rest.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { builtinClasses } from '../connectorclasses/index.ts';
-import { startGitServer } from '../test/peers/git-server.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
-import { freePort } from '../test/peers/process.ts';
+import {
+  startGitServer,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  freePort,
+  objects,
+} from '@connectors/test-support';
 import type { Connector } from '../core/api/index.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -76,7 +80,7 @@ async function main(): Promise<void> {
     const kc = new KubeConfig();
     kc.loadFromString(cp.kubeconfigYaml);
     const rest = await kubeRest(kc);
-    for (const ns of [SYS, NS]) await rest.call('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
+    for (const ns of [SYS, NS]) await rest.call('POST', '/api/v1/namespaces', { body: objects.namespace(ns) });
     await rest.call('POST', `/api/v1/namespaces/${SYS}/services`, {
       body: {
         metadata: { name: 'connectors-proxy-service' },
@@ -130,26 +134,14 @@ async function main(): Promise<void> {
     const names = Array.from({ length: N }, (_, i) => `c-${String(i).padStart(4, '0')}`);
     await pool(names, 32, async (name) => {
       await rest.call('POST', `/api/v1/namespaces/${NS}/secrets`, {
-        body: {
-          metadata: { name: `${name}-auth` },
-          type: 'kubernetes.io/basic-auth',
-          stringData: { username: 'your-username', password: 'your-token' },
-        },
+        body: objects.basicAuthSecret(`${name}-auth`, 'your-username', 'your-token'),
       });
-      const conn: Connector = {
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name, namespace: NS },
-        spec: {
-          connectorClassName: 'git',
-          address: git.url,
-          auth: {
-            name: 'basicAuth',
-            secretRef: { name: `${name}-auth` },
-            params: [{ name: 'repository', value: 'your-org/your-repo.git' }],
-          },
-        },
-      };
+      const conn = objects.connector(name, {
+        namespace: NS,
+        className: 'git',
+        address: git.url,
+        auth: { name: 'basicAuth', secret: `${name}-auth`, params: { repository: 'your-org/your-repo.git' } },
+      });
       await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${NS}/connectors`, { body: conn });
     });
     const created = Date.now() - t0;

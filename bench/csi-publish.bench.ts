@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cluster, stopCluster } from '../test/harness/cluster.ts';
+import { cluster, createConnectorWithProxyAddress, objects, stopCluster } from '@connectors/test-support';
 import { KindClient } from '../core/kube/resources.ts';
 import { setLogSink } from '../core/observability/log.ts';
 import { startCsiDriver } from '../csi/index.ts';
@@ -41,16 +41,11 @@ const systemNs = await c.createNamespace('csi-bench-sys');
 const className = `csi-bench-${randomBytes(3).toString('hex')}`;
 const classes = new KindClient(c.kubeConfig, 'ConnectorClass');
 await classes.create(testClass(className));
-const connectors = new KindClient(c.kubeConfig, 'Connector');
-await connectors.create({
-  apiVersion: 'connectors.alauda.io/v1alpha1',
-  kind: 'Connector',
-  metadata: { name: 'git-connector', namespace: ns },
-  spec: { connectorClassName: className, address: 'https://github.com' },
-});
-const conn = await connectors.get('git-connector', ns);
-conn.status = { proxy: { httpAddress: { url: `http://c-git-connector.${ns}.svc.cluster.local` } } };
-await connectors.replaceStatus(conn);
+await createConnectorWithProxyAddress(
+  c.kubeConfig,
+  objects.connector('git-connector', { namespace: ns, className, address: 'https://github.com' }),
+  `http://c-git-connector.${ns}.svc.cluster.local`,
+);
 const created = await c.core.createNamespacedPod({
   namespace: ns,
   body: { metadata: { name: 'app' }, spec: { containers: [{ name: 'c', image: 'registry.invalid/none:1' }] } },

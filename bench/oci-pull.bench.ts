@@ -9,10 +9,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cluster, stopCluster } from '../test/harness/cluster.ts';
-import { skopeo, startRegistry } from '../test/peers/registry.ts';
-import { benchUserYaml, machineLine, startProxyProcess } from './proxy-process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
+import {
+  cluster,
+  stopCluster,
+  skopeo,
+  startRegistry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  objects,
+} from '@connectors/test-support';
+import { benchUser, machineLine, startProxyProcess } from './proxy-process.ts';
 
 const IMAGE_MB = Number(process.env.BENCH_IMAGE_MB ?? 512);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -33,21 +39,15 @@ async function main(): Promise<void> {
     const sys = await c.createNamespace('oci-bench-sys');
     // The Connector points at docker-registry itself (not the recording relay), as does the direct pull.
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: reg}
-type: cpaas.io/distribution-registry-token
-stringData: {username: robot, password: robot-pass}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: reg}
-spec:
-  connectorClassName: oci
-  address: ${registry.directUrl}
-  auth: {name: tokenAuth, secretRef: {name: reg}}
----
-${benchUserYaml(ns)}`,
+      input: objects.yaml(
+        objects.registryTokenSecret('reg', 'robot', 'robot-pass'),
+        objects.connector('reg', {
+          className: 'oci',
+          address: registry.directUrl,
+          auth: { name: 'tokenAuth', secret: 'reg' },
+        }),
+        benchUser(ns),
+      ),
     });
     const token = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });
     const started = await startProxyProcess({ kubeconfigPath: c.kubeconfigPath, systemNamespace: sys });

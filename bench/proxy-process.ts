@@ -1,23 +1,31 @@
 // What the proxy and API benchmarks share: a ServiceAccount allowed to use the namespace's Connectors, the proxy
 // (or the API) started as its own process through the CLI (as in production), nginx, CPU time and resident memory
 // from /proc (V8's heap from the proxy's /metrics), and a line naming the machine.
-import { connectorReaderYaml } from '../test/harness/rbac.ts';
+import { freePort, objects } from '@connectors/test-support';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../test/peers/process.ts';
 import { IMAGE_RUNTIME_ENV } from '../image/contents.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** YAML of ServiceAccount `bench` with `get` on the Connectors of `ns` (what the proxy checks). */
-export const benchUserYaml = (ns: string) => `apiVersion: v1
-kind: ServiceAccount
-metadata: {name: bench}
----
-${connectorReaderYaml({ name: 'bench', serviceAccount: 'bench', saNamespace: ns })}`;
+/** ServiceAccount `bench` with `get` on the Connectors of `ns` (what the proxy checks). */
+export const benchUser = (ns: string) => [
+  objects.serviceAccount('bench'),
+  ...objects.connectorReader({ name: 'bench', serviceAccount: 'bench', saNamespace: ns }),
+];
+
+/** Secret `creds` (basic auth) and a Connector of the git class at each address, by name, with the bench user. */
+export const gitConnectorsYaml = (ns: string, addresses: Record<string, string>) =>
+  objects.yaml(
+    objects.basicAuthSecret('creds', 'bench', 'bench-pass'),
+    ...Object.entries(addresses).map(([name, address]) =>
+      objects.connector(name, { className: 'git', address, auth: { name: 'basicAuth', secret: 'creds' } }),
+    ),
+    benchUser(ns),
+  );
 
 /**
  * `connectors proxy` (or `command`, e.g. `api`; of this checkout, or of `checkout`; under `wrapper`, e.g. valgrind,

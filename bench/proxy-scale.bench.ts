@@ -33,11 +33,17 @@ import type { Connector, ConnectorStatus } from '../core/api/index.ts';
 import { API_VERSION, PROXY_AUDIENCE } from '../core/api/keys.ts';
 import { connectorApiPath } from '../core/connector/api-path.ts';
 import { kubeRest } from '../core/kube/rest.ts';
-import { cluster, stopCluster } from '../test/harness/cluster.ts';
-import { freePort, runCommand } from '../test/peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
 import {
-  benchUserYaml,
+  cluster,
+  stopCluster,
+  freePort,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  objects,
+} from '@connectors/test-support';
+import {
+  gitConnectorsYaml,
   heapSpaces,
   machineLine,
   rssBreakdown,
@@ -153,32 +159,18 @@ try {
     `  server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "ok from the tool\\n"; } }`,
     undefined,
   );
-  // The bench ServiceAccount may `get` the Connectors of its namespace (benchUserYaml) and, for the step's last
+  // The bench ServiceAccount may `get` the Connectors of its namespace (gitConnectorsYaml) and, for the step's last
   // Connector, those of every namespace.
   await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-    input: `apiVersion: v1
-kind: Secret
-metadata: {name: creds}
-type: kubernetes.io/basic-auth
-stringData: {username: bench, password: bench-pass}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: small}
-spec: {connectorClassName: git, address: "http://127.0.0.1:${upstreamPort}", auth: {name: basicAuth, secretRef: {name: creds}}}
----
-${benchUserYaml(ns)}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: proxy-scale-bench}
-rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: proxy-scale-bench}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: proxy-scale-bench}
-subjects: [{kind: ServiceAccount, name: bench, namespace: ${ns}}]`,
+    input:
+      gitConnectorsYaml(ns, { small: `http://127.0.0.1:${upstreamPort}` }) +
+      '---\n' +
+      objects.yaml(
+        objects.clusterRole('proxy-scale-bench', [objects.connectorRule(['get'])]),
+        objects.clusterRoleBinding('proxy-scale-bench', 'proxy-scale-bench', [
+          objects.serviceAccountSubject('bench', ns),
+        ]),
+      ),
   });
   const token = await c.createToken(ns, 'bench', { audience: PROXY_AUDIENCE, expirationSeconds: 7200 });
   const namespaces: string[] = [];

@@ -25,10 +25,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { cluster, stopCluster } from '../test/harness/cluster.ts';
-import { gitClientEnv, startGitServer } from '../test/peers/git-server.ts';
 import {
-  benchUserYaml,
+  cluster,
+  stopCluster,
+  gitClientEnv,
+  startGitServer,
+  freePort,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
+import {
+  gitConnectorsYaml,
   cpuSeconds,
   heapSpaces,
   machineLine,
@@ -38,8 +46,6 @@ import {
   startNginx,
   startProxyProcess,
 } from './proxy-process.ts';
-import { freePort, runCommand } from '../test/peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../test/peers/system-packages.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const REPO_MB = Number(process.env.BENCH_REPO_MB ?? 200);
@@ -179,23 +185,7 @@ try {
   const nginxPort = await freePort();
   const basicAuth = 'Basic ' + Buffer.from('bench:bench-pass').toString('base64');
   await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-    input: `apiVersion: v1
-kind: Secret
-metadata: {name: creds}
-type: kubernetes.io/basic-auth
-stringData: {username: bench, password: bench-pass}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: git}
-spec: {connectorClassName: git, address: "${git.url}", auth: {name: basicAuth, secretRef: {name: creds}}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: small}
-spec: {connectorClassName: git, address: "http://127.0.0.1:${upstreamPort}", auth: {name: basicAuth, secretRef: {name: creds}}}
----
-${benchUserYaml(ns)}`,
+    input: gitConnectorsYaml(ns, { git: git.url, small: `http://127.0.0.1:${upstreamPort}` }),
   });
   const token = await c.createToken(ns, 'bench', { audience: 'connectors-proxy', expirationSeconds: 3600 });
 

@@ -1,7 +1,7 @@
 // The embedded local control plane: etcd + kube-apiserver (+ optionally kube-controller-manager) on
 // loopback with free ports, their own PKI, ServiceAccount tokens, RBAC, the project's CRDs installed,
 // and a teardown that leaves no process, port or directory behind even when the parent dies abruptly
-// (see supervisor.ts). Used by the tests (test/harness/cluster.ts), `connectors controlplane` and
+// (see supervisor.ts). Used by the tests (test/support/harness/cluster.ts), `connectors controlplane` and
 // `connectors up`.
 import { mkdtemp, mkdir, readdir, readFile, writeFile, rm, chmod } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';

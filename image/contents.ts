@@ -78,11 +78,15 @@ export function nodeEntries(root: string): LayerEntry[] {
  */
 export function productionDependencyEntries(root: string): LayerEntry[] {
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
-    packages: Record<string, { version?: string; dev?: boolean; optional?: boolean; devOptional?: boolean }>;
+    packages: Record<
+      string,
+      { version?: string; dev?: boolean; optional?: boolean; devOptional?: boolean; link?: boolean }
+    >;
   };
   const entries: LayerEntry[] = [];
   for (const [path, pkg] of Object.entries(lock.packages)) {
-    if (!path.startsWith('node_modules/') || pkg.dev || pkg.optional || pkg.devOptional) continue;
+    // A link is a workspace of this repository (test/support, the tests' own package), not a dependency.
+    if (!path.startsWith('node_modules/') || pkg.link || pkg.dev || pkg.optional || pkg.devOptional) continue;
     const dir = join(root, path);
     const installed = existsSync(join(dir, 'package.json'))
       ? (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version

@@ -2,11 +2,13 @@
 // type-checks, runs every test/**/*.test.ts with mocha, and ends with one summary line
 // `tests: N passed, N failed, N skipped`. Arguments narrow the run to files or folders under test/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Mocha from 'mocha';
+import { ensureSystemPackages, mochaHooks, TEST_SYSTEM_PACKAGES } from '@connectors/test-support';
 import { ensureBinary } from '../core/peers/index.ts';
+import { prepareTestPeers } from './prepare-peers.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -27,12 +29,8 @@ function step(title: string) {
 }
 
 async function prepare(): Promise<void> {
-  const packagesModule = join(root, 'test/peers/system-packages.ts');
-  if (existsSync(packagesModule)) {
-    step('system packages');
-    const { ensureSystemPackages, TEST_SYSTEM_PACKAGES } = await import(packagesModule);
-    await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
-  }
+  step('system packages');
+  await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
   step('typecheck (tsc 7, strict)');
   const tsc = spawnSync(
     process.execPath,
@@ -46,11 +44,7 @@ async function prepare(): Promise<void> {
   for (const binary of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'opa']) {
     process.stdout.write(`${binary}: ${await ensureBinary(binary, (l) => process.stdout.write(l + '\n'))}\n`);
   }
-  const extraPeers = join(root, 'test/harness/peers.ts');
-  if (existsSync(extraPeers)) {
-    const { prepareTestPeers } = await import(extraPeers);
-    await prepareTestPeers((l: string) => process.stdout.write(l + '\n'));
-  }
+  await prepareTestPeers((l: string) => process.stdout.write(l + '\n'));
 }
 
 async function main(): Promise<number> {
@@ -61,8 +55,7 @@ async function main(): Promise<number> {
   const files = targets.flatMap(findTests);
   step(`mocha: ${files.length} test files`);
   const mocha = new Mocha({ reporter: 'spec', timeout: 120_000, slow: 5_000 });
-  const hooks = join(root, 'test/harness/hooks.ts');
-  if (existsSync(hooks)) mocha.rootHooks((await import(hooks)).mochaHooks);
+  mocha.rootHooks(mochaHooks);
   for (const f of files) mocha.addFile(f);
   await mocha.loadFilesAsync();
   const stats = await new Promise<Mocha.Stats>((resolveRun) => {

@@ -6,12 +6,18 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { startGitServer, type GitServer } from '../peers/git-server.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { eventually } from '../harness/eventually.ts';
-import { seedGenerators } from '../harness/seeds.ts';
+import {
+  startGitServer,
+  type GitServer,
+  startRecordingUpstream,
+  type RecordingUpstream,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  eventually,
+  seedGenerators,
+  objects,
+} from '@connectors/test-support';
 import { FEATURE_FLAGS } from '../../core/api/index.ts';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { startApi } from '../../api/index.ts';
@@ -119,84 +125,40 @@ spec:
           startswith(input.request.path, "/purge")
         } else := {"verb": ""}
 ---
-apiVersion: connectors.alauda.io/v1alpha1
-kind: ConnectorClass
-metadata: {name: ${APIKEY_CLASS}}
-spec:
-  address: {type: string}
-  auth:
-    types:
-    - name: apikey-rego-auth
-      secretType: Opaque
-      generator:
-        rego: |
-${seedGenerators()
-  .get('apikey-rego-auth')!
-  .rego.trimEnd()
-  .split('\n')
-  .map((l) => '          ' + l)
-  .join('\n')}
-`,
+${objects.yaml(
+  objects.connectorClass(APIKEY_CLASS, {
+    address: { type: 'string' },
+    auth: { types: [objects.regoAuthType('apikey-rego-auth', seedGenerators().get('apikey-rego-auth')!.rego)] },
+  }),
+)}`,
       'default',
     );
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: git-creds}
-type: kubernetes.io/basic-auth
-stringData: {username: ${GIT_USER}, password: ${GIT_PASS}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: tool-creds}
-type: kubernetes.io/basic-auth
-stringData: {username: tool-user, password: ${TOOL_PASS}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: git}
-spec:
-  connectorClassName: git
-  address: ${git.url}
-  auth: {name: basicAuth, secretRef: {name: git-creds}, params: [{name: repository, value: org/private.git}]}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: tool}
-spec:
-  connectorClassName: ${TOOL_CLASS}
-  address: ${tool.url}
-  addressExtensions: [{name: api, value: ${ext.url}}]
-  auth: {name: basicAuth, secretRef: {name: tool-creds}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: noapi}
-spec:
-  connectorClassName: ${NOAPI_CLASS}
-  address: ${tool.url}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: rego}
-spec:
-  connectorClassName: ${REGO_CLASS}
-  address: ${tool.url}
-  auth: {name: basicAuth, secretRef: {name: tool-creds}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: apikey}
-type: Opaque
-stringData: {apikey: ${API_KEY}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: apikey}
-spec:
-  connectorClassName: ${APIKEY_CLASS}
-  address: ${tool.url}
-  auth: {name: apikey-rego-auth, secretRef: {name: apikey}}
-`);
+    const toolAuth = { name: 'basicAuth', secret: 'tool-creds' };
+    await env.apply(
+      objects.yaml(
+        objects.basicAuthSecret('git-creds', GIT_USER, GIT_PASS),
+        objects.basicAuthSecret('tool-creds', 'tool-user', TOOL_PASS),
+        objects.connector('git', {
+          className: 'git',
+          address: git.url,
+          auth: { name: 'basicAuth', secret: 'git-creds', params: { repository: 'org/private.git' } },
+        }),
+        objects.connector('tool', {
+          className: TOOL_CLASS,
+          address: tool.url,
+          addressExtensions: { api: ext.url },
+          auth: toolAuth,
+        }),
+        objects.connector('noapi', { className: NOAPI_CLASS, address: tool.url }),
+        objects.connector('rego', { className: REGO_CLASS, address: tool.url, auth: toolAuth }),
+        objects.opaqueSecret('apikey', { apikey: API_KEY }),
+        objects.connector('apikey', {
+          className: APIKEY_CLASS,
+          address: tool.url,
+          auth: { name: 'apikey-rego-auth', secret: 'apikey' },
+        }),
+      ),
+    );
     const get = { resources: ['connectors'], verbs: ['get'] };
     tokens.reader = await env.serviceAccount('reader', [get]);
     tokens.outsider = await env.serviceAccount('outsider', []);
@@ -697,26 +659,24 @@ spec:
     try {
       const git = loadBuiltinClass('git');
       await env.apply(
-        JSON.stringify({
-          apiVersion: 'connectors.alauda.io/v1alpha1',
-          kind: 'ConnectorClass',
-          metadata: { name: cls },
-          spec: {
+        objects.yaml(
+          objects.connectorClass(cls, {
             address: git.spec.address,
             auth: git.spec.auth,
             api: { uri: tlsPlugin.url, openapi: git.spec.api!.openapi },
-          },
-        }),
+          }),
+        ),
         'default',
       );
-      await env.apply(`apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: tlsgit}
-spec:
-  connectorClassName: ${cls}
-  address: ${gitServer().url}
-  auth: {name: basicAuth, secretRef: {name: git-creds}}
-`);
+      await env.apply(
+        objects.yaml(
+          objects.connector('tlsgit', {
+            className: cls,
+            address: gitServer().url,
+            auth: { name: 'basicAuth', secret: 'git-creds' },
+          }),
+        ),
+      );
       const path = env.path(
         'tlsgit',
         `/git/gitrefs?repositoryUrl=${encodeURIComponent(gitServer().url + '/org/private.git')}`,
@@ -751,20 +711,17 @@ spec:
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: tool-ca}
-stringData: {ca.crt: ${JSON.stringify(ca.certPem)}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: tls-tool}
-spec:
-  connectorClassName: ${TOOL_CLASS}
-  address: ${url}
-  caCertSecretRef: {name: tool-ca}
-  auth: {name: basicAuth, secretRef: {name: tool-creds}}
-`);
+      await env.apply(
+        objects.yaml(
+          objects.caCertSecret('tool-ca', ca.certPem),
+          objects.connector('tls-tool', {
+            className: TOOL_CLASS,
+            address: url,
+            caSecret: 'tool-ca',
+            auth: { name: 'basicAuth', secret: 'tool-creds' },
+          }),
+        ),
+      );
       await env.setFlags([]);
       const untrusted = await eventually('the Connector in the cache', async () => {
         const r = await env.curl(env.path('tls-tool', '/things/1'), { token: tokens.reader });

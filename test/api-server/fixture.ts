@@ -2,14 +2,11 @@
 // ServiceAccounts, a private system namespace (feature flags, compiled policies), the controller (class and
 // Connector status), the git plugin and the API, all in this process; ServiceAccount tokens from `kubectl create
 // token`, requests with curl.
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { runCommand } from '../peers/process.ts';
+import { cluster, type Cluster, eventually, runCommand, installClasses, objects } from '@connectors/test-support';
 import { startApi, type ApiOptions, type RunningApi } from '../../api/index.ts';
 import { startGitPlugin, type RunningGitPlugin } from '../../plugins/git/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
-import { installClasses } from '../harness/classes.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 import { FEATURE_FLAGS, FEATURE_FLAGS_CONFIGMAP, GROUP } from '../../core/api/index.ts';
 
@@ -87,27 +84,10 @@ export async function curl(url: string, o: CurlOptions = {}): Promise<CurlResult
   };
 }
 
+/** Role `name` with the rules (on connectors.alauda.io) and its RoleBinding to ServiceAccount `name` of `saNamespace`. */
 export function roleYaml(name: string, saNamespace: string, rules: Rule[]): string {
-  const r = rules
-    .map(
-      (x) =>
-        `- apiGroups: [${GROUP}]\n  resources: [${x.resources.map((s) => JSON.stringify(s)).join(', ')}]\n  verbs: [${x.verbs.join(', ')}]${
-          x.resourceNames ? `\n  resourceNames: [${x.resourceNames.map((s) => JSON.stringify(s)).join(', ')}]` : ''
-        }`,
-    )
-    .join('\n');
-  return `apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: ${name}}
-rules:
-${r}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: ${name}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ${name}}
-subjects: [{kind: ServiceAccount, name: ${name}, namespace: ${saNamespace}}]
-`;
+  const policyRules = rules.map((r) => objects.rule(GROUP, r.resources, r.verbs, r.resourceNames));
+  return objects.yaml(objects.roleFor(name, policyRules, { serviceAccount: name, saNamespace }));
 }
 
 export async function setupApi(prefix: string, opts: ApiOptions = {}): Promise<ApiEnv> {

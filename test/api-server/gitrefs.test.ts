@@ -4,9 +4,13 @@
 // and pagination, for an empty repository, and over a dumb-HTTP-only server path.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  startGitServer,
+  type GitServer,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { startGitPlugin, type RunningGitPlugin } from '../../plugins/git/index.ts';
 import { pluginHeaders } from '../../core/plugin/contract.ts';
 import { curl } from './fixture.ts';

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from '../harness/eventually.ts';
+import { eventually, objects } from '@connectors/test-support';
 import { setupApi, type ApiEnv } from './fixture.ts';
 
 /**
@@ -105,22 +105,8 @@ describe('api: hostile clients and tools (the hardening of core/http1 on the API
       reviewLimits: { failureBurst: 3, failuresPerSecond: 0.001 },
     });
     port = env.api.port;
-    await env.apply(
-      `apiVersion: connectors.alauda.io/v1alpha1
-kind: ConnectorClass
-metadata: {name: ${CLASS}}
-spec:
-  address: {type: string}
-`,
-      'default',
-    );
-    await env.apply(`apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: tool}
-spec:
-  connectorClassName: ${CLASS}
-  address: ${tool.url}
-`);
+    await env.apply(objects.yaml(objects.connectorClass(CLASS, { address: { type: 'string' } })), 'default');
+    await env.apply(objects.yaml(objects.connector('tool', { className: CLASS, address: tool.url })));
     const get = { resources: ['connectors'], verbs: ['get'] };
     tokens.reader = await env.serviceAccount('reader', [get]);
     tokens.other = await env.serviceAccount('other', [get]);

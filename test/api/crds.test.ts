@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { crdFiles } from '../../cli/commands/crds.ts';
 import { KindClient } from '../../core/kube/resources.ts';
-import { cluster, createNamespace, kubectl } from '../harness/cluster.ts';
+import { cluster, createNamespace, kubectl } from '@connectors/test-support';
 import type { Connector } from '../../core/api/index.ts';
 
 const crdDir = fileURLToPath(new URL('../../deploy/crds', import.meta.url));

@@ -1,8 +1,15 @@
 // Every YAML document of the seed specifications is accepted by the real API server as written (once
 // the indentation that some seeds lost is restored).
 import { expect } from 'chai';
-import { cluster, createNamespace, kubectl } from '../harness/cluster.ts';
-import { fixtureDocuments, fixtureMatchesSeed, indentedBlocks, textToApply } from '../harness/seeds.ts';
+import {
+  cluster,
+  createNamespace,
+  kubectl,
+  fixtureDocuments,
+  fixtureMatchesSeed,
+  indentedBlocks,
+  textToApply,
+} from '@connectors/test-support';
 
 /** The one seed snippet that is not YAML at all: an unquoted `{{ ... }}` is a YAML flow mapping used as a key. */
 const NOT_YAML = /Authorization: \{\{ \.Secret\.StringData\.token \}\}/;

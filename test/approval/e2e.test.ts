@@ -14,11 +14,18 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { eventually } from '../harness/eventually.ts';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  objects,
+  eventually,
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  installClasses,
+  type InstalledClasses,
+} from '@connectors/test-support';
 import { csiClient, publishRequest, type CsiClient, type RpcError } from '../csi/client.ts';
 import { jwtClaims } from '../csi/fixture.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
@@ -26,7 +33,6 @@ import { startCsiDriver, type CsiDriver } from '../../csi/index.ts';
 import { mountPoints, TmpfsMounter } from '../../csi/mounter.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
-import { installClasses, type InstalledClasses } from '../harness/classes.ts';
 import { requestGrantName } from '../../controller/approval/request-reconciler.ts';
 import {
   accessPolicy,
@@ -58,26 +64,17 @@ describe('approval end to end: CSI, controller, proxy and git', function () {
   async function gitNamespace(prefix: string, name: string): Promise<string> {
     const n = await env.c.createNamespace(prefix);
     await env.apply(n, [
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'git-auth' },
-        type: 'kubernetes.io/basic-auth',
-        stringData: { username: USER, password: PASS },
-      },
-      {
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name },
-        spec: {
-          connectorClassName: 'git',
-          address: git.url,
-          auth: { name: 'basicAuth', secretRef: { name: 'git-auth' }, params: [{ name: 'repository', value: REPO }] },
-        },
-      },
+      objects.basicAuthSecret('git-auth', USER, PASS),
+      objects.connector(name, {
+        className: 'git',
+        address: git.url,
+        auth: { name: 'basicAuth', secret: 'git-auth', params: { repository: REPO } },
+      }),
     ]);
     await env.c.kubectl(['apply', '-n', n, '-f', '-'], {
-      input: connectorReaderYaml({ name: 'read-connectors', serviceAccount: 'default', saNamespace: n }),
+      input: objects.yaml(
+        objects.connectorReader({ name: 'read-connectors', serviceAccount: 'default', saNamespace: n }),
+      ),
     });
     await env.c.kubectl(['wait', '--for=condition=Ready', `connector/${name}`, '-n', n, '--timeout=60s']);
     return n;

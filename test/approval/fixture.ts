@@ -5,8 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
+import { cluster, type Cluster, eventually, objects } from '@connectors/test-support';
 import { kubeRest, type KubeRest } from '../../core/kube/rest.ts';
 import { KindClient } from '../../core/kube/resources.ts';
 import {
@@ -206,12 +205,8 @@ export function conditionSummary(obj: { status?: { conditions?: Condition[] } })
   return Object.fromEntries((obj.status?.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason ?? ''}`]));
 }
 
-export const connector = (name: string, className = 'git', labels?: Record<string, string>) => ({
-  apiVersion: 'connectors.alauda.io/v1alpha1',
-  kind: 'Connector',
-  metadata: { name, ...(labels ? { labels } : {}) },
-  spec: { connectorClassName: className, address: `https://${name}.example.com` },
-});
+export const connector = (name: string, className = 'git', labels?: Record<string, string>) =>
+  objects.connector(name, { className, address: `https://${name}.example.com`, labels });
 
 export const accessPolicy = (name: string, spec: Record<string, unknown>) => ({
   apiVersion: 'connectors.alauda.io/v1alpha1',

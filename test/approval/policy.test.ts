@@ -4,7 +4,7 @@
 // validation, and nothing at all while approval is off.
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from '../harness/eventually.ts';
+import { eventually } from '@connectors/test-support';
 import { mayUseProxy } from '../../core/approval/review.ts';
 import { policyGrantName } from '../../controller/approval/policy-reconciler.ts';
 import {

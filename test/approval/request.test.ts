@@ -5,7 +5,7 @@
 // requests deleted after their TTL.
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from '../harness/eventually.ts';
+import { eventually } from '@connectors/test-support';
 import { accessRequestFor } from '../../core/approval/request.ts';
 import { podProxySubresource } from '../../core/approval/names.ts';
 import { mayUseProxy } from '../../core/approval/review.ts';

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { AUTH_PROBE_TABLES } from './auth-probe-tables.ts';
 import { startGitPlugin, type RunningGitPlugin } from '../../plugins/git/index.ts';
-import { eventually } from '../harness/eventually.ts';
+import { eventually } from '@connectors/test-support';
 import { setupClasses, type ClassEnv } from './packages-fixture.ts';
 
 const NAMES = builtinClasses({ systemNamespace: 'connectors-system' }).map((c) => c.metadata.name!);

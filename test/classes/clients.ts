@@ -5,7 +5,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { MAVEN_DEPENDENCY_PLUGIN, MAVEN_DEPLOY_PLUGIN, pythonToolsBin, yarnMain } from '../peers/tools.ts';
+import {
+  MAKE_WHEEL,
+  MAVEN_DEPENDENCY_PLUGIN,
+  MAVEN_DEPLOY_PLUGIN,
+  pythonToolsBin,
+  yarnMain,
+} from '@connectors/test-support';
 import type { ClassEnv } from './packages-fixture.ts';
 
 const PATH = `${join(process.execPath, '..')}:/usr/bin:/bin`;
@@ -132,8 +138,9 @@ export async function twineUploadAndPipInstall(
   const work = await mkdtemp(join(env.work, 'pypi-'));
   const dist = join(work, 'dist');
   await mkdir(dist);
-  const makeWheel = new URL('../peers/make_wheel.py', import.meta.url).pathname;
-  const wheel = (await env.run(join(bin, 'python'), [makeWheel, o.name, '1.0', dist], { env: { PATH } })).stdout.trim();
+  const wheel = (
+    await env.run(join(bin, 'python'), [MAKE_WHEEL, o.name, '1.0', dist], { env: { PATH } })
+  ).stdout.trim();
   const upload = await env.run(
     join(bin, 'twine'),
     ['upload', '--non-interactive', '--disable-progress-bar', '--repository', 'connectors-pypi', wheel],

@@ -7,16 +7,13 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { eventually } from '../harness/eventually.ts';
+import { cluster, type Cluster, objects, eventually, runCommand } from '@connectors/test-support';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
 import { FEATURE_FLAGS_CONFIGMAP, LABELS, type Connector, type Condition } from '../../core/api/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
-import { runCommand } from '../peers/process.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -46,7 +43,7 @@ export interface ClassEnv {
     args: string[],
     o: { env: NodeJS.ProcessEnv; cwd?: string },
   ): Promise<{ stdout: string; stderr: string }>;
-  /** Records a client run made by a helper (e.g. skopeo() of test/peers/registry.ts). */
+  /** Records a client run made by a helper (e.g. skopeo() of test/support/peers/registry.ts). */
   record(run: ClientRun): void;
   dir: string;
   apply(yaml: string): Promise<void>;
@@ -76,13 +73,8 @@ export async function classEnv(prefix: string, o: ClassEnvOptions): Promise<Clas
   const clientRuns: ClientRun[] = [];
   const restoreLogs = setLogSink((l) => logs.push(l));
   if (o.trustCaPem) {
-    const pem = JSON.stringify(o.trustCaPem);
     await c.kubectl(['apply', '-n', systemNs, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: stand-in-ca, labels: {${LABELS.caCert}: "true"}}
-stringData: {ca.crt: ${pem}}
----
+      input: `${objects.yaml(objects.caCertSecret('stand-in-ca', o.trustCaPem, { labels: { [LABELS.caCert]: 'true' } }))}---
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: ${FEATURE_FLAGS_CONFIGMAP}}
@@ -110,7 +102,9 @@ data: {enable-custom-ca-certs: "true"}
     });
   }
   await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-    input: connectorReaderYaml({ name: 'default-uses-connectors', serviceAccount: 'default', saNamespace: ns }),
+    input: objects.yaml(
+      objects.connectorReader({ name: 'default-uses-connectors', serviceAccount: 'default', saNamespace: ns }),
+    ),
   });
   const connectors = new KindClient(c.kubeConfig, 'Connector');
   const env: ClassEnv = {

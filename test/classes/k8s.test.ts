@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
 import { ensureBinary } from '../../core/peers/index.ts';
-import { cluster } from '../harness/cluster.ts';
+import { cluster } from '@connectors/test-support';
 import { auditLines } from '../proxy/fixture.ts';
-import { connectorYaml, setupClasses, writeIn, type ClassEnv } from './packages-fixture.ts';
+import { connectorYaml, podListerYaml, setupClasses, writeIn, type ClassEnv } from './packages-fixture.ts';
 
 describe('classes: k8s — kubectl through the proxy with the rendered kubeconfig', function () {
   this.timeout(300_000);
@@ -26,17 +26,7 @@ describe('classes: k8s — kubectl through the proxy with the rendered kubeconfi
     env = await setupClasses('class-k8s', { classes: ['k8s'], flags: ['enable-custom-ca-certs'] });
     // The identity the Connector lends: a ServiceAccount that may list Pods in the namespace.
     await env.c.createServiceAccount(env.ns, 'pod-lister');
-    await env.apply(`apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: list-pods}
-rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: pod-lister-lists}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: list-pods}
-subjects: [{kind: ServiceAccount, name: pod-lister, namespace: ${env.ns}}]
-`);
+    await env.apply(podListerYaml(env.ns, cp.caPem));
     connectorToken = await env.c.createToken(env.ns, 'pod-lister', { expirationSeconds: 3600 });
     const connector = connectorYaml({
       name: 'k8s-connector',
@@ -47,12 +37,7 @@ subjects: [{kind: ServiceAccount, name: pod-lister, namespace: ${env.ns}}]
       data: { token: connectorToken },
       caSecret: 'apiserver-ca',
     });
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: apiserver-ca}
-stringData: {ca.crt: ${JSON.stringify(cp.caPem)}}
----
-${connector}`);
+    await env.apply(connector);
     await env.c.core.createNamespacedPod({
       namespace: env.ns,
       body: {

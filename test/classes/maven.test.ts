@@ -5,8 +5,7 @@
 // with deploy-file, through the forward proxy, which injects each repository's credentials.
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import { startRepoServer, type RepoServer } from '../peers/repo-server.ts';
-import { mavenSeedRepository } from '../peers/tools.ts';
+import { startRepoServer, type RepoServer, mavenSeedRepository } from '@connectors/test-support';
 import { mavenResolveAndDeploy, seedMavenArtifact } from './clients.ts';
 import { connectorYaml, randomSecret, setupClasses, type ClassEnv } from './packages-fixture.ts';
 

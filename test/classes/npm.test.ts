@@ -3,7 +3,7 @@
 // npm publish, npm install and Yarn Berry install with HOME = the rendered files and nothing else. The clients send
 // the placeholder _auth / npmAuthIdent; the forward proxy replaces it with the registry's credentials.
 import { expect } from 'chai';
-import { startVerdaccio, type Verdaccio } from '../peers/verdaccio.ts';
+import { startVerdaccio, type Verdaccio } from '@connectors/test-support';
 import { npmPublishAndInstall } from './clients.ts';
 import { connectorYaml, randomSecret, setupClasses, type ClassEnv } from './packages-fixture.ts';
 

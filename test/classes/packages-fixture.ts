@@ -8,16 +8,20 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  cluster,
+  type Cluster,
+  eventually,
+  objects,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  installClasses,
+} from '@connectors/test-support';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../proxy/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
-import { installClasses } from '../harness/classes.ts';
 import { FEATURE_FLAGS_CONFIGMAP, PROXY_AUDIENCE, type Connector } from '../../core/api/index.ts';
 import { startLocalNode } from '../../csi/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
@@ -153,7 +157,9 @@ export async function setupClasses(
     async workload(name, names) {
       await c.createServiceAccount(ns, name).catch(() => {});
       await apply(
-        connectorReaderYaml({ name: `${name}-get`, serviceAccount: name, saNamespace: ns, resourceNames: names }),
+        objects.yaml(
+          objects.connectorReader({ name: `${name}-get`, serviceAccount: name, saNamespace: ns, resourceNames: names }),
+        ),
       );
     },
     condition,
@@ -254,7 +260,20 @@ export async function setupClasses(
   };
 }
 
-/** A basic-auth Secret and a Connector of `className` using it (no Secret when `password` is undefined). */
+/**
+ * The identity Connectors of the k8s class lend, against the test apiserver: Role `list-pods` (get and list Pods)
+ * bound to ServiceAccount `pod-lister` of `ns`, and the apiserver's CA as Secret `apiserver-ca` for their
+ * caCertSecretRef.
+ */
+export function podListerYaml(ns: string, apiserverCaPem: string): string {
+  return objects.yaml(
+    objects.role('list-pods', [objects.rule('', ['pods'], ['get', 'list'])]),
+    objects.roleBinding('pod-lister-lists', 'list-pods', [objects.serviceAccountSubject('pod-lister', ns)]),
+    objects.caCertSecret('apiserver-ca', apiserverCaPem),
+  );
+}
+
+/** A basic-auth Secret and a Connector of `className` using it (no Secret when `data` is undefined). */
 export function connectorYaml(o: {
   name: string;
   className: string;
@@ -267,31 +286,21 @@ export function connectorYaml(o: {
   authParams?: Record<string, string>;
   caSecret?: string;
 }): string {
-  const authParams = o.authParams
-    ? `    params:\n${Object.entries(o.authParams)
-        .map(([k, v]) => `    - {name: ${JSON.stringify(k)}, value: ${JSON.stringify(v)}}\n`)
-        .join('')}`
-    : '';
-  const auth = o.authName
-    ? `  auth:\n    name: ${o.authName}\n` + (o.data ? `    secretRef: {name: ${o.name}-auth}\n` : '') + authParams
-    : '';
-  const params = o.params
-    ? `  params:\n${Object.entries(o.params)
-        .map(([k, v]) => `  - {name: ${JSON.stringify(k)}, value: ${JSON.stringify(v)}}\n`)
-        .join('')}`
-    : '';
-  const secret = o.data
-    ? `apiVersion: v1\nkind: Secret\nmetadata: {name: ${o.name}-auth}\n` +
-      `type: ${o.secretType ?? 'kubernetes.io/basic-auth'}\nstringData: ${JSON.stringify(o.data)}\n---\n`
-    : '';
-  const ca = o.caSecret ? `  caCertSecretRef: {name: ${o.caSecret}}\n` : '';
-  return `${secret}apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: ${o.name}}
-spec:
-  connectorClassName: ${o.className}
-  address: ${JSON.stringify(o.address)}
-${auth}${params}${ca}`;
+  const secretName = `${o.name}-auth`;
+  return objects.yaml(
+    o.data
+      ? [objects.secret(secretName, { type: o.secretType ?? objects.SECRET_TYPES.basicAuth, stringData: o.data })]
+      : [],
+    objects.connector(o.name, {
+      className: o.className,
+      address: o.address,
+      auth: o.authName
+        ? { name: o.authName, secret: o.data ? secretName : undefined, params: o.authParams }
+        : undefined,
+      params: o.params,
+      caSecret: o.caSecret,
+    }),
+  );
 }
 
 /** Writes `text` to `dir/name` and returns the path. */

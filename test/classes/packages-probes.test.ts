@@ -3,14 +3,22 @@
 // True; a wrong password (or token) makes it False with AuthenticationFailed and the Connector not Ready; an address
 // where nothing listens makes LivenessReady (and Ready) False with ConnectionFailed.
 import { expect } from 'chai';
-import { cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
+import {
+  cluster,
+  eventually,
+  startGitServer,
+  type GitServer,
+  freePort,
+  startPypiServer,
+  type PypiServer,
+  NEXUS_PYPI,
+  startRepoServer,
+  type RepoServer,
+  startVerdaccio,
+  type Verdaccio,
+  objects,
+} from '@connectors/test-support';
 import { startGitPlugin, type RunningGitPlugin } from '../../plugins/git/index.ts';
-import { startGitServer, type GitServer } from '../peers/git-server.ts';
-import { freePort } from '../peers/process.ts';
-import { startPypiServer, type PypiServer } from '../peers/pypiserver.ts';
-import { NEXUS_PYPI, startRepoServer, type RepoServer } from '../peers/repo-server.ts';
-import { startVerdaccio, type Verdaccio } from '../peers/verdaccio.ts';
 import { AUTH_PROBE_TABLES } from './auth-probe-tables.ts';
 import { connectorYaml, randomSecret, setupClasses, type ClassEnv } from './packages-fixture.ts';
 
@@ -110,7 +118,7 @@ describe('classes: probes — AuthenticationFailed for a wrong password, Connect
     closedPort = await freePort();
     await env.c.createServiceAccount(env.ns, 'api-user');
     k8sToken = await env.c.createToken(env.ns, 'api-user', { expirationSeconds: 3600 });
-    let yaml = `apiVersion: v1\nkind: Secret\nmetadata: {name: apiserver-ca}\nstringData: {ca.crt: ${JSON.stringify(cp.caPem)}}\n---\n`;
+    let yaml = objects.yaml(objects.caCertSecret('apiserver-ca', cp.caPem)) + '---\n';
     for (const c of CASES)
       for (const [suffix, address, data] of [
         ['good', c.address(), c.good()],

@@ -7,9 +7,14 @@
 // listens → LivenessReady False/ConnectionFailed (and Ready False for that reason).
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { freePort } from '../peers/process.ts';
-import { startRegistry, type Registry } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  freePort,
+  startRegistry,
+  type Registry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  objects,
+} from '@connectors/test-support';
 import { restFor, waitClassCondition } from '../controller/helpers.ts';
 import { AUTH_PROBE_TABLES } from './auth-probe-tables.ts';
 import { classEnv, leaksOf, type ClassEnv } from './fixture.ts';
@@ -22,7 +27,7 @@ interface ClassCase {
   cls: string;
   /** Address of the running server. */
   address: () => string;
-  addressExtensions?: () => Array<{ name: string; value: string }>;
+  addressExtensions?: () => Record<string, string>;
   authName: string;
   secretType: string;
   /** stringData of the Secret holding `credential`. */
@@ -140,7 +145,7 @@ describe('classes: liveness and auth probes against real servers and stand-ins',
     {
       cls: 'github',
       address: () => github.url,
-      addressExtensions: () => [{ name: 'api', value: `${githubApi.url}/gh-api` }],
+      addressExtensions: () => ({ api: `${githubApi.url}/gh-api` }),
       authName: 'patAuth',
       secretType: 'Opaque',
       secret: (token) => ({ token }),
@@ -186,22 +191,16 @@ describe('classes: liveness and auth probes against real servers and stand-ins',
     expect([...new Set(CASES.map((c) => c.cls))].sort()).to.deep.equal([...AUTH_PROBE_TABLES.services].sort());
   });
 
-  const connectorYaml = (name: string, k: ClassCase, address: string, credential: string) => `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}-secret}
-type: ${k.secretType}
-stringData: ${JSON.stringify(k.secret(credential))}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: ${name}}
-spec:
-  connectorClassName: ${k.cls}
-  address: ${address}
-${k.addressExtensions ? `  addressExtensions: ${JSON.stringify(k.addressExtensions())}\n` : ''}  auth:
-    name: ${k.authName}
-    secretRef: {name: ${name}-secret}
-`;
+  const connectorYaml = (name: string, k: ClassCase, address: string, credential: string) =>
+    objects.yaml(
+      objects.secret(`${name}-secret`, { type: k.secretType, stringData: k.secret(credential) }),
+      objects.connector(name, {
+        className: k.cls,
+        address,
+        addressExtensions: k.addressExtensions?.(),
+        auth: { name: k.authName, secret: `${name}-secret` },
+      }),
+    );
 
   CASES.forEach((k, i) => {
     const registry = k.cls === 'oci' ? ` (${i === CASES.length - 1 ? 'token' : 'htpasswd'} registry)` : '';

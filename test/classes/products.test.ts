@@ -6,17 +6,19 @@
 // repository in configuration.params, and the real clients use only the rendered files: mvn resolves through the
 // mirror and deploys, npm publishes and installs, yarn installs, twine uploads and pip installs.
 import { expect } from 'chai';
-import { startPypiServer, type PypiServer } from '../peers/pypiserver.ts';
 import {
+  startPypiServer,
+  type PypiServer,
   JFROG_NPM,
   JFROG_PYPI,
   NEXUS_NPM,
   NEXUS_PYPI,
   startRepoServer,
   type RepoServer,
-} from '../peers/repo-server.ts';
-import { mavenSeedRepository } from '../peers/tools.ts';
-import { startVerdaccio, type Verdaccio } from '../peers/verdaccio.ts';
+  mavenSeedRepository,
+  startVerdaccio,
+  type Verdaccio,
+} from '@connectors/test-support';
 import { mavenResolveAndDeploy, npmPublishAndInstall, seedMavenArtifact, twineUploadAndPipInstall } from './clients.ts';
 import { connectorYaml, randomSecret, setupClasses, type ClassEnv } from './packages-fixture.ts';
 

@@ -5,8 +5,13 @@
 // REVERSE proxy at the Connector's proxy address, which takes the Pod's token as the Basic password and injects
 // the index credentials.
 import { expect } from 'chai';
-import { startPypiServer, type PypiServer } from '../peers/pypiserver.ts';
-import { NEXUS_PYPI, startRepoServer, type RepoServer } from '../peers/repo-server.ts';
+import {
+  startPypiServer,
+  type PypiServer,
+  NEXUS_PYPI,
+  startRepoServer,
+  type RepoServer,
+} from '@connectors/test-support';
 import { twineUploadAndPipInstall } from './clients.ts';
 import { connectorYaml, randomSecret, setupClasses, type ClassEnv } from './packages-fixture.ts';
 

@@ -16,9 +16,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
-import { eventually } from '../harness/eventually.ts';
-import { buildOciLayout, skopeo, startRegistry, type Registry } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  eventually,
+  buildOciLayout,
+  skopeo,
+  startRegistry,
+  type Registry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  objects,
+} from '@connectors/test-support';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
 import { classEnv, leaksOf, type ClassEnv } from './fixture.ts';
 import { credentialOf, json, startStandIn, type StandIn } from './standins.ts';
@@ -39,7 +46,7 @@ describe('classes: harbor, oci and sonarqube with skopeo, the webhook and the fo
   const webhookState = mkdtempSync(join(tmpdir(), 'class-webhook-'));
   const id = randomBytes(4).toString('hex');
   let layout: Awaited<ReturnType<typeof buildOciLayout>>;
-  // skopeo() (test/peers/registry.ts) gives skopeo PATH, HOME and REGISTRY_AUTH_FILE=/dev/null only.
+  // skopeo() (test/support/peers/registry.ts) gives skopeo PATH, HOME and REGISTRY_AUTH_FILE=/dev/null only.
   const sk = async (args: string[]) => {
     const r = await skopeo(args);
     env.record({ cmd: 'skopeo', args, env: {}, output: r.stdout + r.stderr });
@@ -81,48 +88,28 @@ describe('classes: harbor, oci and sonarqube with skopeo, the webhook and the fo
     });
     env = await classEnv('class-registry', { classes: ['harbor', 'oci', 'sonarqube'] });
     await env.c.kubectl(['label', 'namespace', env.ns, `${TEST_LABEL}=${id}`]);
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: harbor-secret}
-type: kubernetes.io/basic-auth
-stringData: {username: ${JSON.stringify(ROBOT)}, password: ${ROBOT_SECRET}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: harbor-connector}
-spec:
-  connectorClassName: harbor
-  address: ${harbor.url}
-  auth: {name: basicAuth, secretRef: {name: harbor-secret}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: oci-secret}
-type: cpaas.io/distribution-registry-token
-stringData: {username: robot, password: ${ROBOT_SECRET}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: oci-connector}
-spec:
-  connectorClassName: oci
-  address: ${ociRegistry.url}
-  auth: {name: tokenAuth, secretRef: {name: oci-secret}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: sonarqube-token-secret}
-type: connectors.cpaas.io/bearer-token
-stringData: {token: ${SONAR_TOKEN}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: sonarqube-connector}
-spec:
-  connectorClassName: sonarqube
-  address: ${sonar.url}/
-  auth: {name: tokenAuth, secretRef: {name: sonarqube-token-secret}}
-`);
+    await env.apply(
+      objects.yaml(
+        objects.basicAuthSecret('harbor-secret', ROBOT, ROBOT_SECRET),
+        objects.connector('harbor-connector', {
+          className: 'harbor',
+          address: harbor.url,
+          auth: { name: 'basicAuth', secret: 'harbor-secret' },
+        }),
+        objects.registryTokenSecret('oci-secret', 'robot', ROBOT_SECRET),
+        objects.connector('oci-connector', {
+          className: 'oci',
+          address: ociRegistry.url,
+          auth: { name: 'tokenAuth', secret: 'oci-secret' },
+        }),
+        objects.bearerTokenSecret('sonarqube-token-secret', SONAR_TOKEN),
+        objects.connector('sonarqube-connector', {
+          className: 'sonarqube',
+          address: `${sonar.url}/`,
+          auth: { name: 'tokenAuth', secret: 'sonarqube-token-secret' },
+        }),
+      ),
+    );
     for (const name of ['harbor-connector', 'oci-connector', 'sonarqube-connector'])
       await env.waitConditions(name, { Ready: 'True' });
     layout = await buildOciLayout(await mkdtemp(join(env.dir, 'layout-')), { tag: 'v1' });

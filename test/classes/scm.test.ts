@@ -16,8 +16,14 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  objects,
+} from '@connectors/test-support';
 import { classEnv, leaksOf, type ClassEnv } from './fixture.ts';
 import { credentialOf, json, startStandIn, testCA, type StandIn } from './standins.ts';
 
@@ -75,34 +81,22 @@ describe('classes: github and gitlab with git, gh and the GitLab API through the
       },
     });
     env = await classEnv('class-scm', { classes: ['github', 'gitlab'], trustCaPem: ca.certPem });
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: github-secret}
-type: Opaque
-stringData: {token: ${GH_PAT}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: github-connector}
-spec:
-  connectorClassName: github
-  address: ${github.url}
-  auth: {name: patAuth, secretRef: {name: github-secret}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: gitlab-secret}
-type: connectors.cpaas.io/gitlab-pat-auth
-stringData: {token: ${GL_PAT}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: gitlab-connector}
-spec:
-  connectorClassName: gitlab
-  address: ${gitlab.url}
-  auth: {name: patAuth, secretRef: {name: gitlab-secret}}
-`);
+    await env.apply(
+      objects.yaml(
+        objects.opaqueSecret('github-secret', { token: GH_PAT }),
+        objects.connector('github-connector', {
+          className: 'github',
+          address: github.url,
+          auth: { name: 'patAuth', secret: 'github-secret' },
+        }),
+        objects.secret('gitlab-secret', { type: 'connectors.cpaas.io/gitlab-pat-auth', stringData: { token: GL_PAT } }),
+        objects.connector('gitlab-connector', {
+          className: 'gitlab',
+          address: gitlab.url,
+          auth: { name: 'patAuth', secret: 'gitlab-secret' },
+        }),
+      ),
+    );
     await env.waitConditions('github-connector', { Ready: 'True' });
     await env.waitConditions('gitlab-connector', { Ready: 'True' });
   });

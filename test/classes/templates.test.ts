@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
 import { builtinClasses, loadBuiltinClass } from '../../connectorclasses/index.ts';
-import { FIXTURES_DIR } from '../harness/seeds.ts';
+import { FIXTURES_DIR } from '@connectors/test-support';
 import { runOracle, type OracleResult } from '../oracles/gotemplate/oracle.ts';
 import { b64, connectorOf, renderClass, type ConnectorInput } from './render.ts';
 

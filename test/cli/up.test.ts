@@ -9,8 +9,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureBinary } from '../../core/peers/index.ts';
-import { alive, descendants, listeningPorts, portInUse } from '../harness/processes.ts';
-import { fixtureDocuments, indentedBlocks, textToApply } from '../harness/seeds.ts';
+import {
+  alive,
+  descendants,
+  listeningPorts,
+  portInUse,
+  fixtureDocuments,
+  indentedBlocks,
+  textToApply,
+} from '@connectors/test-support';
 
 const cli = fileURLToPath(new URL('../../cli/connectors.js', import.meta.url));
 

@@ -1,12 +1,17 @@
 // The ConnectorClass reconciler (proxy and API addresses, their checks), local-mode addresses, API auth probes
 // and custom CA certificates, against a real kube-apiserver.
-import { eventually } from '../harness/eventually.ts';
+import {
+  eventually,
+  cluster,
+  type Cluster,
+  startRecordingUpstream,
+  type RecordingUpstream,
+  freePort,
+  objects,
+} from '@connectors/test-support';
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { freePort } from '../peers/process.ts';
 import * as pki from '../../core/pki/index.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { Connector, ConnectorClass } from '../../core/api/index.ts';
@@ -41,23 +46,17 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     annotations?: Record<string, string>,
   ): Promise<string> {
     const full = `${name}-${suffix}`;
-    await upsert(rest, '/apis/connectors.alauda.io/v1alpha1/connectorclasses', {
-      apiVersion: 'connectors.alauda.io/v1alpha1',
-      kind: 'ConnectorClass',
-      metadata: { name: full, annotations },
-      spec,
-    } as ConnectorClass);
+    await upsert(
+      rest,
+      '/apis/connectors.alauda.io/v1alpha1/connectorclasses',
+      objects.connectorClass(full, spec, { annotations }),
+    );
     created.push(full);
     return full;
   }
   async function makeConnector(name: string, className: string, extra: Partial<Connector['spec']> = {}): Promise<void> {
     await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors`, {
-      body: {
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name, namespace: ns },
-        spec: { connectorClassName: className, address: up.url, ...extra },
-      },
+      body: objects.connector(name, { namespace: ns, className, address: up.url, spec: extra }),
     });
   }
 
@@ -180,12 +179,7 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
     expect(conn.status!.proxy!.httpAddress!.url).to.equal(`http://c-github.${ns}.svc.cluster.local`);
     const other = await c.createNamespace('ctrl-class-path');
     await rest.call('POST', `/apis/connectors.alauda.io/v1alpha1/namespaces/${other}/connectors`, {
-      body: {
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name: 'github', namespace: other },
-        spec: { connectorClassName: path, address: up.url },
-      },
+      body: objects.connector('github', { namespace: other, className: path, address: up.url }),
     });
     const viaPath = await waitConnectorCondition(rest, other, 'github', 'ProxyServiceReady', { status: 'True' });
     expect(viaPath.status!.proxy!.httpAddress!.url).to.equal(
@@ -232,13 +226,7 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
       authProbes: [{ authName: 'basicAuth', probe: { api: { path: '/auth/check' } } }],
     });
     await rest.call('POST', `/api/v1/namespaces/${ns}/secrets`, {
-      body: {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'api-auth' },
-        type: 'kubernetes.io/basic-auth',
-        stringData: { username: 'admin', password: 'secret' },
-      },
+      body: objects.basicAuthSecret('api-auth', 'admin', 'secret'),
     });
     await makeConnector('api-auth', name, {
       address: 'http://github.com',
@@ -323,7 +311,7 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
       );
 
       await rest.call('POST', `/api/v1/namespaces/${ns}/secrets`, {
-        body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls-ca' }, stringData: { foo: 'bar' } },
+        body: objects.secret('tls-ca', { stringData: { foo: 'bar' } }),
       });
       const invalid = await waitConnectorCondition(rest, ns, 'tls', 'CACertReady', {
         status: 'False',
@@ -335,12 +323,7 @@ describe('controller: ConnectorClass status (real apiserver)', function () {
       });
 
       await rest.call('PUT', `/api/v1/namespaces/${ns}/secrets/tls-ca`, {
-        body: {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'tls-ca', namespace: ns },
-          stringData: { 'ca.crt': caPem },
-        },
+        body: objects.caCertSecret('tls-ca', caPem, { namespace: ns }),
       });
       const valid = await waitConnectorCondition(rest, ns, 'tls', 'CACertReady', { status: 'True' });
       expect(cond(valid, 'CACertReady')).to.include({

@@ -3,17 +3,24 @@
 // repairing it brings Ready back at once (watches, not the 5-minute period); broken classes give clear
 // messages without stopping the controller; probes never carry credentials to another host; no password
 // reaches the logs.
-import { eventually } from '../harness/eventually.ts';
+import {
+  eventually,
+  cluster,
+  type Cluster,
+  FIXTURES_DIR,
+  startGitServer,
+  type GitServer,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  startRecordingUpstream,
+  type RecordingUpstream,
+  freePort,
+  objects,
+} from '@connectors/test-support';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { FIXTURES_DIR } from '../harness/seeds.ts';
-import { startGitServer, type GitServer } from '../peers/git-server.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { freePort } from '../peers/process.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import type { Connector, ConnectorClass } from '../../core/api/index.ts';
@@ -26,7 +33,6 @@ import {
   upsert,
   ensureNamespace,
   createProxyService,
-  basicAuthSecret,
   connectorPath,
   classPath,
   getConnector,
@@ -53,22 +59,15 @@ describe('controller: Connector status (real apiserver, real git server)', funct
   const connectorsPath = () => `/apis/connectors.alauda.io/v1alpha1/namespaces/${ns}/connectors`;
   const secretsPath = () => `/api/v1/namespaces/${ns}/secrets`;
 
-  function connector(name: string, spec: Partial<Connector['spec']> & { connectorClassName?: string } = {}): Connector {
-    return {
-      apiVersion: 'connectors.alauda.io/v1alpha1',
-      kind: 'Connector',
-      metadata: { name, namespace: ns },
-      spec: {
-        connectorClassName: 'git',
-        address: git.url,
-        auth: {
-          name: 'basicAuth',
-          secretRef: { name: 'git-auth' },
-          params: [{ name: 'repository', value: 'your-org/your-repo.git' }],
-        },
-        ...spec,
-      },
-    };
+  /** The seed's git Connector (Secret git-auth, repository your-org/your-repo.git), `spec` overriding its fields. */
+  function connector(name: string, spec: Partial<Connector['spec']> = {}): Connector {
+    return objects.connector(name, {
+      namespace: ns,
+      className: 'git',
+      address: git.url,
+      auth: { name: 'basicAuth', secret: 'git-auth', params: { repository: 'your-org/your-repo.git' } },
+      spec,
+    });
   }
 
   before(async function () {
@@ -152,7 +151,11 @@ describe('controller: Connector status (real apiserver, real git server)', funct
   });
 
   it('a wrong password gives AuthReady=False/AuthenticationFailed; fixing the Secret brings Ready back', async () => {
-    await upsert(rest, secretsPath(), basicAuthSecret(ns, 'wrong-auth', USER, 'not-the-password'));
+    await upsert(
+      rest,
+      secretsPath(),
+      objects.basicAuthSecret('wrong-auth', USER, 'not-the-password', { namespace: ns }),
+    );
     await rest.call('POST', connectorsPath(), {
       body: connector('wrong-password', {
         auth: {
@@ -170,7 +173,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
     expect(cond(bad, 'Ready')).to.include({ status: 'False', reason: 'AuthenticationFailed' });
     expect(cond(bad, 'LivenessReady')?.status).to.equal('True');
     const t0 = Date.now();
-    await upsert(rest, secretsPath(), basicAuthSecret(ns, 'wrong-auth', USER, PASSWORD));
+    await upsert(rest, secretsPath(), objects.basicAuthSecret('wrong-auth', USER, PASSWORD, { namespace: ns }));
     await waitConnectorCondition(rest, ns, 'wrong-password', 'Ready', { status: 'True' }, REPAIR_MS);
     expect(Date.now() - t0).to.be.below(REPAIR_MS);
   });
@@ -191,13 +194,15 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       message: 'secrets "later-auth" not found',
     });
     expect(cond(bad, 'Ready')).to.include({ status: 'False', reason: 'SecretNotFound' });
-    await rest.call('POST', secretsPath(), { body: basicAuthSecret(ns, 'later-auth', USER, PASSWORD) });
+    await rest.call('POST', secretsPath(), {
+      body: objects.basicAuthSecret('later-auth', USER, PASSWORD, { namespace: ns }),
+    });
     await waitConnectorCondition(rest, ns, 'no-secret', 'Ready', { status: 'True' }, REPAIR_MS);
   });
 
   it('an unknown class gives ConnectorClassNotFound with the exact message; creating the class brings Ready back', async () => {
     const className = `git-later-${suffix}`;
-    await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-auth', USER, PASSWORD));
+    await upsert(rest, secretsPath(), objects.basicAuthSecret('git-auth', USER, PASSWORD, { namespace: ns }));
     await rest.call('POST', connectorsPath(), { body: connector('no-class', { connectorClassName: className }) });
     const bad = await waitConnectorCondition(rest, ns, 'no-class', 'ConnectorClassReady', { status: 'False' });
     expect(cond(bad, 'ConnectorClassReady')).to.include({
@@ -217,7 +222,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
 
   it('an unreachable address gives LivenessReady=False/ConnectionFailed; fixing the address brings Ready back', async () => {
     const port = await freePort();
-    await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-auth', USER, PASSWORD));
+    await upsert(rest, secretsPath(), objects.basicAuthSecret('git-auth', USER, PASSWORD, { namespace: ns }));
     await rest.call('POST', connectorsPath(), {
       body: connector('unreachable', { address: `http://127.0.0.1:${port}` }),
     });
@@ -352,42 +357,32 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       await b?.stop();
     });
     async function tokenClass(name: string, probe: Record<string, unknown>): Promise<string> {
-      const cls: ConnectorClass = {
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'ConnectorClass',
-        metadata: { name: `${name}-${suffix}` },
-        spec: {
-          address: { name: 'address', type: 'string' },
-          auth: { types: [{ name: 'token', secretType: 'Opaque', params: [{ name: 'token', type: 'string' }] }] },
-          livenessProbe: { http: { path: '/healthz' } },
-          authProbes: [
-            {
-              authName: 'token',
-              probe: {
-                http: {
-                  path: '/check',
-                  httpHeaders: [
-                    { name: 'Authorization', value: 'Bearer {{ .Secret.StringData.token }}' },
-                    { name: 'X-Api-Key', value: '{{ .Secret.StringData.token }}' },
-                  ],
-                  ...probe,
-                },
+      const cls = objects.connectorClass(`${name}-${suffix}`, {
+        address: { name: 'address', type: 'string' },
+        auth: { types: [{ name: 'token', secretType: 'Opaque', params: [{ name: 'token', type: 'string' }] }] },
+        livenessProbe: { http: { path: '/healthz' } },
+        authProbes: [
+          {
+            authName: 'token',
+            probe: {
+              http: {
+                path: '/check',
+                httpHeaders: [
+                  { name: 'Authorization', value: 'Bearer {{ .Secret.StringData.token }}' },
+                  { name: 'X-Api-Key', value: '{{ .Secret.StringData.token }}' },
+                ],
+                ...probe,
               },
             },
-          ],
-        },
-      };
+          },
+        ],
+      });
       await upsert(rest, '/apis/connectors.alauda.io/v1alpha1/connectorclasses', cls);
       classes.push(cls.metadata.name!);
       return cls.metadata.name!;
     }
-    const tokenSecret = (name: string) => ({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name, namespace: ns },
-      type: 'Opaque',
-      stringData: { token: 's3cr3t-token-value' },
-    });
+    const tokenSecret = (name: string) =>
+      objects.opaqueSecret(name, { token: 's3cr3t-token-value' }, { namespace: ns });
 
     it('never sends credentials to another host when following a redirect', async () => {
       a.setHandler((req, res) => {
@@ -484,13 +479,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
     it('a Secret missing a declared key and a Secret of the wrong type give specific messages', async () => {
       const name = await tokenClass('keys', {});
       await rest.call('POST', secretsPath(), {
-        body: {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'no-token', namespace: ns },
-          type: 'Opaque',
-          stringData: { other: 'x' },
-        },
+        body: objects.opaqueSecret('no-token', { other: 'x' }, { namespace: ns }),
       });
       await rest.call('POST', connectorsPath(), {
         body: connector('missing-key', {
@@ -504,7 +493,9 @@ describe('controller: Connector status (real apiserver, real git server)', funct
         reason: 'SecretKeyMissing',
         message: 'Secret "no-token" is missing key "token" required by auth type "token"',
       });
-      await rest.call('POST', secretsPath(), { body: basicAuthSecret(ns, 'basic-not-opaque', 'u', 'p') });
+      await rest.call('POST', secretsPath(), {
+        body: objects.basicAuthSecret('basic-not-opaque', 'u', 'p', { namespace: ns }),
+      });
       await rest.call('POST', connectorsPath(), {
         body: connector('wrong-type', {
           connectorClassName: name,
@@ -539,7 +530,7 @@ describe('controller: Connector status (real apiserver, real git server)', funct
     'without the authProbe params (the reference omits repository) the credentials are checked at the ' +
       'address root: Ready, and a refused password fails',
     async () => {
-      await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-auth', USER, PASSWORD));
+      await upsert(rest, secretsPath(), objects.basicAuthSecret('git-auth', USER, PASSWORD, { namespace: ns }));
       await git.clearRequests();
       await rest.call('POST', connectorsPath(), {
         body: connector('no-params', { auth: { name: 'basicAuth', secretRef: { name: 'git-auth' } } }),
@@ -553,7 +544,11 @@ describe('controller: Connector status (real apiserver, real git server)', funct
       const atRoot = (await git.requests()).filter((r) => r.path === '/').map((r) => r.headers.authorization);
       expect(atRoot).to.include(`Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`);
 
-      await upsert(rest, secretsPath(), basicAuthSecret(ns, 'git-refused', USER, 'not-the-password'));
+      await upsert(
+        rest,
+        secretsPath(),
+        objects.basicAuthSecret('git-refused', USER, 'not-the-password', { namespace: ns }),
+      );
       await rest.call('POST', connectorsPath(), {
         body: connector('no-params-refused', { auth: { name: 'basicAuth', secretRef: { name: 'git-refused' } } }),
       });

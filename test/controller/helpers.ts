@@ -1,8 +1,7 @@
 // Shared helpers of the controller tests: waiting for conditions, applying objects, a started controller.
 import { kubeRest, KubeApiError, type KubeRest } from '../../core/kube/rest.ts';
 import type { Connector, ConnectorClass, Condition } from '../../core/api/index.ts';
-import type { Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
+import { type Cluster, eventually, objects } from '@connectors/test-support';
 
 export async function restFor(c: Cluster): Promise<KubeRest> {
   return kubeRest(c.kubeConfig);
@@ -100,7 +99,7 @@ export async function upsert(
 
 export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
   try {
-    await rest.call('POST', '/api/v1/namespaces', { body: { metadata: { name } } });
+    await rest.call('POST', '/api/v1/namespaces', { body: objects.namespace(name) });
   } catch (err) {
     if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
   }
@@ -111,14 +110,4 @@ export async function createProxyService(rest: KubeRest, ns: string, name = 'con
     metadata: { name },
     spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }], selector: { app: 'connectors-proxy' } },
   } as never);
-}
-
-export function basicAuthSecret(ns: string, name: string, username: string, password: string) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: ns },
-    type: 'kubernetes.io/basic-auth',
-    stringData: { username, password },
-  };
 }

@@ -1,9 +1,8 @@
 // Leader election on a Lease: two controllers against the same cluster, only the leader reconciles; when it
 // stops (releasing the Lease), the other takes over and reconciles.
-import { eventually } from '../harness/eventually.ts';
+import { eventually, cluster, objects, type Cluster } from '@connectors/test-support';
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cluster, type Cluster } from '../harness/cluster.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { restFor, waitConnectorCondition, upsert, ensureNamespace, classPath } from './helpers.ts';
@@ -25,12 +24,7 @@ describe('controller: leader election', function () {
     ns = await c.createNamespace('ctrl-leader');
     sys = `ctrl-sys-${suffix}`;
     await ensureNamespace(rest, sys);
-    await upsert(rest, '/apis/connectors.alauda.io/v1alpha1/connectorclasses', {
-      apiVersion: 'connectors.alauda.io/v1alpha1',
-      kind: 'ConnectorClass',
-      metadata: { name: className },
-      spec: {},
-    } as never);
+    await upsert(rest, '/apis/connectors.alauda.io/v1alpha1/connectorclasses', objects.connectorClass(className, {}));
   });
   after(async () => {
     await a?.stop();
@@ -39,12 +33,8 @@ describe('controller: leader election', function () {
     await rest.close();
   });
 
-  const connector = (name: string) => ({
-    apiVersion: 'connectors.alauda.io/v1alpha1',
-    kind: 'Connector',
-    metadata: { name, namespace: ns },
-    spec: { connectorClassName: className, address: 'http://127.0.0.1:9' },
-  });
+  const connector = (name: string) =>
+    objects.connector(name, { namespace: ns, className, address: 'http://127.0.0.1:9' });
 
   it('only one of two controllers reconciles; when it stops, the other takes over', async () => {
     const opts = {

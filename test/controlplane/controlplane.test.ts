@@ -1,5 +1,5 @@
 // The embedded control plane against the real etcd, kube-apiserver and kube-controller-manager.
-import { eventually } from '../harness/eventually.ts';
+import { eventually, cluster, kubectlWith } from '@connectors/test-support';
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpsServer, type Server } from 'node:https';
@@ -20,7 +20,6 @@ import { canBind } from '../../controlplane/ports.ts';
 import { pidAlive } from '../../controlplane/supervisor.ts';
 import * as pki from '../../core/pki/index.ts';
 import { ensureBinary } from '../../core/peers/index.ts';
-import { cluster, kubectlWith } from '../harness/cluster.ts';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 

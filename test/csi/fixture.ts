@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cluster, type Cluster } from '../harness/cluster.ts';
+import { cluster, createConnectorWithProxyAddress, objects, type Cluster } from '@connectors/test-support';
 import { KindClient } from '../../core/kube/resources.ts';
 import { FEATURE_FLAGS_CONFIGMAP, type Connector, type ConnectorClass } from '../../core/api/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
@@ -46,26 +46,21 @@ export interface CsiEnv {
 }
 
 export function testClass(name: string, extra: Partial<ConnectorClass['spec']> = {}): ConnectorClass {
-  return {
-    apiVersion: 'connectors.alauda.io/v1alpha1',
-    kind: 'ConnectorClass',
-    metadata: { name },
-    spec: {
-      address: { name: 'address', type: 'string' },
-      proxy: { ref: { kind: 'Service', name: 'connectors-proxy-service', namespace: 'connectors-system' } },
-      configurations: [
-        { name: 'gitconfig', data: { '.gitconfig': GITCONFIG_TEMPLATE } },
-        {
-          name: 'npmrc',
-          params: [{ name: 'registry' }, { name: 'strictSSL', default: 'true' }],
-          data: { '.npmrc': 'registry={{ .configurations.registry }}\nstrict-ssl={{ .configurations.strictSSL }}\n' },
-        },
-        { name: 'config1', data: { 'config1.conf': 'one\n', 'config1.extra': 'two\n' } },
-        { name: 'broken', data: { 'broken.conf': '{{ .context.token | nosuchfunction }}' } },
-      ],
-      ...extra,
-    },
-  };
+  return objects.connectorClass(name, {
+    address: { name: 'address', type: 'string' },
+    proxy: { ref: { kind: 'Service', name: 'connectors-proxy-service', namespace: 'connectors-system' } },
+    configurations: [
+      { name: 'gitconfig', data: { '.gitconfig': GITCONFIG_TEMPLATE } },
+      {
+        name: 'npmrc',
+        params: [{ name: 'registry' }, { name: 'strictSSL', default: 'true' }],
+        data: { '.npmrc': 'registry={{ .configurations.registry }}\nstrict-ssl={{ .configurations.strictSSL }}\n' },
+      },
+      { name: 'config1', data: { 'config1.conf': 'one\n', 'config1.extra': 'two\n' } },
+      { name: 'broken', data: { 'broken.conf': '{{ .context.token | nosuchfunction }}' } },
+    ],
+    ...extra,
+  });
 }
 
 export async function setupCsi(prefix: string, opts: Partial<CsiDriverOptions> = {}): Promise<CsiEnv> {
@@ -111,15 +106,11 @@ export async function setupCsi(prefix: string, opts: Partial<CsiDriverOptions> =
     connectors,
     createPod,
     async connector(namespace, name, address = `https://${name}.example.com`) {
-      await connectors.create({
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name, namespace },
-        spec: { connectorClassName: className, address },
-      });
-      const current = await connectors.get(name, namespace);
-      current.status = { proxy: { httpAddress: { url: `http://c-${name}.${namespace}.svc.cluster.local` } } };
-      return connectors.replaceStatus(current);
+      return createConnectorWithProxyAddress(
+        c.kubeConfig,
+        objects.connector(name, { namespace, className, address }),
+        `http://c-${name}.${namespace}.svc.cluster.local`,
+      );
     },
     async setFlag(flag, on) {
       await c.kubectl(['apply', '-n', systemNs, '-f', '-'], {

@@ -3,7 +3,20 @@
 // apiserver and a real git http-backend with basic auth. The Pod of the seed's "How It Works" step (its
 // volumeAttributes passed as kubelet passes them) gets a .gitconfig byte for byte in the seed's documented
 // form, and `git clone` of the ORIGINAL repository URL with HOME at the volume, and nothing else, works.
-import { connectorReaderYaml } from '../harness/rbac.ts';
+import {
+  objects,
+  cluster,
+  type Cluster,
+  FIXTURES_DIR,
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  installClasses,
+  type InstalledClasses,
+} from '@connectors/test-support';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,17 +24,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { FIXTURES_DIR } from '../harness/seeds.ts';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { readProxyCA } from '../../proxy/ca.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
-import { installClasses, type InstalledClasses } from '../harness/classes.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 import { startCsiDriver, type CsiDriver } from '../../csi/index.ts';
 import { mountPoints, TmpfsMounter } from '../../csi/mounter.ts';
@@ -84,12 +91,14 @@ describe('csi: the Git quick start clone through the CSI volume, with the real c
       .replace('address: https://github.com', `address: ${git.url}`);
     await c.kubectl(['apply', '-f', '-'], { input: seed });
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: connectorReaderYaml({
-        name: 'use-git-connector',
-        serviceAccount: 'default',
-        saNamespace: ns,
-        resourceNames: ['git-connector'],
-      }),
+      input: objects.yaml(
+        objects.connectorReader({
+          name: 'use-git-connector',
+          serviceAccount: 'default',
+          saNamespace: ns,
+          resourceNames: ['git-connector'],
+        }),
+      ),
     });
   });
 

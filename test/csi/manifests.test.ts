@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
-import { cluster } from '../harness/cluster.ts';
+import { cluster } from '@connectors/test-support';
 import { csiClient } from './client.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));

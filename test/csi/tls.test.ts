@@ -7,24 +7,24 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { builtinClasses } from '../../connectorclasses/index.ts';
-import { KindClient } from '../../core/kube/resources.ts';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { PROXY_TLS_CONFIGMAP } from '../../proxy/tls.ts';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { eventually } from '../harness/eventually.ts';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { skopeo, startRegistry, type Registry } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  createConnectorWithProxyAddress,
+  eventually,
+  objects,
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  skopeo,
+  startRegistry,
+  type Registry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { setupCsi, type CsiEnv } from './fixture.ts';
-
-const indent = (pem: string) =>
-  pem
-    .trim()
-    .split('\n')
-    .map((l) => '    ' + l)
-    .join('\n');
 
 describe('csi: volumes point at the proxy TLS listener when the proxy has one', function () {
   this.timeout(180_000);
@@ -46,18 +46,7 @@ describe('csi: volumes point at the proxy TLS listener when the proxy has one', 
     caPem = ca.certPem;
     const cert = await issueServingCert(ca, { ipAddresses: ['127.0.0.1'] });
     await env.c.kubectl(['apply', '-n', env.systemNs, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: proxy-tls}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${indent(cert.certPem)}
-  tls.key: |
-${indent(cert.keyPem)}
-  ca.crt: |
-${indent(ca.certPem)}
-`,
+      input: objects.yaml(objects.tlsSecret('proxy-tls', cert.certPem, cert.keyPem, { ca: ca.certPem })),
     });
     proxy = await startProxy(env.c.kubeConfig, {
       host: '127.0.0.1',
@@ -81,35 +70,22 @@ ${indent(ca.certPem)}
       await env.c.kubectl(['apply', '-f', '-'], { input: JSON.stringify(cls) });
     }
     await env.c.kubectl(['apply', '-n', env.ns, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: git-creds}
-type: kubernetes.io/basic-auth
-stringData: {username: ${GIT_USER}, password: ${GIT_PASS}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: reg-creds}
-type: cpaas.io/distribution-registry-token
-stringData: {username: robot, password: robot-pass}
----
-${connectorReaderYaml({ name: 'pod-reads', serviceAccount: 'default', saNamespace: env.ns })}`,
+      input: objects.yaml(
+        objects.basicAuthSecret('git-creds', GIT_USER, GIT_PASS),
+        objects.registryTokenSecret('reg-creds', 'robot', 'robot-pass'),
+        objects.connectorReader({ name: 'pod-reads', serviceAccount: 'default', saNamespace: env.ns }),
+      ),
     });
-    const connectors = new KindClient(env.c.kubeConfig, 'Connector');
-    for (const [name, cls, address, auth] of [
-      ['repo', gitClass, git.url, { name: 'basicAuth', secretRef: { name: 'git-creds' } }],
-      ['reg', ociClass, registry.url, { name: 'tokenAuth', secretRef: { name: 'reg-creds' } }],
+    for (const [name, className, address, auth] of [
+      ['repo', gitClass, git.url, { name: 'basicAuth', secret: 'git-creds' }],
+      ['reg', ociClass, registry.url, { name: 'tokenAuth', secret: 'reg-creds' }],
     ] as const) {
-      await connectors.create({
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name, namespace: env.ns },
-        spec: { connectorClassName: cls, address, auth },
-      });
       // The address the controller gives it in local mode (the path form on the in-process proxy).
-      const current = await connectors.get(name, env.ns);
-      current.status = { proxy: { httpAddress: { url: `${proxy.url}/namespaces/${env.ns}/connectors/${name}` } } };
-      await connectors.replaceStatus(current);
+      await createConnectorWithProxyAddress(
+        env.c.kubeConfig,
+        objects.connector(name, { namespace: env.ns, className, address, auth }),
+        `${proxy.url}/namespaces/${env.ns}/connectors/${name}`,
+      );
     }
     await eventually(
       'the driver to see the TLS listener',

@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { parse } from 'yaml';
 import { allCrds, FEATURE_FLAGS } from '../../core/api/index.ts';
 import { ensureBinary } from '../../core/peers/index.ts';
-import { runCommand } from '../peers/process.ts';
+import { runCommand, cluster, createNamespace } from '@connectors/test-support';
 import {
   CHART_DIR,
   MANIFESTS_FILE,
@@ -21,7 +21,6 @@ import {
   renderManifests,
   runHelm,
 } from '../../deploy/generate.ts';
-import { cluster, createNamespace } from '../harness/cluster.ts';
 import { kubeconform } from './kubeconform.ts';
 import { kubernetesSwagger, schemaLocation, writeSchemas } from './schemas.ts';
 import { THIRD_PARTY_KINDS, VALUE_SETS, helmTemplate, objects, podTemplates, type K8sObject } from './render.ts';

@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, type BuiltImage } from '../../image/build.ts';
-import { runCommand } from '../peers/process.ts';
+import { runCommand } from '@connectors/test-support';
 
 let work: string | undefined;
 let image: Promise<BuiltImage> | undefined;

@@ -11,8 +11,7 @@ import { expect } from 'chai';
 import { buildImage, pushImage, type BuiltImage } from '../../image/build.ts';
 import { IMAGE_PATHS } from '../../image/contents.ts';
 import { NONROOT_UID } from '../../image/base.ts';
-import { runCommand } from '../peers/process.ts';
-import { skopeo, startRegistry, type Registry } from '../peers/registry.ts';
+import { runCommand, skopeo, startRegistry, type Registry } from '@connectors/test-support';
 import { imageEnv, sharedImage } from './image-fixture.ts';
 
 interface Config {

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { allCrds } from '../../core/api/index.ts';
 import { startControlPlane, type ControlPlane } from '../../controlplane/index.ts';
 import { CHART_DIR, runHelm } from '../../deploy/generate.ts';
-import { kubectlWith } from '../harness/cluster.ts';
+import { kubectlWith } from '@connectors/test-support';
 import { objects, type K8sObject } from './render.ts';
 import { deployManifests } from '../../webhook/register.ts';
 

@@ -24,17 +24,24 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
+import { GROUP } from '../../core/api/index.ts';
 import { startControlPlane, type ControlPlane } from '../../controlplane/index.ts';
 import { CHART_DIR, ROOT, runHelm } from '../../deploy/generate.ts';
 import type { BuiltImage } from '../../image/build.ts';
-import { kubectlWith } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { startGitServer, type GitServer } from '../peers/git-server.ts';
-import { freePort, spawnPeer, type PeerProcess } from '../peers/process.ts';
-import { ensureSystemPackages } from '../peers/system-packages.ts';
+import {
+  kubectlWith,
+  eventually,
+  startGitServer,
+  type GitServer,
+  freePort,
+  spawnPeer,
+  type PeerProcess,
+  ensureSystemPackages,
+  objects,
+} from '@connectors/test-support';
 import { csiClient, publishRequest, type CsiClient } from '../csi/client.ts';
 import { imageEnv, sharedImage, sharedRootfs } from './image-fixture.ts';
-import { objects, podTemplates, type K8sObject, type PodTemplateOf } from './render.ts';
+import { objects as manifestObjects, podTemplates, type K8sObject, type PodTemplateOf } from './render.ts';
 
 const NS = 'connectors-system';
 const APP = 'app';
@@ -270,7 +277,7 @@ describe('install: the chart’s pods, run from the image with the chart’s RBA
     await kubectl(['delete', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', 'connectors-webhook']);
     await kubectl(['apply', '-f', join(ROOT, 'test/fixtures/approval/approvaltask-crd.yaml')]);
 
-    const manifest = objects(
+    const manifest = manifestObjects(
       await runHelm(['get', 'manifest', 'connectors', '--namespace', NS, '--kubeconfig', cp.kubeconfigPath]),
     );
     const serviceAccounts = manifest.filter((o) => o.kind === 'ServiceAccount');
@@ -335,27 +342,16 @@ describe('install: the chart’s pods, run from the image with the chart’s RBA
     await kubectl(['create', 'namespace', APP]);
     await kubectl(
       ['apply', '-f', '-'],
-      `apiVersion: v1
-kind: ServiceAccount
-metadata: {name: default, namespace: ${APP}}
----
-kind: Secret
-apiVersion: v1
-metadata: {name: git-auth, namespace: ${APP}}
-type: kubernetes.io/basic-auth
-stringData: {username: demo, password: demo-password}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: git-connector, namespace: ${APP}}
-spec:
-  connectorClassName: git
-  address: ${git.url}
-  auth:
-    name: basicAuth
-    secretRef: {name: git-auth}
-    params: [{name: repository, value: your-org/your-repo.git}]
-`,
+      objects.yaml(
+        objects.serviceAccount('default', { namespace: APP }),
+        objects.basicAuthSecret('git-auth', 'demo', 'demo-password', { namespace: APP }),
+        objects.connector('git-connector', {
+          namespace: APP,
+          className: 'git',
+          address: git.url,
+          auth: { name: 'basicAuth', secret: 'git-auth', params: { repository: 'your-org/your-repo.git' } },
+        }),
+      ),
     );
     const lease = await getJson(['lease', 'connectors-controller', '-n', NS]);
     expect(lease.spec.holderIdentity).to.be.a('string').and.not.equal('');
@@ -378,17 +374,7 @@ spec:
         ref: {configMap: {name: connectors-approvals-in-pipeline}}
       roleTemplate: {ref: {configMap: {name: connectors-use-connectors-proxy-in-pod}}}
 ---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: read-connectors, namespace: ${APP}}
-rules: [{apiGroups: [connectors.alauda.io], resources: [connectors], verbs: [get]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: read-connectors, namespace: ${APP}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-connectors}
-subjects: [{kind: ServiceAccount, name: default, namespace: ${APP}}]
----
+${objects.yaml(objects.connectorReader({ name: 'read-connectors', serviceAccount: 'default', saNamespace: APP, namespace: APP }))}---
 apiVersion: v1
 kind: Pod
 metadata: {name: build-1, namespace: ${APP}, labels: {tekton.dev/pipelineRun: release-1}}
@@ -462,33 +448,16 @@ spec: {approvers: [{name: alice, type: User}], numberOfApprovalsRequired: 1}
   it('the API lists the branches through the git plugin, which it reaches with the chart-made certificate', async () => {
     await kubectl(
       ['apply', '-f', '-'],
-      `apiVersion: v1
-kind: ServiceAccount
-metadata: {name: ui, namespace: ${APP}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: ui, namespace: ${APP}}
-rules:
-- {apiGroups: [connectors.alauda.io], resources: [connectors, connectors/apis], verbs: [get]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: ui, namespace: ${APP}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ui}
-subjects: [{kind: ServiceAccount, name: ui, namespace: ${APP}}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: ui-list-classes}
-rules: [{apiGroups: [connectors.alauda.io], resources: [connectorclasses], verbs: [list]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: ui-list-classes}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ui-list-classes}
-subjects: [{kind: ServiceAccount, name: ui, namespace: ${APP}}]
-`,
+      objects.yaml(
+        objects.serviceAccount('ui', { namespace: APP }),
+        objects.roleFor('ui', [objects.rule(GROUP, ['connectors', 'connectors/apis'], ['get'])], {
+          serviceAccount: 'ui',
+          saNamespace: APP,
+          namespace: APP,
+        }),
+        objects.clusterRole('ui-list-classes', [objects.rule(GROUP, ['connectorclasses'], ['list'])]),
+        objects.clusterRoleBinding('ui-list-classes', 'ui-list-classes', [objects.serviceAccountSubject('ui', APP)]),
+      ),
     );
     const token = (await kubectl(['create', 'token', 'ui', '-n', APP])).trim();
     const apiPath = (await getJson(['connector', 'git-connector', '-n', APP])).status.api.path as string;
@@ -513,12 +482,13 @@ subjects: [{kind: ServiceAccount, name: ui, namespace: ${APP}}]
   it('the webhook reviews a Connector (reading its Secret), over TLS verified with the chart’s CA for its Service', async () => {
     await kubectl(
       ['apply', '-f', '-'],
-      `kind: Secret
-apiVersion: v1
-metadata: {name: ssh-key, namespace: ${APP}}
-type: kubernetes.io/ssh-auth
-stringData: {ssh-privatekey: not-a-key}
-`,
+      objects.yaml(
+        objects.secret('ssh-key', {
+          namespace: APP,
+          type: objects.SECRET_TYPES.sshAuth,
+          stringData: { 'ssh-privatekey': 'not-a-key' },
+        }),
+      ),
     );
     const ca = Buffer.from((await getJson(['secret', 'connectors-webhook-tls', '-n', NS])).data['ca.crt'], 'base64');
     const review = (secret: string) => ({
@@ -531,16 +501,12 @@ stringData: {ssh-privatekey: not-a-key}
         namespace: APP,
         operation: 'CREATE',
         userInfo: { username: 'alice' },
-        object: {
-          apiVersion: 'connectors.alauda.io/v1alpha1',
-          kind: 'Connector',
-          metadata: { name: 'c', namespace: APP },
-          spec: {
-            connectorClassName: 'git',
-            address: git.url,
-            auth: { name: 'basicAuth', secretRef: { name: secret } },
-          },
-        },
+        object: objects.connector('c', {
+          namespace: APP,
+          className: 'git',
+          address: git.url,
+          auth: { name: 'basicAuth', secret },
+        }),
       },
     });
     const port = pods.get('connectors-webhook')!.port('https');

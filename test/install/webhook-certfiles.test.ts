@@ -11,8 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
-import { cluster, createNamespace } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
+import { cluster, createNamespace, eventually } from '@connectors/test-support';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { conformanceBinary, runConformance, type ConformanceCase, type ConformanceRun } from './conformance.ts';
 import { ociSetup, ROBOT, type OciEnv } from './fixture.ts';
-import type { Registry } from '../peers/registry.ts';
+import type { Registry } from '@connectors/test-support';
 
 /**
  * The suite's API and data summary (results.yaml) for distribution 2.8 behind token auth: every FAIL here is the

@@ -1,7 +1,7 @@
 // crane (google/go-containerregistry), a second real registry client (the library behind ko, kaniko and many
 // Go tools), built once from Go modules through core/peers (its recipe lives there: `npm run image -- --push` uses it) and cached.
 import { CRANE_VERSION, ensureBinary, type ProgressFn } from '../../core/peers/index.ts';
-import { runCommand } from '../peers/process.ts';
+import { runCommand } from '@connectors/test-support';
 
 export { CRANE_VERSION };
 

@@ -4,9 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { loadBuiltinClass } from '../../connectorclasses/index.ts';
-import { startRegistry, type Registry, type RegistryOptions } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { eventually } from '../harness/eventually.ts';
+import {
+  startRegistry,
+  type Registry,
+  type RegistryOptions,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  eventually,
+  objects,
+} from '@connectors/test-support';
 import { setup, type Env } from '../proxy/fixture.ts';
 
 export const ROBOT = 'robot';
@@ -42,22 +48,16 @@ export async function ociSetup(prefix: string): Promise<OciEnv> {
         users: { [ROBOT]: robotPassword, admin: 'admin-' + randomBytes(6).toString('hex') },
       });
       registries.push(registry);
-      await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: ${name}-creds}
-type: cpaas.io/distribution-registry-token
-stringData: {username: ${ROBOT}, password: ${robotPassword}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: ${name}}
-spec:
-  connectorClassName: oci
-  address: ${registry.url}
-  auth:
-    name: tokenAuth
-    secretRef: {name: ${name}-creds}
-`);
+      await env.apply(
+        objects.yaml(
+          objects.registryTokenSecret(`${name}-creds`, ROBOT, robotPassword),
+          objects.connector(name, {
+            className: 'oci',
+            address: registry.url,
+            auth: { name: 'tokenAuth', secret: `${name}-creds` },
+          }),
+        ),
+      );
       // Ready once the proxy's watch has the Connector and its Secret: the Connector's API base answers 200.
       await eventually(
         `the proxy to serve connector ${name}`,

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildOciLayout, readLayoutIndex, skopeo, type Registry } from '../peers/registry.ts';
+import { buildOciLayout, readLayoutIndex, skopeo, type Registry } from '@connectors/test-support';
 import { crane, craneBinary } from './crane.ts';
 import { basic, ociSetup, ROBOT, type OciEnv } from './fixture.ts';
 

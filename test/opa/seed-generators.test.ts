@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { ensureBinary } from '../../core/peers/index.ts';
 import { applyAuthInjection, generatorPolicy, regoRequest } from '../../core/opa/index.ts';
-import { seedGenerators } from '../harness/seeds.ts';
+import { seedGenerators } from '@connectors/test-support';
 
 const backend = regoRequest({
   method: 'GET',

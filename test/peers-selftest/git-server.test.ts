@@ -3,9 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 
 const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { gzipSync } from 'node:zlib';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
+import { startRecordingUpstream, type RecordingUpstream } from '@connectors/test-support';
 
 describe('peer: recording upstream', () => {
   let upstream: RecordingUpstream;

@@ -2,8 +2,16 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { libtrustKeyId, parseScope, readLayoutIndex, skopeo, startRegistry, type Registry } from '../peers/registry.ts';
+import {
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  libtrustKeyId,
+  parseScope,
+  readLayoutIndex,
+  skopeo,
+  startRegistry,
+  type Registry,
+} from '@connectors/test-support';
 
 const failureOf = (p: Promise<unknown>) =>
   p.then(

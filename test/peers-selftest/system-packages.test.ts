@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { missingPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import { missingPackages, TEST_SYSTEM_PACKAGES } from '@connectors/test-support';
 
 describe('peer: system packages', () => {
   it('reports installed packages as present and unknown ones as missing', () => {

@@ -3,9 +3,13 @@
 // credentials. Other hosts are refused unless the proxy allows them (test/proxy/forward.test.ts).
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { runCommand } from '../peers/process.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { eventually } from '../harness/eventually.ts';
+import {
+  runCommand,
+  startRecordingUpstream,
+  type RecordingUpstream,
+  eventually,
+  objects,
+} from '@connectors/test-support';
 import { auditLines, basic, setup, type Env } from './fixture.ts';
 
 describe('proxy: CONNECT tunnels carrying plain HTTP to an http Connector address', function () {
@@ -22,20 +26,12 @@ describe('proxy: CONNECT tunnels carrying plain HTTP to an http Connector addres
     up = await startRecordingUpstream();
     other = await startRecordingUpstream();
     env = await setup('proxy-connect-http');
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: plain}
-type: kubernetes.io/basic-auth
-stringData: {username: up-user, password: "${secret}"}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: plain}
-spec:
-  connectorClassName: git
-  address: ${up.url}
-  auth: {name: basicAuth, secretRef: {name: plain}}
-`);
+    await env.apply(
+      objects.yaml(
+        objects.basicAuthSecret('plain', 'up-user', secret),
+        objects.connector('plain', { className: 'git', address: up.url, auth: { name: 'basicAuth', secret: 'plain' } }),
+      ),
+    );
     await env.serviceAccount('client', ['plain']);
     token = await env.token('client');
     await eventually(

@@ -10,11 +10,19 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
-import { eventually } from '../harness/eventually.ts';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { skopeo, startRegistry, type Registry } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  eventually,
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  skopeo,
+  startRegistry,
+  type Registry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  objects,
+} from '@connectors/test-support';
 import { basic, setup, type Env } from './fixture.ts';
 
 describe('proxy: custom CA certificates for upstream TLS (enable-custom-ca-certs)', function () {
@@ -28,18 +36,13 @@ describe('proxy: custom CA certificates for upstream TLS (enable-custom-ca-certs
   const GIT_USER = 'git-robot';
   const GIT_PASS = 'p4ss-' + randomBytes(6).toString('hex');
 
-  const connectorYaml = (name: string, caRef?: string) => `apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: ${name}}
-spec:
-  connectorClassName: git
-  address: ${git.url}
-  ${caRef ? `caCertSecretRef: {name: ${caRef}}` : ''}
-  auth:
-    name: basicAuth
-    secretRef: {name: git-creds}
-    params: [{name: repository, value: org/repo.git}]
-`;
+  const gitConnector = (name: string, caSecret?: string) =>
+    objects.connector(name, {
+      className: 'git',
+      address: git.url,
+      caSecret,
+      auth: { name: 'basicAuth', secret: 'git-creds', params: { repository: 'org/repo.git' } },
+    });
   /** Status and body of the git ref advertisement through the proxy for a Connector. */
   const refs = async (connector: string) => {
     const r = await fetch(
@@ -84,47 +87,25 @@ spec:
     });
     await registry.pushTestImage('team/app:v1');
     env = await setup('proxy-ca', { caPoolTtlMs: 1500 });
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: git-creds}
-type: kubernetes.io/basic-auth
-stringData: {username: ${GIT_USER}, password: ${GIT_PASS}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: git-ca}
-stringData:
-  ca.crt: |
-${caPem
-  .trim()
-  .split('\n')
-  .map((l) => '    ' + l)
-  .join('\n')}
-  notes: not a certificate, and its key is ignored
----
-${connectorYaml('with-ref', 'git-ca')}
----
-${connectorYaml('plain')}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: reg-creds}
-type: cpaas.io/distribution-registry-token
-stringData: {username: robot, password: robot-pass}
-${['reg-ref', 'reg-plain']
-  .map(
-    (name) => `---
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: ${name}}
-spec:
-  connectorClassName: oci
-  address: ${registry.url}
-  ${name === 'reg-ref' ? 'caCertSecretRef: {name: git-ca}' : ''}
-  auth: {name: tokenAuth, secretRef: {name: reg-creds}}
-`,
-  )
-  .join('')}`);
+    await env.apply(
+      objects.yaml(
+        objects.basicAuthSecret('git-creds', GIT_USER, GIT_PASS),
+        objects.secret('git-ca', {
+          stringData: { 'ca.crt': caPem, notes: 'not a certificate, and its key is ignored' },
+        }),
+        gitConnector('with-ref', 'git-ca'),
+        gitConnector('plain'),
+        objects.registryTokenSecret('reg-creds', 'robot', 'robot-pass'),
+        ['reg-ref', 'reg-plain'].map((name) =>
+          objects.connector(name, {
+            className: 'oci',
+            address: registry.url,
+            caSecret: name === 'reg-ref' ? 'git-ca' : undefined,
+            auth: { name: 'tokenAuth', secret: 'reg-creds' },
+          }),
+        ),
+      ),
+    );
     await env.serviceAccount('builder');
     token = await env.token('builder');
     await eventually('the proxy to know the connectors', async () => (await refs('plain')).status === 502, 15_000);
@@ -181,21 +162,14 @@ spec:
 
   it('a labelled Secret of the system namespace is trusted for every Connector, once its cached pool expires', async () => {
     await env.c.kubectl(['apply', '-n', env.systemNs, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata:
-  name: corporate-ca
-  labels: {connectors.cpaas.io/ca-cert: "true"}
-stringData:
-  private-ca.pem: |
-${caPem
-  .trim()
-  .split('\n')
-  .map((l) => '    ' + l)
-  .join('\n')}
-`,
+      input: objects.yaml(
+        objects.secret('corporate-ca', {
+          labels: { 'connectors.cpaas.io/ca-cert': 'true' },
+          stringData: { 'private-ca.pem': caPem },
+        }),
+      ),
     });
-    await env.apply(connectorYaml('fresh'));
+    await env.apply(objects.yaml(gitConnector('fresh')));
     // A Connector with no cached pool sees the Secret as soon as the proxy's watch has it.
     await eventually('the labelled CA for a new connector', async () => (await refs('fresh')).status === 200, 20_000);
     // One with a cached pool (plain was refused above) within the TTL.

@@ -10,7 +10,7 @@ import { checkAccess, type ProxyContext } from '../../proxy/context.ts';
 import { TtlCache } from '../../core/auth/cache.ts';
 import { reverseTarget } from '../../proxy/reverse.ts';
 import { upstreamRequestHeaders } from '../../core/http1/upstream.ts';
-import { cluster } from '../harness/cluster.ts';
+import { cluster } from '@connectors/test-support';
 import { signedToken } from './fixture.ts';
 
 /** A token of the shape the proxy reviews (a JWT) standing for `name`: the fake apiservers read the name back. */

@@ -1,18 +1,34 @@
 // Shared set-up for the proxy tests: the real apiserver of the test run, a namespace with ServiceAccounts
 // and RBAC, a private system namespace per proxy, a running proxy, and helpers to mint tokens.
-import { connectorReaderYaml } from '../harness/rbac.ts';
+import { cluster, objects, type Cluster } from '@connectors/test-support';
 import { createSign, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cluster, type Cluster } from '../harness/cluster.ts';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../proxy/index.ts';
 import { setLogSink } from '../../core/observability/log.ts';
-import { FEATURE_FLAGS_CONFIGMAP } from '../../core/api/index.ts';
+import { FEATURE_FLAGS_CONFIGMAP, type ConnectorClass } from '../../core/api/index.ts';
 import { compileRego } from '../../core/opa/index.ts';
 import { encodePolicyConfigMap } from '../../core/opa/store.ts';
 
 export const basic = (user: string, password: string) =>
   'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+
+/** Injects an Opaque Secret's `token` as the Private-Token header (GitLab's). */
+export const PRIVATE_TOKEN_GENERATOR = `package proxy
+auth = {"position": "header", "auth": {"Private-Token": input.data.token}}
+`;
+
+/**
+ * A class with one auth type, `private-token` (PRIVATE_TOKEN_GENERATOR), whose proxy takes the client's token as the
+ * authExtractor `extractor` says.
+ */
+export function privateTokenClass(name: string, extractor: string): ConnectorClass {
+  return objects.connectorClass(name, {
+    address: { name: 'address', type: 'string' },
+    auth: { types: [objects.regoAuthType('private-token', PRIVATE_TOKEN_GENERATOR)] },
+    proxy: { authExtractor: { rego: extractor } },
+  });
+}
 
 export interface Env {
   c: Cluster;
@@ -53,7 +69,14 @@ export async function setup(prefix: string, opts: ProxyOptions = {}): Promise<En
       await c.createServiceAccount(ns, name);
       if (connectors === 'none') return;
       await apply(
-        connectorReaderYaml({ name: `${name}-get`, serviceAccount: name, saNamespace: ns, resourceNames: connectors }),
+        objects.yaml(
+          objects.connectorReader({
+            name: `${name}-get`,
+            serviceAccount: name,
+            saNamespace: ns,
+            resourceNames: connectors,
+          }),
+        ),
       );
     },
     token: (sa, audience = 'connectors-proxy') => c.createToken(ns, sa, { audience }),

@@ -5,7 +5,15 @@
 // never carries a credential injected into the query. Hosts that are not a Connector's are refused by default,
 // and loopback, link-local and the proxy itself always: the "other" upstreams listen on this machine's own
 // non-loopback address, which the test proxy allows.
-import { connectorReaderYaml } from '../harness/rbac.ts';
+import {
+  objects,
+  runCommand,
+  startRecordingUpstream,
+  echoHandler,
+  type RecordingUpstream,
+  eventually,
+  seedGenerators,
+} from '@connectors/test-support';
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,10 +24,6 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
 import { readProxyCA, startProxy, PROXY_CA_NAME, type RunningProxy } from '../../proxy/index.ts';
-import { runCommand } from '../peers/process.ts';
-import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { eventually } from '../harness/eventually.ts';
-import { seedGenerators } from '../harness/seeds.ts';
 import { auditLines, basic, setup, type Env } from './fixture.ts';
 
 interface Res {
@@ -134,50 +138,29 @@ describe('proxy: forward mode and CONNECT', function () {
     });
     ns2 = await env.c.createNamespace('proxy-fwd-2');
     const tlsPort = (tlsUp.address() as AddressInfo).port;
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: a}
-type: kubernetes.io/basic-auth
-stringData: {username: ua, password: "${secretA}"}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: t}
-type: connectors.cpaas.io/bearer-token
-stringData: {token: "${secretT}"}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: a}
-spec:
-  connectorClassName: git
-  address: ${a.url}
-  auth: {name: basicAuth, secretRef: {name: a}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: tls}
-spec:
-  connectorClassName: git
-  address: https://127.0.0.1:${tlsPort}/
-  auth: {name: bearer, secretRef: {name: t}}
-`);
+    await env.apply(
+      objects.yaml(
+        objects.basicAuthSecret('a', 'ua', secretA),
+        objects.bearerTokenSecret('t', secretT),
+        objects.connector('a', { className: 'git', address: a.url, auth: { name: 'basicAuth', secret: 'a' } }),
+        objects.connector('tls', {
+          className: 'git',
+          address: `https://127.0.0.1:${tlsPort}/`,
+          auth: { name: 'bearer', secret: 't' },
+        }),
+      ),
+    );
     await env.c.kubectl(['apply', '-n', ns2, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: b}
-type: connectors.cpaas.io/bearer-token
-stringData: {token: "${secretB}"}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: b}
-spec:
-  connectorClassName: git
-  address: ${b.url}/
-  auth: {name: bearer, secretRef: {name: b}}
----
-${connectorReaderYaml({ name: 'get-b', serviceAccount: 'builder', saNamespace: env.ns, resourceNames: ['b'] })}`,
+      input: objects.yaml(
+        objects.bearerTokenSecret('b', secretB),
+        objects.connector('b', { className: 'git', address: `${b.url}/`, auth: { name: 'bearer', secret: 'b' } }),
+        objects.connectorReader({
+          name: 'get-b',
+          serviceAccount: 'builder',
+          saNamespace: env.ns,
+          resourceNames: ['b'],
+        }),
+      ),
     });
     await env.serviceAccount('builder', ['a', 'tls']);
     token = await env.token('builder');
@@ -272,37 +255,32 @@ ${connectorReaderYaml({ name: 'get-b', serviceAccount: 'builder', saNamespace: e
     try {
       await env.storePolicy(rego);
       await env.c.kubectl(['apply', '-f', '-'], {
-        input: JSON.stringify({
-          apiVersion: 'connectors.alauda.io/v1alpha1',
-          kind: 'ConnectorClass',
-          metadata: { name: cls },
-          spec: {
+        input: objects.yaml(
+          objects.connectorClass(cls, {
             address: { name: 'address', type: 'string' },
-            auth: { types: [{ name: 'apikey-rego-auth', secretType: 'Opaque', generator: { rego } }] },
-          },
-        }),
+            auth: { types: [objects.regoAuthType('apikey-rego-auth', rego)] },
+          }),
+        ),
       });
-      await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: apikey}
-type: Opaque
-stringData: {apikey: "${key}"}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: qry}
-spec:
-  connectorClassName: ${cls}
-  address: ${q.url}
-  auth: {name: apikey-rego-auth, secretRef: {name: apikey}}
-`);
       await env.apply(
-        connectorReaderYaml({
-          name: 'builder-get-qry',
-          serviceAccount: 'builder',
-          saNamespace: env.ns,
-          resourceNames: ['qry'],
-        }),
+        objects.yaml(
+          objects.opaqueSecret('apikey', { apikey: key }),
+          objects.connector('qry', {
+            className: cls,
+            address: q.url,
+            auth: { name: 'apikey-rego-auth', secret: 'apikey' },
+          }),
+        ),
+      );
+      await env.apply(
+        objects.yaml(
+          objects.connectorReader({
+            name: 'builder-get-qry',
+            serviceAccount: 'builder',
+            saNamespace: env.ns,
+            resourceNames: ['qry'],
+          }),
+        ),
       );
       env.proxy.clearAuthCache();
       const r = await eventually(

@@ -8,10 +8,16 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
-import { eventually } from '../harness/eventually.ts';
+import {
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  eventually,
+  objects,
+} from '@connectors/test-support';
 import { auditLines, basic, setup, signedToken, type Env } from './fixture.ts';
 
 describe('proxy: git smart HTTP in reverse mode', function () {
@@ -54,23 +60,16 @@ describe('proxy: git smart HTTP in reverse mode', function () {
       repos: { 'org/repo.git': { files: { 'README.md': 'hello\n', 'src/a.txt': 'a\n' } } },
     });
     env = await setup('proxy-git');
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: git-creds}
-type: kubernetes.io/basic-auth
-stringData: {username: ${GIT_USER}, password: ${GIT_PASS}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: git}
-spec:
-  connectorClassName: git
-  address: ${git.url}
-  auth:
-    name: basicAuth
-    secretRef: {name: git-creds}
-    params: [{name: repository, value: org/repo.git}]
-`);
+    await env.apply(
+      objects.yaml(
+        objects.basicAuthSecret('git-creds', GIT_USER, GIT_PASS),
+        objects.connector('git', {
+          className: 'git',
+          address: git.url,
+          auth: { name: 'basicAuth', secret: 'git-creds', params: { repository: 'org/repo.git' } },
+        }),
+      ),
+    );
     await env.serviceAccount('builder');
     await env.serviceAccount('outsider', 'none');
     token = await env.token('builder');
@@ -233,7 +232,7 @@ spec:
     expect(r1.headers.get('www-authenticate')).to.equal('Basic realm="connectors-proxy"');
 
     // A token bound to a Secret that is then deleted: the apiserver no longer accepts it.
-    await env.apply('apiVersion: v1\nkind: Secret\nmetadata: {name: binder}\nstringData: {k: "v"}\n');
+    await env.apply(objects.yaml(objects.secret('binder', { stringData: { k: 'v' } })));
     const binder = await env.c.core.readNamespacedSecret({ name: 'binder', namespace: env.ns });
     const tr = await env.c.core.createNamespacedServiceAccountToken({
       name: 'builder',
@@ -303,20 +302,14 @@ spec:
         15_000,
         50,
       );
-      await env.apply(`apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: use-proxy}
-rules:
-- apiGroups: [connectors.alauda.io]
-  resources: [connectors/proxy]
-  verbs: ["*"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: use-proxy}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: use-proxy}
-subjects: [{kind: ServiceAccount, name: builder, namespace: ${env.ns}}]
-`);
+      await env.apply(
+        objects.yaml(
+          objects.roleFor('use-proxy', [objects.rule('connectors.alauda.io', ['connectors/proxy'], ['*'])], {
+            serviceAccount: 'builder',
+            saNamespace: env.ns,
+          }),
+        ),
+      );
       // The denial is cached for 5 s at most.
       await eventually(
         'the Role to allow',

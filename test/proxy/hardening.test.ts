@@ -8,15 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy } from '../../proxy/index.ts';
-import { eventually } from '../harness/eventually.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { basic, setup, type Env } from './fixture.ts';
+import { eventually, objects, startRecordingUpstream, type RecordingUpstream } from '@connectors/test-support';
+import { basic, PRIVATE_TOKEN_GENERATOR, privateTokenClass, setup, type Env } from './fixture.ts';
 
 const QUERY_TOKEN_EXTRACTOR = `package proxy
 auth = {"token": input.request.query.private_token[0]}
-`;
-const PRIVATE_TOKEN_GENERATOR = `package proxy
-auth = {"position": "header", "auth": {"Private-Token": input.data.token}}
 `;
 
 /**
@@ -71,52 +67,23 @@ describe('proxy: hostile clients', function () {
     up = await startRecordingUpstream();
     env = await setup('proxy-hardening');
     for (const rego of [QUERY_TOKEN_EXTRACTOR, PRIVATE_TOKEN_GENERATOR]) await env.storePolicy(rego);
-    const indent = (s: string, n: number) =>
-      s
-        .split('\n')
-        .map((l) => ' '.repeat(n) + l)
-        .join('\n');
-    await env.c.kubectl(['apply', '-f', '-'], {
-      input: `apiVersion: connectors.alauda.io/v1alpha1
-kind: ConnectorClass
-metadata: {name: ${cls}}
-spec:
-  address: {name: address, type: string}
-  auth:
-    types:
-    - name: private-token
-      secretType: Opaque
-      generator:
-        rego: |
-${indent(PRIVATE_TOKEN_GENERATOR, 10)}
-  proxy:
-    authExtractor:
-      rego: |
-${indent(QUERY_TOKEN_EXTRACTOR, 8)}
-`,
-    });
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: rec}
-type: kubernetes.io/basic-auth
-stringData: {username: u, password: "${secret}"}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: gl}
-type: Opaque
-stringData: {token: "${secret}"}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: rec}
-spec: {connectorClassName: git, address: "${up.url}/rec", auth: {name: basicAuth, secretRef: {name: rec}}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: gl}
-spec: {connectorClassName: ${cls}, address: "${up.url}/api/v4", auth: {name: private-token, secretRef: {name: gl}}}
-`);
+    await env.c.kubectl(['apply', '-f', '-'], { input: objects.yaml(privateTokenClass(cls, QUERY_TOKEN_EXTRACTOR)) });
+    await env.apply(
+      objects.yaml(
+        objects.basicAuthSecret('rec', 'u', secret),
+        objects.opaqueSecret('gl', { token: secret }),
+        objects.connector('rec', {
+          className: 'git',
+          address: `${up.url}/rec`,
+          auth: { name: 'basicAuth', secret: 'rec' },
+        }),
+        objects.connector('gl', {
+          className: cls,
+          address: `${up.url}/api/v4`,
+          auth: { name: 'private-token', secret: 'gl' },
+        }),
+      ),
+    );
     await env.serviceAccount('builder');
     token = await env.token('builder');
     await eventually(

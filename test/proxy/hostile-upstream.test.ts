@@ -7,9 +7,7 @@
 import { expect } from 'chai';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
+import { cluster, type Cluster, eventually, objects } from '@connectors/test-support';
 import { startProxyProcess, type ProxyProcess } from './proxy-process.ts';
 
 interface Script {
@@ -373,23 +371,16 @@ describe('proxy: hostile upstream responses (the proxy as its own process)', fun
     up = await scriptedUpstream(scripts);
     await c.createServiceAccount(ns, 'client');
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: creds}
-type: kubernetes.io/basic-auth
-stringData: {username: u, password: p}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: hostile}
-spec: {connectorClassName: git, address: "http://127.0.0.1:${up.port}", auth: {name: basicAuth, secretRef: {name: creds}}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: reg}
-spec: {connectorClassName: oci, address: "http://127.0.0.1:${up.port}"}
----
-${connectorReaderYaml({ name: 'client', serviceAccount: 'client', saNamespace: ns })}`,
+      input: objects.yaml(
+        objects.basicAuthSecret('creds', 'u', 'p'),
+        objects.connector('hostile', {
+          className: 'git',
+          address: `http://127.0.0.1:${up.port}`,
+          auth: { name: 'basicAuth', secret: 'creds' },
+        }),
+        objects.connector('reg', { className: 'oci', address: `http://127.0.0.1:${up.port}` }),
+        objects.connectorReader({ name: 'client', serviceAccount: 'client', saNamespace: ns }),
+      ),
     });
     token = await c.createToken(ns, 'client', { audience: 'connectors-proxy' });
     proxy = await startProxyProcess({ kubeconfigPath: c.kubeconfigPath, systemNamespace: sys });

@@ -6,11 +6,16 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { registry } from '../../core/observability/metrics.ts';
-import { seedGenerators } from '../harness/seeds.ts';
-import { startRecordingUpstream, echoHandler, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { freePort } from '../peers/process.ts';
-import { eventually } from '../harness/eventually.ts';
-import { auditLines, setup, type Env } from './fixture.ts';
+import {
+  seedGenerators,
+  startRecordingUpstream,
+  echoHandler,
+  type RecordingUpstream,
+  freePort,
+  eventually,
+  objects,
+} from '@connectors/test-support';
+import { auditLines, PRIVATE_TOKEN_GENERATOR, privateTokenClass, setup, type Env } from './fixture.ts';
 
 function seedGenerator(name: string): string {
   const g = seedGenerators().get(name);
@@ -20,9 +25,6 @@ function seedGenerator(name: string): string {
 
 const PRIVATE_TOKEN_EXTRACTOR = `package proxy
 auth = {"token": input.request.headers["Private-Token"][0]}
-`;
-const PRIVATE_TOKEN_GENERATOR = `package proxy
-auth = {"position": "header", "auth": {"Private-Token": input.data.token}}
 `;
 
 /** Raw HTTP request (node:http), so tests can send any header, including Host and hop-by-hop ones. */
@@ -108,99 +110,42 @@ describe('proxy: credential injection and safety in reverse mode', function () {
     };
     for (const rego of [...Object.values(gens), PRIVATE_TOKEN_EXTRACTOR, PRIVATE_TOKEN_GENERATOR])
       await env.storePolicy(rego);
-    const indent = (s: string, n: number) =>
-      s
-        .split('\n')
-        .map((l) => ' '.repeat(n) + l)
-        .join('\n');
     await env.c.kubectl(['apply', '-f', '-'], {
-      input: `apiVersion: connectors.alauda.io/v1alpha1
-kind: ConnectorClass
-metadata: {name: ${cls}}
-spec:
-  address: {name: address, type: string}
-  auth:
-    types:
-    - name: basic-rego-auth
-      secretType: Opaque
-      generator:
-        rego: |
-${indent(gens.header, 10)}
-    - name: apikey-rego-auth
-      secretType: Opaque
-      generator:
-        rego: |
-${indent(gens.query, 10)}
-    - name: body-rego-auth
-      secretType: Opaque
-      generator:
-        rego: |
-${indent(gens.body, 10)}
-    - name: bearer
-      secretType: connectors.cpaas.io/bearer-token
-    - name: none
-      secretType: kubernetes.io/basic-auth
-      optional: true
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: ConnectorClass
-metadata: {name: ${cls}-pt}
-spec:
-  address: {name: address, type: string}
-  auth:
-    types:
-    - name: private-token
-      secretType: Opaque
-      generator:
-        rego: |
-${indent(PRIVATE_TOKEN_GENERATOR, 10)}
-  proxy:
-    authExtractor:
-      rego: |
-${indent(PRIVATE_TOKEN_EXTRACTOR, 8)}
-`,
+      input: objects.yaml(
+        objects.connectorClass(cls, {
+          address: { name: 'address', type: 'string' },
+          auth: {
+            types: [
+              objects.regoAuthType('basic-rego-auth', gens.header),
+              objects.regoAuthType('apikey-rego-auth', gens.query),
+              objects.regoAuthType('body-rego-auth', gens.body),
+              { name: 'bearer', secretType: objects.SECRET_TYPES.bearerToken },
+              { name: 'none', secretType: objects.SECRET_TYPES.basicAuth, optional: true },
+            ],
+          },
+        }),
+        privateTokenClass(`${cls}-pt`, PRIVATE_TOKEN_EXTRACTOR),
+      ),
     });
     const closedPort = await freePort();
-    const connector = (name: string, auth: string, secret?: string, klass = cls, address = `${up.url}/api`) => `---
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: ${name}}
-spec:
-  connectorClassName: ${klass}
-  address: ${address}
-  auth:
-    name: ${auth}${secret ? `\n    secretRef: {name: ${secret}}` : ''}
-`;
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: basic-opaque}
-type: Opaque
-stringData: {username: alice, password: "${secretValue}"}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: apikey}
-type: Opaque
-stringData: {apikey: "${secretValue}"}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: body}
-type: Opaque
-stringData: {username: bob, password: "${secretValue}", client_id: cli-1}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: bearer}
-type: connectors.cpaas.io/bearer-token
-stringData: {token: "${secretValue}"}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: pt}
-type: Opaque
-stringData: {token: "${secretValue}"}
-${connector('hdr', 'basic-rego-auth', 'basic-opaque')}${connector('qry', 'apikey-rego-auth', 'apikey')}${connector('bdy', 'body-rego-auth', 'body')}${connector('brr', 'bearer', 'bearer')}${connector('anon', 'none')}${connector('pt', 'private-token', 'pt', `${cls}-pt`)}${connector('dead', 'bearer', 'bearer', cls, `http://127.0.0.1:${closedPort}/x`)}`);
+    const connector = (name: string, auth: string, secret?: string, className = cls, address = `${up.url}/api`) =>
+      objects.connector(name, { className, address, auth: { name: auth, secret } });
+    await env.apply(
+      objects.yaml(
+        objects.opaqueSecret('basic-opaque', { username: 'alice', password: secretValue }),
+        objects.opaqueSecret('apikey', { apikey: secretValue }),
+        objects.opaqueSecret('body', { username: 'bob', password: secretValue, client_id: 'cli-1' }),
+        objects.bearerTokenSecret('bearer', secretValue),
+        objects.opaqueSecret('pt', { token: secretValue }),
+        connector('hdr', 'basic-rego-auth', 'basic-opaque'),
+        connector('qry', 'apikey-rego-auth', 'apikey'),
+        connector('bdy', 'body-rego-auth', 'body'),
+        connector('brr', 'bearer', 'bearer'),
+        connector('anon', 'none'),
+        connector('pt', 'private-token', 'pt', `${cls}-pt`),
+        connector('dead', 'bearer', 'bearer', cls, `http://127.0.0.1:${closedPort}/x`),
+      ),
+    );
     await env.serviceAccount('builder');
     token = await env.token('builder');
     await eventually(

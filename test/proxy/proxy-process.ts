@@ -2,7 +2,7 @@
 // the process survives an input watch it from outside (exitCode, signalCode) instead of sharing its fate.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../peers/process.ts';
+import { freePort } from '@connectors/test-support';
 
 const cli = fileURLToPath(new URL('../../cli/connectors.js', import.meta.url));
 

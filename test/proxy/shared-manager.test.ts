@@ -8,10 +8,14 @@ import { startController, type RunningController } from '../../controller/index.
 import { Manager } from '../../core/kube/manager.ts';
 import { setLogSink } from '../../core/observability/log.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
+import {
+  cluster,
+  eventually,
+  objects,
+  startRecordingUpstream,
+  type Cluster,
+  type RecordingUpstream,
+} from '@connectors/test-support';
 import { basic } from './fixture.ts';
 
 describe('proxy and API: on a shared manager', function () {
@@ -67,21 +71,15 @@ describe('proxy and API: on a shared manager', function () {
 
   it("injects a Connector's credentials from the shared Secret store", async () => {
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: shared}
-type: kubernetes.io/basic-auth
-stringData: {username: up-user, password: shared-secret}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: shared}
-spec:
-  connectorClassName: git
-  address: ${up.url}
-  auth: {name: basicAuth, secretRef: {name: shared}}
----
-${connectorReaderYaml({ name: 'client-get', serviceAccount: 'client', saNamespace: ns })}`,
+      input: objects.yaml(
+        objects.basicAuthSecret('shared', 'up-user', 'shared-secret'),
+        objects.connector('shared', {
+          className: 'git',
+          address: up.url,
+          auth: { name: 'basicAuth', secret: 'shared' },
+        }),
+        objects.connectorReader({ name: 'client-get', serviceAccount: 'client', saNamespace: ns }),
+      ),
     });
     await c.createServiceAccount(ns, 'client');
     const token = await c.createToken(ns, 'client', { audience: 'connectors-proxy' });

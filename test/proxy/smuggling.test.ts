@@ -10,8 +10,7 @@
 import { expect } from 'chai';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from '../harness/eventually.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
+import { eventually, objects, startRecordingUpstream, type RecordingUpstream } from '@connectors/test-support';
 import { auditLines, setup, type Env } from './fixture.ts';
 
 /** Where a variant sends its requests: `prefix` is the proxy path of its own folder on the Connector. */
@@ -281,11 +280,7 @@ describe('proxy: request smuggling variants (the proxy and the upstream agree on
   before(async () => {
     up = await startRecordingUpstream();
     env = await setup('proxy-smuggling');
-    await env.apply(`apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: rec}
-spec: {connectorClassName: git, address: "${up.url}"}
-`);
+    await env.apply(objects.yaml(objects.connector('rec', { className: 'git', address: up.url })));
     await env.serviceAccount('client');
     token = await env.token('client');
     await eventually(

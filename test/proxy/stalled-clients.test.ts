@@ -8,9 +8,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
+import { cluster, type Cluster, eventually, objects } from '@connectors/test-support';
 import { startProxyProcess, type ProxyProcess } from './proxy-process.ts';
 
 /** CPU time (user and system, in clock ticks of 10 ms) process `pid` has used. */
@@ -112,14 +110,11 @@ describe('proxy: clients that never read (the proxy as its own process)', functi
     upstreamPort = (upstream.address() as { port: number }).port;
     for (const sa of ['slow', 'fast']) await c.createServiceAccount(ns, sa);
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: `apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: up}
-spec: {connectorClassName: git, address: "http://127.0.0.1:${upstreamPort}"}
----
-${connectorReaderYaml({ name: 'slow', serviceAccount: 'slow', saNamespace: ns })}
----
-${connectorReaderYaml({ name: 'fast', serviceAccount: 'fast', saNamespace: ns })}`,
+      input: objects.yaml(
+        objects.connector('up', { className: 'git', address: `http://127.0.0.1:${upstreamPort}` }),
+        objects.connectorReader({ name: 'slow', serviceAccount: 'slow', saNamespace: ns }),
+        objects.connectorReader({ name: 'fast', serviceAccount: 'fast', saNamespace: ns }),
+      ),
     });
     for (const sa of ['slow', 'fast']) tokens[sa] = await c.createToken(ns, sa, { audience: 'connectors-proxy' });
   });

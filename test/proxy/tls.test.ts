@@ -7,20 +7,22 @@ import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
-import { eventually } from '../harness/eventually.ts';
-import { gitClientEnv, startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { buildOciLayout, skopeo, startRegistry, type Registry } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
+import {
+  eventually,
+  gitClientEnv,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  buildOciLayout,
+  skopeo,
+  startRegistry,
+  type Registry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+  objects,
+} from '@connectors/test-support';
 import { PROXY_TLS_CONFIGMAP } from '../../proxy/tls.ts';
 import { setup, type Env } from './fixture.ts';
-
-const indent = (pem: string, n: number) =>
-  pem
-    .trim()
-    .split('\n')
-    .map((l) => ' '.repeat(n) + l)
-    .join('\n');
 
 /** A kubernetes.io/tls Secret with a fresh CA and a certificate for 127.0.0.1 and localhost. */
 async function tlsSecret(name: string): Promise<{ yaml: string; caPem: string; serial: string }> {
@@ -29,18 +31,7 @@ async function tlsSecret(name: string): Promise<{ yaml: string; caPem: string; s
   return {
     caPem: ca.certPem,
     serial: cert.cert.serialNumber,
-    yaml: `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${indent(cert.certPem, 4)}
-  tls.key: |
-${indent(cert.keyPem, 4)}
-  ca.crt: |
-${indent(ca.certPem, 4)}
-`,
+    yaml: objects.yaml(objects.tlsSecret(name, cert.certPem, cert.keyPem, { ca: ca.certPem })),
   };
 }
 
@@ -81,34 +72,22 @@ describe('proxy: TLS listener with a certificate from a Secret', function () {
     tlsUrl = env.proxy.tlsUrl!;
     first = await tlsSecret('proxy-tls');
     await applySys(first.yaml);
-    await env.apply(`apiVersion: v1
-kind: Secret
-metadata: {name: git-creds}
-type: kubernetes.io/basic-auth
-stringData: {username: ${GIT_USER}, password: ${GIT_PASS}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: git}
-spec:
-  connectorClassName: git
-  address: ${git.url}
-  auth: {name: basicAuth, secretRef: {name: git-creds}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: reg-creds}
-type: cpaas.io/distribution-registry-token
-stringData: {username: robot, password: robot-pass}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: reg}
-spec:
-  connectorClassName: oci
-  address: ${registry.url}
-  auth: {name: tokenAuth, secretRef: {name: reg-creds}}
-`);
+    await env.apply(
+      objects.yaml(
+        objects.basicAuthSecret('git-creds', GIT_USER, GIT_PASS),
+        objects.connector('git', {
+          className: 'git',
+          address: git.url,
+          auth: { name: 'basicAuth', secret: 'git-creds' },
+        }),
+        objects.registryTokenSecret('reg-creds', 'robot', 'robot-pass'),
+        objects.connector('reg', {
+          className: 'oci',
+          address: registry.url,
+          auth: { name: 'tokenAuth', secret: 'reg-creds' },
+        }),
+      ),
+    );
     await env.serviceAccount('builder');
     token = await env.token('builder');
     await writeFile(join(work, 'ca.crt'), first.caPem);
@@ -242,12 +221,7 @@ spec:
   });
 
   it('keeps the last good certificate when the Secret is changed to something unusable', async () => {
-    await applySys(`apiVersion: v1
-kind: Secret
-metadata: {name: proxy-tls}
-type: kubernetes.io/tls
-stringData: {tls.crt: "not a certificate", tls.key: "not a key"}
-`);
+    await applySys(objects.yaml(objects.tlsSecret('proxy-tls', 'not a certificate', 'not a key')));
     await eventually(
       'the broken Secret to reach the proxy',
       () => env.logs.some((l) => l.includes('TLS certificate not replaced')),

@@ -1,13 +1,10 @@
 // `connectors proxy --workers N`: N proxy processes (node:cluster) share one port, each injects the Connector's
 // credentials, the primary says `listening` once all are, and SIGTERM stops them all.
-import { connectorReaderYaml } from '../harness/rbac.ts';
+import { objects, cluster, startRecordingUpstream, type RecordingUpstream, freePort } from '@connectors/test-support';
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { cluster } from '../harness/cluster.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../peers/recording-upstream.ts';
-import { freePort } from '../peers/process.ts';
 import { basic } from './fixture.ts';
 
 const cli = fileURLToPath(new URL('../../cli/connectors.js', import.meta.url));
@@ -43,22 +40,16 @@ describe('proxy: --workers', function () {
     const sys = await c.createNamespace('proxy-workers-sys');
     upstream = await startRecordingUpstream({ host: '127.0.0.1' });
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: creds}
-type: kubernetes.io/basic-auth
-stringData: {username: tool-user, password: tool-pass}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: tool}
-spec: {connectorClassName: git, address: "${upstream.url}", auth: {name: basicAuth, secretRef: {name: creds}}}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: client}
----
-${connectorReaderYaml({ name: 'client', serviceAccount: 'client', saNamespace: ns })}`,
+      input: objects.yaml(
+        objects.basicAuthSecret('creds', 'tool-user', 'tool-pass'),
+        objects.connector('tool', {
+          className: 'git',
+          address: upstream.url,
+          auth: { name: 'basicAuth', secret: 'creds' },
+        }),
+        objects.serviceAccount('client'),
+        objects.connectorReader({ name: 'client', serviceAccount: 'client', saNamespace: ns }),
+      ),
     });
     const token = await c.createToken(ns, 'client', { audience: 'connectors-proxy' });
     const port = await freePort();

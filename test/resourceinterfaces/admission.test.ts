@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pipelineIntegrationFiles } from '../../cli/commands/pipeline-integration.ts';
 import { builtinResourceInterfaces } from '../../resourceinterfaces/index.ts';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
+import { cluster, type Cluster } from '@connectors/test-support';
 
 const TEST_LABEL = 'connectors.test/resourceinterfaces';
 

@@ -13,7 +13,7 @@ import { INTEGRATIONS_ANNOTATION } from '../../core/resourceinterface/integratio
 import { builtinResourceInterfaces } from '../../resourceinterfaces/index.ts';
 import { PATHS } from '../../webhook/handlers.ts';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
+import { cluster, objects, type Cluster } from '@connectors/test-support';
 
 /** The sandbox deadline of this test's webhook: long enough that a request answered while a runaway
  * expression runs shows the webhook was not blocked, even on a busy machine. */
@@ -151,12 +151,10 @@ describe('resourceinterfaces: hostile expressions through the webhook', function
       items: builtinResourceInterfaces(['gitcoderepository']),
     });
     await kubectlJson(['create', '-f', '-'], { ...git, metadata: { ...git.metadata, name: className, labels } });
-    await kubectlJson(['create', '-n', ns, '-f', '-'], {
-      apiVersion: 'connectors.alauda.io/v1alpha1',
-      kind: 'Connector',
-      metadata: { name: 'git' },
-      spec: { connectorClassName: className, address: 'https://git.example.com' },
-    });
+    await kubectlJson(
+      ['create', '-n', ns, '-f', '-'],
+      objects.connector('git', { className, address: 'https://git.example.com' }),
+    );
     wh = await startWebhook(c.kubeConfig, {
       host: '127.0.0.1',
       port: 0,

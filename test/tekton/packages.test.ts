@@ -9,14 +9,30 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ensureBinary } from '../../core/peers/index.ts';
 import { bundledTasks } from '../../tasks/index.ts';
-import { cluster } from '../harness/cluster.ts';
-import { startPypiServer, type PypiServer } from '../peers/pypiserver.ts';
-import { NEXUS_PYPI, startRepoServer, type RepoServer } from '../peers/repo-server.ts';
-import { MAVEN_DEPENDENCY_PLUGIN, MAVEN_DEPLOY_PLUGIN, mavenSeedRepository, pythonToolsBin } from '../peers/tools.ts';
-import { startVerdaccio, type Verdaccio } from '../peers/verdaccio.ts';
+import {
+  cluster,
+  MAKE_WHEEL,
+  startPypiServer,
+  type PypiServer,
+  NEXUS_PYPI,
+  startRepoServer,
+  type RepoServer,
+  MAVEN_DEPENDENCY_PLUGIN,
+  MAVEN_DEPLOY_PLUGIN,
+  mavenSeedRepository,
+  pythonToolsBin,
+  startVerdaccio,
+  type Verdaccio,
+  runCommand,
+} from '@connectors/test-support';
 import { seedMavenArtifact } from '../classes/clients.ts';
-import { connectorYaml, randomSecret, setupClasses, type ClassEnv } from '../classes/packages-fixture.ts';
-import { runCommand } from '../peers/process.ts';
+import {
+  connectorYaml,
+  podListerYaml,
+  randomSecret,
+  setupClasses,
+  type ClassEnv,
+} from '../classes/packages-fixture.ts';
 import { runTask, type RunResult } from './run-step.ts';
 
 const task = (name: string) => bundledTasks().find((t) => t.name === name)!.task;
@@ -62,22 +78,7 @@ describe('tekton: maven, npm, pip and kubectl Task steps on the host, through th
     await seedMavenArtifact(repo.mavenDir('maven-public'), 'com.example', 'greeting', '1.0', 'greeting 1.0\n');
 
     await env.c.createServiceAccount(env.ns, 'pod-lister');
-    await env.apply(`apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: list-pods}
-rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: pod-lister-lists}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: list-pods}
-subjects: [{kind: ServiceAccount, name: pod-lister, namespace: ${env.ns}}]
----
-apiVersion: v1
-kind: Secret
-metadata: {name: apiserver-ca}
-stringData: {ca.crt: ${JSON.stringify(cp.caPem)}}
-`);
+    await env.apply(podListerYaml(env.ns, cp.caPem));
     connectorToken = await env.c.createToken(env.ns, 'pod-lister', { expirationSeconds: 3600 });
     await env.apply(
       [
@@ -239,9 +240,8 @@ stringData: {ca.crt: ${JSON.stringify(cp.caPem)}}
     const work = await mkdtemp(join(env.work, 'pip-'));
     const dist = join(work, 'dist');
     await mkdir(dist);
-    const makeWheel = new URL('../peers/make_wheel.py', import.meta.url).pathname;
     const wheel = (
-      await env.run(join(bin, 'python'), [makeWheel, 'task-greeting', '1.0', dist], { env: { PATH } })
+      await env.run(join(bin, 'python'), [MAKE_WHEEL, 'task-greeting', '1.0', dist], { env: { PATH } })
     ).stdout.trim();
     // Not through env.run: the class journeys' leak checks look at every recorded client, and this one holds the
     // index password on purpose (in its environment, never in its arguments).

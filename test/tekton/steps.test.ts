@@ -13,17 +13,25 @@ import { fileURLToPath } from 'node:url';
 import { builtinClasses } from '../../connectorclasses/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { KindClient } from '../../core/kube/resources.ts';
-import { installClasses, type InstalledClasses } from '../harness/classes.ts';
+import {
+  installClasses,
+  type InstalledClasses,
+  cluster,
+  type Cluster,
+  eventually,
+  objects,
+  startGitServer,
+  type GitServer,
+  runCommand,
+  skopeo,
+  startRegistry,
+  type Registry,
+  ensureSystemPackages,
+  TEST_SYSTEM_PACKAGES,
+} from '@connectors/test-support';
 import { setLogSink } from '../../core/observability/log.ts';
 import { startProxy, type RunningProxy } from '../../proxy/index.ts';
 import { bundledTasks } from '../../tasks/index.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { connectorReaderYaml } from '../harness/rbac.ts';
-import { startGitServer, type GitServer } from '../peers/git-server.ts';
-import { runCommand } from '../peers/process.ts';
-import { skopeo, startRegistry, type Registry } from '../peers/registry.ts';
-import { ensureSystemPackages, TEST_SYSTEM_PACKAGES } from '../peers/system-packages.ts';
 import { runTask, StepFailed } from './run-step.ts';
 
 const cli = fileURLToPath(new URL('../../cli/connectors.js', import.meta.url));
@@ -143,46 +151,32 @@ describe('tekton: bundled Task steps on the host, through the Connectors proxy',
       builtinClasses({ systemNamespace: systemNs, proxyAddress: proxy.url, names: ['git', 'oci'] }),
     );
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: `apiVersion: v1
-kind: Secret
-metadata: {name: git-auth}
-type: kubernetes.io/basic-auth
-stringData: {username: ${GIT_USER}, password: ${GIT_PASS}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: src-auth}
-type: cpaas.io/distribution-registry-token
-stringData: {username: ${ROBOT}, password: ${SRC_PASS}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: dst-auth}
-type: cpaas.io/distribution-registry-token
-stringData: {username: ${ROBOT}, password: ${DST_PASS}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: git-connector}
-spec:
-  connectorClassName: git
-  address: ${git.url}
-  auth: {name: basicAuth, secretRef: {name: git-auth}, params: [{name: repository, value: team/app.git}]}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: mirror}
-spec: {connectorClassName: oci, address: '${src.url}', auth: {name: tokenAuth, secretRef: {name: src-auth}}}
----
-apiVersion: connectors.alauda.io/v1alpha1
-kind: Connector
-metadata: {name: harbor}
-spec: {connectorClassName: oci, address: '${dst.url}', auth: {name: tokenAuth, secretRef: {name: dst-auth}}}
-`,
+      input: objects.yaml(
+        objects.basicAuthSecret('git-auth', GIT_USER, GIT_PASS),
+        objects.registryTokenSecret('src-auth', ROBOT, SRC_PASS),
+        objects.registryTokenSecret('dst-auth', ROBOT, DST_PASS),
+        objects.connector('git-connector', {
+          className: 'git',
+          address: git.url,
+          auth: { name: 'basicAuth', secret: 'git-auth', params: { repository: 'team/app.git' } },
+        }),
+        objects.connector('mirror', {
+          className: 'oci',
+          address: src.url,
+          auth: { name: 'tokenAuth', secret: 'src-auth' },
+        }),
+        objects.connector('harbor', {
+          className: 'oci',
+          address: dst.url,
+          auth: { name: 'tokenAuth', secret: 'dst-auth' },
+        }),
+      ),
     });
     await c.createServiceAccount(ns, 'pipeline');
     await c.kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: connectorReaderYaml({ name: 'pipeline-connectors', serviceAccount: 'pipeline', saNamespace: ns }),
+      input: objects.yaml(
+        objects.connectorReader({ name: 'pipeline-connectors', serviceAccount: 'pipeline', saNamespace: ns }),
+      ),
     });
     const connectors = new KindClient(c.kubeConfig, 'Connector');
     for (const name of ['git-connector', 'mirror', 'harbor'])

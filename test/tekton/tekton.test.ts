@@ -8,13 +8,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinClasses } from '../../connectorclasses/index.ts';
-import { KindClient } from '../../core/kube/resources.ts';
-import { installClasses, type InstalledClasses } from '../harness/classes.ts';
+import {
+  installClasses,
+  type InstalledClasses,
+  cluster,
+  type Cluster,
+  createConnectorWithProxyAddress,
+  eventually,
+  objects,
+} from '@connectors/test-support';
 import { builtinResourceInterfaces } from '../../resourceinterfaces/index.ts';
 import { bundledTasks } from '../../tasks/index.ts';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
-import { cluster, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
 import { integrationReadmes, yamlExamples, type Example } from './examples.ts';
 import { startTekton, type Tekton } from './tekton.ts';
 
@@ -78,20 +83,13 @@ describe('tekton: bundled Tasks and pipeline integration on real Tekton', functi
       items: builtinResourceInterfaces(),
     });
     // Connectors with the proxy address the controller would give them.
-    const connectors = new KindClient(c.kubeConfig, 'Connector');
     for (const [name, className] of Object.entries(CONNECTORS)) {
-      await kubectlJson(['create', '-n', ns, '-f', '-'], {
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name },
-        spec: {
-          connectorClassName: className,
-          address: className === 'git' ? GIT_ADDRESS : `https://${name}.example.com`,
-        },
-      });
-      const got = await connectors.get(name, ns);
-      got.status = { proxy: { httpAddress: { url: proxyUrl(name) } } };
-      await connectors.replaceStatus(got);
+      const address = className === 'git' ? GIT_ADDRESS : `https://${name}.example.com`;
+      await createConnectorWithProxyAddress(
+        c.kubeConfig,
+        objects.connector(name, { namespace: ns, className, address }),
+        proxyUrl(name),
+      );
     }
     wh = await startWebhook(c.kubeConfig, {
       host: '127.0.0.1',

@@ -18,8 +18,7 @@ import { request as httpsRequest } from 'node:https';
 import { parseAllDocuments } from 'yaml';
 import { TEKTON_PIPELINE_MODULE, TEKTON_PIPELINE_VERSION, ensureBinary, goModuleDir } from '../../core/peers/index.ts';
 import { createCA, issueServingCert } from '../../core/pki/index.ts';
-import type { Cluster } from '../harness/cluster.ts';
-import { freePort, spawnPeer, type PeerProcess } from '../peers/process.ts';
+import { type Cluster, freePort, objects, spawnPeer, type PeerProcess } from '@connectors/test-support';
 
 export const TEKTON_NAMESPACE = 'tekton-pipelines';
 const MUTATING = 'webhook.pipeline.tekton.dev';
@@ -156,16 +155,14 @@ export async function startTekton(c: Cluster, log: (line: string) => void = () =
   ]);
   await apply(c, [
     ...(await configMaps(configDir)),
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'webhook-certs', namespace: TEKTON_NAMESPACE },
+    objects.secret('webhook-certs', {
+      namespace: TEKTON_NAMESPACE,
       data: {
         'server-key.pem': Buffer.from(serving.keyPem).toString('base64'),
         'server-cert.pem': Buffer.from(serving.certPem).toString('base64'),
         'ca-cert.pem': caBundle,
       },
-    },
+    }),
   ]);
 
   const common = {

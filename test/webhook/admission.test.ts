@@ -19,9 +19,17 @@ import {
   type LabelSelectorRequirement,
 } from '../../webhook/register.ts';
 import { createCA } from '../../core/pki/index.ts';
-import { cluster, kubectl, type Cluster } from '../harness/cluster.ts';
-import { eventually } from '../harness/eventually.ts';
-import { fixtureDocuments, indentedBlocks, textToApply } from '../harness/seeds.ts';
+import {
+  cluster,
+  createConnectorWithProxyAddress,
+  kubectl,
+  type Cluster,
+  eventually,
+  fixtureDocuments,
+  indentedBlocks,
+  textToApply,
+  objects,
+} from '@connectors/test-support';
 
 const TEST_LABEL = 'connectors.test/webhook';
 const FLAG = 'enable-pod-image-pull-via-connector';
@@ -95,16 +103,11 @@ describe('webhook: admission through the real API server', function () {
   }
 
   async function seedConnector(ns: string, name = 'harbor', address = 'https://harbor.example.com'): Promise<void> {
-    const client = new KindClient(c.kubeConfig, 'Connector');
-    await applyJson({
-      apiVersion: 'connectors.alauda.io/v1alpha1',
-      kind: 'Connector',
-      metadata: { name, namespace: ns },
-      spec: { connectorClassName: 'oci', address },
-    });
-    const got = await client.get(name, ns);
-    got.status = { proxy: { httpAddress: { url: `http://127.0.0.1:31567/namespaces/${ns}/connectors/${name}` } } };
-    await client.replaceStatus(got);
+    await createConnectorWithProxyAddress(
+      c.kubeConfig,
+      objects.connector(name, { namespace: ns, className: 'oci', address }),
+      `http://127.0.0.1:31567/namespaces/${ns}/connectors/${name}`,
+    );
   }
 
   const getPod = async (ns: string, name: string) =>
@@ -351,15 +354,16 @@ describe('webhook: admission through the real API server', function () {
     const className = `wh-${id}-tool`;
     before(async () => {
       ns = await labelledNamespace('wh-validate', id);
-      await applyJson({
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'ConnectorClass',
-        metadata: { name: className, labels: { [TEST_LABEL]: id } },
-        spec: {
-          addressExtensions: [{ name: 'api' }],
-          auth: { types: [{ name: 'basicAuth', secretType: 'kubernetes.io/basic-auth', optional: true }] },
-        },
-      });
+      await applyJson(
+        objects.connectorClass(
+          className,
+          {
+            addressExtensions: [{ name: 'api' }],
+            auth: { types: [{ name: 'basicAuth', secretType: objects.SECRET_TYPES.basicAuth, optional: true }] },
+          },
+          { labels: { [TEST_LABEL]: id } },
+        ),
+      );
     });
     after(async () => {
       await kubectl(['delete', 'connectorclass', '-l', `${TEST_LABEL}=${id}`]).catch(() => undefined);
@@ -425,20 +429,8 @@ describe('webhook: admission through the real API server', function () {
     });
 
     it('rejects a Secret of the wrong type; accepts the right one', async () => {
-      await createJson({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'opaque', namespace: ns },
-        type: 'Opaque',
-        stringData: { username: 'u', password: 'p' },
-      });
-      await createJson({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'basic', namespace: ns },
-        type: 'kubernetes.io/basic-auth',
-        stringData: { username: 'u', password: 'p' },
-      });
+      await createJson(objects.opaqueSecret('opaque', { username: 'u', password: 'p' }, { namespace: ns }));
+      await createJson(objects.basicAuthSecret('basic', 'u', 'p', { namespace: ns }));
       const msg = await failure(
         createJson(
           conn('wrong-secret', {
@@ -455,13 +447,13 @@ describe('webhook: admission through the real API server', function () {
 
     it('rejects a secretRef into another namespace without reading it: the message names the field, not the Secret', async () => {
       const other = await labelledNamespace('wh-secrets');
-      await createJson({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'deploy-key', namespace: other },
-        type: 'kubernetes.io/ssh-auth',
-        stringData: { 'ssh-privatekey': 'not a key' },
-      });
+      await createJson(
+        objects.secret('deploy-key', {
+          namespace: other,
+          type: objects.SECRET_TYPES.sshAuth,
+          stringData: { 'ssh-privatekey': 'not a key' },
+        }),
+      );
       const msg = await failure(
         createJson(
           conn('foreign-secret', {
@@ -490,13 +482,7 @@ describe('webhook: admission through the real API server', function () {
     });
 
     it('accepts the reference git Connector without spec.auth.params (a warning says what is checked instead)', async () => {
-      await createJson({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'github-secret', namespace: ns },
-        type: 'kubernetes.io/basic-auth',
-        stringData: { username: 'u', password: 'p' },
-      });
+      await createJson(objects.basicAuthSecret('github-secret', 'u', 'p', { namespace: ns }));
       await applyJson({
         apiVersion: 'v1',
         kind: 'List',
@@ -506,38 +492,28 @@ describe('webhook: admission through the real API server', function () {
         })),
       });
       const out = await kubectl(['create', '-f', '-', '--warnings-as-errors=false'], {
-        input: JSON.stringify({
-          apiVersion: 'connectors.alauda.io/v1alpha1',
-          kind: 'Connector',
-          metadata: { name: 'git-github', namespace: ns },
-          spec: {
-            connectorClassName: `git-${id}`,
+        input: JSON.stringify(
+          objects.connector('git-github', {
+            namespace: ns,
+            className: `git-${id}`,
             address: 'https://github.com',
-            auth: { name: 'basicAuth', secretRef: { name: 'github-secret' } },
-          },
-        }),
+            auth: { name: 'basicAuth', secret: 'github-secret' },
+          }),
+        ),
       });
       expect(out).to.include('created');
     });
 
     it('accepts a kubernetes.io/basic-auth Secret on an OCI Connector', async () => {
-      await createJson({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'registry-basic', namespace: ns },
-        type: 'kubernetes.io/basic-auth',
-        stringData: { username: 'robot', password: 'p' },
-      });
-      const out = await createJson({
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name: 'registry', namespace: ns },
-        spec: {
-          connectorClassName: 'oci',
+      await createJson(objects.basicAuthSecret('registry-basic', 'robot', 'p', { namespace: ns }));
+      const out = await createJson(
+        objects.connector('registry', {
+          namespace: ns,
+          className: 'oci',
           address: 'https://harbor.example.com',
-          auth: { name: 'tokenAuth', secretRef: { name: 'registry-basic' } },
-        },
-      });
+          auth: { name: 'tokenAuth', secret: 'registry-basic' },
+        }),
+      );
       expect(out).to.include('created');
     });
 
@@ -727,12 +703,13 @@ describe('webhook: admission through the real API server', function () {
         );
         await kubectl(['delete', 'pod,configmap', '-n', 'kube-system', sysName, '--grace-period=0', '--force']);
         // Validation fails open: a Connector (here in kube-public, where cluster-level Connectors live) is admitted.
-        await applyJson({
-          apiVersion: 'connectors.alauda.io/v1alpha1',
-          kind: 'Connector',
-          metadata: { name: `down-${id}`, namespace: 'kube-public' },
-          spec: { connectorClassName: 'oci', address: 'https://r.example.com' },
-        });
+        await applyJson(
+          objects.connector(`down-${id}`, {
+            namespace: 'kube-public',
+            className: 'oci',
+            address: 'https://r.example.com',
+          }),
+        );
         await kubectl(['delete', 'connector', '-n', 'kube-public', `down-${id}`]);
       } finally {
         await unregisterConfigurations(c.kubeConfig, name);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { startWebhook, type RunningWebhook } from '../../webhook/index.ts';
-import { eventually } from '../harness/eventually.ts';
+import { createConnectorWithProxyAddress, eventually, objects } from '@connectors/test-support';
 import { setupCsi, testClass, type CsiEnv } from '../csi/fixture.ts';
 import type { RpcError } from '../csi/client.ts';
 import { SCOPE_CASES, labelsOf } from '../core/connector/scope-table.ts';
@@ -99,14 +99,15 @@ describe('scope: the webhook and the CSI driver agree on every case of the scope
           : await namespace(t.workload === 'project' ? project : undefined, labelsOf(t.workloadLabels, names));
       if (connectorNs === 'kube-public') publicConnectors.push(name);
       // As the controller would leave it: the proxy address in status.
-      const created = await env.connectors.create({
-        apiVersion: 'connectors.alauda.io/v1alpha1',
-        kind: 'Connector',
-        metadata: { name, namespace: connectorNs },
-        spec: { connectorClassName: ociClass, address: `https://${name}.example.com` },
-      });
-      created.status = { proxy: { httpAddress: { url: `http://c-${name}.${connectorNs}.svc.cluster.local` } } };
-      await env.connectors.replaceStatus(created);
+      await createConnectorWithProxyAddress(
+        env.c.kubeConfig,
+        objects.connector(name, {
+          namespace: connectorNs,
+          className: ociClass,
+          address: `https://${name}.example.com`,
+        }),
+        `http://c-${name}.${connectorNs}.svc.cluster.local`,
+      );
 
       // The webhook, through the API server.
       const image = `${name}.example.com/app:v1`;

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { RequestOptions } from 'node:https';
 import { Agent, request } from 'undici';
 import type { KubeAccess } from '../../../core/kube/client.ts';
-import type { Cluster } from '../../harness/cluster.ts';
+import type { Cluster } from '@connectors/test-support';
 
 export interface Recorded {
   method: string;

@@ -4,8 +4,7 @@
 // bookmarks moving the resourceVersion of a quiet watch, backoff while the apiserver fails; and the consumer
 // views: filters, metadata only, a late view, late handlers.
 import { expect } from 'chai';
-import { cluster, type Cluster } from '../../harness/cluster.ts';
-import { eventually } from '../../harness/eventually.ts';
+import { cluster, type Cluster, eventually } from '@connectors/test-support';
 import { kubeClient, type KubeClient } from '../../../core/kube/client.ts';
 import { SharedInformer, olderVersion, type Informer } from '../../../core/kube/informer.ts';
 import { jsonLines } from '../../../core/kube/watch.ts';

@@ -7,7 +7,7 @@ import type { RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { cluster, type Cluster } from '../../harness/cluster.ts';
+import { cluster, type Cluster } from '@connectors/test-support';
 import { kubeClient } from '../../../core/kube/client.ts';
 import { Kubeconfig, KubeconfigError } from '../../../core/kube/kubeconfig.ts';
 import { resources } from '../../../core/kube/resources.ts';

@@ -6,8 +6,7 @@
 import { expect } from 'chai';
 import type { RequestOptions } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cluster, type Cluster } from '../../harness/cluster.ts';
-import { eventually } from '../../harness/eventually.ts';
+import { cluster, type Cluster, eventually, objects } from '@connectors/test-support';
 import { FEATURE_FLAGS_CONFIGMAP, type Connector } from '../../../core/api/index.ts';
 import { applyObjects } from '../../../core/kube/apply.ts';
 import { kubeClient, type KubeAccess, type KubeClient } from '../../../core/kube/client.ts';
@@ -50,16 +49,13 @@ describe('core/kube: the manager against the real apiserver', function () {
     metadata: { name: FEATURE_FLAGS_CONFIGMAP, namespace: ns },
     data,
   });
-  const connector = (ns: string, name: string, secret: string): Connector => ({
-    apiVersion: 'connectors.alauda.io/v1alpha1',
-    kind: 'Connector',
-    metadata: { name, namespace: ns },
-    spec: {
-      connectorClassName: 'none',
+  const connector = (ns: string, name: string, secret: string): Connector =>
+    objects.connector(name, {
+      namespace: ns,
+      className: 'none',
       address: 'https://example.com',
-      auth: { name: 'basicAuth', secretRef: { name: secret } },
-    },
-  });
+      auth: { name: 'basicAuth', secret },
+    });
 
   it('serves every consumer of a resource type from one watch', async () => {
     const sys = await c.createNamespace('mgr-sys', { waitForDefaultServiceAccount: false });
@@ -357,12 +353,10 @@ describe('core/kube: the REST client against the real apiserver', function () {
 
   it('typed calls: the status subresource keeps spec and status apart; a missing object is undefined or false', async () => {
     const ns = await c.createNamespace('client', { waitForDefaultServiceAccount: false });
-    const created = await client.create(resources.Connector, {
-      apiVersion: 'connectors.alauda.io/v1alpha1',
-      kind: 'Connector',
-      metadata: { name: 'c', namespace: ns },
-      spec: { connectorClassName: 'git', address: 'https://example.com' },
-    });
+    const created = await client.create(
+      resources.Connector,
+      objects.connector('c', { namespace: ns, className: 'git', address: 'https://example.com' }),
+    );
     const withStatus = await client.replaceStatus(resources.Connector, {
       ...created,
       status: { observedGeneration: 7 },

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unquote } from '../../../core/template/strconv.ts';
-import { SEEDS_DIR } from '../../harness/seeds.ts';
+import { SEEDS_DIR } from '@connectors/test-support';
 
 const OUT = dirname(fileURLToPath(import.meta.url));
 const ORACLE_DIR = join(OUT, '..', '..', 'oracles', 'gotemplate');

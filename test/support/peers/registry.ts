@@ -725,7 +725,7 @@ export async function buildOciLayout(dir: string, o: { sizeBytes?: number; tag?:
       os: 'linux',
       config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/hello.txt'] },
       rootfs: { type: 'layers', diff_ids: [diffId] },
-      history: [{ created: new Date().toISOString(), created_by: 'connectors test/peers/registry.ts' }],
+      history: [{ created: new Date().toISOString(), created_by: 'connectors test/support/peers/registry.ts' }],
     }),
   );
   const configDigest = sha256(config);

@@ -2,7 +2,7 @@
 // core/peers and cached like the other pinned peers. v5.6.0 (go 1.25, builds with Go 1.26) rather than v5.4.0:
 // from v5.5 the Node suite asks ControllerGetCapabilities only of drivers that advertise CONTROLLER_SERVICE, so
 // a node-only driver such as connectors-csi can run it (v5.4.0 fails every Node spec in its BeforeEach).
-import { registerPeer, ensureBinary, type ProgressFn } from '../../core/peers/index.ts';
+import { registerPeer, ensureBinary, type ProgressFn } from '../../../core/peers/index.ts';
 
 export const CSI_SANITY_VERSION = '5.6.0';
 

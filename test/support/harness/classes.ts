@@ -2,8 +2,8 @@
 // installs the classes it needs as `connectors up` would (server-side apply under its own field manager) and
 // afterwards puts back what was there before, labels and annotations included: a restore that drops the
 // ResourceInterface compatibility labels broke the next file's pipeline integration.
-import type { ConnectorClass } from '../../core/api/index.ts';
-import { KindClient } from '../../core/kube/resources.ts';
+import type { ConnectorClass } from '../../../core/api/index.ts';
+import { KindClient } from '../../../core/kube/resources.ts';
 import type { Cluster } from './cluster.ts';
 
 export interface InstalledClasses {

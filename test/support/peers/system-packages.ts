@@ -17,7 +17,7 @@ import { readFile, rm, writeFile, chmod } from 'node:fs/promises';
  * - curl: a plain HTTP client for tests and diagnostics.
  * - gh: the GitHub CLI, the real client of the github class's githubconfig configuration.
  * - maven (brings a JDK): the real Maven client of the maven/nexus/jfrog class journeys.
- * - python3-venv: a venv from Debian's python3 for pypiserver and twine (test/peers/tools.ts).
+ * - python3-venv: a venv from Debian's python3 for pypiserver and twine (test/support/peers/tools.ts).
  * - buildah: builds and pushes images as the bundled oci-build-push Task does (test/tekton/steps.test.ts).
  */
 export const TEST_SYSTEM_PACKAGES: readonly string[] = [
@@ -75,7 +75,7 @@ export async function ensureSystemPackages(
   const previousPolicy = hadPolicy ? await readFile(POLICY_RC_D) : undefined;
   await writeFile(
     POLICY_RC_D,
-    '#!/bin/sh\n# written by connectors test/peers/system-packages.ts while installing\nexit 101\n',
+    '#!/bin/sh\n# written by connectors test/support/peers/system-packages.ts while installing\nexit 101\n',
   );
   await chmod(POLICY_RC_D, 0o755);
   try {

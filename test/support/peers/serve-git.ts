@@ -1,6 +1,6 @@
 // A private git server for trying Connectors by hand (the README walkthrough): the same real
 // `git http-backend` behind apache with basic auth that the tests use, with one repository, running until
-// Ctrl-C. Usage: node test/peers/serve-git.ts [USER] [PASSWORD]
+// Ctrl-C. Usage: node test/support/peers/serve-git.ts [USER] [PASSWORD]
 import { startGitServer } from './git-server.ts';
 import { ensureSystemPackages } from './system-packages.ts';
 

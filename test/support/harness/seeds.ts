@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
-const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const FIXTURES_DIR = join(repo, 'test/fixtures/seeds');
 export const SEEDS_DIR = join(FIXTURES_DIR, 'source');
 

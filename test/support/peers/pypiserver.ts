@@ -3,6 +3,7 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
 import { freePort, runCommand, spawnPeer, waitForPort, type PeerProcess } from './process.ts';
 import { pythonToolsBin } from './tools.ts';
@@ -14,6 +15,9 @@ async function writeApr1Htpasswd(path: string, users: Record<string, string>): P
     lines.push((await runCommand('htpasswd', ['-n', '-b', '-m', u, p])).stdout.split('\n')[0].trim());
   await writeFile(path, lines.join('\n') + '\n', { mode: 0o644 });
 }
+
+/** Writes a minimal wheel to upload: `python MAKE_WHEEL NAME VERSION OUTDIR` prints the wheel's path. */
+export const MAKE_WHEEL = fileURLToPath(new URL('./make_wheel.py', import.meta.url));
 
 export interface PypiServer {
   /** `http://127.0.0.1:PORT` */

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cacheRoot, type ProgressFn } from '../../core/peers/index.ts';
+import { cacheRoot, type ProgressFn } from '../../../core/peers/index.ts';
 import { runCommand } from './process.ts';
 
 /** verdaccio 6.8.0: the newest 6.x that runs on Node.js 20 and 24 (6.10 wants Node 22). */

@@ -12,8 +12,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, CoreV1Api, type V1ServiceAccount } from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from '../../controlplane/index.ts';
-import { ensureBinary } from '../../core/peers/index.ts';
+import { startControlPlane, type ControlPlane } from '../../../controlplane/index.ts';
+import { ensureBinary } from '../../../core/peers/index.ts';
 
 export interface TokenOptions {
   audience?: string | string[];
