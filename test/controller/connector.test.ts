@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { setLogSink } from '../../core/observability/log.ts';
 import type { KubeRest } from '../../core/kube/rest.ts';
-import type { Connector, ConnectorClass } from '../../core/api/index.ts';
+import type { Connector } from '../../core/api/index.ts';
 import { startController, type RunningController } from '../../controller/index.ts';
 import { builtinClasses, type BuiltinClass } from '../../connectorclasses/index.ts';
 import {
