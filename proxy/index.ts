@@ -117,6 +117,8 @@ function managerOf(kcOrManager: KubeAccess | Manager, opts: ProxyOptions, log: L
       systemNamespace: opts.systemNamespace ?? defaultSystemNamespace(),
       log,
       health: opts.healthPort === undefined ? undefined : { port: opts.healthPort, host: opts.host },
+      // The proxy reads a Connector's spec only; the status (conditions) would be most of each cached Connector.
+      connectorSpecOnly: true,
     });
   if (opts.systemNamespace && opts.systemNamespace !== kcOrManager.systemNamespace)
     throw new Error(`the manager's system namespace is ${kcOrManager.systemNamespace}, not ${opts.systemNamespace}`);

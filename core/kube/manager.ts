@@ -29,6 +29,7 @@
 // watching and frees its store; a later registration starts it afresh.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { Connector } from '../api/index.ts';
 import { FEATURE_FLAGS_CONFIGMAP, LABELS, type FeatureFlag } from '../api/keys.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
 import { startHealthServer, type Check, type HealthServer } from '../observability/server.ts';
@@ -51,6 +52,12 @@ export interface ManagerOptions {
   health?: { port: number; host?: string };
   /** Use this client (and do not close it on stop). */
   client?: KubeClient;
+  /**
+   * Keep Connectors as identity and spec only (no status, annotations or managedFields), for a manager none of
+   * whose consumers reads a Connector's status: the proxy's own. A Connector with its Ready conditions is ~2.6 KiB
+   * of heap, ~0.7 KiB without them. Default false (the controller compares and writes status).
+   */
+  connectorSpecOnly?: boolean;
 }
 
 export interface InformerSpec<T> {
@@ -127,7 +134,25 @@ export interface Runnable {
  * kubectl's last-applied annotation of a Secret holds its data in clear, and a cluster's Secrets are the largest
  * cache a proxy holds). A view that filters Secrets on another label needs that label added here.
  */
-function slimFor(r: ResourceType): ((raw: KubeObject) => KubeObject) | undefined {
+function slimFor(r: ResourceType, opts: ManagerOptions): ((raw: KubeObject) => KubeObject) | undefined {
+  if (r === resources.Connector && opts.connectorSpecOnly)
+    return (raw) => {
+      const c = raw as Connector;
+      const m = c.metadata ?? {};
+      return {
+        apiVersion: c.apiVersion,
+        kind: c.kind,
+        metadata: {
+          name: m.name,
+          namespace: m.namespace,
+          uid: m.uid,
+          resourceVersion: m.resourceVersion,
+          generation: m.generation,
+          labels: m.labels,
+        },
+        spec: c.spec,
+      } as Connector;
+    };
   if (r === resources.Secret)
     return (raw) => {
       const s = raw as Secret;
@@ -213,7 +238,7 @@ export class Manager {
     if (!shared) {
       shared = new SharedInformer<T>(this.client, resourcePath(r, { namespace: ns }), {
         labelSelector: spec.serverLabelSelector,
-        slim: (slimFor(r) as ((raw: KubeObject) => T) | undefined) ?? ((raw) => stripManagedFields<T>(raw)),
+        slim: (slimFor(r, this.opts) as ((raw: KubeObject) => T) | undefined) ?? ((raw) => stripManagedFields<T>(raw)),
         log: this.log,
       });
       this.informers.set(id, shared);

@@ -287,6 +287,39 @@ describe('core/kube: the manager against the real apiserver', function () {
     expect(s).to.deep.include({ type: 'Opaque', data: { 'ca.crt': Buffer.from('pem').toString('base64') } });
   });
 
+  it("keeps a Connector's spec and identity only on a manager whose consumers never read its status (the proxy's)", async () => {
+    const ns = await c.createNamespace('mgr-slim-connector', { waitForDefaultServiceAccount: false });
+    const created = await admin.create(resources.Connector, {
+      ...connector(ns, 'c', 's'),
+      metadata: { name: 'c', namespace: ns, labels: { team: 'a' }, annotations: { note: 'dropped' } },
+    });
+    const withStatus = await admin.replaceStatus(resources.Connector, {
+      ...created,
+      status: { observedGeneration: 1, conditions: [] },
+    });
+    const caches = [manager(ns, { connectorSpecOnly: true }), manager(ns)].map((m) => {
+      const view = m.informer(resources.Connector, { namespace: ns });
+      return { m, view };
+    });
+    for (const { m, view } of caches) {
+      await m.start();
+      await view.synced;
+    }
+    const [slim, full] = caches.map(({ view }) => view.get('c', ns)!);
+    expect(slim.spec).to.deep.equal(created.spec);
+    expect(slim).to.not.have.property('status');
+    expect(slim.metadata).to.deep.equal({
+      name: 'c',
+      namespace: ns,
+      uid: created.metadata.uid,
+      resourceVersion: withStatus.metadata.resourceVersion,
+      generation: 1,
+      labels: { team: 'a' },
+    });
+    expect(full.status, 'the default keeps the status').to.deep.include({ observedGeneration: 1 });
+    expect(full.metadata.annotations).to.deep.equal({ note: 'dropped' });
+  });
+
   it('/readyz names the caches not yet synced; the follower is ready but only the leader reconciles', async () => {
     const sys = await c.createNamespace('mgr-lead', { waitForDefaultServiceAccount: false });
     const path = resourcePath(resources.ConfigMap, { namespace: sys });
