@@ -12,7 +12,7 @@
 //       proxy with N worker processes each; BENCH_ROUNDS (3) interleaved rounds; BENCH_PIN=1 each proxy alone on
 //       CPU 1, load generator and tool on CPU 0. BENCH_CLONE_RUNS (5) clones each way for (a). BENCH_COMPARE_WITH=<dir>
 //       runs the proxy of another checkout too (e.g. a `git worktree` of the previous commit), interleaved.
-//   (c) the proxy's RSS with 1,000 idle keep-alive connections.
+//   (c) the proxy's RSS (and the BENCH_COMPARE_WITH one's) after the load and with 1,000 idle keep-alive connections.
 //   (d) BENCH_CALLGRIND=1 (needs valgrind): user-space instructions per proxied request of (b)'s kind, counted by
 //       callgrind for this proxy (and the BENCH_COMPARE_WITH one): repeatable to ~0.3% where time on a shared VM
 //       is not; it leaves out the kernel's share and weighs all instructions alike, so it guides, time decides.
@@ -348,42 +348,47 @@ try {
         `nginx p50 ${(s1.p50Ms - s0.p50Ms).toFixed(2)} ms, p99 ${(s1.p99Ms - s0.p99Ms).toFixed(2)} ms`,
     );
 
-    // (c) idle keep-alive connections
-    await sleep(1000);
-    const rssBefore = await rssKiB(proxy.pid!);
-    const breakdownBefore = await rssBreakdown(proxy.pid!);
-    const heapBefore = WORKERS === 1 ? await heapSpaces(healthPort) : '';
-    const sockets: Socket[] = [];
-    const request =
-      `GET /namespaces/${ns}/connectors/small/idle HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
-      `Authorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
-    for (let i = 0; i < IDLE; i += 50) {
-      await Promise.all(
-        Array.from(
-          { length: Math.min(50, IDLE - i) },
-          () =>
-            new Promise<void>((resolve, reject) => {
-              const s = connect(proxyPort, '127.0.0.1', () => s.write(request));
-              s.once('data', (d) =>
-                d.toString().startsWith('HTTP/1.1 200') ? resolve() : reject(new Error(d.toString().slice(0, 80))),
-              );
-              s.once('error', reject);
-              sockets.push(s);
-            }),
-        ),
+    // (c) idle keep-alive connections, for this proxy and then the previous version (each holds its own)
+    const idleMemory = async (name: string, pid: number, port: number, health?: number) => {
+      await sleep(1000);
+      const rssBefore = await rssKiB(pid);
+      const breakdownBefore = await rssBreakdown(pid);
+      const heapBefore = health === undefined ? '' : await heapSpaces(health);
+      const sockets: Socket[] = [];
+      const request =
+        `GET /namespaces/${ns}/connectors/small/idle HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+        `Authorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
+      for (let i = 0; i < IDLE; i += 50) {
+        await Promise.all(
+          Array.from(
+            { length: Math.min(50, IDLE - i) },
+            () =>
+              new Promise<void>((resolve, reject) => {
+                const s = connect(port, '127.0.0.1', () => s.write(request));
+                s.once('data', (d) =>
+                  d.toString().startsWith('HTTP/1.1 200') ? resolve() : reject(new Error(d.toString().slice(0, 80))),
+                );
+                s.once('error', reject);
+                sockets.push(s);
+              }),
+          ),
+        );
+      }
+      await sleep(2000);
+      const rssAfter = await rssKiB(pid);
+      out(
+        `\n(c) ${name} RSS${WORKERS > 1 ? ' (primary process only: use BENCH_WORKERS=1 for this)' : ''}: ` +
+          `${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ` +
+          `${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`,
       );
-    }
-    await sleep(2000);
-    const rssAfter = await rssKiB(proxy.pid!);
-    out(
-      `\n(c) proxy RSS${WORKERS > 1 ? ' (primary process only: use BENCH_WORKERS=1 for this)' : ''}: ` +
-        `${(rssBefore / 1024).toFixed(1)} MiB after the load above; ${(rssAfter / 1024).toFixed(1)} MiB with ` +
-        `${sockets.length} idle keep-alive connections (+${((rssAfter - rssBefore) / sockets.length).toFixed(1)} KiB each)`,
-    );
-    out(`    after the load, MiB: ${breakdownBefore}`);
-    if (heapBefore) out(`    ${heapBefore}`);
-    out(`    with the idle connections, MiB: ${await rssBreakdown(proxy.pid!)}`);
-    for (const s of sockets) s.destroy();
+      out(`    after the load, MiB: ${breakdownBefore}`);
+      if (heapBefore) out(`    ${heapBefore}`);
+      out(`    with the idle connections, MiB: ${await rssBreakdown(pid)}`);
+      for (const s of sockets) s.destroy();
+    };
+    await idleMemory('proxy', proxy.pid!, proxyPort, WORKERS === 1 ? healthPort : undefined);
+    if (startedPrevious)
+      await idleMemory(`previous version (${COMPARE_WITH})`, startedPrevious.proxy.pid!, startedPrevious.port);
   }
 
   if (CALLGRIND) {
