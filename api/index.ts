@@ -13,12 +13,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Authorizer, type ReviewLimits } from '../core/auth/review.ts';
 import { ConnectorTrust } from '../core/connector/ca-pool.ts';
 import { installFront } from '../core/http1/front.ts';
+import { serverOptions } from '../core/http1/server-options.ts';
 import { responseStarted, type ProxyRequest, type ProxyResponse } from '../core/http1/exchange.ts';
 import { Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
 import { clientErrorStatus, closingResponse } from '../core/http1/status.ts';
 import { ConcurrencyLimit } from '../core/util/limits.ts';
-import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
-import { Manager } from '../core/kube/manager.ts';
+import { componentManager, Manager } from '../core/kube/manager.ts';
 import { connectorsState } from '../core/kube/state.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { Policies } from '../core/opa/policies.ts';
@@ -83,16 +83,12 @@ export interface RunningApi {
  */
 export async function startApi(kcOrManager: KubeAccess | Manager, opts: ApiOptions = {}): Promise<RunningApi> {
   const log = opts.log ?? createLogger('api');
-  const shared = kcOrManager instanceof Manager;
-  const mgr = shared
-    ? kcOrManager
-    : new Manager(kcOrManager, {
-        systemNamespace: opts.systemNamespace ?? defaultSystemNamespace(),
-        log,
-        health: opts.healthPort === undefined ? undefined : { port: opts.healthPort, host: opts.host },
-      });
-  if (opts.systemNamespace && opts.systemNamespace !== mgr.systemNamespace)
-    throw new Error(`the manager's system namespace is ${mgr.systemNamespace}, not ${opts.systemNamespace}`);
+  const { mgr, shared } = componentManager(kcOrManager, {
+    systemNamespace: opts.systemNamespace,
+    log,
+    healthPort: opts.healthPort,
+    healthHost: opts.host,
+  });
   const namespace = mgr.systemNamespace;
   const rest = mgr.client;
   const state = connectorsState(mgr);
@@ -160,21 +156,12 @@ export async function startApi(kcOrManager: KubeAccess | Manager, opts: ApiOptio
   const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
   const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 65_000;
   const requestTimeoutMs = opts.requestTimeoutMs || 600_000;
-  const headersTimeoutMs = Math.min(60_000, requestTimeoutMs); // node:http wants it no longer
+  const options = serverOptions({ maxHeaderSize, keepAliveTimeoutMs, requestTimeoutMs });
+  const headersTimeoutMs = options.headersTimeout;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     app(req, res);
   };
-  const server = createServer(
-    {
-      maxHeaderSize,
-      requestTimeout: requestTimeoutMs,
-      headersTimeout: headersTimeoutMs,
-      keepAliveTimeout: keepAliveTimeoutMs,
-      // How often node looks for requests past their timeouts (its default, 30 s, unless they are shorter).
-      connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeoutMs / 4)),
-    },
-    onRequest,
-  );
+  const server = createServer(options, onRequest);
   server.maxConnections = opts.maxConnections || (opts.maxConnections === 0 ? Infinity : 10_000);
   // Expect: 100-continue is answered once the client is authorised (continueIfExpected), not by node at once.
   server.on('checkContinue', onRequest);

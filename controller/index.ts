@@ -14,9 +14,8 @@
 //                   (a global CA Secret, with enable-custom-ca-certs: every Connector)
 //   Service c-*     changed or deleted                                   → the Connector that owns it
 //   feature flags   any flag changed                                     → every Connector
-import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
 import type { KubeAccess } from '../core/kube/client.ts';
-import { Manager, type ManagedController } from '../core/kube/manager.ts';
+import { componentManager, Manager, type ManagedController } from '../core/kube/manager.ts';
 import {
   anyOf,
   annotationsChanged,
@@ -204,16 +203,12 @@ export async function startController(
   opts: StartControllerOptions = {},
 ): Promise<RunningController> {
   const log = opts.log ?? createLogger('controller');
-  const shared = kcOrManager instanceof Manager;
-  const mgr = shared
-    ? kcOrManager
-    : new Manager(kcOrManager, {
-        systemNamespace: opts.systemNamespace ?? defaultSystemNamespace(),
-        log,
-        health: opts.healthPort === undefined ? undefined : { port: opts.healthPort, host: opts.healthHost },
-      });
-  if (opts.systemNamespace && opts.systemNamespace !== mgr.systemNamespace)
-    throw new Error(`the manager's system namespace is ${mgr.systemNamespace}, not ${opts.systemNamespace}`);
+  const { mgr, shared } = componentManager(kcOrManager, {
+    systemNamespace: opts.systemNamespace,
+    log,
+    healthPort: opts.healthPort,
+    healthHost: opts.healthHost,
+  });
   // Before the reconcilers are registered: on a manager another component started, they wait for the Lease.
   if (opts.leaderElect ?? true)
     mgr.leaderElection({

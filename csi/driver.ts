@@ -11,7 +11,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
 import type { KubeAccess } from '../core/kube/client.ts';
-import { Manager } from '../core/kube/manager.ts';
+import { componentManager, Manager } from '../core/kube/manager.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import type { HealthServer } from '../core/observability/server.ts';
 import { MountApproval } from './approval.ts';
@@ -95,14 +95,11 @@ export async function startCsiDriver(kcOrManager: KubeAccess | Manager, opts: Cs
   const log = opts.log ?? createLogger('csi');
   const path = socketPath(opts.endpoint);
   const mounter = typeof opts.mounter === 'object' ? opts.mounter : await mounterFor(opts.mounter ?? 'auto');
-  const shared = kcOrManager instanceof Manager;
-  const mgr = shared
-    ? kcOrManager
-    : new Manager(kcOrManager, {
-        systemNamespace: opts.systemNamespace ?? defaultSystemNamespace(),
-        log,
-        health: opts.healthPort === undefined ? undefined : { port: opts.healthPort },
-      });
+  const { mgr, shared } = componentManager(kcOrManager, {
+    systemNamespace: opts.systemNamespace,
+    log,
+    healthPort: opts.healthPort,
+  });
   const approval = new MountApproval(mgr.client, mgr.flags, log);
   const source = new ConnectorSource(mgr, {
     systemNamespace: mgr.systemNamespace,

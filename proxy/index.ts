@@ -12,8 +12,7 @@ import type { Socket } from 'node:net';
 import type { KubeAccess, KubeClient } from '../core/kube/client.ts';
 import { PROXY_AUDIENCE } from '../core/api/keys.ts';
 import { isOciClass } from '../core/connector/index.ts';
-import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
-import { Manager } from '../core/kube/manager.ts';
+import { componentManager, Manager } from '../core/kube/manager.ts';
 import { connectorsState, type ConnectorsState } from '../core/kube/state.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { Audit } from './audit.ts';
@@ -110,21 +109,6 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-/** The manager the proxy runs on: the one given, or its own for a kubeconfig. */
-function managerOf(kcOrManager: KubeAccess | Manager, opts: ProxyOptions, log: Logger): Manager {
-  if (!(kcOrManager instanceof Manager))
-    return new Manager(kcOrManager, {
-      systemNamespace: opts.systemNamespace ?? defaultSystemNamespace(),
-      log,
-      health: opts.healthPort === undefined ? undefined : { port: opts.healthPort, host: opts.host },
-      // The proxy reads a Connector's spec only; the status (conditions) would be most of each cached Connector.
-      connectorSpecOnly: true,
-    });
-  if (opts.systemNamespace && opts.systemNamespace !== kcOrManager.systemNamespace)
-    throw new Error(`the manager's system namespace is ${kcOrManager.systemNamespace}, not ${opts.systemNamespace}`);
-  return kcOrManager;
-}
-
 /** What every step of the pipeline shares. */
 function proxyContext(client: KubeClient, state: ConnectorsState, opts: ProxyOptions, log: Logger): ProxyContext {
   const perServiceAccount = opts.maxRequestsPerServiceAccount ?? 128;
@@ -153,8 +137,14 @@ function proxyContext(client: KubeClient, state: ConnectorsState, opts: ProxyOpt
  */
 export async function startProxy(kcOrManager: KubeAccess | Manager, opts: ProxyOptions = {}): Promise<RunningProxy> {
   const log = opts.log ?? createLogger('proxy');
-  const shared = kcOrManager instanceof Manager;
-  const mgr = managerOf(kcOrManager, opts, log);
+  const { mgr, shared } = componentManager(kcOrManager, {
+    systemNamespace: opts.systemNamespace,
+    log,
+    healthPort: opts.healthPort,
+    healthHost: opts.host,
+    // The proxy reads a Connector's spec only; the status (conditions) would be most of each cached Connector.
+    connectorSpecOnly: true,
+  });
   const namespace = mgr.systemNamespace;
   const state = connectorsState(mgr);
   let listening = false;

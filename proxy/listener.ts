@@ -6,6 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer } from '../core/util/node-http.ts';
 import { installFront, type FrontOptions } from '../core/http1/front.ts';
+import { serverOptions } from '../core/http1/server-options.ts';
 import { responseStarted } from '../core/http1/exchange.ts';
 import { clientErrorStatus, closingResponse } from '../core/http1/status.ts';
 
@@ -40,18 +41,9 @@ export interface Listener {
 
 export function createListener(opts: ListenerOptions, handlers: ListenerHandlers): Listener {
   const { maxHeaderSize, keepAliveTimeoutMs, requestTimeoutMs, maxConnections } = opts;
-  const headersTimeoutMs = Math.min(60_000, requestTimeoutMs); // node:http wants it no longer
-  const server = createServer(
-    {
-      maxHeaderSize,
-      requestTimeout: requestTimeoutMs,
-      headersTimeout: headersTimeoutMs,
-      keepAliveTimeout: keepAliveTimeoutMs,
-      // How often node looks for requests past their timeouts (its default, 30 s, unless they are shorter).
-      connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeoutMs / 4)),
-    },
-    handlers.request,
-  );
+  const options = serverOptions({ maxHeaderSize, keepAliveTimeoutMs, requestTimeoutMs });
+  const headersTimeoutMs = options.headersTimeout;
+  const server = createServer(options, handlers.request);
   server.maxConnections = maxConnections;
   // Expect: 100-continue is answered once the client is authorised (continueIfExpected), not by node at once.
   server.on('checkContinue', handlers.request);

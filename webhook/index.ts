@@ -9,10 +9,9 @@
 // Its caches (Connectors, ConnectorClasses, Namespaces, the feature flags) are the manager's; /readyz is
 // ready once they have synced and the HTTPS server listens.
 import { isIP } from 'node:net';
-import { systemNamespace as defaultSystemNamespace } from '../core/kube/config.ts';
 import type { KubeAccess } from '../core/kube/client.ts';
 import type { FeatureFlags } from '../core/kube/featureflags.ts';
-import { Manager } from '../core/kube/manager.ts';
+import { componentManager, Manager } from '../core/kube/manager.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { CertManager, type ServingMaterial } from './certs.ts';
 import { FileCertificates } from './certfiles.ts';
@@ -82,14 +81,12 @@ export async function startWebhook(
     throw new Error('register makes its own certificate: certFiles cannot be used with it');
   const log = opts.log ?? createLogger('webhook');
   const host = opts.host ?? '127.0.0.1';
-  const shared = kcOrManager instanceof Manager;
-  const mgr = shared
-    ? kcOrManager
-    : new Manager(kcOrManager, {
-        systemNamespace: opts.systemNamespace ?? defaultSystemNamespace(),
-        log,
-        health: opts.healthPort === undefined ? undefined : { port: opts.healthPort, host },
-      });
+  const { mgr, shared } = componentManager(kcOrManager, {
+    systemNamespace: opts.systemNamespace,
+    log,
+    healthPort: opts.healthPort,
+    healthHost: host,
+  });
   const systemNamespace = mgr.systemNamespace;
   const { client } = mgr;
   const configName = opts.configName ?? DEFAULT_CONFIG_NAME;

@@ -34,6 +34,7 @@ import { FEATURE_FLAGS_CONFIGMAP, LABELS, type FeatureFlag } from '../api/keys.t
 import { createLogger, type Logger } from '../observability/log.ts';
 import { startHealthServer, type Check, type HealthServer } from '../observability/server.ts';
 import { KubeClient, kubeClient, type KubeAccess } from './client.ts';
+import { systemNamespace as defaultSystemNamespace } from './config.ts';
 import { Controller, type ReconcileResult } from './controller.ts';
 import { createEventRecorder, type EventRecorder } from './events.ts';
 import { featureFlags, type FeatureFlags } from './featureflags.ts';
@@ -187,6 +188,39 @@ interface ControllerEntry {
   count: number;
   detach: Array<() => void>;
   removed: boolean;
+}
+
+/** How a component gets its manager when it is given a kubeconfig instead of one. */
+export interface OwnManagerOptions {
+  /** Default: the namespace this process runs in (core/kube/config.ts). */
+  systemNamespace?: string;
+  log: Logger;
+  /** Serve /healthz, /readyz and /metrics on this port of its own manager. */
+  healthPort?: number;
+  healthHost?: string;
+  connectorSpecOnly?: boolean;
+}
+
+/**
+ * The manager a component runs on: `kcOrManager` when it is one (`shared`; a system namespace asked for must be
+ * that manager's), else a manager of the component's own for that kubeconfig (the component stops it).
+ */
+export function componentManager(
+  kcOrManager: KubeAccess | Manager,
+  o: OwnManagerOptions,
+): { mgr: Manager; shared: boolean } {
+  if (kcOrManager instanceof Manager) {
+    if (o.systemNamespace && o.systemNamespace !== kcOrManager.systemNamespace)
+      throw new Error(`the manager's system namespace is ${kcOrManager.systemNamespace}, not ${o.systemNamespace}`);
+    return { mgr: kcOrManager, shared: true };
+  }
+  const mgr = new Manager(kcOrManager, {
+    systemNamespace: o.systemNamespace ?? defaultSystemNamespace(),
+    log: o.log,
+    health: o.healthPort === undefined ? undefined : { port: o.healthPort, host: o.healthHost },
+    connectorSpecOnly: o.connectorSpecOnly,
+  });
+  return { mgr, shared: false };
 }
 
 export class Manager {
