@@ -16,12 +16,6 @@ function parsedAddress(address: string): { origin: string; prefix: string } {
   return a;
 }
 
-/**
- * spec.address (with its path prefix) + the rest of the client path + the query. Parsed as one string when
- * that gives the same URL as setting pathname and search on the origin (the general way, kept for the rest):
- * not with a `#` (a setter escapes it, a parse starts a fragment), a bare `?` (a setter drops it) or a
- * trailing space or control character (a parse trims it).
- */
 /** The client's path climbs out of the address's path prefix: the client's error, unlike an address that does not parse. */
 export class PathEscapesAddress extends Error {
   constructor() {
@@ -29,6 +23,12 @@ export class PathEscapesAddress extends Error {
   }
 }
 
+/**
+ * spec.address (with its path prefix) + the rest of the client path + the query. Parsed as one string when
+ * that gives the same URL as setting pathname and search on the origin (the general way, kept for the rest):
+ * not with a `#` (a setter escapes it, a parse starts a fragment), a bare `?` (a setter drops it) or a
+ * trailing space or control character (a parse trims it).
+ */
 export function upstreamUrl(address: string, rest: string): URL {
   const { origin, prefix } = parsedAddress(address);
   const r = rest.startsWith('/') ? rest : '/' + rest;
