@@ -29,10 +29,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { builtinClasses } from '../connectorclasses/index.ts';
-import type { Connector, ConnectorStatus } from '../core/api/index.ts';
-import { API_VERSION, PROXY_AUDIENCE } from '../core/api/keys.ts';
+import type { ConnectorStatus } from '../core/api/index.ts';
+import { PROXY_AUDIENCE } from '../core/api/keys.ts';
 import { connectorApiPath } from '../core/connector/api-path.ts';
-import { kubeRest } from '../core/kube/rest.ts';
+import { kubeClient } from '../core/kube/client.ts';
+import { resources } from '../core/kube/resources.ts';
 import {
   cluster,
   stopCluster,
@@ -143,14 +144,14 @@ process.env.CONNECTORS_TEST_CONTROLLER_MANAGER ??= '0';
 const work = await mkdtemp(join(tmpdir(), 'connectors-proxy-scale-'));
 await chmod(work, 0o755);
 const c = await cluster();
-const rest = await kubeRest(c.kubeConfig);
+const client = kubeClient(c.kubeConfig);
 let proxy: ChildProcess | undefined;
 let upstream: ChildProcess | undefined;
 try {
   const sys = await c.createNamespace('proxy-scale-sys');
   const ns = await c.createNamespace('proxy-scale');
   for (const cls of builtinClasses({ systemNamespace: sys, names: ['git'] }))
-    await rest.call('POST', `/apis/${API_VERSION}/connectorclasses`, { body: cls });
+    await client.create(resources.ConnectorClass, cls);
   const upstreamPort = await freePort();
   upstream = await startNginx(
     join(work, 'nginx-tool'),
@@ -234,33 +235,23 @@ try {
   out(`    ${await heapSpaces(p.healthPort)}`);
 
   const timestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const connectorsPath = (namespace: string) => `/apis/${API_VERSION}/namespaces/${namespace}/connectors`;
   /** Pair `i`: a basic-auth Secret with a token-like password and a Connector of class git using it. */
   const createPair = async (i: number) => {
     const namespace = namespaces[i % NAMESPACES];
     const name = `git-${String(i).padStart(5, '0')}`;
-    await rest.call('POST', `/api/v1/namespaces/${namespace}/secrets`, {
-      body: {
-        metadata: { name: `${name}-auth` },
-        type: 'kubernetes.io/basic-auth',
-        stringData: { username: `user-${i}`, password: randomBytes(20).toString('hex') },
-      },
-    });
-    const connector: Connector = {
-      apiVersion: API_VERSION,
-      kind: 'Connector',
-      metadata: { name, namespace },
-      spec: {
-        connectorClassName: 'git',
+    await client.create(
+      resources.Secret,
+      objects.basicAuthSecret(`${name}-auth`, `user-${i}`, randomBytes(20).toString('hex'), { namespace }),
+    );
+    await client.create(
+      resources.Connector,
+      objects.connector(name, {
+        namespace,
+        className: 'git',
         address: `http://127.0.0.1:${upstreamPort}/scale/${i}`,
-        auth: {
-          name: 'basicAuth',
-          secretRef: { name: `${name}-auth` },
-          params: [{ name: 'repository', value: `org-${i}/repo.git` }],
-        },
-      },
-    };
-    await rest.call('POST', connectorsPath(namespace), { body: connector });
+        auth: { name: 'basicAuth', secret: `${name}-auth`, params: { repository: `org-${i}/repo.git` } },
+      }),
+    );
     if (!WITH_STATUS) return;
     // What the controller writes once the Connector is Ready (controller/connector-reconciler.ts).
     const condition = (type: string, message = '', probed = false) => ({
@@ -291,10 +282,7 @@ try {
       },
       api: { path: connectorApiPath(namespace, name) },
     };
-    await rest.call('PATCH', `${connectorsPath(namespace)}/${name}/status`, {
-      body: { status },
-      contentType: 'application/merge-patch+json',
-    });
+    await client.patch(resources.Connector, name, namespace, { status }, 'merge', { subresource: 'status' });
   };
 
   const createLines: string[] = [];
@@ -391,7 +379,7 @@ try {
 } finally {
   proxy?.kill('SIGTERM');
   upstream?.kill('SIGQUIT');
-  await rest.close();
+  await client.close();
   await stopCluster();
   await rm(work, { recursive: true, force: true });
 }
