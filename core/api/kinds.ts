@@ -3,7 +3,7 @@
 // the same schemas, so the two cannot drift.
 import type { TSchema, Static } from './schema.ts';
 import { GROUP, VERSION } from './keys.ts';
-import { KIND_NAMES } from './names.ts';
+import { KIND_NAMES, type KindNames } from './names.ts';
 import { ConnectorSpec, ConnectorStatus } from './connector.ts';
 import { ConnectorClassSpec, ConnectorClassStatus } from './connectorclass.ts';
 import { AccessPolicySpec, AccessPolicyStatus, AccessRequestSpec, AccessRequestStatus } from './approval.ts';
@@ -17,12 +17,7 @@ export interface PrinterColumn {
   priority?: number;
 }
 
-export interface KindInfo {
-  kind: string;
-  plural: string;
-  singular: string;
-  scope: 'Namespaced' | 'Cluster';
-  shortNames?: readonly string[];
+export interface KindInfo extends KindNames {
   description: string;
   spec: TSchema;
   specRequired: boolean;

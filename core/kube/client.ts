@@ -93,6 +93,15 @@ interface RawResponse {
   body: IncomingMessage;
 }
 
+/** A response body as JSON when it parses, else as the text itself (an empty body: undefined). */
+function jsonOrText(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}
+
 /** The whole body as text (UTF-8). */
 async function readText(body: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -265,13 +274,7 @@ export class KubeClient implements KubeRest {
 
   async call<T = unknown>(method: string, path: string, o: CallOptions = {}): Promise<T> {
     const res = await this.send(method, path, o);
-    const text = await readText(res.body);
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON (e.g. /metrics): keep the text
-    }
+    const parsed = jsonOrText(await readText(res.body));
     if (res.statusCode >= 400) throw new KubeApiError(res.statusCode, method, path, parsed);
     return parsed as T;
   }
@@ -290,13 +293,7 @@ export class KubeClient implements KubeRest {
     const res = await this.send('GET', path, { query, signal, stream: true });
     if (res.statusCode >= 400) {
       const text = await readText(res.body).catch(() => '');
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // keep the text
-      }
-      throw new KubeApiError(res.statusCode, 'GET', path, parsed);
+      throw new KubeApiError(res.statusCode, 'GET', path, jsonOrText(text));
     }
     return res;
   }
