@@ -186,7 +186,7 @@ describe('proxy: forward mode and CONNECT', function () {
     tlsSeen.length = 0;
   });
 
-  it('injects the Connector credentials for a matching target and forwards other targets without them (scenario 26)', async () => {
+  it('injects the Connector credentials for a matching target and forwards other targets without them', async () => {
     const r = await viaProxy(`${a.url}/org/repo?x=1`, { proxyAuth: proxyAuth(`${env.ns}/a`) });
     expect(r.status).to.equal(200);
     expect(a.last().url).to.equal('/org/repo?x=1');
@@ -201,7 +201,7 @@ describe('proxy: forward mode and CONNECT', function () {
     expect(JSON.stringify(other.last().rawHeaders)).to.not.include(token);
   });
 
-  it('answers 407 with Proxy-Authenticate without Proxy-Authorization (scenario 27), 407 for a bad token, 403 for a Connector the SA may not get', async () => {
+  it('answers 407 with Proxy-Authenticate without Proxy-Authorization, 407 for a bad token, 403 for a Connector the SA may not get', async () => {
     const r = await viaProxy(`${a.url}/`);
     expect(r.status).to.equal(407);
     expect(r.headers['proxy-authenticate']).to.equal('Basic realm="connectors-proxy"');
@@ -215,7 +215,7 @@ describe('proxy: forward mode and CONNECT', function () {
     expect(a.requests).to.have.length(0);
   });
 
-  it('with several Connectors (URL form ns%2Fname), injects the credentials of the one whose address matches (scenario 28)', async () => {
+  it('with several Connectors (URL form ns%2Fname), injects the credentials of the one whose address matches', async () => {
     const user = `${encodeURIComponent(`${env.ns}/a`)},${encodeURIComponent(`${ns2}/b`)}`;
     expect(user).to.include('%2F');
     await viaProxy(`${a.url}/one`, { proxyAuth: proxyAuth(user) });

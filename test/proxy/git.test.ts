@@ -1,6 +1,6 @@
 // Git smart HTTP through the reverse proxy, with a real git client, a real git http-backend behind apache with
 // basic auth, the real apiserver, and ServiceAccount tokens from TokenRequest. The client has nothing but the
-// proxy URL and its token, in the `.gitconfig` form of seed 001/classes §2 (extraHeader + insteadOf), and
+// proxy URL and its token, in the `.gitconfig` the git class mounts (extraHeader with the token + insteadOf), and
 // clones the ORIGINAL git server URL.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
@@ -291,7 +291,7 @@ describe('proxy: git smart HTTP in reverse mode', function () {
     }
   });
 
-  it('with enable-connector-proxy-permissions, get alone is denied and a Role on connectors/proxy allows (scenario 29)', async () => {
+  it('with enable-connector-proxy-permissions, get alone is denied and a Role on connectors/proxy allows', async () => {
     const url = `${proxyUrl}/org/repo.git/info/refs?service=git-upload-pack`;
     const tok = await env.token('builder');
     try {

@@ -1,7 +1,7 @@
 // Credential injection in reverse mode, checked at a real recording upstream: the generator.rego examples of
 // seed 002 (header, query and body positions; Opaque Secrets with the keys the policies read), the bearer-token
-// Secret type, authExtractor with Private-Token (scenario 25), optional auth, and the safety rules: redirects,
-// Location rewriting, hop-by-hop and client credential headers, header size limit, timeouts, upstream failure.
+// Secret type, an authExtractor that reads the client's token from Private-Token, optional auth, and the safety
+// rules: redirects, Location rewriting, hop-by-hop and client credential headers, header size limit, timeouts, upstream failure.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
@@ -213,7 +213,7 @@ describe('proxy: credential injection and safety in reverse mode', function () {
     assertNoToken();
   });
 
-  it('connectors.cpaas.io/bearer-token Secret → Authorization: Bearer <token> (scenario 23), Basic client auth with any user (scenario 22)', async () => {
+  it('connectors.cpaas.io/bearer-token Secret → Authorization: Bearer <token>, Basic client auth with any user', async () => {
     const r = await raw(url('brr', '/x'), {
       headers: { authorization: 'Basic ' + Buffer.from(`anything:${token}`).toString('base64') },
     });
@@ -222,7 +222,7 @@ describe('proxy: credential injection and safety in reverse mode', function () {
     assertNoToken();
   });
 
-  it('authExtractor reads Private-Token (scenario 25); without the header the request is rejected', async () => {
+  it('authExtractor reads Private-Token; without the header the request is rejected', async () => {
     const r = await raw(url('pt', '/api/v4/projects'), { headers: { 'private-token': token } });
     expect(r.status).to.equal(200);
     expect(up.last().headers['private-token']).to.equal(secretValue);
