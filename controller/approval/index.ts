@@ -84,14 +84,14 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
   const openRequests = (r: Running, filter: (ar: AccessRequest) => boolean = () => true) =>
     r.ctx.requests.list().filter((ar) => !isFinal(ar) && filter(ar));
 
-  // The shared Connector cache's events, acted on only while running.
-  opts.connectors.on('add', (c) => onConnector(c, undefined));
-  opts.connectors.on('update', (c, old) => onConnector(c, old));
-  opts.connectors.on('delete', (c) => onConnector(c, undefined, true));
-  function onConnector(c: Connector, old: Connector | undefined, deleted = false) {
-    const r = current;
-    if (!r?.ready) return;
+  /**
+   * A Connector event while running: its class label, and (labels changed, or gone) the policies of its
+   * namespace and the open requests for it. `replay`: the add replayed for a cached Connector at start, when
+   * every policy and request is enqueued anyway.
+   */
+  function onConnector(r: Running, c: Connector, old: Connector | undefined, deleted = false, replay = false) {
     if (!deleted) r.labelCtl.enqueue(key(c));
+    if (replay) return;
     const labelsChanged = !old || JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(c.metadata.labels ?? {});
     if (!labelsChanged && !deleted) return;
     for (const ap of r.ctx.policies.list(c.metadata.namespace)) r.policyCtl.enqueue(key(ap));
@@ -274,7 +274,16 @@ export function approvalController(opts: ApprovalOptions): ApprovalController {
     r.requestCtl.start();
     r.labelCtl.start();
     r.ready = true;
-    for (const c of opts.connectors.list()) r.labelCtl.enqueue(key(c));
+    // The shared Connector cache's handler lives as long as this run. Attached in the same tick as `ready`, so
+    // no Connector event falls between the replay of the cached ones and the live ones.
+    let replay = true;
+    const detachConnectors = opts.connectors.addHandler({
+      add: (c) => onConnector(r, c, undefined, false, replay),
+      update: (c, old) => onConnector(r, c, old),
+      delete: (c) => onConnector(r, c, undefined, true),
+    });
+    replay = false;
+    r.informers.push({ stop: () => Promise.resolve(detachConnectors()) });
     allPolicies();
     for (const ar of requests.list()) r.requestCtl.enqueue(key(ar));
     log.info('approval controllers running', { policies: policies.size(), requests: requests.size() });

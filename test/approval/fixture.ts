@@ -178,7 +178,11 @@ export async function setupApproval(
         `AccessRequest ${namespace}/${name}: ${what}`,
         async () => {
           const ar = await requests.get(name, namespace);
-          return ok(ar) ? ar : undefined;
+          if (ok(ar)) return ar;
+          // Reported on timeout: where the request stood.
+          throw new Error(
+            `last seen ${JSON.stringify(conditionSummary(ar))}, policies ${JSON.stringify(ar.status?.policies?.map((p) => p.name) ?? [])}`,
+          );
         },
         timeoutMs,
       ),

@@ -9,8 +9,9 @@ import { eventually } from '@connectors/test-support';
 import { accessRequestFor } from '../../core/approval/request.ts';
 import { podProxySubresource } from '../../core/approval/names.ts';
 import { mayUseProxy } from '../../core/approval/review.ts';
+import { resourcePath, resources } from '../../core/kube/resources.ts';
 import { requestGrantName } from '../../controller/approval/request-reconciler.ts';
-import type { AccessRequest } from '../../core/api/index.ts';
+import type { AccessRequest, Connector } from '../../core/api/index.ts';
 import {
   accessPolicy,
   APPROVAL_ON,
@@ -267,6 +268,16 @@ describe('approval: the AccessRequest lifecycle', function () {
       `no AccessPolicy with checkGrantedPermission in namespace ${ns} covers connector "other-tool"`,
     );
     // A policy selecting git Connectors by the class label the controller keeps on them.
+    await eventually(
+      'the controller labels other-tool with its class',
+      async () =>
+        (
+          await env.rest.getIfExists<Connector>(
+            resourcePath(resources.Connector, { namespace: ns, name: 'other-tool' }),
+          )
+        )?.metadata.labels?.['connectors.alauda.io/connectorclass'] === 'git',
+      30_000,
+    );
     await env.apply(ns, [
       accessPolicy('git-approval', pipelineApproval({ matchLabels: { 'connectors.alauda.io/connectorclass': 'git' } })),
     ]);
