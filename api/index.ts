@@ -19,7 +19,7 @@ import { Upstream, type UpstreamOptions } from '../core/http1/upstream.ts';
 import { clientErrorStatus, closingResponse } from '../core/http1/status.ts';
 import { ConcurrencyLimit } from '../core/util/limits.ts';
 import { componentManager, Manager } from '../core/kube/manager.ts';
-import { connectorsState } from '../core/kube/state.ts';
+import { connectorsState, firstSync } from '../core/kube/state.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { Policies } from '../core/opa/policies.ts';
 import { failure, sendStatus } from '../core/plugin/status.ts';
@@ -204,7 +204,7 @@ export async function startApi(kcOrManager: KubeAccess | Manager, opts: ApiOptio
   };
   try {
     await mgr.start();
-    await Promise.race([state.synced, new Promise<void>((r) => setTimeout(r, 30_000).unref())]);
+    await firstSync(state);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port ?? 8080, opts.host ?? '0.0.0.0', () => resolve());

@@ -13,7 +13,7 @@ import type { KubeAccess, KubeClient } from '../core/kube/client.ts';
 import { PROXY_AUDIENCE } from '../core/api/keys.ts';
 import { isOciClass } from '../core/connector/index.ts';
 import { componentManager, Manager } from '../core/kube/manager.ts';
-import { connectorsState, type ConnectorsState } from '../core/kube/state.ts';
+import { connectorsState, firstSync, type ConnectorsState } from '../core/kube/state.ts';
 import { createLogger, type Logger } from '../core/observability/log.ts';
 import { Audit } from './audit.ts';
 import { Authorizer, type ReviewLimits } from '../core/auth/review.ts';
@@ -228,7 +228,7 @@ export async function startProxy(kcOrManager: KubeAccess | Manager, opts: ProxyO
         forward.close();
         forward = new ForwardProxy(ctx, pipeline, { ...forwardOptions, ca: loaded });
       });
-    await Promise.race([state.synced, new Promise<void>((r) => setTimeout(r, 30_000).unref())]);
+    await firstSync(state);
     const port = await listener.listen(opts.port ?? 8080, opts.host ?? '0.0.0.0');
     ownPorts.push(port);
     if (opts.tls) {

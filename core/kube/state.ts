@@ -62,3 +62,11 @@ export function connectorsState(mgr: Manager): ConnectorsState {
     },
   };
 }
+
+/** How long a component waits for the first lists before it listens anyway (the manager's /readyz reports them). */
+export const FIRST_SYNC_WAIT_MS = 30_000;
+
+/** Resolves once the state has listed everything, or after `ms`, whichever comes first. */
+export function firstSync(state: Pick<ConnectorsState, 'synced'>, ms = FIRST_SYNC_WAIT_MS): Promise<void> {
+  return Promise.race([state.synced, new Promise<void>((r) => setTimeout(r, ms).unref())]);
+}
