@@ -31,7 +31,7 @@ import {
   type RunLike,
 } from './mutate/integrations.ts';
 import { IntegrationError, type Integration } from '../core/resourceinterface/integration.ts';
-import { Evaluator, type Limits } from '../core/resourceinterface/expression.ts';
+import { Evaluator, ExpressionError, type Limits, type SandboxWait } from '../core/resourceinterface/expression.ts';
 import { applyPatch } from './jsonpatch.ts';
 
 export const PATHS = {
@@ -50,6 +50,8 @@ export interface HandlerDeps {
   checkRego?: RegoChecker;
   /** Limits of the ResourceInterface expression sandbox, per admission request (default DEFAULT_LIMITS). */
   expressionLimits?: Partial<Limits>;
+  /** How long and how many admission requests may wait for a busy sandbox (default SANDBOX_WAIT). */
+  expressionWait?: Partial<SandboxWait>;
 }
 
 export type Handler = (req: AdmissionRequest) => Promise<AdmissionResponse>;
@@ -132,7 +134,15 @@ async function integrationVerdict(
     prefetch(deps.lookups, namespace, integrationConnectorRefs(integrations)),
     deps.lookups.resourceInterfaces(),
   ]);
-  const evaluator = await Evaluator.create(deps.expressionLimits);
+  let evaluator: Evaluator;
+  try {
+    evaluator = await Evaluator.create(deps.expressionLimits, deps.expressionWait);
+  } catch (err) {
+    // No sandbox now (busy, or it did not start): the run is refused with the reason, to be created again.
+    if (err instanceof ExpressionError)
+      return { allowed: false, code: 503, reason: 'ServiceUnavailable', message: err.message };
+    throw err;
+  }
   try {
     return await integrationsDecision({
       run,

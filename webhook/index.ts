@@ -16,7 +16,7 @@ import { createLogger, type Logger } from '../core/observability/log.ts';
 import { CertManager, type ServingMaterial } from './certs.ts';
 import { FileCertificates } from './certfiles.ts';
 import { handlers } from './handlers.ts';
-import type { Limits } from '../core/resourceinterface/expression.ts';
+import type { Limits, SandboxWait } from '../core/resourceinterface/expression.ts';
 import { clusterLookups } from './lookups.ts';
 import {
   DEFAULT_CONFIG_NAME,
@@ -58,6 +58,8 @@ export interface WebhookOptions {
   /** Limits of the ResourceInterface expression sandbox per admission request (defaults: DEFAULT_LIMITS of
    * core/resourceinterface/expression.ts, listed in resourceinterfaces/README.md). */
   expressionLimits?: Partial<Limits>;
+  /** How long and how many admission requests may wait for a busy sandbox (default SANDBOX_WAIT, ibid.). */
+  expressionWait?: Partial<SandboxWait>;
 }
 
 export interface RunningWebhook {
@@ -148,7 +150,13 @@ export async function startWebhook(
       port: opts.port ?? 9443,
       certPem: material.certPem,
       keyPem: material.keyPem,
-      handlers: handlers({ lookups, flags, systemNamespace, expressionLimits: opts.expressionLimits }),
+      handlers: handlers({
+        lookups,
+        flags,
+        systemNamespace,
+        expressionLimits: opts.expressionLimits,
+        expressionWait: opts.expressionWait,
+      }),
       log,
       onTiming: opts.onTiming,
     });

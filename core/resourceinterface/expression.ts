@@ -36,6 +36,13 @@ export const DEFAULT_LIMITS = {
 /** Sandbox worker threads at most; a batch that finds them all busy waits for one. */
 export const MAX_SANDBOX_WORKERS = 2;
 /**
+ * How the wait for a busy sandbox is bounded: a batch waits at most this long, and at most this many wait (one
+ * more is refused at once). A batch holds its worker for its deadline plus the grace at most, so a waiting
+ * batch is served within seconds unless admission is flooded, and then a clear refusal beats a webhook timeout.
+ */
+export const SANDBOX_WAIT = { timeoutMs: 5_000, maxWaiting: 64 } as const;
+export type SandboxWait = { -readonly [K in keyof typeof SANDBOX_WAIT]: number };
+/**
  * How long past its deadline a batch may keep its worker busy before the worker is ended. QuickJS checks the
  * deadline itself, but not inside every native operation (a catch handler that recurses again, a long
  * regular-expression match): this bounds what it misses.
@@ -216,7 +223,7 @@ const idle: SandboxWorker[] = [];
 const waiting: Array<(w: SandboxWorker) => void> = [];
 let checkedOut = 0;
 
-function acquireWorker(): Promise<SandboxWorker> {
+function acquireWorker(wait: SandboxWait): Promise<SandboxWorker> {
   for (let w = idle.pop(); w; w = idle.pop()) {
     if (!w.dead) {
       checkedOut++;
@@ -227,7 +234,22 @@ function acquireWorker(): Promise<SandboxWorker> {
     checkedOut++;
     return Promise.resolve(new SandboxWorker());
   }
-  return new Promise((resolve) => waiting.push(resolve));
+  if (waiting.length >= wait.maxWaiting)
+    return Promise.reject(
+      new ExpressionError(`the expression sandbox is busy (${waiting.length} waiting already); try again`),
+    );
+  return new Promise((resolve, reject) => {
+    const take = (w: SandboxWorker) => {
+      clearTimeout(timer);
+      resolve(w);
+    };
+    const timer = setTimeout(() => {
+      const i = waiting.indexOf(take);
+      if (i >= 0) waiting.splice(i, 1);
+      reject(new ExpressionError(`the expression sandbox stayed busy for ${wait.timeoutMs} ms; try again`));
+    }, wait.timeoutMs);
+    waiting.push(take);
+  });
 }
 
 function releaseWorker(w: SandboxWorker): void {
@@ -252,8 +274,8 @@ export class Evaluator {
     this.limits = limits;
   }
 
-  static async create(limits: Partial<Limits> = {}): Promise<Evaluator> {
-    const ev = new Evaluator(await acquireWorker(), { ...DEFAULT_LIMITS, ...limits });
+  static async create(limits: Partial<Limits> = {}, wait: Partial<SandboxWait> = {}): Promise<Evaluator> {
+    const ev = new Evaluator(await acquireWorker({ ...SANDBOX_WAIT, ...wait }), { ...DEFAULT_LIMITS, ...limits });
     try {
       await ev.call({ op: 'open', limits: ev.limits }, SANDBOX_START_TIMEOUT_MS, 'the sandbox did not start in time');
     } catch (err) {

@@ -292,5 +292,31 @@ describe('resourceinterfaces: expressions', () => {
         await Promise.all([...evs, ...(extra ? [extra] : [])].map((e) => e.dispose()));
       }
     });
+
+    it('bounds the wait for a busy sandbox: refused after the wait timeout, and at once past the waiting limit', async () => {
+      await ev.dispose(); // the one beforeEach holds
+      const evs = await Promise.all(Array.from({ length: MAX_SANDBOX_WORKERS }, () => Evaluator.create()));
+      try {
+        const wait = { timeoutMs: 300, maxWaiting: 1 };
+        const started = Date.now();
+        const first = rejection(Evaluator.create({}, wait));
+        const second = await rejection(Evaluator.create({}, wait));
+        expect(Date.now() - started, 'the one past the limit is refused at once').to.be.below(200);
+        expect(second).to.be.instanceOf(ExpressionError);
+        expect(second.message).to.equal('the expression sandbox is busy (1 waiting already); try again');
+        const timedOut = await first;
+        expect(Date.now() - started).to.be.at.least(290);
+        expect(timedOut).to.be.instanceOf(ExpressionError);
+        expect(timedOut.message).to.equal('the expression sandbox stayed busy for 300 ms; try again');
+        // The timed-out waiter left the queue: a freed worker goes to the next batch, not to it.
+        const next = Evaluator.create({}, wait);
+        await evs[0].dispose();
+        const got = await next;
+        expect(await got.evaluate('{params.revision}', scope)).to.equal('refs/heads/main');
+        await got.dispose();
+      } finally {
+        await Promise.all(evs.map((e) => e.dispose()));
+      }
+    });
   });
 });

@@ -18,6 +18,7 @@ import { cluster, objects, type Cluster } from '@connectors/test-support';
 /** The sandbox deadline of this test's webhook: long enough that a request answered while a runaway
  * expression runs shows the webhook was not blocked, even on a busy machine. */
 const DEADLINE_MS = 4000;
+const MAX_WAITING = 4;
 
 interface Reply {
   allowed: boolean;
@@ -162,6 +163,8 @@ describe('resourceinterfaces: hostile expressions through the webhook', function
       systemNamespace,
       configName: `connectors-webhook-ri-hostile-${id}`,
       expressionLimits: { deadlineMs: DEADLINE_MS },
+      // The burst below (6 at once) fits: 2 evaluating, 4 waiting; the waits outlast a runaway's deadline.
+      expressionWait: { timeoutMs: 3 * DEADLINE_MS, maxWaiting: MAX_WAITING },
     });
     // The webhook's caches see the objects: the last interface created answers with its own refusal.
     for (let started = Date.now(); ; await new Promise((r) => setTimeout(r, 200))) {
@@ -220,5 +223,29 @@ describe('resourceinterfaces: hostile expressions through the webhook', function
       true,
     ]);
     expect(replies.slice(3).map((r) => r.allowed)).to.deep.equal([true, true, true]);
+  });
+
+  it(`refuses at once, 503, the request past ${MAX_WAITING} waiting for a busy sandbox; the waiting ones are answered`, async () => {
+    const sent = Date.now();
+    // Both workers busy with runaway expressions, then more normal requests than may wait.
+    const hostile = [0, 1].map((i) => review(riName(i)));
+    await new Promise((r) => setTimeout(r, 300));
+    const normals = Array.from({ length: MAX_WAITING + 1 }, () => review(normal));
+    const replies = await Promise.all([...hostile, ...normals]);
+    const refused = replies.filter((r) => r.status?.code === 503);
+    expect(refused).to.have.length(1);
+    expect(refused[0]).to.deep.include({
+      allowed: false,
+      status: {
+        status: 'Failure',
+        code: 503,
+        reason: 'ServiceUnavailable',
+        message: `the expression sandbox is busy (${MAX_WAITING} waiting already); try again`,
+      },
+    });
+    expect(refused[0].at - sent, 'refused without waiting for a worker').to.be.lessThan(DEADLINE_MS);
+    const served = replies.slice(2).filter((r) => r !== refused[0]);
+    expect(served.map((r) => r.allowed)).to.deep.equal(Array.from({ length: MAX_WAITING }, () => true));
+    for (const r of served) expect(patchOf(r)).to.include(GIT_URL);
   });
 });
