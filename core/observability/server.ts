@@ -64,7 +64,16 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   };
-  const server = createServer((req, res) => void handle(req, res));
+  // A request this cannot answer (a target no URL parser reads, a failing metrics collector) gets a 500 naming
+  // why; it never reaches the process as an unhandled rejection.
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      res
+        .writeHead(500, { 'content-type': 'text/plain' })
+        .end(`internal error: ${String((err as Error)?.message ?? err)}\n`);
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());
