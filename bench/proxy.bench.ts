@@ -18,7 +18,7 @@
 //       is not; it leaves out the kernel's share and weighs all instructions alike, so it guides, time decides.
 //       BENCH_ONLY=callgrind skips (a)-(c); BENCH_CALLGRIND_RUNS=N repeats (d), alternating the two proxies'
 //       order, and prints medians (on a busy machine the counts wander: the process runs slower than the clock).
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,6 +46,7 @@ import {
   startNginx,
   startProxyProcess,
 } from './proxy-process.ts';
+import { IMAGE_RUNTIME_ENV } from '../image/contents.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const REPO_MB = Number(process.env.BENCH_REPO_MB ?? 200);
@@ -175,6 +176,7 @@ let proxy: ChildProcess | undefined;
 let previous: ChildProcess | undefined;
 let nginx: ChildProcess | undefined;
 let upstreamNginx: ChildProcess | undefined;
+const relays: ChildProcess[] = [];
 const git = await startGitServer({ users: { bench: 'bench-pass' } });
 try {
   const ns = await c.createNamespace('proxy-bench');
@@ -281,9 +283,28 @@ try {
     }`,
       PROXY_CPU,
     );
+    // The floor of any Node proxy (bench/node-relay.ts): bytes relayed between two sockets, nothing else.
+    const startRelay = async (onread: boolean) => {
+      const port = await freePort();
+      const relay = spawn(
+        ...onCpu(PROXY_CPU, process.execPath, [join(root, 'bench/node-relay.ts'), String(port), String(upstreamPort)]),
+        {
+          env: { ...process.env, ...IMAGE_RUNTIME_ENV, RELAY_ONREAD: onread ? '1' : '0' },
+          stdio: ['ignore', 'pipe', 'ignore'],
+        },
+      );
+      relays.push(relay);
+      await new Promise<void>((resolve, reject) => {
+        relay.stdout.once('data', () => resolve());
+        relay.once('exit', (code) => reject(new Error(`node-relay exited ${code}`)));
+      });
+      return { url: `http://127.0.0.1:${port}/x`, pid: relay.pid };
+    };
     const targets = {
       direct: { url: `http://127.0.0.1:${upstreamPort}/x`, pid: upstreamNginx.pid },
       nginx: { url: `http://127.0.0.1:${nginxPort}/x`, pid: nginx.pid },
+      relay: await startRelay(false),
+      relayOnread: await startRelay(true),
       proxy: { url: `${proxyBase}/small/x`, headers: { authorization: `Bearer ${token}` }, pid: proxy.pid },
       previous: startedPrevious && {
         url: `${connectorsUrl(startedPrevious.port)}/small/x`,
@@ -310,14 +331,23 @@ try {
     // Rounds interleave the three targets, so that a slow or fast spell of the machine meets all of them.
     const ratios: number[] = [];
     const previousRatios: number[] = [];
+    const floorRatios: number[] = [];
+    const floorCpuRatios: number[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const reference = await load(targets.direct);
       const viaNginx = await load(targets.nginx);
       const viaProxy = await load(targets.proxy);
       const viaPrevious = targets.previous && (await load(targets.previous));
+      const viaRelay = await load(targets.relay);
+      const viaRelayOnread = await load(targets.relayOnread);
       out(`  round ${round}:`);
       row('upstream directly', reference);
       row(`nginx (${WORKERS} worker${WORKERS > 1 ? 's' : ''})`, viaNginx);
+      row('node relay (floor)', viaRelay);
+      row('node relay, onread', viaRelayOnread);
+      floorRatios.push(viaRelay.rps / viaNginx.rps);
+      const cpu = (r: LoadResult) => (r.cpuUs ? r.cpuUs.user + r.cpuUs.system : NaN);
+      floorCpuRatios.push(cpu(viaRelay) / cpu(viaNginx));
       row('connectors proxy', viaProxy);
       if (viaPrevious) {
         row('previous version', viaPrevious);
@@ -330,6 +360,10 @@ try {
       );
     }
     out(`  proxy/nginx rps: median ${median(ratios).toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
+    out(
+      `  node relay (floor)/nginx: rps median ${median(floorRatios).toFixed(2)} of ${floorRatios.map((r) => r.toFixed(2)).join(', ')}; ` +
+        `CPU per request median ${median(floorCpuRatios).toFixed(2)} of ${floorCpuRatios.map((r) => r.toFixed(2)).join(', ')}`,
+    );
     if (COMPARE_WITH)
       out(
         `  proxy/previous version (${COMPARE_WITH}) rps: median ${median(previousRatios).toFixed(2)} of ${previousRatios.map((r) => r.toFixed(2)).join(', ')}`,
@@ -446,6 +480,7 @@ try {
   previous?.kill('SIGTERM');
   nginx?.kill('SIGQUIT');
   upstreamNginx?.kill('SIGQUIT');
+  for (const r of relays) r.kill();
   await git.stop();
   await stopCluster();
   await rm(work, { recursive: true, force: true });
