@@ -328,7 +328,7 @@ try {
         `${WORKERS} worker(s) for nginx and the proxy, ${ROUNDS} interleaved rounds` +
         `${PIN ? ', each proxy alone on CPU 1, load and tool on CPU 0' : ''}:`,
     );
-    // Rounds interleave the three targets, so that a slow or fast spell of the machine meets all of them.
+    // Rounds interleave the targets (the relays last), so that a slow or fast spell of the machine meets all of them.
     const ratios: number[] = [];
     const previousRatios: number[] = [];
     const floorRatios: number[] = [];
