@@ -72,12 +72,17 @@ export async function startProxyProcess(opts: {
       stdio: ['ignore', 'pipe', 'ignore'],
     },
   );
-  await new Promise<void>((resolve, reject) => {
-    proxy.stdout.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
-    proxy.once('exit', (code) => reject(new Error(`${opts.command ?? 'proxy'} exited ${code}`)));
-  });
-  proxy.stdout.resume();
+  await listening(proxy, opts.command ?? 'proxy');
   return { proxy, port };
+}
+
+/** Resolves once `child` prints "listening" on its stdout; rejects if it exits first. */
+export async function listening(child: ChildProcess, name: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
+    child.once('exit', (code) => reject(new Error(`${name} exited ${code}`)));
+  });
+  child.stdout!.resume();
 }
 
 /** `cmd args` run on one CPU (taskset, which execs the command: same pid), or as they are. */

@@ -39,6 +39,7 @@ import {
   gitConnectorsYaml,
   cpuSeconds,
   heapSpaces,
+  listening,
   machineLine,
   onCpu,
   rssBreakdown,
@@ -294,10 +295,7 @@ try {
         },
       );
       relays.push(relay);
-      await new Promise<void>((resolve, reject) => {
-        relay.stdout.once('data', () => resolve());
-        relay.once('exit', (code) => reject(new Error(`node-relay exited ${code}`)));
-      });
+      await listening(relay, 'node-relay');
       return { url: `http://127.0.0.1:${port}/x`, pid: relay.pid };
     };
     const targets = {
@@ -333,6 +331,7 @@ try {
     const previousRatios: number[] = [];
     const floorRatios: number[] = [];
     const floorCpuRatios: number[] = [];
+    const cpu = (r: LoadResult) => (r.cpuUs ? r.cpuUs.user + r.cpuUs.system : NaN);
     for (let round = 1; round <= ROUNDS; round++) {
       const reference = await load(targets.direct);
       const viaNginx = await load(targets.nginx);
@@ -346,7 +345,6 @@ try {
       row('node relay (floor)', viaRelay);
       row('node relay, onread', viaRelayOnread);
       floorRatios.push(viaRelay.rps / viaNginx.rps);
-      const cpu = (r: LoadResult) => (r.cpuUs ? r.cpuUs.user + r.cpuUs.system : NaN);
       floorCpuRatios.push(cpu(viaRelay) / cpu(viaNginx));
       row('connectors proxy', viaProxy);
       if (viaPrevious) {
